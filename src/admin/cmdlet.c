@@ -1,0 +1,108 @@
+/*
+ * cmdlet.c — the table of cmdlets and cmdlet_run, which finds one by name,
+ * parses its arguments and runs it (see cmdlet.h).
+ *
+ * To add a cmdlet: write a cmdlet_fn, declare it in its module's header,
+ * and add one line to the table below.
+ * Must never: run a cmdlet whose arguments did not parse.
+ */
+#include "admin/cmdlet.h"
+#include "admin/cmdlet_object.h"
+#include "lib/util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+static const struct cmdlet cmdlets[] = {
+    {"New-ReceiveConnector", cmdlet_new_receive_connector, cmdlet_new_receive_connector_switches},
+    {"Set-ReceiveConnector", cmdlet_set_receive_connector, NULL},
+    {"Get-ReceiveConnector", cmdlet_get_receive_connector, NULL},
+    {"Remove-ReceiveConnector", cmdlet_remove_receive_connector, NULL},
+    {"New-AcceptedDomain", cmdlet_new_accepted_domain, NULL},
+    {"Set-AcceptedDomain", cmdlet_set_accepted_domain, cmdlet_set_accepted_domain_switches},
+    {"Get-AcceptedDomain", cmdlet_get_accepted_domain, NULL},
+    {"Remove-AcceptedDomain", cmdlet_remove_accepted_domain, NULL},
+    {"New-Mailbox", cmdlet_new_mailbox, NULL},
+    {"Set-Mailbox", cmdlet_set_mailbox, NULL},
+    {"Get-Mailbox", cmdlet_get_mailbox, NULL},
+    {"Remove-Mailbox", cmdlet_remove_mailbox, NULL},
+    {"Get-TransportConfig", cmdlet_get_transport_config, NULL},
+    {"Set-TransportConfig", cmdlet_set_transport_config, NULL},
+};
+
+const struct cmdlet *
+cmdlet_table(size_t *n)
+{
+    *n = sizeof(cmdlets) / sizeof(cmdlets[0]);
+    return cmdlets;
+}
+
+const struct cmdlet *
+cmdlet_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof(cmdlets) / sizeof(cmdlets[0]); i++)
+        if (str_ieq(cmdlets[i].name, name))
+            return &cmdlets[i];
+    return NULL;
+}
+
+void
+cmdlet_error(const struct cmdlet_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(ctx->err, "%s: ", ctx->name);
+    va_start(ap, fmt);
+    vfprintf(ctx->err, fmt, ap);
+    va_end(ap);
+    fputc('\n', ctx->err);
+}
+
+void
+cmdlet_warning(const struct cmdlet_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("WARNING: ", ctx->err);
+    va_start(ap, fmt);
+    vfprintf(ctx->err, fmt, ap);
+    va_end(ap);
+    fputc('\n', ctx->err);
+}
+
+int
+cmdlet_run_io(const char *instance_dir, int argc, char **argv, FILE *in, FILE *out, FILE *err)
+{
+    struct cmdlet_ctx ctx = {instance_dir, "postern", in, out, err};
+    const struct cmdlet *c;
+    struct cmdlet_args args;
+    char msg[512];
+    int rc;
+
+    if (argc < 1) {
+        cmdlet_error(&ctx, "no cmdlet given");
+        return CMDLET_USAGE;
+    }
+    if ((c = cmdlet_find(argv[0])) == NULL) {
+        cmdlet_error(&ctx, "%s: unknown cmdlet", argv[0]);
+        return CMDLET_USAGE;
+    }
+    ctx.name = c->name;
+    if (cmdlet_args_parse(&args, argc - 1, argv + 1, c->switches, msg, sizeof(msg)) < 0) {
+        cmdlet_error(&ctx, "%s", msg);
+        cmdlet_args_free(&args);
+        return CMDLET_USAGE;
+    }
+    /* -Confirm is accepted everywhere and ignored: cmdlets never prompt. */
+    (void)cmdlet_args_take(&args, "Confirm", NULL);
+    rc = c->run(&ctx, &args);
+    cmdlet_args_free(&args);
+    fflush(out);
+    return rc;
+}
+
+int
+cmdlet_run(const char *instance_dir, int argc, char **argv, FILE *out, FILE *err)
+{
+    return cmdlet_run_io(instance_dir, argc, argv, stdin, out, err);
+}

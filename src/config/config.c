@@ -1,0 +1,304 @@
+/*
+ * config.c — lifetime of a struct config (new, default, ref/unref, clone,
+ * free) and lookups over its objects (see config.h, config_param.h).
+ *
+ * A loaded config is shared by every session that started under it and is
+ * freed by the last config_unref, from whichever thread that is; the count
+ * is therefore atomic.
+ * Must never: modify a config that may be shared (refcount > 1) — callers
+ * edit a config_clone and install it instead.
+ */
+#include "config/config.h"
+#include "config/config_param.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Every IPv4 and every IPv6 address, as Exchange's "all remote" defaults. */
+#define ALL_REMOTE_RANGES "0.0.0.0-255.255.255.255, ::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
+
+struct config *
+config_new(void)
+{
+    struct config *cfg = xcalloc(1, sizeof(*cfg));
+
+    cfg->refcount = 1;
+    config_object_init(config_kind(CONFIG_TRANSPORT), &cfg->transport);
+    return cfg;
+}
+
+/* Sets a parameter from text the code itself supplies: failure is a bug. */
+static void
+object_set(enum config_kind kind, void *obj, const char *param, const char *text)
+{
+    const struct config_kind_info *k = config_kind(kind);
+    const struct config_param *p = config_param_find(k, param);
+    char err[256];
+
+    if (p == NULL || config_param_parse(p, obj, text, 0, err, sizeof(err)) < 0)
+        fatalx("%s: %s: cannot set '%s': %s", k->name, param, text, p ? err : "unknown");
+}
+
+struct config *
+config_default(const char *fqdn, const struct binding *bindings, size_t nbindings)
+{
+    struct config *cfg = config_new();
+    struct receive_connector *rc;
+    char *name;
+
+    if (fqdn != NULL && *fqdn != '\0')
+        object_set(CONFIG_TRANSPORT, &cfg->transport, "Fqdn", fqdn);
+    if (fqdn != NULL && *fqdn != '\0')
+        name = xasprintf("Default %.*s", (int)strcspn(fqdn, "."), fqdn);
+    else
+        name = xstrdup("Default");
+
+    rc = config_object_append(cfg, CONFIG_RECEIVE_CONNECTOR);
+    object_set(CONFIG_RECEIVE_CONNECTOR, rc, "Name", name);
+    free(name);
+    if (nbindings > 0) {
+        rc->bindings = xmalloc(nbindings * sizeof(*bindings));
+        memcpy(rc->bindings, bindings, nbindings * sizeof(*bindings));
+        rc->nbindings = nbindings;
+    } else {
+        object_set(CONFIG_RECEIVE_CONNECTOR, rc, "Bindings", "0.0.0.0:25, [::]:25");
+    }
+    object_set(CONFIG_RECEIVE_CONNECTOR, rc, "RemoteIPRanges", ALL_REMOTE_RANGES);
+    /* Usage stays Custom, but the setup connector serves both the Internet
+     * and the organisation's users (PermissionGroups), and lets users AUTH
+     * only once TLS is up. */
+    rc->permission_groups = PERM_ANONYMOUS_USERS | PERM_EXCHANGE_USERS;
+    rc->auth_mechanism = AUTHM_TLS | AUTHM_BASICAUTH | AUTHM_BASICAUTH_REQUIRE_TLS;
+    return cfg;
+}
+
+struct config *
+config_ref(struct config *cfg)
+{
+    if (cfg != NULL)
+        __atomic_add_fetch(&cfg->refcount, 1, __ATOMIC_RELAXED);
+    return cfg;
+}
+
+static void
+config_free(struct config *cfg)
+{
+    for (int kind = 0; kind < CONFIG_NKINDS; kind++) {
+        const struct config_kind_info *k = config_kind(kind);
+        size_t n;
+        char *objs = config_objects(cfg, kind, &n);
+        for (size_t i = 0; i < n; i++)
+            config_object_free(k, objs + i * k->size);
+        if (!k->singleton)
+            free(objs);
+    }
+    free(cfg->path);
+    free(cfg);
+}
+
+void
+config_unref(struct config *cfg)
+{
+    /* Release/acquire so that the thread that frees sees every write the
+     * other holders made before letting go. */
+    if (cfg != NULL && __atomic_sub_fetch(&cfg->refcount, 1, __ATOMIC_ACQ_REL) == 0)
+        config_free(cfg);
+}
+
+struct config *
+config_clone(const struct config *cfg)
+{
+    struct config *c = xcalloc(1, sizeof(*c));
+
+    c->refcount = 1;
+    c->path = cfg->path ? xstrdup(cfg->path) : NULL;
+    for (int kind = 0; kind < CONFIG_NKINDS; kind++) {
+        const struct config_kind_info *k = config_kind(kind);
+        size_t n;
+        const char *from = config_objects(cfg, kind, &n);
+        if (k->singleton) {
+            config_object_copy(k, (char *)c + k->array_offset, from);
+            continue;
+        }
+        char *to = n ? xmalloc(n * k->size) : NULL;
+        for (size_t i = 0; i < n; i++)
+            config_object_copy(k, to + i * k->size, from + i * k->size);
+        *(char **)((char *)c + k->array_offset) = to;
+        *(size_t *)((char *)c + k->count_offset) = n;
+    }
+    return c;
+}
+
+void *
+config_objects(const struct config *cfg, enum config_kind kind, size_t *n)
+{
+    const struct config_kind_info *k = config_kind(kind);
+
+    if (k->singleton) {
+        *n = 1;
+        return (char *)cfg + k->array_offset;
+    }
+    *n = *(const size_t *)((const char *)cfg + k->count_offset);
+    return *(char *const *)((const char *)cfg + k->array_offset);
+}
+
+void *
+config_object_at(const struct config *cfg, enum config_kind kind, size_t index)
+{
+    size_t n;
+    char *objs = config_objects(cfg, kind, &n);
+
+    return index < n ? objs + index * config_kind(kind)->size : NULL;
+}
+
+void *
+config_object_append(struct config *cfg, enum config_kind kind)
+{
+    const struct config_kind_info *k = config_kind(kind);
+    char **arr = (char **)((char *)cfg + k->array_offset);
+    size_t *n = (size_t *)((char *)cfg + k->count_offset);
+    char *obj;
+
+    if (k->singleton)
+        fatalx("config_object_append: %s is a singleton", k->name);
+    *arr = xrealloc(*arr, (*n + 1) * k->size);
+    obj = *arr + *n * k->size;
+    (*n)++;
+    config_object_init(k, obj);
+    return obj;
+}
+
+void
+config_object_remove(struct config *cfg, enum config_kind kind, size_t index)
+{
+    const struct config_kind_info *k = config_kind(kind);
+    char *arr = *(char **)((char *)cfg + k->array_offset);
+    size_t *n = (size_t *)((char *)cfg + k->count_offset);
+
+    if (k->singleton || index >= *n)
+        fatalx("config_object_remove: %s %zu", k->name, index);
+    config_object_free(k, arr + index * k->size);
+    memmove(arr + index * k->size, arr + (index + 1) * k->size, (*n - index - 1) * k->size);
+    (*n)--;
+}
+
+const char *
+config_object_name(const struct config_kind_info *k, const void *obj)
+{
+    const struct config_param *p = config_param_name(k);
+
+    return p ? *(char *const *)((const char *)obj + p->offset) : NULL;
+}
+
+void
+config_object_label(const struct config_kind_info *k, const void *obj, char *buf, size_t len)
+{
+    const char *name = config_object_name(k, obj);
+
+    if (k->singleton)
+        snprintf(buf, len, "%s", k->name);
+    else
+        snprintf(buf, len, "%s \"%s\"", k->name, name ? name : "");
+}
+
+bool
+config_object_find(const struct config *cfg, enum config_kind kind, const char *identity,
+                   size_t *index)
+{
+    const struct config_kind_info *k = config_kind(kind);
+    size_t n;
+    const char *objs = config_objects(cfg, kind, &n);
+
+    for (size_t i = 0; i < n; i++) {
+        const char *name = config_object_name(k, objs + i * k->size);
+        if (name != NULL && str_ieq(name, identity)) {
+            *index = i;
+            return true;
+        }
+    }
+    /* Second chance by the object's address, as Exchange's identity
+     * parameters also resolve. */
+    for (size_t i = 0; i < n; i++) {
+        const char *alt = NULL;
+        if (kind == CONFIG_MAILBOX)
+            alt = ((const struct mailbox *)objs)[i].primary_smtp_address;
+        else if (kind == CONFIG_ACCEPTED_DOMAIN)
+            alt = ((const struct accepted_domain *)objs)[i].domain_name;
+        if (alt != NULL && str_ieq(alt, identity)) {
+            *index = i;
+            return true;
+        }
+    }
+    return false;
+}
+
+struct receive_connector *
+config_find_receive_connector(const struct config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->nreceive_connectors; i++)
+        if (str_ieq(cfg->receive_connectors[i].name, name))
+            return &cfg->receive_connectors[i];
+    return NULL;
+}
+
+struct mailbox *
+config_find_mailbox_by_address(const struct config *cfg, const char *address)
+{
+    for (size_t i = 0; i < cfg->nmailboxes; i++)
+        if (cfg->mailboxes[i].primary_smtp_address != NULL &&
+            str_ieq(cfg->mailboxes[i].primary_smtp_address, address))
+            return &cfg->mailboxes[i];
+    return NULL;
+}
+
+struct mailbox *
+config_find_mailbox(const struct config *cfg, const char *name_or_address)
+{
+    for (size_t i = 0; i < cfg->nmailboxes; i++)
+        if (str_ieq(cfg->mailboxes[i].name, name_or_address))
+            return &cfg->mailboxes[i];
+    return config_find_mailbox_by_address(cfg, name_or_address);
+}
+
+const struct accepted_domain *
+config_match_accepted_domain(const struct config *cfg, const char *domain)
+{
+    const struct accepted_domain *best = NULL;
+    size_t best_len = 0, dlen = strlen(domain);
+
+    for (size_t i = 0; i < cfg->naccepted_domains; i++) {
+        const struct accepted_domain *ad = &cfg->accepted_domains[i];
+        const char *dn = ad->domain_name;
+        if (dn == NULL)
+            continue;
+        if (dn[0] != '*') {
+            if (str_ieq(dn, domain))
+                return ad; /* exact beats any wildcard */
+            continue;
+        }
+        /* "*.contoso.com": contoso.com itself and every subdomain. */
+        const char *base = dn + 2;
+        size_t blen = strlen(base);
+        bool match = str_ieq(base, domain) || (dlen > blen && domain[dlen - blen - 1] == '.' &&
+                                               strcasecmp(domain + dlen - blen, base) == 0);
+        if (match && blen > best_len) {
+            best = ad;
+            best_len = blen;
+        }
+    }
+    return best;
+}
+
+const char *
+receive_connector_fqdn(const struct config *cfg, const struct receive_connector *rc)
+{
+    if (rc != NULL && rc->fqdn != NULL)
+        return rc->fqdn;
+    /* An instance always has one (setup writes it); a hand-made file
+     * without it still needs some name to greet with. */
+    return cfg->transport.fqdn != NULL ? cfg->transport.fqdn : "localhost";
+}

@@ -1,0 +1,155 @@
+/*
+ * config.h — the configuration object model: one TransportConfig, Receive
+ * connectors, accepted domains and mailboxes, under Exchange's own names.
+ *
+ * A struct config is immutable once loaded and reference-counted: a running
+ * session keeps the config it started with while a reload installs a new
+ * one (config_ref/config_unref). Objects are described by parameter tables
+ * (config_param.h) so that the file reader, the writer, the cmdlets and Get-
+ * output all agree on names, types, defaults and limits.
+ *
+ * Must never: hold plaintext passwords (Mailbox keeps a yescrypt hash only).
+ */
+#ifndef POSTERN_CONFIG_H
+#define POSTERN_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net/iprange.h"
+
+#define CONFIG_UNLIMITED UINT64_MAX
+
+/* Receive connector AuthMechanism flags (Exchange names). */
+#define AUTHM_TLS 0x01
+#define AUTHM_BASICAUTH 0x02
+#define AUTHM_BASICAUTH_REQUIRE_TLS 0x04
+#define AUTHM_EXTERNAL_AUTHORITATIVE 0x08
+#define AUTHM_INTEGRATED 0x10     /* accepted for compatibility, not offered */
+#define AUTHM_EXCHANGE_SERVER 0x20 /* accepted for compatibility, not offered */
+
+/* PermissionGroups flags. */
+#define PERM_ANONYMOUS_USERS 0x01
+#define PERM_EXCHANGE_USERS 0x02
+#define PERM_EXCHANGE_SERVERS 0x04
+#define PERM_EXCHANGE_LEGACY_SERVERS 0x08
+#define PERM_PARTNERS 0x10
+#define PERM_CUSTOM 0x20
+
+enum rc_usage { USAGE_CUSTOM, USAGE_INTERNET, USAGE_INTERNAL, USAGE_CLIENT, USAGE_PARTNER };
+enum logging_level { LOGGING_NONE, LOGGING_VERBOSE };
+enum domain_type { DOMAIN_AUTHORITATIVE, DOMAIN_INTERNAL_RELAY, DOMAIN_EXTERNAL_RELAY };
+
+struct receive_connector {
+    char *name;
+    char *comment;
+    enum rc_usage usage;
+    struct binding *bindings;
+    size_t nbindings;
+    struct iprange *remote_ip_ranges;
+    size_t nremote_ip_ranges;
+    char *fqdn;   /* NULL: the server's FQDN */
+    char *banner; /* NULL: "220 <fqdn> ..." default */
+    unsigned auth_mechanism;
+    unsigned permission_groups;
+    bool require_tls;
+    bool domain_secure_enabled;
+    bool enabled;
+    uint64_t max_message_size;                 /* bytes */
+    uint64_t max_recipients_per_message;
+    uint64_t max_inbound_connection;           /* CONFIG_UNLIMITED allowed */
+    uint64_t max_inbound_connection_per_source; /* CONFIG_UNLIMITED allowed */
+    uint64_t connection_timeout;               /* seconds */
+    uint64_t connection_inactivity_timeout;    /* seconds */
+    uint64_t max_protocol_errors;              /* CONFIG_UNLIMITED allowed */
+    uint64_t max_logon_failures;
+    uint64_t max_header_size;                  /* bytes */
+    uint64_t max_hop_count;                    /* Received: headers */
+    enum logging_level protocol_logging_level;
+};
+
+struct accepted_domain {
+    char *name;
+    char *domain_name; /* "contoso.com" or "*.contoso.com", lower case */
+    enum domain_type domain_type;
+    bool is_default;
+};
+
+struct mailbox {
+    char *name;
+    char *primary_smtp_address; /* lower-cased domain */
+    char *password_hash;        /* crypt(3) yescrypt string, or NULL: cannot AUTH */
+};
+
+struct transport_config {
+    char *fqdn; /* the server's FQDN (set by setup); connectors default to it */
+    uint64_t max_receive_size;   /* bytes, organisation-wide */
+    uint64_t max_send_size;
+    uint64_t max_recipient_envelope_limit;
+    char **tls_receive_domain_secure_list;
+    size_t ntls_receive_domain_secure_list;
+    char **tls_send_domain_secure_list;
+    size_t ntls_send_domain_secure_list;
+    char *external_postmaster_address;
+    char *service_user; /* unprivileged user the service runs as when started as root */
+};
+
+struct config {
+    unsigned refcount;
+    char *path;
+    struct transport_config transport;
+    struct receive_connector *receive_connectors;
+    size_t nreceive_connectors;
+    struct accepted_domain *accepted_domains;
+    size_t naccepted_domains;
+    struct mailbox *mailboxes;
+    size_t nmailboxes;
+};
+
+/* Reads and validates a configuration file. NULL with a one-line error
+ * ("postern.conf:12: ReceiveConnector \"X\": RemoteIPRanges: bad netmask")
+ * in err. */
+struct config *config_load(const char *path, char *err, size_t errlen);
+
+/* Writes cfg to path atomically (temporary file, fsync, rename, directory
+ * fsync), mode 0600. Returns 0, or -1 with err set. */
+int config_save(const struct config *cfg, const char *path, char *err, size_t errlen);
+
+/* Checks rules across objects (overlapping remote ranges on one binding
+ * that do not nest, duplicate names, AuthMechanism combinations ...).
+ * Returns 0, or -1 with err naming the objects involved. */
+int config_validate(const struct config *cfg, char *err, size_t errlen);
+
+/* The default configuration of a new instance: TransportConfig with the
+ * given FQDN and one receive connector "Default <host>" bound to bindings
+ * (0.0.0.0:25 and [::]:25 when nbindings is 0), Usage Internet-like:
+ * AnonymousUsers + ExchangeUsers, AuthMechanism Tls,BasicAuth,BasicAuthRequireTLS.
+ * No accepted domain. */
+struct config *config_default(const char *fqdn, const struct binding *bindings, size_t nbindings);
+
+/* An empty configuration: TransportConfig defaults (no Fqdn), no other
+ * object, refcount 1. */
+struct config *config_new(void);
+
+struct config *config_ref(struct config *cfg);
+void config_unref(struct config *cfg);
+
+/* Deep copy, refcount 1 (cmdlets edit a copy, validate it, then save). */
+struct config *config_clone(const struct config *cfg);
+
+/* Lookups; names compare case-insensitively as Exchange does. */
+struct receive_connector *config_find_receive_connector(const struct config *cfg,
+                                                        const char *name);
+struct mailbox *config_find_mailbox_by_address(const struct config *cfg, const char *address);
+struct mailbox *config_find_mailbox(const struct config *cfg, const char *name_or_address);
+
+/* The accepted domain whose DomainName matches domain (exact beats
+ * wildcard, longer wildcard beats shorter), or NULL. */
+const struct accepted_domain *config_match_accepted_domain(const struct config *cfg,
+                                                           const char *domain);
+
+/* The FQDN a connector uses (its Fqdn, else the server's). */
+const char *receive_connector_fqdn(const struct config *cfg, const struct receive_connector *rc);
+
+#endif

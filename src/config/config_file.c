@@ -1,0 +1,487 @@
+/*
+ * config_file.c — reading and writing postern.conf, the instance's whole
+ * configuration as an INI-like text under Exchange's names:
+ *
+ *   # comment (whole lines only)
+ *   [TransportConfig]
+ *   Fqdn = mail.example.test
+ *
+ *   [ReceiveConnector "Default mail"]
+ *   Bindings = 0.0.0.0:25, [::]:25
+ *   Banner = "220 mail.example.test ESMTP"
+ *
+ * A value is bare text (trimmed) or a quoted string with \" and \\ escapes;
+ * an empty value is $null or an empty list. An object's name is its section
+ * header, never a body line. The writer writes every parameter, defaults
+ * included, so that the file documents them; reading what it wrote gives
+ * back the same config and the same text.
+ *
+ * Must never: leave a partly written postern.conf (the new text goes to a
+ * temporary file that is fsynced and renamed over it), or write it
+ * readable by others (it holds password hashes).
+ */
+#include "config/config.h"
+#include "config/config_param.h"
+#include "lib/util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define FILE_HEADER "# postern.conf — written by postern cmdlets; hand edits are kept when valid.\n"
+
+/* Where each object and each of its parameters was read, to put a line
+ * number on faults that config_validate finds later. */
+struct obj_lines {
+    enum config_kind kind;
+    size_t index;
+    unsigned section_line;
+    unsigned *param_lines; /* by parameter index; 0 = not in the file */
+};
+
+struct loader {
+    const char *file; /* base name, for messages */
+    struct config *cfg;
+    unsigned line;
+    struct obj_lines *objs;
+    size_t nobjs;
+    char *err;
+    size_t errlen;
+};
+
+static int ld_error(struct loader *ld, unsigned line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* "postern.conf:12: " + message. Returns -1. */
+static int
+ld_error(struct loader *ld, unsigned line, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (line > 0)
+        snprintf(ld->err, ld->errlen, "%s:%u: %s", ld->file, line, msg);
+    else
+        snprintf(ld->err, ld->errlen, "%s: %s", ld->file, msg);
+    return -1;
+}
+
+static struct obj_lines *
+ld_current(struct loader *ld)
+{
+    return ld->nobjs > 0 ? &ld->objs[ld->nobjs - 1] : NULL;
+}
+
+static void *
+ld_object(struct loader *ld, const struct obj_lines *o)
+{
+    return config_object_at(ld->cfg, o->kind, o->index);
+}
+
+static void
+ld_label(struct loader *ld, const struct obj_lines *o, char *buf, size_t len)
+{
+    config_object_label(config_kind(o->kind), ld_object(ld, o), buf, len);
+}
+
+/* A quoted string starting at s (on the '"'): the unescaped text in *out,
+ * *end just past the closing quote. */
+static int
+unquote(const char *s, char **out, const char **end, char *reason, size_t rlen)
+{
+    char *buf = xmalloc(strlen(s) + 1);
+    size_t n = 0;
+
+    for (s++; *s != '"'; s++) {
+        if (*s == '\0') {
+            snprintf(reason, rlen, "missing closing quote");
+            free(buf);
+            return -1;
+        }
+        if (*s == '\\') {
+            if (s[1] != '"' && s[1] != '\\') {
+                snprintf(reason, rlen, "unknown escape \\%c (only \\\" and \\\\)", s[1]);
+                free(buf);
+                return -1;
+            }
+            s++;
+        }
+        buf[n++] = *s;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *end = s + 1;
+    return 0;
+}
+
+static const char *
+skip_blanks(const char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    return s;
+}
+
+static int
+ld_section(struct loader *ld, const char *s)
+{
+    const struct config_kind_info *k;
+    char kind[64], *name = NULL, reason[256], label[160];
+    size_t n = 0;
+
+    s = skip_blanks(s + 1);
+    while (isalnum((unsigned char)s[n]) && n + 1 < sizeof(kind)) {
+        kind[n] = s[n];
+        n++;
+    }
+    kind[n] = '\0';
+    s = skip_blanks(s + n);
+    if (*s == '"' && unquote(s, &name, &s, reason, sizeof(reason)) < 0)
+        return ld_error(ld, ld->line, "[%s]: %s", kind, reason);
+    s = skip_blanks(s);
+    if (*s != ']' || *skip_blanks(s + 1) != '\0') {
+        free(name);
+        return ld_error(ld, ld->line, "expected [Type] or [Type \"Name\"]");
+    }
+    if ((k = config_kind_by_name(kind)) == NULL) {
+        free(name);
+        return ld_error(ld, ld->line,
+                        "[%s]: unknown section (TransportConfig, ReceiveConnector, "
+                        "AcceptedDomain, Mailbox)",
+                        kind);
+    }
+    if (k->singleton != (name == NULL)) {
+        free(name);
+        return ld_error(ld, ld->line, k->singleton ? "[%s]: takes no name" : "[%s]: needs a name",
+                        k->name);
+    }
+    if (k->singleton) {
+        for (size_t i = 0; i < ld->nobjs; i++)
+            if (ld->objs[i].kind == k->kind)
+                return ld_error(ld, ld->line, "[%s]: duplicate section (first at line %u)", k->name,
+                                ld->objs[i].section_line);
+    }
+
+    size_t index = 0;
+    void *obj = &ld->cfg->transport;
+    if (!k->singleton) {
+        obj = config_object_append(ld->cfg, k->kind);
+        config_objects(ld->cfg, k->kind, &index);
+        index--;
+    }
+    ld->objs = xrealloc(ld->objs, (ld->nobjs + 1) * sizeof(*ld->objs));
+    ld->objs[ld->nobjs++] =
+        (struct obj_lines){k->kind, index, ld->line, xcalloc(k->nparams, sizeof(unsigned))};
+    if (name != NULL) {
+        const struct config_param *np = config_param_name(k);
+        int rc = config_param_parse(np, obj, name, CONFIG_PARSE_QUOTED, reason, sizeof(reason));
+        if (rc < 0) {
+            snprintf(label, sizeof(label), "%s \"%s\"", k->name, name);
+            free(name);
+            return ld_error(ld, ld->line, "%s: %s: %s", label, np->name, reason);
+        }
+        free(name);
+    }
+    return 0;
+}
+
+static int
+ld_param(struct loader *ld, const char *s)
+{
+    struct obj_lines *o = ld_current(ld);
+    const struct config_kind_info *k;
+    const struct config_param *p;
+    char pname[64], label[160], reason[512], *value;
+    const char *end;
+    unsigned flags = 0;
+    size_t n = 0;
+    int rc;
+
+    while (isalnum((unsigned char)s[n]) && n + 1 < sizeof(pname)) {
+        pname[n] = s[n];
+        n++;
+    }
+    pname[n] = '\0';
+    s = skip_blanks(s + n);
+    if (n == 0 || *s != '=')
+        return ld_error(ld, ld->line, "expected \"Parameter = value\"");
+    s = skip_blanks(s + 1);
+    if (o == NULL)
+        return ld_error(ld, ld->line, "%s: parameter outside of a [section]", pname);
+    k = config_kind(o->kind);
+    ld_label(ld, o, label, sizeof(label));
+    if ((p = config_param_find(k, pname)) == NULL)
+        return ld_error(ld, ld->line, "%s: %s: unknown parameter", label, pname);
+    if (p->flags & CPF_NAME)
+        return ld_error(ld, ld->line, "%s: %s: the name is given by the section header", label,
+                        p->name);
+    size_t pi = (size_t)(p - k->params);
+    if (o->param_lines[pi] != 0)
+        return ld_error(ld, ld->line, "%s: %s: duplicate parameter (first at line %u)", label,
+                        p->name, o->param_lines[pi]);
+    o->param_lines[pi] = ld->line;
+    if (*s == '"') {
+        if (unquote(s, &value, &end, reason, sizeof(reason)) < 0)
+            return ld_error(ld, ld->line, "%s: %s: %s", label, p->name, reason);
+        if (*skip_blanks(end) != '\0') {
+            free(value);
+            return ld_error(ld, ld->line, "%s: %s: text after the closing quote", label, p->name);
+        }
+        flags = CONFIG_PARSE_QUOTED;
+    } else {
+        value = xstrdup(s);
+        str_trim(value);
+    }
+    rc = config_param_parse(p, ld_object(ld, o), value, flags, reason, sizeof(reason));
+    free(value);
+    if (rc < 0)
+        return ld_error(ld, ld->line, "%s: %s: %s", label, p->name, reason);
+    return 0;
+}
+
+static int
+ld_line(struct loader *ld, char *line)
+{
+    const char *s;
+
+    /* A UTF-8 byte order mark, as some editors write one. */
+    if (ld->line == 1 && strncmp(line, "\xef\xbb\xbf", 3) == 0)
+        line += 3;
+    str_trim(line);
+    s = skip_blanks(line);
+    if (*s == '\0' || *s == '#')
+        return 0;
+    if (*s == '[')
+        return ld_section(ld, s);
+    return ld_param(ld, s);
+}
+
+/* A fault config_validate found, at the line of the parameter to blame,
+ * else of the object's section. */
+static int
+ld_fault(struct loader *ld, const struct config_fault *f, const char *msg)
+{
+    for (size_t i = 0; i < ld->nobjs; i++) {
+        const struct obj_lines *o = &ld->objs[i];
+        if (o->kind != f->kind || o->index != f->index)
+            continue;
+        unsigned line = o->section_line;
+        if (f->param != NULL) {
+            size_t pi = (size_t)(f->param - config_kind(f->kind)->params);
+            if (o->param_lines[pi] != 0)
+                line = o->param_lines[pi];
+        }
+        return ld_error(ld, line, "%s", msg);
+    }
+    return ld_error(ld, 0, "%s", msg);
+}
+
+struct config *
+config_load(const char *path, char *err, size_t errlen)
+{
+    struct loader ld = {0};
+    const char *slash = strrchr(path, '/');
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    int rc = 0;
+    FILE *f;
+
+    if ((f = fopen(path, "re")) == NULL) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    ld.file = slash ? slash + 1 : path;
+    ld.cfg = config_new();
+    ld.cfg->path = xstrdup(path);
+    ld.err = err;
+    ld.errlen = errlen;
+    while (rc == 0 && (got = getline(&line, &cap, f)) >= 0) {
+        ld.line++;
+        if ((size_t)got != strlen(line))
+            rc = ld_error(&ld, ld.line, "NUL byte in the line");
+        else
+            rc = ld_line(&ld, line);
+    }
+    if (rc == 0 && ferror(f))
+        rc = ld_error(&ld, 0, "read: %s", strerror(errno));
+    free(line);
+    fclose(f);
+    if (rc == 0) {
+        struct config_fault fault;
+        char msg[1024];
+        if (config_validate_fault(ld.cfg, &fault, msg, sizeof(msg)) < 0)
+            rc = ld_fault(&ld, &fault, msg);
+    }
+    for (size_t i = 0; i < ld.nobjs; i++)
+        free(ld.objs[i].param_lines);
+    free(ld.objs);
+    if (rc < 0) {
+        config_unref(ld.cfg);
+        return NULL;
+    }
+    return ld.cfg;
+}
+
+/* Bare text reads back as itself only without blanks, quotes, backslashes
+ * or '#', and not as "$null". */
+static bool
+needs_quotes(const char *s)
+{
+    return s[0] == '$' || strpbrk(s, " \t\"\\#") != NULL;
+}
+
+static void
+write_quoted(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            fputc('\\', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static void
+write_object(FILE *f, const struct config_kind_info *k, const void *obj)
+{
+    const char *name = config_object_name(k, obj);
+
+    fprintf(f, "[%s", k->name);
+    if (!k->singleton) {
+        fputc(' ', f);
+        write_quoted(f, name ? name : "");
+    }
+    fputs("]\n", f);
+    for (size_t i = 0; i < k->nparams; i++) {
+        const struct config_param *p = &k->params[i];
+        char *text;
+        if (p->flags & CPF_NAME)
+            continue;
+        text = config_param_format(p, obj, CONFIG_FORMAT_FILE);
+        fprintf(f, "%s =", p->name);
+        if (*text != '\0') {
+            fputc(' ', f);
+            if ((p->type == CPT_STRING || p->type == CPT_DOMAIN || p->type == CPT_ADDRESS) &&
+                needs_quotes(text))
+                write_quoted(f, text);
+            else
+                fputs(text, f);
+        }
+        fputc('\n', f);
+        free(text);
+    }
+}
+
+char *
+config_format_text(const struct config *cfg)
+{
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    bool first = true;
+
+    if (f == NULL)
+        return xstrdup("");
+    fputs(FILE_HEADER, f);
+    for (int kind = 0; kind < CONFIG_NKINDS; kind++) {
+        const struct config_kind_info *k = config_kind(kind);
+        size_t n;
+        const char *objs = config_objects(cfg, kind, &n);
+        for (size_t i = 0; i < n; i++) {
+            if (!first)
+                fputc('\n', f);
+            first = false;
+            write_object(f, k, objs + i * k->size);
+        }
+    }
+    fclose(f);
+    return out;
+}
+
+static int
+write_all(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t w = write(fd, buf, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        buf += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+int
+config_save(const struct config *cfg, const char *path, char *err, size_t errlen)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? xstrndup(path, (size_t)(slash - path) + (slash == path)) : xstrdup(".");
+    char *tmp = xasprintf("%s/.%s.XXXXXX", dir, slash ? slash + 1 : path);
+    char *text = config_format_text(cfg);
+    const char *what = "create";
+    struct stat st;
+    int fd, dfd, rc = -1, saved_errno;
+
+    /* mkostemp creates the file 0600: it is private from its first byte. */
+    if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
+        goto out;
+    what = "chmod";
+    if (fchmod(fd, 0600) < 0)
+        goto fail;
+    /* Replacing the file must not take it away from its owner (the service
+     * user reads it on reload after dropping privileges). */
+    what = "chown";
+    if (stat(path, &st) == 0 && (st.st_uid != geteuid() || st.st_gid != getegid()) &&
+        fchown(fd, st.st_uid, st.st_gid) < 0)
+        goto fail;
+    what = "write";
+    if (write_all(fd, text, strlen(text)) < 0)
+        goto fail;
+    what = "fsync";
+    if (fsync(fd) < 0)
+        goto fail;
+    what = "close";
+    if (close(fd) < 0) {
+        fd = -1;
+        goto fail;
+    }
+    fd = -1;
+    what = "rename";
+    if (rename(tmp, path) < 0)
+        goto fail;
+    /* The rename is durable only once the directory entry is. */
+    what = "fsync directory";
+    if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        goto out;
+    rc = fsync(dfd);
+    saved_errno = errno;
+    close(dfd);
+    errno = saved_errno;
+    goto out;
+fail:
+    saved_errno = errno;
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    errno = saved_errno;
+out:
+    if (rc < 0)
+        snprintf(err, errlen, "%s: %s: %s", path, what, strerror(errno));
+    free(text);
+    free(tmp);
+    free(dir);
+    return rc;
+}

@@ -1,0 +1,604 @@
+/*
+ * config_param.c — the parameter tables of every object type, and the one
+ * parser and one formatter of parameter values (see config_param.h); the
+ * value syntaxes themselves are in config_value.c, lists in config_list.c.
+ *
+ * Defaults are Exchange 2010's (EXCHANGE-MODEL.md 1.1, 3.1, 5), written as
+ * the value text an administrator would type, so they go through the same
+ * parser as everything else.
+ *
+ * Must never: change a field when its new value is refused (parsers build
+ * the new value aside and swap it in last), or accept a control character
+ * in a string (it would end up in SMTP replies or split a file line).
+ */
+#include "config/config_param.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/types.h>
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Enums are stored and reached through an int pointer. */
+_Static_assert(sizeof(enum rc_usage) == sizeof(int), "enum rc_usage is not an int");
+_Static_assert(sizeof(enum logging_level) == sizeof(int), "enum logging_level is not an int");
+_Static_assert(sizeof(enum domain_type) == sizeof(int), "enum domain_type is not an int");
+
+/* Longest string value: a Comment in Exchange is at most 1024 characters. */
+#define STRING_MAX 1024
+/* Exchange object names (AD common names) are at most 64 characters. */
+#define NAME_MAX_LEN 64
+
+static const struct config_enum_name usage_names[] = {
+    {"Custom", USAGE_CUSTOM}, {"Internet", USAGE_INTERNET}, {"Internal", USAGE_INTERNAL},
+    {"Client", USAGE_CLIENT}, {"Partner", USAGE_PARTNER},   {NULL, 0},
+};
+
+static const struct config_enum_name logging_names[] = {
+    {"None", LOGGING_NONE},
+    {"Verbose", LOGGING_VERBOSE},
+    {NULL, 0},
+};
+
+static const struct config_enum_name domain_type_names[] = {
+    {"Authoritative", DOMAIN_AUTHORITATIVE},
+    {"InternalRelay", DOMAIN_INTERNAL_RELAY},
+    {"ExternalRelay", DOMAIN_EXTERNAL_RELAY},
+    {NULL, 0},
+};
+
+/* In Exchange's enum order, which is also the order Get- prints them in. */
+static const struct config_enum_name auth_names[] = {
+    {"None", 0},
+    {"Tls", AUTHM_TLS},
+    {"Integrated", AUTHM_INTEGRATED},
+    {"BasicAuth", AUTHM_BASICAUTH},
+    {"BasicAuthRequireTLS", AUTHM_BASICAUTH_REQUIRE_TLS},
+    {"ExchangeServer", AUTHM_EXCHANGE_SERVER},
+    {"ExternalAuthoritative", AUTHM_EXTERNAL_AUTHORITATIVE},
+    {NULL, 0},
+};
+
+static const struct config_enum_name perm_names[] = {
+    {"None", 0},
+    {"AnonymousUsers", PERM_ANONYMOUS_USERS},
+    {"ExchangeUsers", PERM_EXCHANGE_USERS},
+    {"ExchangeServers", PERM_EXCHANGE_SERVERS},
+    {"ExchangeLegacyServers", PERM_EXCHANGE_LEGACY_SERVERS},
+    {"Partners", PERM_PARTNERS},
+    {"Custom", PERM_CUSTOM},
+    {NULL, 0},
+};
+
+/* One line per parameter. Sizes: MaxReceiveSize/MaxSendSize are 0-2097151
+ * KB; connector sizes 65536-2147483647 bytes; timeouts 1 s to 1 day. */
+#define I32 2147483647u
+#define ORG_SIZE_MAX (2097151ull * 1024)
+#define STR(st, nm, type, fld, def, fl)                                                            \
+    {                                                                                              \
+        nm, NULL, type, offsetof(st, fld), 0, NULL, 0, 0, fl, def                                  \
+    }
+#define NUM(st, nm, type, fld, def, lo, hi, fl)                                                    \
+    {                                                                                              \
+        nm, NULL, type, offsetof(st, fld), 0, NULL, lo, hi, fl, def                                \
+    }
+#define NAMES(st, nm, alias, type, fld, names, def, fl)                                            \
+    {                                                                                              \
+        nm, alias, type, offsetof(st, fld), 0, names, 0, 0, fl, def                                \
+    }
+#define LIST(st, nm, type, fld, count)                                                             \
+    {                                                                                              \
+        nm, NULL, type, offsetof(st, fld), offsetof(st, count), NULL, 0, 0, 0, NULL                \
+    }
+
+#define TC struct transport_config
+#define RC struct receive_connector
+#define AD struct accepted_domain
+#define MB struct mailbox
+
+/* clang-format off */
+static const struct config_param transport_params[] = {
+    STR(TC, "Fqdn", CPT_DOMAIN, fqdn, NULL, 0),
+    NUM(TC, "MaxReceiveSize", CPT_BYTES, max_receive_size, "10MB", 0, ORG_SIZE_MAX, CPF_UNLIMITED),
+    NUM(TC, "MaxSendSize", CPT_BYTES, max_send_size, "10MB", 0, ORG_SIZE_MAX, CPF_UNLIMITED),
+    NUM(TC, "MaxRecipientEnvelopeLimit", CPT_UINT, max_recipient_envelope_limit, "5000", 0, I32,
+        CPF_UNLIMITED),
+    LIST(TC, "TLSReceiveDomainSecureList", CPT_DOMAINS, tls_receive_domain_secure_list,
+         ntls_receive_domain_secure_list),
+    LIST(TC, "TLSSendDomainSecureList", CPT_DOMAINS, tls_send_domain_secure_list,
+         ntls_send_domain_secure_list),
+    STR(TC, "ExternalPostmasterAddress", CPT_ADDRESS, external_postmaster_address, NULL, 0),
+    STR(TC, "ServiceUser", CPT_STRING, service_user, "postern", CPF_REQUIRED),
+};
+
+static const struct config_param rc_params[] = {
+    STR(RC, "Name", CPT_STRING, name, NULL, CPF_NAME | CPF_REQUIRED),
+    STR(RC, "Comment", CPT_STRING, comment, NULL, 0),
+    NAMES(RC, "Usage", NULL, CPT_ENUM, usage, usage_names, "Custom", CPF_NEW_ONLY),
+    STR(RC, "Enabled", CPT_BOOL, enabled, "True", 0),
+    LIST(RC, "Bindings", CPT_BINDINGS, bindings, nbindings),
+    LIST(RC, "RemoteIPRanges", CPT_IPRANGES, remote_ip_ranges, nremote_ip_ranges),
+    STR(RC, "Fqdn", CPT_DOMAIN, fqdn, NULL, 0),
+    STR(RC, "Banner", CPT_STRING, banner, NULL, 0),
+    NAMES(RC, "AuthMechanism", "AuthenticationMechanism", CPT_FLAGS, auth_mechanism, auth_names,
+          "Tls", 0),
+    NAMES(RC, "PermissionGroups", NULL, CPT_FLAGS, permission_groups, perm_names, "None", 0),
+    STR(RC, "RequireTLS", CPT_BOOL, require_tls, "False", 0),
+    STR(RC, "DomainSecureEnabled", CPT_BOOL, domain_secure_enabled, "False", 0),
+    NUM(RC, "MaxMessageSize", CPT_BYTES, max_message_size, "10MB", 65536, I32, 0),
+    NUM(RC, "MaxRecipientsPerMessage", CPT_UINT, max_recipients_per_message, "200", 1, 512000, 0),
+    NUM(RC, "MaxInboundConnection", CPT_UINT, max_inbound_connection, "5000", 1, I32,
+        CPF_UNLIMITED),
+    NUM(RC, "MaxInboundConnectionPerSource", CPT_UINT, max_inbound_connection_per_source, "20",
+        1, 10000, CPF_UNLIMITED),
+    NUM(RC, "ConnectionTimeout", CPT_TIMESPAN, connection_timeout, "00:10:00", 1, 86400, 0),
+    NUM(RC, "ConnectionInactivityTimeout", CPT_TIMESPAN, connection_inactivity_timeout,
+        "00:05:00", 1, 86400, 0),
+    NUM(RC, "MaxProtocolErrors", CPT_UINT, max_protocol_errors, "5", 0, I32, CPF_UNLIMITED),
+    NUM(RC, "MaxLogonFailures", CPT_UINT, max_logon_failures, "3", 0, 10, 0),
+    NUM(RC, "MaxHeaderSize", CPT_BYTES, max_header_size, "64KB", 1, I32, 0),
+    NUM(RC, "MaxHopCount", CPT_UINT, max_hop_count, "30", 1, 500, 0),
+    NAMES(RC, "ProtocolLoggingLevel", NULL, CPT_ENUM, protocol_logging_level, logging_names,
+          "None", 0),
+};
+
+static const struct config_param ad_params[] = {
+    STR(AD, "Name", CPT_STRING, name, NULL, CPF_NAME | CPF_REQUIRED),
+    STR(AD, "DomainName", CPT_DOMAIN, domain_name, NULL,
+        CPF_WILDCARD | CPF_REQUIRED | CPF_NEW_ONLY),
+    NAMES(AD, "DomainType", NULL, CPT_ENUM, domain_type, domain_type_names, "Authoritative", 0),
+    STR(AD, "Default", CPT_BOOL, is_default, "False", CPF_NO_SET),
+};
+
+static const struct config_param mb_params[] = {
+    STR(MB, "Name", CPT_STRING, name, NULL, CPF_NAME | CPF_REQUIRED),
+    STR(MB, "PrimarySmtpAddress", CPT_ADDRESS, primary_smtp_address, NULL, CPF_REQUIRED),
+    STR(MB, "PasswordHash", CPT_STRING, password_hash, NULL, CPF_SECRET | CPF_FILE_ONLY),
+};
+/* clang-format on */
+
+#undef TC
+#undef RC
+#undef AD
+#undef MB
+
+static const struct config_kind_info kinds[CONFIG_NKINDS] = {
+    {CONFIG_TRANSPORT, "TransportConfig", transport_params, NELEM(transport_params),
+     sizeof(struct transport_config), true, offsetof(struct config, transport), 0},
+    {CONFIG_RECEIVE_CONNECTOR, "ReceiveConnector", rc_params, NELEM(rc_params),
+     sizeof(struct receive_connector), false, offsetof(struct config, receive_connectors),
+     offsetof(struct config, nreceive_connectors)},
+    {CONFIG_ACCEPTED_DOMAIN, "AcceptedDomain", ad_params, NELEM(ad_params),
+     sizeof(struct accepted_domain), false, offsetof(struct config, accepted_domains),
+     offsetof(struct config, naccepted_domains)},
+    {CONFIG_MAILBOX, "Mailbox", mb_params, NELEM(mb_params), sizeof(struct mailbox), false,
+     offsetof(struct config, mailboxes), offsetof(struct config, nmailboxes)},
+};
+
+const struct config_kind_info *
+config_kind(enum config_kind kind)
+{
+    return (unsigned)kind < CONFIG_NKINDS ? &kinds[kind] : NULL;
+}
+
+const struct config_kind_info *
+config_kind_by_name(const char *name)
+{
+    for (size_t i = 0; i < CONFIG_NKINDS; i++)
+        if (str_ieq(kinds[i].name, name))
+            return &kinds[i];
+    return NULL;
+}
+
+const struct config_param *
+config_param_find(const struct config_kind_info *k, const char *name)
+{
+    for (size_t i = 0; i < k->nparams; i++) {
+        const struct config_param *p = &k->params[i];
+        if (str_ieq(p->name, name) || (p->alias != NULL && str_ieq(p->alias, name)))
+            return p;
+    }
+    return NULL;
+}
+
+const struct config_param *
+config_param_name(const struct config_kind_info *k)
+{
+    for (size_t i = 0; i < k->nparams; i++)
+        if (k->params[i].flags & CPF_NAME)
+            return &k->params[i];
+    return NULL;
+}
+
+/* ---- small text helpers ---- */
+
+static void err_printf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+err_printf(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static bool
+is_blank(int c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* ---- scalar parsers ---- */
+
+static int
+parse_string(const struct config_param *p, char **field, const char *text, unsigned flags,
+             char *err, size_t errlen)
+{
+    size_t len = strlen(text);
+
+    for (const char *s = text; *s; s++) {
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+            err_printf(err, errlen, "control characters are not allowed");
+            return -1;
+        }
+    }
+    if (len > STRING_MAX) {
+        err_printf(err, errlen, "longer than %d characters", STRING_MAX);
+        return -1;
+    }
+    if (len == 0 || config_is_null_text(text, flags)) {
+        free(*field);
+        *field = NULL;
+        return 0;
+    }
+    if (p->flags & CPF_NAME) {
+        /* "SERVER\Name" identities are split at the backslash. */
+        if (len > NAME_MAX_LEN || strchr(text, '\\') != NULL || is_blank((unsigned char)text[0]) ||
+            is_blank((unsigned char)text[len - 1])) {
+            err_printf(err, errlen,
+                       "a name is 1-%d characters, without a backslash or outer blanks",
+                       NAME_MAX_LEN);
+            return -1;
+        }
+    }
+    free(*field);
+    *field = xstrdup(text);
+    return 0;
+}
+
+static int
+parse_domain_or_address(const struct config_param *p, char **field, const char *text,
+                        unsigned flags, char *err, size_t errlen)
+{
+    char *v = config_item_dup(text, strlen(text));
+
+    if (v[0] == '\0' || config_is_null_text(v, flags)) {
+        free(v);
+        free(*field);
+        *field = NULL;
+        return 0;
+    }
+    if (p->type == CPT_DOMAIN) {
+        str_lower(v);
+        if (!config_domain_valid(v, p->flags & CPF_WILDCARD)) {
+            err_printf(err, errlen, "'%s' is not a valid domain name%s", text,
+                       p->flags & CPF_WILDCARD ? " (contoso.com or *.contoso.com)" : "");
+            free(v);
+            return -1;
+        }
+    } else {
+        if (!config_address_valid(v)) {
+            err_printf(err, errlen, "'%s' is not a valid SMTP address", text);
+            free(v);
+            return -1;
+        }
+        str_lower(strrchr(v, '@'));
+    }
+    free(*field);
+    *field = v;
+    return 0;
+}
+
+static void
+range_text(const struct config_param *p, char *buf, size_t len)
+{
+    char lo[64], hi[64];
+
+    if (p->type == CPT_TIMESPAN) {
+        config_timespan_format(p->min, lo, sizeof(lo));
+        config_timespan_format(p->max, hi, sizeof(hi));
+    } else if (p->type == CPT_BYTES) {
+        config_bytes_format(p->min, lo, sizeof(lo));
+        config_bytes_format(p->max, hi, sizeof(hi));
+    } else {
+        snprintf(lo, sizeof(lo), "%llu", (unsigned long long)p->min);
+        snprintf(hi, sizeof(hi), "%llu", (unsigned long long)p->max);
+    }
+    snprintf(buf, len, "must be between %s and %s%s", lo, hi,
+             p->flags & CPF_UNLIMITED ? ", or Unlimited" : "");
+}
+
+static int
+parse_number(const struct config_param *p, uint64_t *field, const char *text, char *err,
+             size_t errlen)
+{
+    char *t = config_item_dup(text, strlen(text));
+    uint64_t v;
+    int rc = 0;
+
+    if (p->type == CPT_BYTES) {
+        rc = config_bytes_parse(t, p->flags & CPF_UNLIMITED, &v, err, errlen);
+    } else if (p->type == CPT_TIMESPAN) {
+        rc = config_timespan_parse(t, &v, err, errlen);
+    } else if ((p->flags & CPF_UNLIMITED) && str_ieq(t, "Unlimited")) {
+        v = CONFIG_UNLIMITED;
+    } else {
+        if (!config_u64_parse(t, &v)) {
+            err_printf(err, errlen, "'%s' is not a whole number%s", text,
+                       p->flags & CPF_UNLIMITED ? " or Unlimited" : "");
+            rc = -1;
+        }
+    }
+    free(t);
+    if (rc < 0)
+        return -1;
+    if (v != CONFIG_UNLIMITED && (v < p->min || v > p->max)) {
+        char range[256];
+        range_text(p, range, sizeof(range));
+        err_printf(err, errlen, "%s", range);
+        return -1;
+    }
+    *field = v;
+    return 0;
+}
+
+static void
+names_text(const struct config_enum_name *names, char *buf, size_t len)
+{
+    size_t o = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; names[i].name != NULL && o < len; i++)
+        o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? ", " : "", names[i].name);
+}
+
+static const struct config_enum_name *
+name_lookup(const struct config_enum_name *names, const char *text)
+{
+    for (size_t i = 0; names[i].name != NULL; i++)
+        if (str_ieq(names[i].name, text))
+            return &names[i];
+    return NULL;
+}
+
+static int
+parse_enum(const struct config_param *p, int *field, const char *text, char *err, size_t errlen)
+{
+    char *t = config_item_dup(text, strlen(text));
+    const struct config_enum_name *n = name_lookup(p->names, t);
+    char all[256];
+
+    if (n == NULL) {
+        names_text(p->names, all, sizeof(all));
+        err_printf(err, errlen, "'%s' is not one of %s", t, all);
+        free(t);
+        return -1;
+    }
+    free(t);
+    *field = (int)n->value;
+    return 0;
+}
+
+static int
+parse_flags(const struct config_param *p, unsigned *field, const char *text, unsigned flags,
+            char *err, size_t errlen)
+{
+    char **items, all[256];
+    size_t n = config_split_items(text, flags, &items);
+    unsigned v = 0;
+    bool none = false;
+    int rc = 0;
+
+    if (n == 0) {
+        err_printf(err, errlen, "a value is required (None for none)");
+        return -1;
+    }
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const struct config_enum_name *nm = name_lookup(p->names, items[i]);
+        if (nm == NULL) {
+            names_text(p->names, all, sizeof(all));
+            err_printf(err, errlen, "'%s' is not one of %s", items[i], all);
+            rc = -1;
+        } else if (nm->value == 0) {
+            none = true;
+        } else {
+            v |= nm->value;
+        }
+    }
+    if (rc == 0 && none && n > 1) {
+        err_printf(err, errlen, "None cannot be combined with other values");
+        rc = -1;
+    }
+    config_items_free(items, n);
+    if (rc == 0)
+        *field = v;
+    return rc;
+}
+
+int
+config_param_parse(const struct config_param *p, void *obj, const char *text, unsigned flags,
+                   char *err, size_t errlen)
+{
+    void *field = (char *)obj + p->offset;
+    bool b;
+
+    if (text == NULL)
+        text = "";
+    switch (p->type) {
+    case CPT_STRING:
+        return parse_string(p, field, text, flags, err, errlen);
+    case CPT_DOMAIN:
+    case CPT_ADDRESS:
+        return parse_domain_or_address(p, field, text, flags, err, errlen);
+    case CPT_BOOL:
+        if (!config_parse_bool(text, &b)) {
+            err_printf(err, errlen, "'%s' is not $true or $false", text);
+            return -1;
+        }
+        *(bool *)field = b;
+        return 0;
+    case CPT_UINT:
+    case CPT_BYTES:
+    case CPT_TIMESPAN:
+        return parse_number(p, field, text, err, errlen);
+    case CPT_ENUM:
+        return parse_enum(p, field, text, err, errlen);
+    case CPT_FLAGS:
+        return parse_flags(p, field, text, flags, err, errlen);
+    case CPT_BINDINGS:
+    case CPT_IPRANGES:
+    case CPT_DOMAINS:
+        return config_list_parse(p, obj, text, flags, err, errlen);
+    }
+    err_printf(err, errlen, "unknown parameter type");
+    return -1;
+}
+
+/* ---- formatting ---- */
+
+static void
+format_names(FILE *f, const struct config_param *p, unsigned v)
+{
+    bool first = true;
+
+    if (p->type == CPT_ENUM) {
+        for (size_t i = 0; p->names[i].name != NULL; i++) {
+            if (p->names[i].value == v) {
+                fputs(p->names[i].name, f);
+                return;
+            }
+        }
+        fprintf(f, "%u", v);
+        return;
+    }
+    for (size_t i = 0; p->names[i].name != NULL; i++) {
+        if (p->names[i].value != 0 && (v & p->names[i].value) == p->names[i].value) {
+            fprintf(f, "%s%s", first ? "" : ", ", p->names[i].name);
+            first = false;
+        }
+    }
+    if (first)
+        fputs("None", f);
+}
+
+char *
+config_param_format(const struct config_param *p, const void *obj, enum config_format_style style)
+{
+    const void *field = (const char *)obj + p->offset;
+    char *out = NULL, buf[512];
+    size_t outlen = 0;
+    FILE *f = open_memstream(&out, &outlen);
+    uint64_t v;
+
+    if (f == NULL)
+        fatal("open_memstream");
+    switch (p->type) {
+    case CPT_STRING:
+    case CPT_DOMAIN:
+    case CPT_ADDRESS:
+        if (*(char *const *)field != NULL)
+            fputs(*(char *const *)field, f);
+        break;
+    case CPT_BOOL:
+        fputs(*(const bool *)field ? "True" : "False", f);
+        break;
+    case CPT_UINT:
+        v = *(const uint64_t *)field;
+        if (v == CONFIG_UNLIMITED)
+            fputs("Unlimited", f);
+        else
+            fprintf(f, "%llu", (unsigned long long)v);
+        break;
+    case CPT_BYTES:
+        config_bytes_format(*(const uint64_t *)field, buf, sizeof(buf));
+        fputs(buf, f);
+        break;
+    case CPT_TIMESPAN:
+        config_timespan_format(*(const uint64_t *)field, buf, sizeof(buf));
+        fputs(buf, f);
+        break;
+    case CPT_ENUM:
+        format_names(f, p, (unsigned)*(const int *)field);
+        break;
+    case CPT_FLAGS:
+        format_names(f, p, *(const unsigned *)field);
+        break;
+    case CPT_BINDINGS:
+    case CPT_IPRANGES:
+    case CPT_DOMAINS:
+        config_list_format(p, obj, style, f);
+        break;
+    }
+    if (fclose(f) != 0 || out == NULL)
+        fatal("open_memstream");
+    return out;
+}
+
+/* ---- whole objects ---- */
+
+void
+config_object_init(const struct config_kind_info *k, void *obj)
+{
+    char err[256];
+
+    memset(obj, 0, k->size);
+    for (size_t i = 0; i < k->nparams; i++) {
+        const struct config_param *p = &k->params[i];
+        if (p->def != NULL && config_param_parse(p, obj, p->def, 0, err, sizeof(err)) < 0)
+            fatalx("%s: %s: bad default: %s", k->name, p->name, err);
+    }
+}
+
+void
+config_object_free(const struct config_kind_info *k, void *obj)
+{
+    for (size_t i = 0; i < k->nparams; i++) {
+        const struct config_param *p = &k->params[i];
+        void *field = (char *)obj + p->offset;
+        if (p->type == CPT_STRING || p->type == CPT_DOMAIN || p->type == CPT_ADDRESS) {
+            free(*(char **)field);
+            *(char **)field = NULL;
+        } else if (config_list_type(p->type)) {
+            config_list_free(p, obj);
+        }
+    }
+}
+
+void
+config_object_copy(const struct config_kind_info *k, void *dst, const void *src)
+{
+    /* Scalars come with the memcpy; every pointer field is in the table
+     * and gets its own copy below. */
+    memcpy(dst, src, k->size);
+    for (size_t i = 0; i < k->nparams; i++) {
+        const struct config_param *p = &k->params[i];
+        void *field = (char *)dst + p->offset;
+        if (p->type == CPT_STRING || p->type == CPT_DOMAIN || p->type == CPT_ADDRESS) {
+            if (*(char **)field != NULL)
+                *(char **)field = xstrdup(*(char **)field);
+        } else if (config_list_type(p->type)) {
+            config_list_copy(p, dst);
+        }
+    }
+}

@@ -1,0 +1,25 @@
+/*
+ * log.h — one-line diagnostics for the service and the command line.
+ *
+ * Each call writes one line to stderr: a UTC timestamp, the level, then the
+ * message (callers put a session id and key=value fields in it). log_warn()
+ * appends strerror(errno). fatal()/fatalx() log and exit(1): for startup and
+ * programming errors only, never for bad network input.
+ * Must never: log passwords or AUTH payloads (callers redact before calling).
+ */
+#ifndef POSTERN_LOG_H
+#define POSTERN_LOG_H
+
+#include <stdarg.h>
+
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+
+void log_set_debug(int on);
+void log_debug(const char *fmt, ...) PRINTF_LIKE(1, 2);
+void log_info(const char *fmt, ...) PRINTF_LIKE(1, 2);
+void log_warnx(const char *fmt, ...) PRINTF_LIKE(1, 2);
+void log_warn(const char *fmt, ...) PRINTF_LIKE(1, 2);
+_Noreturn void fatal(const char *fmt, ...) PRINTF_LIKE(1, 2);
+_Noreturn void fatalx(const char *fmt, ...) PRINTF_LIKE(1, 2);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * util.h — small helpers that know nothing of mail: allocation that never
+ * returns NULL, bounded string copies, case-insensitive comparison, trimming.
+ * Must never: depend on any other postern module.
+ */
+#ifndef POSTERN_UTIL_H
+#define POSTERN_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Allocation either succeeds or the process exits: an MTA out of memory
+ * cannot make progress safely, and a supervisor restarts it. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Copies at most size-1 bytes and NUL-terminates; returns strlen(src) so a
+ * result >= size means truncation. */
+size_t strlcpy_p(char *dst, const char *src, size_t size);
+
+bool str_ieq(const char *a, const char *b);
+bool str_iprefix(const char *s, const char *prefix);
+/* Trims ASCII blanks in place; returns s advanced past leading blanks. */
+char *str_trim(char *s);
+void str_lower(char *s);
+
+/* Reads a whole file into a NUL-terminated malloc'd buffer; NULL on error
+ * (errno set). *len (if not NULL) receives its length. */
+char *file_read(const char *path, size_t *len);
+
+#endif

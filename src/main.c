@@ -1,0 +1,187 @@
+/*
+ * main.c — the command line of postern (PRODUCT.md, "Interface contract"):
+ *   postern [-D DIR] setup [--fqdn NAME] [--bind IP:PORT ...]
+ *   postern [-D DIR] run [--daemon]
+ *   postern [-D DIR] reload
+ *   postern [-D DIR] <Cmdlet> [-Param value ...]
+ * DIR defaults to $POSTERN_HOME, then /var/lib/postern.
+ * Must never: run a cmdlet or the service on a half-parsed command line.
+ */
+#include "admin/cmdlet.h"
+#include "admin/control.h"
+#include "admin/setup.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "net/iprange.h"
+#include "receive/server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DEFAULT_INSTANCE "/var/lib/postern"
+#define MAX_BINDINGS 64
+
+static void
+usage(FILE *f)
+{
+    fprintf(f, "usage: postern [-D DIR] [-d] setup [--fqdn NAME] [--bind IP:PORT ...]\n"
+               "       postern [-D DIR] [-d] run [--daemon]\n"
+               "       postern [-D DIR] reload\n"
+               "       postern [-D DIR] <Cmdlet> [-Parameter value ...]\n"
+               "DIR defaults to $POSTERN_HOME, then " DEFAULT_INSTANCE ".\n");
+}
+
+static int
+cmd_setup(const char *dir, int argc, char **argv, bool quiet_if_exists)
+{
+    char fqdn[256] = "", err[128];
+    struct binding bindings[MAX_BINDINGS];
+    size_t nbindings = 0;
+
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--fqdn") == 0 && i + 1 < argc) {
+            strlcpy_p(fqdn, argv[++i], sizeof(fqdn));
+            str_lower(fqdn);
+        } else if (strcmp(argv[i], "--bind") == 0 && i + 1 < argc) {
+            if (nbindings == MAX_BINDINGS) {
+                fprintf(stderr, "postern: setup: too many --bind\n");
+                return 2;
+            }
+            if (binding_parse(argv[++i], &bindings[nbindings], err, sizeof(err)) < 0) {
+                fprintf(stderr, "postern: setup: --bind %s: %s\n", argv[i], err);
+                return 2;
+            }
+            nbindings++;
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    (void)quiet_if_exists;
+    if (fqdn[0] == '\0')
+        setup_default_fqdn(fqdn, sizeof(fqdn));
+    return setup_instance(dir, fqdn, bindings, nbindings) == 0 ? 0 : 1;
+}
+
+/* Detaches from the terminal; logs go to DIR/logs/postern.log. */
+static int
+daemonize(const char *dir)
+{
+    char *path = xasprintf("%s/logs/postern.log", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    pid_t pid;
+
+    if (fd < 0) {
+        fprintf(stderr, "postern: cannot open %s: %s\n", path, strerror(errno));
+        free(path);
+        return -1;
+    }
+    free(path);
+    if ((pid = fork()) < 0)
+        return -1;
+    if (pid > 0)
+        _exit(0);
+    setsid();
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+    fd = open("/dev/null", O_RDWR);
+    if (fd >= 0) {
+        dup2(fd, STDIN_FILENO);
+        dup2(fd, STDOUT_FILENO);
+        if (fd > STDERR_FILENO)
+            close(fd);
+    }
+    return 0;
+}
+
+static int
+cmd_run(const char *dir, int argc, char **argv)
+{
+    bool detach = false;
+    char *conf = xasprintf("%s/postern.conf", dir);
+    struct stat st;
+    int exists = stat(conf, &st) == 0;
+
+    free(conf);
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--daemon") == 0) {
+            detach = true;
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!exists && cmd_setup(dir, 0, NULL, false) != 0)
+        return 1;
+    if (detach && daemonize(dir) < 0)
+        return 1;
+    return server_run(dir);
+}
+
+static int
+cmd_reload(const char *dir)
+{
+    char err[512];
+    int r = control_request_reload(dir, err, sizeof(err));
+
+    if (r == 1) {
+        printf("reloaded\n");
+        return 0;
+    }
+    if (r == 0)
+        fprintf(stderr, "postern: no service is running for %s\n", dir);
+    else
+        fprintf(stderr, "postern: %s\n", err);
+    return 1;
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *dir = getenv("POSTERN_HOME");
+    int i = 1;
+
+    if (dir == NULL || *dir == '\0')
+        dir = DEFAULT_INSTANCE;
+    while (i < argc && argv[i][0] == '-' && argv[i][1] != '\0' && argv[i][1] != '-' &&
+           argv[i][2] == '\0') {
+        if (argv[i][1] == 'D' && i + 1 < argc) {
+            dir = argv[i + 1];
+            i += 2;
+        } else if (argv[i][1] == 'd') {
+            log_set_debug(1);
+            i++;
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[i], "--version") == 0) {
+        printf("postern 0.1.0\n");
+        return 0;
+    }
+    if (strcmp(argv[i], "setup") == 0)
+        return cmd_setup(dir, argc - i - 1, argv + i + 1, false);
+    if (strcmp(argv[i], "run") == 0)
+        return cmd_run(dir, argc - i - 1, argv + i + 1);
+    if (strcmp(argv[i], "reload") == 0 || str_ieq(argv[i], "Restart-Service"))
+        return cmd_reload(dir);
+    if (strchr(argv[i], '-') != NULL)
+        return cmdlet_run(dir, argc - i, argv + i, stdout, stderr);
+    fprintf(stderr, "postern: unknown command '%s'\n", argv[i]);
+    usage(stderr);
+    return 2;
+}

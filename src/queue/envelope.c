@@ -1,0 +1,342 @@
+/*
+ * envelope.c — see envelope.h. The text format:
+ *
+ *   version: 1
+ *   id: 0006A1B2C3D4E5F6
+ *   received: 1764358200
+ *   from: alice@example.org
+ *   rcpt: ready 6 rfc822;bob@example.test bob@example.test
+ *   end
+ *
+ * A value is escaped with \n, \r, \\ and \xHH for other control octets, so
+ * one field is always one line.
+ */
+#include "queue/envelope.h"
+#include "lib/util.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ENVELOPE_VERSION 1
+
+struct envelope *
+envelope_new(void)
+{
+    return xcalloc(1, sizeof(struct envelope));
+}
+
+void
+envelope_free(struct envelope *env)
+{
+    if (env == NULL)
+        return;
+    free(env->connector);
+    free(env->client_ip);
+    free(env->client_helo);
+    free(env->auth_user);
+    free(env->tls);
+    free(env->from);
+    free(env->envid);
+    for (size_t i = 0; i < env->nrcpts; i++) {
+        free(env->rcpts[i].address);
+        free(env->rcpts[i].orcpt);
+    }
+    free(env->rcpts);
+    free(env);
+}
+
+void
+envelope_add_rcpt(struct envelope *env, const char *address, unsigned notify, const char *orcpt)
+{
+    struct envelope_rcpt *r;
+
+    env->rcpts = xrealloc(env->rcpts, (env->nrcpts + 1) * sizeof(*env->rcpts));
+    r = &env->rcpts[env->nrcpts++];
+    r->address = xstrdup(address);
+    r->notify = notify;
+    r->orcpt = orcpt && *orcpt ? xstrdup(orcpt) : NULL;
+    r->status = RCPT_READY;
+}
+
+/* A growable output string; the envelope is small, so simplicity wins. */
+struct sbuf {
+    char *p;
+    size_t len, cap;
+};
+
+static void
+sbuf_putc(struct sbuf *b, char c)
+{
+    if (b->len + 2 > b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 512;
+        b->p = xrealloc(b->p, b->cap);
+    }
+    b->p[b->len++] = c;
+    b->p[b->len] = '\0';
+}
+
+static void
+sbuf_puts(struct sbuf *b, const char *s)
+{
+    while (*s)
+        sbuf_putc(b, *s++);
+}
+
+static void
+sbuf_escaped(struct sbuf *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '\\') {
+            sbuf_puts(b, "\\\\");
+        } else if (c == ' ') {
+            /* spaces separate fields of a rcpt line */
+            sbuf_puts(b, "\\x20");
+        } else if (c < 0x20 || c == 0x7f) {
+            sbuf_putc(b, '\\');
+            sbuf_putc(b, 'x');
+            sbuf_putc(b, hex[c >> 4]);
+            sbuf_putc(b, hex[c & 15]);
+        } else {
+            sbuf_putc(b, (char)c);
+        }
+    }
+}
+
+static void
+sbuf_field(struct sbuf *b, const char *key, const char *value)
+{
+    if (value == NULL)
+        return;
+    sbuf_puts(b, key);
+    sbuf_puts(b, ": ");
+    sbuf_escaped(b, value);
+    sbuf_putc(b, '\n');
+}
+
+static void
+sbuf_number(struct sbuf *b, const char *key, uint64_t v)
+{
+    char num[32];
+
+    snprintf(num, sizeof(num), "%" PRIu64, v);
+    sbuf_field(b, key, num);
+}
+
+static const char *const rcpt_status_names[] = {"ready", "delivered", "failed"};
+
+char *
+envelope_serialize(const struct envelope *env, size_t *len)
+{
+    struct sbuf b = {0};
+    char num[32];
+
+    sbuf_number(&b, "version", ENVELOPE_VERSION);
+    sbuf_field(&b, "id", env->id);
+    sbuf_number(&b, "received", (uint64_t)env->received);
+    sbuf_field(&b, "connector", env->connector);
+    sbuf_field(&b, "client-ip", env->client_ip);
+    sbuf_field(&b, "client-helo", env->client_helo);
+    sbuf_field(&b, "auth-user", env->auth_user);
+    sbuf_field(&b, "tls", env->tls);
+    sbuf_field(&b, "from", env->from ? env->from : "");
+    sbuf_field(&b, "envid", env->envid);
+    sbuf_number(&b, "ret", (uint64_t)env->ret);
+    sbuf_number(&b, "body", (uint64_t)env->body);
+    sbuf_number(&b, "smtputf8", env->smtputf8);
+    sbuf_number(&b, "size", env->size);
+    for (size_t i = 0; i < env->nrcpts; i++) {
+        const struct envelope_rcpt *r = &env->rcpts[i];
+        sbuf_puts(&b, "rcpt: ");
+        sbuf_puts(&b, rcpt_status_names[r->status]);
+        snprintf(num, sizeof(num), " %u ", r->notify);
+        sbuf_puts(&b, num);
+        if (r->orcpt)
+            sbuf_escaped(&b, r->orcpt);
+        else
+            sbuf_putc(&b, '-');
+        sbuf_putc(&b, ' ');
+        sbuf_escaped(&b, r->address);
+        sbuf_putc(&b, '\n');
+    }
+    sbuf_puts(&b, "end\n");
+    *len = b.len;
+    return b.p;
+}
+
+/* Undoes sbuf_escaped in place; returns -1 on a malformed escape. */
+static int
+unescape(char *s)
+{
+    char *out = s;
+
+    while (*s) {
+        if (*s != '\\') {
+            *out++ = *s++;
+            continue;
+        }
+        if (s[1] == '\\') {
+            *out++ = '\\';
+            s += 2;
+        } else if (s[1] == 'x' && isxdigit((unsigned char)s[2]) && isxdigit((unsigned char)s[3])) {
+            char hex[3] = {s[2], s[3], '\0'};
+            *out++ = (char)strtol(hex, NULL, 16);
+            s += 4;
+        } else {
+            return -1;
+        }
+    }
+    *out = '\0';
+    return 0;
+}
+
+static int
+parse_u64(const char *s, uint64_t *v)
+{
+    char *end;
+
+    if (!isdigit((unsigned char)*s))
+        return -1;
+    *v = strtoull(s, &end, 10);
+    return *end == '\0' ? 0 : -1;
+}
+
+static int
+parse_rcpt(struct envelope *env, char *value)
+{
+    char *status = value, *notify, *orcpt, *address;
+    uint64_t n;
+    int st = -1;
+
+    if ((notify = strchr(status, ' ')) == NULL)
+        return -1;
+    *notify++ = '\0';
+    if ((orcpt = strchr(notify, ' ')) == NULL)
+        return -1;
+    *orcpt++ = '\0';
+    if ((address = strchr(orcpt, ' ')) == NULL)
+        return -1;
+    *address++ = '\0';
+    for (int i = 0; i < 3; i++)
+        if (strcmp(status, rcpt_status_names[i]) == 0)
+            st = i;
+    if (st < 0 || parse_u64(notify, &n) < 0 || unescape(address) < 0)
+        return -1;
+    if (strcmp(orcpt, "-") == 0)
+        orcpt = NULL;
+    else if (unescape(orcpt) < 0)
+        return -1;
+    envelope_add_rcpt(env, address, (unsigned)n, orcpt);
+    env->rcpts[env->nrcpts - 1].status = (enum rcpt_status)st;
+    return 0;
+}
+
+static int
+envelope_set(struct envelope *env, const char *key, char *value)
+{
+    char **strfield = NULL;
+    uint64_t n;
+
+    if (strcmp(key, "rcpt") == 0)
+        return parse_rcpt(env, value);
+    if (unescape(value) < 0)
+        return -1;
+    if (strcmp(key, "id") == 0) {
+        if (strlen(value) != QUEUE_ID_LEN)
+            return -1;
+        memcpy(env->id, value, QUEUE_ID_LEN + 1);
+        return 0;
+    }
+    if (strcmp(key, "connector") == 0)
+        strfield = &env->connector;
+    else if (strcmp(key, "client-ip") == 0)
+        strfield = &env->client_ip;
+    else if (strcmp(key, "client-helo") == 0)
+        strfield = &env->client_helo;
+    else if (strcmp(key, "auth-user") == 0)
+        strfield = &env->auth_user;
+    else if (strcmp(key, "tls") == 0)
+        strfield = &env->tls;
+    else if (strcmp(key, "from") == 0)
+        strfield = &env->from;
+    else if (strcmp(key, "envid") == 0)
+        strfield = &env->envid;
+    if (strfield) {
+        free(*strfield);
+        *strfield = xstrdup(value);
+        return 0;
+    }
+    if (parse_u64(value, &n) < 0)
+        return -1;
+    if (strcmp(key, "received") == 0)
+        env->received = (time_t)n;
+    else if (strcmp(key, "ret") == 0)
+        env->ret = (int)n;
+    else if (strcmp(key, "body") == 0)
+        env->body = (int)n;
+    else if (strcmp(key, "smtputf8") == 0)
+        env->smtputf8 = n != 0;
+    else if (strcmp(key, "size") == 0)
+        env->size = n;
+    /* Unknown numeric keys from a newer minor format are ignored. */
+    return 0;
+}
+
+struct envelope *
+envelope_parse(const char *text, size_t len, char *err, size_t errlen)
+{
+    struct envelope *env = envelope_new();
+    char *copy = xstrndup(text, len), *line, *next;
+    bool versioned = false, ended = false;
+    int lineno = 0;
+
+    for (line = copy; line && *line; line = next) {
+        char *colon;
+        lineno++;
+        if ((next = strchr(line, '\n')) == NULL) {
+            snprintf(err, errlen, "line %d: truncated", lineno);
+            goto fail;
+        }
+        *next++ = '\0';
+        if (ended) {
+            snprintf(err, errlen, "line %d: data after end", lineno);
+            goto fail;
+        }
+        if (strcmp(line, "end") == 0) {
+            ended = true;
+            continue;
+        }
+        if ((colon = strstr(line, ": ")) == NULL) {
+            snprintf(err, errlen, "line %d: expected 'key: value'", lineno);
+            goto fail;
+        }
+        *colon = '\0';
+        if (!versioned) {
+            if (strcmp(line, "version") != 0 || strcmp(colon + 2, "1") != 0) {
+                snprintf(err, errlen, "unknown envelope version");
+                goto fail;
+            }
+            versioned = true;
+            continue;
+        }
+        if (envelope_set(env, line, colon + 2) < 0) {
+            snprintf(err, errlen, "line %d: bad value for %s", lineno, line);
+            goto fail;
+        }
+    }
+    if (!ended || env->id[0] == '\0' || env->from == NULL) {
+        snprintf(err, errlen, "incomplete envelope (no end marker)");
+        goto fail;
+    }
+    free(copy);
+    return env;
+fail:
+    free(copy);
+    envelope_free(env);
+    return NULL;
+}

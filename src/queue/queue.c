@@ -1,0 +1,586 @@
+/*
+ * queue.c — see queue.h for the layout, the commit order and the recovery
+ * rules. The loop thread owns struct queue_msg until it calls
+ * queue_msg_commit; from then on the committer thread owns it until the
+ * completion runs back on the loop.
+ */
+#include "queue/queue.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+/* Content is written in chunks of this size: few syscalls, bounded memory
+ * per session in DATA. */
+#define QUEUE_WRITE_CHUNK (64 * 1024)
+/* Space kept free for envelopes, logs and bounces when a disk fills. */
+#define QUEUE_SPACE_RESERVE (1024 * 1024)
+
+struct queue_msg {
+    struct queue *q;
+    char id[QUEUE_ID_LEN + 1];
+    int fd;
+    int error;
+    uint64_t size;
+    char *buf;
+    size_t buflen;
+    /* filled at commit */
+    struct envelope *env;
+    char *envtext;
+    size_t envlen;
+    queue_commit_cb *cb;
+    void *cbarg;
+    struct queue_msg *next;
+};
+
+struct queue {
+    char *dir, *data_dir, *env_dir;
+    int data_dirfd, env_dirfd;
+    size_t count;
+    uint64_t last_id;
+    /* committer thread */
+    pthread_t thread;
+    bool has_thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    struct queue_msg *pending, *finished;
+    bool stopping;
+    struct event *notify;
+};
+
+static int
+mkdir_p(const char *path, mode_t mode)
+{
+    if (mkdir(path, mode) == 0 || errno == EEXIST)
+        return 0;
+    return -1;
+}
+
+/* A file name is ours when it is exactly a queue ID (optionally + suffix). */
+static bool
+is_queue_id(const char *name, const char *suffix)
+{
+    size_t n = strlen(name), s = strlen(suffix);
+
+    if (n != QUEUE_ID_LEN + s || strcmp(name + QUEUE_ID_LEN, suffix) != 0)
+        return false;
+    for (size_t i = 0; i < QUEUE_ID_LEN; i++)
+        if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'A' && name[i] <= 'F')))
+            return false;
+    return true;
+}
+
+static int
+cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted list of entries of dir whose names are IDs with the suffix. */
+static char **
+list_ids(const char *dir, const char *suffix, size_t *n)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char **names = NULL;
+    size_t cap = 0;
+
+    *n = 0;
+    if (d == NULL)
+        return NULL;
+    while ((de = readdir(d)) != NULL) {
+        if (!is_queue_id(de->d_name, suffix))
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            names = xrealloc(names, cap * sizeof(*names));
+        }
+        names[(*n)++] = xstrdup(de->d_name);
+    }
+    closedir(d);
+    if (*n)
+        qsort(names, *n, sizeof(*names), cmp_names);
+    return names;
+}
+
+static void
+free_names(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+static bool
+file_exists(const char *dir, const char *name)
+{
+    struct stat st;
+    char *path = xasprintf("%s/%s", dir, name);
+    bool ok = stat(path, &st) == 0;
+
+    free(path);
+    return ok;
+}
+
+static void
+unlink_in(const char *dir, const char *name)
+{
+    char *path = xasprintf("%s/%s", dir, name);
+
+    if (unlink(path) < 0 && errno != ENOENT)
+        log_warn("queue: cannot remove %s", path);
+    free(path);
+}
+
+/*
+ * Recovery: an envelope is the commit record. Half-written envelopes (.tmp)
+ * and content files without an envelope belong to messages that were never
+ * acknowledged, so they are removed; an envelope without content is a
+ * damaged message and is set aside rather than deleted.
+ */
+static void
+queue_recover(struct queue *q)
+{
+    size_t ntmp, nenv, ndata, removed = 0;
+    char **tmp = list_ids(q->env_dir, ".tmp", &ntmp);
+    char **env, **data;
+
+    for (size_t i = 0; i < ntmp; i++)
+        unlink_in(q->env_dir, tmp[i]);
+    free_names(tmp, ntmp);
+
+    env = list_ids(q->env_dir, "", &nenv);
+    data = list_ids(q->data_dir, "", &ndata);
+    for (size_t i = 0; i < ndata; i++) {
+        if (!bsearch(&data[i], env, nenv, sizeof(*env), cmp_names)) {
+            unlink_in(q->data_dir, data[i]);
+            removed++;
+        }
+    }
+    q->count = 0;
+    for (size_t i = 0; i < nenv; i++) {
+        if (!file_exists(q->data_dir, env[i])) {
+            char *from = xasprintf("%s/%s", q->env_dir, env[i]);
+            char *to = xasprintf("%s/%s.damaged", q->env_dir, env[i]);
+            log_warnx("queue: message %s has an envelope but no content; set aside as %s", env[i],
+                      to);
+            if (rename(from, to) < 0)
+                log_warn("queue: rename %s", from);
+            free(from);
+            free(to);
+            continue;
+        }
+        q->count++;
+    }
+    if (ntmp || removed)
+        log_info("queue: recovery removed %zu unacknowledged message(s) and %zu partial "
+                 "envelope(s)",
+                 removed, ntmp);
+    free_names(env, nenv);
+    free_names(data, ndata);
+}
+
+static void *committer_thread(void *arg);
+static void committer_done_cb(evutil_socket_t fd, short what, void *arg);
+
+struct queue *
+queue_open(const char *queue_dir, struct event_base *base, char *err, size_t errlen)
+{
+    struct queue *q = xcalloc(1, sizeof(*q));
+
+    q->dir = xstrdup(queue_dir);
+    q->data_dir = xasprintf("%s/data", queue_dir);
+    q->env_dir = xasprintf("%s/env", queue_dir);
+    q->data_dirfd = q->env_dirfd = -1;
+    if (mkdir_p(q->dir, 0700) < 0 || mkdir_p(q->data_dir, 0700) < 0 ||
+        mkdir_p(q->env_dir, 0700) < 0) {
+        snprintf(err, errlen, "cannot create %s: %s", queue_dir, strerror(errno));
+        goto fail;
+    }
+    q->data_dirfd = open(q->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    q->env_dirfd = open(q->env_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (q->data_dirfd < 0 || q->env_dirfd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", queue_dir, strerror(errno));
+        goto fail;
+    }
+    if (base == NULL)
+        return q;
+    queue_recover(q);
+    pthread_mutex_init(&q->lock, NULL);
+    pthread_cond_init(&q->wake, NULL);
+    q->notify = event_new(base, -1, 0, committer_done_cb, q);
+    if (pthread_create(&q->thread, NULL, committer_thread, q) != 0) {
+        snprintf(err, errlen, "cannot start the queue committer thread");
+        goto fail;
+    }
+    q->has_thread = true;
+    return q;
+fail:
+    queue_close(q);
+    return NULL;
+}
+
+void
+queue_close(struct queue *q)
+{
+    if (q == NULL)
+        return;
+    if (q->has_thread) {
+        pthread_mutex_lock(&q->lock);
+        q->stopping = true;
+        pthread_cond_signal(&q->wake);
+        pthread_mutex_unlock(&q->lock);
+        pthread_join(q->thread, NULL);
+        /* Completions of the last batch still run, so their sessions hear. */
+        committer_done_cb(-1, 0, q);
+    }
+    if (q->notify) {
+        event_free(q->notify);
+        pthread_cond_destroy(&q->wake);
+        pthread_mutex_destroy(&q->lock);
+    }
+    if (q->data_dirfd >= 0)
+        close(q->data_dirfd);
+    if (q->env_dirfd >= 0)
+        close(q->env_dirfd);
+    free(q->dir);
+    free(q->data_dir);
+    free(q->env_dir);
+    free(q);
+}
+
+size_t
+queue_count(const struct queue *q)
+{
+    return q->count;
+}
+
+bool
+queue_has_space(const struct queue *q, uint64_t size)
+{
+    struct statvfs sv;
+    uint64_t avail;
+
+    if (fstatvfs(q->data_dirfd, &sv) < 0)
+        return true; /* cannot tell: the write itself will report ENOSPC */
+    avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+    return avail >= size + size / 2 + QUEUE_SPACE_RESERVE && sv.f_favail > 16;
+}
+
+/* IDs are microseconds since the epoch, made unique and increasing within
+ * the process, so they sort by arrival and never repeat after a restart
+ * unless the clock goes backwards (O_EXCL catches that). */
+static void
+queue_next_id(struct queue *q, char *id)
+{
+    struct timeval tv;
+    uint64_t now;
+
+    gettimeofday(&tv, NULL);
+    now = (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+    q->last_id = now > q->last_id ? now : q->last_id + 1;
+    snprintf(id, QUEUE_ID_LEN + 1, "%016" PRIX64, q->last_id);
+}
+
+struct queue_msg *
+queue_msg_begin(struct queue *q, char *err, size_t errlen)
+{
+    struct queue_msg *m = xcalloc(1, sizeof(*m));
+
+    m->q = q;
+    for (int tries = 0; tries < 8; tries++) {
+        queue_next_id(q, m->id);
+        m->fd = openat(q->data_dirfd, m->id, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (m->fd >= 0 || errno != EEXIST)
+            break;
+    }
+    if (m->fd < 0) {
+        snprintf(err, errlen, "cannot create message file: %s", strerror(errno));
+        free(m);
+        return NULL;
+    }
+    m->buf = xmalloc(QUEUE_WRITE_CHUNK);
+    return m;
+}
+
+const char *
+queue_msg_id(const struct queue_msg *m)
+{
+    return m->id;
+}
+
+static void
+queue_msg_flush(struct queue_msg *m)
+{
+    size_t off = 0;
+
+    while (m->error == 0 && off < m->buflen) {
+        ssize_t n = write(m->fd, m->buf + off, m->buflen - off);
+        if (n < 0) {
+            if (errno != EINTR)
+                m->error = errno;
+            continue;
+        }
+        off += (size_t)n;
+    }
+    m->buflen = 0;
+}
+
+void
+queue_msg_write(struct queue_msg *m, const void *data, size_t len)
+{
+    const char *p = data;
+
+    if (m->error)
+        return;
+    m->size += len;
+    while (len > 0) {
+        size_t n = QUEUE_WRITE_CHUNK - m->buflen;
+        if (n > len)
+            n = len;
+        memcpy(m->buf + m->buflen, p, n);
+        m->buflen += n;
+        p += n;
+        len -= n;
+        if (m->buflen == QUEUE_WRITE_CHUNK)
+            queue_msg_flush(m);
+    }
+}
+
+int
+queue_msg_error(const struct queue_msg *m)
+{
+    return m->error;
+}
+
+uint64_t
+queue_msg_size(const struct queue_msg *m)
+{
+    return m->size;
+}
+
+static void
+queue_msg_free(struct queue_msg *m)
+{
+    if (m->fd >= 0)
+        close(m->fd);
+    envelope_free(m->env);
+    free(m->envtext);
+    free(m->buf);
+    free(m);
+}
+
+void
+queue_msg_abort(struct queue_msg *m)
+{
+    if (m == NULL)
+        return;
+    if (unlinkat(m->q->data_dirfd, m->id, 0) < 0 && errno != ENOENT)
+        log_warn("queue: cannot remove aborted message %s", m->id);
+    queue_msg_free(m);
+}
+
+void
+queue_msg_commit(struct queue_msg *m, struct envelope *env, queue_commit_cb *cb, void *arg)
+{
+    struct queue *q = m->q;
+
+    queue_msg_flush(m);
+    free(m->buf);
+    m->buf = NULL;
+    memcpy(env->id, m->id, sizeof(env->id));
+    env->size = m->size;
+    m->env = env;
+    m->envtext = envelope_serialize(env, &m->envlen);
+    m->cb = cb;
+    m->cbarg = arg;
+
+    pthread_mutex_lock(&q->lock);
+    m->next = q->pending;
+    q->pending = m;
+    pthread_cond_signal(&q->wake);
+    pthread_mutex_unlock(&q->lock);
+}
+
+static int
+write_all(int fd, const char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Step 1 for one message: content durable, envelope written as .tmp. */
+static void
+commit_prepare(struct queue *q, struct queue_msg *m)
+{
+    char tmp[QUEUE_ID_LEN + 8];
+    int fd;
+
+    if (m->error)
+        return;
+    if (fsync(m->fd) < 0) {
+        m->error = errno;
+        return;
+    }
+    snprintf(tmp, sizeof(tmp), "%s.tmp", m->id);
+    fd = openat(q->env_dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        m->error = errno;
+        return;
+    }
+    if (write_all(fd, m->envtext, m->envlen) < 0 || fsync(fd) < 0)
+        m->error = errno;
+    close(fd);
+}
+
+/*
+ * One batch: everything pending when the thread woke. The two directory
+ * fsyncs are shared by the whole batch; that is the group commit.
+ */
+static void
+commit_batch(struct queue *q, struct queue_msg *batch)
+{
+    struct queue_msg *m;
+    char tmp[QUEUE_ID_LEN + 8];
+    int dir_error = 0;
+
+    for (m = batch; m; m = m->next)
+        commit_prepare(q, m);
+    /* The content files' directory entries must be durable before any
+     * envelope that points at them becomes visible. */
+    if (fsync(q->data_dirfd) < 0)
+        dir_error = errno;
+    for (m = batch; m; m = m->next) {
+        if (m->error == 0 && dir_error)
+            m->error = dir_error;
+        if (m->error)
+            continue;
+        snprintf(tmp, sizeof(tmp), "%s.tmp", m->id);
+        if (renameat(q->env_dirfd, tmp, q->env_dirfd, m->id) < 0)
+            m->error = errno;
+    }
+    if (fsync(q->env_dirfd) < 0) {
+        dir_error = errno;
+        /* The renames may or may not survive a crash: do not acknowledge,
+         * and take the envelopes back so that no unacknowledged message is
+         * delivered. */
+        for (m = batch; m; m = m->next) {
+            if (m->error == 0) {
+                m->error = dir_error;
+                unlinkat(q->env_dirfd, m->id, 0);
+            }
+        }
+    }
+}
+
+static void *
+committer_thread(void *arg)
+{
+    struct queue *q = arg;
+    struct queue_msg *batch, *m, *rev;
+
+    pthread_mutex_lock(&q->lock);
+    for (;;) {
+        while (q->pending == NULL && !q->stopping)
+            pthread_cond_wait(&q->wake, &q->lock);
+        if (q->pending == NULL)
+            break;
+        batch = q->pending;
+        q->pending = NULL;
+        pthread_mutex_unlock(&q->lock);
+
+        /* pending is LIFO; commit in arrival order */
+        for (rev = NULL; batch; batch = m) {
+            m = batch->next;
+            batch->next = rev;
+            rev = batch;
+        }
+        commit_batch(q, rev);
+
+        pthread_mutex_lock(&q->lock);
+        while ((m = rev) != NULL) {
+            rev = m->next;
+            m->next = q->finished;
+            q->finished = m;
+        }
+        event_active(q->notify, EV_READ, 0);
+    }
+    pthread_mutex_unlock(&q->lock);
+    return NULL;
+}
+
+static void
+committer_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct queue *q = arg;
+    struct queue_msg *list, *m;
+
+    pthread_mutex_lock(&q->lock);
+    list = q->finished;
+    q->finished = NULL;
+    pthread_mutex_unlock(&q->lock);
+    while ((m = list) != NULL) {
+        queue_commit_cb *cb = m->cb;
+        void *cbarg = m->cbarg;
+        int error = m->error;
+
+        list = m->next;
+        if (error) {
+            char tmp[QUEUE_ID_LEN + 8];
+            snprintf(tmp, sizeof(tmp), "%s.tmp", m->id);
+            unlinkat(q->env_dirfd, tmp, 0);
+            unlinkat(q->data_dirfd, m->id, 0);
+        } else {
+            q->count++;
+        }
+        queue_msg_free(m);
+        cb(cbarg, error);
+    }
+}
+
+long
+queue_scan(const char *queue_dir, queue_scan_fn *fn, void *arg)
+{
+    char *env_dir = xasprintf("%s/env", queue_dir);
+    size_t n;
+    char **ids = list_ids(env_dir, "", &n);
+
+    for (size_t i = 0; i < n; i++) {
+        char *env_path = xasprintf("%s/%s", env_dir, ids[i]);
+        char *data_path = xasprintf("%s/data/%s", queue_dir, ids[i]);
+        struct envelope *env = NULL;
+        size_t len;
+        char *text = file_read(env_path, &len), err[128];
+        if (text)
+            env = envelope_parse(text, len, err, sizeof(err));
+        free(text);
+        fn(ids[i], env, data_path, arg);
+        envelope_free(env);
+        free(env_path);
+        free(data_path);
+    }
+    free_names(ids, n);
+    free(env_dir);
+    return (long)n;
+}

@@ -1,0 +1,71 @@
+/*
+ * queue.h — the durable queue (spool) and the only module that writes it.
+ *
+ * Layout under DIR/queue:
+ *   data/<ID>      message content, streamed in while DATA arrives
+ *   env/<ID>       the envelope; its presence is what makes a message
+ *                  committed (acknowledged)
+ *   env/<ID>.tmp   an envelope being written
+ *
+ * Commit (queue_msg_commit) runs on a committer thread and shares fsyncs
+ * between the messages that are ready at the same time (group commit):
+ * fsync each content file, write and fsync each envelope .tmp, fsync data/,
+ * rename each .tmp into place, fsync env/. The callback reports success only
+ * after all of that, so the caller may then send 250.
+ * Recovery (queue_open) deletes .tmp envelopes and content without an
+ * envelope: what was never acknowledged is not kept.
+ *
+ * Must never: report a commit as done before the directory fsync; leave a
+ * message half-visible after a crash.
+ */
+#ifndef POSTERN_QUEUE_H
+#define POSTERN_QUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "queue/envelope.h"
+
+struct event_base;
+struct queue;
+struct queue_msg;
+
+/* Opens (creating the directories if needed) and recovers the queue. With
+ * base NULL the queue is read-only (cmdlets): no commits. */
+struct queue *queue_open(const char *queue_dir, struct event_base *base, char *err,
+                         size_t errlen);
+void queue_close(struct queue *q);
+/* Committed messages found at open plus those committed since. */
+size_t queue_count(const struct queue *q);
+
+/* Is there room for a message of about `size` bytes (0: unknown) with a
+ * reserve left over? False on a full disk: the caller replies 452 4.3.1. */
+bool queue_has_space(const struct queue *q, uint64_t size);
+
+/* Starts a message: allocates its ID and creates data/<ID>. NULL with err
+ * set on failure (errno kept). */
+struct queue_msg *queue_msg_begin(struct queue *q, char *err, size_t errlen);
+const char *queue_msg_id(const struct queue_msg *m);
+/* Appends content. Errors are sticky: after the first failure further writes
+ * are ignored and queue_msg_error() returns its errno (ENOSPC: full disk). */
+void queue_msg_write(struct queue_msg *m, const void *data, size_t len);
+int queue_msg_error(const struct queue_msg *m);
+uint64_t queue_msg_size(const struct queue_msg *m);
+/* Drops an unfinished message and its file. */
+void queue_msg_abort(struct queue_msg *m);
+
+/* Commits content and envelope (whose id is set here; ownership of env
+ * passes to the queue). cb(arg, 0) once durable, cb(arg, errno) if not; in
+ * both cases m is freed before cb runs. */
+typedef void queue_commit_cb(void *arg, int error);
+void queue_msg_commit(struct queue_msg *m, struct envelope *env, queue_commit_cb *cb, void *arg);
+
+/* Calls fn for each committed message (envelope parsed from disk, path of
+ * its content), in ID order. Unreadable envelopes are reported through
+ * fn with env NULL. Returns the number of messages, or -1. */
+typedef void queue_scan_fn(const char *id, const struct envelope *env, const char *data_path,
+                           void *arg);
+long queue_scan(const char *queue_dir, queue_scan_fn *fn, void *arg);
+
+#endif

@@ -1,0 +1,190 @@
+/*
+ * listener.c — see listener.h.
+ */
+#include "receive/listener.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "receive/server.h"
+
+#include <errno.h>
+#include <event2/listener.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define LISTEN_BACKLOG 1024
+
+struct listener {
+    struct binding binding;
+    struct evconnlistener *evl;
+    bool wanted;
+};
+
+struct listener_set {
+    struct server *srv;
+    struct listener *items;
+    size_t n;
+};
+
+static bool
+same_binding(const struct binding *a, const struct binding *b)
+{
+    return a->family == b->family && a->port == b->port &&
+           memcmp(a->addr, b->addr, sizeof(a->addr)) == 0;
+}
+
+static void
+accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa, int salen,
+          void *arg)
+{
+    struct listener_set *ls = arg;
+
+    server_accept(ls->srv, fd, sa, salen);
+}
+
+/* Out of descriptors: pause accepting for a moment instead of spinning. */
+static void
+accept_error_cb(struct evconnlistener *evl, void *arg)
+{
+    int err = EVUTIL_SOCKET_ERROR();
+
+    log_warnx("accept failed: %s", evutil_socket_error_to_string(err));
+}
+
+static struct evconnlistener *
+listener_open(struct listener_set *ls, const struct binding *b, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = binding_sockaddr(b, &ss);
+    char text[80];
+    int fd, on = 1;
+    struct evconnlistener *evl;
+
+    binding_format(b, text, sizeof(text));
+    fd = socket(b->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot listen on %s: %s", text, strerror(errno));
+        return NULL;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+    if (b->family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+    if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
+        snprintf(err, errlen, "cannot listen on %s: %s", text, strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    evl = evconnlistener_new(ls->srv->base, accept_cb, ls, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+    if (evl == NULL) {
+        snprintf(err, errlen, "cannot listen on %s", text);
+        close(fd);
+        return NULL;
+    }
+    evconnlistener_set_error_cb(evl, accept_error_cb);
+    log_info("listening on %s", text);
+    return evl;
+}
+
+struct listener_set *
+listener_set_new(struct server *srv)
+{
+    struct listener_set *ls = xcalloc(1, sizeof(*ls));
+
+    ls->srv = srv;
+    return ls;
+}
+
+/* The sockets cfg needs: wildcard bindings, and specific ones not covered
+ * by a wildcard of the same family and port. */
+static size_t
+wanted_bindings(const struct config *cfg, struct binding **out)
+{
+    struct binding *list = NULL;
+    size_t n = 0;
+
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < cfg->nreceive_connectors; i++) {
+            const struct receive_connector *rc = &cfg->receive_connectors[i];
+            if (!rc->enabled)
+                continue;
+            for (size_t j = 0; j < rc->nbindings; j++) {
+                const struct binding *b = &rc->bindings[j];
+                bool covered = false;
+                /* pass 0 collects wildcards, pass 1 the specific rest */
+                if (b->any != (pass == 0))
+                    continue;
+                for (size_t k = 0; k < n; k++)
+                    if (same_binding(&list[k], b) ||
+                        (list[k].any && list[k].family == b->family && list[k].port == b->port))
+                        covered = true;
+                if (covered)
+                    continue;
+                list = xrealloc(list, (n + 1) * sizeof(*list));
+                list[n++] = *b;
+            }
+        }
+    }
+    *out = list;
+    return n;
+}
+
+int
+listener_set_apply(struct listener_set *ls, const struct config *cfg, char *err, size_t errlen)
+{
+    struct binding *want;
+    size_t nwant = wanted_bindings(cfg, &want), kept = 0;
+    int rc = 0;
+
+    for (size_t i = 0; i < ls->n; i++)
+        ls->items[i].wanted = false;
+    for (size_t w = 0; w < nwant; w++) {
+        bool found = false;
+        for (size_t i = 0; i < ls->n; i++) {
+            if (same_binding(&ls->items[i].binding, &want[w])) {
+                ls->items[i].wanted = found = true;
+            }
+        }
+        if (found)
+            continue;
+        struct evconnlistener *evl = listener_open(ls, &want[w], err, errlen);
+        if (evl == NULL) {
+            rc = -1;
+            err = NULL; /* keep the first error */
+            errlen = 0;
+            continue;
+        }
+        ls->items = xrealloc(ls->items, (ls->n + 1) * sizeof(*ls->items));
+        ls->items[ls->n].binding = want[w];
+        ls->items[ls->n].evl = evl;
+        ls->items[ls->n].wanted = true;
+        ls->n++;
+    }
+    /* Close what is no longer wanted and compact the array. */
+    for (size_t i = 0; i < ls->n; i++) {
+        if (ls->items[i].wanted) {
+            ls->items[kept++] = ls->items[i];
+            continue;
+        }
+        char text[80];
+        binding_format(&ls->items[i].binding, text, sizeof(text));
+        log_info("no longer listening on %s", text);
+        evconnlistener_free(ls->items[i].evl);
+    }
+    ls->n = kept;
+    free(want);
+    return rc;
+}
+
+void
+listener_set_free(struct listener_set *ls)
+{
+    if (ls == NULL)
+        return;
+    for (size_t i = 0; i < ls->n; i++)
+        evconnlistener_free(ls->items[i].evl);
+    free(ls->items);
+    free(ls);
+}

@@ -1,0 +1,335 @@
+/*
+ * server.c — the transport service: start-up, privilege drop, reload,
+ * connection admission, shutdown. See server.h.
+ */
+#include "receive/server.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "lib/workq.h"
+#include "queue/queue.h"
+#include "lib/fsutil.h"
+#include "receive/control_server.h"
+#include "receive/listener.h"
+#include "receive/protolog.h"
+#include "receive/rcvconn_select.h"
+#include "receive/session.h"
+#include "receive/session_int.h"
+#include "tls/tls.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+/* Password checks are the only pooled work for now; two threads keep a
+ * burst of AUTH from queueing behind one slow hash on a 2-core machine. */
+#define SERVER_WORKERS 2
+
+struct ssl_ctx_st *
+server_tls_ctx(struct server *srv, const struct receive_connector *rc)
+{
+    char why[512];
+    struct ssl_ctx_st *ctx;
+
+    if (!(rc->auth_mechanism & AUTHM_TLS) || srv->tls == NULL)
+        return NULL;
+    ctx = tls_store_server_ctx(srv->tls, receive_connector_fqdn(srv->cfg, rc), why, sizeof(why));
+    return ctx;
+}
+
+/* Logs, once per (re)load, connectors that offer no STARTTLS and why. */
+static void
+server_check_tls(struct server *srv)
+{
+    char why[512];
+
+    for (size_t i = 0; i < srv->cfg->nreceive_connectors; i++) {
+        const struct receive_connector *rc = &srv->cfg->receive_connectors[i];
+        if (!(rc->auth_mechanism & AUTHM_TLS) || !rc->enabled)
+            continue;
+        if (tls_store_server_ctx(srv->tls, receive_connector_fqdn(srv->cfg, rc), why,
+                                 sizeof(why)) == NULL)
+            log_warnx("receive connector \"%s\": STARTTLS is not offered: %s", rc->name, why);
+    }
+}
+
+static struct tls_store *
+server_load_tls(struct server *srv)
+{
+    char *certdir = xasprintf("%s/certs", srv->instance_dir), err[256];
+    struct tls_store *store = tls_store_load(certdir, err, sizeof(err));
+
+    if (store == NULL)
+        log_warnx("certificates: %s", err);
+    free(certdir);
+    return store;
+}
+
+int
+server_reload(struct server *srv, char *err, size_t errlen)
+{
+    struct config *cfg = config_load(srv->config_path, err, errlen);
+    struct tls_store *tls;
+    char bind_err[256];
+
+    if (cfg == NULL) {
+        log_warnx("reload refused: %s", err);
+        return -1;
+    }
+    if (listener_set_apply(srv->listeners, cfg, bind_err, sizeof(bind_err)) < 0) {
+        log_warnx("reload: %s", bind_err);
+        snprintf(err, errlen, "%s", bind_err);
+        /* sockets that could open stay open; the configuration still applies */
+    }
+    /* Sessions keep their own config reference; only new ones see this. */
+    config_unref(srv->cfg);
+    srv->cfg = cfg;
+    if ((tls = server_load_tls(srv)) != NULL) {
+        /* TLS contexts of running sessions are reference-counted by OpenSSL
+         * through their SSL objects, so the old store can go. */
+        tls_store_free(srv->tls);
+        srv->tls = tls;
+    }
+    server_check_tls(srv);
+    log_info("configuration reloaded from %s", srv->config_path);
+    return 0;
+}
+
+/* Sends a one-line reply on a connection we will not serve, then closes. */
+static void
+server_refuse(int fd, const char *reply)
+{
+    (void)!send(fd, reply, strlen(reply), MSG_NOSIGNAL | MSG_DONTWAIT);
+    close(fd);
+}
+
+void
+server_accept(struct server *srv, int fd, const struct sockaddr *remote, int remote_len)
+{
+    struct sockaddr_storage local;
+    socklen_t llen = sizeof(local);
+    const struct receive_connector *rc;
+    char rtext[64], ltext[64], reply[256];
+    uint64_t on_connector = 0, from_source = 0;
+
+    if (getsockname(fd, (struct sockaddr *)&local, &llen) < 0) {
+        close(fd);
+        return;
+    }
+    sockaddr_format(remote, rtext, sizeof(rtext));
+    sockaddr_format((struct sockaddr *)&local, ltext, sizeof(ltext));
+    rc = rcvconn_select(srv->cfg, (struct sockaddr *)&local, remote);
+    if (rc == NULL) {
+        log_info("smtp refused client=%s local=%s reason=\"no receive connector accepts this "
+                 "client on this address\"",
+                 rtext, ltext);
+        snprintf(reply, sizeof(reply),
+                 "554 5.7.1 %s No receive connector accepts connections from you here\r\n",
+                 srv->cfg->transport.fqdn ? srv->cfg->transport.fqdn : "postern");
+        server_refuse(fd, reply);
+        return;
+    }
+    for (struct session *s = srv->sessions; s; s = s->next) {
+        if (s->dead || strcmp(s->rc->name, rc->name) != 0)
+            continue;
+        on_connector++;
+        if (sockaddr_same_ip((struct sockaddr *)&s->remote_sa, remote))
+            from_source++;
+    }
+    if ((rc->max_inbound_connection != CONFIG_UNLIMITED &&
+         on_connector >= rc->max_inbound_connection) ||
+        (rc->max_inbound_connection_per_source != CONFIG_UNLIMITED &&
+         from_source >= rc->max_inbound_connection_per_source)) {
+        log_info("smtp refused client=%s connector=\"%s\" reason=\"connection limit reached\" "
+                 "connector_sessions=%llu source_sessions=%llu",
+                 rtext, rc->name, (unsigned long long)on_connector,
+                 (unsigned long long)from_source);
+        snprintf(reply, sizeof(reply),
+                 "421 4.3.2 %s Too many connections; try again later\r\n",
+                 receive_connector_fqdn(srv->cfg, rc));
+        server_refuse(fd, reply);
+        return;
+    }
+    evutil_make_socket_nonblocking(fd);
+    session_start(srv, srv->cfg, rc, fd, (struct sockaddr *)&local, remote);
+}
+
+static void
+server_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    struct server *srv = arg;
+    char err[512];
+
+    if (sig == SIGHUP) {
+        log_info("SIGHUP: reloading");
+        (void)server_reload(srv, err, sizeof(err));
+        return;
+    }
+    log_info("signal %d: stopping", (int)sig);
+    event_base_loopbreak(srv->base);
+}
+
+static void
+server_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct server *srv = arg;
+
+    protolog_flush(srv->protolog);
+}
+
+/* Gives the instance to the service user and becomes that user. Only root
+ * can do this; anyone else simply runs as themselves. */
+static int
+server_drop_privileges(struct server *srv)
+{
+    const char *user = srv->cfg->transport.service_user;
+    struct passwd *pw;
+
+    if (geteuid() != 0)
+        return 0;
+    if (user == NULL || (pw = getpwnam(user)) == NULL) {
+        log_warnx("service user \"%s\" does not exist: create it (useradd --system %s) or set "
+                  "TransportConfig ServiceUser",
+                  user ? user : "(none)", user ? user : "postern");
+        return -1;
+    }
+    /* Cmdlets run as root may have left root-owned files behind. */
+    if (fs_chown_tree(srv->instance_dir, pw->pw_uid, pw->pw_gid) < 0) {
+        log_warn("cannot give %s to user %s", srv->instance_dir, user);
+        return -1;
+    }
+    if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+        log_warn("cannot drop privileges to %s", user);
+        return -1;
+    }
+    if (setuid(0) == 0) {
+        log_warnx("privileges were not dropped");
+        return -1;
+    }
+    log_info("running as user %s", user);
+    return 0;
+}
+
+static int
+server_write_pid(struct server *srv)
+{
+    char *path = xasprintf("%s/run/postern.pid", srv->instance_dir);
+    FILE *f = fopen(path, "w");
+
+    if (f == NULL) {
+        log_warn("cannot write %s", path);
+        free(path);
+        return -1;
+    }
+    fprintf(f, "%ld\n", (long)getpid());
+    fclose(f);
+    free(path);
+    return 0;
+}
+
+int
+server_run(const char *instance_dir)
+{
+    struct server srv = {0};
+    char err[512], *path;
+    struct event *sig_hup, *sig_term, *sig_int, *flush_timer;
+    struct control_server *control = NULL;
+    struct timeval one_second = {1, 0};
+    struct timeval now;
+    int status = 1;
+
+    signal(SIGPIPE, SIG_IGN);
+    evthread_use_pthreads();
+    srv.instance_dir = xstrdup(instance_dir);
+    srv.config_path = xasprintf("%s/postern.conf", instance_dir);
+    gettimeofday(&now, NULL);
+    /* Session ids: unique across restarts, readable as a time. */
+    srv.next_session_id = ((uint64_t)now.tv_sec << 20) | (uint64_t)(now.tv_usec & 0xfffff);
+    if ((srv.cfg = config_load(srv.config_path, err, sizeof(err))) == NULL) {
+        log_warnx("%s", err);
+        goto out;
+    }
+    if ((srv.base = event_base_new()) == NULL) {
+        log_warnx("cannot create the event loop");
+        goto out;
+    }
+    /* As root: bind, read keys, then give up root for good. */
+    srv.listeners = listener_set_new(&srv);
+    if (listener_set_apply(srv.listeners, srv.cfg, err, sizeof(err)) < 0) {
+        log_warnx("%s", err);
+        goto out;
+    }
+    if (server_drop_privileges(&srv) < 0)
+        goto out;
+    srv.tls = server_load_tls(&srv);
+    server_check_tls(&srv);
+    path = xasprintf("%s/queue", instance_dir);
+    srv.queue = queue_open(path, srv.base, err, sizeof(err));
+    free(path);
+    if (srv.queue == NULL) {
+        log_warnx("queue: %s", err);
+        goto out;
+    }
+    log_info("queue holds %zu message(s)", queue_count(srv.queue));
+    path = xasprintf("%s/logs", instance_dir);
+    srv.protolog = protolog_open(path, "SmtpReceive");
+    free(path);
+    srv.workers = workq_new(srv.base, SERVER_WORKERS);
+    if ((control = control_server_open(&srv, err, sizeof(err))) == NULL) {
+        log_warnx("control socket: %s", err);
+        goto out;
+    }
+    server_write_pid(&srv);
+
+    sig_hup = evsignal_new(srv.base, SIGHUP, server_signal_cb, &srv);
+    sig_term = evsignal_new(srv.base, SIGTERM, server_signal_cb, &srv);
+    sig_int = evsignal_new(srv.base, SIGINT, server_signal_cb, &srv);
+    flush_timer = event_new(srv.base, -1, EV_PERSIST, server_flush_cb, &srv);
+    evsignal_add(sig_hup, NULL);
+    evsignal_add(sig_term, NULL);
+    evsignal_add(sig_int, NULL);
+    evtimer_add(flush_timer, &one_second);
+    log_info("postern ready (instance %s, fqdn %s)", instance_dir,
+             srv.cfg->transport.fqdn ? srv.cfg->transport.fqdn : "?");
+
+    event_base_dispatch(srv.base);
+
+    listener_set_free(srv.listeners);
+    srv.listeners = NULL;
+    /* Finish password checks, drop the sessions (those waiting for a commit
+     * are freed when it completes), then let the queue finish its commits. */
+    workq_free(srv.workers);
+    srv.workers = NULL;
+    session_close_all(&srv);
+    queue_close(srv.queue);
+    srv.queue = NULL;
+    event_free(sig_hup);
+    event_free(sig_term);
+    event_free(sig_int);
+    event_free(flush_timer);
+    status = 0;
+    log_info("postern stopped");
+out:
+    control_server_close(control);
+    listener_set_free(srv.listeners);
+    workq_free(srv.workers);
+    queue_close(srv.queue);
+    protolog_close(srv.protolog);
+    tls_store_free(srv.tls);
+    config_unref(srv.cfg);
+    if (srv.base)
+        event_base_free(srv.base);
+    free(srv.instance_dir);
+    free(srv.config_path);
+    return status;
+}

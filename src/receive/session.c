@@ -1,0 +1,801 @@
+/*
+ * session.c — the SMTP server session: connection life, input framing,
+ * replies, and the command dispatcher. DATA lives in session_data.c, AUTH
+ * in session_auth.c.
+ *
+ * Input is framed strictly: a command line ends in CRLF; a bare LF or a CR
+ * inside a line is a protocol error (SMTP smuggling), and lines longer
+ * than SESSION_LINE_MAX are refused whole. Commands are handled one at a
+ * time from the input buffer, which is what lets PIPELINING work: while an
+ * asynchronous step runs (busy) the rest of the batch waits in the buffer.
+ * Must never: send 250 for a message before the queue reports it durable;
+ * relay for a session without the right to; offer AUTH where the connector
+ * forbids it.
+ */
+#include "receive/session.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "queue/queue.h"
+#include "receive/protolog.h"
+#include "receive/server.h"
+#include "receive/session_int.h"
+#include "tls/tls.h"
+
+#include <ctype.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* RFC 4954 4: AUTH lines may be up to 12288 octets; other commands are far
+ * shorter (RFC 5321 4.5.3.1.4: 512), so one limit covers both. */
+#define SESSION_LINE_MAX 12288
+
+/* Lines are parsed one at a time on the loop thread, so one buffer serves
+ * every session. */
+static char session_line[SESSION_LINE_MAX + 1];
+
+static void session_process(struct session *s);
+static void session_read_cb(struct bufferevent *bev, void *arg);
+static void session_write_cb(struct bufferevent *bev, void *arg);
+static void session_event_cb(struct bufferevent *bev, short what, void *arg);
+
+static const char *const session_state_names[] = {
+    "GREETING", "READY", "MAIL", "RCPT", "DATA", "AUTH", "TLS", "QUIT",
+};
+
+void
+session_enter_state(struct session *s, enum session_state state)
+{
+    log_debug("%016llx smtp state %s -> %s", (unsigned long long)s->id,
+              session_state_names[s->state], session_state_names[state]);
+    s->state = state;
+}
+
+void
+session_log(struct session *s, char event, const char *data, const char *context)
+{
+    if (!s->logging)
+        return;
+    protolog_write(s->srv->protolog, s->rc->name, s->id, s->log_seq++, s->local, s->remote,
+                   event, data, context);
+}
+
+void
+session_reply(struct session *s, const char *fmt, ...)
+{
+    char text[2048];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    if (n < 0 || s->bev == NULL)
+        return;
+    if ((size_t)n >= sizeof(text))
+        n = sizeof(text) - 1;
+    evbuffer_add(bufferevent_get_output(s->bev), text, (size_t)n);
+    evbuffer_add(bufferevent_get_output(s->bev), "\r\n", 2);
+    if (s->logging) {
+        /* one log line per reply line */
+        char *line = text, *crlf;
+        while ((crlf = strstr(line, "\r\n")) != NULL) {
+            *crlf = '\0';
+            session_log(s, '>', line, NULL);
+            line = crlf + 2;
+        }
+        session_log(s, '>', line, NULL);
+    }
+}
+
+const char *
+session_fqdn(const struct session *s)
+{
+    return receive_connector_fqdn(s->cfg, s->rc);
+}
+
+static uint64_t
+min_limit(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+uint64_t
+session_max_message_size(const struct session *s)
+{
+    return min_limit(s->rc->max_message_size, s->cfg->transport.max_receive_size);
+}
+
+/*
+ * Rights from the connector's permission groups (EXCHANGE-MODEL.md 1.4):
+ * AnonymousUsers may submit to accepted domains; ExchangeUsers (an
+ * authenticated session) may also relay; ExchangeServers is granted to
+ * every session of an ExternalAuthoritative connector (secured outside
+ * SMTP). Partners is earned by domain-secured TLS (the domain security
+ * work); until then it grants nothing.
+ */
+unsigned
+session_rights(const struct session *s)
+{
+    unsigned groups = s->rc->permission_groups, rights = 0;
+
+    if (s->auth_user == NULL && (groups & PERM_ANONYMOUS_USERS))
+        rights |= RIGHT_SUBMIT;
+    if (s->auth_user != NULL && (groups & PERM_EXCHANGE_USERS))
+        rights |= RIGHT_SUBMIT | RIGHT_RELAY;
+    if ((s->rc->auth_mechanism & AUTHM_EXTERNAL_AUTHORITATIVE) &&
+        (groups & PERM_EXCHANGE_SERVERS))
+        rights |= RIGHT_SUBMIT | RIGHT_RELAY;
+    return rights;
+}
+
+void
+session_reset_transaction(struct session *s)
+{
+    envelope_free(s->env);
+    s->env = NULL;
+    if (s->msg) {
+        queue_msg_abort(s->msg);
+        s->msg = NULL;
+    }
+    memset(&s->mail, 0, sizeof(s->mail));
+    s->data_error = NULL;
+}
+
+static void
+session_free(struct session *s)
+{
+    struct server *srv = s->srv;
+
+    session_reset_transaction(s);
+    if (s->bev)
+        bufferevent_free(s->bev);
+    if (s->lifetime_timer)
+        event_free(s->lifetime_timer);
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        srv->sessions = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    srv->nsessions--;
+    config_unref(s->cfg);
+    free(s->tls_desc);
+    free(s->helo);
+    free(s->auth_user);
+    if (s->auth_login_user) {
+        explicit_bzero(s->auth_login_user, strlen(s->auth_login_user));
+        free(s->auth_login_user);
+    }
+    free(s);
+}
+
+void
+session_close(struct session *s, const char *reason)
+{
+    if (s->dead)
+        return;
+    log_info("%016llx smtp disconnected connector=\"%s\" client=%s reason=\"%s\"",
+             (unsigned long long)s->id, s->rc->name, s->remote, reason);
+    session_log(s, '-', NULL, reason);
+    protolog_flush(s->srv->protolog);
+    if (s->busy) {
+        /* A worker still holds a pointer to us: drop the connection now and
+         * free the rest when the job comes back. */
+        s->dead = true;
+        if (s->bev) {
+            bufferevent_free(s->bev);
+            s->bev = NULL;
+        }
+        return;
+    }
+    session_free(s);
+}
+
+/* Sends a final reply, then closes once it has been written. */
+static void
+session_close_after_reply(struct session *s, const char *reason)
+{
+    session_enter_state(s, SS_QUIT);
+    free(s->helo);
+    s->helo = xstrdup(reason); /* kept for the disconnect log line */
+    bufferevent_disable(s->bev, EV_READ);
+    bufferevent_setcb(s->bev, NULL, session_write_cb, session_event_cb, s);
+    if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+        session_close(s, reason);
+}
+
+bool
+session_protocol_error(struct session *s)
+{
+    s->protocol_errors++;
+    if (s->rc->max_protocol_errors != CONFIG_UNLIMITED &&
+        s->protocol_errors > s->rc->max_protocol_errors) {
+        session_reply(s, "421 4.7.0 %s Too many protocol errors; closing connection",
+                      session_fqdn(s));
+        session_close_after_reply(s, "too many protocol errors");
+        return false;
+    }
+    return true;
+}
+
+void
+session_resume(struct session *s)
+{
+    s->busy = false;
+    if (s->dead) {
+        session_free(s);
+        return;
+    }
+    session_process(s);
+}
+
+/* ---- commands ---- */
+
+static void
+cmd_helo(struct session *s, const struct smtp_command *cmd)
+{
+    bool ehlo = cmd->verb == SMTP_VERB_EHLO;
+    unsigned long long max = session_max_message_size(s);
+    char ext[512];
+    int n = 0;
+
+    if (*cmd->arg == '\0' || !smtp_valid_helo(cmd->arg)) {
+        session_reply(s, "501 5.5.4 Syntax: %s hostname", cmd->verb_text);
+        session_protocol_error(s);
+        return;
+    }
+    session_reset_transaction(s);
+    free(s->helo);
+    s->helo = xstrdup(cmd->arg);
+    s->esmtp = ehlo;
+    session_enter_state(s, SS_READY);
+    if (!ehlo) {
+        session_reply(s, "250 %s Hello [%s]", session_fqdn(s), s->remote_ip);
+        return;
+    }
+    if (max != CONFIG_UNLIMITED)
+        n += snprintf(ext + n, sizeof(ext) - (size_t)n, "250-SIZE %llu\r\n", max);
+    else
+        n += snprintf(ext + n, sizeof(ext) - (size_t)n, "250-SIZE\r\n");
+    n += snprintf(ext + n, sizeof(ext) - (size_t)n, "250-PIPELINING\r\n250-DSN\r\n"
+                                                    "250-ENHANCEDSTATUSCODES\r\n");
+    if (!s->tls && server_tls_ctx(s->srv, s->rc) != NULL)
+        n += snprintf(ext + n, sizeof(ext) - (size_t)n, "250-STARTTLS\r\n");
+    if (session_auth_offered(s))
+        n += snprintf(ext + n, sizeof(ext) - (size_t)n, "250-AUTH PLAIN LOGIN\r\n");
+    session_reply(s, "250-%s Hello [%s]\r\n%s250-8BITMIME\r\n250 SMTPUTF8", session_fqdn(s),
+                  s->remote_ip, ext);
+}
+
+static bool
+mail_has_params(const struct smtp_mail_params *p)
+{
+    return p->has_size || p->body != SMTP_BODY_UNSPEC || p->smtputf8 || p->ret != SMTP_RET_UNSPEC ||
+           p->envid[0] || p->auth[0];
+}
+
+static void
+cmd_mail(struct session *s, const struct smtp_command *cmd)
+{
+    struct smtp_address from;
+    struct smtp_mail_params params;
+    const char *reply;
+    uint64_t max = session_max_message_size(s);
+
+    if (s->state == SS_GREETING) {
+        session_reply(s, "503 5.5.1 Send EHLO or HELO first");
+        session_protocol_error(s);
+        return;
+    }
+    if (s->state != SS_READY) {
+        session_reply(s, "503 5.5.1 Sender already specified");
+        session_protocol_error(s);
+        return;
+    }
+    if (s->rc->require_tls && !s->tls) {
+        session_reply(s, "530 5.7.0 Must issue a STARTTLS command first");
+        return;
+    }
+    if (!(session_rights(s) & RIGHT_SUBMIT)) {
+        session_reply(s, "530 5.7.1 Client was not authenticated");
+        return;
+    }
+    if (smtp_parse_mail(cmd->arg, &from, &params, &reply) < 0) {
+        session_reply(s, "%s", reply);
+        session_protocol_error(s);
+        return;
+    }
+    if (!s->esmtp && mail_has_params(&params)) {
+        session_reply(s, "555 5.5.4 MAIL parameters need EHLO");
+        session_protocol_error(s);
+        return;
+    }
+    if (params.body == SMTP_BODY_BINARYMIME) {
+        session_reply(s, "555 5.5.4 BINARYMIME needs CHUNKING, which is not offered");
+        return;
+    }
+    if (params.has_size && max != CONFIG_UNLIMITED && params.size > max) {
+        session_reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
+        return;
+    }
+    if (!queue_has_space(s->srv->queue, params.has_size ? params.size : 0)) {
+        log_warnx("%016llx smtp queue disk is full: refusing mail", (unsigned long long)s->id);
+        session_reply(s, "452 4.3.1 Insufficient system storage");
+        return;
+    }
+    s->mail = params;
+    s->env = envelope_new();
+    s->env->from = xstrdup(from.addr);
+    s->env->received = time(NULL);
+    s->env->connector = xstrdup(s->rc->name);
+    s->env->client_ip = xstrdup(s->remote_ip);
+    s->env->client_helo = xstrdup(s->helo);
+    s->env->auth_user = s->auth_user ? xstrdup(s->auth_user) : NULL;
+    s->env->tls = s->tls_desc ? xstrdup(s->tls_desc) : NULL;
+    s->env->envid = params.envid[0] ? xstrdup(params.envid) : NULL;
+    s->env->ret = params.ret;
+    s->env->body = params.body;
+    s->env->smtputf8 = params.smtputf8;
+    session_enter_state(s, SS_MAIL);
+    session_reply(s, "250 2.1.0 Sender OK");
+}
+
+/* Is the local part "postmaster" (RFC 5321 4.5.1: always accepted)? */
+static bool
+is_postmaster(const struct smtp_address *a)
+{
+    size_t len = a->at ? a->at : strlen(a->addr);
+
+    return len == 10 && strncasecmp(a->addr, "postmaster", 10) == 0;
+}
+
+/* Returns NULL when the recipient is acceptable, else the reply. */
+static const char *
+rcpt_policy(struct session *s, const struct smtp_address *to)
+{
+    const struct accepted_domain *ad;
+    char domain[SMTP_DOMAIN_MAX + 1];
+
+    if (to->at == 0) /* <postmaster> with no domain: this host's */
+        return NULL;
+    strlcpy_p(domain, smtp_address_domain(to), sizeof(domain));
+    str_lower(domain);
+    ad = config_match_accepted_domain(s->cfg, domain);
+    if (ad == NULL) {
+        if (session_rights(s) & RIGHT_RELAY)
+            return NULL;
+        return "550 5.7.54 SMTP; Unable to relay recipient in non-accepted domain";
+    }
+    if (ad->domain_type == DOMAIN_AUTHORITATIVE && !is_postmaster(to) &&
+        config_find_mailbox_by_address(s->cfg, to->addr) == NULL)
+        return "550 5.1.1 User unknown";
+    return NULL;
+}
+
+static void
+cmd_rcpt(struct session *s, const struct smtp_command *cmd)
+{
+    struct smtp_address to;
+    struct smtp_rcpt_params params;
+    const char *reply;
+    uint64_t max = min_limit(s->rc->max_recipients_per_message,
+                             s->cfg->transport.max_recipient_envelope_limit);
+
+    if (s->state != SS_MAIL && s->state != SS_RCPT) {
+        session_reply(s, "503 5.5.1 Need MAIL command");
+        session_protocol_error(s);
+        return;
+    }
+    if (smtp_parse_rcpt(cmd->arg, &to, &params, &reply) < 0) {
+        session_reply(s, "%s", reply);
+        session_protocol_error(s);
+        return;
+    }
+    if (to.utf8 && !s->mail.smtputf8) {
+        session_reply(s, "553 5.6.7 Non-ASCII address requires SMTPUTF8");
+        return;
+    }
+    if ((params.notify || params.orcpt[0]) && !s->esmtp) {
+        session_reply(s, "555 5.5.4 RCPT parameters need EHLO");
+        return;
+    }
+    if (s->env->nrcpts >= max) {
+        session_reply(s, "452 4.5.3 Too many recipients");
+        return;
+    }
+    if ((reply = rcpt_policy(s, &to)) != NULL) {
+        log_info("%016llx smtp rcpt refused connector=\"%s\" client=%s to=<%s> reply=\"%s\"",
+                 (unsigned long long)s->id, s->rc->name, s->remote_ip, to.addr, reply);
+        session_reply(s, "%s", reply);
+        return;
+    }
+    envelope_add_rcpt(s->env, to.addr, params.notify, params.orcpt);
+    session_enter_state(s, SS_RCPT);
+    session_reply(s, "250 2.1.5 Recipient OK");
+}
+
+static void
+cmd_data(struct session *s, const struct smtp_command *cmd)
+{
+    if (s->state != SS_RCPT) {
+        session_reply(s, s->state == SS_MAIL ? "503 5.5.1 Need RCPT command"
+                                             : "503 5.5.1 Need MAIL command");
+        session_protocol_error(s);
+        return;
+    }
+    if (*cmd->arg) {
+        session_reply(s, "501 5.5.4 Syntax: DATA");
+        session_protocol_error(s);
+        return;
+    }
+    session_data_begin(s);
+}
+
+static void
+cmd_rset(struct session *s, const struct smtp_command *cmd)
+{
+    session_reset_transaction(s);
+    if (s->state != SS_GREETING)
+        session_enter_state(s, SS_READY);
+    session_reply(s, "250 2.0.0 Resetting");
+}
+
+static void
+cmd_noop(struct session *s, const struct smtp_command *cmd)
+{
+    session_reply(s, "250 2.0.0 OK");
+}
+
+static void
+cmd_quit(struct session *s, const struct smtp_command *cmd)
+{
+    session_reply(s, "221 2.0.0 %s Service closing transmission channel", session_fqdn(s));
+    session_close_after_reply(s, "QUIT");
+}
+
+static void
+cmd_vrfy(struct session *s, const struct smtp_command *cmd)
+{
+    /* RFC 5321 3.5.3: 252 when the server will not verify. */
+    session_reply(s, "252 2.1.5 Cannot VRFY user, but will accept message and attempt delivery");
+}
+
+static void
+cmd_expn(struct session *s, const struct smtp_command *cmd)
+{
+    session_reply(s, "502 5.5.1 EXPN is not supported");
+}
+
+static void
+cmd_help(struct session *s, const struct smtp_command *cmd)
+{
+    session_reply(s, "214-2.0.0 Commands supported:\r\n"
+                     "214 2.0.0 EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP STARTTLS AUTH");
+}
+
+static void
+session_tls_established(struct session *s)
+{
+    struct ssl_st *ssl = bufferevent_openssl_get_ssl(s->bev);
+
+    s->tls = true;
+    free(s->tls_desc);
+    s->tls_desc = xasprintf("version=%s cipher=%s", tls_ssl_version(ssl), tls_ssl_cipher(ssl));
+    log_info("%016llx smtp tls connector=\"%s\" client=%s %s", (unsigned long long)s->id,
+             s->rc->name, s->remote, s->tls_desc);
+    session_log(s, '*', s->tls_desc, "TLS negotiation succeeded");
+    /* RFC 3207 4.2: forget everything learnt before TLS. */
+    free(s->helo);
+    s->helo = NULL;
+    free(s->auth_user);
+    s->auth_user = NULL;
+    s->esmtp = false;
+    session_enter_state(s, SS_GREETING);
+}
+
+static void
+cmd_starttls(struct session *s, const struct smtp_command *cmd)
+{
+    struct ssl_ctx_st *ctx;
+    struct ssl_st *ssl;
+    struct evbuffer *in, *out;
+    size_t pending;
+    evutil_socket_t fd;
+
+    if (s->tls) {
+        session_reply(s, "503 5.5.1 TLS is already active");
+        session_protocol_error(s);
+        return;
+    }
+    if (*cmd->arg) {
+        session_reply(s, "501 5.5.4 Syntax: STARTTLS");
+        session_protocol_error(s);
+        return;
+    }
+    if ((ctx = server_tls_ctx(s->srv, s->rc)) == NULL || (ssl = tls_ssl_new(ctx)) == NULL) {
+        session_reply(s, "454 4.7.0 TLS not available");
+        return;
+    }
+    session_reply(s, "220 2.0.0 SMTP server ready");
+    /* RFC 3207 6 / CVE-2011-0411: anything pipelined after STARTTLS came in
+     * clear text and must not be executed inside the TLS session. */
+    in = bufferevent_get_input(s->bev);
+    if ((pending = evbuffer_get_length(in)) > 0) {
+        char note[80];
+        snprintf(note, sizeof(note), "discarded %zu bytes sent after STARTTLS", pending);
+        session_log(s, '*', note, NULL);
+        evbuffer_drain(in, pending);
+    }
+    session_reset_transaction(s);
+    /* The 220 must leave in clear text before the handshake; it is a few
+     * bytes on a socket whose peer is waiting for them, so it goes out now.
+     * The TLS bufferevent then owns the socket directly (no filter layer:
+     * less memory, and a flushed output means the kernel has the data). */
+    fd = bufferevent_getfd(s->bev);
+    out = bufferevent_get_output(s->bev);
+    /* The bufferevent freezes the front of its output buffer; we take over
+     * the socket, so we thaw it and write what is left (any pipelined
+     * replies and the 220) ourselves. */
+    evbuffer_unfreeze(out, 1);
+    while (evbuffer_get_length(out) > 0) {
+        if (evbuffer_write(out, fd) <= 0) {
+            tls_ssl_free(ssl);
+            session_close(s, "cannot send the STARTTLS reply");
+            return;
+        }
+    }
+    bufferevent_setfd(s->bev, -1);
+    bufferevent_free(s->bev);
+    s->bev = bufferevent_openssl_socket_new(s->srv->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                            BEV_OPT_CLOSE_ON_FREE);
+    if (s->bev == NULL) {
+        close(fd);
+        session_close(s, "cannot start TLS");
+        return;
+    }
+    bufferevent_setcb(s->bev, session_read_cb, session_write_cb, session_event_cb, s);
+    bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+    bufferevent_set_timeouts(
+        s->bev, &(struct timeval){(time_t)s->rc->connection_inactivity_timeout, 0}, NULL);
+    session_enter_state(s, SS_TLS);
+}
+
+static void
+cmd_auth(struct session *s, const struct smtp_command *cmd)
+{
+    session_auth_command(s, cmd->arg);
+}
+
+static void
+cmd_unknown(struct session *s, const struct smtp_command *cmd)
+{
+    session_reply(s, "500 5.5.2 Command unrecognized");
+    session_protocol_error(s);
+}
+
+static const struct {
+    enum smtp_verb verb;
+    void (*handler)(struct session *, const struct smtp_command *);
+} session_commands[] = {
+    {SMTP_VERB_HELO, cmd_helo},         {SMTP_VERB_EHLO, cmd_helo}, {SMTP_VERB_MAIL, cmd_mail},
+    {SMTP_VERB_RCPT, cmd_rcpt},         {SMTP_VERB_DATA, cmd_data}, {SMTP_VERB_RSET, cmd_rset},
+    {SMTP_VERB_NOOP, cmd_noop},         {SMTP_VERB_QUIT, cmd_quit}, {SMTP_VERB_VRFY, cmd_vrfy},
+    {SMTP_VERB_EXPN, cmd_expn},         {SMTP_VERB_HELP, cmd_help}, {SMTP_VERB_AUTH, cmd_auth},
+    {SMTP_VERB_STARTTLS, cmd_starttls},
+};
+
+static void
+session_command(struct session *s, char *line)
+{
+    struct smtp_command cmd;
+
+    smtp_command_parse(line, &cmd);
+    if (s->logging) {
+        /* AUTH carries credentials in its initial response. */
+        session_log(s, '<', cmd.verb == SMTP_VERB_AUTH ? "AUTH ****" : line, NULL);
+    }
+    for (size_t i = 0; i < sizeof(session_commands) / sizeof(session_commands[0]); i++) {
+        if (session_commands[i].verb == cmd.verb) {
+            session_commands[i].handler(s, &cmd);
+            return;
+        }
+    }
+    cmd_unknown(s, &cmd);
+}
+
+/* ---- input ---- */
+
+int
+session_read_line(struct session *s, char *buf, size_t max, size_t *len)
+{
+    struct evbuffer *in = bufferevent_get_input(s->bev);
+    size_t avail = evbuffer_get_length(in), n;
+    struct evbuffer_ptr lf;
+
+    for (;;) {
+        if (avail == 0)
+            return LINE_NEED_MORE;
+        lf = evbuffer_search(in, "\n", 1, NULL);
+        if (lf.pos < 0) {
+            if (avail > max || s->skip_line) {
+                bool first = !s->skip_line;
+                evbuffer_drain(in, avail);
+                s->skip_line = true;
+                return first ? LINE_TOO_LONG : LINE_NEED_MORE;
+            }
+            return LINE_NEED_MORE;
+        }
+        n = (size_t)lf.pos + 1;
+        if (s->skip_line) {
+            /* the end of a line already refused */
+            evbuffer_drain(in, n);
+            s->skip_line = false;
+            avail -= n;
+            continue;
+        }
+        if (n > max) {
+            evbuffer_drain(in, n);
+            return LINE_TOO_LONG;
+        }
+        evbuffer_remove(in, buf, n);
+        buf[n] = '\0';
+        *len = n;
+        return LINE_OK;
+    }
+}
+
+static void
+session_process(struct session *s)
+{
+    size_t len;
+
+    while (!s->busy && !s->dead && s->bev && s->state != SS_QUIT && s->state != SS_TLS) {
+        int r;
+        if (s->state == SS_DATA) {
+            if (!session_data_input(s))
+                break;
+            continue;
+        }
+        r = session_read_line(s, session_line, SESSION_LINE_MAX, &len);
+        if (r == LINE_NEED_MORE)
+            break;
+        if (r == LINE_TOO_LONG) {
+            session_log(s, '*', NULL, "line too long");
+            session_reply(s, "500 5.5.2 Line too long");
+            if (!session_protocol_error(s))
+                return;
+            continue;
+        }
+        if (len < 2 || session_line[len - 2] != '\r' || memchr(session_line, '\r', len - 2)) {
+            session_log(s, '*', NULL, "bare LF or CR in command");
+            session_reply(s, "500 5.5.2 Bare LF or CR received; lines must end with CRLF");
+            if (!session_protocol_error(s))
+                return;
+            continue;
+        }
+        session_line[len - 2] = '\0';
+        if (s->state == SS_AUTH)
+            session_auth_line(s, session_line);
+        else
+            session_command(s, session_line);
+    }
+}
+
+static void
+session_read_cb(struct bufferevent *bev, void *arg)
+{
+    session_process(arg);
+}
+
+static void
+session_write_cb(struct bufferevent *bev, void *arg)
+{
+    struct session *s = arg;
+
+    if (s->state == SS_QUIT && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+        session_close(s, s->helo ? s->helo : "closed");
+}
+
+static void
+session_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    struct session *s = arg;
+
+    if (what & BEV_EVENT_CONNECTED) {
+        /* the TLS handshake finished */
+        session_tls_established(s);
+        session_process(s);
+        return;
+    }
+    if (what & BEV_EVENT_TIMEOUT) {
+        session_reply(s, "421 4.4.2 %s Connection inactivity timeout; closing", session_fqdn(s));
+        session_close_after_reply(s, "inactivity timeout");
+        return;
+    }
+    if (s->state == SS_TLS) {
+        char reason[256];
+        unsigned long e = bufferevent_get_openssl_error(bev);
+        snprintf(reason, sizeof(reason), "TLS negotiation failed: %s",
+                 e ? tls_error_text(e, reason + 128, 128) : "connection closed");
+        log_info("%016llx smtp %s client=%s", (unsigned long long)s->id, reason, s->remote);
+        session_close(s, reason);
+        return;
+    }
+    session_close(s, (what & BEV_EVENT_EOF) ? "client closed the connection" : "connection error");
+}
+
+static void
+session_lifetime_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct session *s = arg;
+
+    if (s->busy || s->state == SS_QUIT)
+        return;
+    session_reply(s, "421 4.4.2 %s Connection timed out; closing", session_fqdn(s));
+    session_close_after_reply(s, "connection timeout");
+}
+
+void
+session_start(struct server *srv, struct config *cfg, const struct receive_connector *rc, int fd,
+              const struct sockaddr *local, const struct sockaddr *remote)
+{
+    struct session *s = xcalloc(1, sizeof(*s));
+    struct timeval lifetime = {(time_t)rc->connection_timeout, 0};
+    struct timeval idle = {(time_t)rc->connection_inactivity_timeout, 0};
+    char stamp[64];
+    time_t now = time(NULL);
+    struct tm tm;
+
+    s->srv = srv;
+    s->cfg = config_ref(cfg);
+    s->rc = rc;
+    s->id = srv->next_session_id++;
+    s->logging = rc->protocol_logging_level == LOGGING_VERBOSE;
+    sockaddr_format(local, s->local, sizeof(s->local));
+    sockaddr_format(remote, s->remote, sizeof(s->remote));
+    sockaddr_format_ip(remote, s->remote_ip, sizeof(s->remote_ip));
+    memcpy(&s->remote_sa, remote,
+           remote->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+    s->next = srv->sessions;
+    if (s->next)
+        s->next->prev = s;
+    srv->sessions = s;
+    srv->nsessions++;
+
+    s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    bufferevent_setcb(s->bev, session_read_cb, session_write_cb, session_event_cb, s);
+    bufferevent_set_timeouts(s->bev, &idle, NULL);
+    bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+    s->lifetime_timer = evtimer_new(srv->base, session_lifetime_cb, s);
+    evtimer_add(s->lifetime_timer, &lifetime);
+
+    log_info("%016llx smtp connected connector=\"%s\" client=%s local=%s",
+             (unsigned long long)s->id, rc->name, s->remote, s->local);
+    session_log(s, '+', NULL, NULL);
+    if (rc->banner) {
+        session_reply(s, "%s", rc->banner);
+    } else {
+        gmtime_r(&now, &tm);
+        strftime(stamp, sizeof(stamp), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+        session_reply(s, "220 %s postern ESMTP service ready at %s", session_fqdn(s), stamp);
+    }
+}
+
+void
+session_close_all(struct server *srv)
+{
+    struct session *s = srv->sessions, *next;
+
+    for (; s; s = next) {
+        next = s->next;
+        session_close(s, "service stopping");
+    }
+}

@@ -1,0 +1,285 @@
+/*
+ * session_auth.c — SMTP AUTH (RFC 4954) with the PLAIN (RFC 4616) and
+ * LOGIN mechanisms against the instance's mailboxes.
+ *
+ * The password check (yescrypt, deliberately slow) runs on a worker thread.
+ * An unknown user is checked against a dummy hash so that its reply takes
+ * as long as a wrong password's. MaxLogonFailures closes the session.
+ * Must never: offer or accept AUTH where the connector lacks BasicAuth or,
+ * with BasicAuthRequireTLS, before TLS; log or keep a password.
+ */
+#include "lib/log.h"
+#include "lib/password.h"
+#include "lib/util.h"
+#include "lib/workq.h"
+#include "receive/server.h"
+#include "receive/session_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A yescrypt hash of a random string nobody knows, to spend the same time
+ * on unknown users as on known ones. */
+static const char dummy_hash[] =
+    "$y$j9T$qag/.3hQme3ceKcWcpm861$72TXJG.la.HMTatvsOh4Iau2kimc2XsG1VkiWDVGsl1";
+
+/* RFC 4954 4: base64 lines of at most 12288 octets decode to at most this. */
+#define AUTH_DECODED_MAX 9216
+
+struct auth_job {
+    struct session *s;
+    char *user;
+    char *password;
+    char *hash; /* NULL: unknown user */
+    bool ok;
+};
+
+bool
+session_auth_offered(const struct session *s)
+{
+    unsigned mech = s->rc->auth_mechanism;
+
+    if (!(mech & AUTHM_BASICAUTH) || !(s->rc->permission_groups & PERM_EXCHANGE_USERS))
+        return false;
+    if ((mech & AUTHM_BASICAUTH_REQUIRE_TLS) && !s->tls)
+        return false;
+    return s->auth_user == NULL;
+}
+
+static void
+auth_job_work(void *arg)
+{
+    struct auth_job *j = arg;
+
+    j->ok = password_verify(j->password, j->hash ? j->hash : dummy_hash) && j->hash != NULL;
+}
+
+static void
+auth_job_done(void *arg)
+{
+    struct auth_job *j = arg;
+    struct session *s = j->s;
+
+    explicit_bzero(j->password, strlen(j->password));
+    free(j->password);
+    free(j->hash);
+    if (!s->dead) {
+        session_enter_state(s, SS_READY);
+        if (j->ok) {
+            s->auth_user = j->user;
+            j->user = NULL;
+            log_info("%016llx smtp auth ok connector=\"%s\" client=%s user=\"%s\"",
+                     (unsigned long long)s->id, s->rc->name, s->remote_ip, s->auth_user);
+            session_log(s, '*', s->auth_user, "authenticated");
+            session_reply(s, "235 2.7.0 Authentication successful");
+        } else {
+            s->logon_failures++;
+            log_info("%016llx smtp auth failed connector=\"%s\" client=%s user=\"%s\" failures=%u",
+                     (unsigned long long)s->id, s->rc->name, s->remote_ip, j->user,
+                     s->logon_failures);
+            session_log(s, '*', NULL, "authentication failed");
+            session_reply(s, "535 5.7.8 Authentication credentials invalid");
+            if (s->rc->max_logon_failures > 0 && s->logon_failures >= s->rc->max_logon_failures) {
+                session_reply(s, "421 4.7.0 %s Too many failed logons; closing connection",
+                              session_fqdn(s));
+                s->state = SS_QUIT; /* the write callback closes after the flush */
+                free(s->helo);
+                s->helo = xstrdup("too many failed logons");
+            }
+        }
+    }
+    free(j->user);
+    free(j);
+    session_resume(s);
+}
+
+static void
+auth_check(struct session *s, const char *user, const char *password)
+{
+    struct auth_job *j = xcalloc(1, sizeof(*j));
+    const struct mailbox *mb = config_find_mailbox(s->cfg, user);
+
+    j->s = s;
+    j->user = xstrdup(mb ? mb->name : user);
+    j->password = xstrdup(password);
+    j->hash = mb && mb->password_hash ? xstrdup(mb->password_hash) : NULL;
+    s->busy = true;
+    workq_submit(s->srv->workers, auth_job_work, auth_job_done, j);
+}
+
+static void
+auth_abort(struct session *s, const char *reply)
+{
+    session_reply(s, "%s", reply);
+    session_enter_state(s, SS_READY);
+    if (s->auth_login_user) {
+        explicit_bzero(s->auth_login_user, strlen(s->auth_login_user));
+        free(s->auth_login_user);
+        s->auth_login_user = NULL;
+    }
+}
+
+/* Decodes one base64 response; "=" is the empty response (RFC 4954 4). */
+static long
+auth_decode(const char *b64, unsigned char *out, size_t outsize)
+{
+    if (strcmp(b64, "=") == 0) {
+        out[0] = '\0';
+        return 0;
+    }
+    return base64_decode(b64, strlen(b64), out, outsize);
+}
+
+/* PLAIN: authzid NUL authcid NUL passwd (RFC 4616 2). */
+static void
+auth_plain(struct session *s, const char *b64)
+{
+    unsigned char buf[AUTH_DECODED_MAX + 1];
+    long n = auth_decode(b64, buf, sizeof(buf));
+    const char *authzid, *authcid, *passwd;
+    size_t zlen, clen;
+
+    if (n < 0) {
+        auth_abort(s, "501 5.5.2 Cannot decode the AUTH response");
+        return;
+    }
+    authzid = (const char *)buf;
+    zlen = strnlen(authzid, (size_t)n);
+    if (zlen >= (size_t)n) {
+        auth_abort(s, "501 5.5.2 Malformed AUTH PLAIN response");
+        explicit_bzero(buf, sizeof(buf));
+        return;
+    }
+    authcid = authzid + zlen + 1;
+    clen = strnlen(authcid, (size_t)n - zlen - 1);
+    if (zlen + 1 + clen >= (size_t)n || clen == 0) {
+        auth_abort(s, "501 5.5.2 Malformed AUTH PLAIN response");
+        explicit_bzero(buf, sizeof(buf));
+        return;
+    }
+    passwd = authcid + clen + 1;
+    if (zlen > 0 && strcmp(authzid, authcid) != 0) {
+        auth_abort(s, "535 5.7.8 Authorization identity must match the user");
+        explicit_bzero(buf, sizeof(buf));
+        return;
+    }
+    auth_check(s, authcid, passwd);
+    explicit_bzero(buf, sizeof(buf));
+}
+
+static void
+auth_login_password(struct session *s, const char *b64)
+{
+    unsigned char buf[AUTH_DECODED_MAX + 1];
+
+    if (auth_decode(b64, buf, sizeof(buf)) < 0) {
+        auth_abort(s, "501 5.5.2 Cannot decode the AUTH response");
+        return;
+    }
+    auth_check(s, s->auth_login_user, (const char *)buf);
+    explicit_bzero(buf, sizeof(buf));
+    explicit_bzero(s->auth_login_user, strlen(s->auth_login_user));
+    free(s->auth_login_user);
+    s->auth_login_user = NULL;
+}
+
+static void
+auth_login_user(struct session *s, const char *b64)
+{
+    unsigned char buf[AUTH_DECODED_MAX + 1];
+
+    if (auth_decode(b64, buf, sizeof(buf)) <= 0) {
+        auth_abort(s, "501 5.5.2 Cannot decode the AUTH response");
+        return;
+    }
+    free(s->auth_login_user);
+    s->auth_login_user = xstrdup((const char *)buf);
+    s->auth_step = AUTH_LOGIN_PASS;
+    session_enter_state(s, SS_AUTH);
+    session_reply(s, "334 UGFzc3dvcmQ6"); /* "Password:" */
+}
+
+void
+session_auth_command(struct session *s, const char *arg)
+{
+    char mech[32];
+    const char *initial;
+    size_t mlen;
+
+    if (s->state == SS_GREETING || !s->esmtp) {
+        session_reply(s, "503 5.5.1 Send EHLO first");
+        session_protocol_error(s);
+        return;
+    }
+    if (s->auth_user) {
+        session_reply(s, "503 5.5.1 Already authenticated");
+        session_protocol_error(s);
+        return;
+    }
+    if (s->state != SS_READY) {
+        session_reply(s, "503 5.5.1 AUTH is not permitted during a mail transaction");
+        session_protocol_error(s);
+        return;
+    }
+    if (!session_auth_offered(s)) {
+        if ((s->rc->auth_mechanism & AUTHM_BASICAUTH) &&
+            (s->rc->auth_mechanism & AUTHM_BASICAUTH_REQUIRE_TLS) && !s->tls)
+            session_reply(s, "538 5.7.11 Encryption required for requested authentication mechanism");
+        else
+            session_reply(s, "503 5.5.1 Authentication is not enabled on this connector");
+        return;
+    }
+    mlen = strcspn(arg, " ");
+    if (mlen == 0 || mlen >= sizeof(mech)) {
+        session_reply(s, "501 5.5.4 Syntax: AUTH mechanism [initial-response]");
+        session_protocol_error(s);
+        return;
+    }
+    memcpy(mech, arg, mlen);
+    mech[mlen] = '\0';
+    initial = arg + mlen;
+    while (*initial == ' ')
+        initial++;
+    if (str_ieq(mech, "PLAIN")) {
+        s->auth_login = false;
+        if (*initial) {
+            auth_plain(s, initial);
+        } else {
+            s->auth_step = AUTH_PLAIN_WAIT;
+            session_enter_state(s, SS_AUTH);
+            session_reply(s, "334 ");
+        }
+    } else if (str_ieq(mech, "LOGIN")) {
+        s->auth_login = true;
+        if (*initial) {
+            auth_login_user(s, initial);
+        } else {
+            s->auth_step = AUTH_LOGIN_USER;
+            session_enter_state(s, SS_AUTH);
+            session_reply(s, "334 VXNlcm5hbWU6"); /* "Username:" */
+        }
+    } else {
+        session_reply(s, "504 5.5.4 Unrecognized authentication type");
+    }
+}
+
+void
+session_auth_line(struct session *s, const char *line)
+{
+    session_log(s, '<', "****", NULL); /* never log credentials */
+    if (strcmp(line, "*") == 0) {
+        auth_abort(s, "501 5.7.0 Authentication cancelled");
+        return;
+    }
+    switch (s->auth_step) {
+    case AUTH_PLAIN_WAIT:
+        auth_plain(s, line);
+        break;
+    case AUTH_LOGIN_USER:
+        auth_login_user(s, line);
+        break;
+    case AUTH_LOGIN_PASS:
+        auth_login_password(s, line);
+        break;
+    }
+}

@@ -1,0 +1,214 @@
+/*
+ * session_data.c — the DATA phase: the Received: header, dot-unstuffing,
+ * the checks made while content streams to the queue, and the commit.
+ *
+ * Content goes to disk as it arrives (queue_msg_write), never whole into
+ * memory. Only "<CRLF>.<CRLF>" ends the data: a bare LF or CR anywhere makes
+ * the message fail (RFC 5321 2.3.8; SMTP smuggling), but reading goes on to
+ * the real end so that nothing hidden after a fake end is read as commands.
+ * Must never: reply 250 before queue_msg_commit reports the message durable.
+ */
+#include "lib/log.h"
+#include "lib/util.h"
+#include "queue/queue.h"
+#include "receive/server.h"
+#include "receive/session_int.h"
+
+#include <errno.h>
+#include <event2/bufferevent.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+/* RFC 5321 4.5.3.1.6 allows 1000 octets per line; real mail exceeds that
+ * often enough that refusing at 1000 would lose legitimate messages, so
+ * lines are accepted up to this much larger bound. */
+#define DATA_LINE_MAX 65536
+
+static char data_line[DATA_LINE_MAX + 1];
+
+/* RFC 3848 / RFC 6531 "with" protocol names. */
+static const char *
+received_with(const struct session *s)
+{
+    static const char *const names[2][2][2] = {
+        {{"SMTP", "ESMTPA"}, {"ESMTPS", "ESMTPSA"}},
+        {{"UTF8SMTP", "UTF8SMTPA"}, {"UTF8SMTPS", "UTF8SMTPSA"}},
+    };
+
+    if (!s->esmtp)
+        return "SMTP";
+    if (!s->tls && !s->auth_user && !s->mail.smtputf8)
+        return "ESMTP";
+    return names[s->mail.smtputf8][s->tls][s->auth_user != NULL];
+}
+
+static void
+write_received(struct session *s)
+{
+    char date[64], header[2048];
+    time_t now = time(NULL);
+    struct tm tm;
+    int n;
+
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+    n = snprintf(header, sizeof(header),
+                 "Received: from %s ([%s])\r\n\tby %s (postern) with %s id %s\r\n"
+                 "\t(connector \"%s\"%s%s)",
+                 s->helo, s->remote_ip, session_fqdn(s), received_with(s),
+                 queue_msg_id(s->msg), s->rc->name, s->tls_desc ? "; " : "",
+                 s->tls_desc ? s->tls_desc : "");
+    if (n > 0 && (size_t)n < sizeof(header) && s->env->nrcpts == 1)
+        n += snprintf(header + n, sizeof(header) - (size_t)n, "\r\n\tfor <%s>",
+                      s->env->rcpts[0].address);
+    if (n > 0 && (size_t)n < sizeof(header))
+        n += snprintf(header + n, sizeof(header) - (size_t)n, "; %s\r\n", date);
+    if (n > 0 && (size_t)n < sizeof(header))
+        queue_msg_write(s->msg, header, (size_t)n);
+}
+
+void
+session_data_begin(struct session *s)
+{
+    char err[256];
+
+    if ((s->msg = queue_msg_begin(s->srv->queue, err, sizeof(err))) == NULL) {
+        log_warnx("%016llx smtp cannot queue: %s", (unsigned long long)s->id, err);
+        session_reply(s, errno == ENOSPC ? "452 4.3.1 Insufficient system storage"
+                                         : "451 4.3.0 Cannot queue the message now; try again later");
+        return;
+    }
+    write_received(s);
+    s->data_error = NULL;
+    s->data_prev_crlf = true;
+    s->data_in_headers = true;
+    s->data_header_bytes = 0;
+    s->data_bytes = 0;
+    s->data_received_count = 0;
+    session_enter_state(s, SS_DATA);
+    session_reply(s, "354 Start mail input; end with <CRLF>.<CRLF>");
+}
+
+static void
+data_fail(struct session *s, const char *reply)
+{
+    if (s->data_error == NULL)
+        s->data_error = reply;
+}
+
+/* Header section bookkeeping for MaxHeaderSize and MaxHopCount. */
+static void
+data_header_line(struct session *s, const char *p, size_t n)
+{
+    const char *colon;
+
+    if (n == 2) { /* the empty line that ends the header section */
+        s->data_in_headers = false;
+        return;
+    }
+    if (p[0] != ' ' && p[0] != '\t') {
+        colon = memchr(p, ':', n);
+        if (colon == NULL || colon == p || memchr(p, ' ', (size_t)(colon - p))) {
+            /* not a header field: the body began without an empty line */
+            s->data_in_headers = false;
+            return;
+        }
+        if (n >= 9 && strncasecmp(p, "Received:", 9) == 0)
+            s->data_received_count++;
+    }
+    s->data_header_bytes += n;
+    if (s->data_header_bytes > s->rc->max_header_size)
+        data_fail(s, "552 5.3.4 Header size exceeds the limit");
+}
+
+static void
+session_commit_done(void *arg, int error)
+{
+    struct session *s = arg;
+
+    if (error) {
+        log_warnx("%016llx smtp queue commit failed id=%s: %s", (unsigned long long)s->id,
+                  s->queue_id, strerror(error));
+        if (!s->dead)
+            session_reply(s, (error == ENOSPC || error == EDQUOT)
+                                 ? "452 4.3.1 Insufficient system storage"
+                                 : "451 4.3.0 Error writing the message to the queue; try again");
+    } else {
+        log_info("%016llx smtp queued id=%s connector=\"%s\" client=%s", (unsigned long long)s->id,
+                 s->queue_id, s->rc->name, s->remote_ip);
+        if (!s->dead)
+            session_reply(s, "250 2.6.0 %s Queued mail for delivery", s->queue_id);
+    }
+    if (!s->dead)
+        session_enter_state(s, SS_READY);
+    session_resume(s);
+}
+
+static void
+data_end(struct session *s)
+{
+    struct queue_msg *m = s->msg;
+    struct envelope *env = s->env;
+
+    if (s->data_error == NULL && s->data_received_count > s->rc->max_hop_count)
+        data_fail(s, "554 5.4.6 Hop count exceeded - possible mail loop");
+    if (s->data_error == NULL && queue_msg_error(m))
+        data_fail(s, queue_msg_error(m) == ENOSPC ? "452 4.3.1 Insufficient system storage"
+                                                  : "451 4.3.0 Error writing the message");
+    if (s->data_error) {
+        log_info("%016llx smtp message refused connector=\"%s\" client=%s reply=\"%s\"",
+                 (unsigned long long)s->id, s->rc->name, s->remote_ip, s->data_error);
+        session_reply(s, "%s", s->data_error);
+        session_reset_transaction(s);
+        session_enter_state(s, SS_READY);
+        return;
+    }
+    strlcpy_p(s->queue_id, queue_msg_id(m), sizeof(s->queue_id));
+    s->msg = NULL;
+    s->env = NULL;
+    s->busy = true;
+    queue_msg_commit(m, env, session_commit_done, s);
+}
+
+bool
+session_data_input(struct session *s)
+{
+    size_t len, n;
+    const char *p = data_line;
+    bool crlf;
+    uint64_t max = session_max_message_size(s);
+
+    switch (session_read_line(s, data_line, DATA_LINE_MAX, &len)) {
+    case LINE_NEED_MORE:
+        return false;
+    case LINE_TOO_LONG:
+        data_fail(s, "500 5.5.2 Line too long");
+        s->data_prev_crlf = true;
+        return true;
+    default:
+        break;
+    }
+    crlf = len >= 2 && data_line[len - 2] == '\r';
+    if (crlf && len == 3 && data_line[0] == '.' && s->data_prev_crlf) {
+        data_end(s);
+        return true;
+    }
+    if (!crlf || memchr(data_line, '\r', len - (crlf ? 2 : 1)))
+        data_fail(s, "554 5.6.0 Message contains a bare LF or CR; lines must end with CRLF");
+    s->data_prev_crlf = crlf;
+    n = len;
+    if (p[0] == '.') { /* RFC 5321 4.5.2 transparency */
+        p++;
+        n--;
+    }
+    if (s->data_in_headers)
+        data_header_line(s, p, n);
+    s->data_bytes += n;
+    if (max != CONFIG_UNLIMITED && s->data_bytes > max)
+        data_fail(s, "552 5.3.4 Message size exceeds fixed maximum message size");
+    if (s->data_error == NULL)
+        queue_msg_write(s->msg, p, n);
+    return true;
+}

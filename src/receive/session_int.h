@@ -1,0 +1,111 @@
+/*
+ * session_int.h — the state shared by the session files (session.c: the
+ * connection and the command dispatcher; session_data.c: DATA;
+ * session_auth.c: AUTH). Not for use outside src/receive.
+ */
+#ifndef POSTERN_SESSION_INT_H
+#define POSTERN_SESSION_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "config/config.h"
+#include "queue/envelope.h"
+#include "smtp/smtp_parse.h"
+
+struct bufferevent;
+struct event;
+struct ssl_st;
+struct queue_msg;
+struct server;
+
+enum session_state {
+    SS_GREETING, /* connected, waiting for EHLO/HELO */
+    SS_READY,    /* greeted, no transaction */
+    SS_MAIL,     /* MAIL accepted */
+    SS_RCPT,     /* at least one RCPT accepted */
+    SS_DATA,     /* reading message content */
+    SS_AUTH,     /* waiting for an AUTH continuation line */
+    SS_TLS,      /* TLS handshake in progress */
+    SS_QUIT,     /* closing once the output is flushed */
+};
+
+/* Rights a session holds (EXCHANGE-MODEL.md 1.4). */
+#define RIGHT_SUBMIT 0x1
+#define RIGHT_RELAY 0x2 /* Accept-Any-Recipient */
+
+enum auth_step { AUTH_PLAIN_WAIT, AUTH_LOGIN_USER, AUTH_LOGIN_PASS };
+
+struct session {
+    struct session *prev, *next;
+    struct server *srv;
+    struct config *cfg; /* reference held for the session's life */
+    const struct receive_connector *rc;
+    uint64_t id;
+    struct bufferevent *bev;
+    struct event *lifetime_timer; /* ConnectionTimeout */
+    char local[64], remote[64], remote_ip[48];
+    struct sockaddr_storage remote_sa;
+    enum session_state state;
+    unsigned log_seq;
+    bool logging;   /* ProtocolLoggingLevel Verbose */
+    bool busy;      /* waiting for another thread: read nothing */
+    bool dead;      /* connection gone while busy: free when the job returns */
+    bool skip_line; /* discarding the rest of an over-long line */
+    bool esmtp;
+    bool tls;
+    char *tls_desc;  /* "version=TLSv1.3 cipher=TLS_AES_256_GCM_SHA384" */
+    char *helo;
+    char *auth_user; /* mailbox name after a successful AUTH */
+    enum auth_step auth_step;
+    bool auth_login;  /* AUTH LOGIN (else PLAIN) */
+    char *auth_login_user;
+    unsigned protocol_errors;
+    unsigned logon_failures;
+
+    /* the mail transaction */
+    struct envelope *env;
+    struct smtp_mail_params mail;
+    struct queue_msg *msg;
+    const char *data_error; /* reply to send at the end of DATA, or NULL */
+    bool data_prev_crlf;    /* previous DATA line ended in CRLF */
+    bool data_in_headers;
+    uint64_t data_header_bytes;
+    uint64_t data_bytes;
+    unsigned data_received_count; /* Received: header fields seen */
+    char queue_id[QUEUE_ID_LEN + 1]; /* of the message being committed */
+};
+
+/* session.c */
+void session_enter_state(struct session *s, enum session_state state);
+enum { LINE_OK, LINE_NEED_MORE, LINE_TOO_LONG };
+/* Takes one LF-terminated line of at most max octets from the input into
+ * buf (NUL-terminated, line ending kept). A longer line is discarded up to
+ * its LF and reported once as LINE_TOO_LONG. */
+int session_read_line(struct session *s, char *buf, size_t max, size_t *len);
+void session_reply(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void session_log(struct session *s, char event, const char *data, const char *context);
+void session_close(struct session *s, const char *reason);
+void session_reset_transaction(struct session *s);
+/* Counts a protocol error; closes the session when MaxProtocolErrors is
+ * exceeded and returns false then. */
+bool session_protocol_error(struct session *s);
+/* Resumes reading after an asynchronous step. */
+void session_resume(struct session *s);
+const char *session_fqdn(const struct session *s);
+uint64_t session_max_message_size(const struct session *s);
+unsigned session_rights(const struct session *s);
+
+/* session_data.c */
+void session_data_begin(struct session *s);
+/* Consumes content from in; returns false when it needs more input. */
+bool session_data_input(struct session *s);
+
+/* session_auth.c */
+bool session_auth_offered(const struct session *s);
+void session_auth_command(struct session *s, const char *arg);
+void session_auth_line(struct session *s, const char *line);
+
+#endif

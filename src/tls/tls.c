@@ -1,0 +1,1042 @@
+/*
+ * tls.c — certificate creation, the certificate store and server TLS
+ * contexts (see tls.h). The only file that talks to OpenSSL.
+ *
+ * Must never: write a private key with a mode other than 0600 or replace an
+ * existing key file, leave key bytes it copied in freed memory, prompt for a
+ * passphrase (a daemon has no terminal), or log key material.
+ */
+#include "tls/tls.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#include <openssl/asn1.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define THUMBPRINT_LEN 40
+/* Sessions resumed by ID must come from the same application. */
+#define SESSION_ID_CONTEXT "postern"
+/* A PEM RSA 16384 key is ~13 kB; anything near this is not a key. */
+#define KEY_FILE_MAX (1024 * 1024)
+/* RFC 5280 ub-common-name: a longer FQDN cannot be the subject CN. */
+#define CN_MAX 64
+#define DNS_NAME_MAX 253
+#define YEARS_MAX 100
+
+enum key_state {
+    KEY_NONE,       /* no .key file */
+    KEY_UNREADABLE, /* .key exists but could not be parsed */
+    KEY_MISMATCH,   /* parsed, but not the certificate's key */
+    KEY_OK,
+};
+
+struct tls_cert {
+    char thumbprint[THUMBPRINT_LEN + 1];
+    X509 *leaf;
+    STACK_OF(X509) * chain; /* intermediates sent after the leaf */
+    EVP_PKEY *key;          /* NULL unless key_state == KEY_OK */
+    enum key_state key_state;
+    char **names; /* lower-cased subject CNs and SAN dNSNames */
+    size_t nnames;
+    time_t not_before;
+    time_t not_after;
+    bool self_signed;
+    bool server_auth;
+    SSL_CTX *ctx; /* built on first selection, then shared */
+};
+
+struct tls_store {
+    /* Sessions on several threads may ask for a context at once; the lock
+     * makes the lazy construction happen exactly once per certificate. */
+    pthread_mutex_t lock;
+    struct tls_cert *certs;
+    size_t ncerts;
+};
+
+static void setmsg(char *buf, size_t len, const char *fmt, ...) PRINTF_LIKE(3, 4);
+static void appendmsg(char *buf, size_t len, const char *fmt, ...) PRINTF_LIKE(3, 4);
+
+static void
+setmsg(char *buf, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (buf == NULL || len == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
+}
+
+/* Appends to what is already in buf, separating reasons with "; ". */
+static void
+appendmsg(char *buf, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    size_t used;
+
+    if (buf == NULL || len == 0)
+        return;
+    used = strnlen(buf, len);
+    if (used > 0 && used + 2 < len) {
+        memcpy(buf + used, "; ", 3);
+        used += 2;
+    }
+    if (used + 1 >= len)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(buf + used, len - used, fmt, ap);
+    va_end(ap);
+}
+
+/* Never ask for a passphrase: the default callback would read the tty. */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)u;
+    return 0;
+}
+
+static void
+format_time(time_t t, char *buf, size_t len)
+{
+    struct tm tm;
+
+    if (gmtime_r(&t, &tm) == NULL || strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+        strlcpy_p(buf, "an unknown date", len);
+}
+
+static int
+thumbprint_of(const X509 *x, char out[THUMBPRINT_LEN + 1])
+{
+    static const char hex[] = "0123456789ABCDEF";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+
+    if (X509_digest(x, EVP_sha1(), md, &n) != 1 || n * 2 != THUMBPRINT_LEN)
+        return -1;
+    for (unsigned int i = 0; i < n; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 0x0f];
+    }
+    out[THUMBPRINT_LEN] = '\0';
+    return 0;
+}
+
+static int
+asn1_time_to_time_t(const ASN1_TIME *at, time_t *out)
+{
+    struct tm tm;
+
+    memset(&tm, 0, sizeof(tm));
+    if (at == NULL || ASN1_TIME_to_tm(at, &tm) != 1)
+        return -1;
+    *out = timegm(&tm);
+    return 0;
+}
+
+/*
+ * Certificate creation
+ */
+
+/* LDH labels of 1..63 characters; the left-most label may be "*" when
+ * allow_wildcard. Checked so that a configuration typo becomes an error
+ * here rather than a certificate no client accepts. */
+static bool
+valid_dns_name(const char *s, bool allow_wildcard)
+{
+    size_t len = strlen(s), label = 0;
+
+    if (len == 0 || len > DNS_NAME_MAX)
+        return false;
+    if (allow_wildcard && s[0] == '*' && s[1] == '.' && s[2] != '\0')
+        s += 2;
+    for (const char *p = s;; p++) {
+        if (*p == '.' || *p == '\0') {
+            if (label == 0 || label > 63 || p[-1] == '-')
+                return false;
+            if (*p == '\0')
+                return true;
+            label = 0;
+            continue;
+        }
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '-'))
+            return false;
+        if (label == 0 && *p == '-')
+            return false;
+        label++;
+    }
+}
+
+static int
+add_conf_ext(X509 *x, X509V3_CTX *v3, int nid, const char *value)
+{
+    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, v3, nid, value);
+    int ok;
+
+    if (ext == NULL)
+        return -1;
+    ok = X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+    return ok == 1 ? 0 : -1;
+}
+
+/* Built by hand rather than through the config-string parser so that no
+ * character of a name can be read as syntax. */
+static int
+add_san(X509 *x, const char *const *names, size_t n)
+{
+    GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
+    int rc = -1;
+
+    if (gens == NULL)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        GENERAL_NAME *gn = GENERAL_NAME_new();
+        ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
+
+        if (gn == NULL || ia5 == NULL || ASN1_STRING_set(ia5, names[i], -1) != 1) {
+            GENERAL_NAME_free(gn);
+            ASN1_IA5STRING_free(ia5);
+            goto out;
+        }
+        GENERAL_NAME_set0_value(gn, GEN_DNS, ia5);
+        if (sk_GENERAL_NAME_push(gens, gn) <= 0) {
+            GENERAL_NAME_free(gn);
+            goto out;
+        }
+    }
+    if (X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT) == 1)
+        rc = 0;
+out:
+    GENERAL_NAMES_free(gens);
+    return rc;
+}
+
+static int
+set_random_serial(X509 *x)
+{
+    BIGNUM *bn = BN_new();
+    int rc = -1;
+
+    /* 128 random bits: unique without coordination, and well within the
+     * 20 octets RFC 5280 allows. Zero is not a valid serial. */
+    if (bn == NULL)
+        return -1;
+    do {
+        if (BN_rand(bn, 128, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) != 1)
+            goto out;
+    } while (BN_is_zero(bn));
+    if (BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) != NULL)
+        rc = 0;
+out:
+    BN_free(bn);
+    return rc;
+}
+
+/* Calendar years (Feb 29 rolls to Mar 1), as a person reading "valid for
+ * 5 years" expects. */
+static time_t
+add_years(time_t t, int years)
+{
+    struct tm tm;
+
+    if (gmtime_r(&t, &tm) == NULL)
+        return (time_t)-1;
+    tm.tm_year += years;
+    return timegm(&tm);
+}
+
+static X509 *
+build_selfsigned(EVP_PKEY *pkey, const char *fqdn, const char *const *names, size_t nnames,
+                 int years)
+{
+    X509 *x = X509_new();
+    X509_NAME *subject;
+    X509V3_CTX v3;
+    time_t now = time(NULL), end = add_years(now, years);
+
+    if (x == NULL || end == (time_t)-1)
+        goto fail;
+    if (X509_set_version(x, X509_VERSION_3) != 1 || set_random_serial(x) != 0)
+        goto fail;
+    /* An hour of slack for clients whose clocks run behind. */
+    if (ASN1_TIME_set(X509_getm_notBefore(x), now - 3600) == NULL ||
+        ASN1_TIME_set(X509_getm_notAfter(x), end) == NULL)
+        goto fail;
+    subject = X509_get_subject_name(x);
+    if (X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC, (const unsigned char *)fqdn, -1, -1,
+                                   0) != 1 ||
+        X509_set_issuer_name(x, subject) != 1 || X509_set_pubkey(x, pkey) != 1)
+        goto fail;
+
+    X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+    if (add_conf_ext(x, &v3, NID_basic_constraints, "critical,CA:FALSE") != 0 ||
+        add_conf_ext(x, &v3, NID_key_usage, "critical,digitalSignature,keyEncipherment") != 0 ||
+        add_conf_ext(x, &v3, NID_ext_key_usage, "serverAuth,clientAuth") != 0 ||
+        add_conf_ext(x, &v3, NID_subject_key_identifier, "hash") != 0 ||
+        add_san(x, names, nnames) != 0)
+        goto fail;
+
+    if (X509_sign(x, pkey, EVP_sha256()) <= 0)
+        goto fail;
+    return x;
+fail:
+    X509_free(x);
+    return NULL;
+}
+
+static int
+write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Never replaces an existing file: a thumbprint clash means something is
+ * badly wrong, and a key must not be overwritten silently. Falls back to
+ * rename(2) only on filesystems without RENAME_NOREPLACE. */
+static int
+rename_noreplace(const char *from, const char *to)
+{
+    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS)
+        return -1;
+    if (access(to, F_OK) == 0) {
+        errno = EEXIST;
+        return -1;
+    }
+    return rename(from, to);
+}
+
+/*
+ * Writes data to dir/name through a temporary file in the same directory,
+ * so that a crash leaves either no file or a complete one. The temporary
+ * name starts with '.', which the loader skips. The mode is set with
+ * fchmod as well, so the process umask cannot widen or narrow it.
+ */
+static int
+write_file_atomic(const char *dir, const char *name, const void *data, size_t len, mode_t mode,
+                  char *err, size_t errlen)
+{
+    unsigned char rnd[8];
+    char *tmp = NULL, *final = NULL;
+    int fd = -1, rc = -1;
+
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+        setmsg(err, errlen, "cannot get random bytes for a temporary file name");
+        return -1;
+    }
+    tmp = xasprintf("%s/.%s.%ld.%02x%02x%02x%02x%02x%02x%02x%02x.tmp", dir, name, (long)getpid(),
+                    rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+    final = xasprintf("%s/%s", dir, name);
+
+    fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, mode);
+    if (fd < 0) {
+        setmsg(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    if (fchmod(fd, mode) != 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+        setmsg(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        setmsg(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    fd = -1;
+    if (rename_noreplace(tmp, final) != 0) {
+        setmsg(err, errlen, "cannot rename %s to %s: %s", tmp, final, strerror(errno));
+        goto out;
+    }
+    rc = 0;
+out:
+    if (fd >= 0)
+        close(fd);
+    if (rc != 0)
+        unlink(tmp);
+    free(tmp);
+    free(final);
+    return rc;
+}
+
+/* Makes the renames themselves durable. */
+static void
+sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    if (fd < 0)
+        return;
+    if (fsync(fd) != 0)
+        log_warn("fsync %s", dir);
+    close(fd);
+}
+
+static int
+write_key_file(const char *certdir, const char *thumbprint, EVP_PKEY *pkey, char *err,
+               size_t errlen)
+{
+    /* A secure-memory BIO cleanses its buffer when freed, so the PEM text
+     * of the key does not linger in the heap. */
+    BIO *bio = BIO_new(BIO_s_secmem());
+    char *name = xasprintf("%s.key", thumbprint);
+    char *data = NULL;
+    long len;
+    int rc = -1;
+
+    if (bio == NULL || PEM_write_bio_PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL) != 1 ||
+        (len = BIO_get_mem_data(bio, &data)) <= 0) {
+        char e[256];
+        setmsg(err, errlen, "cannot encode private key: %s", tls_last_error(e, sizeof(e)));
+        goto out;
+    }
+    rc = write_file_atomic(certdir, name, data, (size_t)len, 0600, err, errlen);
+out:
+    BIO_free(bio);
+    free(name);
+    return rc;
+}
+
+static int
+write_cert_file(const char *certdir, const char *thumbprint, X509 *x, char *err, size_t errlen)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *name = xasprintf("%s.pem", thumbprint);
+    char *data = NULL;
+    long len;
+    int rc = -1;
+
+    if (bio == NULL || PEM_write_bio_X509(bio, x) != 1 ||
+        (len = BIO_get_mem_data(bio, &data)) <= 0) {
+        char e[256];
+        setmsg(err, errlen, "cannot encode certificate: %s", tls_last_error(e, sizeof(e)));
+        goto out;
+    }
+    /* Certificates are public; 0644 lets monitoring read expiry dates. */
+    rc = write_file_atomic(certdir, name, data, (size_t)len, 0644, err, errlen);
+out:
+    BIO_free(bio);
+    free(name);
+    return rc;
+}
+
+int
+tls_create_selfsigned(const char *certdir, const char *fqdn, const char *short_name, int years,
+                      char *thumbprint, char *err, size_t errlen)
+{
+    char shortbuf[64], tp[THUMBPRINT_LEN + 1], e[256];
+    const char *names[2];
+    size_t nnames = 0;
+    EVP_PKEY *pkey = NULL;
+    X509 *x = NULL;
+    int rc = -1;
+
+    setmsg(err, errlen, "%s", "");
+    if (certdir == NULL || fqdn == NULL) {
+        setmsg(err, errlen, "no certificate directory or FQDN given");
+        return -1;
+    }
+    if (!valid_dns_name(fqdn, true)) {
+        setmsg(err, errlen, "\"%s\" is not a valid DNS name", fqdn);
+        return -1;
+    }
+    if (strlen(fqdn) > CN_MAX) {
+        setmsg(err, errlen, "\"%s\" is longer than the %d characters a certificate CN allows", fqdn,
+               CN_MAX);
+        return -1;
+    }
+    if (years < 1 || years > YEARS_MAX) {
+        setmsg(err, errlen, "validity of %d years is outside 1..%d", years, YEARS_MAX);
+        return -1;
+    }
+    if (short_name == NULL) {
+        /* The host part; skipped for a wildcard FQDN, whose host part "*"
+         * is not a name. */
+        size_t n = strcspn(fqdn, ".");
+        if (n < sizeof(shortbuf) && !(n == 1 && fqdn[0] == '*')) {
+            memcpy(shortbuf, fqdn, n);
+            shortbuf[n] = '\0';
+            short_name = shortbuf;
+        }
+    } else if (!valid_dns_name(short_name, true)) {
+        setmsg(err, errlen, "\"%s\" is not a valid DNS name", short_name);
+        return -1;
+    }
+    names[nnames++] = fqdn;
+    if (short_name != NULL && !str_ieq(short_name, fqdn))
+        names[nnames++] = short_name;
+
+    ERR_clear_error();
+    pkey = EVP_RSA_gen(2048);
+    if (pkey == NULL) {
+        setmsg(err, errlen, "cannot generate RSA key: %s", tls_last_error(e, sizeof(e)));
+        goto out;
+    }
+    x = build_selfsigned(pkey, fqdn, names, nnames, years);
+    if (x == NULL) {
+        setmsg(err, errlen, "cannot build certificate: %s", tls_last_error(e, sizeof(e)));
+        goto out;
+    }
+    if (thumbprint_of(x, tp) != 0) {
+        setmsg(err, errlen, "cannot compute thumbprint: %s", tls_last_error(e, sizeof(e)));
+        goto out;
+    }
+    /* Key first: a .pem without its key would be a certificate the store
+     * can never use, whereas an orphaned .key is merely ignored. */
+    if (write_key_file(certdir, tp, pkey, err, errlen) != 0)
+        goto out;
+    if (write_cert_file(certdir, tp, x, err, errlen) != 0) {
+        char *keypath = xasprintf("%s/%s.key", certdir, tp);
+        unlink(keypath);
+        free(keypath);
+        goto out;
+    }
+    sync_dir(certdir);
+    if (thumbprint != NULL)
+        memcpy(thumbprint, tp, sizeof(tp));
+    rc = 0;
+out:
+    X509_free(x);
+    EVP_PKEY_free(pkey);
+    return rc;
+}
+
+/*
+ * The store
+ */
+
+static void
+cert_clear(struct tls_cert *c)
+{
+    SSL_CTX_free(c->ctx);
+    X509_free(c->leaf);
+    sk_X509_pop_free(c->chain, X509_free);
+    EVP_PKEY_free(c->key);
+    for (size_t i = 0; i < c->nnames; i++)
+        free(c->names[i]);
+    free(c->names);
+    memset(c, 0, sizeof(*c));
+}
+
+static void
+add_name(struct tls_cert *c, const ASN1_STRING *s)
+{
+    unsigned char *utf8 = NULL;
+    int len = ASN1_STRING_to_UTF8(&utf8, s);
+
+    /* An embedded NUL would make "good.example\0.evil" compare as
+     * "good.example"; such a name is dropped, not truncated. */
+    if (len > 0 && strlen((char *)utf8) == (size_t)len) {
+        char *name = xstrdup((char *)utf8);
+        str_lower(name);
+        c->names = xrealloc(c->names, (c->nnames + 1) * sizeof(*c->names));
+        c->names[c->nnames++] = name;
+    }
+    OPENSSL_free(utf8);
+}
+
+static void
+collect_names(struct tls_cert *c)
+{
+    const X509_NAME *subject = X509_get_subject_name(c->leaf);
+    GENERAL_NAMES *gens;
+    int i = -1;
+
+    while ((i = X509_NAME_get_index_by_NID(subject, NID_commonName, i)) >= 0)
+        add_name(c, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, i)));
+
+    gens = X509_get_ext_d2i(c->leaf, NID_subject_alt_name, NULL, NULL);
+    for (int j = 0; gens != NULL && j < sk_GENERAL_NAME_num(gens); j++) {
+        const GENERAL_NAME *gn = sk_GENERAL_NAME_value(gens, j);
+        if (gn->type == GEN_DNS)
+            add_name(c, gn->d.dNSName);
+    }
+    GENERAL_NAMES_free(gens);
+}
+
+/* Reads a key file into memory that is cleansed when freed, then parses
+ * it. Returns the key state; *out is set only for KEY_OK. */
+static enum key_state
+load_key(const char *keypath, X509 *leaf, EVP_PKEY **out)
+{
+    struct stat st;
+    unsigned char *buf = NULL;
+    size_t size = 0, got = 0;
+    EVP_PKEY *key = NULL;
+    BIO *bio = NULL;
+    enum key_state state = KEY_UNREADABLE;
+    char e[256];
+    int fd;
+
+    *out = NULL;
+    fd = open(keypath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return KEY_NONE;
+        log_warn("tls: cannot open %s", keypath);
+        return KEY_UNREADABLE;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
+        st.st_size > KEY_FILE_MAX) {
+        log_warnx("tls: %s is not a plausible key file", keypath);
+        goto out;
+    }
+    if ((st.st_mode & 077) != 0)
+        log_warnx("tls: %s is accessible to group or others (mode %04o); it should be 0600",
+                  keypath, (unsigned)(st.st_mode & 07777));
+    size = (size_t)st.st_size;
+    buf = OPENSSL_secure_malloc(size);
+    if (buf == NULL)
+        goto out;
+    while (got < size) {
+        ssize_t n = read(fd, buf + got, size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    if (got == 0) {
+        log_warnx("tls: cannot read %s", keypath);
+        goto out;
+    }
+    ERR_clear_error();
+    bio = BIO_new_mem_buf(buf, (int)got);
+    if (bio == NULL || (key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL)) == NULL) {
+        log_warnx("tls: %s: cannot parse private key (encrypted keys are not supported): %s",
+                  keypath, tls_last_error(e, sizeof(e)));
+        goto out;
+    }
+    if (X509_check_private_key(leaf, key) != 1) {
+        ERR_clear_error();
+        log_warnx("tls: %s does not match its certificate", keypath);
+        EVP_PKEY_free(key);
+        state = KEY_MISMATCH;
+        goto out;
+    }
+    *out = key;
+    state = KEY_OK;
+out:
+    BIO_free(bio);
+    if (buf != NULL)
+        OPENSSL_secure_clear_free(buf, size);
+    close(fd);
+    return state;
+}
+
+/* Parses one .pem (leaf, then chain) and its .key. Returns -1 for a file
+ * to skip, having logged why. */
+static int
+load_cert(const char *path, struct tls_cert *c)
+{
+    BIO *bio;
+    X509 *x;
+    unsigned long e;
+    char *keypath;
+    char ebuf[256];
+
+    memset(c, 0, sizeof(*c));
+    ERR_clear_error();
+    bio = BIO_new_file(path, "r");
+    if (bio == NULL) {
+        log_warnx("tls: skipping %s: %s", path, tls_last_error(ebuf, sizeof(ebuf)));
+        return -1;
+    }
+    c->leaf = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL);
+    if (c->leaf == NULL) {
+        log_warnx("tls: skipping %s: no certificate: %s", path, tls_last_error(ebuf, sizeof(ebuf)));
+        BIO_free(bio);
+        return -1;
+    }
+    c->chain = sk_X509_new_null();
+    if (c->chain == NULL)
+        fatalx("tls: out of memory");
+    while ((x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)) != NULL) {
+        if (sk_X509_push(c->chain, x) <= 0)
+            fatalx("tls: out of memory");
+    }
+    BIO_free(bio);
+    /* The loop ends with "no start line" at a clean end of file; anything
+     * else is a damaged PEM block. */
+    e = ERR_peek_last_error();
+    if (e != 0 && !(ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)) {
+        log_warnx("tls: skipping %s: damaged chain certificate: %s", path,
+                  tls_last_error(ebuf, sizeof(ebuf)));
+        goto fail;
+    }
+    ERR_clear_error();
+
+    if (thumbprint_of(c->leaf, c->thumbprint) != 0 ||
+        asn1_time_to_time_t(X509_get0_notBefore(c->leaf), &c->not_before) != 0 ||
+        asn1_time_to_time_t(X509_get0_notAfter(c->leaf), &c->not_after) != 0) {
+        log_warnx("tls: skipping %s: unreadable thumbprint or validity dates", path);
+        goto fail;
+    }
+    if (X509_get_extension_flags(c->leaf) & EXFLAG_INVALID) {
+        log_warnx("tls: skipping %s: malformed certificate extensions", path);
+        goto fail;
+    }
+    collect_names(c);
+    c->self_signed =
+        X509_NAME_cmp(X509_get_issuer_name(c->leaf), X509_get_subject_name(c->leaf)) == 0 &&
+        X509_verify(c->leaf, X509_get0_pubkey(c->leaf)) == 1;
+    /* X509_get_extended_key_usage() reports all bits without an EKU
+     * extension, matching "no EKU, or EKU serverAuth". */
+    c->server_auth = (X509_get_extended_key_usage(c->leaf) & XKU_SSL_SERVER) != 0;
+    ERR_clear_error();
+
+    /* <name>.pem -> <name>.key */
+    keypath = xstrdup(path);
+    memcpy(keypath + strlen(keypath) - 4, ".key", 4);
+    c->key_state = load_key(keypath, c->leaf, &c->key);
+    free(keypath);
+    return 0;
+fail:
+    cert_clear(c);
+    return -1;
+}
+
+static int
+pem_filter(const struct dirent *d)
+{
+    size_t n = strlen(d->d_name);
+
+    /* Dot files are temporaries of write_file_atomic (or editor debris). */
+    return d->d_name[0] != '.' && n > 4 && strcmp(d->d_name + n - 4, ".pem") == 0;
+}
+
+struct tls_store *
+tls_store_load(const char *certdir, char *err, size_t errlen)
+{
+    struct dirent **ents = NULL;
+    struct tls_store *store;
+    int n;
+
+    setmsg(err, errlen, "%s", "");
+    if (certdir == NULL) {
+        setmsg(err, errlen, "no certificate directory given");
+        return NULL;
+    }
+    /* Sorted, so that the store (and every tie) is the same on each load. */
+    n = scandir(certdir, &ents, pem_filter, alphasort);
+    if (n < 0) {
+        setmsg(err, errlen, "cannot read certificate directory %s: %s", certdir, strerror(errno));
+        return NULL;
+    }
+    store = xcalloc(1, sizeof(*store));
+    if (pthread_mutex_init(&store->lock, NULL) != 0)
+        fatalx("tls: pthread_mutex_init");
+    store->certs = xcalloc((size_t)n, sizeof(*store->certs));
+    for (int i = 0; i < n; i++) {
+        char *path = xasprintf("%s/%s", certdir, ents[i]->d_name);
+        struct tls_cert *c = &store->certs[store->ncerts];
+        bool dup = false;
+
+        if (load_cert(path, c) == 0) {
+            for (size_t j = 0; j < store->ncerts; j++)
+                dup = dup || strcmp(store->certs[j].thumbprint, c->thumbprint) == 0;
+            if (dup) {
+                log_warnx("tls: skipping %s: certificate %s is already loaded", path,
+                          c->thumbprint);
+                cert_clear(c);
+            } else {
+                log_debug("tls: loaded %s (certificate %s)", path, c->thumbprint);
+                store->ncerts++;
+            }
+        }
+        free(path);
+        free(ents[i]);
+    }
+    free(ents);
+    return store;
+}
+
+void
+tls_store_free(struct tls_store *store)
+{
+    if (store == NULL)
+        return;
+    for (size_t i = 0; i < store->ncerts; i++)
+        cert_clear(&store->certs[i]);
+    free(store->certs);
+    pthread_mutex_destroy(&store->lock);
+    free(store);
+}
+
+/*
+ * Selection
+ */
+
+/* RFC 6125 6.4: case-insensitive; "*" only as the whole left-most label,
+ * standing for exactly one non-empty label, and never directly above a
+ * single label ("*.com"). */
+static bool
+name_matches(const char *pattern, const char *host)
+{
+    const char *dot;
+
+    if (str_ieq(pattern, host))
+        return true;
+    if (pattern[0] != '*' || pattern[1] != '.' || strchr(pattern + 2, '.') == NULL)
+        return false;
+    dot = strchr(host, '.');
+    if (dot == NULL || dot == host)
+        return false;
+    return str_ieq(dot, pattern + 1);
+}
+
+static bool
+cert_names_host(const struct tls_cert *c, const char *host)
+{
+    for (size_t i = 0; i < c->nnames; i++)
+        if (name_matches(c->names[i], host))
+            return true;
+    return false;
+}
+
+/* Appends why c cannot serve host to why and returns false, or returns
+ * true when it can. */
+static bool
+cert_usable(const struct tls_cert *c, const char *host, time_t now, char *why, size_t whylen)
+{
+    char date[64];
+
+    if (!c->server_auth) {
+        appendmsg(why, whylen,
+                  "certificate %s is not usable for server authentication (its extended key "
+                  "usage lacks serverAuth)",
+                  c->thumbprint);
+        return false;
+    }
+    switch (c->key_state) {
+    case KEY_NONE:
+        appendmsg(why, whylen, "certificate %s has no private key", c->thumbprint);
+        return false;
+    case KEY_UNREADABLE:
+        appendmsg(why, whylen, "certificate %s has an unreadable private key", c->thumbprint);
+        return false;
+    case KEY_MISMATCH:
+        appendmsg(why, whylen, "certificate %s has a private key that does not match it",
+                  c->thumbprint);
+        return false;
+    case KEY_OK:
+        break;
+    }
+    if (now < c->not_before) {
+        format_time(c->not_before, date, sizeof(date));
+        appendmsg(why, whylen, "certificate %s for %s is not valid until %s", c->thumbprint, host,
+                  date);
+        return false;
+    }
+    if (now > c->not_after) {
+        format_time(c->not_after, date, sizeof(date));
+        appendmsg(why, whylen, "certificate %s for %s expired on %s", c->thumbprint, host, date);
+        return false;
+    }
+    return true;
+}
+
+/* CA-issued before self-signed, then newest NotBefore; the thumbprint
+ * breaks remaining ties so the choice never depends on chance. */
+static bool
+cert_better(const struct tls_cert *a, const struct tls_cert *b)
+{
+    if (b == NULL)
+        return true;
+    if (a->self_signed != b->self_signed)
+        return !a->self_signed;
+    if (a->not_before != b->not_before)
+        return a->not_before > b->not_before;
+    return strcmp(a->thumbprint, b->thumbprint) < 0;
+}
+
+static SSL_CTX *
+build_server_ctx(const struct tls_cert *c, char *why, size_t whylen)
+{
+    SSL_CTX *ctx;
+    char e[256];
+
+    ERR_clear_error();
+    ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == NULL)
+        goto fail;
+    if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
+        goto fail;
+    /* Compression invites CRIME-style attacks; renegotiation is a DoS lever
+     * and nothing in SMTP needs it; our cipher order is the sane one. */
+    /* SMTP frames its own data ("." ends DATA), so a peer that closes
+     * without close_notify truncates nothing that would be accepted. */
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
+    /* Idle SMTP connections are common: give the ~34 kB of record buffers
+     * back while a connection waits. */
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    /* Resumption saves a full handshake for busy peers: an ID cache for
+     * TLS 1.2 and (left enabled by default) tickets for 1.2 and 1.3. */
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+    if (SSL_CTX_set_session_id_context(ctx, (const unsigned char *)SESSION_ID_CONTEXT,
+                                       sizeof(SESSION_ID_CONTEXT) - 1) != 1)
+        goto fail;
+    if (SSL_CTX_use_certificate(ctx, c->leaf) != 1 || SSL_CTX_use_PrivateKey(ctx, c->key) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1)
+        goto fail;
+    if (sk_X509_num(c->chain) > 0 && SSL_CTX_set1_chain(ctx, c->chain) != 1)
+        goto fail;
+    return ctx;
+fail:
+    setmsg(why, whylen, "certificate %s: cannot set up a TLS context: %s", c->thumbprint,
+           tls_last_error(e, sizeof(e)));
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+struct ssl_ctx_st *
+tls_store_server_ctx(struct tls_store *store, const char *fqdn, char *why, size_t whylen)
+{
+    char host[DNS_NAME_MAX + 2];
+    struct tls_cert *best = NULL;
+    size_t named = 0, n;
+    time_t now = time(NULL);
+    SSL_CTX *ctx;
+
+    setmsg(why, whylen, "%s", "");
+    if (store == NULL || fqdn == NULL || fqdn[0] == '\0') {
+        setmsg(why, whylen, "no certificate store or FQDN");
+        return NULL;
+    }
+    /* "mail.example.com." is the same name as "mail.example.com". */
+    n = strlcpy_p(host, fqdn, sizeof(host));
+    if (n >= sizeof(host)) {
+        setmsg(why, whylen, "\"%s\" is too long for a DNS name", fqdn);
+        return NULL;
+    }
+    if (n > 1 && host[n - 1] == '.')
+        host[n - 1] = '\0';
+
+    pthread_mutex_lock(&store->lock);
+    for (size_t i = 0; i < store->ncerts; i++) {
+        struct tls_cert *c = &store->certs[i];
+
+        if (!cert_names_host(c, host))
+            continue;
+        named++;
+        if (cert_usable(c, host, now, why, whylen) && cert_better(c, best))
+            best = c;
+    }
+    if (best == NULL) {
+        pthread_mutex_unlock(&store->lock);
+        if (named == 0)
+            setmsg(why, whylen, "no certificate names %s", host);
+        return NULL;
+    }
+    if (best->ctx == NULL)
+        best->ctx = build_server_ctx(best, why, whylen);
+    ctx = best->ctx;
+    pthread_mutex_unlock(&store->lock);
+    if (ctx != NULL)
+        setmsg(why, whylen, "%s", "");
+    return ctx;
+}
+
+/*
+ * Connections
+ */
+
+struct ssl_st *
+tls_ssl_new(struct ssl_ctx_st *ctx)
+{
+    SSL *ssl;
+
+    if (ctx == NULL)
+        return NULL;
+    ssl = SSL_new(ctx);
+    if (ssl != NULL)
+        SSL_set_accept_state(ssl);
+    return ssl;
+}
+
+const char *
+tls_ssl_version(const struct ssl_st *ssl)
+{
+    return ssl != NULL ? SSL_get_version(ssl) : "none";
+}
+
+const char *
+tls_ssl_cipher(const struct ssl_st *ssl)
+{
+    const char *name = ssl != NULL ? SSL_get_cipher_name(ssl) : NULL;
+
+    return name != NULL ? name : "none";
+}
+
+const char *
+tls_last_error(char *buf, size_t len)
+{
+    /* The first queued error is the root cause; later ones are the
+     * callers that passed it up. */
+    unsigned long e = ERR_get_error();
+
+    ERR_clear_error();
+    if (buf == NULL || len == 0)
+        return "unknown error";
+    if (e == 0)
+        strlcpy_p(buf, "unknown error", len);
+    else
+        ERR_error_string_n(e, buf, len);
+    return buf;
+}
+
+const char *
+tls_error_text(unsigned long code, char *buf, size_t len)
+{
+    if (buf == NULL || len == 0)
+        return "unknown error";
+    ERR_error_string_n(code, buf, len);
+    return buf;
+}
+
+void
+tls_ssl_free(struct ssl_st *ssl)
+{
+    SSL_free(ssl);
+}

@@ -1,0 +1,66 @@
+/*
+ * tls.h — certificates and TLS contexts. src/tls is the only place that
+ * includes <openssl/...>; other modules see SSL objects as opaque
+ * struct ssl_st pointers (as libevent's bufferevent_ssl.h does).
+ *
+ * Certificate store: DIR/certs/<THUMBPRINT>.pem holds one certificate and
+ * its chain (PEM), DIR/certs/<THUMBPRINT>.key its private key (mode 0600).
+ * The thumbprint is the upper-case hex SHA-1 of the certificate's DER, as
+ * Exchange shows it.
+ *
+ * Must never: write a key with a mode other than 0600, or log key material.
+ */
+#ifndef POSTERN_TLS_H
+#define POSTERN_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+struct ssl_st;
+struct ssl_ctx_st;
+struct tls_store;
+
+/* Creates a self-signed certificate as Exchange's Setup does: RSA 2048,
+ * subject CN=fqdn, SANs fqdn and short_name (the host part of the FQDN when
+ * short_name is NULL), valid for `years` years, key usage for TLS server and
+ * client. Writes both files into certdir. Returns 0, or -1 with err set. On
+ * success thumbprint (41 bytes) receives the thumbprint. */
+int tls_create_selfsigned(const char *certdir, const char *fqdn, const char *short_name, int years,
+                          char *thumbprint, char *err, size_t errlen);
+
+/* Loads every certificate of certdir into a new store (NULL on fatal error
+ * with err set; unreadable or broken files are skipped with a warning). */
+struct tls_store *tls_store_load(const char *certdir, char *err, size_t errlen);
+void tls_store_free(struct tls_store *store);
+
+/* Picks the certificate for a connector's FQDN as Exchange does: a
+ * certificate whose Subject CN or SAN DNS names match fqdn (a wildcard
+ * "*.example.com" matches one label, RFC 6125), usable for server
+ * authentication (no EKU, or EKU serverAuth), private key present and
+ * matching, within its validity dates; CA-issued preferred over self-signed,
+ * then the newest NotBefore. Returns a server SSL_CTX (TLS 1.2 and 1.3, owned
+ * by the store, shared by every session using that certificate), or NULL with
+ * the reason why none is usable in why. */
+struct ssl_ctx_st *tls_store_server_ctx(struct tls_store *store, const char *fqdn, char *why,
+                                        size_t whylen);
+
+/* A new server-side SSL for one connection, or NULL. */
+struct ssl_st *tls_ssl_new(struct ssl_ctx_st *ctx);
+
+/* Frees an SSL that was never handed to a bufferevent. */
+void tls_ssl_free(struct ssl_st *ssl);
+
+/* "TLSv1.3" (SSL_get_version) and "TLS_AES_256_GCM_SHA384" for Received:
+ * headers and logs; "none" for a NULL ssl. */
+const char *tls_ssl_version(const struct ssl_st *ssl);
+const char *tls_ssl_cipher(const struct ssl_st *ssl);
+
+/* The first queued OpenSSL error (the root cause) as text for logs, or
+ * "unknown error"; clears this thread's error queue. */
+const char *tls_last_error(char *buf, size_t len);
+
+/* Text for an OpenSSL error code (as bufferevent_get_openssl_error gives). */
+const char *tls_error_text(unsigned long code, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,260 @@
+"""End-to-end test harness: real postern daemons on loopback.
+
+Each test gets fresh instances in their own directories under /tmp (mode
+0755, so that the unprivileged service user can reach them when the tests
+run as root). Every daemon a test starts is stopped by the test, by its PID,
+even when the test fails; its stderr is checked for sanitizer reports.
+"""
+import os
+import re
+import shutil
+import signal
+import smtplib
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+POSTERN = os.environ.get("POSTERN_BIN", os.path.join(ROOT, "build", "postern"))
+ASAN = os.environ.get("POSTERN_ASAN") == "1"
+# Sanitized builds are several times slower: stretch waits, not assertions.
+SLOW = 4 if ASAN else 1
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
+
+
+def free_port(host="127.0.0.1"):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout=10.0, interval=0.02, what="condition"):
+    deadline = time.monotonic() + timeout * SLOW
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Instance:
+    """One postern instance directory and, when started, its daemon."""
+
+    def __init__(self, base, name, fqdn, port, bind=None):
+        self.dir = os.path.join(base, name)
+        self.fqdn = fqdn
+        self.port = port
+        self.host = "127.0.0.1"
+        self.proc = None
+        self.stderr_path = os.path.join(base, f"{name}.stderr")
+        self.stderr_file = None
+        binds = bind or [f"127.0.0.1:{port}"]
+        args = ["setup", "--fqdn", fqdn]
+        for b in binds:
+            args += ["--bind", b]
+        self.run_cli(*args)
+
+    # -- command line ---------------------------------------------------
+    def run_cli(self, *args, check=True, input=None):
+        env = dict(os.environ)
+        env.pop("POSTERN_HOME", None)
+        r = subprocess.run([POSTERN, "-D", self.dir, *args], capture_output=True, text=True,
+                           timeout=60 * SLOW, input=input, env=env)
+        if check and r.returncode != 0:
+            raise AssertionError(f"postern {' '.join(args)} failed ({r.returncode}):\n"
+                                 f"{r.stdout}\n{r.stderr}")
+        return r
+
+    def cmdlet(self, *args, check=True, input=None):
+        return self.run_cli(*args, check=check, input=input)
+
+    def get(self, cmdlet, *args):
+        """Runs a Get- cmdlet; returns a list of dicts (Format-List output)."""
+        out = self.cmdlet(cmdlet, *args).stdout
+        objects, current = [], {}
+        for line in out.splitlines():
+            if not line.strip():
+                if current:
+                    objects.append(current)
+                    current = {}
+                continue
+            m = re.match(r"^(\S+)\s*:\s?(.*)$", line)
+            if m:
+                current[m.group(1)] = m.group(2).strip()
+        if current:
+            objects.append(current)
+        return objects
+
+    # -- daemon ---------------------------------------------------------
+    def start(self, wait=True):
+        assert self.proc is None
+        self.stderr_file = open(self.stderr_path, "ab")
+        offset = self.stderr_file.tell()  # earlier runs' output is not this run's
+        env = dict(os.environ)
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+        self.proc = subprocess.Popen([POSTERN, "-D", self.dir, "run"], stdout=self.stderr_file,
+                                     stderr=self.stderr_file, env=env)
+        if wait:
+            wait_for(lambda: self.proc.poll() is not None or "postern ready" in self.log()[offset:],
+                     what="postern to start")
+            assert self.proc.poll() is None, f"postern exited:\n{self.log()}"
+        return self
+
+    def log(self):
+        try:
+            with open(self.stderr_path, "r", errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def stop(self):
+        """SIGTERM and wait; returns the exit status."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20 * SLOW)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        status = self.proc.returncode
+        self.proc = None
+        self.stderr_file.close()
+        return status
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self.proc = None
+        self.stderr_file.close()
+
+    def reload(self):
+        return self.run_cli("reload")
+
+    def sanitizer_report(self):
+        text = self.log()
+        return [m for m in SANITIZER_MARKERS if m in text] and text
+
+    # -- SMTP -----------------------------------------------------------
+    def smtp(self, source=None, host=None, port=None, timeout=10):
+        return smtplib.SMTP(host or self.host, port or self.port, local_hostname="client.test",
+                            source_address=(source, 0) if source else None,
+                            timeout=timeout * SLOW)
+
+    # -- queue ----------------------------------------------------------
+    def queued_ids(self):
+        env_dir = os.path.join(self.dir, "queue", "env")
+        return sorted(n for n in os.listdir(env_dir) if re.fullmatch(r"[0-9A-F]{16}", n))
+
+    def queued_content(self, qid):
+        with open(os.path.join(self.dir, "queue", "data", qid), "rb") as f:
+            return f.read()
+
+    def data_files(self):
+        return sorted(os.listdir(os.path.join(self.dir, "queue", "data")))
+
+
+@pytest.fixture
+def workdir():
+    base = tempfile.mkdtemp(prefix="postern-e2e-", dir="/tmp")
+    os.chmod(base, 0o755)
+    yield base
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def instances(workdir):
+    """Factory: instances(name, fqdn=..., port=..., bind=[...]). All are stopped at the end,
+    and a sanitizer report in any daemon's output fails the test."""
+    made = []
+
+    def make(name="a", fqdn=None, port=None, bind=None):
+        inst = Instance(workdir, name, fqdn or f"mail.{name}.test", port or free_port(), bind)
+        made.append(inst)
+        return inst
+
+    yield make
+    reports = []
+    for inst in made:
+        if inst.proc is not None:
+            inst.stop()
+        report = inst.sanitizer_report()
+        if report:
+            reports.append(report)
+    assert not reports, "sanitizer reported errors:\n" + "\n".join(reports)
+
+
+@pytest.fixture
+def server(instances):
+    """A running instance accepting mail for a.test, with mailbox alice@a.test."""
+    inst = instances("a")
+    inst.cmdlet("New-AcceptedDomain", "-Name", "a.test", "-DomainName", "a.test")
+    inst.cmdlet("New-Mailbox", "-Name", "alice", "-PrimarySmtpAddress", "alice@a.test",
+                "-Password", "Secret-1234")
+    inst.start()
+    return inst
+
+
+def message(subject="test", body="Hello.\r\n", sender="bob@example.org", to="alice@a.test"):
+    return (f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\n"
+            f"Message-ID: <{time.time_ns()}@example.org>\r\n\r\n{body}")
+
+
+def queue_id_from_reply(reply):
+    m = re.search(rb"2\.6\.0 ([0-9A-F]{16}) ", reply)
+    assert m, f"no queue id in {reply!r}"
+    return m.group(1).decode()
+
+
+class RawSMTP:
+    """A byte-exact SMTP client for malformed input that smtplib refuses to send."""
+
+    def __init__(self, host, port, source=None, timeout=10):
+        self.sock = socket.create_connection((host, port), timeout=timeout * SLOW,
+                                             source_address=(source, 0) if source else None)
+        self.buf = b""
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def reply(self):
+        """Reads one complete (possibly multi-line) reply; returns (code, text)."""
+        lines = []
+        while True:
+            while b"\r\n" not in self.buf:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise ConnectionError(f"connection closed; got {self.buf!r}")
+                self.buf += chunk
+            line, self.buf = self.buf.split(b"\r\n", 1)
+            lines.append(line)
+            if len(line) < 4 or line[3:4] != b"-":
+                return int(line[:3]), b"\n".join(lines)
+
+    def cmd(self, line):
+        self.send(line + b"\r\n")
+        return self.reply()
+
+    def closed(self, timeout=5):
+        """True when the server closed the connection."""
+        self.sock.settimeout(timeout * SLOW)
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return True
+                self.buf += chunk
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except socket.timeout:
+            return False
+
+    def close(self):
+        self.sock.close()

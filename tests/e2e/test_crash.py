@@ -1,0 +1,37 @@
+"""kill -9 of the service: every acknowledged message survives, no partial one does."""
+import os
+import signal
+import time
+
+from conftest import RawSMTP, message, queue_id_from_reply, wait_for
+
+
+def test_kill9_after_ack_and_during_data(server):
+    acked = []
+    for i in range(5):
+        with server.smtp() as c:
+            c.ehlo()
+            c.mail("bob@example.org")
+            c.rcpt("alice@a.test")
+            code, reply = c.data(message(subject=f"m{i}"))
+            assert code == 250
+            acked.append(queue_id_from_reply(reply))
+    # a message in the middle of DATA when the service dies
+    raw = RawSMTP(server.host, server.port)
+    raw.reply()
+    raw.cmd(b"EHLO client.test")
+    raw.cmd(b"MAIL FROM:<bob@example.org>")
+    raw.cmd(b"RCPT TO:<alice@a.test>")
+    assert raw.cmd(b"DATA")[0] == 354
+    raw.send(b"Subject: partial\r\n\r\n" + b"half of it\r\n" * 1000)
+    wait_for(lambda: len(server.data_files()) == 6, what="partial content on disk")
+    server.kill9()
+    raw.close()
+
+    server.start()
+    assert server.queued_ids() == sorted(acked)
+    assert server.data_files() == sorted(acked)  # the partial one is gone
+    for qid in acked:
+        assert server.queued_content(qid).endswith(b"Hello.\r\n")
+    listed = server.get("Get-Message")
+    assert sorted(m["Identity"].split("\\")[-1] for m in listed) == sorted(acked)

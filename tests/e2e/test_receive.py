@@ -1,0 +1,173 @@
+"""Receiving mail: ESMTP dialogue, acceptance into the durable queue, relay rules."""
+import os
+import re
+import smtplib
+
+import pytest
+
+from conftest import RawSMTP, message, queue_id_from_reply, wait_for
+
+
+def test_ehlo_advertises_extensions(server):
+    with server.smtp() as c:
+        code, text = c.ehlo()
+        assert code == 250
+        text = text.decode()
+        assert text.startswith("mail.a.test Hello [127.0.0.1]")
+        for ext in ("PIPELINING", "SIZE 10485760", "8BITMIME", "ENHANCEDSTATUSCODES",
+                    "SMTPUTF8", "DSN", "STARTTLS"):
+            assert ext in text
+        # BasicAuthRequireTLS on the default connector: no AUTH before TLS
+        assert "AUTH" not in text
+
+
+def test_banner_names_fqdn(server):
+    raw = RawSMTP(server.host, server.port)
+    code, text = raw.reply()
+    assert code == 220 and b"mail.a.test" in text
+    raw.close()
+
+
+def test_message_is_queued_with_id_and_received_header(server):
+    with server.smtp() as c:
+        c.ehlo()
+        c.mail("bob@example.org")
+        c.rcpt("alice@a.test")
+        code, reply = c.data(message(subject="first"))
+    assert code == 250
+    qid = queue_id_from_reply(reply)
+    assert qid in server.queued_ids()
+    content = server.queued_content(qid)
+    first = content.split(b"\r\n\r\n")[0]
+    assert first.startswith(b"Received: from client.test ([127.0.0.1])")
+    assert b"by mail.a.test (postern) with ESMTP id " + qid.encode() in first
+    assert b'connector "Default mail"' in first
+    assert b"Subject: first" in content
+    assert content.endswith(b"Hello.\r\n")
+
+
+def test_dot_stuffing_is_undone(server):
+    raw = RawSMTP(server.host, server.port)
+    raw.reply()
+    raw.cmd(b"EHLO client.test")
+    raw.cmd(b"MAIL FROM:<bob@example.org>")
+    raw.cmd(b"RCPT TO:<alice@a.test>")
+    assert raw.cmd(b"DATA")[0] == 354
+    code, text = raw.cmd(b"Subject: dots\r\n\r\n..leading dot\r\n.\r\n")
+    assert code == 250
+    qid = queue_id_from_reply(text)
+    assert server.queued_content(qid).endswith(b"\r\n.leading dot\r\n")
+    raw.close()
+
+
+def test_relay_refused_for_anonymous(server):
+    with server.smtp() as c:
+        c.ehlo()
+        c.mail("bob@example.org")
+        code, text = c.rcpt("victim@elsewhere.example")
+        assert code == 550 and b"5.7.54" in text
+        # and no message can be sent with only refused recipients
+        code, _ = c.docmd("DATA")
+        assert code == 503
+    assert server.queued_ids() == []
+
+
+def test_unknown_local_user_refused(server):
+    with server.smtp() as c:
+        c.ehlo()
+        c.mail("bob@example.org")
+        code, text = c.rcpt("nobody@a.test")
+        assert code == 550 and b"5.1.1" in text
+        assert c.rcpt("postmaster@a.test")[0] == 250
+        assert c.rcpt("ALICE@A.TEST")[0] == 250
+
+
+def test_command_sequence_errors(server):
+    with server.smtp() as c:
+        assert c.docmd("MAIL FROM:<bob@example.org>")[0] == 503
+        c.ehlo()
+        assert c.docmd("RCPT TO:<alice@a.test>")[0] == 503
+        assert c.docmd("DATA")[0] == 503
+        assert c.docmd("MAIL FROM:<bob@example.org>")[0] == 250
+        assert c.docmd("MAIL FROM:<bob@example.org>")[0] == 503
+        assert c.docmd("RSET")[0] == 250
+        assert c.docmd("NOOP")[0] == 250
+        assert c.docmd("VRFY alice")[0] == 252
+        assert c.docmd("HELP")[0] == 214
+        assert c.docmd("FOO")[0] == 500
+
+
+def test_size_limit_announced_and_enforced(server):
+    server.cmdlet("Set-ReceiveConnector", "Default mail", "-MaxMessageSize", "64KB")
+    server.reload()
+    with server.smtp() as c:
+        c.ehlo()
+        assert c.has_extn("size") and c.esmtp_features["size"] == "65536"
+        code, text = c.docmd("MAIL FROM:<bob@example.org> SIZE=70000")
+        assert code == 552 and b"5.3.4" in text
+        c.mail("bob@example.org")
+        c.rcpt("alice@a.test")
+        code, text = c.data(message(body="x" * 998 + "\r\n") * 80)
+        assert code == 552
+    assert server.queued_ids() == []
+    assert server.data_files() == []
+
+
+def test_too_many_recipients(server):
+    server.cmdlet("Set-ReceiveConnector", "Default mail", "-MaxRecipientsPerMessage", "2")
+    server.reload()
+    with server.smtp() as c:
+        c.ehlo()
+        c.mail("bob@example.org")
+        assert c.rcpt("alice@a.test")[0] == 250
+        assert c.rcpt("postmaster@a.test")[0] == 250
+        code, text = c.rcpt("alice@a.test")
+        assert code == 452 and b"4.5.3" in text
+
+
+def test_pipelined_transaction(server):
+    raw = RawSMTP(server.host, server.port)
+    raw.reply()
+    raw.cmd(b"EHLO client.test")
+    raw.send(b"MAIL FROM:<bob@example.org>\r\nRCPT TO:<alice@a.test>\r\n"
+             b"RCPT TO:<nobody@a.test>\r\nDATA\r\n")
+    assert raw.reply()[0] == 250
+    assert raw.reply()[0] == 250
+    assert raw.reply()[0] == 550
+    assert raw.reply()[0] == 354
+    raw.send(b"Subject: p\r\n\r\nbody\r\n.\r\nMAIL FROM:<>\r\nRCPT TO:<alice@a.test>\r\n"
+             b"DATA\r\n")
+    assert raw.reply()[0] == 250
+    assert raw.reply()[0] == 250
+    assert raw.reply()[0] == 250
+    assert raw.reply()[0] == 354
+    code, _ = raw.cmd(b"bounce\r\n.")
+    assert code == 250
+    assert raw.cmd(b"QUIT")[0] == 221
+    assert len(server.queued_ids()) == 2
+
+
+def test_dsn_and_smtputf8_parameters_stored(server):
+    with server.smtp() as c:
+        c.ehlo()
+        assert c.docmd("MAIL FROM:<bob@example.org> RET=HDRS ENVID=QQ+2B1 SMTPUTF8 "
+                       "BODY=8BITMIME")[0] == 250
+        assert c.docmd("RCPT TO:<alice@a.test> NOTIFY=SUCCESS,FAILURE "
+                       "ORCPT=rfc822;alice@a.test")[0] == 250
+        code, reply = c.data(message())
+        assert code == 250
+    qid = queue_id_from_reply(reply)
+    with open(os.path.join(server.dir, "queue", "env", qid)) as f:
+        env = f.read()
+    assert "envid: QQ+2B1" in env
+    assert "smtputf8: 1" in env
+    assert re.search(r"rcpt: ready 6 rfc822;alice@a.test alice@a.test", env)
+
+
+def test_connector_without_permission_groups_accepts_nothing(server):
+    server.cmdlet("Set-ReceiveConnector", "Default mail", "-PermissionGroups", "None")
+    server.reload()
+    with server.smtp() as c:
+        c.ehlo()
+        code, text = c.docmd("MAIL FROM:<bob@example.org>")
+        assert code == 530 and b"5.7.1" in text

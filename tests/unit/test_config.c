@@ -1,0 +1,1435 @@
+/*
+ * test_config.c — unit tests for src/config (parameter values, postern.conf
+ * reading and writing, validation) and for the configuration cmdlets of
+ * src/admin run against a temporary instance directory.
+ * Must never: touch anything outside its own temporary directories.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "admin/cmdlet.h"
+#include "admin/cmdlet_args.h"
+#include "config/config.h"
+#include "config/config_param.h"
+#include "lib/password.h"
+
+/* ---- helpers ---- */
+
+static char *
+make_dir(void)
+{
+    char tmpl[] = "/tmp/postern-test-config-XXXXXX";
+    char *d = mkdtemp(tmpl);
+
+    assert_non_null(d);
+    return strdup(d);
+}
+
+static void
+remove_dir(char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL) {
+        char path[512];
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        assert_int_equal(unlink(path), 0);
+    }
+    closedir(d);
+    assert_int_equal(rmdir(dir), 0);
+    free(dir);
+}
+
+static char *
+conf_path(const char *dir)
+{
+    char *p;
+
+    assert_true(asprintf(&p, "%s/postern.conf", dir) > 0);
+    return p;
+}
+
+static void
+write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+static char *
+read_text(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    int c;
+
+    assert_non_null(f);
+    while ((c = fgetc(f)) != EOF)
+        fputc(c, m);
+    fclose(f);
+    fclose(m);
+    return buf;
+}
+
+/* A config loaded from text; NULL with err when it does not load. */
+static struct config *
+load_text(const char *text, char *err, size_t errlen)
+{
+    char *dir = make_dir(), *path = conf_path(dir);
+    struct config *cfg;
+
+    write_text(path, text);
+    cfg = config_load(path, err, errlen);
+    free(path);
+    remove_dir(dir);
+    return cfg;
+}
+
+static void
+assert_load_error(const char *text, const char *want)
+{
+    char err[1024] = "";
+    struct config *cfg = load_text(text, err, sizeof(err));
+
+    if (cfg != NULL)
+        fail_msg("loaded, expected error: %s", want);
+    assert_string_equal(err, want);
+}
+
+struct run {
+    int rc;
+    char *out;
+    char *err;
+};
+
+/* Runs a cmdlet; argv ends with NULL. */
+static struct run
+run_in(const char *dir, const char *input, ...)
+{
+    char *argv[64];
+    int argc = 0;
+    va_list ap;
+    struct run r = {0};
+    size_t olen, elen;
+    FILE *out = open_memstream(&r.out, &olen);
+    FILE *err = open_memstream(&r.err, &elen);
+    FILE *in = fmemopen((void *)(input ? input : ""), input ? strlen(input) : 0, "r");
+
+    assert_non_null(in);
+    va_start(ap, input);
+    while ((argv[argc] = va_arg(ap, char *)) != NULL)
+        argc++;
+    va_end(ap);
+    r.rc = cmdlet_run_io(dir, argc, argv, in, out, err);
+    fclose(in);
+    fclose(out);
+    fclose(err);
+    return r;
+}
+
+#define run(dir, ...) run_in(dir, NULL, __VA_ARGS__, (char *)NULL)
+
+static void
+run_free(struct run *r)
+{
+    free(r->out);
+    free(r->err);
+}
+
+static void
+assert_run_ok(const char *dir, struct run r)
+{
+    if (r.rc != 0)
+        fail_msg("cmdlet failed (%d): %s", r.rc, r.err);
+    run_free(&r);
+}
+
+/* A new instance directory holding config_default("mail.example.test"). */
+static char *
+make_instance(void)
+{
+    char *dir = make_dir(), *path = conf_path(dir), err[512];
+    struct config *cfg = config_default("mail.example.test", NULL, 0);
+
+    if (config_save(cfg, path, err, sizeof(err)) < 0)
+        fail_msg("%s", err);
+    config_unref(cfg);
+    free(path);
+    return dir;
+}
+
+static bool
+has_line(const char *text, const char *line)
+{
+    size_t n = strlen(line);
+
+    for (const char *p = text; (p = strstr(p, line)) != NULL; p++)
+        if ((p == text || p[-1] == '\n') && (p[n] == '\n' || p[n] == '\0'))
+            return true;
+    return false;
+}
+
+static void
+assert_has_line(const char *text, const char *line)
+{
+    if (!has_line(text, line))
+        fail_msg("no line \"%s\" in:\n%s", line, text);
+}
+
+static void assert_invalid(const struct config *cfg, const char *want);
+
+/* ---- values ---- */
+
+static void
+bytes_is(const char *text, uint64_t want)
+{
+    uint64_t v = 0;
+    char err[256] = "";
+
+    if (config_bytes_parse(text, true, &v, err, sizeof(err)) < 0)
+        fail_msg("'%s': %s", text, err);
+    assert_int_equal(v, want);
+}
+
+static void
+bytes_bad(const char *text, bool unlimited_ok)
+{
+    uint64_t v = 42;
+    char err[256] = "";
+
+    assert_int_equal(config_bytes_parse(text, unlimited_ok, &v, err, sizeof(err)), -1);
+    assert_true(err[0] != '\0');
+    assert_int_equal(v, 42);
+}
+
+static void
+bytes_shows(uint64_t v, const char *want)
+{
+    char buf[128];
+
+    config_bytes_format(v, buf, sizeof(buf));
+    assert_string_equal(buf, want);
+}
+
+static void
+test_sizes(void **state)
+{
+    (void)state;
+    bytes_is("10MB", 10485760);
+    bytes_is("10 MB", 10485760);
+    bytes_is("36MB", 37748736);
+    bytes_is("65536", 65536);
+    bytes_is("64KB", 65536);
+    bytes_is("64 kb", 65536);
+    bytes_is("1GB", 1073741824);
+    bytes_is("1.5 GB", 1610612736);
+    bytes_is("512 B", 512);
+    bytes_is("10 MB (10,485,760 bytes)", 10485760);
+    bytes_is("  10 MB (10485760 bytes)  ", 10485760);
+    bytes_is("10240 KB (10,485,760 bytes)", 10485760);
+    /* Not a round number: the exact count in parentheses wins. */
+    bytes_is("488.3 KB (500,000 bytes)", 500000);
+    bytes_is("Unlimited", CONFIG_UNLIMITED);
+    bytes_is("unlimited", CONFIG_UNLIMITED);
+
+    bytes_bad("Unlimited", false);
+    bytes_bad("10 XB", true);
+    bytes_bad("MB", true);
+    bytes_bad("-1", true);
+    bytes_bad("10 MB bytes", true);
+    bytes_bad("", true);
+    bytes_bad("99999999999999999999", true);
+    /* A hand edit that changed one side only. */
+    bytes_bad("25 MB (10,485,760 bytes)", true);
+    bytes_bad("10 MB (10,485,760 byte)", true);
+
+    bytes_shows(10485760, "10 MB (10,485,760 bytes)");
+    bytes_shows(65536, "64 KB (65,536 bytes)");
+    bytes_shows(37748736, "36 MB (37,748,736 bytes)");
+    bytes_shows(500000, "488.3 KB (500,000 bytes)");
+    bytes_shows(37085451, "35.37 MB (37,085,451 bytes)");
+    bytes_shows(512, "512 B (512 bytes)");
+    bytes_shows(0, "0 B (0 bytes)");
+    bytes_shows(CONFIG_UNLIMITED, "Unlimited");
+
+    /* What is shown reads back as the same number. */
+    const uint64_t samples[] = {0, 1, 1023, 1025, 500000, 37085451, 2147483647, 10485760};
+    for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
+        char buf[128];
+        config_bytes_format(samples[i], buf, sizeof(buf));
+        bytes_is(buf, samples[i]);
+    }
+}
+
+static void
+span_is(const char *text, uint64_t want)
+{
+    uint64_t v = 0;
+    char err[256] = "";
+
+    if (config_timespan_parse(text, &v, err, sizeof(err)) < 0)
+        fail_msg("'%s': %s", text, err);
+    assert_int_equal(v, want);
+}
+
+static void
+span_bad(const char *text)
+{
+    uint64_t v = 7;
+    char err[256] = "";
+
+    assert_int_equal(config_timespan_parse(text, &v, err, sizeof(err)), -1);
+    assert_true(strstr(err, "time span") != NULL);
+    assert_int_equal(v, 7);
+}
+
+static void
+span_shows(uint64_t v, const char *want)
+{
+    char buf[64];
+
+    config_timespan_format(v, buf, sizeof(buf));
+    assert_string_equal(buf, want);
+}
+
+static void
+test_timespans(void **state)
+{
+    (void)state;
+    span_is("00:05:00", 300);
+    span_is("00:10:00", 600);
+    span_is("1.00:00:00", 86400);
+    span_is("2.03:04:05", 2 * 86400 + 3 * 3600 + 4 * 60 + 5);
+    span_is("00:00:01", 1);
+    span_is("01:30", 5400);
+    span_is(" 00:05:00 ", 300);
+    span_bad("24:00:00");
+    span_bad("00:60:00");
+    span_bad("00:00:60");
+    span_bad("5");
+    span_bad("abc");
+    span_bad("1.");
+    span_bad("00:05:00x");
+    span_bad("");
+    span_shows(300, "00:05:00");
+    span_shows(86400, "1.00:00:00");
+    span_shows(93784, "1.02:03:04");
+    span_shows(0, "00:00:00");
+}
+
+static const struct config_param *
+rc_param(const char *name)
+{
+    const struct config_param *p = config_param_find(config_kind(CONFIG_RECEIVE_CONNECTOR), name);
+    assert_non_null(p);
+    return p;
+}
+
+static void
+test_param_values(void **state)
+{
+    struct receive_connector rc;
+    char err[512];
+    char *s;
+
+    (void)state;
+    config_object_init(config_kind(CONFIG_RECEIVE_CONNECTOR), &rc);
+    /* Exchange 2010 defaults. */
+    assert_int_equal(rc.max_message_size, 10485760);
+    assert_int_equal(rc.max_recipients_per_message, 200);
+    assert_int_equal(rc.max_inbound_connection, 5000);
+    assert_int_equal(rc.max_inbound_connection_per_source, 20);
+    assert_int_equal(rc.connection_timeout, 600);
+    assert_int_equal(rc.connection_inactivity_timeout, 300);
+    assert_int_equal(rc.max_protocol_errors, 5);
+    assert_int_equal(rc.max_logon_failures, 3);
+    assert_int_equal(rc.max_header_size, 65536);
+    assert_int_equal(rc.max_hop_count, 30);
+    assert_int_equal(rc.protocol_logging_level, LOGGING_NONE);
+    assert_true(rc.enabled);
+    assert_false(rc.require_tls);
+    assert_false(rc.domain_secure_enabled);
+    assert_int_equal(rc.auth_mechanism, AUTHM_TLS);
+    assert_int_equal(rc.permission_groups, 0);
+    assert_null(rc.fqdn);
+    assert_null(rc.banner);
+
+    /* The alias, case-insensitive names and values. */
+    assert_ptr_equal(rc_param("authenticationmechanism"), rc_param("AuthMechanism"));
+    assert_int_equal(config_param_parse(rc_param("AuthMechanism"), &rc,
+                                        "tls,BASICAUTH, basicauthrequiretls", 0, err, sizeof(err)),
+                     0);
+    assert_int_equal(rc.auth_mechanism, AUTHM_TLS | AUTHM_BASICAUTH | AUTHM_BASICAUTH_REQUIRE_TLS);
+    s = config_param_format(rc_param("AuthMechanism"), &rc, CONFIG_FORMAT_DISPLAY);
+    assert_string_equal(s, "Tls, BasicAuth, BasicAuthRequireTLS");
+    free(s);
+    assert_int_equal(
+        config_param_parse(rc_param("AuthMechanism"), &rc, "None, Tls", 0, err, sizeof(err)), -1);
+    assert_string_equal(err, "None cannot be combined with other values");
+    assert_int_equal(rc.auth_mechanism, AUTHM_TLS | AUTHM_BASICAUTH | AUTHM_BASICAUTH_REQUIRE_TLS);
+    assert_int_equal(
+        config_param_parse(rc_param("AuthMechanism"), &rc, "Kerberos", 0, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "'Kerberos' is not one of None, Tls"));
+    assert_int_equal(
+        config_param_parse(rc_param("PermissionGroups"), &rc, "None", 0, err, sizeof(err)), 0);
+    s = config_param_format(rc_param("PermissionGroups"), &rc, CONFIG_FORMAT_DISPLAY);
+    assert_string_equal(s, "None");
+    free(s);
+
+    /* Booleans in every spelling the shell lets through. */
+    const char *yes[] = {"$true", "$TRUE", "true", "True", "1"};
+    const char *no[] = {"$false", "false", "FALSE", "0"};
+    for (size_t i = 0; i < 5; i++) {
+        rc.require_tls = false;
+        assert_int_equal(
+            config_param_parse(rc_param("RequireTLS"), &rc, yes[i], 0, err, sizeof(err)), 0);
+        assert_true(rc.require_tls);
+    }
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(
+            config_param_parse(rc_param("RequireTLS"), &rc, no[i], 0, err, sizeof(err)), 0);
+        assert_false(rc.require_tls);
+    }
+    assert_int_equal(config_param_parse(rc_param("RequireTLS"), &rc, "yes", 0, err, sizeof(err)),
+                     -1);
+
+    /* Bounds and Unlimited where Exchange allows it. */
+    assert_int_equal(config_param_parse(rc_param("MaxInboundConnectionPerSource"), &rc, "Unlimited",
+                                        0, err, sizeof(err)),
+                     0);
+    assert_int_equal(rc.max_inbound_connection_per_source, CONFIG_UNLIMITED);
+    assert_int_equal(config_param_parse(rc_param("MaxInboundConnectionPerSource"), &rc, "10001", 0,
+                                        err, sizeof(err)),
+                     -1);
+    assert_string_equal(err, "must be between 1 and 10000, or Unlimited");
+    assert_int_equal(
+        config_param_parse(rc_param("MaxHopCount"), &rc, "Unlimited", 0, err, sizeof(err)), -1);
+    assert_int_equal(
+        config_param_parse(rc_param("MaxMessageSize"), &rc, "64KB", 0, err, sizeof(err)), 0);
+    assert_int_equal(
+        config_param_parse(rc_param("MaxMessageSize"), &rc, "65535", 0, err, sizeof(err)), -1);
+    assert_int_equal(rc.max_message_size, 65536);
+    assert_int_equal(
+        config_param_parse(rc_param("ConnectionTimeout"), &rc, "1.00:00:01", 0, err, sizeof(err)),
+        -1);
+
+    /* Strings: $null unsets, control characters are refused. */
+    assert_int_equal(config_param_parse(rc_param("Banner"), &rc, "220 hi", 0, err, sizeof(err)), 0);
+    assert_string_equal(rc.banner, "220 hi");
+    assert_int_equal(config_param_parse(rc_param("Banner"), &rc, "220 a\r\nb", 0, err, sizeof(err)),
+                     -1);
+    assert_string_equal(rc.banner, "220 hi");
+    assert_int_equal(config_param_parse(rc_param("Banner"), &rc, "$null", 0, err, sizeof(err)), 0);
+    assert_null(rc.banner);
+    assert_int_equal(
+        config_param_parse(rc_param("Fqdn"), &rc, "Mail.Example.TEST", 0, err, sizeof(err)), 0);
+    assert_string_equal(rc.fqdn, "mail.example.test");
+    assert_int_equal(
+        config_param_parse(rc_param("Fqdn"), &rc, "bad_name.test", 0, err, sizeof(err)), -1);
+    assert_int_equal(config_param_parse(rc_param("Name"), &rc, "SRV\\x", 0, err, sizeof(err)), -1);
+    config_object_free(config_kind(CONFIG_RECEIVE_CONNECTOR), &rc);
+}
+
+static void
+test_list_add_remove(void **state)
+{
+    struct receive_connector rc;
+    const struct config_param *p = rc_param("RemoteIPRanges");
+    char err[512];
+    char *s;
+
+    (void)state;
+    config_object_init(config_kind(CONFIG_RECEIVE_CONNECTOR), &rc);
+    assert_int_equal(
+        config_param_parse(p, &rc, "10.0.0.0/8, '192.168.1.0/24'", 0, err, sizeof(err)), 0);
+    assert_int_equal(rc.nremote_ip_ranges, 2);
+    assert_int_equal(config_param_parse(p, &rc, "@{Add=\"172.16.0.0/12\",\"10.0.0.0/8\"}",
+                                        CONFIG_PARSE_CMDLET, err, sizeof(err)),
+                     0);
+    s = config_param_format(p, &rc, CONFIG_FORMAT_DISPLAY);
+    assert_string_equal(s, "{10.0.0.0/8, 192.168.1.0/24, 172.16.0.0/12}");
+    free(s);
+    /* Removal matches the range, whatever form it is written in. */
+    assert_int_equal(
+        config_param_parse(p, &rc, "@{Remove=\"10.0.0.0-10.255.255.255\"; Add='2001:db8::/32'}",
+                           CONFIG_PARSE_CMDLET, err, sizeof(err)),
+        0);
+    s = config_param_format(p, &rc, CONFIG_FORMAT_FILE);
+    assert_string_equal(s, "192.168.1.0/24, 172.16.0.0/12, 2001:db8::/32");
+    free(s);
+    /* Refused: the list stays as it was. */
+    assert_int_equal(
+        config_param_parse(p, &rc, "@{Remove=\"10.9.9.9\"}", CONFIG_PARSE_CMDLET, err, sizeof(err)),
+        -1);
+    assert_string_equal(err, "'10.9.9.9' is not in the list");
+    assert_int_equal(
+        config_param_parse(p, &rc, "@{Add=\"10.0.0.0/33\"}", CONFIG_PARSE_CMDLET, err, sizeof(err)),
+        -1);
+    assert_int_equal(
+        config_param_parse(p, &rc, "@{Put=\"10.0.0.0/8\"}", CONFIG_PARSE_CMDLET, err, sizeof(err)),
+        -1);
+    assert_int_equal(config_param_parse(p, &rc, "1.2.3.4, 1.2.3.4", 0, err, sizeof(err)), -1);
+    assert_string_equal(err, "'1.2.3.4' is listed twice");
+    assert_int_equal(rc.nremote_ip_ranges, 3);
+    /* In the file, @{...} is not a list. */
+    assert_int_equal(config_param_parse(p, &rc, "@{Add=1.2.3.4}", 0, err, sizeof(err)), -1);
+    assert_int_equal(rc.nremote_ip_ranges, 3);
+    /* Get- output pasted back, and $null. */
+    assert_int_equal(config_param_parse(p, &rc, "{10.0.0.0/8, 1.2.3.4}", 0, err, sizeof(err)), 0);
+    assert_int_equal(rc.nremote_ip_ranges, 2);
+    assert_int_equal(config_param_parse(p, &rc, "$null", 0, err, sizeof(err)), 0);
+    assert_int_equal(rc.nremote_ip_ranges, 0);
+    config_object_free(config_kind(CONFIG_RECEIVE_CONNECTOR), &rc);
+
+    /* Domain lists: lower-cased, no wildcards. */
+    struct transport_config tc;
+    const struct config_param *d =
+        config_param_find(config_kind(CONFIG_TRANSPORT), "tlsreceivedomainsecurelist");
+    config_object_init(config_kind(CONFIG_TRANSPORT), &tc);
+    assert_int_equal(config_param_parse(d, &tc, "Contoso.COM,fabrikam.net", 0, err, sizeof(err)),
+                     0);
+    assert_int_equal(tc.ntls_receive_domain_secure_list, 2);
+    assert_string_equal(tc.tls_receive_domain_secure_list[0], "contoso.com");
+    assert_int_equal(config_param_parse(d, &tc, "*.contoso.com", 0, err, sizeof(err)), -1);
+    assert_string_equal(err, "'*.contoso.com': wildcards are not allowed here");
+    assert_int_equal(
+        config_param_parse(d, &tc, "@{Remove=contoso.com}", CONFIG_PARSE_CMDLET, err, sizeof(err)),
+        0);
+    assert_int_equal(tc.ntls_receive_domain_secure_list, 1);
+    assert_string_equal(tc.tls_receive_domain_secure_list[0], "fabrikam.net");
+    config_object_free(config_kind(CONFIG_TRANSPORT), &tc);
+}
+
+/* ---- the file ---- */
+
+static const char sample[] =
+    "# postern.conf — written by postern cmdlets; hand edits are kept when valid.\n"
+    "[TransportConfig]\n"
+    "Fqdn = mail.example.test\n"
+    "MaxReceiveSize = 10 MB (10,485,760 bytes)\n"
+    "tlsreceivedomainsecurelist = contoso.com, fabrikam.net\n"
+    "\n"
+    "# hand-written\n"
+    "[ReceiveConnector \"Default mail\"]\n"
+    "Bindings = 0.0.0.0:25, [::]:25\n"
+    "RemoteIPRanges = 0.0.0.0-255.255.255.255, ::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff\n"
+    "Banner = \"220 mail.example.test ESMTP\"\n"
+    "AuthenticationMechanism = Tls, BasicAuth, BasicAuthRequireTLS\n"
+    "PermissionGroups = AnonymousUsers, ExchangeUsers\n"
+    "\n"
+    "[ReceiveConnector \"Partners\"]\n"
+    "Bindings = 0.0.0.0:25\n"
+    "RemoteIPRanges = 192.168.1.0/24, 10.0.0.0\n"
+    "MaxMessageSize = 36MB\n"
+    "ConnectionTimeout = 1.00:00:00\n"
+    "RequireTLS = $true\n"
+    "PermissionGroups = Partners\n"
+    "Comment = \"say \\\"hi\\\" \\\\ bye\"\n"
+    "\n"
+    "[AcceptedDomain \"example.test\"]\n"
+    "DomainName = Example.TEST\n"
+    "Default = True\n"
+    "\n"
+    "[AcceptedDomain \"Subs\"]\n"
+    "DomainName = *.corp.test\n"
+    "DomainType = InternalRelay\n"
+    "\n"
+    "[Mailbox \"alice\"]\n"
+    "PrimarySmtpAddress = Alice@EXAMPLE.test\n"
+    "PasswordHash = \"$y$j9T$abc$def\"\n";
+
+static void
+test_load_sample(void **state)
+{
+    char err[1024] = "";
+    struct config *cfg = load_text(sample, err, sizeof(err));
+    const struct receive_connector *rc;
+    char buf[128];
+
+    (void)state;
+    if (cfg == NULL)
+        fail_msg("%s", err);
+    assert_int_equal(cfg->refcount, 1);
+    assert_string_equal(cfg->transport.fqdn, "mail.example.test");
+    assert_int_equal(cfg->transport.max_send_size, 10485760);
+    assert_int_equal(cfg->transport.max_recipient_envelope_limit, 5000);
+    assert_int_equal(cfg->transport.ntls_receive_domain_secure_list, 2);
+    assert_string_equal(cfg->transport.service_user, "postern");
+    assert_int_equal(cfg->nreceive_connectors, 2);
+
+    rc = config_find_receive_connector(cfg, "DEFAULT MAIL");
+    assert_non_null(rc);
+    assert_int_equal(rc->nbindings, 2);
+    binding_format(&rc->bindings[1], buf, sizeof(buf));
+    assert_string_equal(buf, "[::]:25");
+    assert_int_equal(rc->nremote_ip_ranges, 2);
+    assert_string_equal(rc->banner, "220 mail.example.test ESMTP");
+    assert_int_equal(rc->auth_mechanism, AUTHM_TLS | AUTHM_BASICAUTH | AUTHM_BASICAUTH_REQUIRE_TLS);
+    assert_int_equal(rc->permission_groups, PERM_ANONYMOUS_USERS | PERM_EXCHANGE_USERS);
+    assert_string_equal(receive_connector_fqdn(cfg, rc), "mail.example.test");
+
+    rc = config_find_receive_connector(cfg, "partners");
+    assert_non_null(rc);
+    assert_int_equal(rc->max_message_size, 36 * 1048576);
+    assert_int_equal(rc->connection_timeout, 86400);
+    assert_true(rc->require_tls);
+    assert_string_equal(rc->comment, "say \"hi\" \\ bye");
+    /* 10.0.0.0 takes its classful mask. */
+    iprange_format(&rc->remote_ip_ranges[1], buf, sizeof(buf));
+    assert_string_equal(buf, "10.0.0.0/8");
+
+    assert_int_equal(cfg->naccepted_domains, 2);
+    assert_string_equal(cfg->accepted_domains[0].domain_name, "example.test");
+    assert_true(cfg->accepted_domains[0].is_default);
+    assert_int_equal(cfg->accepted_domains[1].domain_type, DOMAIN_INTERNAL_RELAY);
+    assert_ptr_equal(config_match_accepted_domain(cfg, "EXAMPLE.test"), &cfg->accepted_domains[0]);
+    assert_ptr_equal(config_match_accepted_domain(cfg, "a.b.corp.test"), &cfg->accepted_domains[1]);
+    assert_ptr_equal(config_match_accepted_domain(cfg, "corp.test"), &cfg->accepted_domains[1]);
+    assert_null(config_match_accepted_domain(cfg, "xcorp.test"));
+    assert_null(config_match_accepted_domain(cfg, "example.test.evil"));
+
+    assert_int_equal(cfg->nmailboxes, 1);
+    assert_string_equal(cfg->mailboxes[0].primary_smtp_address, "Alice@example.test");
+    assert_string_equal(cfg->mailboxes[0].password_hash, "$y$j9T$abc$def");
+    assert_ptr_equal(config_find_mailbox(cfg, "ALICE"), &cfg->mailboxes[0]);
+    assert_ptr_equal(config_find_mailbox(cfg, "alice@example.test"), &cfg->mailboxes[0]);
+    assert_ptr_equal(config_find_mailbox_by_address(cfg, "ALICE@EXAMPLE.TEST"), &cfg->mailboxes[0]);
+    assert_null(config_find_mailbox_by_address(cfg, "alice"));
+    config_unref(cfg);
+}
+
+static void
+test_match_accepted_domain(void **state)
+{
+    char err[1024] = "";
+    struct config *cfg = load_text("[AcceptedDomain \"a\"]\nDomainName = *.contoso.com\n"
+                                   "Default = True\n"
+                                   "[AcceptedDomain \"b\"]\nDomainName = *.sales.contoso.com\n"
+                                   "[AcceptedDomain \"c\"]\nDomainName = eu.sales.contoso.com\n",
+                                   err, sizeof(err));
+
+    (void)state;
+    if (cfg == NULL)
+        fail_msg("%s", err);
+    /* Exact beats wildcard; the longer wildcard beats the shorter. */
+    assert_string_equal(config_match_accepted_domain(cfg, "eu.sales.contoso.com")->name, "c");
+    assert_string_equal(config_match_accepted_domain(cfg, "us.sales.contoso.com")->name, "b");
+    assert_string_equal(config_match_accepted_domain(cfg, "sales.contoso.com")->name, "b");
+    assert_string_equal(config_match_accepted_domain(cfg, "contoso.com")->name, "a");
+    assert_string_equal(config_match_accepted_domain(cfg, "x.contoso.com")->name, "a");
+    assert_null(config_match_accepted_domain(cfg, "notcontoso.com"));
+    config_unref(cfg);
+}
+
+static void
+test_load_errors(void **state)
+{
+    (void)state;
+    assert_load_error("[TransportConfig]\nFqdn = a.test\n[Connector \"x\"]\n",
+                      "postern.conf:3: [Connector]: unknown section (TransportConfig, "
+                      "ReceiveConnector, AcceptedDomain, Mailbox)");
+    assert_load_error("[TransportConfig]\n\n# c\nMaxSize = 1\n",
+                      "postern.conf:4: TransportConfig: MaxSize: unknown parameter");
+    assert_load_error("[ReceiveConnector \"X\"]\nBindings = 0.0.0.0:25\n"
+                      "RemoteIPRanges = 10.0.0.0/33\n",
+                      "postern.conf:3: ReceiveConnector \"X\": RemoteIPRanges: '10.0.0.0/33': "
+                      "bad prefix length");
+    assert_load_error("[ReceiveConnector \"X\"]\nMaxMessageSize = 10 MB\nmaxmessagesize = 10 MB\n",
+                      "postern.conf:3: ReceiveConnector \"X\": MaxMessageSize: duplicate "
+                      "parameter (first at line 2)");
+    /* An alias names the same parameter. */
+    assert_load_error("[ReceiveConnector \"X\"]\nAuthMechanism = Tls\n"
+                      "AuthenticationMechanism = Tls\n",
+                      "postern.conf:3: ReceiveConnector \"X\": AuthMechanism: duplicate "
+                      "parameter (first at line 2)");
+    assert_load_error("[ReceiveConnector \"X\"]\nMaxMessageSize = lots\n",
+                      "postern.conf:2: ReceiveConnector \"X\": MaxMessageSize: 'lots' is not a "
+                      "size (examples: 10MB, 64 KB, 65536)");
+    assert_load_error("[ReceiveConnector \"X\"]\nEnabled = maybe\n",
+                      "postern.conf:2: ReceiveConnector \"X\": Enabled: 'maybe' is not $true or "
+                      "$false");
+    assert_load_error("[ReceiveConnector \"X\"]\nBanner = \"220 x\n",
+                      "postern.conf:2: ReceiveConnector \"X\": Banner: missing closing quote");
+    assert_load_error("[ReceiveConnector \"X\"]\nBanner = \"220 x\" y\n",
+                      "postern.conf:2: ReceiveConnector \"X\": Banner: text after the closing "
+                      "quote");
+    assert_load_error("[ReceiveConnector \"X\"]\nName = Y\n",
+                      "postern.conf:2: ReceiveConnector \"X\": Name: the name is given by the "
+                      "section header");
+    assert_load_error("Fqdn = a.test\n", "postern.conf:1: Fqdn: parameter outside of a [section]");
+    assert_load_error("[TransportConfig]\nFqdn\n",
+                      "postern.conf:2: expected \"Parameter = value\"");
+    assert_load_error("[ReceiveConnector]\n", "postern.conf:1: [ReceiveConnector]: needs a name");
+    assert_load_error("[TransportConfig]\n[TransportConfig]\n",
+                      "postern.conf:2: [TransportConfig]: duplicate section (first at line 1)");
+    /* Faults found by validation point at the parameter to blame... */
+    assert_load_error("[ReceiveConnector \"X\"]\nBindings = 0.0.0.0:25\n"
+                      "RemoteIPRanges = 10.0.0.0/8\nAuthMechanism = BasicAuth\n"
+                      "RequireTLS = True\n",
+                      "postern.conf:5: ReceiveConnector \"X\": RequireTLS: requires "
+                      "AuthMechanism Tls");
+    /* ... or at the section when the parameter is not in the file. */
+    assert_load_error("[ReceiveConnector \"X\"]\nBindings = 0.0.0.0:25\n",
+                      "postern.conf:1: ReceiveConnector \"X\": RemoteIPRanges: at least one "
+                      "remote IP range is required");
+    assert_load_error("[ReceiveConnector \"X\"]\nBindings = 0.0.0.0:25\n"
+                      "RemoteIPRanges = 10.0.0.0/8\n"
+                      "[ReceiveConnector \"x\"]\nBindings = 0.0.0.0:26\n"
+                      "RemoteIPRanges = 10.0.0.0/8\n",
+                      "postern.conf:4: ReceiveConnector \"x\": Name: the name is already used by "
+                      "ReceiveConnector \"X\"");
+    assert_load_error("[AcceptedDomain \"a\"]\nDomainName = a.*.test\n",
+                      "postern.conf:2: AcceptedDomain \"a\": DomainName: 'a.*.test' is not a "
+                      "valid domain name (contoso.com or *.contoso.com)");
+    assert_load_error("[Mailbox \"m\"]\nPrimarySmtpAddress = m@nowhere.test\n",
+                      "postern.conf:2: Mailbox \"m\": PrimarySmtpAddress: nowhere.test is not in "
+                      "an Authoritative accepted domain");
+    assert_load_error("[TransportConfig]\nTLSSendDomainSecureList = *.contoso.com\n",
+                      "postern.conf:2: TransportConfig: TLSSendDomainSecureList: "
+                      "'*.contoso.com': wildcards are not allowed here");
+
+    char err[512];
+    assert_null(config_load("/nonexistent/postern.conf", err, sizeof(err)));
+    assert_string_equal(err, "/nonexistent/postern.conf: No such file or directory");
+}
+
+static void
+test_round_trip(void **state)
+{
+    char *dir = make_dir(), *path = conf_path(dir), err[1024] = "";
+    struct config *cfg = load_text(sample, err, sizeof(err));
+    struct config *again;
+    char *first, *second;
+    struct stat st;
+
+    (void)state;
+    if (cfg == NULL)
+        fail_msg("%s", err);
+    /* Strings that need quoting in the file. */
+    free(cfg->receive_connectors[0].comment);
+    cfg->receive_connectors[0].comment = strdup("$null # not \\ a comment, \"quoted\"");
+    assert_int_equal(config_save(cfg, path, err, sizeof(err)), 0);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    first = read_text(path);
+    again = config_load(path, err, sizeof(err));
+    if (again == NULL)
+        fail_msg("%s\n%s", err, first);
+    assert_string_equal(again->receive_connectors[0].comment,
+                        "$null # not \\ a comment, \"quoted\"");
+    assert_int_equal(config_save(again, path, err, sizeof(err)), 0);
+    second = read_text(path);
+    assert_string_equal(first, second);
+    /* The writer documents every parameter, defaults included. */
+    assert_has_line(first, "MaxHopCount = 30");
+    assert_has_line(first, "MaxHeaderSize = 64 KB (65,536 bytes)");
+    assert_has_line(first, "ConnectionTimeout = 1.00:00:00");
+    assert_has_line(first, "Banner = \"220 mail.example.test ESMTP\"");
+    assert_has_line(first, "Fqdn = mail.example.test");
+    assert_has_line(first, "PasswordHash = \"$y$j9T$abc$def\"");
+    assert_has_line(first, "RemoteIPRanges = 192.168.1.0/24, 10.0.0.0/8");
+    free(first);
+    free(second);
+
+    /* A clone writes the same text; the clone is independent. */
+    struct config *c = config_clone(again);
+    first = config_format_text(again);
+    second = config_format_text(c);
+    assert_string_equal(first, second);
+    free(second);
+    c->receive_connectors[0].require_tls = true;
+    second = config_format_text(again);
+    assert_string_equal(first, second);
+    free(first);
+    free(second);
+    config_unref(c);
+
+    /* References. */
+    assert_ptr_equal(config_ref(again), again);
+    assert_int_equal(again->refcount, 2);
+    config_unref(again);
+    assert_int_equal(again->refcount, 1);
+    config_unref(again);
+    config_unref(cfg);
+    free(path);
+    remove_dir(dir);
+}
+
+static void
+test_default_config(void **state)
+{
+    struct config *cfg = config_default("mx1.example.test", NULL, 0);
+    struct binding b[1];
+    char err[512], buf[128];
+
+    (void)state;
+    assert_int_equal(config_validate(cfg, err, sizeof(err)), 0);
+    assert_int_equal(cfg->nreceive_connectors, 1);
+    struct receive_connector *rc = &cfg->receive_connectors[0];
+    assert_string_equal(rc->name, "Default mx1");
+    assert_int_equal(rc->usage, USAGE_CUSTOM);
+    assert_int_equal(rc->permission_groups, PERM_ANONYMOUS_USERS | PERM_EXCHANGE_USERS);
+    assert_int_equal(rc->auth_mechanism, AUTHM_TLS | AUTHM_BASICAUTH | AUTHM_BASICAUTH_REQUIRE_TLS);
+    assert_int_equal(rc->nbindings, 2);
+    assert_int_equal(rc->nremote_ip_ranges, 2);
+    iprange_format(&rc->remote_ip_ranges[0], buf, sizeof(buf));
+    assert_string_equal(buf, "0.0.0.0-255.255.255.255");
+    assert_int_equal(cfg->naccepted_domains, 0);
+    assert_string_equal(cfg->transport.fqdn, "mx1.example.test");
+    config_unref(cfg);
+
+    assert_int_equal(binding_parse("127.0.0.1:2525", &b[0], err, sizeof(err)), 0);
+    cfg = config_default("solo", b, 1);
+    assert_string_equal(cfg->receive_connectors[0].name, "Default solo");
+    assert_int_equal(cfg->receive_connectors[0].nbindings, 1);
+    assert_int_equal(cfg->receive_connectors[0].bindings[0].port, 2525);
+    config_unref(cfg);
+
+    /* setup --bind given twice. */
+    struct binding two[2] = {b[0], b[0]};
+    cfg = config_default("solo", two, 2);
+    assert_invalid(cfg, "ReceiveConnector \"Default solo\": Bindings: 127.0.0.1:2525 is listed "
+                        "twice");
+    config_unref(cfg);
+}
+
+/* ---- validation ---- */
+
+static struct receive_connector *
+add_connector(struct config *cfg, const char *name, const char *bindings, const char *ranges)
+{
+    const struct config_kind_info *k = config_kind(CONFIG_RECEIVE_CONNECTOR);
+    struct receive_connector *rc = config_object_append(cfg, CONFIG_RECEIVE_CONNECTOR);
+    char err[512];
+
+    assert_int_equal(
+        config_param_parse(config_param_find(k, "Name"), rc, name, 0, err, sizeof(err)), 0);
+    assert_int_equal(
+        config_param_parse(config_param_find(k, "Bindings"), rc, bindings, 0, err, sizeof(err)), 0);
+    assert_int_equal(
+        config_param_parse(config_param_find(k, "RemoteIPRanges"), rc, ranges, 0, err, sizeof(err)),
+        0);
+    return rc;
+}
+
+static void
+assert_invalid(const struct config *cfg, const char *want)
+{
+    char err[1024] = "";
+
+    assert_int_equal(config_validate(cfg, err, sizeof(err)), -1);
+    assert_string_equal(err, want);
+}
+
+static void
+assert_valid(const struct config *cfg)
+{
+    char err[1024] = "";
+
+    if (config_validate(cfg, err, sizeof(err)) < 0)
+        fail_msg("%s", err);
+}
+
+static void
+test_validate_overlap(void **state)
+{
+    struct config *cfg = config_new();
+
+    (void)state;
+    add_connector(cfg, "All", "0.0.0.0:25", "0.0.0.0-255.255.255.255");
+    add_connector(cfg, "Lan", "0.0.0.0:25", "192.168.1.0/24");
+    add_connector(cfg, "Host", "0.0.0.0:25", "192.168.1.75");
+    add_connector(cfg, "Other port", "0.0.0.0:587", "192.168.0.0-192.168.2.255");
+    /* Nested on one binding, and overlapping on different ones: fine. */
+    assert_valid(cfg);
+
+    struct receive_connector *bad =
+        add_connector(cfg, "Partial", "0.0.0.0:25", "192.168.1.128-192.168.2.10");
+    assert_invalid(cfg, "ReceiveConnector \"Partial\": RemoteIPRanges: "
+                        "192.168.1.128-192.168.2.10 overlaps 192.168.1.0/24 of ReceiveConnector "
+                        "\"Lan\" on binding 0.0.0.0:25 (remote ranges that share a binding must "
+                        "be disjoint or nested)");
+    /* A disabled connector listens to nothing and conflicts with nothing. */
+    bad->enabled = false;
+    assert_valid(cfg);
+    config_object_remove(cfg, CONFIG_RECEIVE_CONNECTOR, 4);
+
+    add_connector(cfg, "Same", "[::]:25, 0.0.0.0:25", "192.168.1.0/24");
+    assert_invalid(cfg, "ReceiveConnector \"Same\": RemoteIPRanges: 192.168.1.0/24 equals "
+                        "192.168.1.0/24 of ReceiveConnector \"Lan\" on binding 0.0.0.0:25 (remote "
+                        "ranges that share a binding must be disjoint or nested)");
+    config_object_remove(cfg, CONFIG_RECEIVE_CONNECTOR, 4);
+    /* Another address on the same port is another binding. */
+    add_connector(cfg, "Specific", "10.1.1.1:25", "192.168.1.0-192.168.2.255");
+    assert_valid(cfg);
+    config_unref(cfg);
+}
+
+static void
+test_validate_auth_rules(void **state)
+{
+    struct config *cfg = config_new();
+    struct receive_connector *rc = add_connector(cfg, "R", "0.0.0.0:25", "10.0.0.0/8");
+    const char *prefix = "ReceiveConnector \"R\": ";
+    char want[512];
+
+    (void)state;
+    assert_valid(cfg);
+#define EXPECT(msg)                                                                                \
+    do {                                                                                           \
+        snprintf(want, sizeof(want), "%s%s", prefix, msg);                                         \
+        assert_invalid(cfg, want);                                                                 \
+    } while (0)
+
+    rc->auth_mechanism = AUTHM_BASICAUTH_REQUIRE_TLS | AUTHM_BASICAUTH;
+    EXPECT("AuthMechanism: BasicAuthRequireTLS requires BasicAuth and Tls");
+    rc->auth_mechanism = AUTHM_BASICAUTH_REQUIRE_TLS | AUTHM_TLS;
+    EXPECT("AuthMechanism: BasicAuthRequireTLS requires BasicAuth and Tls");
+    rc->auth_mechanism = AUTHM_BASICAUTH_REQUIRE_TLS | AUTHM_TLS | AUTHM_BASICAUTH;
+    assert_valid(cfg);
+
+    rc->auth_mechanism = AUTHM_EXTERNAL_AUTHORITATIVE;
+    rc->permission_groups = PERM_EXCHANGE_SERVERS;
+    EXPECT("AuthMechanism: ExternalAuthoritative requires Tls");
+    rc->auth_mechanism = AUTHM_EXTERNAL_AUTHORITATIVE | AUTHM_TLS;
+    rc->permission_groups = PERM_PARTNERS;
+    EXPECT("AuthMechanism: ExternalAuthoritative requires PermissionGroups ExchangeServers");
+    rc->permission_groups = PERM_EXCHANGE_SERVERS;
+    assert_valid(cfg);
+
+    rc->domain_secure_enabled = true;
+    EXPECT("DomainSecureEnabled: cannot be used with AuthMechanism ExternalAuthoritative");
+    rc->auth_mechanism = 0;
+    rc->permission_groups = 0;
+    EXPECT("DomainSecureEnabled: requires AuthMechanism Tls");
+    rc->auth_mechanism = AUTHM_TLS;
+    assert_valid(cfg);
+    rc->domain_secure_enabled = false;
+
+    rc->require_tls = true;
+    rc->auth_mechanism = AUTHM_BASICAUTH;
+    EXPECT("RequireTLS: requires AuthMechanism Tls");
+    rc->auth_mechanism = AUTHM_TLS;
+    assert_valid(cfg);
+
+    rc->banner = strdup("Hello there");
+    EXPECT("Banner: must start with \"220 \"");
+    free(rc->banner);
+    rc->banner = strdup("220 welcome");
+    assert_valid(cfg);
+
+    rc->connection_timeout = 300;
+    EXPECT("ConnectionTimeout: 00:05:00 must be longer than ConnectionInactivityTimeout "
+           "00:05:00");
+    rc->connection_timeout = 600;
+
+    size_t n = rc->nremote_ip_ranges;
+    rc->nremote_ip_ranges = 0;
+    EXPECT("RemoteIPRanges: at least one remote IP range is required");
+    rc->nremote_ip_ranges = n;
+    n = rc->nbindings;
+    rc->nbindings = 0;
+    EXPECT("Bindings: at least one binding (IP:port) is required");
+    rc->nbindings = n;
+    assert_valid(cfg);
+#undef EXPECT
+    config_unref(cfg);
+}
+
+static void
+test_validate_domains_mailboxes(void **state)
+{
+    struct config *cfg = config_new();
+    const struct config_kind_info *dk = config_kind(CONFIG_ACCEPTED_DOMAIN);
+    const struct config_kind_info *mk = config_kind(CONFIG_MAILBOX);
+    char err[512];
+
+    (void)state;
+    struct accepted_domain *ad = config_object_append(cfg, CONFIG_ACCEPTED_DOMAIN);
+    config_param_parse(config_param_find(dk, "Name"), ad, "Contoso", 0, err, sizeof(err));
+    config_param_parse(config_param_find(dk, "DomainName"), ad, "contoso.com", 0, err, sizeof(err));
+    assert_invalid(cfg, "AcceptedDomain \"Contoso\": Default: one accepted domain must be the "
+                        "default (Set-AcceptedDomain -MakeDefault)");
+    ad->is_default = true;
+    assert_valid(cfg);
+
+    ad = config_object_append(cfg, CONFIG_ACCEPTED_DOMAIN);
+    config_param_parse(config_param_find(dk, "Name"), ad, "Again", 0, err, sizeof(err));
+    config_param_parse(config_param_find(dk, "DomainName"), ad, "CONTOSO.com", 0, err, sizeof(err));
+    assert_invalid(cfg, "AcceptedDomain \"Again\": DomainName: contoso.com is already the "
+                        "DomainName of AcceptedDomain \"Contoso\"");
+    config_param_parse(config_param_find(dk, "DomainName"), ad, "relay.test", 0, err, sizeof(err));
+    ad->domain_type = DOMAIN_EXTERNAL_RELAY;
+    ad->is_default = true;
+    assert_invalid(cfg, "AcceptedDomain \"Again\": Default: AcceptedDomain \"Contoso\" is already "
+                        "the default; only one can be");
+    ad->is_default = false;
+    assert_valid(cfg);
+
+    struct mailbox *mb = config_object_append(cfg, CONFIG_MAILBOX);
+    config_param_parse(config_param_find(mk, "Name"), mb, "joe", 0, err, sizeof(err));
+    assert_invalid(cfg, "Mailbox \"joe\": PrimarySmtpAddress: a value is required");
+    assert_int_equal(config_param_parse(config_param_find(mk, "PrimarySmtpAddress"), mb,
+                                        "joe@relay.test", 0, err, sizeof(err)),
+                     0);
+    assert_invalid(cfg, "Mailbox \"joe\": PrimarySmtpAddress: relay.test is not in an "
+                        "Authoritative accepted domain");
+    assert_int_equal(config_param_parse(config_param_find(mk, "PrimarySmtpAddress"), mb,
+                                        "joe..x@contoso.com", 0, err, sizeof(err)),
+                     -1);
+    assert_int_equal(config_param_parse(config_param_find(mk, "PrimarySmtpAddress"), mb,
+                                        "Joe@Contoso.COM", 0, err, sizeof(err)),
+                     0);
+    assert_string_equal(mb->primary_smtp_address, "Joe@contoso.com");
+    assert_valid(cfg);
+
+    mb = config_object_append(cfg, CONFIG_MAILBOX);
+    config_param_parse(config_param_find(mk, "Name"), mb, "joe2", 0, err, sizeof(err));
+    config_param_parse(config_param_find(mk, "PrimarySmtpAddress"), mb, "joe@contoso.com", 0, err,
+                       sizeof(err));
+    assert_invalid(cfg, "Mailbox \"joe2\": PrimarySmtpAddress: joe@contoso.com is already the "
+                        "address of Mailbox \"joe\"");
+    config_unref(cfg);
+}
+
+/* ---- arguments ---- */
+
+static void
+test_args(void **state)
+{
+    static const char *const switches[] = {"Internet", NULL};
+    char *argv[] = {"SERVER\\Default mail",
+                    "-RequireTLS:$true",
+                    "-authenticationmechanism",
+                    "Tls,BasicAuth",
+                    "-Internet",
+                    "-Name",
+                    "'quoted value'",
+                    "-Enabled",
+                    "-Password",
+                    "-",
+                    "-Force"};
+    struct cmdlet_args a;
+    const char *s, *id;
+    char err[256];
+    char **items;
+    size_t n;
+    bool b;
+
+    (void)state;
+    assert_int_equal(cmdlet_args_parse(&a, 11, argv, switches, err, sizeof(err)), 0);
+    assert_int_equal(cmdlet_args_identity(&a, &id, err, sizeof(err)), 1);
+    assert_string_equal(id, "Default mail");
+    assert_int_equal(cmdlet_args_bool(&a, "requiretls", &b, err, sizeof(err)), 1);
+    assert_true(b);
+    assert_int_equal(cmdlet_args_list(&a, "AuthenticationMechanism", &items, &n, err, sizeof(err)),
+                     1);
+    assert_int_equal(n, 2);
+    assert_string_equal(items[1], "BasicAuth");
+    cmdlet_list_free(items, n);
+    /* A switch does not swallow the next parameter, nor does -Enabled. */
+    assert_int_equal(cmdlet_args_bool(&a, "Internet", &b, err, sizeof(err)), 1);
+    assert_true(b);
+    assert_int_equal(cmdlet_args_string(&a, "Name", &s, err, sizeof(err)), 1);
+    assert_string_equal(s, "quoted value");
+    assert_int_equal(cmdlet_args_bool(&a, "Enabled", &b, err, sizeof(err)), 1);
+    assert_true(b);
+    /* A lone dash is a value. */
+    assert_int_equal(cmdlet_args_string(&a, "Password", &s, err, sizeof(err)), 1);
+    assert_string_equal(s, "-");
+    assert_int_equal(cmdlet_args_bool(&a, "Missing", &b, err, sizeof(err)), 0);
+    assert_int_equal(cmdlet_args_check_unused(&a, err, sizeof(err)), -1);
+    assert_string_equal(err, "Force: unknown parameter");
+    assert_int_equal(cmdlet_args_string(&a, "Force", &s, err, sizeof(err)), -1);
+    assert_string_equal(err, "Force: a value is required");
+    assert_int_equal(cmdlet_args_check_unused(&a, err, sizeof(err)), 0);
+    cmdlet_args_free(&a);
+
+    char *dup[] = {"-Name", "a", "-name:b"};
+    assert_int_equal(cmdlet_args_parse(&a, 3, dup, NULL, err, sizeof(err)), -1);
+    assert_string_equal(err, "name: parameter given twice");
+    cmdlet_args_free(&a);
+
+    char *bools[] = {"-A", "$false", "-B:0", "-C", "TRUE", "-D", "nope", "extra"};
+    assert_int_equal(cmdlet_args_parse(&a, 8, bools, NULL, err, sizeof(err)), 0);
+    assert_int_equal(cmdlet_args_bool(&a, "a", &b, err, sizeof(err)), 1);
+    assert_false(b);
+    assert_int_equal(cmdlet_args_bool(&a, "b", &b, err, sizeof(err)), 1);
+    assert_false(b);
+    assert_int_equal(cmdlet_args_bool(&a, "c", &b, err, sizeof(err)), 1);
+    assert_true(b);
+    assert_int_equal(cmdlet_args_bool(&a, "d", &b, err, sizeof(err)), -1);
+    assert_string_equal(err, "d: 'nope' is not $true or $false");
+    assert_int_equal(cmdlet_args_check_unused(&a, err, sizeof(err)), -1);
+    assert_string_equal(err, "'extra': unexpected argument");
+    cmdlet_args_free(&a);
+}
+
+/* ---- cmdlets ---- */
+
+static void
+test_cmdlet_seed_line(void **state)
+{
+    char *dir = make_instance();
+    struct run r;
+
+    (void)state;
+    /* The seed document's exact line (step 19), as typed in a shell. */
+    assert_run_ok(dir, run(dir, "Set-ReceiveConnector", "-identity", "Default mail", "-RequireTLS",
+                           "$true", "-AuthenticationMechanism", "TLS"));
+    r = run(dir, "Get-ReceiveConnector", "Default mail");
+    assert_int_equal(r.rc, 0);
+    assert_has_line(r.out, "Identity                      : Default mail");
+    assert_has_line(r.out, "RequireTLS                    : True");
+    assert_has_line(r.out, "AuthMechanism                 : Tls");
+    assert_has_line(r.out, "PermissionGroups              : AnonymousUsers, ExchangeUsers");
+    assert_has_line(r.out, "Bindings                      : {0.0.0.0:25, [::]:25}");
+    assert_string_equal(r.err, "");
+    run_free(&r);
+
+    /* Step 20: the domain secure list. */
+    assert_run_ok(dir, run(dir, "Set-TransportConfig", "-TLSReceiveDomainSecureList",
+                           "remotedomain.com,remotedomain.net"));
+    r = run(dir, "get-transportconfig");
+    assert_int_equal(r.rc, 0);
+    assert_has_line(r.out, "TLSReceiveDomainSecureList : {remotedomain.com, remotedomain.net}");
+    assert_has_line(r.out, "MaxReceiveSize             : 10 MB (10,485,760 bytes)");
+    run_free(&r);
+    remove_dir(dir);
+}
+
+static void
+test_cmdlet_receive_connectors(void **state)
+{
+    char *dir = make_instance();
+    struct run r;
+
+    (void)state;
+    r = run(dir, "New-ReceiveConnector", "-Name", "Clients", "-Usage", "Client", "-RemoteIPRanges",
+            "10.0.0.0/8,192.168.0.0/16");
+    assert_int_equal(r.rc, 0);
+    assert_has_line(r.out, "Identity                      : Clients");
+    assert_has_line(r.out, "Bindings                      : {0.0.0.0:587}");
+    assert_has_line(r.out, "PermissionGroups              : ExchangeUsers");
+    assert_has_line(r.out, "AuthMechanism                 : Tls, BasicAuth, BasicAuthRequireTLS");
+    run_free(&r);
+
+    /* -Internet on the default binding: the same remote ranges as the
+     * default connector, which Exchange refuses too. */
+    r = run(dir, "New-ReceiveConnector", "Internet2", "-Internet", "-Bindings", "0.0.0.0:25");
+    assert_int_equal(r.rc, 1);
+    assert_non_null(strstr(r.err, "ReceiveConnector \"Internet2\": RemoteIPRanges:"));
+    assert_non_null(strstr(r.err, "of ReceiveConnector \"Default mail\" on binding 0.0.0.0:25"));
+    run_free(&r);
+    r = run(dir, "New-ReceiveConnector", "Internet2", "-Internet", "-Bindings", "127.0.0.1:2525");
+    assert_int_equal(r.rc, 0);
+    assert_has_line(r.out, "PermissionGroups              : AnonymousUsers");
+    assert_has_line(r.out, "AuthMechanism                 : Tls");
+    assert_has_line(r.out, "Usage                         : Internet");
+    run_free(&r);
+
+    r = run(dir, "New-ReceiveConnector", "-Name", "Internal", "-Internal", "-RemoteIPRanges",
+            "10.1.2.3");
+    assert_int_equal(r.rc, 0);
+    assert_has_line(r.out,
+                    "PermissionGroups              : ExchangeServers, ExchangeLegacyServers");
+    assert_has_line(r.out, "Bindings                      : {0.0.0.0:25}");
+    run_free(&r);
+
+    /* Custom needs bindings and ranges. */
+    r = run(dir, "New-ReceiveConnector", "-Name", "Bare", "-Custom");
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.err, "New-ReceiveConnector: ReceiveConnector \"Bare\": Bindings: at "
+                               "least one binding (IP:port) is required\n");
+    run_free(&r);
+    r = run(dir, "New-ReceiveConnector", "-Name", "Two", "-Client", "-Partner");
+    assert_int_equal(r.rc, 2);
+    run_free(&r);
+    r = run(dir, "New-ReceiveConnector", "-Name", "clients", "-Client", "-RemoteIPRanges",
+            "1.2.3.4");
+    assert_int_equal(r.rc, 1);
+    assert_non_null(strstr(r.err, "already exists"));
+    run_free(&r);
+    r = run(dir, "New-ReceiveConnector", "-Usage", "Client");
+    assert_int_equal(r.rc, 2);
+    assert_string_equal(r.err, "New-ReceiveConnector: Name: a value is required\n");
+    run_free(&r);
+
+    /* Set: list add/remove, sizes, timespans. */
+    assert_run_ok(dir, run(dir, "Set-ReceiveConnector", "Clients", "-RemoteIPRanges",
+                           "@{Add=\"172.16.0.0/12\";Remove=\"10.0.0.0/8\"}",
+                           "-MaxMessageSize:36 MB", "-ConnectionInactivityTimeout", "00:01:00",
+                           "-Banner", "220 clients here", "-ProtocolLoggingLevel", "verbose"));
+    r = run(dir, "Get-ReceiveConnector", "-Identity", "clients");
+    assert_int_equal(r.rc, 0);
+    assert_has_line(r.out, "RemoteIPRanges                : {192.168.0.0/16, 172.16.0.0/12}");
+    assert_has_line(r.out, "MaxMessageSize                : 36 MB (37,748,736 bytes)");
+    assert_has_line(r.out, "ConnectionInactivityTimeout   : 00:01:00");
+    assert_has_line(r.out, "Banner                        : 220 clients here");
+    assert_has_line(r.out, "ProtocolLoggingLevel          : Verbose");
+    run_free(&r);
+
+    /* Usage shapes creation only. */
+    r = run(dir, "Set-ReceiveConnector", "Clients", "-Usage", "Internet");
+    assert_int_equal(r.rc, 2);
+    assert_string_equal(r.err, "Set-ReceiveConnector: Usage: unknown parameter\n");
+    run_free(&r);
+
+    /* Get without identity: all of them, blank-line separated. */
+    r = run(dir, "Get-ReceiveConnector");
+    assert_int_equal(r.rc, 0);
+    assert_has_line(r.out, "Identity                      : Default mail");
+    assert_has_line(r.out, "Identity                      : Internal");
+    assert_non_null(strstr(r.out, "ProtocolLoggingLevel          : None\n\nIdentity"));
+    run_free(&r);
+
+    /* Rename, then remove. */
+    assert_run_ok(dir, run(dir, "Set-ReceiveConnector", "Internal", "-Name", "Hubs"));
+    r = run(dir, "Get-ReceiveConnector", "Internal");
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(
+        r.err, "Get-ReceiveConnector: ReceiveConnector \"Internal\": Identity: not found\n");
+    run_free(&r);
+    assert_run_ok(dir, run(dir, "Remove-ReceiveConnector", "SRV\\Hubs", "-Confirm:$false"));
+    r = run(dir, "Remove-ReceiveConnector", "Hubs");
+    assert_int_equal(r.rc, 1);
+    run_free(&r);
+    r = run(dir, "Remove-ReceiveConnector");
+    assert_int_equal(r.rc, 2);
+    assert_string_equal(r.err, "Remove-ReceiveConnector: Identity: a value is required\n");
+    run_free(&r);
+    remove_dir(dir);
+}
+
+static void
+test_cmdlet_failure_leaves_file(void **state)
+{
+    char *dir = make_instance(), *path = conf_path(dir);
+    char *before = read_text(path), *after;
+    struct stat st1, st2;
+    struct run r;
+
+    (void)state;
+    assert_int_equal(stat(path, &st1), 0);
+    struct {
+        int rc;
+        const char *err;
+        char *argv[8];
+    } cases[] = {
+        {2,
+         "Set-ReceiveConnector: Bogus: unknown parameter\n",
+         {"Set-ReceiveConnector", "Default mail", "-RequireTLS", "$true", "-Bogus", "1"}},
+        {1,
+         "Set-ReceiveConnector: ReceiveConnector \"Default mail\": MaxMessageSize: must be "
+         "between 64 KB (65,536 bytes) and 2 GB (2,147,483,647 bytes)\n",
+         {"Set-ReceiveConnector", "Default mail", "-Enabled:$false", "-MaxMessageSize", "1KB"}},
+        {1,
+         "Set-ReceiveConnector: ReceiveConnector \"Default mail\": AuthMechanism: None cannot "
+         "be combined with other values\n",
+         {"Set-ReceiveConnector", "Default mail", "-AuthMechanism", "None,Tls"}},
+        {1,
+         "Set-ReceiveConnector: ReceiveConnector \"Default mail\": RequireTLS: requires "
+         "AuthMechanism Tls\n",
+         {"Set-ReceiveConnector", "Default mail", "-RequireTLS", "$true", "-AuthMechanism",
+          "None"}},
+        {1,
+         "Set-ReceiveConnector: ReceiveConnector \"Default mail\": AuthMechanism: "
+         "BasicAuthRequireTLS requires BasicAuth and Tls\n",
+         {"Set-ReceiveConnector", "Default mail", "-AuthMechanism", "BasicAuthRequireTLS"}},
+        {1,
+         "Set-ReceiveConnector: ReceiveConnector \"Nope\": Identity: not found\n",
+         {"Set-ReceiveConnector", "Nope", "-Enabled", "$false"}},
+        {2,
+         "Set-ReceiveConnector: AuthMechanism: parameter given twice\n",
+         {"Set-ReceiveConnector", "Default mail", "-AuthMechanism", "Tls",
+          "-AuthenticationMechanism", "Tls"}},
+        {1,
+         "Set-ReceiveConnector: ReceiveConnector \"Default mail\": RemoteIPRanges: "
+         "'10.0.0.0/8' is not in the list\n",
+         {"Set-ReceiveConnector", "Default mail", "-RemoteIPRanges", "@{Remove=10.0.0.0/8}"}},
+        {2, "postern: Set-Nothing: unknown cmdlet\n", {"Set-Nothing", "-Enabled", "$true"}},
+        {1,
+         "Set-TransportConfig: TransportConfig: MaxRecipientEnvelopeLimit: 'lots' is not a whole "
+         "number or Unlimited\n",
+         {"Set-TransportConfig", "-MaxRecipientEnvelopeLimit", "lots"}},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int argc = 0;
+        char out[4096] = "", err[4096] = "";
+        FILE *fo = fmemopen(out, sizeof(out), "w"), *fe = fmemopen(err, sizeof(err), "w");
+        while (cases[i].argv[argc] != NULL)
+            argc++;
+        int rc = cmdlet_run(dir, argc, cases[i].argv, fo, fe);
+        fclose(fo);
+        fclose(fe);
+        assert_int_equal(rc, cases[i].rc);
+        assert_string_equal(err, cases[i].err);
+        after = read_text(path);
+        assert_string_equal(before, after);
+        free(after);
+    }
+    /* Not even rewritten: same inode, same time. */
+    assert_int_equal(stat(path, &st2), 0);
+    assert_int_equal(st1.st_ino, st2.st_ino);
+    assert_int_equal(st1.st_mtim.tv_nsec, st2.st_mtim.tv_nsec);
+
+    /* A hand edit gone wrong stops every cmdlet, naming the line. */
+    write_text(path, "[TransportConfig]\nFqdn = mail.example.test\nMaxSendSize = big\n");
+    r = run(dir, "Set-TransportConfig", "-MaxSendSize", "20MB");
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.err, "Set-TransportConfig: postern.conf:3: TransportConfig: "
+                               "MaxSendSize: 'big' is not a size (examples: 10MB, 64 KB, 65536, "
+                               "Unlimited)\n");
+    run_free(&r);
+    after = read_text(path);
+    assert_string_equal(after, "[TransportConfig]\nFqdn = mail.example.test\nMaxSendSize = big\n");
+    free(after);
+    free(before);
+    free(path);
+    remove_dir(dir);
+
+    /* No instance at all. */
+    r = run("/nonexistent-postern", "Get-ReceiveConnector");
+    assert_int_equal(r.rc, 1);
+    assert_non_null(strstr(r.err, "setup"));
+    run_free(&r);
+}
+
+static void
+test_cmdlet_domains_mailboxes(void **state)
+{
+    char *dir = make_instance(), *path = conf_path(dir), *text;
+    struct config *cfg;
+    char err[512];
+    struct run r;
+
+    (void)state;
+    /* No accepted domain yet: a mailbox has nowhere to live. */
+    r = run(dir, "New-Mailbox", "-PrimarySmtpAddress", "alice@example.test");
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.err, "New-Mailbox: Mailbox \"alice@example.test\": PrimarySmtpAddress: "
+                               "example.test is not in an Authoritative accepted domain\n");
+    run_free(&r);
+
+    r = run(dir, "New-AcceptedDomain", "-DomainName", "Example.TEST");
+    assert_int_equal(r.rc, 0);
+    assert_has_line(r.out, "Identity   : example.test");
+    assert_has_line(r.out, "DomainType : Authoritative");
+    assert_has_line(r.out, "Default    : True");
+    run_free(&r);
+    r = run(dir, "New-AcceptedDomain", "Corp", "-DomainName", "*.corp.test", "-DomainType",
+            "InternalRelay");
+    assert_int_equal(r.rc, 0);
+    assert_has_line(r.out, "Default    : False");
+    run_free(&r);
+    r = run(dir, "New-AcceptedDomain", "-DomainName", "bad.*.test");
+    assert_int_equal(r.rc, 1);
+    run_free(&r);
+    r = run(dir, "Set-AcceptedDomain", "Corp", "-DomainName", "x.test");
+    assert_int_equal(r.rc, 2);
+    run_free(&r);
+
+    /* The password from standard input, stored hashed, never shown. */
+    r = run_in(dir, "s3cret pass\n", "New-Mailbox", "-Name", "Alice", "-PrimarySmtpAddress",
+               "Alice@EXAMPLE.test", "-Password", "-", (char *)NULL);
+    assert_int_equal(r.rc, 0);
+    assert_has_line(r.out, "Identity           : Alice");
+    assert_has_line(r.out, "PrimarySmtpAddress : Alice@example.test");
+    assert_null(strstr(r.out, "$y$"));
+    assert_null(strstr(r.out, "Password"));
+    run_free(&r);
+    cfg = config_load(path, err, sizeof(err));
+    assert_non_null(cfg);
+    assert_true(password_verify("s3cret pass", cfg->mailboxes[0].password_hash));
+    config_unref(cfg);
+    text = read_text(path);
+    assert_null(strstr(text, "s3cret"));
+    free(text);
+
+    assert_run_ok(dir, run(dir, "Set-Mailbox", "alice@example.test", "-Password", "n3w"));
+    cfg = config_load(path, err, sizeof(err));
+    assert_true(password_verify("n3w", cfg->mailboxes[0].password_hash));
+    config_unref(cfg);
+    r = run(dir, "Get-Mailbox");
+    assert_int_equal(r.rc, 0);
+    assert_null(strstr(r.out, "$y$"));
+    run_free(&r);
+    r = run(dir, "Set-Mailbox", "Alice", "-PasswordHash", "$y$x");
+    assert_int_equal(r.rc, 2);
+    run_free(&r);
+    r = run_in(dir, "", "Set-Mailbox", "Alice", "-Password", "-", (char *)NULL);
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.err, "Set-Mailbox: Password: no password on standard input\n");
+    run_free(&r);
+
+    /* The default domain moves, and cannot be removed while others exist. */
+    r = run(dir, "Remove-AcceptedDomain", "example.test");
+    assert_int_equal(r.rc, 1);
+    assert_non_null(strstr(r.err, "the default accepted domain cannot be removed"));
+    run_free(&r);
+    assert_run_ok(dir, run(dir, "Set-AcceptedDomain", "Corp", "-MakeDefault", "-DomainType",
+                           "Authoritative"));
+    r = run(dir, "Get-AcceptedDomain");
+    assert_non_null(strstr(r.out, "Default    : False\n\nIdentity   : Corp\n"));
+    assert_has_line(r.out, "Default    : True");
+    run_free(&r);
+    /* Removing the domain would orphan the mailbox. */
+    r = run(dir, "Remove-AcceptedDomain", "example.test");
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.err, "Remove-AcceptedDomain: Mailbox \"Alice\": PrimarySmtpAddress: "
+                               "example.test is not in an Authoritative accepted domain\n");
+    run_free(&r);
+    assert_run_ok(dir, run(dir, "Remove-Mailbox", "Alice"));
+    assert_run_ok(dir, run(dir, "Remove-AcceptedDomain", "example.test"));
+    r = run(dir, "Get-AcceptedDomain", "-Identity", "example.test");
+    assert_int_equal(r.rc, 1);
+    run_free(&r);
+    free(path);
+    remove_dir(dir);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_timespans),
+        cmocka_unit_test(test_param_values),
+        cmocka_unit_test(test_list_add_remove),
+        cmocka_unit_test(test_load_sample),
+        cmocka_unit_test(test_match_accepted_domain),
+        cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_default_config),
+        cmocka_unit_test(test_validate_overlap),
+        cmocka_unit_test(test_validate_auth_rules),
+        cmocka_unit_test(test_validate_domains_mailboxes),
+        cmocka_unit_test(test_args),
+        cmocka_unit_test(test_cmdlet_seed_line),
+        cmocka_unit_test(test_cmdlet_receive_connectors),
+        cmocka_unit_test(test_cmdlet_failure_leaves_file),
+        cmocka_unit_test(test_cmdlet_domains_mailboxes),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

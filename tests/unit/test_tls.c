@@ -1,0 +1,750 @@
+/*
+ * test_tls.c — unit tests for src/tls (certificate creation, store loading,
+ * certificate selection, contexts) and src/lib/password.c.
+ *
+ * Certificates other than the self-signed ones tls.c creates are built here
+ * with the OpenSSL API (EC P-256 keys, which are quick to generate). Each
+ * test works in its own mkdtemp directory and removes it afterwards.
+ * Must never: touch anything outside its temporary directories.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "lib/password.h"
+#include "lib/util.h"
+#include "tls/tls.h"
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <ctype.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DAY (24L * 3600L)
+
+/*
+ * Helpers
+ */
+
+static char *
+make_dir(void)
+{
+    char tmpl[] = "/tmp/postern-test-tls-XXXXXX";
+
+    assert_non_null(mkdtemp(tmpl));
+    return xstrdup(tmpl);
+}
+
+static void
+remove_dir(char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+
+    assert_non_null(d);
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        char *p = xasprintf("%s/%s", dir, de->d_name);
+        assert_int_equal(unlink(p), 0);
+        free(p);
+    }
+    closedir(d);
+    assert_int_equal(rmdir(dir), 0);
+    free(dir);
+}
+
+static int
+count_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int n = 0;
+
+    assert_non_null(d);
+    while ((de = readdir(d)) != NULL)
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+            n++;
+    closedir(d);
+    return n;
+}
+
+static void
+write_text(const char *dir, const char *name, const char *text)
+{
+    char *p = xasprintf("%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+    free(p);
+}
+
+static void
+thumb_of(X509 *x, char out[41])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+
+    assert_int_equal(X509_digest(x, EVP_sha1(), md, &n), 1);
+    assert_int_equal(n, 20);
+    for (unsigned int i = 0; i < n; i++)
+        snprintf(out + 2 * i, 3, "%02X", md[i]);
+}
+
+static X509 *
+read_cert(const char *dir, const char *thumb)
+{
+    char *p = xasprintf("%s/%s.pem", dir, thumb);
+    FILE *f = fopen(p, "r");
+    X509 *x;
+
+    assert_non_null(f);
+    x = PEM_read_X509(f, NULL, NULL, NULL);
+    assert_non_null(x);
+    fclose(f);
+    free(p);
+    return x;
+}
+
+static EVP_PKEY *
+ec_key(void)
+{
+    EVP_PKEY *k = EVP_EC_gen("P-256");
+
+    assert_non_null(k);
+    return k;
+}
+
+static void
+add_ext(X509 *x, X509V3_CTX *v3, int nid, const char *value)
+{
+    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, v3, nid, value);
+
+    assert_non_null(ext);
+    assert_int_equal(X509_add_ext(x, ext, -1), 1);
+    X509_EXTENSION_free(ext);
+}
+
+/* A certificate for cn (and SAN DNS:cn unless no_san), valid from now+nb to
+ * now+na seconds, signed by issuer (self-signed when issuer is NULL). */
+struct certspec {
+    const char *cn;
+    bool no_san;
+    long nb, na;
+    bool ca;
+    const char *eku; /* NULL: no EKU extension */
+};
+
+static X509 *
+make_cert(const struct certspec *s, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key)
+{
+    static long serial = 1000;
+    X509 *x = X509_new();
+    X509V3_CTX v3;
+
+    assert_non_null(x);
+    assert_int_equal(X509_set_version(x, X509_VERSION_3), 1);
+    assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), serial++), 1);
+    assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), s->nb));
+    assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), s->na));
+    assert_int_equal(X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+                                                (const unsigned char *)s->cn, -1, -1, 0),
+                     1);
+    assert_int_equal(X509_set_issuer_name(x, X509_get_subject_name(issuer ? issuer : x)), 1);
+    assert_int_equal(X509_set_pubkey(x, key), 1);
+    X509V3_set_ctx(&v3, issuer ? issuer : x, x, NULL, NULL, 0);
+    add_ext(x, &v3, NID_basic_constraints, s->ca ? "critical,CA:TRUE" : "CA:FALSE");
+    if (s->ca)
+        add_ext(x, &v3, NID_key_usage, "critical,keyCertSign,cRLSign");
+    if (!s->no_san) {
+        char *san = xasprintf("DNS:%s", s->cn);
+        add_ext(x, &v3, NID_subject_alt_name, san);
+        free(san);
+    }
+    if (s->eku != NULL)
+        add_ext(x, &v3, NID_ext_key_usage, s->eku);
+    add_ext(x, &v3, NID_subject_key_identifier, "hash");
+    if (issuer != NULL)
+        add_ext(x, &v3, NID_authority_key_identifier, "keyid");
+    assert_true(X509_sign(x, issuer_key ? issuer_key : key, EVP_sha256()) > 0);
+    return x;
+}
+
+/* Writes <T>.pem (leaf, then chain if any) and <T>.key (if key). */
+static void
+store_cert(const char *dir, X509 *leaf, X509 *chain, EVP_PKEY *key, char thumb[41])
+{
+    char *p;
+    FILE *f;
+
+    thumb_of(leaf, thumb);
+    p = xasprintf("%s/%s.pem", dir, thumb);
+    f = fopen(p, "w");
+    assert_non_null(f);
+    assert_int_equal(PEM_write_X509(f, leaf), 1);
+    if (chain != NULL)
+        assert_int_equal(PEM_write_X509(f, chain), 1);
+    assert_int_equal(fclose(f), 0);
+    free(p);
+    if (key == NULL)
+        return;
+    p = xasprintf("%s/%s.key", dir, thumb);
+    f = fopen(p, "w");
+    assert_non_null(f);
+    assert_int_equal(fchmod(fileno(f), 0600), 0);
+    assert_int_equal(PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL), 1);
+    assert_int_equal(fclose(f), 0);
+    free(p);
+}
+
+/* The thumbprint of the certificate a context serves. */
+static void
+ctx_thumb(SSL_CTX *ctx, char out[41])
+{
+    X509 *x = SSL_CTX_get0_certificate(ctx);
+
+    assert_non_null(x);
+    thumb_of(x, out);
+}
+
+static struct tls_store *
+load(const char *dir)
+{
+    char err[256];
+    struct tls_store *st = tls_store_load(dir, err, sizeof(err));
+
+    assert_non_null(st);
+    return st;
+}
+
+/*
+ * Self-signed creation
+ */
+
+static void
+test_create_selfsigned(void **state)
+{
+    char *dir = make_dir();
+    char thumb[41], err[256], cli[128], line[256];
+    char *keypath, *pempath, *cmd;
+    struct stat st;
+    mode_t old;
+    FILE *f;
+    X509 *x;
+    GENERAL_NAMES *gens;
+    bool has_fqdn = false, has_short = false;
+
+    /* A umask that strips the owner's write bit: fchmod must still yield
+     * exactly 0600 / 0644. */
+    old = umask(0277);
+    assert_int_equal(
+        tls_create_selfsigned(dir, "mail.example.test", NULL, 5, thumb, err, sizeof(err)), 0);
+    umask(old);
+
+    assert_int_equal(strlen(thumb), 40);
+    for (int i = 0; i < 40; i++)
+        assert_true(isdigit((unsigned char)thumb[i]) || (thumb[i] >= 'A' && thumb[i] <= 'F'));
+    assert_int_equal(count_files(dir), 2); /* no temporaries left behind */
+
+    keypath = xasprintf("%s/%s.key", dir, thumb);
+    pempath = xasprintf("%s/%s.pem", dir, thumb);
+    assert_int_equal(stat(keypath, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    assert_int_equal(stat(pempath, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0644);
+
+    /* Unencrypted PKCS#8. */
+    f = fopen(keypath, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(line, sizeof(line), f));
+    fclose(f);
+    assert_string_equal(line, "-----BEGIN PRIVATE KEY-----\n");
+
+    /* Thumbprint as the openssl tool computes it. */
+    cmd = xasprintf("openssl x509 -noout -fingerprint -sha1 -in '%s'", pempath);
+    f = popen(cmd, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(line, sizeof(line), f));
+    assert_int_equal(pclose(f), 0);
+    free(cmd);
+    {
+        size_t n = 0;
+        for (const char *p = strchr(line, '=') + 1; *p && *p != '\n'; p++)
+            if (*p != ':')
+                cli[n++] = *p;
+        cli[n] = '\0';
+    }
+    assert_string_equal(thumb, cli);
+
+    x = read_cert(dir, thumb);
+    {
+        char t2[41];
+        thumb_of(x, t2);
+        assert_string_equal(thumb, t2);
+    }
+    /* CN, SANs (fqdn and host part), extensions, self-signature, dates. */
+    assert_int_equal(X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)), 0);
+    assert_int_equal(X509_verify(x, X509_get0_pubkey(x)), 1);
+    assert_int_equal(X509_get_version(x), X509_VERSION_3);
+    assert_int_equal(EVP_PKEY_get_bits(X509_get0_pubkey(x)), 2048);
+    assert_int_equal(EVP_PKEY_get_base_id(X509_get0_pubkey(x)), EVP_PKEY_RSA);
+    assert_int_equal(X509_get_signature_nid(x), NID_sha256WithRSAEncryption);
+    gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    assert_non_null(gens);
+    assert_int_equal(sk_GENERAL_NAME_num(gens), 2);
+    for (int i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
+        const GENERAL_NAME *gn = sk_GENERAL_NAME_value(gens, i);
+        const char *s = (const char *)ASN1_STRING_get0_data(gn->d.dNSName);
+        assert_int_equal(gn->type, GEN_DNS);
+        has_fqdn = has_fqdn || strcmp(s, "mail.example.test") == 0;
+        has_short = has_short || strcmp(s, "mail") == 0;
+    }
+    GENERAL_NAMES_free(gens);
+    assert_true(has_fqdn && has_short);
+    assert_false(X509_check_ca(x));
+    assert_true(X509_get_extended_key_usage(x) & XKU_SSL_SERVER);
+    assert_true(X509_get_extended_key_usage(x) & XKU_SSL_CLIENT);
+    assert_true(X509_get_key_usage(x) & KU_DIGITAL_SIGNATURE);
+    assert_true(X509_get_key_usage(x) & KU_KEY_ENCIPHERMENT);
+    assert_non_null(X509_get0_subject_key_id(x));
+    {
+        int days, secs;
+        /* now-1h .. now+5 years (1826 or 1827 days incl. leap days) */
+        assert_int_equal(ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notBefore(x)), 1);
+        assert_true(days == 0 && secs <= -3599 && secs >= -3700);
+        assert_int_equal(ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x)), 1);
+        assert_true(days >= 1825 && days <= 1827);
+    }
+    X509_free(x);
+
+    free(keypath);
+    free(pempath);
+    remove_dir(dir);
+}
+
+static void
+test_create_selfsigned_duplicate_short_name(void **state)
+{
+    char *dir = make_dir();
+    char thumb[41], err[256];
+    X509 *x;
+    GENERAL_NAMES *gens;
+
+    assert_int_equal(tls_create_selfsigned(dir, "localhost", NULL, 1, thumb, err, sizeof(err)), 0);
+    x = read_cert(dir, thumb);
+    gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    assert_int_equal(sk_GENERAL_NAME_num(gens), 1);
+    GENERAL_NAMES_free(gens);
+    X509_free(x);
+    remove_dir(dir);
+}
+
+static void
+test_create_selfsigned_bad_input(void **state)
+{
+    char *dir = make_dir();
+    char thumb[41], err[256];
+
+    assert_int_equal(
+        tls_create_selfsigned(dir, "bad name,DNS:evil", NULL, 1, thumb, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "not a valid DNS name"));
+    assert_int_equal(
+        tls_create_selfsigned(dir, "mail.example.test", NULL, 0, thumb, err, sizeof(err)), -1);
+    assert_int_equal(tls_create_selfsigned("/nonexistent/postern", "mail.example.test", NULL, 1,
+                                           thumb, err, sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, "/nonexistent/postern"));
+    assert_int_equal(count_files(dir), 0);
+    remove_dir(dir);
+}
+
+/*
+ * Store and selection
+ */
+
+/* Drives a handshake over a BIO pair: a real TLS 1.3 session with the
+ * chosen context. */
+static void
+handshake(SSL_CTX *server_ctx)
+{
+    SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
+    SSL *server = tls_ssl_new(server_ctx), *client;
+    BIO *sbio, *cbio;
+    bool sdone = false, cdone = false;
+
+    assert_non_null(cctx);
+    assert_non_null(server);
+    client = SSL_new(cctx);
+    assert_non_null(client);
+    assert_int_equal(BIO_new_bio_pair(&sbio, 0, &cbio, 0), 1);
+    SSL_set_bio(server, sbio, sbio);
+    SSL_set_bio(client, cbio, cbio);
+    SSL_set_connect_state(client);
+    for (int i = 0; i < 100 && !(sdone && cdone); i++) {
+        int r;
+        if (!cdone) {
+            r = SSL_do_handshake(client);
+            cdone = r == 1;
+            assert_true(cdone || SSL_get_error(client, r) == SSL_ERROR_WANT_READ);
+        }
+        if (!sdone) {
+            r = SSL_do_handshake(server);
+            sdone = r == 1;
+            assert_true(sdone || SSL_get_error(server, r) == SSL_ERROR_WANT_READ);
+        }
+    }
+    assert_true(sdone && cdone);
+    assert_string_equal(tls_ssl_version(server), "TLSv1.3");
+    assert_string_equal(tls_ssl_cipher(server), SSL_get_cipher_name(client));
+    assert_non_null(strstr(tls_ssl_cipher(server), "TLS_"));
+    SSL_free(client);
+    SSL_free(server);
+    SSL_CTX_free(cctx);
+}
+
+static void
+test_store_server_ctx(void **state)
+{
+    char *dir = make_dir();
+    char thumb[41], err[256], why[512], t2[41];
+    struct tls_store *st;
+    SSL_CTX *ctx, *ctx2;
+
+    assert_int_equal(
+        tls_create_selfsigned(dir, "mail.example.test", NULL, 5, thumb, err, sizeof(err)), 0);
+    st = load(dir);
+
+    ctx = tls_store_server_ctx(st, "mail.example.test", why, sizeof(why));
+    assert_non_null(ctx);
+    assert_string_equal(why, "");
+    ctx_thumb(ctx, t2);
+    assert_string_equal(t2, thumb);
+    /* Cached: every later call shares the context. Case and a trailing dot
+     * do not matter; the short name is a SAN too. */
+    ctx2 = tls_store_server_ctx(st, "MAIL.Example.TEST.", why, sizeof(why));
+    assert_ptr_equal(ctx, ctx2);
+    assert_ptr_equal(tls_store_server_ctx(st, "mail", why, sizeof(why)), ctx);
+
+    assert_int_equal(SSL_CTX_get_min_proto_version(ctx), TLS1_2_VERSION);
+    assert_true(SSL_CTX_get_options(ctx) & SSL_OP_NO_COMPRESSION);
+    assert_true(SSL_CTX_get_options(ctx) & SSL_OP_NO_RENEGOTIATION);
+    assert_true(SSL_CTX_get_options(ctx) & SSL_OP_CIPHER_SERVER_PREFERENCE);
+    assert_false(SSL_CTX_get_options(ctx) & SSL_OP_NO_TICKET);
+    assert_true(SSL_CTX_get_mode(ctx) & SSL_MODE_RELEASE_BUFFERS);
+    assert_int_equal(SSL_CTX_get_session_cache_mode(ctx), SSL_SESS_CACHE_SERVER);
+
+    handshake(ctx);
+
+    assert_null(tls_store_server_ctx(st, "other.example.test", why, sizeof(why)));
+    assert_non_null(strstr(why, "other.example.test"));
+    assert_non_null(strstr(why, "no certificate names"));
+
+    tls_store_free(st);
+    remove_dir(dir);
+}
+
+static void
+test_store_load_errors(void **state)
+{
+    char *dir = make_dir();
+    char thumb[41], err[256], why[512];
+    struct tls_store *st;
+
+    assert_null(tls_store_load("/nonexistent/postern", err, sizeof(err)));
+    assert_non_null(strstr(err, "/nonexistent/postern"));
+
+    /* Broken files are skipped; the good one still loads. */
+    write_text(dir, "garbage.pem", "this is not PEM\n");
+    write_text(dir, "truncated.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n");
+    write_text(dir, "notes.txt", "ignored\n");
+    assert_int_equal(
+        tls_create_selfsigned(dir, "mail.example.test", NULL, 1, thumb, err, sizeof(err)), 0);
+    st = load(dir);
+    assert_non_null(tls_store_server_ctx(st, "mail.example.test", why, sizeof(why)));
+    tls_store_free(st);
+    remove_dir(dir);
+
+    /* An empty directory is an empty store, not an error. */
+    dir = make_dir();
+    st = load(dir);
+    assert_null(tls_store_server_ctx(st, "mail.example.test", why, sizeof(why)));
+    assert_string_equal(why, "no certificate names mail.example.test");
+    tls_store_free(st);
+    remove_dir(dir);
+}
+
+static void
+test_wildcard(void **state)
+{
+    char *dir = make_dir();
+    char thumb[41], err[256], why[512];
+    struct tls_store *st;
+
+    assert_int_equal(
+        tls_create_selfsigned(dir, "*.example.test", "*.example.test", 1, thumb, err, sizeof(err)),
+        0);
+    /* A wildcard that would cover a whole TLD is never honoured. */
+    {
+        EVP_PKEY *k = ec_key();
+        struct certspec s = {.cn = "*.test", .nb = -DAY, .na = DAY};
+        X509 *x = make_cert(&s, k, NULL, NULL);
+        char t[41];
+        store_cert(dir, x, NULL, k, t);
+        X509_free(x);
+        EVP_PKEY_free(k);
+    }
+    st = load(dir);
+    assert_non_null(tls_store_server_ctx(st, "a.example.test", why, sizeof(why)));
+    assert_non_null(tls_store_server_ctx(st, "A.EXAMPLE.test", why, sizeof(why)));
+    assert_null(tls_store_server_ctx(st, "a.b.example.test", why, sizeof(why)));
+    assert_non_null(strstr(why, "a.b.example.test"));
+    assert_null(tls_store_server_ctx(st, "example.test", why, sizeof(why)));
+    assert_null(tls_store_server_ctx(st, ".example.test", why, sizeof(why)));
+    assert_null(tls_store_server_ctx(st, "aexample.test", why, sizeof(why)));
+    assert_null(tls_store_server_ctx(st, "foo.test", why, sizeof(why)));
+    tls_store_free(st);
+    remove_dir(dir);
+}
+
+static void
+test_expired_and_not_yet_valid(void **state)
+{
+    char *dir = make_dir();
+    char why[512], texp[41], tfut[41], tss[41], got[41], err[256];
+    EVP_PKEY *k = ec_key();
+    struct certspec expired = {.cn = "mail.example.test", .nb = -400 * DAY, .na = -DAY};
+    struct certspec future = {.cn = "mail.example.test", .nb = 10 * DAY, .na = 400 * DAY};
+    X509 *x;
+    struct tls_store *st;
+    SSL_CTX *ctx;
+
+    x = make_cert(&expired, k, NULL, NULL);
+    store_cert(dir, x, NULL, k, texp);
+    X509_free(x);
+    x = make_cert(&future, k, NULL, NULL);
+    store_cert(dir, x, NULL, k, tfut);
+    X509_free(x);
+
+    st = load(dir);
+    assert_null(tls_store_server_ctx(st, "mail.example.test", why, sizeof(why)));
+    assert_non_null(strstr(why, "expired on"));
+    assert_non_null(strstr(why, texp));
+    assert_non_null(strstr(why, "not valid until"));
+    assert_non_null(strstr(why, tfut));
+    assert_non_null(strstr(why, "mail.example.test"));
+    tls_store_free(st);
+
+    /* A valid self-signed certificate wins over the unusable ones. */
+    assert_int_equal(
+        tls_create_selfsigned(dir, "mail.example.test", NULL, 1, tss, err, sizeof(err)), 0);
+    st = load(dir);
+    ctx = tls_store_server_ctx(st, "mail.example.test", why, sizeof(why));
+    assert_non_null(ctx);
+    ctx_thumb(ctx, got);
+    assert_string_equal(got, tss);
+    tls_store_free(st);
+
+    EVP_PKEY_free(k);
+    remove_dir(dir);
+}
+
+static void
+test_key_and_eku_problems(void **state)
+{
+    char *dir = make_dir();
+    char why[512], t1[41], t2[41], t3[41];
+    EVP_PKEY *k = ec_key(), *other = ec_key();
+    struct certspec nokey = {.cn = "nokey.example.test", .nb = -DAY, .na = DAY};
+    struct certspec badkey = {.cn = "badkey.example.test", .nb = -DAY, .na = DAY};
+    struct certspec client = {
+        .cn = "client.example.test", .nb = -DAY, .na = DAY, .eku = "clientAuth"};
+    struct certspec nosan = {.cn = "cn-only.example.test", .no_san = true, .nb = -DAY, .na = DAY};
+    X509 *x;
+    struct tls_store *st;
+
+    x = make_cert(&nokey, k, NULL, NULL);
+    store_cert(dir, x, NULL, NULL, t1);
+    X509_free(x);
+    x = make_cert(&badkey, k, NULL, NULL);
+    store_cert(dir, x, NULL, other, t2);
+    X509_free(x);
+    x = make_cert(&client, k, NULL, NULL);
+    store_cert(dir, x, NULL, k, t3);
+    X509_free(x);
+    x = make_cert(&nosan, k, NULL, NULL);
+    store_cert(dir, x, NULL, k, t3);
+    X509_free(x);
+
+    st = load(dir);
+    assert_null(tls_store_server_ctx(st, "nokey.example.test", why, sizeof(why)));
+    assert_non_null(strstr(why, "has no private key"));
+    assert_non_null(strstr(why, t1));
+    assert_null(tls_store_server_ctx(st, "badkey.example.test", why, sizeof(why)));
+    assert_non_null(strstr(why, "does not match"));
+    assert_non_null(strstr(why, t2));
+    assert_null(tls_store_server_ctx(st, "client.example.test", why, sizeof(why)));
+    assert_non_null(strstr(why, "server authentication"));
+    /* The subject CN counts as a name even without SANs. */
+    assert_non_null(tls_store_server_ctx(st, "cn-only.example.test", why, sizeof(why)));
+    tls_store_free(st);
+
+    EVP_PKEY_free(k);
+    EVP_PKEY_free(other);
+    remove_dir(dir);
+}
+
+static void
+test_ca_issued_preferred(void **state)
+{
+    char *dir = make_dir();
+    char why[512], err[256], tss[41], told[41], tnew[41], tca[41], got[41];
+    EVP_PKEY *cakey = ec_key(), *k1 = ec_key(), *k2 = ec_key();
+    struct certspec ca = {
+        .cn = "Postern Test CA", .no_san = true, .nb = -1000 * DAY, .na = 1000 * DAY, .ca = true};
+    struct certspec older = {
+        .cn = "mail.example.test", .nb = -30 * DAY, .na = 300 * DAY, .eku = "serverAuth"};
+    struct certspec newer = {.cn = "mail.example.test",
+                             .nb = -10 * DAY,
+                             .na = 300 * DAY,
+                             .eku = "serverAuth,clientAuth"};
+    X509 *cacert, *x;
+    struct tls_store *st;
+    SSL_CTX *ctx;
+    STACK_OF(X509) *chain = NULL;
+
+    cacert = make_cert(&ca, cakey, NULL, NULL);
+    store_cert(dir, cacert, NULL, NULL, tca); /* the CA alone: no key, names nothing */
+
+    /* Self-signed with the newest NotBefore (now - 1h) ... */
+    assert_int_equal(
+        tls_create_selfsigned(dir, "mail.example.test", NULL, 5, tss, err, sizeof(err)), 0);
+    /* ... against an older CA-issued certificate: CA-issued wins. */
+    x = make_cert(&older, k1, cacert, cakey);
+    store_cert(dir, x, cacert, k1, told);
+    X509_free(x);
+
+    st = load(dir);
+    ctx = tls_store_server_ctx(st, "mail.example.test", why, sizeof(why));
+    assert_non_null(ctx);
+    ctx_thumb(ctx, got);
+    assert_string_equal(got, told);
+    /* The CA certificate from the same file is sent as the chain. */
+    assert_int_equal(SSL_CTX_get0_chain_certs(ctx, &chain), 1);
+    assert_non_null(chain);
+    assert_int_equal(sk_X509_num(chain), 1);
+    assert_int_equal(X509_cmp(sk_X509_value(chain, 0), cacert), 0);
+    handshake(ctx);
+    tls_store_free(st);
+
+    /* Among CA-issued certificates, the newest NotBefore wins. */
+    x = make_cert(&newer, k2, cacert, cakey);
+    store_cert(dir, x, cacert, k2, tnew);
+    X509_free(x);
+    st = load(dir);
+    ctx = tls_store_server_ctx(st, "mail.example.test", why, sizeof(why));
+    assert_non_null(ctx);
+    ctx_thumb(ctx, got);
+    assert_string_equal(got, tnew);
+    tls_store_free(st);
+
+    X509_free(cacert);
+    EVP_PKEY_free(cakey);
+    EVP_PKEY_free(k1);
+    EVP_PKEY_free(k2);
+    remove_dir(dir);
+}
+
+static void
+test_last_error(void **state)
+{
+    char buf[256];
+
+    ERR_clear_error();
+    assert_string_equal(tls_last_error(buf, sizeof(buf)), "unknown error");
+    /* Provoke an error: a certificate from garbage. */
+    {
+        BIO *b = BIO_new_mem_buf("garbage", -1);
+        assert_null(PEM_read_bio_X509(b, NULL, NULL, NULL));
+        BIO_free(b);
+    }
+    assert_string_not_equal(tls_last_error(buf, sizeof(buf)), "unknown error");
+    assert_int_equal(ERR_peek_error(), 0); /* queue cleared */
+    assert_string_equal(tls_ssl_version(NULL), "none");
+    assert_null(tls_ssl_new(NULL));
+}
+
+/*
+ * Passwords
+ */
+
+static void
+test_password(void **state)
+{
+    char hash[PASSWORD_HASH_SIZE], hash2[PASSWORD_HASH_SIZE], tiny[8];
+
+    assert_int_equal(password_hash("correct horse battery staple", hash, sizeof(hash)), 0);
+    assert_true(strncmp(hash, "$y$", 3) == 0);
+    assert_true(password_verify("correct horse battery staple", hash));
+    assert_false(password_verify("correct horse battery stapl", hash));
+    assert_false(password_verify("Correct horse battery staple", hash));
+    assert_false(password_verify("", hash));
+    assert_false(password_verify(NULL, hash));
+
+    /* Fresh salt each time. */
+    assert_int_equal(password_hash("correct horse battery staple", hash2, sizeof(hash2)), 0);
+    assert_string_not_equal(hash, hash2);
+
+    /* Truncated or otherwise damaged hashes never match. */
+    hash2[strlen(hash2) - 1] = hash2[strlen(hash2) - 1] == 'a' ? 'b' : 'a';
+    assert_false(password_verify("correct horse battery staple", hash2));
+    hash2[20] = '\0';
+    assert_false(password_verify("correct horse battery staple", hash2));
+
+    assert_false(password_verify("x", NULL));
+    assert_false(password_verify("x", ""));
+    assert_false(password_verify("x", "garbage"));
+    assert_false(password_verify("x", "$"));
+    assert_false(password_verify("x", "$y$"));
+    assert_false(password_verify("x", "$nope$abc$def"));
+    assert_false(password_verify("x", "*0"));
+    assert_false(password_verify("*0", "*0"));
+
+    /* Too small an output buffer is an error, not a truncated hash. */
+    assert_int_equal(password_hash("x", tiny, sizeof(tiny)), -1);
+    assert_string_equal(tiny, "");
+    assert_int_equal(password_hash(NULL, hash, sizeof(hash)), -1);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_create_selfsigned),
+        cmocka_unit_test(test_create_selfsigned_duplicate_short_name),
+        cmocka_unit_test(test_create_selfsigned_bad_input),
+        cmocka_unit_test(test_store_server_ctx),
+        cmocka_unit_test(test_store_load_errors),
+        cmocka_unit_test(test_wildcard),
+        cmocka_unit_test(test_expired_and_not_yet_valid),
+        cmocka_unit_test(test_key_and_eku_problems),
+        cmocka_unit_test(test_ca_issued_preferred),
+        cmocka_unit_test(test_last_error),
+        cmocka_unit_test(test_password),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
