@@ -13,6 +13,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+static const char *const get_message_switches[] = {"IncludeRecipientInfo", NULL};
+
 static const struct cmdlet cmdlets[] = {
     {"New-ReceiveConnector", cmdlet_new_receive_connector, cmdlet_new_receive_connector_switches},
     {"Set-ReceiveConnector", cmdlet_set_receive_connector, NULL},
@@ -28,6 +30,8 @@ static const struct cmdlet cmdlets[] = {
     {"Remove-Mailbox", cmdlet_remove_mailbox, NULL},
     {"Get-TransportConfig", cmdlet_get_transport_config, NULL},
     {"Set-TransportConfig", cmdlet_set_transport_config, NULL},
+    {"Get-Queue", cmdlet_get_queue, NULL},
+    {"Get-Message", cmdlet_get_message, get_message_switches},
 };
 
 const struct cmdlet *

@@ -106,4 +106,8 @@ int cmdlet_remove_mailbox(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
 int cmdlet_get_transport_config(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
 int cmdlet_set_transport_config(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
 
+/* cmdlet_queue.c */
+int cmdlet_get_queue(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
+int cmdlet_get_message(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
+
 #endif

@@ -26,7 +26,7 @@
 #define AUTHM_BASICAUTH 0x02
 #define AUTHM_BASICAUTH_REQUIRE_TLS 0x04
 #define AUTHM_EXTERNAL_AUTHORITATIVE 0x08
-#define AUTHM_INTEGRATED 0x10     /* accepted for compatibility, not offered */
+#define AUTHM_INTEGRATED 0x10      /* accepted for compatibility, not offered */
 #define AUTHM_EXCHANGE_SERVER 0x20 /* accepted for compatibility, not offered */
 
 /* PermissionGroups flags. */
@@ -56,16 +56,16 @@ struct receive_connector {
     bool require_tls;
     bool domain_secure_enabled;
     bool enabled;
-    uint64_t max_message_size;                 /* bytes */
+    uint64_t max_message_size; /* bytes */
     uint64_t max_recipients_per_message;
-    uint64_t max_inbound_connection;           /* CONFIG_UNLIMITED allowed */
+    uint64_t max_inbound_connection;            /* CONFIG_UNLIMITED allowed */
     uint64_t max_inbound_connection_per_source; /* CONFIG_UNLIMITED allowed */
-    uint64_t connection_timeout;               /* seconds */
-    uint64_t connection_inactivity_timeout;    /* seconds */
-    uint64_t max_protocol_errors;              /* CONFIG_UNLIMITED allowed */
+    uint64_t connection_timeout;                /* seconds */
+    uint64_t connection_inactivity_timeout;     /* seconds */
+    uint64_t max_protocol_errors;               /* CONFIG_UNLIMITED allowed */
     uint64_t max_logon_failures;
-    uint64_t max_header_size;                  /* bytes */
-    uint64_t max_hop_count;                    /* Received: headers */
+    uint64_t max_header_size; /* bytes */
+    uint64_t max_hop_count;   /* Received: headers */
     enum logging_level protocol_logging_level;
 };
 
@@ -83,8 +83,8 @@ struct mailbox {
 };
 
 struct transport_config {
-    char *fqdn; /* the server's FQDN (set by setup); connectors default to it */
-    uint64_t max_receive_size;   /* bytes, organisation-wide */
+    char *fqdn;                /* the server's FQDN (set by setup); connectors default to it */
+    uint64_t max_receive_size; /* bytes, organisation-wide */
     uint64_t max_send_size;
     uint64_t max_recipient_envelope_limit;
     char **tls_receive_domain_secure_list;
@@ -139,8 +139,7 @@ void config_unref(struct config *cfg);
 struct config *config_clone(const struct config *cfg);
 
 /* Lookups; names compare case-insensitively as Exchange does. */
-struct receive_connector *config_find_receive_connector(const struct config *cfg,
-                                                        const char *name);
+struct receive_connector *config_find_receive_connector(const struct config *cfg, const char *name);
 struct mailbox *config_find_mailbox_by_address(const struct config *cfg, const char *address);
 struct mailbox *config_find_mailbox(const struct config *cfg, const char *name_or_address);
 

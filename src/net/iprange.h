@@ -32,9 +32,9 @@ enum iprange_form {
 };
 
 struct iprange {
-    int family;       /* AF_INET or AF_INET6 */
-    uint8_t lo[16];   /* first address, network byte order; IPv4 uses lo[0..3] */
-    uint8_t hi[16];   /* last address, inclusive */
+    int family;     /* AF_INET or AF_INET6 */
+    uint8_t lo[16]; /* first address, network byte order; IPv4 uses lo[0..3] */
+    uint8_t hi[16]; /* last address, inclusive */
     enum iprange_form form;
 };
 
@@ -67,10 +67,10 @@ enum iprange_relation iprange_relate(const struct iprange *a, const struct ipran
 int iprange_cmp_size(const struct iprange *a, const struct iprange *b);
 
 struct binding {
-    int family;      /* AF_INET or AF_INET6 */
+    int family; /* AF_INET or AF_INET6 */
     uint8_t addr[16];
-    uint16_t port;   /* host byte order */
-    bool any;        /* 0.0.0.0 or [::] */
+    uint16_t port; /* host byte order */
+    bool any;      /* 0.0.0.0 or [::] */
 };
 
 /* Parses "IP:port" or "[IPv6]:port" (port 1-65535). */

@@ -21,26 +21,26 @@
 enum rcpt_status { RCPT_READY, RCPT_DELIVERED, RCPT_FAILED };
 
 struct envelope_rcpt {
-    char *address;      /* as accepted at RCPT */
-    unsigned notify;    /* SMTP_NOTIFY_* bits */
-    char *orcpt;        /* "rfc822;xtext" or NULL */
+    char *address;   /* as accepted at RCPT */
+    unsigned notify; /* SMTP_NOTIFY_* bits */
+    char *orcpt;     /* "rfc822;xtext" or NULL */
     enum rcpt_status status;
 };
 
 struct envelope {
     char id[QUEUE_ID_LEN + 1];
     time_t received;
-    char *connector;    /* receive connector name */
+    char *connector; /* receive connector name */
     char *client_ip;
     char *client_helo;
-    char *auth_user;    /* authenticated identity, or NULL */
-    char *tls;          /* "TLSv1.3 TLS_AES_256_GCM_SHA384", or NULL */
-    char *from;         /* reverse-path, "" for <> */
-    char *envid;        /* DSN ENVID (xtext), or NULL */
-    int ret;            /* smtp_ret */
-    int body;           /* smtp_body */
+    char *auth_user; /* authenticated identity, or NULL */
+    char *tls;       /* "TLSv1.3 TLS_AES_256_GCM_SHA384", or NULL */
+    char *from;      /* reverse-path, "" for <> */
+    char *envid;     /* DSN ENVID (xtext), or NULL */
+    int ret;         /* smtp_ret */
+    int body;        /* smtp_body */
     bool smtputf8;
-    uint64_t size;      /* content bytes as stored */
+    uint64_t size; /* content bytes as stored */
     struct envelope_rcpt *rcpts;
     size_t nrcpts;
 };

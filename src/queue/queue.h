@@ -33,8 +33,7 @@ struct queue_msg;
 
 /* Opens (creating the directories if needed) and recovers the queue. With
  * base NULL the queue is read-only (cmdlets): no commits. */
-struct queue *queue_open(const char *queue_dir, struct event_base *base, char *err,
-                         size_t errlen);
+struct queue *queue_open(const char *queue_dir, struct event_base *base, char *err, size_t errlen);
 void queue_close(struct queue *q);
 /* Committed messages found at open plus those committed since. */
 size_t queue_count(const struct queue *q);

@@ -37,8 +37,7 @@ same_binding(const struct binding *a, const struct binding *b)
 }
 
 static void
-accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa, int salen,
-          void *arg)
+accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
 {
     struct listener_set *ls = arg;
 

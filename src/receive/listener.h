@@ -23,8 +23,7 @@ struct listener_set;
 struct listener_set *listener_set_new(struct server *srv);
 /* Opens/closes sockets to match cfg. Returns 0, or -1 with the first bind
  * error in err (sockets that did open stay open). */
-int listener_set_apply(struct listener_set *ls, const struct config *cfg, char *err,
-                       size_t errlen);
+int listener_set_apply(struct listener_set *ls, const struct config *cfg, char *err, size_t errlen);
 /* Stops accepting (shutdown) without closing established sessions. */
 void listener_set_free(struct listener_set *ls);
 

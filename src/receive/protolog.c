@@ -37,7 +37,8 @@ protolog_open(const char *logs_dir, const char *kind)
         log_warn("protocol log: cannot create %s", pl->dir);
     free(parent);
     pl->prefix = strcmp(kind, "SmtpSend") == 0 ? "SEND" : "RECV";
-    pl->type = strcmp(kind, "SmtpSend") == 0 ? "SMTP Send Protocol Log" : "SMTP Receive Protocol Log";
+    pl->type =
+        strcmp(kind, "SmtpSend") == 0 ? "SMTP Send Protocol Log" : "SMTP Receive Protocol Log";
     pl->yday = -1;
     return pl;
 }
@@ -111,9 +112,9 @@ csv_field(FILE *f, const char *s)
 }
 
 void
-protolog_write(struct protolog *pl, const char *connector, uint64_t session_id,
-               unsigned sequence, const char *local, const char *remote, char event,
-               const char *data, const char *context)
+protolog_write(struct protolog *pl, const char *connector, uint64_t session_id, unsigned sequence,
+               const char *local, const char *remote, char event, const char *data,
+               const char *context)
 {
     struct timeval tv;
     struct tm tm;

@@ -154,8 +154,7 @@ server_accept(struct server *srv, int fd, const struct sockaddr *remote, int rem
                  "connector_sessions=%llu source_sessions=%llu",
                  rtext, rc->name, (unsigned long long)on_connector,
                  (unsigned long long)from_source);
-        snprintf(reply, sizeof(reply),
-                 "421 4.3.2 %s Too many connections; try again later\r\n",
+        snprintf(reply, sizeof(reply), "421 4.3.2 %s Too many connections; try again later\r\n",
                  receive_connector_fqdn(srv->cfg, rc));
         server_refuse(fd, reply);
         return;

@@ -30,13 +30,13 @@ struct server {
     char *instance_dir;
     char *config_path;
     struct event_base *base;
-    struct config *cfg;        /* current configuration (sessions hold refs) */
-    struct tls_store *tls;     /* current certificate store */
+    struct config *cfg;    /* current configuration (sessions hold refs) */
+    struct tls_store *tls; /* current certificate store */
     struct queue *queue;
     struct workq *workers;
     struct protolog *protolog;
     struct listener_set *listeners;
-    struct session *sessions;  /* all live sessions (doubly linked) */
+    struct session *sessions; /* all live sessions (doubly linked) */
     size_t nsessions;
     uint64_t next_session_id;
 };

@@ -63,8 +63,8 @@ session_log(struct session *s, char event, const char *data, const char *context
 {
     if (!s->logging)
         return;
-    protolog_write(s->srv->protolog, s->rc->name, s->id, s->log_seq++, s->local, s->remote,
-                   event, data, context);
+    protolog_write(s->srv->protolog, s->rc->name, s->id, s->log_seq++, s->local, s->remote, event,
+                   data, context);
 }
 
 void
@@ -130,8 +130,7 @@ session_rights(const struct session *s)
         rights |= RIGHT_SUBMIT;
     if (s->auth_user != NULL && (groups & PERM_EXCHANGE_USERS))
         rights |= RIGHT_SUBMIT | RIGHT_RELAY;
-    if ((s->rc->auth_mechanism & AUTHM_EXTERNAL_AUTHORITATIVE) &&
-        (groups & PERM_EXCHANGE_SERVERS))
+    if ((s->rc->auth_mechanism & AUTHM_EXTERNAL_AUTHORITATIVE) && (groups & PERM_EXCHANGE_SERVERS))
         rights |= RIGHT_SUBMIT | RIGHT_RELAY;
     return rights;
 }
@@ -265,8 +264,9 @@ cmd_helo(struct session *s, const struct smtp_command *cmd)
         n += snprintf(ext + n, sizeof(ext) - (size_t)n, "250-SIZE %llu\r\n", max);
     else
         n += snprintf(ext + n, sizeof(ext) - (size_t)n, "250-SIZE\r\n");
-    n += snprintf(ext + n, sizeof(ext) - (size_t)n, "250-PIPELINING\r\n250-DSN\r\n"
-                                                    "250-ENHANCEDSTATUSCODES\r\n");
+    n += snprintf(ext + n, sizeof(ext) - (size_t)n,
+                  "250-PIPELINING\r\n250-DSN\r\n"
+                  "250-ENHANCEDSTATUSCODES\r\n");
     if (!s->tls && server_tls_ctx(s->srv, s->rc) != NULL)
         n += snprintf(ext + n, sizeof(ext) - (size_t)n, "250-STARTTLS\r\n");
     if (session_auth_offered(s))
@@ -763,7 +763,8 @@ session_start(struct server *srv, struct config *cfg, const struct receive_conne
     sockaddr_format(remote, s->remote, sizeof(s->remote));
     sockaddr_format_ip(remote, s->remote_ip, sizeof(s->remote_ip));
     memcpy(&s->remote_sa, remote,
-           remote->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+           remote->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                         : sizeof(struct sockaddr_in));
     s->next = srv->sessions;
     if (s->next)
         s->next->prev = s;

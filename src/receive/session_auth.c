@@ -224,7 +224,8 @@ session_auth_command(struct session *s, const char *arg)
     if (!session_auth_offered(s)) {
         if ((s->rc->auth_mechanism & AUTHM_BASICAUTH) &&
             (s->rc->auth_mechanism & AUTHM_BASICAUTH_REQUIRE_TLS) && !s->tls)
-            session_reply(s, "538 5.7.11 Encryption required for requested authentication mechanism");
+            session_reply(s,
+                          "538 5.7.11 Encryption required for requested authentication mechanism");
         else
             session_reply(s, "503 5.5.1 Authentication is not enabled on this connector");
         return;

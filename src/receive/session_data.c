@@ -57,9 +57,8 @@ write_received(struct session *s)
     n = snprintf(header, sizeof(header),
                  "Received: from %s ([%s])\r\n\tby %s (postern) with %s id %s\r\n"
                  "\t(connector \"%s\"%s%s)",
-                 s->helo, s->remote_ip, session_fqdn(s), received_with(s),
-                 queue_msg_id(s->msg), s->rc->name, s->tls_desc ? "; " : "",
-                 s->tls_desc ? s->tls_desc : "");
+                 s->helo, s->remote_ip, session_fqdn(s), received_with(s), queue_msg_id(s->msg),
+                 s->rc->name, s->tls_desc ? "; " : "", s->tls_desc ? s->tls_desc : "");
     if (n > 0 && (size_t)n < sizeof(header) && s->env->nrcpts == 1)
         n += snprintf(header + n, sizeof(header) - (size_t)n, "\r\n\tfor <%s>",
                       s->env->rcpts[0].address);
@@ -76,8 +75,9 @@ session_data_begin(struct session *s)
 
     if ((s->msg = queue_msg_begin(s->srv->queue, err, sizeof(err))) == NULL) {
         log_warnx("%016llx smtp cannot queue: %s", (unsigned long long)s->id, err);
-        session_reply(s, errno == ENOSPC ? "452 4.3.1 Insufficient system storage"
-                                         : "451 4.3.0 Cannot queue the message now; try again later");
+        session_reply(s, errno == ENOSPC
+                             ? "452 4.3.1 Insufficient system storage"
+                             : "451 4.3.0 Cannot queue the message now; try again later");
         return;
     }
     write_received(s);

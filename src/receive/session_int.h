@@ -56,11 +56,11 @@ struct session {
     bool skip_line; /* discarding the rest of an over-long line */
     bool esmtp;
     bool tls;
-    char *tls_desc;  /* "version=TLSv1.3 cipher=TLS_AES_256_GCM_SHA384" */
+    char *tls_desc; /* "version=TLSv1.3 cipher=TLS_AES_256_GCM_SHA384" */
     char *helo;
     char *auth_user; /* mailbox name after a successful AUTH */
     enum auth_step auth_step;
-    bool auth_login;  /* AUTH LOGIN (else PLAIN) */
+    bool auth_login; /* AUTH LOGIN (else PLAIN) */
     char *auth_login_user;
     unsigned protocol_errors;
     unsigned logon_failures;
@@ -74,7 +74,7 @@ struct session {
     bool data_in_headers;
     uint64_t data_header_bytes;
     uint64_t data_bytes;
-    unsigned data_received_count; /* Received: header fields seen */
+    unsigned data_received_count;    /* Received: header fields seen */
     char queue_id[QUEUE_ID_LEN + 1]; /* of the message being committed */
 };
 

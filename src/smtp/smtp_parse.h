@@ -15,11 +15,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SMTP_LOCAL_MAX 64    /* RFC 5321 4.5.3.1.1 */
-#define SMTP_DOMAIN_MAX 255  /* RFC 5321 4.5.3.1.2 */
-#define SMTP_PATH_MAX 256    /* RFC 5321 4.5.3.1.3, including < > */
-#define SMTP_ENVID_MAX 100   /* RFC 3461 4.4 */
-#define SMTP_ORCPT_MAX 500   /* RFC 3461 4.2: 500 characters including type */
+#define SMTP_LOCAL_MAX 64   /* RFC 5321 4.5.3.1.1 */
+#define SMTP_DOMAIN_MAX 255 /* RFC 5321 4.5.3.1.2 */
+#define SMTP_PATH_MAX 256   /* RFC 5321 4.5.3.1.3, including < > */
+#define SMTP_ENVID_MAX 100  /* RFC 3461 4.4 */
+#define SMTP_ORCPT_MAX 500  /* RFC 3461 4.2: 500 characters including type */
 
 enum smtp_verb {
     SMTP_VERB_UNKNOWN,
@@ -65,7 +65,7 @@ enum smtp_body { SMTP_BODY_UNSPEC, SMTP_BODY_7BIT, SMTP_BODY_8BITMIME, SMTP_BODY
 enum smtp_ret { SMTP_RET_UNSPEC, SMTP_RET_FULL, SMTP_RET_HDRS };
 
 struct smtp_mail_params {
-    uint64_t size;       /* SIZE=, 0 when absent */
+    uint64_t size; /* SIZE=, 0 when absent */
     bool has_size;
     enum smtp_body body;
     bool smtputf8;
@@ -80,8 +80,8 @@ struct smtp_mail_params {
 #define SMTP_NOTIFY_DELAY 0x8
 
 struct smtp_rcpt_params {
-    unsigned notify;                 /* SMTP_NOTIFY_* bits, 0 when absent */
-    char orcpt[SMTP_ORCPT_MAX + 1];  /* "rfc822;xtext" as received, "" if absent */
+    unsigned notify;                /* SMTP_NOTIFY_* bits, 0 when absent */
+    char orcpt[SMTP_ORCPT_MAX + 1]; /* "rfc822;xtext" as received, "" if absent */
 };
 
 /* Parses the argument of MAIL ("FROM:<a@b> SIZE=10 BODY=8BITMIME").

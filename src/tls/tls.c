@@ -906,8 +906,8 @@ build_server_ctx(const struct tls_cert *c, char *why, size_t whylen)
      * and nothing in SMTP needs it; our cipher order is the sane one. */
     /* SMTP frames its own data ("." ends DATA), so a peer that closes
      * without close_notify truncates nothing that would be accepted. */
-    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION |
+                                 SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
     /* Idle SMTP connections are common: give the ~34 kB of record buffers
      * back while a connection waits. */
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
