@@ -3,6 +3,7 @@
  *   postern [-D DIR] setup [--fqdn NAME] [--bind IP:PORT ...]
  *   postern [-D DIR] run [--daemon]
  *   postern [-D DIR] reload
+ *   postern [-D DIR] shell
  *   postern [-D DIR] <Cmdlet> [-Param value ...]
  * DIR defaults to $POSTERN_HOME, then /var/lib/postern.
  * Must never: run a cmdlet or the service on a half-parsed command line.
@@ -10,6 +11,7 @@
 #include "admin/cmdlet.h"
 #include "admin/control.h"
 #include "admin/setup.h"
+#include "admin/shell.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "net/iprange.h"
@@ -32,6 +34,7 @@ usage(FILE *f)
     fprintf(f, "usage: postern [-D DIR] [-d] setup [--fqdn NAME] [--bind IP:PORT ...]\n"
                "       postern [-D DIR] [-d] run [--daemon]\n"
                "       postern [-D DIR] reload\n"
+               "       postern [-D DIR] shell\n"
                "       postern [-D DIR] <Cmdlet> [-Parameter value ...]\n"
                "DIR defaults to $POSTERN_HOME, then " DEFAULT_INSTANCE ".\n");
 }
@@ -177,6 +180,8 @@ main(int argc, char **argv)
         return cmd_setup(dir, argc - i - 1, argv + i + 1, false);
     if (strcmp(argv[i], "run") == 0)
         return cmd_run(dir, argc - i - 1, argv + i + 1);
+    if (strcmp(argv[i], "shell") == 0)
+        return shell_run(dir);
     if (strcmp(argv[i], "reload") == 0 || str_ieq(argv[i], "Restart-Service"))
         return cmd_reload(dir);
     if (strchr(argv[i], '-') != NULL)
