@@ -20,6 +20,10 @@ static const struct cmdlet cmdlets[] = {
     {"Set-ReceiveConnector", cmdlet_set_receive_connector, NULL},
     {"Get-ReceiveConnector", cmdlet_get_receive_connector, NULL},
     {"Remove-ReceiveConnector", cmdlet_remove_receive_connector, NULL},
+    {"New-SendConnector", cmdlet_new_send_connector, cmdlet_new_send_connector_switches},
+    {"Set-SendConnector", cmdlet_set_send_connector, NULL},
+    {"Get-SendConnector", cmdlet_get_send_connector, NULL},
+    {"Remove-SendConnector", cmdlet_remove_send_connector, NULL},
     {"New-AcceptedDomain", cmdlet_new_accepted_domain, NULL},
     {"Set-AcceptedDomain", cmdlet_set_accepted_domain, cmdlet_set_accepted_domain_switches},
     {"Get-AcceptedDomain", cmdlet_get_accepted_domain, NULL},
@@ -32,6 +36,12 @@ static const struct cmdlet cmdlets[] = {
     {"Set-TransportConfig", cmdlet_set_transport_config, NULL},
     {"Get-Queue", cmdlet_get_queue, NULL},
     {"Get-Message", cmdlet_get_message, get_message_switches},
+    {"Retry-Queue", cmdlet_queue_action, NULL},
+    {"Suspend-Queue", cmdlet_queue_action, NULL},
+    {"Resume-Queue", cmdlet_queue_action, NULL},
+    {"Suspend-Message", cmdlet_message_action, NULL},
+    {"Resume-Message", cmdlet_message_action, NULL},
+    {"Remove-Message", cmdlet_message_action, NULL},
 };
 
 const struct cmdlet *

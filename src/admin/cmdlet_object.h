@@ -3,7 +3,8 @@
  * transaction on DIR/postern.conf, applying -Param value arguments through
  * the parameter tables, Format-List output, and the generic Get-/Set-/
  * Remove- of one object kind. Also declares the configuration cmdlets
- * (cmdlet_receive.c, cmdlet_domain.c, cmdlet_mailbox.c, cmdlet_transport.c).
+ * (cmdlet_receive.c, cmdlet_send.c, cmdlet_domain.c, cmdlet_mailbox.c,
+ * cmdlet_transport.c).
  *
  * A change runs: lock the instance directory, load and validate the file,
  * clone, apply, config_validate, config_save (atomic), unlock, then ask a
@@ -92,6 +93,12 @@ int cmdlet_get_receive_connector(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
 int cmdlet_remove_receive_connector(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
 extern const char *const cmdlet_new_receive_connector_switches[];
 
+int cmdlet_new_send_connector(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
+int cmdlet_set_send_connector(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
+int cmdlet_get_send_connector(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
+int cmdlet_remove_send_connector(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
+extern const char *const cmdlet_new_send_connector_switches[];
+
 int cmdlet_new_accepted_domain(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
 int cmdlet_set_accepted_domain(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
 int cmdlet_get_accepted_domain(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
@@ -109,5 +116,9 @@ int cmdlet_set_transport_config(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
 /* cmdlet_queue.c */
 int cmdlet_get_queue(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
 int cmdlet_get_message(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
+/* Retry-Queue, Suspend-Queue, Resume-Queue */
+int cmdlet_queue_action(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
+/* Suspend-Message, Resume-Message, Remove-Message */
+int cmdlet_message_action(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
 
 #endif

@@ -3,13 +3,19 @@
  * read straight from DIR/queue so that they answer whether or not the
  * service runs.
  *
- * Until routing exists every message waits in the Submission queue (in
- * Exchange, the queue of messages not yet categorised). Identities follow
- * Exchange: Server\Queue for queues, Server\Queue\MessageId for messages,
- * where Server is the first label of the instance's FQDN.
- * Must never: modify the queue.
+ * While the service runs, these ask it (the control socket): it knows the
+ * delivery queues per next hop, their status, last error and retry time.
+ * When it is stopped they read DIR/queue directly and show every message
+ * in one "Submission" queue (Exchange's queue of messages not yet routed),
+ * since routing happens only in the service. The actions (Retry-Queue,
+ * Suspend-/Resume-Queue, Suspend-/Resume-Message, Remove-Message) need the
+ * service. Identities follow Exchange: Server\Queue for queues,
+ * Server\Queue\MessageId for messages, where Server is the first label of
+ * the instance's FQDN.
+ * Must never: modify the queue files itself.
  */
 #include "admin/cmdlet_object.h"
+#include "admin/control.h"
 #include "config/config_param.h"
 #include "lib/util.h"
 #include "queue/queue.h"
@@ -148,6 +154,25 @@ list_message(const char *id, const struct envelope *env, const char *data_path, 
     free(headers);
 }
 
+/* Asks the running service; returns 1 when it answered (output printed),
+ * 0 when no service runs, or a cmdlet status on error. */
+static int
+ask_service(struct cmdlet_ctx *ctx, const char *request)
+{
+    char *out = NULL, err[512];
+    int r = control_request(ctx->instance_dir, request, &out, err, sizeof(err));
+
+    if (r == 1) {
+        fputs(out, ctx->out);
+        free(out);
+        return 1;
+    }
+    if (r == 0)
+        return 0;
+    cmdlet_error(ctx, "%s", err);
+    return -CMDLET_ERROR;
+}
+
 static char *
 queue_dir(const struct cmdlet_ctx *ctx)
 {
@@ -168,6 +193,14 @@ cmdlet_get_message(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
         cmdlet_args_check_unused(a, msg, sizeof(msg)) < 0) {
         cmdlet_error(ctx, "%s", msg);
         return CMDLET_USAGE;
+    }
+    {
+        char *req = xasprintf("get-message\t%s\t%s\t%d", id ? id : "", queue ? queue : "",
+                              recip ? 1 : 0);
+        int r = ask_service(ctx, req);
+        free(req);
+        if (r != 0)
+            return r > 0 ? CMDLET_OK : -r;
     }
     server_name(ctx, l.server, sizeof(l.server));
     if (queue && strcasecmp(cmdlet_identity_strip(queue), SUBMISSION_QUEUE) != 0)
@@ -205,6 +238,13 @@ cmdlet_get_queue(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
         cmdlet_error(ctx, "%s", msg);
         return CMDLET_USAGE;
     }
+    {
+        char *req = xasprintf("get-queue\t%s", id ? id : "");
+        int r = ask_service(ctx, req);
+        free(req);
+        if (r != 0)
+            return r > 0 ? CMDLET_OK : -r;
+    }
     server_name(ctx, server, sizeof(server));
     if (id && strcasecmp(cmdlet_identity_strip(id), SUBMISSION_QUEUE) != 0) {
         cmdlet_error(ctx, "queue \"%s\" does not exist", id);
@@ -223,4 +263,51 @@ cmdlet_get_queue(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
     field(ctx->out, "LastError", NULL);
     field(ctx->out, "NextRetryTime", NULL);
     return CMDLET_OK;
+}
+
+/* The actions: the service does them, so it must be running. */
+static int
+queue_action(struct cmdlet_ctx *ctx, struct cmdlet_args *a, bool message)
+{
+    const char *id = NULL;
+    bool ndr = false, have_ndr = false;
+    char msg[512], *req;
+    int r = 0;
+
+    if (cmdlet_args_identity(a, &id, msg, sizeof(msg)) < 0 ||
+        (message && (r = cmdlet_args_bool(a, "WithNDR", &ndr, msg, sizeof(msg))) < 0) ||
+        cmdlet_args_check_unused(a, msg, sizeof(msg)) < 0) {
+        cmdlet_error(ctx, "%s", msg);
+        return CMDLET_USAGE;
+    }
+    have_ndr = message && r == 1;
+    if (id == NULL) {
+        cmdlet_error(ctx, "-Identity is required");
+        return CMDLET_USAGE;
+    }
+    if (strcasecmp(ctx->name, "Remove-Message") == 0 && !have_ndr) {
+        cmdlet_error(ctx, "-WithNDR is required ($true sends the senders a report)");
+        return CMDLET_USAGE;
+    }
+    req = xasprintf("%s\t%s\t%s\t%d", message ? "message-action" : "queue-action", ctx->name, id,
+                    ndr ? 1 : 0);
+    r = ask_service(ctx, req);
+    free(req);
+    if (r == 0) {
+        cmdlet_error(ctx, "the service is not running");
+        return CMDLET_ERROR;
+    }
+    return r > 0 ? CMDLET_OK : -r;
+}
+
+int
+cmdlet_queue_action(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
+{
+    return queue_action(ctx, a, false);
+}
+
+int
+cmdlet_message_action(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
+{
+    return queue_action(ctx, a, true);
 }

@@ -13,16 +13,20 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+/* A reload re-reads certificates and configuration: give it time. */
+#define CONTROL_TIMEOUT_SECONDS 30
+
 int
-control_request_reload(const char *instance_dir, char *err, size_t errlen)
+control_request(const char *instance_dir, const char *request, char **output, char *err,
+                size_t errlen)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    char *path = xasprintf("%s/run/control.sock", instance_dir);
-    char answer[600];
-    size_t got = 0;
-    struct timeval tv = {30, 0};
+    char *path = xasprintf("%s/run/control.sock", instance_dir), *answer = NULL, *nl;
+    struct timeval tv = {CONTROL_TIMEOUT_SECONDS, 0};
+    size_t len = 0, cap = 0;
     int fd, rc = -1;
 
+    *output = NULL;
     if (strlen(path) >= sizeof(sun.sun_path)) {
         snprintf(err, errlen, "%s: path too long for a socket", path);
         free(path);
@@ -36,31 +40,60 @@ control_request_reload(const char *instance_dir, char *err, size_t errlen)
     }
     if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
         /* no socket, or nobody listening: the service is not running */
+        int saved = errno;
         close(fd);
-        return (errno == ENOENT || errno == ECONNREFUSED) ? 0 : -1;
+        if (saved == ENOENT || saved == ECONNREFUSED)
+            return 0;
+        snprintf(err, errlen, "cannot reach the service: %s", strerror(saved));
+        return -1;
     }
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    if (write(fd, "reload\n", 7) != 7) {
+    if (write(fd, request, strlen(request)) != (ssize_t)strlen(request) || write(fd, "\n", 1) != 1) {
         snprintf(err, errlen, "cannot talk to the service: %s", strerror(errno));
-        goto out;
+        close(fd);
+        return -1;
     }
-    while (got < sizeof(answer) - 1) {
-        ssize_t n = read(fd, answer + got, sizeof(answer) - 1 - got);
+    for (;;) {
+        ssize_t n;
+        if (len + 4096 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            answer = xrealloc(answer, cap);
+        }
+        n = read(fd, answer + len, cap - len - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n <= 0)
             break;
-        got += (size_t)n;
-        if (memchr(answer, '\n', got))
-            break;
+        len += (size_t)n;
     }
-    answer[got] = '\0';
-    answer[strcspn(answer, "\n")] = '\0';
+    close(fd);
+    if (answer == NULL)
+        answer = xstrdup("");
+    answer[len] = '\0';
+    nl = strchr(answer, '\n');
+    if (nl)
+        *nl = '\0';
     if (strcmp(answer, "ok") == 0) {
+        *output = xstrdup(nl ? nl + 1 : "");
         rc = 1;
     } else {
-        snprintf(err, errlen, "the service did not apply the change: %s",
-                 got ? answer : "no answer");
+        snprintf(err, errlen, "%s",
+                 strncmp(answer, "error ", 6) == 0 ? answer + 6
+                 : len                             ? answer
+                                                   : "no answer from the service");
     }
-out:
-    close(fd);
+    free(answer);
     return rc;
+}
+
+int
+control_request_reload(const char *instance_dir, char *err, size_t errlen)
+{
+    char *out = NULL, msg[512];
+    int r = control_request(instance_dir, "reload", &out, msg, sizeof(msg));
+
+    free(out);
+    if (r < 0)
+        snprintf(err, errlen, "the service did not apply the change: %s", msg);
+    return r;
 }

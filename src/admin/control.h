@@ -12,6 +12,13 @@
 
 #include <stddef.h>
 
+/* Sends one request line ("get-queue\tIDENTITY", fields separated by tabs)
+ * to the running service. Returns 1 with the answer's body in *output
+ * (malloc'd), 0 when no service is running, -1 when the service refused
+ * or failed (reason in err). */
+int control_request(const char *instance_dir, const char *request, char **output, char *err,
+                    size_t errlen);
+
 /* Client side, used by cmdlets: asks a running service to reload. Returns
  * 1 when the service reloaded, 0 when no service is running, -1 when the
  * service refused (reason in err). */

@@ -302,3 +302,31 @@ receive_connector_fqdn(const struct config *cfg, const struct receive_connector 
      * without it still needs some name to greet with. */
     return cfg->transport.fqdn != NULL ? cfg->transport.fqdn : "localhost";
 }
+
+const char *
+send_connector_fqdn(const struct config *cfg, const struct send_connector *sc)
+{
+    if (sc != NULL && sc->fqdn != NULL)
+        return sc->fqdn;
+    return cfg->transport.fqdn != NULL ? cfg->transport.fqdn : "localhost";
+}
+
+struct send_connector *
+config_find_send_connector(const struct config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->nsend_connectors; i++)
+        if (str_ieq(cfg->send_connectors[i].name, name))
+            return &cfg->send_connectors[i];
+    return NULL;
+}
+
+const struct accepted_domain *
+config_default_domain(const struct config *cfg)
+{
+    /* config_validate sees to it that there is exactly one when there are
+     * accepted domains at all. */
+    for (size_t i = 0; i < cfg->naccepted_domains; i++)
+        if (cfg->accepted_domains[i].is_default)
+            return &cfg->accepted_domains[i];
+    return NULL;
+}

@@ -1,6 +1,7 @@
 /*
  * config.h — the configuration object model: one TransportConfig, Receive
- * connectors, accepted domains and mailboxes, under Exchange's own names.
+ * and Send connectors, accepted domains and mailboxes, under Exchange's
+ * own names.
  *
  * A struct config is immutable once loaded and reference-counted: a running
  * session keeps the config it started with while a reload installs a new
@@ -8,7 +9,9 @@
  * (config_param.h) so that the file reader, the writer, the cmdlets and Get-
  * output all agree on names, types, defaults and limits.
  *
- * Must never: hold plaintext passwords (Mailbox keeps a yescrypt hash only).
+ * Must never: hold plaintext passwords (Mailbox keeps a yescrypt hash
+ * only). The one exception is a Send connector's AuthenticationCredential,
+ * which the client side of AUTH needs as such; Get- never shows it.
  */
 #ifndef POSTERN_CONFIG_H
 #define POSTERN_CONFIG_H
@@ -40,6 +43,24 @@
 enum rc_usage { USAGE_CUSTOM, USAGE_INTERNET, USAGE_INTERNAL, USAGE_CLIENT, USAGE_PARTNER };
 enum logging_level { LOGGING_NONE, LOGGING_VERBOSE };
 enum domain_type { DOMAIN_AUTHORITATIVE, DOMAIN_INTERNAL_RELAY, DOMAIN_EXTERNAL_RELAY };
+enum sc_usage { SC_USAGE_CUSTOM, SC_USAGE_INTERNET, SC_USAGE_INTERNAL, SC_USAGE_PARTNER };
+enum smarthost_auth {
+    SHAUTH_NONE,
+    SHAUTH_BASIC_AUTH,
+    SHAUTH_BASIC_AUTH_REQUIRE_TLS,
+    SHAUTH_EXCHANGE_SERVER, /* accepted for compatibility; sends no AUTH */
+    SHAUTH_EXTERNAL_AUTHORITATIVE,
+};
+/* TlsAuthLevel; TLSAUTH_UNSET is Exchange's $null (no check beyond RequireTLS). */
+enum tls_auth_level {
+    TLSAUTH_UNSET,
+    TLSAUTH_ENCRYPTION_ONLY,
+    TLSAUTH_CERTIFICATE_VALIDATION,
+    TLSAUTH_DOMAIN_VALIDATION,
+};
+/* ErrorPolicies flags; 0 is Default. */
+#define ERRPOL_DOWNGRADE_AUTH_FAILURES 0x1
+#define ERRPOL_DOWNGRADE_DNS_FAILURES 0x2
 
 struct receive_connector {
     char *name;
@@ -69,17 +90,56 @@ struct receive_connector {
     enum logging_level protocol_logging_level;
 };
 
+/* One AddressSpaces entry: "contoso.com", "*.contoso.com" (the domain and
+ * its subdomains) or "*", with its cost (1-100, default 1). Written
+ * "[SMTP:]space[;cost]". */
+struct address_space {
+    char *domain; /* lower case */
+    unsigned cost;
+};
+
+struct send_connector {
+    char *name;
+    char *comment;
+    enum sc_usage usage;
+    struct address_space *address_spaces;
+    size_t naddress_spaces;
+    bool dns_routing_enabled;
+    char **smart_hosts; /* FQDNs or IP literals ("192.0.2.1", "[2001:db8::1]"), tried in order */
+    size_t nsmart_hosts;
+    uint64_t port; /* smart-host port (1-65535) */
+    enum smarthost_auth smart_host_auth_mechanism;
+    char *authentication_credential; /* "user:password"; secret: Get- shows the user only */
+    bool require_tls;
+    bool ignore_starttls;
+    enum tls_auth_level tls_auth_level;
+    char *tls_domain; /* for DomainValidation; "*.x" allowed */
+    bool domain_secure_enabled;
+    char *fqdn; /* EHLO name and client certificate name; NULL: the server's */
+    char **source_transport_servers;
+    size_t nsource_transport_servers;
+    uint64_t max_message_size;              /* bytes, CONFIG_UNLIMITED allowed */
+    uint64_t connection_inactivity_timeout; /* seconds */
+    enum logging_level protocol_logging_level;
+    bool enabled;
+    bool force_helo;
+    unsigned error_policies;
+};
+
 struct accepted_domain {
     char *name;
     char *domain_name; /* "contoso.com" or "*.contoso.com", lower case */
     enum domain_type domain_type;
     bool is_default;
+    char *lmtp_server; /* postern: deliver this domain's mailboxes over LMTP
+                          ("host:port", "[v6]:port" or "/path/to/socket"); NULL: Maildir */
 };
 
 struct mailbox {
     char *name;
     char *primary_smtp_address; /* lower-cased domain */
     char *password_hash;        /* crypt(3) yescrypt string, or NULL: cannot AUTH */
+    char *lmtp_server;          /* as accepted_domain.lmtp_server; overrides the domain's */
 };
 
 struct transport_config {
@@ -93,6 +153,26 @@ struct transport_config {
     size_t ntls_send_domain_secure_list;
     char *external_postmaster_address;
     char *service_user; /* unprivileged user the service runs as when started as root */
+
+    /* DNS (Exchange keeps these on the transport server; one object here).
+     * Entries are "IP" or, a postern addition for tests, "IP@port". */
+    char **external_dns_servers;
+    size_t nexternal_dns_servers;
+    bool use_external_dns_servers_enabled;
+
+    /* Retry and expiry (EXCHANGE-MODEL.md 6.2), seconds unless noted. */
+    uint64_t queue_glitch_retry_count;                   /* 4 */
+    uint64_t queue_glitch_retry_interval;                /* 00:01:00 */
+    uint64_t transient_failure_retry_count;              /* 6 */
+    uint64_t transient_failure_retry_interval;           /* 00:05:00 */
+    uint64_t outbound_connection_failure_retry_interval; /* 00:10:00 */
+    uint64_t message_retry_interval;                     /* 00:01:00 */
+    uint64_t delay_notification_timeout;                 /* 04:00:00 */
+    uint64_t message_expiration_timeout;                 /* 2.00:00:00 */
+    uint64_t max_outbound_connections;                   /* 1000, Unlimited allowed */
+    uint64_t max_per_domain_outbound_connections;        /* 20, Unlimited allowed */
+    bool external_delay_dsn_enabled;                     /* True */
+    bool internal_delay_dsn_enabled;                     /* True */
 };
 
 struct config {
@@ -105,6 +185,8 @@ struct config {
     size_t naccepted_domains;
     struct mailbox *mailboxes;
     size_t nmailboxes;
+    struct send_connector *send_connectors;
+    size_t nsend_connectors;
 };
 
 /* Reads and validates a configuration file. NULL with a one-line error
@@ -150,5 +232,11 @@ const struct accepted_domain *config_match_accepted_domain(const struct config *
 
 /* The FQDN a connector uses (its Fqdn, else the server's). */
 const char *receive_connector_fqdn(const struct config *cfg, const struct receive_connector *rc);
+const char *send_connector_fqdn(const struct config *cfg, const struct send_connector *sc);
+
+struct send_connector *config_find_send_connector(const struct config *cfg, const char *name);
+
+/* The default accepted domain, or NULL. */
+const struct accepted_domain *config_default_domain(const struct config *cfg);
 
 #endif

@@ -10,6 +10,9 @@
  *   Bindings = 0.0.0.0:25, [::]:25
  *   Banner = "220 mail.example.test ESMTP"
  *
+ *   [SendConnector "Internet"]
+ *   AddressSpaces = SMTP:*;1
+ *
  * A value is bare text (trimmed) or a quoted string with \" and \\ escapes;
  * an empty value is $null or an empty list. An object's name is its section
  * header, never a body line. The writer writes every parameter, defaults
@@ -18,7 +21,8 @@
  *
  * Must never: leave a partly written postern.conf (the new text goes to a
  * temporary file that is fsynced and renamed over it), or write it
- * readable by others (it holds password hashes).
+ * readable by others (it holds password hashes and smart-host
+ * credentials).
  */
 #include "config/config.h"
 #include "config/config_param.h"
@@ -156,7 +160,7 @@ ld_section(struct loader *ld, const char *s)
         free(name);
         return ld_error(ld, ld->line,
                         "[%s]: unknown section (TransportConfig, ReceiveConnector, "
-                        "AcceptedDomain, Mailbox)",
+                        "SendConnector, AcceptedDomain, Mailbox)",
                         kind);
     }
     if (k->singleton != (name == NULL)) {
@@ -372,8 +376,7 @@ write_object(FILE *f, const struct config_kind_info *k, const void *obj)
         fprintf(f, "%s =", p->name);
         if (*text != '\0') {
             fputc(' ', f);
-            if ((p->type == CPT_STRING || p->type == CPT_DOMAIN || p->type == CPT_ADDRESS) &&
-                needs_quotes(text))
+            if (config_string_type(p->type) && needs_quotes(text))
                 write_quoted(f, text);
             else
                 fputs(text, f);

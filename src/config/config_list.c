@@ -1,12 +1,14 @@
 /*
  * config_list.c — list-valued parameters (Bindings, RemoteIPRanges, domain
- * lists) and the comma-list syntax they share with flags:
+ * lists, AddressSpaces, SmartHosts, SourceTransportServers,
+ * ExternalDNSServers) and the comma-list syntax they share with flags:
  *
  *   a, b, c      'a','b'      {a, b}      $null      @{Add=a,b; Remove=c}
  *
  * The last form (PowerShell's multi-valued update) is taken from cmdlets
- * only (CONFIG_PARSE_CMDLET); adding an entry already there is a no-op,
- * removing one that is not there is an error.
+ * only (CONFIG_PARSE_CMDLET); adding an entry already there replaces it
+ * (the same entry, or an address space with a new cost), removing one that
+ * is not there is an error.
  * Must never: change a list when any entry of the new value is refused
  * (the new list is built aside and swapped in last).
  */
@@ -213,6 +215,69 @@ domain_copy(void *dst, const void *src)
     *(char **)dst = xstrdup(*(char *const *)src);
 }
 
+/* AddressSpaces: one entry per domain, whatever its cost, so that
+ * @{Remove="contoso.com"} finds "SMTP:contoso.com;5" and a domain listed
+ * twice with two costs is refused. */
+static int
+space_parse_cb(const char *text, void *out, char *err, size_t errlen)
+{
+    return config_address_space_parse(text, out, err, errlen);
+}
+
+static void
+space_format_cb(const void *e, char *buf, size_t len)
+{
+    config_address_space_format(e, buf, len);
+}
+
+static bool
+space_equal(const void *a, const void *b)
+{
+    const struct address_space *x = a, *y = b;
+    return strcmp(x->domain, y->domain) == 0;
+}
+
+static void
+space_free(void *e)
+{
+    free(((struct address_space *)e)->domain);
+}
+
+static void
+space_copy(void *dst, const void *src)
+{
+    const struct address_space *from = src;
+    struct address_space *to = dst;
+
+    to->domain = xstrdup(from->domain);
+    to->cost = from->cost;
+}
+
+static int
+smart_host_parse_cb(const char *text, void *out, char *err, size_t errlen)
+{
+    return config_smart_host_parse(text, out, err, errlen);
+}
+
+static int
+server_parse_cb(const char *text, void *out, char *err, size_t errlen)
+{
+    return config_server_name_parse(text, out, err, errlen);
+}
+
+static int
+dns_server_parse_cb(const char *text, void *out, char *err, size_t errlen)
+{
+    return config_dns_server_parse(text, out, err, errlen);
+}
+
+/* Server names are kept as typed but are the same name in any case. */
+static bool
+name_equal(const void *a, const void *b)
+{
+    return str_ieq(*(char *const *)a, *(char *const *)b);
+}
+
 static const struct list_ops binding_ops = {
     sizeof(struct binding), binding_parse_cb, binding_format_cb, binding_equal, NULL,
     plain_copy_bindings,
@@ -222,6 +287,24 @@ static const struct list_ops range_ops = {
 };
 static const struct list_ops domain_ops = {
     sizeof(char *), domain_parse_cb, domain_format_cb, domain_equal, domain_free, domain_copy,
+};
+static const struct list_ops space_ops = {
+    sizeof(struct address_space),
+    space_parse_cb,
+    space_format_cb,
+    space_equal,
+    space_free,
+    space_copy,
+};
+/* Smart hosts and DNS servers are stored normalised: plain comparison. */
+static const struct list_ops smart_host_ops = {
+    sizeof(char *), smart_host_parse_cb, domain_format_cb, domain_equal, domain_free, domain_copy,
+};
+static const struct list_ops server_ops = {
+    sizeof(char *), server_parse_cb, domain_format_cb, name_equal, domain_free, domain_copy,
+};
+static const struct list_ops dns_server_ops = {
+    sizeof(char *), dns_server_parse_cb, domain_format_cb, domain_equal, domain_free, domain_copy,
 };
 
 static const struct list_ops *
@@ -234,6 +317,14 @@ list_ops(enum config_param_type type)
         return &range_ops;
     case CPT_DOMAINS:
         return &domain_ops;
+    case CPT_ADDRESS_SPACES:
+        return &space_ops;
+    case CPT_SMART_HOSTS:
+        return &smart_host_ops;
+    case CPT_SERVERS:
+        return &server_ops;
+    case CPT_DNS_SERVERS:
+        return &dns_server_ops;
     default:
         return NULL;
     }
@@ -249,6 +340,7 @@ config_list_type(enum config_param_type type)
 union list_elem {
     struct binding b;
     struct iprange r;
+    struct address_space a;
     char *d;
 };
 
@@ -309,6 +401,13 @@ elist_apply(const struct list_ops *ops, struct elist *l, const char *text, unsig
                 elist_push(ops, l, &elem);
                 continue;
             }
+            if (add && (flags & CONFIG_PARSE_CMDLET)) {
+                char *slot = l->v + (size_t)at * ops->size;
+                if (ops->free != NULL)
+                    ops->free(slot);
+                memcpy(slot, &elem, ops->size);
+                continue;
+            }
             if (add && !(flags & CONFIG_PARSE_CMDLET)) {
                 err_printf(err, errlen, "'%s' is listed twice", items[i]);
                 rc = -1;
@@ -322,13 +421,36 @@ elist_apply(const struct list_ops *ops, struct elist *l, const char *text, unsig
                         (l->n - (size_t)at - 1) * ops->size);
                 l->n--;
             }
-            /* else @{Add=...} of an entry already there: a no-op. */
             if (ops->free != NULL)
                 ops->free(&elem);
         }
     }
     config_items_free(items, n);
     return rc;
+}
+
+/* strsep(s, ";") that leaves a ';' inside quotes alone: an address space
+ * "contoso.com;5" is one value in @{Add="contoso.com;5"}. */
+static char *
+next_clause(char **s)
+{
+    char *start = *s, quote = 0;
+
+    if (start == NULL)
+        return NULL;
+    for (char *p = start; *p; p++) {
+        if (quote != 0 && *p == quote)
+            quote = 0;
+        else if (quote == 0 && (*p == '"' || *p == '\''))
+            quote = *p;
+        else if (quote == 0 && *p == ';') {
+            *p = '\0';
+            *s = p + 1;
+            return start;
+        }
+    }
+    *s = NULL;
+    return start;
 }
 
 /* @{Add="a","b"; Remove="c"}: PowerShell's multi-valued property update. */
@@ -348,7 +470,7 @@ elist_update(const struct list_ops *ops, struct elist *l, const char *text, char
     }
     body[len - 1] = '\0';
     s = body + 2;
-    while (rc == 0 && (clause = strsep(&s, ";")) != NULL) {
+    while (rc == 0 && (clause = next_clause(&s)) != NULL) {
         char *eq = strchr(clause, '=');
         char *key = clause;
         if (*str_trim(clause) == '\0')

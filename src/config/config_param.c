@@ -29,6 +29,9 @@
 _Static_assert(sizeof(enum rc_usage) == sizeof(int), "enum rc_usage is not an int");
 _Static_assert(sizeof(enum logging_level) == sizeof(int), "enum logging_level is not an int");
 _Static_assert(sizeof(enum domain_type) == sizeof(int), "enum domain_type is not an int");
+_Static_assert(sizeof(enum sc_usage) == sizeof(int), "enum sc_usage is not an int");
+_Static_assert(sizeof(enum smarthost_auth) == sizeof(int), "enum smarthost_auth is not an int");
+_Static_assert(sizeof(enum tls_auth_level) == sizeof(int), "enum tls_auth_level is not an int");
 
 /* Longest string value: a Comment in Exchange is at most 1024 characters. */
 #define STRING_MAX 1024
@@ -38,6 +41,38 @@ _Static_assert(sizeof(enum domain_type) == sizeof(int), "enum domain_type is not
 static const struct config_enum_name usage_names[] = {
     {"Custom", USAGE_CUSTOM}, {"Internet", USAGE_INTERNET}, {"Internal", USAGE_INTERNAL},
     {"Client", USAGE_CLIENT}, {"Partner", USAGE_PARTNER},   {NULL, 0},
+};
+
+static const struct config_enum_name sc_usage_names[] = {
+    {"Custom", SC_USAGE_CUSTOM},
+    {"Internet", SC_USAGE_INTERNET},
+    {"Internal", SC_USAGE_INTERNAL},
+    {"Partner", SC_USAGE_PARTNER},
+    {NULL, 0},
+};
+
+static const struct config_enum_name shauth_names[] = {
+    {"None", SHAUTH_NONE},
+    {"BasicAuth", SHAUTH_BASIC_AUTH},
+    {"BasicAuthRequireTLS", SHAUTH_BASIC_AUTH_REQUIRE_TLS},
+    {"ExchangeServer", SHAUTH_EXCHANGE_SERVER},
+    {"ExternalAuthoritative", SHAUTH_EXTERNAL_AUTHORITATIVE},
+    {NULL, 0},
+};
+
+/* TLSAUTH_UNSET (0) is $null: not in the list (CPF_NULLABLE). */
+static const struct config_enum_name tls_auth_names[] = {
+    {"EncryptionOnly", TLSAUTH_ENCRYPTION_ONLY},
+    {"CertificateValidation", TLSAUTH_CERTIFICATE_VALIDATION},
+    {"DomainValidation", TLSAUTH_DOMAIN_VALIDATION},
+    {NULL, 0},
+};
+
+static const struct config_enum_name errpol_names[] = {
+    {"Default", 0},
+    {"DowngradeAuthFailures", ERRPOL_DOWNGRADE_AUTH_FAILURES},
+    {"DowngradeDnsFailures", ERRPOL_DOWNGRADE_DNS_FAILURES},
+    {NULL, 0},
 };
 
 static const struct config_enum_name logging_names[] = {
@@ -77,9 +112,13 @@ static const struct config_enum_name perm_names[] = {
 };
 
 /* One line per parameter. Sizes: MaxReceiveSize/MaxSendSize are 0-2097151
- * KB; connector sizes 65536-2147483647 bytes; timeouts 1 s to 1 day. */
+ * KB; receive connector sizes 65536-2147483647 bytes, send connector sizes
+ * 0-2147483647 bytes or Unlimited; timeouts 1 s to 1 day. Retry timers:
+ * EXCHANGE-MODEL.md 6.2 (Set-TransportServer ranges). */
 #define I32 2147483647u
 #define ORG_SIZE_MAX (2097151ull * 1024)
+#define HOUR 3600u
+#define DAY 86400u
 #define STR(st, nm, type, fld, def, fl)                                                            \
     {                                                                                              \
         nm, NULL, type, offsetof(st, fld), 0, NULL, 0, 0, fl, def                                  \
@@ -99,6 +138,7 @@ static const struct config_enum_name perm_names[] = {
 
 #define TC struct transport_config
 #define RC struct receive_connector
+#define SC struct send_connector
 #define AD struct accepted_domain
 #define MB struct mailbox
 
@@ -114,6 +154,27 @@ static const struct config_param transport_params[] = {
     LIST(TC, "TLSSendDomainSecureList", CPT_DOMAINS, tls_send_domain_secure_list,
          ntls_send_domain_secure_list),
     STR(TC, "ExternalPostmasterAddress", CPT_ADDRESS, external_postmaster_address, NULL, 0),
+    STR(TC, "ExternalDelayDSNEnabled", CPT_BOOL, external_delay_dsn_enabled, "True", 0),
+    STR(TC, "InternalDelayDSNEnabled", CPT_BOOL, internal_delay_dsn_enabled, "True", 0),
+    LIST(TC, "ExternalDNSServers", CPT_DNS_SERVERS, external_dns_servers, nexternal_dns_servers),
+    STR(TC, "UseExternalDNSServersEnabled", CPT_BOOL, use_external_dns_servers_enabled, "False", 0),
+    NUM(TC, "QueueGlitchRetryCount", CPT_UINT, queue_glitch_retry_count, "4", 0, 15, 0),
+    NUM(TC, "QueueGlitchRetryInterval", CPT_TIMESPAN, queue_glitch_retry_interval, "00:01:00", 1,
+        DAY, 0),
+    NUM(TC, "TransientFailureRetryCount", CPT_UINT, transient_failure_retry_count, "6", 0, 15, 0),
+    NUM(TC, "TransientFailureRetryInterval", CPT_TIMESPAN, transient_failure_retry_interval,
+        "00:05:00", 1, 12 * HOUR, 0),
+    NUM(TC, "OutboundConnectionFailureRetryInterval", CPT_TIMESPAN,
+        outbound_connection_failure_retry_interval, "00:10:00", 1, 20 * DAY, 0),
+    NUM(TC, "MessageRetryInterval", CPT_TIMESPAN, message_retry_interval, "00:01:00", 1, DAY, 0),
+    NUM(TC, "DelayNotificationTimeout", CPT_TIMESPAN, delay_notification_timeout, "04:00:00", 1,
+        30 * DAY, 0),
+    NUM(TC, "MessageExpirationTimeout", CPT_TIMESPAN, message_expiration_timeout, "2.00:00:00", 5,
+        90 * DAY, 0),
+    NUM(TC, "MaxOutboundConnections", CPT_UINT, max_outbound_connections, "1000", 1, I32,
+        CPF_UNLIMITED),
+    NUM(TC, "MaxPerDomainOutboundConnections", CPT_UINT, max_per_domain_outbound_connections, "20",
+        1, I32, CPF_UNLIMITED),
     STR(TC, "ServiceUser", CPT_STRING, service_user, "postern", CPF_REQUIRED),
 };
 
@@ -148,23 +209,57 @@ static const struct config_param rc_params[] = {
           "None", 0),
 };
 
+/* In the order of Get-SendConnector; rules across parameters are in
+ * config_validate.c. */
+static const struct config_param sc_params[] = {
+    STR(SC, "Name", CPT_STRING, name, NULL, CPF_NAME | CPF_REQUIRED),
+    STR(SC, "Comment", CPT_STRING, comment, NULL, 0),
+    NAMES(SC, "Usage", NULL, CPT_ENUM, usage, sc_usage_names, "Custom", CPF_NEW_ONLY),
+    STR(SC, "Enabled", CPT_BOOL, enabled, "True", 0),
+    LIST(SC, "AddressSpaces", CPT_ADDRESS_SPACES, address_spaces, naddress_spaces),
+    STR(SC, "DNSRoutingEnabled", CPT_BOOL, dns_routing_enabled, "True", 0),
+    LIST(SC, "SmartHosts", CPT_SMART_HOSTS, smart_hosts, nsmart_hosts),
+    NUM(SC, "Port", CPT_UINT, port, "25", 1, 65535, 0),
+    NAMES(SC, "SmartHostAuthMechanism", NULL, CPT_ENUM, smart_host_auth_mechanism, shauth_names,
+          "None", 0),
+    STR(SC, "AuthenticationCredential", CPT_CREDENTIAL, authentication_credential, NULL, 0),
+    STR(SC, "RequireTLS", CPT_BOOL, require_tls, "False", 0),
+    STR(SC, "IgnoreSTARTTLS", CPT_BOOL, ignore_starttls, "False", 0),
+    NAMES(SC, "TlsAuthLevel", NULL, CPT_ENUM, tls_auth_level, tls_auth_names, NULL, CPF_NULLABLE),
+    STR(SC, "TlsDomain", CPT_DOMAIN, tls_domain, NULL, CPF_WILDCARD),
+    STR(SC, "DomainSecureEnabled", CPT_BOOL, domain_secure_enabled, "False", 0),
+    STR(SC, "Fqdn", CPT_DOMAIN, fqdn, NULL, 0),
+    LIST(SC, "SourceTransportServers", CPT_SERVERS, source_transport_servers,
+         nsource_transport_servers),
+    NUM(SC, "MaxMessageSize", CPT_BYTES, max_message_size, "10MB", 0, I32, CPF_UNLIMITED),
+    NUM(SC, "ConnectionInactivityTimeOut", CPT_TIMESPAN, connection_inactivity_timeout,
+        "00:10:00", 1, DAY, 0),
+    NAMES(SC, "ProtocolLoggingLevel", NULL, CPT_ENUM, protocol_logging_level, logging_names,
+          "None", 0),
+    STR(SC, "ForceHELO", CPT_BOOL, force_helo, "False", 0),
+    NAMES(SC, "ErrorPolicies", NULL, CPT_FLAGS, error_policies, errpol_names, "Default", 0),
+};
+
 static const struct config_param ad_params[] = {
     STR(AD, "Name", CPT_STRING, name, NULL, CPF_NAME | CPF_REQUIRED),
     STR(AD, "DomainName", CPT_DOMAIN, domain_name, NULL,
         CPF_WILDCARD | CPF_REQUIRED | CPF_NEW_ONLY),
     NAMES(AD, "DomainType", NULL, CPT_ENUM, domain_type, domain_type_names, "Authoritative", 0),
+    STR(AD, "LmtpServer", CPT_LMTP, lmtp_server, NULL, 0),
     STR(AD, "Default", CPT_BOOL, is_default, "False", CPF_NO_SET),
 };
 
 static const struct config_param mb_params[] = {
     STR(MB, "Name", CPT_STRING, name, NULL, CPF_NAME | CPF_REQUIRED),
     STR(MB, "PrimarySmtpAddress", CPT_ADDRESS, primary_smtp_address, NULL, CPF_REQUIRED),
+    STR(MB, "LmtpServer", CPT_LMTP, lmtp_server, NULL, 0),
     STR(MB, "PasswordHash", CPT_STRING, password_hash, NULL, CPF_SECRET | CPF_FILE_ONLY),
 };
 /* clang-format on */
 
 #undef TC
 #undef RC
+#undef SC
 #undef AD
 #undef MB
 
@@ -174,6 +269,9 @@ static const struct config_kind_info kinds[CONFIG_NKINDS] = {
     {CONFIG_RECEIVE_CONNECTOR, "ReceiveConnector", rc_params, NELEM(rc_params),
      sizeof(struct receive_connector), false, offsetof(struct config, receive_connectors),
      offsetof(struct config, nreceive_connectors)},
+    {CONFIG_SEND_CONNECTOR, "SendConnector", sc_params, NELEM(sc_params),
+     sizeof(struct send_connector), false, offsetof(struct config, send_connectors),
+     offsetof(struct config, nsend_connectors)},
     {CONFIG_ACCEPTED_DOMAIN, "AcceptedDomain", ad_params, NELEM(ad_params),
      sizeof(struct accepted_domain), false, offsetof(struct config, accepted_domains),
      offsetof(struct config, naccepted_domains)},
@@ -310,6 +408,42 @@ parse_domain_or_address(const struct config_param *p, char **field, const char *
     return 0;
 }
 
+/* AuthenticationCredential: kept as given (the sender needs the password
+ * itself); the old value is wiped before it is freed. */
+static int
+parse_credential(char **field, const char *text, unsigned flags, char *err, size_t errlen)
+{
+    if (text[0] != '\0' && !config_is_null_text(text, flags) &&
+        config_credential_check(text, err, errlen) < 0)
+        return -1;
+    if (*field != NULL) {
+        explicit_bzero(*field, strlen(*field));
+        free(*field);
+    }
+    *field = text[0] == '\0' || config_is_null_text(text, flags) ? NULL : xstrdup(text);
+    return 0;
+}
+
+static int
+parse_lmtp(char **field, const char *text, unsigned flags, char *err, size_t errlen)
+{
+    char *v = config_item_dup(text, strlen(text));
+
+    if (v[0] == '\0' || config_is_null_text(v, flags)) {
+        free(v);
+        free(*field);
+        *field = NULL;
+        return 0;
+    }
+    if (config_lmtp_server_check(v, err, errlen) < 0) {
+        free(v);
+        return -1;
+    }
+    free(*field);
+    *field = v;
+    return 0;
+}
+
 static void
 range_text(const struct config_param *p, char *buf, size_t len)
 {
@@ -382,16 +516,34 @@ name_lookup(const struct config_enum_name *names, const char *text)
     return NULL;
 }
 
+/* The name of the value 0 of a flags parameter: "None", or Exchange's own
+ * word for it (ErrorPolicies "Default"). */
+static const char *
+zero_name(const struct config_enum_name *names)
+{
+    for (size_t i = 0; names[i].name != NULL; i++)
+        if (names[i].value == 0)
+            return names[i].name;
+    return "None";
+}
+
 static int
-parse_enum(const struct config_param *p, int *field, const char *text, char *err, size_t errlen)
+parse_enum(const struct config_param *p, int *field, const char *text, unsigned flags, char *err,
+           size_t errlen)
 {
     char *t = config_item_dup(text, strlen(text));
     const struct config_enum_name *n = name_lookup(p->names, t);
     char all[256];
 
+    if (n == NULL && (p->flags & CPF_NULLABLE) && (t[0] == '\0' || config_is_null_text(t, flags))) {
+        free(t);
+        *field = 0;
+        return 0;
+    }
     if (n == NULL) {
         names_text(p->names, all, sizeof(all));
-        err_printf(err, errlen, "'%s' is not one of %s", t, all);
+        err_printf(err, errlen, "'%s' is not one of %s%s", t, all,
+                   p->flags & CPF_NULLABLE ? ", $null" : "");
         free(t);
         return -1;
     }
@@ -411,7 +563,7 @@ parse_flags(const struct config_param *p, unsigned *field, const char *text, uns
     int rc = 0;
 
     if (n == 0) {
-        err_printf(err, errlen, "a value is required (None for none)");
+        err_printf(err, errlen, "a value is required (%s for none)", zero_name(p->names));
         return -1;
     }
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -427,7 +579,7 @@ parse_flags(const struct config_param *p, unsigned *field, const char *text, uns
         }
     }
     if (rc == 0 && none && n > 1) {
-        err_printf(err, errlen, "None cannot be combined with other values");
+        err_printf(err, errlen, "%s cannot be combined with other values", zero_name(p->names));
         rc = -1;
     }
     config_items_free(items, n);
@@ -463,12 +615,20 @@ config_param_parse(const struct config_param *p, void *obj, const char *text, un
     case CPT_TIMESPAN:
         return parse_number(p, field, text, err, errlen);
     case CPT_ENUM:
-        return parse_enum(p, field, text, err, errlen);
+        return parse_enum(p, field, text, flags, err, errlen);
     case CPT_FLAGS:
         return parse_flags(p, field, text, flags, err, errlen);
+    case CPT_CREDENTIAL:
+        return parse_credential(field, text, flags, err, errlen);
+    case CPT_LMTP:
+        return parse_lmtp(field, text, flags, err, errlen);
     case CPT_BINDINGS:
     case CPT_IPRANGES:
     case CPT_DOMAINS:
+    case CPT_ADDRESS_SPACES:
+    case CPT_SMART_HOSTS:
+    case CPT_SERVERS:
+    case CPT_DNS_SERVERS:
         return config_list_parse(p, obj, text, flags, err, errlen);
     }
     err_printf(err, errlen, "unknown parameter type");
@@ -489,7 +649,9 @@ format_names(FILE *f, const struct config_param *p, unsigned v)
                 return;
             }
         }
-        fprintf(f, "%u", v);
+        /* A nullable enum's 0 is $null: shown empty, written empty. */
+        if (!((p->flags & CPF_NULLABLE) && v == 0))
+            fprintf(f, "%u", v);
         return;
     }
     for (size_t i = 0; p->names[i].name != NULL; i++) {
@@ -499,7 +661,7 @@ format_names(FILE *f, const struct config_param *p, unsigned v)
         }
     }
     if (first)
-        fputs("None", f);
+        fputs(zero_name(p->names), f);
 }
 
 char *
@@ -517,8 +679,19 @@ config_param_format(const struct config_param *p, const void *obj, enum config_f
     case CPT_STRING:
     case CPT_DOMAIN:
     case CPT_ADDRESS:
+    case CPT_LMTP:
         if (*(char *const *)field != NULL)
             fputs(*(char *const *)field, f);
+        break;
+    case CPT_CREDENTIAL:
+        /* Get- shows who the connector logs in as, never the password. */
+        if (*(char *const *)field != NULL) {
+            const char *c = *(char *const *)field;
+            if (style == CONFIG_FORMAT_FILE)
+                fputs(c, f);
+            else
+                fwrite(c, 1, strcspn(c, ":"), f);
+        }
         break;
     case CPT_BOOL:
         fputs(*(const bool *)field ? "True" : "False", f);
@@ -547,6 +720,10 @@ config_param_format(const struct config_param *p, const void *obj, enum config_f
     case CPT_BINDINGS:
     case CPT_IPRANGES:
     case CPT_DOMAINS:
+    case CPT_ADDRESS_SPACES:
+    case CPT_SMART_HOSTS:
+    case CPT_SERVERS:
+    case CPT_DNS_SERVERS:
         config_list_format(p, obj, style, f);
         break;
     }
@@ -556,6 +733,13 @@ config_param_format(const struct config_param *p, const void *obj, enum config_f
 }
 
 /* ---- whole objects ---- */
+
+bool
+config_string_type(enum config_param_type type)
+{
+    return type == CPT_STRING || type == CPT_DOMAIN || type == CPT_ADDRESS ||
+           type == CPT_CREDENTIAL || type == CPT_LMTP;
+}
 
 void
 config_object_init(const struct config_kind_info *k, void *obj)
@@ -576,8 +760,12 @@ config_object_free(const struct config_kind_info *k, void *obj)
     for (size_t i = 0; i < k->nparams; i++) {
         const struct config_param *p = &k->params[i];
         void *field = (char *)obj + p->offset;
-        if (p->type == CPT_STRING || p->type == CPT_DOMAIN || p->type == CPT_ADDRESS) {
-            free(*(char **)field);
+        if (config_string_type(p->type)) {
+            char *v = *(char **)field;
+            /* A credential does not outlive its config in freed memory. */
+            if (p->type == CPT_CREDENTIAL && v != NULL)
+                explicit_bzero(v, strlen(v));
+            free(v);
             *(char **)field = NULL;
         } else if (config_list_type(p->type)) {
             config_list_free(p, obj);
@@ -594,7 +782,7 @@ config_object_copy(const struct config_kind_info *k, void *dst, const void *src)
     for (size_t i = 0; i < k->nparams; i++) {
         const struct config_param *p = &k->params[i];
         void *field = (char *)dst + p->offset;
-        if (p->type == CPT_STRING || p->type == CPT_DOMAIN || p->type == CPT_ADDRESS) {
+        if (config_string_type(p->type)) {
             if (*(char **)field != NULL)
                 *(char **)field = xstrdup(*(char **)field);
         } else if (config_list_type(p->type)) {

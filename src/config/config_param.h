@@ -1,7 +1,8 @@
 /*
  * config_param.h — the parameter tables: one table per object type
- * (TransportConfig, ReceiveConnector, AcceptedDomain, Mailbox) naming each
- * parameter as Exchange does, with its type, field, default and limits.
+ * (TransportConfig, ReceiveConnector, SendConnector, AcceptedDomain,
+ * Mailbox) naming each parameter as Exchange does, with its type, field,
+ * default and limits.
  *
  * The file reader and writer, the cmdlets and Get- output all go through
  * these tables, so a parameter is spelled, parsed, bounded and printed the
@@ -12,8 +13,9 @@
  * copy and free go by the tables (a new field without one is shared by a
  * clone and freed twice).
  *
- * Must never: leave a field half-changed when a value is refused, or show
- * a CPF_SECRET field (password hashes) in Get- output.
+ * Must never: leave a field half-changed when a value is refused, show a
+ * CPF_SECRET field (password hashes) in Get- output, or show (or echo in
+ * an error) the password part of a CPT_CREDENTIAL.
  */
 #ifndef POSTERN_CONFIG_PARAM_H
 #define POSTERN_CONFIG_PARAM_H
@@ -28,24 +30,31 @@
 enum config_kind {
     CONFIG_TRANSPORT,
     CONFIG_RECEIVE_CONNECTOR,
+    CONFIG_SEND_CONNECTOR,
     CONFIG_ACCEPTED_DOMAIN,
     CONFIG_MAILBOX,
     CONFIG_NKINDS
 };
 
 enum config_param_type {
-    CPT_STRING,   /* char *; NULL is $null (unset) */
-    CPT_DOMAIN,   /* char *: one domain name, lower-cased; CPF_WILDCARD allows "*.x" */
-    CPT_ADDRESS,  /* char *: local@domain, domain lower-cased */
-    CPT_BOOL,     /* bool */
-    CPT_UINT,     /* uint64_t; CPF_UNLIMITED accepts "Unlimited" */
-    CPT_BYTES,    /* uint64_t bytes: "10 MB (10,485,760 bytes)" */
-    CPT_TIMESPAN, /* uint64_t seconds: "00:05:00", "1.00:00:00" */
-    CPT_ENUM,     /* an enum stored as int, names from .names */
-    CPT_FLAGS,    /* unsigned flags, names from .names, "None" is 0 */
-    CPT_BINDINGS, /* struct binding *, count at .count_offset */
-    CPT_IPRANGES, /* struct iprange *, count at .count_offset */
-    CPT_DOMAINS,  /* char **, count at .count_offset; no wildcards */
+    CPT_STRING,         /* char *; NULL is $null (unset) */
+    CPT_DOMAIN,         /* char *: one domain name, lower-cased; CPF_WILDCARD allows "*.x" */
+    CPT_ADDRESS,        /* char *: local@domain, domain lower-cased */
+    CPT_BOOL,           /* bool */
+    CPT_UINT,           /* uint64_t; CPF_UNLIMITED accepts "Unlimited" */
+    CPT_BYTES,          /* uint64_t bytes: "10 MB (10,485,760 bytes)" */
+    CPT_TIMESPAN,       /* uint64_t seconds: "00:05:00", "1.00:00:00" */
+    CPT_ENUM,           /* an enum stored as int, names from .names; CPF_NULLABLE: $null is 0 */
+    CPT_FLAGS,          /* unsigned flags, names from .names; the name of 0 ("None") alone */
+    CPT_CREDENTIAL,     /* char *: "user:password"; Get- shows the user only */
+    CPT_LMTP,           /* char *: "host:port", "[v6]:port" or "/absolute/socket" */
+    CPT_BINDINGS,       /* struct binding *, count at .count_offset */
+    CPT_IPRANGES,       /* struct iprange *, count at .count_offset */
+    CPT_DOMAINS,        /* char **, count at .count_offset; no wildcards */
+    CPT_ADDRESS_SPACES, /* struct address_space *: "[SMTP:]space[;cost]" */
+    CPT_SMART_HOSTS,    /* char **: FQDNs, IPv4 literals, "[v6]" literals */
+    CPT_SERVERS,        /* char **: server (instance) names, host names */
+    CPT_DNS_SERVERS,    /* char **: "IP" or "IP@port", normalised */
 };
 
 /* Parameter flags. */
@@ -57,6 +66,7 @@ enum config_param_type {
 #define CPF_WILDCARD 0x20  /* CPT_DOMAIN: "*.contoso.com" allowed */
 #define CPF_NAME 0x40      /* the object's name, written in its section header */
 #define CPF_NO_SET 0x80    /* not a cmdlet parameter (Default: -MakeDefault sets it) */
+#define CPF_NULLABLE 0x100 /* CPT_ENUM: "$null" or "" is value 0, shown empty */
 
 struct config_enum_name {
     const char *name; /* Exchange's spelling; NULL ends the list */
@@ -112,6 +122,10 @@ enum config_format_style {
 /* The field as text, malloc'd. */
 char *config_param_format(const struct config_param *p, const void *obj,
                           enum config_format_style style);
+
+/* A char * field (strings, domains, addresses, credentials, LMTP targets):
+ * freed, copied and quoted in the file as a string. */
+bool config_string_type(enum config_param_type type);
 
 /* List parameters and the comma-list syntax (config_list.c), for
  * config_param.c. */
@@ -180,5 +194,25 @@ void config_timespan_format(uint64_t seconds, char *buf, size_t len);
 /* "contoso.com"; with wildcard also "*.contoso.com". Case-insensitive. */
 bool config_domain_valid(const char *s, bool wildcard);
 bool config_address_valid(const char *s);
+
+/* Routing values (config_value_net.c). Parsers return 0, or -1 with the
+ * reason only in err; *out is malloc'd. */
+/* "contoso.com", "*.contoso.com" or "*", optional "SMTP:" prefix, optional
+ * ";cost" (1-100, default 1). */
+int config_address_space_parse(const char *text, struct address_space *out, char *err,
+                               size_t errlen);
+/* "SMTP:contoso.com;1", Exchange's display form. */
+void config_address_space_format(const struct address_space *as, char *buf, size_t len);
+/* A host name (lower-cased), an IPv4 literal (bare or in brackets) or an
+ * IPv6 literal (bare or in brackets; stored "[v6]"). */
+int config_smart_host_parse(const char *text, char **out, char *err, size_t errlen);
+/* A server name: a host name or FQDN, case kept. */
+int config_server_name_parse(const char *text, char **out, char *err, size_t errlen);
+/* "IP" or "IP@port" (IPv4 or IPv6), stored normalised ("2001:db8::1@5353"). */
+int config_dns_server_parse(const char *text, char **out, char *err, size_t errlen);
+/* "host:port", "[v6]:port" (port 1-65535) or an absolute socket path. */
+int config_lmtp_server_check(const char *text, char *err, size_t errlen);
+/* "user:password", user not empty. The reason never quotes the text. */
+int config_credential_check(const char *text, char *err, size_t errlen);
 
 #endif

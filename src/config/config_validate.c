@@ -1,8 +1,9 @@
 /*
  * config_validate.c — the rules that span parameters or objects, checked
  * on every load and before every cmdlet saves (EXCHANGE-MODEL.md 1.3, 1.5,
- * 5): AuthMechanism combinations, unique names, remote ranges that share a
- * binding, accepted domains and the mailboxes in them.
+ * 2, 5): AuthMechanism combinations, unique names, remote ranges that share
+ * a binding, send connector routing and TLS settings, accepted domains and
+ * the mailboxes in them.
  *
  * Single values (syntax, bounds) are checked when they are parsed
  * (config_param.c); what is left here needs more than one value.
@@ -65,8 +66,7 @@ check_required(struct vctx *v)
             for (size_t j = 0; j < k->nparams; j++) {
                 const struct config_param *p = &k->params[j];
                 /* Only string-like parameters are ever required. */
-                if ((p->flags & CPF_REQUIRED) &&
-                    (p->type == CPT_STRING || p->type == CPT_DOMAIN || p->type == CPT_ADDRESS) &&
+                if ((p->flags & CPF_REQUIRED) && config_string_type(p->type) &&
                     *(char *const *)(objs + i * k->size + p->offset) == NULL)
                     return fail(v, kind, i, p->name, "a value is required");
             }
@@ -216,6 +216,96 @@ check_connectors(struct vctx *v)
     return 0;
 }
 
+/* Routing: MX lookup or smart hosts, never both (EXCHANGE-MODEL.md 2), and
+ * smart-host authentication only where there are smart hosts. */
+static int
+check_send_routing(struct vctx *v, size_t i, const struct send_connector *sc)
+{
+    const char *mech = "None";
+
+    if (sc->naddress_spaces == 0)
+        return fail(v, CONFIG_SEND_CONNECTOR, i, "AddressSpaces",
+                    "at least one address space is required (contoso.com, *.contoso.com or *)");
+    if (!sc->dns_routing_enabled && sc->nsmart_hosts == 0)
+        return fail(v, CONFIG_SEND_CONNECTOR, i, "SmartHosts",
+                    "at least one smart host is required when DNSRoutingEnabled is False");
+    if (sc->dns_routing_enabled && sc->nsmart_hosts > 0)
+        return fail(v, CONFIG_SEND_CONNECTOR, i, "SmartHosts",
+                    "smart hosts are used only with DNSRoutingEnabled False (set "
+                    "-DNSRoutingEnabled $false, or clear SmartHosts)");
+    switch (sc->smart_host_auth_mechanism) {
+    case SHAUTH_NONE:
+        return 0;
+    case SHAUTH_BASIC_AUTH:
+        mech = "BasicAuth";
+        break;
+    case SHAUTH_BASIC_AUTH_REQUIRE_TLS:
+        mech = "BasicAuthRequireTLS";
+        break;
+    case SHAUTH_EXCHANGE_SERVER:
+        mech = "ExchangeServer";
+        break;
+    case SHAUTH_EXTERNAL_AUTHORITATIVE:
+        mech = "ExternalAuthoritative";
+        break;
+    }
+    if (sc->nsmart_hosts == 0)
+        return fail(v, CONFIG_SEND_CONNECTOR, i, "SmartHostAuthMechanism",
+                    "%s is used only with smart hosts (DNSRoutingEnabled False and SmartHosts)",
+                    mech);
+    if ((sc->smart_host_auth_mechanism == SHAUTH_BASIC_AUTH ||
+         sc->smart_host_auth_mechanism == SHAUTH_BASIC_AUTH_REQUIRE_TLS) &&
+        sc->authentication_credential == NULL)
+        return fail(v, CONFIG_SEND_CONNECTOR, i, "AuthenticationCredential",
+                    "required by SmartHostAuthMechanism %s (user:password)", mech);
+    return 0;
+}
+
+/* STARTTLS, TLS checks and domain security (EXCHANGE-MODEL.md 2, 3.2).
+ * Unlike Exchange, domain security through smart hosts is allowed. */
+static int
+check_send_tls(struct vctx *v, size_t i, const struct send_connector *sc)
+{
+    if (sc->require_tls && sc->ignore_starttls)
+        return fail(v, CONFIG_SEND_CONNECTOR, i, "IgnoreSTARTTLS",
+                    "cannot be True when RequireTLS is True");
+    /* Credentials that may go only over TLS would never go at all. */
+    if (sc->ignore_starttls && sc->smart_host_auth_mechanism == SHAUTH_BASIC_AUTH_REQUIRE_TLS)
+        return fail(v, CONFIG_SEND_CONNECTOR, i, "IgnoreSTARTTLS",
+                    "cannot be True with SmartHostAuthMechanism BasicAuthRequireTLS");
+    if (sc->tls_auth_level != TLSAUTH_UNSET && !sc->require_tls)
+        return fail(v, CONFIG_SEND_CONNECTOR, i, "TlsAuthLevel", "requires RequireTLS True");
+    if (sc->tls_auth_level == TLSAUTH_DOMAIN_VALIDATION && sc->nsmart_hosts > 0 &&
+        sc->tls_domain == NULL)
+        return fail(v, CONFIG_SEND_CONNECTOR, i, "TlsDomain",
+                    "required for TlsAuthLevel DomainValidation with smart hosts (the name the "
+                    "smart host's certificate must carry)");
+    if (sc->domain_secure_enabled && sc->ignore_starttls)
+        return fail(v, CONFIG_SEND_CONNECTOR, i, "DomainSecureEnabled",
+                    "requires IgnoreSTARTTLS False");
+    if (sc->domain_secure_enabled) {
+        for (size_t a = 0; a < sc->naddress_spaces; a++)
+            if (strcmp(sc->address_spaces[a].domain, "*") == 0)
+                return fail(v, CONFIG_SEND_CONNECTOR, i, "DomainSecureEnabled",
+                            "cannot be used with the address space * (name the partner "
+                            "domains in AddressSpaces)");
+    }
+    return 0;
+}
+
+static int
+check_send_connectors(struct vctx *v)
+{
+    const struct config *cfg = v->cfg;
+
+    for (size_t i = 0; i < cfg->nsend_connectors; i++) {
+        const struct send_connector *sc = &cfg->send_connectors[i];
+        if (check_send_routing(v, i, sc) < 0 || check_send_tls(v, i, sc) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int
 check_domains(struct vctx *v)
 {
@@ -272,7 +362,7 @@ config_validate_fault(const struct config *cfg, struct config_fault *fault, char
     /* Required values first: the later checks rely on names and
      * addresses being present. */
     if (check_required(&v) < 0 || check_unique_names(&v) < 0 || check_connectors(&v) < 0 ||
-        check_domains(&v) < 0 || check_mailboxes(&v) < 0)
+        check_send_connectors(&v) < 0 || check_domains(&v) < 0 || check_mailboxes(&v) < 0)
         return -1;
     return 0;
 }

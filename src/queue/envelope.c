@@ -43,6 +43,7 @@ envelope_free(struct envelope *env)
     for (size_t i = 0; i < env->nrcpts; i++) {
         free(env->rcpts[i].address);
         free(env->rcpts[i].orcpt);
+        free(env->rcpts[i].last_error);
     }
     free(env->rcpts);
     free(env);
@@ -59,6 +60,7 @@ envelope_add_rcpt(struct envelope *env, const char *address, unsigned notify, co
     r->notify = notify;
     r->orcpt = orcpt && *orcpt ? xstrdup(orcpt) : NULL;
     r->status = RCPT_READY;
+    r->last_error = NULL;
 }
 
 /* A growable output string; the envelope is small, so simplicity wins. */
@@ -164,6 +166,19 @@ envelope_serialize(const struct envelope *env, size_t *len)
         sbuf_escaped(&b, r->address);
         sbuf_putc(&b, '\n');
     }
+    sbuf_number(&b, "attempts", env->attempts);
+    sbuf_number(&b, "next-attempt", (uint64_t)env->next_attempt);
+    sbuf_number(&b, "delay-notified", env->delay_notified);
+    sbuf_number(&b, "suspended", env->suspended);
+    for (size_t i = 0; i < env->nrcpts; i++) {
+        if (env->rcpts[i].last_error == NULL)
+            continue;
+        snprintf(num, sizeof(num), "%zu ", i);
+        sbuf_puts(&b, "rcpt-error: ");
+        sbuf_puts(&b, num);
+        sbuf_escaped(&b, env->rcpts[i].last_error);
+        sbuf_putc(&b, '\n');
+    }
     sbuf_puts(&b, "end\n");
     *len = b.len;
     return b.p;
@@ -236,6 +251,23 @@ parse_rcpt(struct envelope *env, char *value)
     return 0;
 }
 
+/* "<index> <escaped text>": the last error of an earlier rcpt line. */
+static int
+parse_rcpt_error(struct envelope *env, char *value)
+{
+    char *text = strchr(value, ' ');
+    uint64_t idx;
+
+    if (text == NULL)
+        return -1;
+    *text++ = '\0';
+    if (parse_u64(value, &idx) < 0 || idx >= env->nrcpts || unescape(text) < 0)
+        return -1;
+    free(env->rcpts[idx].last_error);
+    env->rcpts[idx].last_error = xstrdup(text);
+    return 0;
+}
+
 static int
 envelope_set(struct envelope *env, const char *key, char *value)
 {
@@ -244,6 +276,8 @@ envelope_set(struct envelope *env, const char *key, char *value)
 
     if (strcmp(key, "rcpt") == 0)
         return parse_rcpt(env, value);
+    if (strcmp(key, "rcpt-error") == 0)
+        return parse_rcpt_error(env, value);
     if (unescape(value) < 0)
         return -1;
     if (strcmp(key, "id") == 0) {
@@ -283,6 +317,14 @@ envelope_set(struct envelope *env, const char *key, char *value)
         env->smtputf8 = n != 0;
     else if (strcmp(key, "size") == 0)
         env->size = n;
+    else if (strcmp(key, "attempts") == 0)
+        env->attempts = (unsigned)n;
+    else if (strcmp(key, "next-attempt") == 0)
+        env->next_attempt = (time_t)n;
+    else if (strcmp(key, "delay-notified") == 0)
+        env->delay_notified = n != 0;
+    else if (strcmp(key, "suspended") == 0)
+        env->suspended = n != 0;
     /* Unknown numeric keys from a newer minor format are ignored. */
     return 0;
 }

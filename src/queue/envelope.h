@@ -25,6 +25,7 @@ struct envelope_rcpt {
     unsigned notify; /* SMTP_NOTIFY_* bits */
     char *orcpt;     /* "rfc822;xtext" or NULL */
     enum rcpt_status status;
+    char *last_error; /* why the last attempt failed ("smtp; 451 4.3.0 ..."), or NULL */
 };
 
 struct envelope {
@@ -43,6 +44,12 @@ struct envelope {
     uint64_t size; /* content bytes as stored */
     struct envelope_rcpt *rcpts;
     size_t nrcpts;
+
+    /* delivery state, rewritten by queue_update */
+    unsigned attempts;
+    time_t next_attempt; /* 0: as soon as possible */
+    bool delay_notified; /* the delay DSN went out */
+    bool suspended;      /* Suspend-Message */
 };
 
 struct envelope *envelope_new(void);

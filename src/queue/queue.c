@@ -28,8 +28,11 @@
 /* Space kept free for envelopes, logs and bounces when a disk fills. */
 #define QUEUE_SPACE_RESERVE (1024 * 1024)
 
+enum queue_job { JOB_COMMIT, JOB_UPDATE, JOB_REMOVE };
+
 struct queue_msg {
     struct queue *q;
+    enum queue_job job;
     char id[QUEUE_ID_LEN + 1];
     int fd;
     int error;
@@ -58,6 +61,8 @@ struct queue {
     struct queue_msg *pending, *finished;
     bool stopping;
     struct event *notify;
+    queue_commit_hook *hook;
+    void *hook_arg;
 };
 
 static int
@@ -392,6 +397,52 @@ queue_msg_abort(struct queue_msg *m)
     queue_msg_free(m);
 }
 
+static void
+queue_enqueue_job(struct queue *q, struct queue_msg *m)
+{
+    pthread_mutex_lock(&q->lock);
+    m->next = q->pending;
+    q->pending = m;
+    pthread_cond_signal(&q->wake);
+    pthread_mutex_unlock(&q->lock);
+}
+
+void
+queue_set_commit_hook(struct queue *q, queue_commit_hook *hook, void *arg)
+{
+    q->hook = hook;
+    q->hook_arg = arg;
+}
+
+void
+queue_update(struct queue *q, const struct envelope *env, queue_commit_cb *cb, void *arg)
+{
+    struct queue_msg *m = xcalloc(1, sizeof(*m));
+
+    m->q = q;
+    m->job = JOB_UPDATE;
+    m->fd = -1;
+    memcpy(m->id, env->id, sizeof(m->id));
+    m->envtext = envelope_serialize(env, &m->envlen);
+    m->cb = cb;
+    m->cbarg = arg;
+    queue_enqueue_job(q, m);
+}
+
+void
+queue_remove(struct queue *q, const char *id, queue_commit_cb *cb, void *arg)
+{
+    struct queue_msg *m = xcalloc(1, sizeof(*m));
+
+    m->q = q;
+    m->job = JOB_REMOVE;
+    m->fd = -1;
+    strlcpy_p(m->id, id, sizeof(m->id));
+    m->cb = cb;
+    m->cbarg = arg;
+    queue_enqueue_job(q, m);
+}
+
 void
 queue_msg_commit(struct queue_msg *m, struct envelope *env, queue_commit_cb *cb, void *arg)
 {
@@ -406,12 +457,7 @@ queue_msg_commit(struct queue_msg *m, struct envelope *env, queue_commit_cb *cb,
     m->envtext = envelope_serialize(env, &m->envlen);
     m->cb = cb;
     m->cbarg = arg;
-
-    pthread_mutex_lock(&q->lock);
-    m->next = q->pending;
-    q->pending = m;
-    pthread_cond_signal(&q->wake);
-    pthread_mutex_unlock(&q->lock);
+    queue_enqueue_job(q, m);
 }
 
 static int
@@ -437,9 +483,9 @@ commit_prepare(struct queue *q, struct queue_msg *m)
     char tmp[QUEUE_ID_LEN + 8];
     int fd;
 
-    if (m->error)
+    if (m->error || m->job == JOB_REMOVE)
         return;
-    if (fsync(m->fd) < 0) {
+    if (m->job == JOB_COMMIT && fsync(m->fd) < 0) {
         m->error = errno;
         return;
     }
@@ -476,19 +522,30 @@ commit_batch(struct queue *q, struct queue_msg *batch)
             m->error = dir_error;
         if (m->error)
             continue;
+        if (m->job == JOB_REMOVE) {
+            /* envelope first: a crash between the two leaves content
+             * without an envelope, which recovery removes */
+            if (unlinkat(q->env_dirfd, m->id, 0) < 0 && errno != ENOENT)
+                m->error = errno;
+            else if (unlinkat(q->data_dirfd, m->id, 0) < 0 && errno != ENOENT)
+                m->error = errno;
+            continue;
+        }
         snprintf(tmp, sizeof(tmp), "%s.tmp", m->id);
         if (renameat(q->env_dirfd, tmp, q->env_dirfd, m->id) < 0)
             m->error = errno;
     }
     if (fsync(q->env_dirfd) < 0) {
         dir_error = errno;
-        /* The renames may or may not survive a crash: do not acknowledge,
-         * and take the envelopes back so that no unacknowledged message is
-         * delivered. */
+        /* New envelopes may or may not survive a crash: do not acknowledge,
+         * and take them back so that no unacknowledged message is
+         * delivered. (An update that fails here leaves the old or the new
+         * envelope, both valid.) */
         for (m = batch; m; m = m->next) {
             if (m->error == 0) {
                 m->error = dir_error;
-                unlinkat(q->env_dirfd, m->id, 0);
+                if (m->job == JOB_COMMIT)
+                    unlinkat(q->env_dirfd, m->id, 0);
             }
         }
     }
@@ -546,16 +603,27 @@ committer_done_cb(evutil_socket_t fd, short what, void *arg)
         int error = m->error;
 
         list = m->next;
-        if (error) {
+        if (error && m->job != JOB_REMOVE) {
             char tmp[QUEUE_ID_LEN + 8];
             snprintf(tmp, sizeof(tmp), "%s.tmp", m->id);
             unlinkat(q->env_dirfd, tmp, 0);
-            unlinkat(q->data_dirfd, m->id, 0);
-        } else {
+            if (m->job == JOB_COMMIT)
+                unlinkat(q->data_dirfd, m->id, 0);
+        } else if (!error && m->job == JOB_COMMIT) {
             q->count++;
+        } else if (!error && m->job == JOB_REMOVE && q->count > 0) {
+            q->count--;
+        }
+        struct envelope *env = NULL;
+        if (!error && m->job == JOB_COMMIT && q->hook) {
+            env = m->env; /* handed to the hook below */
+            m->env = NULL;
         }
         queue_msg_free(m);
-        cb(cbarg, error);
+        if (cb)
+            cb(cbarg, error);
+        if (env)
+            q->hook(q->hook_arg, env);
     }
 }
 

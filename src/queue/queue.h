@@ -54,11 +54,26 @@ uint64_t queue_msg_size(const struct queue_msg *m);
 /* Drops an unfinished message and its file. */
 void queue_msg_abort(struct queue_msg *m);
 
-/* Commits content and envelope (whose id is set here; ownership of env
- * passes to the queue). cb(arg, 0) once durable, cb(arg, errno) if not; in
- * both cases m is freed before cb runs. */
+/* Commits content and envelope (whose id and size are set here; ownership
+ * of env passes to the queue). cb(arg, 0) once durable, cb(arg, errno) if
+ * not; in both cases m is freed before cb runs. After a successful commit
+ * the envelope goes to the commit hook, if one is set, else it is freed. */
 typedef void queue_commit_cb(void *arg, int error);
 void queue_msg_commit(struct queue_msg *m, struct envelope *env, queue_commit_cb *cb, void *arg);
+
+/* Who hears of each committed message (the scheduler): hook(arg, env) runs
+ * on the loop after the commit callback and owns env from then on. */
+typedef void queue_commit_hook(void *arg, struct envelope *env);
+void queue_set_commit_hook(struct queue *q, queue_commit_hook *hook, void *arg);
+
+/* Rewrites the envelope of a committed message (delivery state) durably:
+ * env/<ID>.tmp, fsync, rename over env/<ID>, fsync env/. env is serialised
+ * during the call; the caller keeps it. cb(arg, error) on the loop. */
+void queue_update(struct queue *q, const struct envelope *env, queue_commit_cb *cb, void *arg);
+
+/* Removes a message whose every recipient is done: envelope, then content,
+ * then fsync. cb(arg, error) on the loop. */
+void queue_remove(struct queue *q, const char *id, queue_commit_cb *cb, void *arg);
 
 /* Calls fn for each committed message (envelope parsed from disk, path of
  * its content), in ID order. Unreadable envelopes are reported through

@@ -5,6 +5,7 @@
 #include "receive/control_server.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "delivery/deliver.h"
 #include "receive/server.h"
 
 #include <errno.h>
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #define CONTROL_LINE_MAX 1024
+#define CONTROL_MAX_ARGS 5
 
 struct control_server {
     struct server *srv;
@@ -40,27 +42,78 @@ control_event_cb(struct bufferevent *bev, short what, void *arg)
     bufferevent_free(bev);
 }
 
+/* Splits "command\targ\targ" in place. */
+static int
+control_split(char *line, char **argv)
+{
+    int n = 0;
+
+    for (char *p = line; p && n < CONTROL_MAX_ARGS; n++) {
+        argv[n] = p;
+        if ((p = strchr(p, '\t')) != NULL)
+            *p++ = '\0';
+    }
+    for (int i = n; i < CONTROL_MAX_ARGS; i++)
+        argv[i] = "";
+    return n;
+}
+
+/* Runs one request; the answer is "ok" or "error <reason>", then what the
+ * cmdlet prints. */
+static void
+control_dispatch(struct control_server *cs, char *line, struct evbuffer *out)
+{
+    char *argv[CONTROL_MAX_ARGS], err[512], *text = NULL;
+    size_t len = 0;
+    FILE *f;
+    int rc = -1;
+
+    control_split(line, argv);
+    if (strcmp(argv[0], "reload") == 0) {
+        if (server_reload(cs->srv, err, sizeof(err)) == 0)
+            evbuffer_add_printf(out, "ok\n");
+        else
+            evbuffer_add_printf(out, "error %s\n", err);
+        return;
+    }
+    if ((f = open_memstream(&text, &len)) == NULL) {
+        evbuffer_add_printf(out, "error out of memory\n");
+        return;
+    }
+    if (strcmp(argv[0], "get-queue") == 0)
+        rc = deliver_cmd_get_queue(cs->srv->deliver, argv[1], f);
+    else if (strcmp(argv[0], "get-message") == 0)
+        rc = deliver_cmd_get_message(cs->srv->deliver, argv[1], argv[2], argv[3][0] == '1', f);
+    else if (strcmp(argv[0], "queue-action") == 0)
+        rc = deliver_cmd_queue_action(cs->srv->deliver, argv[1], argv[2], f);
+    else if (strcmp(argv[0], "message-action") == 0)
+        rc = deliver_cmd_message_action(cs->srv->deliver, argv[1], argv[2], argv[3][0] == '1', f);
+    else
+        fprintf(f, "unknown request\n");
+    fclose(f);
+    if (rc == 0) {
+        evbuffer_add_printf(out, "ok\n");
+        evbuffer_add(out, text, len);
+    } else {
+        text[strcspn(text, "\n")] = '\0';
+        evbuffer_add_printf(out, "error %s\n", text);
+    }
+    free(text);
+}
+
 static void
 control_read_cb(struct bufferevent *bev, void *arg)
 {
     struct control_server *cs = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
     char *line = evbuffer_readln(in, NULL, EVBUFFER_EOL_LF);
-    char err[512];
 
     if (line == NULL) {
         if (evbuffer_get_length(in) > CONTROL_LINE_MAX)
             bufferevent_free(bev);
         return;
     }
-    if (strcmp(line, "reload") == 0) {
-        if (server_reload(cs->srv, err, sizeof(err)) == 0)
-            evbuffer_add_printf(bufferevent_get_output(bev), "ok\n");
-        else
-            evbuffer_add_printf(bufferevent_get_output(bev), "error %s\n", err);
-    } else {
-        evbuffer_add_printf(bufferevent_get_output(bev), "error unknown request\n");
-    }
+    control_dispatch(cs, line, bufferevent_get_output(bev));
     free(line);
     bufferevent_disable(bev, EV_READ);
     bufferevent_setcb(bev, NULL, control_done_cb, control_event_cb, cs);

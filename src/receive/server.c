@@ -6,6 +6,8 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "lib/workq.h"
+#include "delivery/deliver.h"
+#include "queue/msgtrack.h"
 #include "queue/queue.h"
 #include "lib/fsutil.h"
 #include "receive/control_server.h"
@@ -101,6 +103,7 @@ server_reload(struct server *srv, char *err, size_t errlen)
         srv->tls = tls;
     }
     server_check_tls(srv);
+    deliver_reconfigure(srv->deliver);
     log_info("configuration reloaded from %s", srv->config_path);
     return 0;
 }
@@ -184,6 +187,17 @@ server_flush_cb(evutil_socket_t fd, short what, void *arg)
     struct server *srv = arg;
 
     protolog_flush(srv->protolog);
+    protolog_flush(srv->send_protolog);
+    msgtrack_flush(srv->track);
+}
+
+/* Each message the receive side commits goes straight to delivery. */
+static void
+server_committed(void *arg, struct envelope *env)
+{
+    struct server *srv = arg;
+
+    deliver_add(srv->deliver, env);
 }
 
 /* Gives the instance to the service user and becomes that user. Only root
@@ -282,8 +296,24 @@ server_run(const char *instance_dir)
     log_info("queue holds %zu message(s)", queue_count(srv.queue));
     path = xasprintf("%s/logs", instance_dir);
     srv.protolog = protolog_open(path, "SmtpReceive");
+    srv.send_protolog = protolog_open(path, "SmtpSend");
+    srv.track = msgtrack_open(path);
     free(path);
     srv.workers = workq_new(srv.base, SERVER_WORKERS);
+    {
+        struct deliver_env denv = {
+            .base = srv.base,
+            .queue = srv.queue,
+            .workers = srv.workers,
+            .cfg = &srv.cfg,
+            .tls = &srv.tls,
+            .plog = srv.send_protolog,
+            .track = srv.track,
+            .instance_dir = srv.instance_dir,
+        };
+        srv.deliver = deliver_new(&denv);
+        queue_set_commit_hook(srv.queue, server_committed, &srv);
+    }
     if ((control = control_server_open(&srv, err, sizeof(err))) == NULL) {
         log_warnx("control socket: %s", err);
         goto out;
@@ -305,13 +335,19 @@ server_run(const char *instance_dir)
 
     listener_set_free(srv.listeners);
     srv.listeners = NULL;
-    /* Finish password checks, drop the sessions (those waiting for a commit
-     * are freed when it completes), then let the queue finish its commits. */
+    /* Close outbound connections (their messages stay queued), finish
+     * worker jobs (password checks, Maildir writes), drop the sessions
+     * (those waiting for a commit are freed when it completes), then let
+     * the queue finish its commits; only then can delivery's memory go. */
+    deliver_stop(srv.deliver);
     workq_free(srv.workers);
     srv.workers = NULL;
     session_close_all(&srv);
+    queue_set_commit_hook(srv.queue, NULL, NULL);
     queue_close(srv.queue);
     srv.queue = NULL;
+    deliver_free(srv.deliver);
+    srv.deliver = NULL;
     event_free(sig_hup);
     event_free(sig_term);
     event_free(sig_int);
@@ -321,9 +357,14 @@ server_run(const char *instance_dir)
 out:
     control_server_close(control);
     listener_set_free(srv.listeners);
+    deliver_stop(srv.deliver);
     workq_free(srv.workers);
+    srv.workers = NULL;
     queue_close(srv.queue);
+    deliver_free(srv.deliver);
     protolog_close(srv.protolog);
+    protolog_close(srv.send_protolog);
+    msgtrack_close(srv.track);
     tls_store_free(srv.tls);
     config_unref(srv.cfg);
     if (srv.base)

@@ -25,6 +25,8 @@ struct workq;
 struct protolog;
 struct listener_set;
 struct session;
+struct deliver;
+struct msgtrack;
 
 struct server {
     char *instance_dir;
@@ -34,7 +36,10 @@ struct server {
     struct tls_store *tls; /* current certificate store */
     struct queue *queue;
     struct workq *workers;
-    struct protolog *protolog;
+    struct protolog *protolog;      /* SmtpReceive */
+    struct protolog *send_protolog; /* SmtpSend */
+    struct msgtrack *track;
+    struct deliver *deliver;
     struct listener_set *listeners;
     struct session *sessions; /* all live sessions (doubly linked) */
     size_t nsessions;

@@ -1,6 +1,8 @@
 /*
  * tls.c — certificate creation, the certificate store and server TLS
- * contexts (see tls.h). The only file that talks to OpenSSL.
+ * contexts (see tls.h). With tls_client.c (client contexts, trust anchors,
+ * peer checks), the only code that talks to OpenSSL; the structures both
+ * share are in tls_int.h.
  *
  * Must never: write a private key with a mode other than 0600 or replace an
  * existing key file, leave key bytes it copied in freed memory, prompt for a
@@ -9,6 +11,7 @@
 #include "tls/tls.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "tls/tls_int.h"
 
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
@@ -35,7 +38,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define THUMBPRINT_LEN 40
 /* Sessions resumed by ID must come from the same application. */
 #define SESSION_ID_CONTEXT "postern"
 /* A PEM RSA 16384 key is ~13 kB; anything near this is not a key. */
@@ -44,36 +46,6 @@
 #define CN_MAX 64
 #define DNS_NAME_MAX 253
 #define YEARS_MAX 100
-
-enum key_state {
-    KEY_NONE,       /* no .key file */
-    KEY_UNREADABLE, /* .key exists but could not be parsed */
-    KEY_MISMATCH,   /* parsed, but not the certificate's key */
-    KEY_OK,
-};
-
-struct tls_cert {
-    char thumbprint[THUMBPRINT_LEN + 1];
-    X509 *leaf;
-    STACK_OF(X509) * chain; /* intermediates sent after the leaf */
-    EVP_PKEY *key;          /* NULL unless key_state == KEY_OK */
-    enum key_state key_state;
-    char **names; /* lower-cased subject CNs and SAN dNSNames */
-    size_t nnames;
-    time_t not_before;
-    time_t not_after;
-    bool self_signed;
-    bool server_auth;
-    SSL_CTX *ctx; /* built on first selection, then shared */
-};
-
-struct tls_store {
-    /* Sessions on several threads may ask for a context at once; the lock
-     * makes the lazy construction happen exactly once per certificate. */
-    pthread_mutex_t lock;
-    struct tls_cert *certs;
-    size_t ncerts;
-};
 
 static void setmsg(char *buf, size_t len, const char *fmt, ...) PRINTF_LIKE(3, 4);
 static void appendmsg(char *buf, size_t len, const char *fmt, ...) PRINTF_LIKE(3, 4);
@@ -723,6 +695,7 @@ load_cert(const char *path, struct tls_cert *c)
     /* X509_get_extended_key_usage() reports all bits without an EKU
      * extension, matching "no EKU, or EKU serverAuth". */
     c->server_auth = (X509_get_extended_key_usage(c->leaf) & XKU_SSL_SERVER) != 0;
+    c->client_auth = (X509_get_extended_key_usage(c->leaf) & XKU_SSL_CLIENT) != 0;
     ERR_clear_error();
 
     /* <name>.pem -> <name>.key */
@@ -766,6 +739,7 @@ tls_store_load(const char *certdir, char *err, size_t errlen)
     store = xcalloc(1, sizeof(*store));
     if (pthread_mutex_init(&store->lock, NULL) != 0)
         fatalx("tls: pthread_mutex_init");
+    store->certdir = xstrdup(certdir);
     store->certs = xcalloc((size_t)n, sizeof(*store->certs));
     for (int i = 0; i < n; i++) {
         char *path = xasprintf("%s/%s", certdir, ents[i]->d_name);
@@ -788,6 +762,7 @@ tls_store_load(const char *certdir, char *err, size_t errlen)
         free(ents[i]);
     }
     free(ents);
+    tls_trust_load(store);
     return store;
 }
 
@@ -796,9 +771,11 @@ tls_store_free(struct tls_store *store)
 {
     if (store == NULL)
         return;
+    tls_client_free(store);
     for (size_t i = 0; i < store->ncerts; i++)
         cert_clear(&store->certs[i]);
     free(store->certs);
+    free(store->certdir);
     pthread_mutex_destroy(&store->lock);
     free(store);
 }
@@ -837,14 +814,22 @@ cert_names_host(const struct tls_cert *c, const char *host)
 /* Appends why c cannot serve host to why and returns false, or returns
  * true when it can. */
 static bool
-cert_usable(const struct tls_cert *c, const char *host, time_t now, char *why, size_t whylen)
+cert_usable(const struct tls_cert *c, const char *host, enum tls_purpose purpose, time_t now,
+            char *why, size_t whylen)
 {
     char date[64];
 
-    if (!c->server_auth) {
+    if (purpose == TLS_PURPOSE_SERVER && !c->server_auth) {
         appendmsg(why, whylen,
                   "certificate %s is not usable for server authentication (its extended key "
                   "usage lacks serverAuth)",
+                  c->thumbprint);
+        return false;
+    }
+    if (purpose == TLS_PURPOSE_CLIENT && !c->client_auth) {
+        appendmsg(why, whylen,
+                  "certificate %s is not usable for client authentication (its extended key "
+                  "usage lacks clientAuth)",
                   c->thumbprint);
         return false;
     }
@@ -888,6 +873,28 @@ cert_better(const struct tls_cert *a, const struct tls_cert *b)
     if (a->not_before != b->not_before)
         return a->not_before > b->not_before;
     return strcmp(a->thumbprint, b->thumbprint) < 0;
+}
+
+struct tls_cert *
+tls_select_cert(struct tls_store *store, const char *host, enum tls_purpose purpose, char *why,
+                size_t whylen)
+{
+    struct tls_cert *best = NULL;
+    size_t named = 0;
+    time_t now = time(NULL);
+
+    for (size_t i = 0; i < store->ncerts; i++) {
+        struct tls_cert *c = &store->certs[i];
+
+        if (!cert_names_host(c, host))
+            continue;
+        named++;
+        if (cert_usable(c, host, purpose, now, why, whylen) && cert_better(c, best))
+            best = c;
+    }
+    if (best == NULL && named == 0)
+        setmsg(why, whylen, "no certificate names %s", host);
+    return best;
 }
 
 static SSL_CTX *
@@ -934,9 +941,8 @@ struct ssl_ctx_st *
 tls_store_server_ctx(struct tls_store *store, const char *fqdn, char *why, size_t whylen)
 {
     char host[DNS_NAME_MAX + 2];
-    struct tls_cert *best = NULL;
-    size_t named = 0, n;
-    time_t now = time(NULL);
+    struct tls_cert *best;
+    size_t n;
     SSL_CTX *ctx;
 
     setmsg(why, whylen, "%s", "");
@@ -954,19 +960,9 @@ tls_store_server_ctx(struct tls_store *store, const char *fqdn, char *why, size_
         host[n - 1] = '\0';
 
     pthread_mutex_lock(&store->lock);
-    for (size_t i = 0; i < store->ncerts; i++) {
-        struct tls_cert *c = &store->certs[i];
-
-        if (!cert_names_host(c, host))
-            continue;
-        named++;
-        if (cert_usable(c, host, now, why, whylen) && cert_better(c, best))
-            best = c;
-    }
+    best = tls_select_cert(store, host, TLS_PURPOSE_SERVER, why, whylen);
     if (best == NULL) {
         pthread_mutex_unlock(&store->lock);
-        if (named == 0)
-            setmsg(why, whylen, "no certificate names %s", host);
         return NULL;
     }
     if (best->ctx == NULL)

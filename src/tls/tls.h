@@ -60,6 +60,43 @@ const char *tls_ssl_cipher(const struct ssl_st *ssl);
  * "unknown error"; clears this thread's error queue. */
 const char *tls_last_error(char *buf, size_t len);
 
+/*
+ * Client side (delivery). Trusted roots are the system store plus every
+ * certificate (.pem) in <certdir>/root; CRLs (.pem) in <certdir>/crl are
+ * checked when present. The client context does not fail the handshake on
+ * an untrusted peer: opportunistic TLS must still encrypt. The caller asks
+ * tls_peer_check after the handshake and decides per TlsAuthLevel.
+ */
+
+/* A client SSL_CTX (TLS 1.2+), owned by the store. With client_fqdn the
+ * certificate the store selects for that name is presented as a client
+ * certificate (domain security); NULL presents none. Returns NULL with a
+ * reason when client_fqdn has no usable certificate. */
+struct ssl_ctx_st *tls_store_client_ctx(struct tls_store *store, const char *client_fqdn,
+                                        char *why, size_t whylen);
+/* A new client-side SSL with SNI set to sni (skipped for IP literals). */
+struct ssl_st *tls_client_ssl_new(struct ssl_ctx_st *ctx, const char *sni);
+
+enum tls_peer_status {
+    TLS_PEER_OK,
+    TLS_PEER_NO_CERTIFICATE,
+    TLS_PEER_UNTRUSTED, /* does not chain to a trusted root (or self-signed) */
+    TLS_PEER_EXPIRED,
+    TLS_PEER_NOT_YET_VALID,
+    TLS_PEER_REVOKED,
+    TLS_PEER_NAME_MISMATCH,
+    TLS_PEER_INVALID, /* anything else the chain check refused */
+};
+
+/* Checks the peer certificate of a finished handshake (either side): the
+ * chain against the trusted roots, then, when nnames > 0, that one of names
+ * matches its SAN DNS names (or, without any, its Subject CN) by RFC 6125
+ * (a "*." wildcard covers one left-most label). why gets a one-line reason
+ * naming the certificate's subject. */
+enum tls_peer_status tls_peer_check(struct ssl_st *ssl, const char *const *names, size_t nnames,
+                                    char *why, size_t whylen);
+const char *tls_peer_status_name(enum tls_peer_status st);
+
 /* Text for an OpenSSL error code (as bufferevent_get_openssl_error gives). */
 const char *tls_error_text(unsigned long code, char *buf, size_t len);
 

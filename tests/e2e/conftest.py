@@ -191,11 +191,19 @@ def instances(workdir):
     assert not reports, "sanitizer reported errors:\n" + "\n".join(reports)
 
 
+# A loopback port nothing listens on: an LMTP "mailbox server" that is down.
+DOWN_LMTP = "127.0.0.1:1"
+
+
 @pytest.fixture
 def server(instances):
-    """A running instance accepting mail for a.test, with mailbox alice@a.test."""
+    """A running instance accepting mail for a.test, with mailbox alice@a.test.
+
+    Its mailboxes are on an LMTP server that is down, so accepted messages stay
+    in the queue (in Retry) where the receive-side tests look at them."""
     inst = instances("a")
-    inst.cmdlet("New-AcceptedDomain", "-Name", "a.test", "-DomainName", "a.test")
+    inst.cmdlet("New-AcceptedDomain", "-Name", "a.test", "-DomainName", "a.test",
+                "-LmtpServer", DOWN_LMTP)
     inst.cmdlet("New-Mailbox", "-Name", "alice", "-PrimarySmtpAddress", "alice@a.test",
                 "-Password", "Secret-1234")
     inst.start()

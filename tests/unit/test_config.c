@@ -646,7 +646,7 @@ test_load_errors(void **state)
     (void)state;
     assert_load_error("[TransportConfig]\nFqdn = a.test\n[Connector \"x\"]\n",
                       "postern.conf:3: [Connector]: unknown section (TransportConfig, "
-                      "ReceiveConnector, AcceptedDomain, Mailbox)");
+                      "ReceiveConnector, SendConnector, AcceptedDomain, Mailbox)");
     assert_load_error("[TransportConfig]\n\n# c\nMaxSize = 1\n",
                       "postern.conf:4: TransportConfig: MaxSize: unknown parameter");
     assert_load_error("[ReceiveConnector \"X\"]\nBindings = 0.0.0.0:25\n"
@@ -1111,8 +1111,9 @@ test_cmdlet_seed_line(void **state)
                            "remotedomain.com,remotedomain.net"));
     r = run(dir, "get-transportconfig");
     assert_int_equal(r.rc, 0);
-    assert_has_line(r.out, "TLSReceiveDomainSecureList : {remotedomain.com, remotedomain.net}");
-    assert_has_line(r.out, "MaxReceiveSize             : 10 MB (10,485,760 bytes)");
+    assert_has_line(r.out, "TLSReceiveDomainSecureList             : {remotedomain.com, "
+                           "remotedomain.net}");
+    assert_has_line(r.out, "MaxReceiveSize                         : 10 MB (10,485,760 bytes)");
     run_free(&r);
     remove_dir(dir);
 }
@@ -1408,6 +1409,850 @@ test_cmdlet_domains_mailboxes(void **state)
     remove_dir(dir);
 }
 
+/* ---- send connectors, routing values, retry timers ---- */
+
+static const struct config_param *
+sc_param(const char *name)
+{
+    const struct config_param *p = config_param_find(config_kind(CONFIG_SEND_CONNECTOR), name);
+    assert_non_null(p);
+    return p;
+}
+
+static const struct config_param *
+tc_param(const char *name)
+{
+    const struct config_param *p = config_param_find(config_kind(CONFIG_TRANSPORT), name);
+    assert_non_null(p);
+    return p;
+}
+
+/* Parses text into p of obj; on success the field formats (Get- style,
+ * without braces for lists) as want. */
+static void
+param_ok(const struct config_param *p, void *obj, const char *text, const char *want)
+{
+    char err[512] = "", *s;
+
+    if (config_param_parse(p, obj, text, CONFIG_PARSE_CMDLET, err, sizeof(err)) < 0)
+        fail_msg("%s '%s': %s", p->name, text, err);
+    s = config_param_format(p, obj, CONFIG_FORMAT_FILE);
+    if (strcmp(s, want) != 0)
+        fail_msg("%s '%s': got '%s', want '%s'", p->name, text, s, want);
+    free(s);
+}
+
+/* Refused with err containing want; the field is unchanged. */
+static void
+param_bad(const struct config_param *p, void *obj, const char *text, const char *want)
+{
+    char err[512] = "", *before = config_param_format(p, obj, CONFIG_FORMAT_FILE), *after;
+
+    if (config_param_parse(p, obj, text, CONFIG_PARSE_CMDLET, err, sizeof(err)) == 0)
+        fail_msg("%s '%s': accepted, expected '%s'", p->name, text, want);
+    if (strstr(err, want) == NULL)
+        fail_msg("%s '%s': error '%s', expected '%s'", p->name, text, err, want);
+    after = config_param_format(p, obj, CONFIG_FORMAT_FILE);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+}
+
+static void
+test_address_spaces(void **state)
+{
+    struct address_space as;
+    char err[256], buf[300];
+
+    (void)state;
+    const struct {
+        const char *text, *domain;
+        unsigned cost;
+    } good[] = {
+        {"contoso.com", "contoso.com", 1},
+        {"*.contoso.com;5", "*.contoso.com", 5},
+        {"SMTP:*", "*", 1},
+        {"smtp:Contoso.COM;100", "contoso.com", 100},
+        {"*", "*", 1},
+        {" SMTP: *.com ; 7 ", "*.com", 7},
+        {"*;1", "*", 1},
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        if (config_address_space_parse(good[i].text, &as, err, sizeof(err)) < 0)
+            fail_msg("'%s': %s", good[i].text, err);
+        assert_string_equal(as.domain, good[i].domain);
+        assert_int_equal(as.cost, good[i].cost);
+        free(as.domain);
+    }
+    const struct {
+        const char *text, *err;
+    } bad[] = {
+        {"*contoso.com", "a wildcard is allowed only as * or as *.domain"},
+        {"a.*.contoso.com", "a wildcard is allowed only as * or as *.domain"},
+        {"*.*", "a wildcard is allowed only"},
+        {"contoso.com;0", "the cost after ';' must be a number from 1 to 100"},
+        {"contoso.com;101", "the cost after ';' must be a number from 1 to 100"},
+        {"contoso.com;", "the cost after ';' must be"},
+        {"contoso.com;x", "the cost after ';' must be"},
+        {"X400:c=us;a=;p=org", "only SMTP address spaces are supported"},
+        {"bad_name.com", "not a valid domain name"},
+        {"", "not a valid domain name"},
+        {"SMTP:", "not a valid domain name"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        if (config_address_space_parse(bad[i].text, &as, err, sizeof(err)) == 0)
+            fail_msg("'%s': accepted", bad[i].text);
+        if (strstr(err, bad[i].err) == NULL)
+            fail_msg("'%s': error '%s', expected '%s'", bad[i].text, err, bad[i].err);
+    }
+    as.domain = "*.contoso.com";
+    as.cost = 5;
+    config_address_space_format(&as, buf, sizeof(buf));
+    assert_string_equal(buf, "SMTP:*.contoso.com;5");
+
+    /* As a list: Exchange's display form; one entry per domain. */
+    struct send_connector sc;
+    const struct config_param *p = sc_param("addressspaces");
+    config_object_init(config_kind(CONFIG_SEND_CONNECTOR), &sc);
+    param_ok(p, &sc, "contoso.com, '*.contoso.com;5', SMTP:*;100",
+             "SMTP:contoso.com;1, SMTP:*.contoso.com;5, SMTP:*;100");
+    param_bad(p, &sc, "contoso.com;1, contoso.com;5", "'contoso.com;5' is listed twice");
+    param_bad(p, &sc, "contoso.com, *contoso.com", "'*contoso.com': a wildcard");
+    /* @{Add=} of a domain already there sets its cost; ';' inside quotes
+     * is not a clause separator. */
+    param_ok(p, &sc, "@{Add=\"contoso.com;7\"; Remove='SMTP:*'}",
+             "SMTP:contoso.com;7, SMTP:*.contoso.com;5");
+    param_ok(p, &sc, "@{Remove=\"*.contoso.com;1\"}", "SMTP:contoso.com;7");
+    param_bad(p, &sc, "@{Remove=fabrikam.com}", "'fabrikam.com' is not in the list");
+    char *s = config_param_format(p, &sc, CONFIG_FORMAT_DISPLAY);
+    assert_string_equal(s, "{SMTP:contoso.com;7}");
+    free(s);
+    config_object_free(config_kind(CONFIG_SEND_CONNECTOR), &sc);
+}
+
+static void
+test_routing_values(void **state)
+{
+    struct send_connector sc;
+    struct transport_config tc;
+    struct accepted_domain ad;
+
+    (void)state;
+    config_object_init(config_kind(CONFIG_SEND_CONNECTOR), &sc);
+    /* Smart hosts: names lower-cased, IP literals canonical, IPv6 in
+     * brackets. */
+    param_ok(sc_param("SmartHosts"), &sc,
+             "Relay.Contoso.COM, 192.0.2.10, [192.0.2.11], 2001:DB8::1, [2001:db8:0::2], relay",
+             "relay.contoso.com, 192.0.2.10, 192.0.2.11, [2001:db8::1], [2001:db8::2], relay");
+    param_bad(sc_param("SmartHosts"), &sc, "relay.contoso.com:2525", "takes no port");
+    param_bad(sc_param("SmartHosts"), &sc, "999.1.1.1", "not a host name or IP address");
+    param_bad(sc_param("SmartHosts"), &sc, "[relay.contoso.com]", "not an IP address in brackets");
+    param_bad(sc_param("SmartHosts"), &sc, "bad_host.test", "not a host name or IP address");
+    param_bad(sc_param("SmartHosts"), &sc, "192.0.2.10, [192.0.2.10]", "listed twice");
+    param_ok(sc_param("SourceTransportServers"), &sc, "MX1, mx2.example.test",
+             "MX1, mx2.example.test");
+    param_bad(sc_param("SourceTransportServers"), &sc, "mx1, MX1", "listed twice");
+    param_bad(sc_param("SourceTransportServers"), &sc, "mx_1", "not a server name");
+
+    /* Enumerations, $null, and ErrorPolicies' "Default" for none. */
+    assert_int_equal(sc.tls_auth_level, TLSAUTH_UNSET);
+    param_ok(sc_param("TlsAuthLevel"), &sc, "domainvalidation", "DomainValidation");
+    param_ok(sc_param("TlsAuthLevel"), &sc, "$null", "");
+    assert_int_equal(sc.tls_auth_level, TLSAUTH_UNSET);
+    param_bad(sc_param("TlsAuthLevel"), &sc, "Strict",
+              "'Strict' is not one of EncryptionOnly, CertificateValidation, DomainValidation, "
+              "$null");
+    param_ok(sc_param("SmartHostAuthMechanism"), &sc, "BasicAuthRequireTLS", "BasicAuthRequireTLS");
+    param_bad(sc_param("SmartHostAuthMechanism"), &sc, "$null", "is not one of None, BasicAuth");
+    param_ok(sc_param("ErrorPolicies"), &sc, "Default", "Default");
+    param_ok(sc_param("ErrorPolicies"), &sc, "DowngradeDnsFailures, DowngradeAuthFailures",
+             "DowngradeAuthFailures, DowngradeDnsFailures");
+    assert_int_equal(sc.error_policies,
+                     ERRPOL_DOWNGRADE_AUTH_FAILURES | ERRPOL_DOWNGRADE_DNS_FAILURES);
+    param_bad(sc_param("ErrorPolicies"), &sc, "Default, DowngradeDnsFailures",
+              "Default cannot be combined with other values");
+    param_ok(sc_param("TlsDomain"), &sc, "*.Contoso.com", "*.contoso.com");
+    param_ok(sc_param("Port"), &sc, "2526", "2526");
+    param_bad(sc_param("Port"), &sc, "65536", "must be between 1 and 65535");
+    param_bad(sc_param("Port"), &sc, "0", "must be between 1 and 65535");
+    param_ok(sc_param("MaxMessageSize"), &sc, "Unlimited", "Unlimited");
+    param_ok(sc_param("ConnectionInactivityTimeout"), &sc, "00:00:30", "00:00:30");
+
+    /* The credential: user:password, the password never in an error. */
+    param_ok(sc_param("AuthenticationCredential"), &sc, "relay user:p@ss:word",
+             "relay user:p@ss:word");
+    param_bad(sc_param("AuthenticationCredential"), &sc, "nopassword", "expected user:password");
+    param_bad(sc_param("AuthenticationCredential"), &sc, ":s3cret", "expected user:password");
+    param_bad(sc_param("AuthenticationCredential"), &sc, "user:", "the password is empty");
+    char err[256];
+    assert_int_equal(config_param_parse(sc_param("AuthenticationCredential"), &sc, "u:s3cr\x01t", 0,
+                                        err, sizeof(err)),
+                     -1);
+    assert_null(strstr(err, "s3cr"));
+    char *shown =
+        config_param_format(sc_param("AuthenticationCredential"), &sc, CONFIG_FORMAT_DISPLAY);
+    assert_string_equal(shown, "relay user");
+    free(shown);
+    param_ok(sc_param("AuthenticationCredential"), &sc, "$null", "");
+    assert_null(sc.authentication_credential);
+    config_object_free(config_kind(CONFIG_SEND_CONNECTOR), &sc);
+
+    /* ExternalDNSServers: IP or IP@port, normalised. */
+    config_object_init(config_kind(CONFIG_TRANSPORT), &tc);
+    param_ok(tc_param("ExternalDNSServers"), &tc, "192.0.2.53, 2001:DB8::53@5353, [::1]@53",
+             "192.0.2.53, 2001:db8::53@5353, ::1@53");
+    param_bad(tc_param("ExternalDNSServers"), &tc, "dns.example.test", "not an IP address");
+    param_bad(tc_param("ExternalDNSServers"), &tc, "192.0.2.53@0", "port after '@'");
+    param_bad(tc_param("ExternalDNSServers"), &tc, "192.0.2.53@70000", "port after '@'");
+    param_bad(tc_param("ExternalDNSServers"), &tc, "192.0.2.53@", "port after '@'");
+    config_object_free(config_kind(CONFIG_TRANSPORT), &tc);
+
+    /* LmtpServer: host:port, [v6]:port or an absolute socket path. */
+    const struct config_param *lp =
+        config_param_find(config_kind(CONFIG_ACCEPTED_DOMAIN), "LmtpServer");
+    assert_non_null(lp);
+    config_object_init(config_kind(CONFIG_ACCEPTED_DOMAIN), &ad);
+    assert_null(ad.lmtp_server);
+    param_ok(lp, &ad, "mail.example.test:24", "mail.example.test:24");
+    param_ok(lp, &ad, "127.0.0.1:2424", "127.0.0.1:2424");
+    param_ok(lp, &ad, "[2001:db8::1]:24", "[2001:db8::1]:24");
+    param_ok(lp, &ad, "/run/dovecot/lmtp", "/run/dovecot/lmtp");
+    param_bad(lp, &ad, "mail.example.test", "not host:port");
+    param_bad(lp, &ad, "2001:db8::1:24", "an IPv6 address goes in brackets");
+    param_bad(lp, &ad, "[2001:db8::1]", "missing or bad :port");
+    param_bad(lp, &ad, "[192.0.2.1]:24", "not an IPv6 address in brackets");
+    param_bad(lp, &ad, "host:0", "the port after ':' must be");
+    param_bad(lp, &ad, "host:24x", "the port after ':' must be");
+    param_bad(lp, &ad, "run/lmtp", "not host:port");
+    param_bad(lp, &ad, "/", "a socket path is 2 to 107 characters long");
+    char longpath[200];
+    memset(longpath, 'a', sizeof(longpath) - 1);
+    longpath[0] = '/';
+    longpath[sizeof(longpath) - 1] = '\0';
+    param_bad(lp, &ad, longpath, "a socket path is");
+    param_ok(lp, &ad, "$null", "");
+    assert_null(ad.lmtp_server);
+    config_object_free(config_kind(CONFIG_ACCEPTED_DOMAIN), &ad);
+}
+
+static void
+test_transport_timers(void **state)
+{
+    struct transport_config tc;
+    const char *timers[] = {
+        "QueueGlitchRetryInterval",
+        "TransientFailureRetryInterval",
+        "OutboundConnectionFailureRetryInterval",
+        "MessageRetryInterval",
+        "DelayNotificationTimeout",
+        "MessageExpirationTimeout",
+    };
+
+    (void)state;
+    config_object_init(config_kind(CONFIG_TRANSPORT), &tc);
+    /* EXCHANGE-MODEL.md 6.2 defaults. */
+    assert_int_equal(tc.queue_glitch_retry_count, 4);
+    assert_int_equal(tc.queue_glitch_retry_interval, 60);
+    assert_int_equal(tc.transient_failure_retry_count, 6);
+    assert_int_equal(tc.transient_failure_retry_interval, 300);
+    assert_int_equal(tc.outbound_connection_failure_retry_interval, 600);
+    assert_int_equal(tc.message_retry_interval, 60);
+    assert_int_equal(tc.delay_notification_timeout, 4 * 3600);
+    assert_int_equal(tc.message_expiration_timeout, 2 * 86400);
+    assert_int_equal(tc.max_outbound_connections, 1000);
+    assert_int_equal(tc.max_per_domain_outbound_connections, 20);
+    assert_true(tc.external_delay_dsn_enabled);
+    assert_true(tc.internal_delay_dsn_enabled);
+    assert_false(tc.use_external_dns_servers_enabled);
+    assert_int_equal(tc.nexternal_dns_servers, 0);
+
+    /* Tests shorten the timers to seconds (expiry: 5 s at least, as in
+     * Exchange); a day fits each of them. */
+    for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]); i++) {
+        bool expiry = strcmp(timers[i], "MessageExpirationTimeout") == 0;
+        param_ok(tc_param(timers[i]), &tc, expiry ? "00:00:05" : "00:00:02",
+                 expiry ? "00:00:05" : "00:00:02");
+        if (strcmp(timers[i], "TransientFailureRetryInterval") != 0)
+            param_ok(tc_param(timers[i]), &tc, "1.00:00:00", "1.00:00:00");
+    }
+    assert_int_equal(tc.message_expiration_timeout, 86400);
+    assert_int_equal(tc.queue_glitch_retry_interval, 86400);
+    assert_int_equal(tc.transient_failure_retry_interval, 2);
+    param_ok(tc_param("TransientFailureRetryInterval"), &tc, "12:00:00", "12:00:00");
+    param_bad(tc_param("TransientFailureRetryInterval"), &tc, "12:00:01",
+              "must be between 00:00:01 and 12:00:00");
+    param_bad(tc_param("MessageExpirationTimeout"), &tc, "00:00:04",
+              "must be between 00:00:05 and 90.00:00:00");
+    param_bad(tc_param("DelayNotificationTimeout"), &tc, "30.00:00:01", "30.00:00:00");
+    param_bad(tc_param("OutboundConnectionFailureRetryInterval"), &tc, "00:00:00",
+              "must be between 00:00:01 and 20.00:00:00");
+    param_bad(tc_param("MessageRetryInterval"), &tc, "1.00:00:01", "1.00:00:00");
+    param_ok(tc_param("QueueGlitchRetryCount"), &tc, "0", "0");
+    param_ok(tc_param("TransientFailureRetryCount"), &tc, "15", "15");
+    param_bad(tc_param("TransientFailureRetryCount"), &tc, "16", "must be between 0 and 15");
+    param_ok(tc_param("MaxOutboundConnections"), &tc, "Unlimited", "Unlimited");
+    param_ok(tc_param("MaxPerDomainOutboundConnections"), &tc, "unlimited", "Unlimited");
+    param_bad(tc_param("MaxPerDomainOutboundConnections"), &tc, "0", "must be between 1 and");
+    config_object_free(config_kind(CONFIG_TRANSPORT), &tc);
+
+    /* The same through a file. */
+    char err[1024] = "";
+    struct config *cfg = load_text("[TransportConfig]\nMessageRetryInterval = 00:00:02\n"
+                                   "MessageExpirationTimeout = 1.00:00:00\n"
+                                   "DelayNotificationTimeout = 00:00:10\n"
+                                   "ExternalDNSServers = 127.0.0.1@5353\n"
+                                   "UseExternalDNSServersEnabled = $true\n",
+                                   err, sizeof(err));
+    if (cfg == NULL)
+        fail_msg("%s", err);
+    assert_int_equal(cfg->transport.message_retry_interval, 2);
+    assert_int_equal(cfg->transport.message_expiration_timeout, 86400);
+    /* Expiry need not be longer than the delay notice. */
+    assert_int_equal(cfg->transport.delay_notification_timeout, 10);
+    assert_string_equal(cfg->transport.external_dns_servers[0], "127.0.0.1@5353");
+    assert_true(cfg->transport.use_external_dns_servers_enabled);
+    config_unref(cfg);
+}
+
+static const char send_sample[] = "[TransportConfig]\n"
+                                  "Fqdn = mail.example.test\n"
+                                  "\n"
+                                  "[SendConnector \"Internet\"]\n"
+                                  "AddressSpaces = *\n"
+                                  "Usage = Internet\n"
+                                  "\n"
+                                  "[SendConnector \"Relay\"]\n"
+                                  "Comment = \"via the ISP\"\n"
+                                  "AddressSpaces = SMTP:contoso.com;1, *.fabrikam.com;5\n"
+                                  "DNSRoutingEnabled = False\n"
+                                  "SmartHosts = relay.isp.test, 192.0.2.10, [2001:db8::25]\n"
+                                  "Port = 587\n"
+                                  "SmartHostAuthMechanism = BasicAuthRequireTLS\n"
+                                  "AuthenticationCredential = \"relayuser:s3cret #1\"\n"
+                                  "RequireTLS = True\n"
+                                  "TlsAuthLevel = DomainValidation\n"
+                                  "TlsDomain = *.isp.test\n"
+                                  "Fqdn = out.example.test\n"
+                                  "SourceTransportServers = MX1, mx2\n"
+                                  "MaxMessageSize = 25 MB\n"
+                                  "ConnectionInactivityTimeOut = 00:02:00\n"
+                                  "ProtocolLoggingLevel = Verbose\n"
+                                  "ForceHELO = True\n"
+                                  "ErrorPolicies = DowngradeAuthFailures\n"
+                                  "Enabled = False\n"
+                                  "\n"
+                                  "[AcceptedDomain \"example.test\"]\n"
+                                  "DomainName = example.test\n"
+                                  "LmtpServer = /run/dovecot/lmtp\n"
+                                  "Default = True\n"
+                                  "\n"
+                                  "[AcceptedDomain \"other.test\"]\n"
+                                  "DomainName = other.test\n"
+                                  "\n"
+                                  "[Mailbox \"bob\"]\n"
+                                  "PrimarySmtpAddress = bob@example.test\n"
+                                  "LmtpServer = \"[2001:db8::1]:24\"\n";
+
+static void
+test_send_connector_file(void **state)
+{
+    char *dir = make_dir(), *path = conf_path(dir), err[1024] = "";
+    struct config *cfg = load_text(send_sample, err, sizeof(err)), *again, *c;
+    const struct send_connector *sc;
+    char *first, *second;
+
+    (void)state;
+    if (cfg == NULL)
+        fail_msg("%s", err);
+    assert_int_equal(cfg->nsend_connectors, 2);
+
+    sc = config_find_send_connector(cfg, "INTERNET");
+    assert_ptr_equal(sc, &cfg->send_connectors[0]);
+    /* Defaults (EXCHANGE-MODEL.md 2). */
+    assert_int_equal(sc->usage, SC_USAGE_INTERNET);
+    assert_int_equal(sc->naddress_spaces, 1);
+    assert_string_equal(sc->address_spaces[0].domain, "*");
+    assert_int_equal(sc->address_spaces[0].cost, 1);
+    assert_true(sc->dns_routing_enabled);
+    assert_int_equal(sc->nsmart_hosts, 0);
+    assert_int_equal(sc->port, 25);
+    assert_int_equal(sc->smart_host_auth_mechanism, SHAUTH_NONE);
+    assert_null(sc->authentication_credential);
+    assert_false(sc->require_tls);
+    assert_false(sc->ignore_starttls);
+    assert_int_equal(sc->tls_auth_level, TLSAUTH_UNSET);
+    assert_null(sc->tls_domain);
+    assert_false(sc->domain_secure_enabled);
+    assert_null(sc->fqdn);
+    assert_int_equal(sc->nsource_transport_servers, 0);
+    assert_int_equal(sc->max_message_size, 10485760);
+    assert_int_equal(sc->connection_inactivity_timeout, 600);
+    assert_int_equal(sc->protocol_logging_level, LOGGING_NONE);
+    assert_true(sc->enabled);
+    assert_false(sc->force_helo);
+    assert_int_equal(sc->error_policies, 0);
+    assert_string_equal(send_connector_fqdn(cfg, sc), "mail.example.test");
+
+    sc = config_find_send_connector(cfg, "relay");
+    assert_non_null(sc);
+    assert_string_equal(sc->comment, "via the ISP");
+    assert_int_equal(sc->naddress_spaces, 2);
+    assert_string_equal(sc->address_spaces[1].domain, "*.fabrikam.com");
+    assert_int_equal(sc->address_spaces[1].cost, 5);
+    assert_false(sc->dns_routing_enabled);
+    assert_int_equal(sc->nsmart_hosts, 3);
+    assert_string_equal(sc->smart_hosts[2], "[2001:db8::25]");
+    assert_int_equal(sc->port, 587);
+    assert_int_equal(sc->smart_host_auth_mechanism, SHAUTH_BASIC_AUTH_REQUIRE_TLS);
+    assert_string_equal(sc->authentication_credential, "relayuser:s3cret #1");
+    assert_true(sc->require_tls);
+    assert_int_equal(sc->tls_auth_level, TLSAUTH_DOMAIN_VALIDATION);
+    assert_string_equal(sc->tls_domain, "*.isp.test");
+    assert_string_equal(send_connector_fqdn(cfg, sc), "out.example.test");
+    assert_int_equal(sc->nsource_transport_servers, 2);
+    assert_string_equal(sc->source_transport_servers[0], "MX1");
+    assert_int_equal(sc->max_message_size, 25 * 1048576);
+    assert_int_equal(sc->connection_inactivity_timeout, 120);
+    assert_int_equal(sc->protocol_logging_level, LOGGING_VERBOSE);
+    assert_true(sc->force_helo);
+    assert_int_equal(sc->error_policies, ERRPOL_DOWNGRADE_AUTH_FAILURES);
+    assert_false(sc->enabled);
+    assert_null(config_find_send_connector(cfg, "Nope"));
+
+    assert_string_equal(cfg->accepted_domains[0].lmtp_server, "/run/dovecot/lmtp");
+    assert_null(cfg->accepted_domains[1].lmtp_server);
+    assert_string_equal(cfg->mailboxes[0].lmtp_server, "[2001:db8::1]:24");
+    assert_ptr_equal(config_default_domain(cfg), &cfg->accepted_domains[0]);
+
+    /* Round trip: the writer's text reads back as itself. */
+    assert_int_equal(config_save(cfg, path, err, sizeof(err)), 0);
+    first = read_text(path);
+    again = config_load(path, err, sizeof(err));
+    if (again == NULL)
+        fail_msg("%s\n%s", err, first);
+    assert_int_equal(config_save(again, path, err, sizeof(err)), 0);
+    second = read_text(path);
+    assert_string_equal(first, second);
+    assert_has_line(first, "[SendConnector \"Relay\"]");
+    assert_has_line(first, "AddressSpaces = SMTP:contoso.com;1, SMTP:*.fabrikam.com;5");
+    assert_has_line(first, "AddressSpaces = SMTP:*;1");
+    assert_has_line(first, "SmartHosts = relay.isp.test, 192.0.2.10, [2001:db8::25]");
+    assert_has_line(first, "AuthenticationCredential = \"relayuser:s3cret #1\"");
+    assert_has_line(first, "AuthenticationCredential =");
+    assert_has_line(first, "TlsAuthLevel = DomainValidation");
+    assert_has_line(first, "TlsAuthLevel =");
+    assert_has_line(first, "ConnectionInactivityTimeOut = 00:02:00");
+    assert_has_line(first, "ErrorPolicies = Default");
+    assert_has_line(first, "SourceTransportServers = MX1, mx2");
+    assert_has_line(first, "MaxMessageSize = 25 MB (26,214,400 bytes)");
+    assert_has_line(first, "LmtpServer = /run/dovecot/lmtp");
+    assert_has_line(first, "LmtpServer = [2001:db8::1]:24");
+    assert_has_line(first, "MessageExpirationTimeout = 2.00:00:00");
+    assert_has_line(first, "ExternalDNSServers =");
+    /* Send connectors follow the receive connectors in the file. */
+    assert_true(strstr(first, "[SendConnector") > strstr(first, "[TransportConfig]"));
+    assert_true(strstr(first, "[SendConnector") < strstr(first, "[AcceptedDomain"));
+    free(second);
+
+    /* A clone owns its own strings and lists (ASan checks the frees). */
+    c = config_clone(again);
+    second = config_format_text(c);
+    assert_string_equal(first, second);
+    free(second);
+    c->send_connectors[1].address_spaces[0].cost = 9;
+    c->send_connectors[1].authentication_credential[0] = 'X';
+    assert_int_equal(again->send_connectors[1].address_spaces[0].cost, 1);
+    assert_string_equal(again->send_connectors[1].authentication_credential, "relayuser:s3cret #1");
+    config_object_remove(c, CONFIG_SEND_CONNECTOR, 0);
+    assert_int_equal(c->nsend_connectors, 1);
+    assert_string_equal(c->send_connectors[0].name, "Relay");
+    config_unref(c);
+    free(first);
+
+    config_unref(again);
+    config_unref(cfg);
+    free(path);
+    remove_dir(dir);
+
+    /* Faults point at the line. */
+    assert_load_error("[SendConnector \"X\"]\nAddressSpaces = *contoso.com\n",
+                      "postern.conf:2: SendConnector \"X\": AddressSpaces: '*contoso.com': a "
+                      "wildcard is allowed only as * or as *.domain (*.contoso.com)");
+    /* SmartHosts is not in the file: the section's line. */
+    assert_load_error("[SendConnector \"X\"]\nAddressSpaces = *\nDNSRoutingEnabled = False\n",
+                      "postern.conf:1: SendConnector \"X\": SmartHosts: at least one smart host "
+                      "is required when DNSRoutingEnabled is False");
+    assert_load_error("[SendConnector \"X\"]\nAddressSpaces = *\n"
+                      "AuthenticationCredential = nocolon\n",
+                      "postern.conf:3: SendConnector \"X\": AuthenticationCredential: expected "
+                      "user:password");
+    assert_load_error("[SendConnector \"X\"]\nAddressSpaces = *\n"
+                      "[SendConnector \"x\"]\nAddressSpaces = *\n",
+                      "postern.conf:3: SendConnector \"x\": Name: the name is already used by "
+                      "SendConnector \"X\"");
+    assert_load_error("[AcceptedDomain \"a\"]\nDomainName = a.test\nDefault = True\n"
+                      "LmtpServer = a.test\n",
+                      "postern.conf:4: AcceptedDomain \"a\": LmtpServer: not host:port, "
+                      "[IPv6]:port or /path/to/socket");
+
+    /* No default domain without accepted domains. */
+    cfg = config_new();
+    assert_null(config_default_domain(cfg));
+    assert_string_equal(send_connector_fqdn(cfg, NULL), "localhost");
+    config_unref(cfg);
+}
+
+static struct send_connector *
+add_send_connector(struct config *cfg, const char *name, const char *spaces)
+{
+    const struct config_kind_info *k = config_kind(CONFIG_SEND_CONNECTOR);
+    struct send_connector *sc = config_object_append(cfg, CONFIG_SEND_CONNECTOR);
+    char err[512];
+
+    assert_int_equal(
+        config_param_parse(config_param_find(k, "Name"), sc, name, 0, err, sizeof(err)), 0);
+    assert_int_equal(
+        config_param_parse(config_param_find(k, "AddressSpaces"), sc, spaces, 0, err, sizeof(err)),
+        0);
+    return sc;
+}
+
+static void
+sc_set(struct send_connector *sc, const char *param, const char *text)
+{
+    char err[512];
+
+    if (config_param_parse(sc_param(param), sc, text, 0, err, sizeof(err)) < 0)
+        fail_msg("%s '%s': %s", param, text, err);
+}
+
+static void
+test_validate_send_rules(void **state)
+{
+    struct config *cfg = config_new();
+    struct send_connector *sc = add_send_connector(cfg, "S", "*");
+    const char *prefix = "SendConnector \"S\": ";
+    char want[512];
+
+    (void)state;
+    assert_valid(cfg);
+#define EXPECT(msg)                                                                                \
+    do {                                                                                           \
+        snprintf(want, sizeof(want), "%s%s", prefix, msg);                                         \
+        assert_invalid(cfg, want);                                                                 \
+    } while (0)
+
+    /* At least one address space. */
+    sc_set(sc, "AddressSpaces", "$null");
+    EXPECT("AddressSpaces: at least one address space is required (contoso.com, *.contoso.com "
+           "or *)");
+    sc_set(sc, "AddressSpaces", "*");
+
+    /* MX lookup or smart hosts, never both. */
+    sc_set(sc, "DNSRoutingEnabled", "$false");
+    EXPECT("SmartHosts: at least one smart host is required when DNSRoutingEnabled is False");
+    sc_set(sc, "SmartHosts", "relay.isp.test");
+    assert_valid(cfg);
+    sc_set(sc, "DNSRoutingEnabled", "$true");
+    EXPECT("SmartHosts: smart hosts are used only with DNSRoutingEnabled False (set "
+           "-DNSRoutingEnabled $false, or clear SmartHosts)");
+    sc_set(sc, "DNSRoutingEnabled", "$false");
+
+    /* Basic authentication: a credential, and smart hosts. */
+    sc_set(sc, "SmartHostAuthMechanism", "BasicAuth");
+    EXPECT("AuthenticationCredential: required by SmartHostAuthMechanism BasicAuth "
+           "(user:password)");
+    sc_set(sc, "SmartHostAuthMechanism", "BasicAuthRequireTLS");
+    EXPECT("AuthenticationCredential: required by SmartHostAuthMechanism BasicAuthRequireTLS "
+           "(user:password)");
+    sc_set(sc, "AuthenticationCredential", "relayuser:s3cret");
+    assert_valid(cfg);
+    sc_set(sc, "SmartHosts", "$null");
+    sc_set(sc, "DNSRoutingEnabled", "$true");
+    EXPECT("SmartHostAuthMechanism: BasicAuthRequireTLS is used only with smart hosts "
+           "(DNSRoutingEnabled False and SmartHosts)");
+    sc_set(sc, "SmartHostAuthMechanism", "ExternalAuthoritative");
+    EXPECT("SmartHostAuthMechanism: ExternalAuthoritative is used only with smart hosts "
+           "(DNSRoutingEnabled False and SmartHosts)");
+    /* A credential without a mechanism that uses it is harmless. */
+    sc_set(sc, "SmartHostAuthMechanism", "None");
+    assert_valid(cfg);
+
+    /* RequireTLS and IgnoreSTARTTLS exclude each other. */
+    sc_set(sc, "RequireTLS", "$true");
+    sc_set(sc, "IgnoreSTARTTLS", "$true");
+    EXPECT("IgnoreSTARTTLS: cannot be True when RequireTLS is True");
+    sc_set(sc, "RequireTLS", "$false");
+    assert_valid(cfg);
+    sc_set(sc, "DNSRoutingEnabled", "$false");
+    sc_set(sc, "SmartHosts", "192.0.2.10");
+    sc_set(sc, "SmartHostAuthMechanism", "BasicAuthRequireTLS");
+    EXPECT("IgnoreSTARTTLS: cannot be True with SmartHostAuthMechanism BasicAuthRequireTLS");
+    sc_set(sc, "IgnoreSTARTTLS", "$false");
+    assert_valid(cfg);
+
+    /* TlsAuthLevel needs RequireTLS; DomainValidation via smart hosts a
+     * TlsDomain. */
+    sc_set(sc, "TlsAuthLevel", "CertificateValidation");
+    EXPECT("TlsAuthLevel: requires RequireTLS True");
+    sc_set(sc, "RequireTLS", "$true");
+    assert_valid(cfg);
+    sc_set(sc, "TlsAuthLevel", "DomainValidation");
+    EXPECT("TlsDomain: required for TlsAuthLevel DomainValidation with smart hosts (the name the "
+           "smart host's certificate must carry)");
+    sc_set(sc, "TlsDomain", "*.isp.test");
+    assert_valid(cfg);
+    /* Through MX, the recipient domain is the name to check. */
+    sc_set(sc, "TlsDomain", "$null");
+    sc_set(sc, "SmartHostAuthMechanism", "None");
+    sc_set(sc, "SmartHosts", "$null");
+    sc_set(sc, "DNSRoutingEnabled", "$true");
+    assert_valid(cfg);
+    sc_set(sc, "TlsAuthLevel", "$null");
+    sc_set(sc, "RequireTLS", "$false");
+
+    /* Domain security: STARTTLS, and named partner domains. */
+    sc_set(sc, "DomainSecureEnabled", "$true");
+    EXPECT("DomainSecureEnabled: cannot be used with the address space * (name the partner "
+           "domains in AddressSpaces)");
+    sc_set(sc, "AddressSpaces", "contoso.com, SMTP:*;10");
+    EXPECT("DomainSecureEnabled: cannot be used with the address space * (name the partner "
+           "domains in AddressSpaces)");
+    sc_set(sc, "AddressSpaces", "contoso.com, *.fabrikam.com");
+    assert_valid(cfg);
+    sc_set(sc, "IgnoreSTARTTLS", "$true");
+    EXPECT("DomainSecureEnabled: requires IgnoreSTARTTLS False");
+    sc_set(sc, "IgnoreSTARTTLS", "$false");
+    /* postern (unlike Exchange) allows domain security via smart hosts. */
+    sc_set(sc, "DNSRoutingEnabled", "$false");
+    sc_set(sc, "SmartHosts", "relay.isp.test");
+    assert_valid(cfg);
+
+    /* Names are unique, case-insensitively. */
+    add_send_connector(cfg, "s", "*");
+    assert_invalid(cfg, "SendConnector \"s\": Name: the name is already used by SendConnector "
+                        "\"S\"");
+#undef EXPECT
+    config_unref(cfg);
+}
+
+static void
+test_cmdlet_send_connectors(void **state)
+{
+    char *dir = make_instance(), *path = conf_path(dir), *text;
+    struct run r;
+
+    (void)state;
+    r = run(dir, "New-SendConnector", "-Name", "Out", "-AddressSpaces", "*", "-SmartHosts",
+            "127.0.0.1", "-DNSRoutingEnabled", "$false", "-Port", "2526");
+    if (r.rc != 0)
+        fail_msg("%s", r.err);
+    assert_has_line(r.out, "Identity                    : Out");
+    assert_has_line(r.out, "AddressSpaces               : {SMTP:*;1}");
+    assert_has_line(r.out, "SmartHosts                  : {127.0.0.1}");
+    assert_has_line(r.out, "Port                        : 2526");
+    assert_has_line(r.out, "DNSRoutingEnabled           : False");
+    run_free(&r);
+    r = run(dir, "Get-SendConnector", "out");
+    assert_int_equal(r.rc, 0);
+    assert_has_line(r.out, "Identity                    : Out");
+    assert_has_line(r.out, "Usage                       : Custom");
+    assert_has_line(r.out, "SmartHosts                  : {127.0.0.1}");
+    assert_has_line(r.out, "Port                        : 2526");
+    assert_has_line(r.out, "SmartHostAuthMechanism      : None");
+    assert_has_line(r.out, "TlsAuthLevel                :");
+    assert_has_line(r.out, "MaxMessageSize              : 10 MB (10,485,760 bytes)");
+    assert_has_line(r.out, "ConnectionInactivityTimeOut : 00:10:00");
+    assert_has_line(r.out, "ErrorPolicies               : Default");
+    assert_string_equal(r.err, "");
+    run_free(&r);
+
+    /* The credential: on the command line or from standard input, kept in
+     * the file, shown by user name only. */
+    r = run(dir, "Set-SendConnector", "Out", "-SmartHostAuthMechanism", "BasicAuthRequireTLS",
+            "-AuthenticationCredential", "relayuser:s3cret-arg");
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.out, "");
+    run_free(&r);
+    r = run(dir, "Get-SendConnector");
+    assert_int_equal(r.rc, 0);
+    assert_has_line(r.out, "AuthenticationCredential    : relayuser");
+    assert_null(strstr(r.out, "s3cret"));
+    run_free(&r);
+    text = read_text(path);
+    assert_has_line(text, "AuthenticationCredential = relayuser:s3cret-arg");
+    free(text);
+    r = run_in(dir, "other:pa ss word\n", "Set-SendConnector", "-Identity", "Out",
+               "-AuthenticationCredential", "-", (char *)NULL);
+    assert_int_equal(r.rc, 0);
+    run_free(&r);
+    text = read_text(path);
+    assert_has_line(text, "AuthenticationCredential = \"other:pa ss word\"");
+    free(text);
+    r = run_in(dir, "", "Set-SendConnector", "Out", "-AuthenticationCredential", "-", (char *)NULL);
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.err,
+                        "Set-SendConnector: AuthenticationCredential: no user:password on standard "
+                        "input\n");
+    run_free(&r);
+    r = run(dir, "Set-SendConnector", "Out", "-AuthenticationCredential", "nopass");
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.err,
+                        "Set-SendConnector: SendConnector \"Out\": AuthenticationCredential: "
+                        "expected user:password\n");
+    run_free(&r);
+    r = run(dir, "Set-SendConnector", "Out", "-AuthenticationCredential", "a:b",
+            "-AuthenticationCredential", "c:d");
+    assert_int_equal(r.rc, 2);
+    run_free(&r);
+    /* Removing the credential that BasicAuthRequireTLS needs is refused. */
+    r = run(dir, "Set-SendConnector", "Out", "-AuthenticationCredential", "$null");
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.err,
+                        "Set-SendConnector: SendConnector \"Out\": AuthenticationCredential: "
+                        "required by SmartHostAuthMechanism BasicAuthRequireTLS "
+                        "(user:password)\n");
+    run_free(&r);
+
+    /* New- with a credential from standard input: the output names the
+     * user only. */
+    r = run_in(dir, "isp-user:t0psecret\n", "New-SendConnector", "ISP", "-AddressSpaces",
+               "contoso.com,*.contoso.com;5", "-DNSRoutingEnabled:$false", "-SmartHosts",
+               "relay.isp.test,[2001:db8::25]", "-SmartHostAuthMechanism", "BasicAuth",
+               "-AuthenticationCredential", "-", (char *)NULL);
+    if (r.rc != 0)
+        fail_msg("%s", r.err);
+    assert_has_line(r.out, "AuthenticationCredential    : isp-user");
+    assert_has_line(r.out, "AddressSpaces               : {SMTP:contoso.com;1, "
+                           "SMTP:*.contoso.com;5}");
+    assert_null(strstr(r.out, "t0psecret"));
+    run_free(&r);
+    r = run(dir, "Get-SendConnector");
+    assert_null(strstr(r.out, "t0psecret"));
+    assert_null(strstr(r.out, "s3cret"));
+    assert_null(strstr(r.out, "pa ss"));
+    run_free(&r);
+
+    /* Usage presets. */
+    r = run(dir, "New-SendConnector", "Hub", "-Internal", "-AddressSpaces", "corp.test");
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.err, "New-SendConnector: SendConnector \"Hub\": SmartHosts: at least "
+                               "one smart host is required when DNSRoutingEnabled is False\n");
+    run_free(&r);
+    r = run(dir, "New-SendConnector", "Hub", "-Usage", "Internal", "-AddressSpaces", "corp.test",
+            "-SmartHosts", "hub.corp.test");
+    assert_int_equal(r.rc, 0);
+    assert_has_line(r.out, "Usage                       : Internal");
+    assert_has_line(r.out, "DNSRoutingEnabled           : False");
+    run_free(&r);
+    r = run(dir, "New-SendConnector", "Partners", "-Partner", "-AddressSpaces", "*");
+    assert_int_equal(r.rc, 1);
+    assert_non_null(strstr(r.err, "DomainSecureEnabled: cannot be used with the address space *"));
+    run_free(&r);
+    r = run(dir, "New-SendConnector", "Partners", "-Partner", "-AddressSpaces", "fabrikam.com");
+    assert_int_equal(r.rc, 0);
+    assert_has_line(r.out, "DomainSecureEnabled         : True");
+    assert_has_line(r.out, "DNSRoutingEnabled           : True");
+    run_free(&r);
+    r = run(dir, "New-SendConnector", "Web", "-Internet", "-AddressSpaces", "*;10",
+            "-DNSRoutingEnabled", "$false", "-SmartHosts", "192.0.2.1");
+    assert_int_equal(r.rc, 0);
+    /* Explicit parameters win over the preset. */
+    assert_has_line(r.out, "DNSRoutingEnabled           : False");
+    run_free(&r);
+    r = run(dir, "New-SendConnector", "Two", "-Internet", "-Partner", "-AddressSpaces", "*");
+    assert_int_equal(r.rc, 2);
+    run_free(&r);
+
+    /* Usage errors: no AddressSpaces, no name, a name taken, Set -Usage. */
+    r = run(dir, "New-SendConnector", "-Name", "NoSpace");
+    assert_int_equal(r.rc, 2);
+    assert_string_equal(r.err, "New-SendConnector: AddressSpaces: a value is required "
+                               "(contoso.com, *.contoso.com;5, *)\n");
+    run_free(&r);
+    r = run(dir, "New-SendConnector", "-AddressSpaces", "*");
+    assert_int_equal(r.rc, 2);
+    assert_string_equal(r.err, "New-SendConnector: Name: a value is required\n");
+    run_free(&r);
+    r = run(dir, "New-SendConnector", "OUT", "-AddressSpaces", "*");
+    assert_int_equal(r.rc, 1);
+    assert_non_null(strstr(r.err, "already exists"));
+    run_free(&r);
+    r = run(dir, "Set-SendConnector", "Out", "-Usage", "Internet");
+    assert_int_equal(r.rc, 2);
+    assert_string_equal(r.err, "Set-SendConnector: Usage: unknown parameter\n");
+    run_free(&r);
+    r = run(dir, "New-SendConnector", "Bad", "-AddressSpaces", "*contoso.com");
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.err, "New-SendConnector: SendConnector \"Bad\": AddressSpaces: "
+                               "'*contoso.com': a wildcard is allowed only as * or as *.domain "
+                               "(*.contoso.com)\n");
+    run_free(&r);
+
+    /* Set: address spaces by @{Add/Remove}, the smart host list. */
+    assert_run_ok(dir, run(dir, "Set-SendConnector", "ISP", "-AddressSpaces",
+                           "@{Add='fabrikam.com;3'; Remove='*.contoso.com'}", "-SmartHosts",
+                           "@{Remove='[2001:db8::25]'}", "-RequireTLS", "$true", "-TlsAuthLevel",
+                           "CertificateValidation", "-ErrorPolicies", "DowngradeDnsFailures"));
+    r = run(dir, "Get-SendConnector", "isp");
+    assert_has_line(r.out,
+                    "AddressSpaces               : {SMTP:contoso.com;1, SMTP:fabrikam.com;3}");
+    assert_has_line(r.out, "SmartHosts                  : {relay.isp.test}");
+    assert_has_line(r.out, "TlsAuthLevel                : CertificateValidation");
+    assert_has_line(r.out, "ErrorPolicies               : DowngradeDnsFailures");
+    run_free(&r);
+    r = run(dir, "Set-SendConnector", "ISP", "-IgnoreSTARTTLS", "$true");
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.err, "Set-SendConnector: SendConnector \"ISP\": IgnoreSTARTTLS: cannot "
+                               "be True when RequireTLS is True\n");
+    run_free(&r);
+
+    /* LmtpServer on accepted domains and mailboxes. */
+    assert_run_ok(dir, run(dir, "New-AcceptedDomain", "-DomainName", "example.test"));
+    assert_run_ok(
+        dir, run(dir, "Set-AcceptedDomain", "example.test", "-LmtpServer", "/run/dovecot/lmtp"));
+    r = run(dir, "Get-AcceptedDomain", "example.test");
+    assert_has_line(r.out, "LmtpServer : /run/dovecot/lmtp");
+    run_free(&r);
+    r = run(dir, "New-Mailbox", "-PrimarySmtpAddress", "bob@example.test", "-LmtpServer",
+            "[::1]:2424");
+    assert_int_equal(r.rc, 0);
+    assert_has_line(r.out, "LmtpServer         : [::1]:2424");
+    run_free(&r);
+    assert_run_ok(dir, run(dir, "Set-Mailbox", "bob@example.test", "-LmtpServer", "127.0.0.1:24"));
+    r = run(dir, "Set-Mailbox", "bob@example.test", "-LmtpServer", "localhost");
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.err, "Set-Mailbox: Mailbox \"bob@example.test\": LmtpServer: not "
+                               "host:port, [IPv6]:port or /path/to/socket\n");
+    run_free(&r);
+    r = run(dir, "Get-Mailbox", "bob@example.test");
+    assert_has_line(r.out, "LmtpServer         : 127.0.0.1:24");
+    run_free(&r);
+
+    /* TransportConfig timers through the cmdlet. */
+    assert_run_ok(dir, run(dir, "Set-TransportConfig", "-MessageRetryInterval", "00:00:02",
+                           "-MessageExpirationTimeout", "1.00:00:00", "-ExternalDNSServers",
+                           "127.0.0.1@5353", "-UseExternalDNSServersEnabled", "$true"));
+    r = run(dir, "Get-TransportConfig");
+    assert_has_line(r.out, "MessageRetryInterval                   : 00:00:02");
+    assert_has_line(r.out, "MessageExpirationTimeout               : 1.00:00:00");
+    assert_has_line(r.out, "ExternalDNSServers                     : {127.0.0.1@5353}");
+    run_free(&r);
+
+    /* Remove. */
+    assert_run_ok(dir, run(dir, "Remove-SendConnector", "SRV\\Hub", "-Confirm:$false"));
+    r = run(dir, "Get-SendConnector", "Hub");
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.err, "Get-SendConnector: SendConnector \"Hub\": Identity: not found\n");
+    run_free(&r);
+    r = run(dir, "Remove-SendConnector", "Hub");
+    assert_int_equal(r.rc, 1);
+    run_free(&r);
+    free(path);
+    remove_dir(dir);
+}
+
 int
 main(void)
 {
@@ -1429,6 +2274,12 @@ main(void)
         cmocka_unit_test(test_cmdlet_receive_connectors),
         cmocka_unit_test(test_cmdlet_failure_leaves_file),
         cmocka_unit_test(test_cmdlet_domains_mailboxes),
+        cmocka_unit_test(test_address_spaces),
+        cmocka_unit_test(test_routing_values),
+        cmocka_unit_test(test_transport_timers),
+        cmocka_unit_test(test_send_connector_file),
+        cmocka_unit_test(test_validate_send_rules),
+        cmocka_unit_test(test_cmdlet_send_connectors),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

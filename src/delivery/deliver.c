@@ -1,0 +1,799 @@
+/*
+ * deliver.c — the delivery manager's core (see deliver.h): messages in
+ * memory, routing into queues, the scheduler tick, per-recipient results,
+ * retry, expiry and delay notices, and persistence of progress.
+ *
+ * Ownership: a dmsg lives until its removal from the durable queue has
+ * completed; items point at it and count in m->in_flight while a
+ * connection or worker holds them.
+ */
+#include "delivery/deliver_int.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "net/dns.h"
+#include "queue/msgtrack.h"
+#include "queue/queue.h"
+#include "smtp/smtp_parse.h"
+
+#include <event2/event.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+/* The scheduler looks at every queue this often even when nothing happens:
+ * retry times, expiry and delay notices are checked on this beat. */
+#define DELIVER_TICK_SECONDS 1
+
+static void deliver_tick_cb(evutil_socket_t fd, short what, void *arg);
+
+struct config *
+deliver_config(const struct deliver *d)
+{
+    return *d->env.cfg;
+}
+
+const char *
+deliver_rcpt_domain(const struct dmsg *m, size_t rcpt)
+{
+    const char *at = strrchr(m->env->rcpts[rcpt].address, '@');
+
+    return at ? at + 1 : "";
+}
+
+void
+deliver_kick(struct deliver *d)
+{
+    if (d->tick && !d->stopping)
+        event_active(d->tick, EV_TIMEOUT, 0);
+}
+
+/* ---- messages ---- */
+
+/* Subject and Message-ID for the tracking log, read once per message. */
+static void
+dmsg_read_headers(struct dmsg *m)
+{
+    FILE *f;
+    char line[1024];
+
+    if (m->message_id || m->subject)
+        return;
+    if ((f = fopen(m->data_path, "r")) == NULL)
+        return;
+    while (fgets(line, sizeof(line), f) && line[0] != '\r' && line[0] != '\n') {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (m->message_id == NULL && strncasecmp(line, "Message-ID:", 11) == 0)
+            m->message_id = xstrdup(str_trim(line + 11));
+        else if (m->subject == NULL && strncasecmp(line, "Subject:", 8) == 0)
+            m->subject = xstrdup(str_trim(line + 8));
+    }
+    fclose(f);
+}
+
+static void
+dmsg_free(struct dmsg *m)
+{
+    envelope_free(m->env);
+    free(m->data_path);
+    free(m->message_id);
+    free(m->subject);
+    free(m);
+}
+
+static void
+dmsg_unlink(struct deliver *d, struct dmsg *m)
+{
+    if (m->prev)
+        m->prev->next = m->next;
+    else
+        d->msgs = m->next;
+    if (m->next)
+        m->next->prev = m->prev;
+    d->nmsgs--;
+}
+
+static void
+track(struct deliver *d, struct dmsg *m, const char *event, const char *source, size_t rcpt,
+      const char *status, const char *relay)
+{
+    const char *addr = rcpt == (size_t)-1 ? NULL : m->env->rcpts[rcpt].address;
+    struct msgtrack_event ev = {
+        .client_ip = m->env->client_ip,
+        .client_hostname = m->env->client_helo,
+        .server_hostname = relay,
+        .source_context = status,
+        .connector_id = m->env->connector,
+        .source = source,
+        .event_id = event,
+        .internal_message_id = m->env->id,
+        .recipients = addr ? &addr : NULL,
+        .nrecipients = addr ? 1 : 0,
+        .recipient_status = status && addr ? &status : NULL,
+        .total_bytes = m->env->size,
+        .sender = m->env->from,
+        .return_path = m->env->from,
+    };
+
+    if (d->env.track == NULL)
+        return;
+    dmsg_read_headers(m);
+    ev.message_id = m->message_id;
+    ev.subject = m->subject;
+    msgtrack_write(d->env.track, &ev);
+}
+
+/* ---- queues ---- */
+
+static struct dqueue *
+queue_find(struct deliver *d, const char *next_hop)
+{
+    for (size_t i = 0; i < d->nqueues; i++)
+        if (strcasecmp(d->queues[i]->next_hop, next_hop) == 0)
+            return d->queues[i];
+    return NULL;
+}
+
+static struct dqueue *
+queue_get(struct deliver *d, const struct route *r)
+{
+    struct dqueue *q = queue_find(d, r->next_hop);
+
+    if (q)
+        return q;
+    q = xcalloc(1, sizeof(*q));
+    q->next_hop = xstrdup(r->next_hop);
+    q->kind = r->kind;
+    q->connector = r->connector ? xstrdup(r->connector->name) : NULL;
+    q->lmtp_server = r->lmtp_server ? xstrdup(r->lmtp_server) : NULL;
+    d->queues = xrealloc(d->queues, (d->nqueues + 1) * sizeof(*d->queues));
+    d->queues[d->nqueues++] = q;
+    return q;
+}
+
+static void
+queue_free(struct dqueue *q)
+{
+    free(q->next_hop);
+    free(q->connector);
+    free(q->lmtp_server);
+    free(q->last_error);
+    free(q);
+}
+
+static void
+item_free(struct ditem *it)
+{
+    free(it->rcpt);
+    free(it);
+}
+
+/* Adds recipient rcpt of m to q, in the item of m if it has one. */
+static void
+queue_add_rcpt(struct dqueue *q, struct dmsg *m, size_t rcpt)
+{
+    struct ditem *it, **tail = &q->items;
+
+    for (it = q->items; it; it = it->next) {
+        if (it->m == m && !it->in_flight)
+            break;
+        tail = &it->next;
+    }
+    if (it == NULL) {
+        it = xcalloc(1, sizeof(*it));
+        it->m = m;
+        *tail = it;
+    }
+    it->rcpt = xrealloc(it->rcpt, (it->nrcpt + 1) * sizeof(size_t));
+    it->rcpt[it->nrcpt++] = rcpt;
+}
+
+static void
+queue_remove_item(struct dqueue *q, struct ditem *it)
+{
+    for (struct ditem **pp = &q->items; *pp; pp = &(*pp)->next) {
+        if (*pp == it) {
+            *pp = it->next;
+            return;
+        }
+    }
+}
+
+/* Drops queues with nothing waiting and nothing running. */
+static void
+queues_prune(struct deliver *d)
+{
+    size_t kept = 0;
+
+    for (size_t i = 0; i < d->nqueues; i++) {
+        struct dqueue *q = d->queues[i];
+        if (q->items == NULL && q->connections == 0 && !q->suspended) {
+            queue_free(q);
+            continue;
+        }
+        d->queues[kept++] = q;
+    }
+    d->nqueues = kept;
+}
+
+/* ---- persistence ---- */
+
+static void
+persist_done(void *arg, int error)
+{
+    struct dmsg *m = arg;
+
+    m->pending_io--;
+    if (error)
+        log_warnx("queue: cannot record delivery progress of %s: %s", m->env->id,
+                  strerror(error));
+}
+
+struct removal {
+    struct deliver *d;
+    struct dmsg *m;
+};
+
+static void
+remove_done(void *arg, int error)
+{
+    struct removal *r = arg;
+
+    r->m->pending_io--;
+    if (error)
+        log_warnx("queue: cannot remove finished message %s: %s", r->m->env->id, strerror(error));
+    dmsg_unlink(r->d, r->m);
+    dmsg_free(r->m);
+    free(r);
+}
+
+static bool
+dmsg_finished(const struct dmsg *m)
+{
+    for (size_t i = 0; i < m->env->nrcpts; i++)
+        if (m->env->rcpts[i].status == RCPT_READY)
+            return false;
+    return true;
+}
+
+void
+deliver_persist_message(struct deliver *d, struct dmsg *m)
+{
+    if (m->removing)
+        return;
+    m->pending_io++;
+    if (dmsg_finished(m) && m->in_flight == 0) {
+        struct removal *r = xmalloc(sizeof(*r));
+        r->d = d;
+        r->m = m;
+        m->removing = true;
+        log_info("queue: message %s done: every recipient delivered or failed", m->env->id);
+        queue_remove(d->env.queue, m->env->id, remove_done, r);
+        return;
+    }
+    queue_update(d->env.queue, m->env, persist_done, m);
+}
+
+/* ---- results ---- */
+
+static uint64_t
+cfg_seconds(uint64_t v)
+{
+    return v == CONFIG_UNLIMITED ? 0 : v;
+}
+
+/* Applies results to m's envelope; sends the reports they call for. */
+static void
+apply_results(struct deliver *d, struct dmsg *m, const struct drcpt_result *res, size_t nres)
+{
+    struct drcpt_result *failed = xcalloc(nres ? nres : 1, sizeof(*failed));
+    struct drcpt_result *delivered = xcalloc(nres ? nres : 1, sizeof(*delivered));
+    size_t nfailed = 0, ndelivered = 0;
+    time_t now = time(NULL);
+
+    for (size_t i = 0; i < nres; i++) {
+        struct envelope_rcpt *r = &m->env->rcpts[res[i].rcpt];
+        if (r->status != RCPT_READY)
+            continue;
+        if (res[i].code >= 200 && res[i].code < 300) {
+            r->status = RCPT_DELIVERED;
+            free(r->last_error);
+            r->last_error = NULL;
+            log_info("queue: delivered id=%s to=<%s> relay=%s reply=\"%s\"", m->env->id,
+                     r->address, res[i].relay ? res[i].relay : "", res[i].text);
+            track(d, m, res[i].relay && strcmp(res[i].relay, "Maildir") == 0 ? "DELIVER" : "SEND",
+                  res[i].relay && strcmp(res[i].relay, "Maildir") == 0 ? "STOREDRIVER" : "SMTP",
+                  res[i].rcpt, res[i].text, res[i].relay);
+            if (dsn_wanted(m->env, r, DSN_SUCCESS))
+                delivered[ndelivered++] = res[i];
+            continue;
+        }
+        free(r->last_error);
+        r->last_error = xstrdup(res[i].text);
+        if (res[i].temporary) {
+            log_info("queue: deferred id=%s to=<%s> relay=%s reason=\"%s\"", m->env->id,
+                     r->address, res[i].relay ? res[i].relay : "", res[i].text);
+            track(d, m, "DEFER", "SMTP", res[i].rcpt, res[i].text, res[i].relay);
+            continue;
+        }
+        r->status = RCPT_FAILED;
+        log_info("queue: failed id=%s to=<%s> relay=%s reason=\"%s\"", m->env->id, r->address,
+                 res[i].relay ? res[i].relay : "", res[i].text);
+        track(d, m, "FAIL", "SMTP", res[i].rcpt, res[i].text, res[i].relay);
+        if (dsn_wanted(m->env, r, DSN_FAILURE))
+            failed[nfailed++] = res[i];
+    }
+    if (nfailed)
+        deliver_send_dsn(d, m, DSN_FAILURE, failed, nfailed);
+    if (ndelivered)
+        deliver_send_dsn(d, m, DSN_SUCCESS, delivered, ndelivered);
+    free(failed);
+    free(delivered);
+    (void)now;
+}
+
+void
+deliver_item_done(struct deliver *d, struct dqueue *q, struct ditem *it,
+                  const struct drcpt_result *res, size_t nres)
+{
+    struct dmsg *m = it->m;
+    struct config *cfg = deliver_config(d);
+    size_t kept = 0;
+
+    m->env->attempts++;
+    apply_results(d, m, res, nres);
+    /* recipients still ready stay in the item for the next attempt */
+    for (size_t i = 0; i < it->nrcpt; i++)
+        if (m->env->rcpts[it->rcpt[i]].status == RCPT_READY)
+            it->rcpt[kept++] = it->rcpt[i];
+    it->nrcpt = kept;
+    it->in_flight = false;
+    m->in_flight--;
+    if (kept == 0) {
+        queue_remove_item(q, it);
+        item_free(it);
+    } else {
+        m->env->next_attempt = time(NULL) + (time_t)cfg_seconds(cfg->transport.message_retry_interval);
+    }
+    deliver_persist_message(d, m);
+}
+
+void
+deliver_item_failed(struct deliver *d, struct dqueue *q, struct ditem *it, bool temporary,
+                    const char *why, const char *relay)
+{
+    struct drcpt_result *res = xcalloc(it->nrcpt, sizeof(*res));
+
+    for (size_t i = 0; i < it->nrcpt; i++) {
+        res[i].rcpt = it->rcpt[i];
+        res[i].code = temporary ? 451 : 550;
+        res[i].temporary = temporary;
+        res[i].relay = relay;
+        strlcpy_p(res[i].text, why, sizeof(res[i].text));
+    }
+    deliver_item_done(d, q, it, res, it->nrcpt);
+    free(res);
+}
+
+struct ditem *
+deliver_next_item(struct deliver *d, struct dqueue *q)
+{
+    time_t now = time(NULL);
+
+    for (struct ditem *it = q->items; it; it = it->next) {
+        struct dmsg *m = it->m;
+        if (it->in_flight || m->removing || m->env->suspended || m->env->next_attempt > now)
+            continue;
+        it->in_flight = true;
+        m->in_flight++;
+        return it;
+    }
+    return NULL;
+}
+
+static uint64_t
+retry_interval(const struct transport_config *tc, unsigned failures)
+{
+    if (failures <= tc->queue_glitch_retry_count)
+        return tc->queue_glitch_retry_interval;
+    if (failures <= tc->queue_glitch_retry_count + tc->transient_failure_retry_count)
+        return tc->transient_failure_retry_interval;
+    return tc->outbound_connection_failure_retry_interval;
+}
+
+void
+deliver_queue_failed(struct deliver *d, struct dqueue *q, const char *why)
+{
+    const struct transport_config *tc = &deliver_config(d)->transport;
+    uint64_t wait;
+
+    q->failures++;
+    wait = retry_interval(tc, q->failures);
+    q->next_retry = time(NULL) + (time_t)wait;
+    free(q->last_error);
+    q->last_error = xstrdup(why);
+    for (struct ditem *it = q->items; it; it = it->next) {
+        for (size_t i = 0; i < it->nrcpt; i++) {
+            struct envelope_rcpt *r = &it->m->env->rcpts[it->rcpt[i]];
+            free(r->last_error);
+            r->last_error = xstrdup(why);
+        }
+    }
+    log_info("queue: next hop %s unavailable (attempt %u), retry in %" PRIu64 " s: %s",
+             q->next_hop, q->failures, wait, why);
+}
+
+void
+deliver_queue_succeeded(struct deliver *d, struct dqueue *q)
+{
+    q->failures = 0;
+    q->next_retry = 0;
+    free(q->last_error);
+    q->last_error = NULL;
+}
+
+/* ---- routing ---- */
+
+static void
+route_message(struct deliver *d, struct dmsg *m)
+{
+    struct config *cfg = deliver_config(d);
+    struct drcpt_result *failed = NULL;
+    size_t nfailed = 0;
+
+    for (size_t i = 0; i < m->env->nrcpts; i++) {
+        struct route r;
+        char domain[300];
+        if (m->env->rcpts[i].status != RCPT_READY)
+            continue;
+        strlcpy_p(domain, deliver_rcpt_domain(m, i), sizeof(domain));
+        str_lower(domain);
+        route_recipient(cfg, m->env->rcpts[i].address, domain, m->env->size, &r);
+        if (r.kind == ROUTE_NO_MAILBOX) {
+            failed = xrealloc(failed, (nfailed + 1) * sizeof(*failed));
+            memset(&failed[nfailed], 0, sizeof(*failed));
+            failed[nfailed].rcpt = i;
+            failed[nfailed].code = 550;
+            failed[nfailed].relay = "Mailbox Delivery";
+            strlcpy_p(failed[nfailed].text, "550 5.1.1 mailbox unavailable: no such mailbox here",
+                      sizeof(failed[nfailed].text));
+            nfailed++;
+            continue;
+        }
+        queue_add_rcpt(queue_get(d, &r), m, i);
+    }
+    if (nfailed) {
+        apply_results(d, m, failed, nfailed);
+        deliver_persist_message(d, m);
+    }
+    free(failed);
+}
+
+static struct dmsg *
+dmsg_add(struct deliver *d, struct envelope *env)
+{
+    struct dmsg *m = xcalloc(1, sizeof(*m));
+
+    m->env = env;
+    m->data_path = xasprintf("%s/queue/data/%s", d->env.instance_dir, env->id);
+    m->next = d->msgs;
+    if (m->next)
+        m->next->prev = m;
+    d->msgs = m;
+    d->nmsgs++;
+    route_message(d, m);
+    return m;
+}
+
+void
+deliver_add(struct deliver *d, struct envelope *env)
+{
+    struct dmsg *m = dmsg_add(d, env);
+
+    for (size_t i = 0; i < env->nrcpts; i++)
+        track(d, m, "RECEIVE", env->from[0] ? "SMTP" : "DSN", i, NULL, NULL);
+    deliver_kick(d);
+}
+
+/* (Re)creates the resolver when the DNS server list changed. The old one
+ * may still have queries of running connections: it is kept until the end. */
+static void
+deliver_update_dns(struct deliver *d)
+{
+    const struct transport_config *tc = &deliver_config(d)->transport;
+    size_t n = tc->use_external_dns_servers_enabled ? tc->nexternal_dns_servers : 0;
+    char *key = xstrdup(""), err[256];
+    struct dns *dns;
+
+    for (size_t i = 0; i < n; i++) {
+        char *k = xasprintf("%s%s,", key, tc->external_dns_servers[i]);
+        free(key);
+        key = k;
+    }
+    if (d->dns && d->dns_servers && strcmp(key, d->dns_servers) == 0) {
+        free(key);
+        return;
+    }
+    if ((dns = dns_new(d->env.base, n ? tc->external_dns_servers : NULL, n, err, sizeof(err))) ==
+        NULL) {
+        log_warnx("delivery: cannot set up DNS: %s", err);
+        free(key);
+        return;
+    }
+    if (d->dns) {
+        d->old_dns = xrealloc(d->old_dns, (d->nold_dns + 1) * sizeof(*d->old_dns));
+        d->old_dns[d->nold_dns++] = d->dns;
+    }
+    d->dns = dns;
+    free(d->dns_servers);
+    d->dns_servers = key;
+}
+
+/* Re-routes everything that waits (after a reload). */
+void
+deliver_reconfigure(struct deliver *d)
+{
+    deliver_update_dns(d);
+    for (size_t i = 0; i < d->nqueues; i++) {
+        struct dqueue *q = d->queues[i];
+        struct ditem **pp = &q->items;
+        while (*pp) {
+            struct ditem *it = *pp;
+            if (it->in_flight) {
+                pp = &it->next;
+                continue;
+            }
+            *pp = it->next;
+            item_free(it);
+        }
+    }
+    for (struct dmsg *m = d->msgs; m; m = m->next) {
+        if (m->removing)
+            continue;
+        /* recipients in flight stay where they are */
+        struct envelope *env = m->env;
+        for (size_t i = 0; i < env->nrcpts; i++) {
+            bool busy = false;
+            if (env->rcpts[i].status != RCPT_READY)
+                continue;
+            for (size_t k = 0; k < d->nqueues && !busy; k++)
+                for (struct ditem *it = d->queues[k]->items; it && !busy; it = it->next)
+                    for (size_t j = 0; j < it->nrcpt; j++)
+                        if (it->m == m && it->rcpt[j] == i)
+                            busy = true;
+            if (busy)
+                continue;
+            struct route r;
+            char domain[300];
+            strlcpy_p(domain, deliver_rcpt_domain(m, i), sizeof(domain));
+            str_lower(domain);
+            route_recipient(deliver_config(d), env->rcpts[i].address, domain, env->size, &r);
+            if (r.kind != ROUTE_NO_MAILBOX)
+                queue_add_rcpt(queue_get(d, &r), m, i);
+        }
+    }
+    queues_prune(d);
+    deliver_kick(d);
+}
+
+/* ---- expiry and delay notices ---- */
+
+/* Fails every waiting (not in flight) recipient of m: expiry or removal. */
+void
+deliver_fail_waiting(struct deliver *d, struct dmsg *m, const char *status_text, bool notify)
+{
+    struct drcpt_result *res = NULL;
+    size_t n = 0;
+
+    for (size_t k = 0; k < d->nqueues; k++) {
+        struct dqueue *q = d->queues[k];
+        struct ditem **pp = &q->items;
+        while (*pp) {
+            struct ditem *it = *pp;
+            if (it->m != m || it->in_flight) {
+                pp = &it->next;
+                continue;
+            }
+            for (size_t i = 0; i < it->nrcpt; i++) {
+                const char *last = m->env->rcpts[it->rcpt[i]].last_error;
+                res = xrealloc(res, (n + 1) * sizeof(*res));
+                memset(&res[n], 0, sizeof(*res));
+                res[n].rcpt = it->rcpt[i];
+                res[n].code = 550;
+                snprintf(res[n].text, sizeof(res[n].text), "%s%s%s", status_text,
+                         last ? "; last error: " : "", last ? last : "");
+                n++;
+            }
+            *pp = it->next;
+            item_free(it);
+        }
+    }
+    if (n == 0)
+        return;
+    if (notify) {
+        apply_results(d, m, res, n);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            m->env->rcpts[res[i].rcpt].status = RCPT_FAILED;
+    }
+    free(res);
+    deliver_persist_message(d, m);
+}
+
+static void
+check_timers(struct deliver *d, struct dmsg *m, time_t now)
+{
+    const struct transport_config *tc = &deliver_config(d)->transport;
+    time_t age = now - m->env->received;
+
+    if (m->removing)
+        return;
+    if (age >= (time_t)tc->message_expiration_timeout) {
+        deliver_fail_waiting(d, m, "550 4.4.7 message expired: it could not be delivered in time", true);
+        return;
+    }
+    if (!m->env->delay_notified && age >= (time_t)tc->delay_notification_timeout) {
+        struct drcpt_result *res = xcalloc(m->env->nrcpts, sizeof(*res));
+        size_t n = 0;
+        for (size_t i = 0; i < m->env->nrcpts; i++) {
+            const struct envelope_rcpt *r = &m->env->rcpts[i];
+            if (r->status != RCPT_READY || !dsn_wanted(m->env, r, DSN_DELAY))
+                continue;
+            res[n].rcpt = i;
+            res[n].code = 451;
+            res[n].temporary = true;
+            strlcpy_p(res[n].text, r->last_error ? r->last_error : "delivery not yet possible",
+                      sizeof(res[n].text));
+            n++;
+        }
+        m->env->delay_notified = true;
+        if (n && tc->external_delay_dsn_enabled)
+            deliver_send_dsn(d, m, DSN_DELAY, res, n);
+        free(res);
+        deliver_persist_message(d, m);
+    }
+}
+
+/* ---- the scheduler ---- */
+
+static size_t
+queue_ready_items(const struct dqueue *q, time_t now)
+{
+    size_t n = 0;
+
+    for (const struct ditem *it = q->items; it; it = it->next)
+        if (!it->in_flight && !it->m->removing && !it->m->env->suspended &&
+            it->m->env->next_attempt <= now)
+            n++;
+    return n;
+}
+
+static void
+schedule_queue(struct deliver *d, struct dqueue *q, time_t now)
+{
+    const struct transport_config *tc = &deliver_config(d)->transport;
+    size_t ready, want;
+
+    if (q->suspended || q->kind == ROUTE_UNREACHABLE || q->next_retry > now)
+        return;
+    ready = queue_ready_items(q, now);
+    want = ready;
+    if (tc->max_per_domain_outbound_connections != CONFIG_UNLIMITED &&
+        want > tc->max_per_domain_outbound_connections)
+        want = tc->max_per_domain_outbound_connections;
+    while (q->connections < want) {
+        if (tc->max_outbound_connections != CONFIG_UNLIMITED &&
+            d->connections >= tc->max_outbound_connections)
+            return;
+        /* each start takes at least one item, so the loop ends */
+        size_t before = q->connections;
+        if (q->kind == ROUTE_MAILBOX)
+            deliver_local_start(d, q);
+        else
+            deliver_smtp_start(d, q);
+        if (q->connections == before)
+            return;
+        if (q->kind != ROUTE_MAILBOX)
+            return; /* a connection serves many items: one new one per tick */
+    }
+}
+
+static void
+deliver_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct deliver *d = arg;
+    time_t now = time(NULL);
+    struct dmsg *m, *next;
+
+    if (d->stopping)
+        return;
+    for (m = d->msgs; m; m = next) {
+        next = m->next;
+        check_timers(d, m, now);
+    }
+    for (size_t i = 0; i < d->nqueues; i++)
+        schedule_queue(d, d->queues[i], now);
+    queues_prune(d);
+}
+
+static void
+load_one(const char *id, const struct envelope *env, const char *data_path, void *arg)
+{
+    struct deliver *d = arg;
+    char err[256];
+    size_t len;
+    char *text;
+    struct envelope *copy;
+
+    if (env == NULL) {
+        log_warnx("queue: envelope of %s cannot be read; message left in place", id);
+        return;
+    }
+    /* queue_scan's envelope is temporary: take a copy through the text */
+    text = envelope_serialize(env, &len);
+    copy = envelope_parse(text, len, err, sizeof(err));
+    free(text);
+    if (copy)
+        dmsg_add(d, copy);
+}
+
+struct deliver *
+deliver_new(const struct deliver_env *env)
+{
+    struct deliver *d = xcalloc(1, sizeof(*d));
+    const char *fqdn = (*env->cfg)->transport.fqdn;
+    char *dir = xasprintf("%s/queue", env->instance_dir);
+    struct timeval beat = {DELIVER_TICK_SECONDS, 0};
+
+    d->env = *env;
+    strlcpy_p(d->server_name, fqdn ? fqdn : "postern", sizeof(d->server_name));
+    d->server_name[strcspn(d->server_name, ".")] = '\0';
+    d->tick = event_new(env->base, -1, EV_PERSIST, deliver_tick_cb, d);
+    event_add(d->tick, &beat);
+    deliver_update_dns(d);
+    queue_scan(dir, load_one, d);
+    free(dir);
+    if (d->nmsgs)
+        log_info("delivery: %zu message(s) to deliver", d->nmsgs);
+    deliver_kick(d);
+    return d;
+}
+
+void
+deliver_stop(struct deliver *d)
+{
+    if (d == NULL || d->stopping)
+        return;
+    d->stopping = true;
+    deliver_smtp_stop_all(d);
+}
+
+void
+deliver_free(struct deliver *d)
+{
+    if (d == NULL)
+        return;
+    deliver_stop(d);
+    event_free(d->tick);
+    dns_free(d->dns);
+    for (size_t i = 0; i < d->nold_dns; i++)
+        dns_free(d->old_dns[i]);
+    free(d->old_dns);
+    free(d->dns_servers);
+    for (size_t i = 0; i < d->nqueues; i++) {
+        struct ditem *it = d->queues[i]->items, *next;
+        for (; it; it = next) {
+            next = it->next;
+            item_free(it);
+        }
+        queue_free(d->queues[i]);
+    }
+    free(d->queues);
+    while (d->msgs) {
+        struct dmsg *m = d->msgs;
+        dmsg_unlink(d, m);
+        dmsg_free(m);
+    }
+    free(d);
+}

@@ -1,0 +1,68 @@
+/*
+ * deliver.h — the delivery manager: the scheduler that carries every queued
+ * message to its next hop and tells the sender when it cannot.
+ *
+ * It keeps every message of the durable queue in memory, routes each
+ * recipient (routing/route.h) into a delivery queue per next hop (Exchange's
+ * queues: a domain for DNS routing, a Send connector for smart hosts,
+ * mailbox delivery, Unreachable), opens connections within
+ * MaxOutboundConnections and MaxPerDomainOutboundConnections, applies
+ * Exchange's retry and expiry rules (EXCHANGE-MODEL.md 6.2), writes
+ * per-recipient progress back to the queue, sends RFC 3464 reports and
+ * removes a message once every recipient is delivered or failed.
+ * Must never: forget a recipient that is not delivered or bounced; bounce a
+ * null sender; deliver from the loop thread with blocking I/O.
+ */
+#ifndef POSTERN_DELIVER_H
+#define POSTERN_DELIVER_H
+
+#include <stdio.h>
+
+#include "config/config.h"
+#include "queue/envelope.h"
+
+struct event_base;
+struct queue;
+struct workq;
+struct tls_store;
+struct protolog;
+struct msgtrack;
+struct deliver;
+
+struct deliver_env {
+    struct event_base *base;
+    struct queue *queue;
+    struct workq *workers;
+    struct config **cfg;    /* the current configuration (changes on reload) */
+    struct tls_store **tls; /* the current certificate store */
+    struct protolog *plog;  /* SmtpSend protocol log */
+    struct msgtrack *track; /* message tracking log */
+    const char *instance_dir;
+};
+
+/* Loads every committed message (queue_scan) and starts scheduling. */
+struct deliver *deliver_new(const struct deliver_env *env);
+/* Stops: closes connections (their messages stay queued). Workers and the
+ * queue may still report to d until they are closed; then deliver_free. */
+void deliver_stop(struct deliver *d);
+void deliver_free(struct deliver *d);
+
+/* A message just committed by the receive side (the queue's commit hook):
+ * d takes env. */
+void deliver_add(struct deliver *d, struct envelope *env);
+
+/* The configuration changed: re-route what waits, rebuild the resolver. */
+void deliver_reconfigure(struct deliver *d);
+
+/* Queue cmdlets of a running service (control socket). Output is what
+ * the cmdlet prints; the return is 0, or -1 with a one-line error written
+ * to out. */
+int deliver_cmd_get_queue(struct deliver *d, const char *identity, FILE *out);
+int deliver_cmd_get_message(struct deliver *d, const char *identity, const char *queue,
+                            bool recipients, FILE *out);
+int deliver_cmd_queue_action(struct deliver *d, const char *action, const char *identity,
+                             FILE *out);
+int deliver_cmd_message_action(struct deliver *d, const char *action, const char *identity,
+                               bool with_ndr, FILE *out);
+
+#endif

@@ -1,0 +1,269 @@
+/*
+ * deliver_admin.c — the queue cmdlets as the running service answers them
+ * (Get-Queue, Get-Message, Retry-Queue, Suspend-/Resume-Queue,
+ * Suspend-/Resume-Message, Remove-Message), in Exchange's terms:
+ * queue identities "Server\NextHop", message identities
+ * "Server\NextHop\MessageId".
+ * Must never: lose a recipient: Remove-Message fails recipients (with or
+ * without a report) through the normal result path.
+ */
+#include "delivery/deliver_int.h"
+#include "config/config_param.h"
+#include "lib/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+static const char *
+delivery_type(const struct dqueue *q)
+{
+    switch (q->kind) {
+    case ROUTE_DNS:
+        return "DNSConnectorDelivery";
+    case ROUTE_SMART_HOST:
+        return "SmartHostConnectorDelivery";
+    case ROUTE_MAILBOX:
+    case ROUTE_LMTP:
+        return "SmtpDeliveryToMailbox";
+    default:
+        return "Unreachable";
+    }
+}
+
+static const char *
+queue_status(const struct dqueue *q, time_t now)
+{
+    if (q->suspended)
+        return "Suspended";
+    if (q->connections > 0)
+        return "Active";
+    if (q->next_retry > now || q->kind == ROUTE_UNREACHABLE)
+        return "Retry";
+    return "Ready";
+}
+
+static void
+iso_time(time_t t, char *buf, size_t len)
+{
+    struct tm tm;
+
+    if (t == 0) {
+        buf[0] = '\0';
+        return;
+    }
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void
+field(FILE *out, const char *name, const char *value)
+{
+    fprintf(out, "%-17s : %s\n", name, value ? value : "");
+}
+
+/* "Server\hop" or "hop" names q? */
+static bool
+queue_named(const struct deliver *d, const struct dqueue *q, const char *identity)
+{
+    const char *slash = strrchr(identity, '\\');
+
+    if (slash) {
+        size_t n = (size_t)(slash - identity);
+        if (n != strlen(d->server_name) || strncasecmp(identity, d->server_name, n) != 0)
+            return false;
+        identity = slash + 1;
+    }
+    return strcasecmp(identity, q->next_hop) == 0;
+}
+
+static size_t
+queue_message_count(const struct dqueue *q)
+{
+    size_t n = 0;
+
+    for (const struct ditem *it = q->items; it; it = it->next)
+        n++;
+    return n;
+}
+
+int
+deliver_cmd_get_queue(struct deliver *d, const char *identity, FILE *out)
+{
+    time_t now = time(NULL);
+    size_t shown = 0;
+
+    for (size_t i = 0; i < d->nqueues; i++) {
+        const struct dqueue *q = d->queues[i];
+        char id[400], count[32], retry[32];
+        if (identity && *identity && !queue_named(d, q, identity))
+            continue;
+        if (shown++)
+            fputc('\n', out);
+        snprintf(id, sizeof(id), "%s\\%s", d->server_name, q->next_hop);
+        snprintf(count, sizeof(count), "%zu", queue_message_count(q));
+        iso_time(q->next_retry > now ? q->next_retry : 0, retry, sizeof(retry));
+        field(out, "Identity", id);
+        field(out, "DeliveryType", delivery_type(q));
+        field(out, "Status", queue_status(q, now));
+        field(out, "MessageCount", count);
+        field(out, "NextHopDomain", q->next_hop);
+        field(out, "NextHopConnector", q->connector);
+        field(out, "LastError", q->last_error);
+        field(out, "NextRetryTime", retry);
+    }
+    if (identity && *identity && shown == 0) {
+        fprintf(out, "queue \"%s\" does not exist\n", identity);
+        return -1;
+    }
+    return 0;
+}
+
+static const char *
+message_status(const struct dqueue *q, const struct ditem *it, time_t now)
+{
+    if (it->m->env->suspended)
+        return "Suspended";
+    if (it->in_flight)
+        return "Active";
+    if (it->m->env->next_attempt > now || q->next_retry > now || q->kind == ROUTE_UNREACHABLE)
+        return "Retry";
+    return "Ready";
+}
+
+static void
+print_message(struct deliver *d, const struct dqueue *q, const struct ditem *it, bool recipients,
+              FILE *out, time_t now)
+{
+    const struct dmsg *m = it->m;
+    const struct envelope *env = m->env;
+    const struct config *cfg = deliver_config(d);
+    char id[512], queue[400], size[64], date[32], expires[32], retries[16];
+    const char *last_error = q->last_error;
+
+    snprintf(queue, sizeof(queue), "%s\\%s", d->server_name, q->next_hop);
+    snprintf(id, sizeof(id), "%s\\%s", queue, env->id);
+    config_bytes_format(env->size, size, sizeof(size));
+    iso_time(env->received, date, sizeof(date));
+    iso_time(env->received + (time_t)cfg->transport.message_expiration_timeout, expires,
+             sizeof(expires));
+    snprintf(retries, sizeof(retries), "%u", env->attempts);
+    for (size_t i = 0; i < it->nrcpt && !last_error; i++)
+        last_error = env->rcpts[it->rcpt[i]].last_error;
+    field(out, "Identity", id);
+    field(out, "FromAddress", env->from[0] ? env->from : "<>");
+    field(out, "Status", message_status(q, it, now));
+    field(out, "Size", size);
+    field(out, "Subject", m->subject);
+    field(out, "InternetMessageId", m->message_id);
+    field(out, "DateReceived", date);
+    field(out, "ExpirationTime", expires);
+    field(out, "LastError", last_error);
+    field(out, "RetryCount", retries);
+    field(out, "SourceIP", env->client_ip);
+    field(out, "MessageSourceName", env->connector);
+    field(out, "Queue", queue);
+    fprintf(out, "%-17s : {", "Recipients");
+    for (size_t i = 0; i < it->nrcpt; i++) {
+        const struct envelope_rcpt *r = &env->rcpts[it->rcpt[i]];
+        fprintf(out, "%s%s", i ? ", " : "", r->address);
+        if (recipients)
+            fprintf(out, " (%s%s%s)",
+                    r->status == RCPT_DELIVERED ? "Complete"
+                    : r->status == RCPT_FAILED  ? "Failed"
+                    : r->last_error             ? "Retry"
+                                                : "Ready",
+                    r->last_error ? ": " : "", r->last_error ? r->last_error : "");
+    }
+    fprintf(out, "}\n");
+}
+
+int
+deliver_cmd_get_message(struct deliver *d, const char *identity, const char *queue,
+                        bool recipients, FILE *out)
+{
+    const char *msgid = identity && *identity ? identity : NULL;
+    time_t now = time(NULL);
+    size_t shown = 0;
+
+    if (msgid && strrchr(msgid, '\\'))
+        msgid = strrchr(msgid, '\\') + 1;
+    for (size_t i = 0; i < d->nqueues; i++) {
+        const struct dqueue *q = d->queues[i];
+        if (queue && *queue && !queue_named(d, q, queue))
+            continue;
+        for (const struct ditem *it = q->items; it; it = it->next) {
+            if (msgid && strcasecmp(msgid, it->m->env->id) != 0)
+                continue;
+            if (shown++)
+                fputc('\n', out);
+            print_message(d, q, it, recipients, out, now);
+        }
+    }
+    if (msgid && shown == 0) {
+        fprintf(out, "message \"%s\" is not in the queue\n", identity);
+        return -1;
+    }
+    return 0;
+}
+
+int
+deliver_cmd_queue_action(struct deliver *d, const char *action, const char *identity, FILE *out)
+{
+    size_t matched = 0;
+
+    for (size_t i = 0; i < d->nqueues; i++) {
+        struct dqueue *q = d->queues[i];
+        if (!queue_named(d, q, identity))
+            continue;
+        matched++;
+        if (strcasecmp(action, "Retry-Queue") == 0) {
+            q->next_retry = 0;
+            for (struct ditem *it = q->items; it; it = it->next)
+                it->m->env->next_attempt = 0;
+        } else if (strcasecmp(action, "Suspend-Queue") == 0) {
+            q->suspended = true;
+        } else if (strcasecmp(action, "Resume-Queue") == 0) {
+            q->suspended = false;
+        } else {
+            fprintf(out, "unknown action %s\n", action);
+            return -1;
+        }
+    }
+    if (matched == 0) {
+        fprintf(out, "queue \"%s\" does not exist\n", identity);
+        return -1;
+    }
+    deliver_kick(d);
+    return 0;
+}
+
+int
+deliver_cmd_message_action(struct deliver *d, const char *action, const char *identity,
+                           bool with_ndr, FILE *out)
+{
+    const char *msgid = strrchr(identity, '\\') ? strrchr(identity, '\\') + 1 : identity;
+
+    for (struct dmsg *m = d->msgs; m; m = m->next) {
+        if (strcasecmp(m->env->id, msgid) != 0 || m->removing)
+            continue;
+        if (strcasecmp(action, "Suspend-Message") == 0) {
+            m->env->suspended = true;
+            deliver_persist_message(d, m);
+        } else if (strcasecmp(action, "Resume-Message") == 0) {
+            m->env->suspended = false;
+            m->env->next_attempt = 0;
+            deliver_persist_message(d, m);
+        } else if (strcasecmp(action, "Remove-Message") == 0) {
+            deliver_fail_waiting(d, m, "550 5.3.0 message deleted by an administrator", with_ndr);
+        } else {
+            fprintf(out, "unknown action %s\n", action);
+            return -1;
+        }
+        deliver_kick(d);
+        return 0;
+    }
+    fprintf(out, "message \"%s\" is not in the queue\n", identity);
+    return -1;
+}

@@ -1,0 +1,97 @@
+/*
+ * smtp_client.h — one outbound SMTP or LMTP connection (RFC 5321, 2033):
+ * connect, greeting, EHLO (HELO fallback), STARTTLS as the policy says,
+ * AUTH PLAIN/LOGIN when asked, then any number of transactions on the same
+ * connection, then QUIT.
+ *
+ * The caller (the delivery manager) supplies the policy and gets callbacks
+ * on the loop: ready (a transaction may be sent), done (per-recipient
+ * results of a transaction) and failed (the connection cannot be used:
+ * a reason and whether it is temporary). Every wait has a timeout.
+ * Must never: send credentials outside TLS when the policy requires TLS
+ * for AUTH; send mail in clear text when TLS is required; block the loop.
+ */
+#ifndef POSTERN_SMTP_CLIENT_H
+#define POSTERN_SMTP_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "config/config.h"
+#include "queue/envelope.h"
+
+struct event_base;
+struct protolog;
+struct ssl_ctx_st;
+struct smtp_client;
+
+struct smtp_client_policy {
+    const char *ehlo_name;      /* the connector's Fqdn */
+    const char *peer_name;      /* host name for SNI, logs and certificate checks */
+    bool lmtp;                  /* LHLO, one reply per recipient after DATA */
+    bool force_helo;
+    bool ignore_starttls;
+    bool require_tls;           /* no STARTTLS, failed TLS or failed check: temporary failure */
+    enum tls_auth_level tls_auth_level;
+    const char *const *tls_names; /* names one of which the certificate must carry
+                                     (DomainValidation, domain security) */
+    size_t ntls_names;
+    struct ssl_ctx_st *tls_ctx; /* client context; NULL: no STARTTLS */
+    bool auth;                  /* AUTH with user/password */
+    bool auth_require_tls;      /* never AUTH outside TLS */
+    const char *auth_user, *auth_password;
+    bool auth_failure_temporary; /* ErrorPolicies DowngradeAuthFailures */
+    unsigned timeout;           /* inactivity timeout, seconds */
+    struct protolog *plog;      /* SmtpSend protocol log, or NULL */
+    const char *connector;      /* for the protocol log */
+};
+
+/* The outcome of one recipient (or of the whole transaction). */
+struct smtp_result {
+    int code;          /* SMTP reply code; 0 when no reply (connection lost) */
+    char text[512];    /* "550 5.1.1 User unknown" or a local reason */
+    bool temporary;    /* retry later */
+};
+
+struct smtp_transaction {
+    const struct envelope *env;
+    const size_t *rcpt_index; /* which recipients of env */
+    size_t nrcpts;
+    const char *data_path;
+};
+
+struct smtp_client_callbacks {
+    /* The connection is ready for a transaction (after the greeting, TLS
+     * and AUTH, and after each finished transaction). */
+    void (*ready)(struct smtp_client *c, void *arg);
+    /* A transaction finished: results[i] is for rcpt_index[i]. */
+    void (*done)(struct smtp_client *c, void *arg, const struct smtp_result *results,
+                 size_t nresults);
+    /* The connection failed or ended; the client is freed after this call.
+     * Also called after smtp_client_quit (with code 221). */
+    void (*closed)(struct smtp_client *c, void *arg, const struct smtp_result *why);
+};
+
+/* Connects to addr (port set) and runs the greeting. The policy and the
+ * strings it points to must outlive the client. */
+struct smtp_client *smtp_client_new(struct event_base *base, const struct sockaddr *addr,
+                                    const struct smtp_client_policy *policy,
+                                    const struct smtp_client_callbacks *cb, void *arg);
+
+/* Sends one transaction; only after ready. */
+void smtp_client_send(struct smtp_client *c, const struct smtp_transaction *t);
+
+/* QUIT and close; closed() follows. */
+void smtp_client_quit(struct smtp_client *c);
+
+/* Frees at once, without QUIT and without calling closed(). */
+void smtp_client_abort(struct smtp_client *c);
+
+/* What the peer said about itself, for logs and Received headers. */
+const char *smtp_client_peer(const struct smtp_client *c);    /* "mx.b.test[192.0.2.1]:25" */
+const char *smtp_client_tls(const struct smtp_client *c);     /* "version=... cipher=..." or NULL */
+bool smtp_client_peer_dsn(const struct smtp_client *c);       /* the peer offered DSN */
+
+#endif

@@ -1,0 +1,893 @@
+/*
+ * dns.c — asynchronous MX and address resolution for delivery (see dns.h).
+ *
+ * libunbound runs in its threaded async mode (ub_ctx_async(ctx, 1)): a
+ * resolver thread private to libunbound does the network work and writes
+ * each answer to a pipe; the loop watches that pipe (ub_fd) with a
+ * persistent EV_READ event and calls ub_process(), which runs our lookup
+ * callbacks on the loop thread. The other mode forks a resolver process
+ * instead; that would copy a multi-threaded MTA (workq threads) and keep
+ * its listening sockets, queue files and key material open in a child, so
+ * it is not used. No postern code ever runs on libunbound's thread.
+ *
+ * User callbacks are never called from inside ub_process() nor from inside
+ * a dns_* call: a finished query arms its own zero-delay timer and the
+ * callback runs from that timer, so a callback may call any dns_* function
+ * (even dns_free) without re-entering libunbound.
+ *
+ * Must never: block the loop, call a callback after dns_cancel/dns_free or
+ * synchronously from dns_resolve_*, or trust record contents (names and
+ * lengths in answers are checked before use).
+ */
+#include "net/dns.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#include <arpa/inet.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unbound.h>
+
+/* RFC 1035 3.2.2 / RFC 3596: the types and class we ask for. */
+#define DNS_TYPE_A 1
+#define DNS_TYPE_MX 15
+#define DNS_TYPE_AAAA 28
+#define DNS_CLASS_IN 1
+
+/* RFC 1035 4.1.1 response codes we name in errors. */
+#define DNS_RCODE_FORMERR 1
+#define DNS_RCODE_SERVFAIL 2
+#define DNS_RCODE_NXDOMAIN 3
+#define DNS_RCODE_NOTIMP 4
+#define DNS_RCODE_REFUSED 5
+
+/* The most MX hosts tried for one domain: more only delay the queue
+ * when a domain lists many dead hosts. */
+#define DNS_MX_MAX 10
+
+/* RFC 1035 2.3.4: a name is at most 255 octets on the wire, which is at
+ * most 253 characters of text plus the terminator. */
+#define DNS_NAME_TEXT_MAX 256
+
+enum dns_phase {
+    PHASE_MX,    /* waiting for the MX answer */
+    PHASE_ADDR,  /* waiting for AAAA and A answers of the hosts */
+    PHASE_READY, /* q->res is final; q->ev delivers it */
+};
+
+/* One ub_resolve_async in flight. Stable in memory while pending, because
+ * libunbound holds its address as the callback argument. */
+struct dns_lookup {
+    struct dns_query *q;
+    size_t host; /* index in q->hosts (address lookups only) */
+    int rrtype;
+    int async_id;
+    bool pending;
+};
+
+struct dns_query {
+    struct dns *dns;
+    struct dns_query *prev, *next; /* in dns->queries */
+    bool is_mx;                    /* dns_resolve_mx, else dns_resolve_host */
+    bool implicit;                 /* no MX records: the domain is its own host */
+    bool delivering;               /* inside the user callback */
+    enum dns_phase phase;
+    char *name; /* the domain or host asked for */
+    dns_cb *cb;
+    void *arg;
+    struct event *ev; /* the deadline, then the deferred delivery */
+    size_t npending;
+    struct dns_lookup mx;
+    struct dns_lookup *addr; /* two per host: [2i] AAAA, [2i+1] A */
+    struct dns_host *hosts;
+    size_t nhosts;
+    char tempfail[DNS_NAME_TEXT_MAX + 64]; /* first temporary failure: "name (why)" */
+    struct dns_result res;
+};
+
+struct dns {
+    struct event_base *base;
+    struct ub_ctx *ctx;
+    struct event *ev; /* ub_fd readable → ub_process */
+    unsigned timeout_ms;
+    bool broken; /* the resolver thread is gone: every query fails */
+    struct dns_query *queries;
+};
+
+static void dns_on_answer(void *arg, int err, struct ub_result *result);
+static void dns_query_step(struct dns_query *q);
+
+static void dns_err_set(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Formats a reason into a caller's buffer (a bounded copy: names are at
+ * most 253 characters, reasons are cut rather than overflow). */
+static void
+dns_err_set(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static void
+dns_query_link(struct dns_query *q)
+{
+    struct dns *dns = q->dns;
+
+    q->prev = NULL;
+    q->next = dns->queries;
+    if (dns->queries != NULL)
+        dns->queries->prev = q;
+    dns->queries = q;
+}
+
+static void
+dns_query_unlink(struct dns_query *q)
+{
+    if (q->prev != NULL)
+        q->prev->next = q->next;
+    else if (q->dns->queries == q)
+        q->dns->queries = q->next;
+    if (q->next != NULL)
+        q->next->prev = q->prev;
+    q->prev = q->next = NULL;
+}
+
+/* ub_cancel on a pending lookup. In threaded mode a query found by
+ * ub_cancel is only marked cancelled, and ub_process drops its answer
+ * without calling back; one not found has already been answered (and its
+ * callback run, which cleared pending). Either way no callback follows, so
+ * the lookup's memory may be freed afterwards. */
+static void
+dns_lookup_cancel(struct dns_query *q, struct dns_lookup *l)
+{
+    if (!l->pending)
+        return;
+    (void)ub_cancel(q->dns->ctx, l->async_id);
+    l->pending = false;
+    q->npending--;
+}
+
+static void
+dns_query_cancel_lookups(struct dns_query *q)
+{
+    dns_lookup_cancel(q, &q->mx);
+    for (size_t i = 0; q->addr != NULL && i < 2 * q->nhosts; i++)
+        dns_lookup_cancel(q, &q->addr[i]);
+}
+
+static void
+dns_hosts_free(struct dns_host *hosts, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(hosts[i].name);
+        free(hosts[i].addrs);
+    }
+    free(hosts);
+}
+
+static void
+dns_query_free(struct dns_query *q)
+{
+    dns_query_cancel_lookups(q);
+    dns_hosts_free(q->hosts, q->nhosts);
+    free(q->addr);
+    if (q->ev != NULL)
+        event_free(q->ev);
+    free(q->name);
+    free(q);
+}
+
+static void dns_query_errorf(struct dns_query *q, enum dns_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Ends the query with a failure: no hosts, a reason. */
+static void
+dns_query_errorf(struct dns_query *q, enum dns_status status, const char *fmt, ...)
+{
+    va_list ap;
+
+    dns_hosts_free(q->hosts, q->nhosts);
+    q->hosts = NULL;
+    q->nhosts = 0;
+    q->res.status = status;
+    va_start(ap, fmt);
+    vsnprintf(q->res.error, sizeof(q->res.error), fmt, ap);
+    va_end(ap);
+}
+
+/* Result complete: deliver it from the loop on its next iteration, never
+ * from the current call stack (which may be a dns_* call or ub_process). */
+static void
+dns_query_ready(struct dns_query *q)
+{
+    static const struct timeval now = {0, 0};
+
+    dns_query_cancel_lookups(q);
+    q->phase = PHASE_READY;
+    q->res.hosts = q->hosts;
+    q->res.nhosts = q->nhosts;
+    event_del(q->ev);
+    evtimer_add(q->ev, &now);
+}
+
+static void
+dns_timeout_text(unsigned ms, char *buf, size_t len)
+{
+    if (ms % 1000 == 0)
+        snprintf(buf, len, "%u s", ms / 1000);
+    else
+        snprintf(buf, len, "%u ms", ms);
+}
+
+/* q->ev: either the per-query deadline expired, or the result is ready. */
+static void
+dns_on_query_event(evutil_socket_t fd, short what, void *arg)
+{
+    struct dns_query *q = arg;
+
+    if (q->phase != PHASE_READY) {
+        char after[32];
+
+        /* libunbound retries by itself, for longer than a delivery attempt
+         * should wait; past the deadline the answer is a temporary failure
+         * and the queue retries the whole message later (RFC 5321 4.5.4.1). */
+        dns_query_cancel_lookups(q);
+        dns_timeout_text(q->dns->timeout_ms, after, sizeof(after));
+        dns_query_errorf(q, DNS_TEMPFAIL, "DNS timeout after %s for %s", after, q->name);
+        q->res.hosts = NULL;
+        q->res.nhosts = 0;
+        q->phase = PHASE_READY;
+    }
+    /* Unlinked first, so that a dns_free() inside the callback leaves this
+     * query alone; it holds no pending lookup, so it no longer needs dns. */
+    dns_query_unlink(q);
+    q->delivering = true;
+    q->cb(q->arg, &q->res);
+    dns_query_free(q);
+}
+
+static const char *
+dns_rcode_name(int rcode)
+{
+    switch (rcode) {
+    case DNS_RCODE_FORMERR:
+        return "FORMERR";
+    case DNS_RCODE_SERVFAIL:
+        return "SERVFAIL";
+    case DNS_RCODE_NXDOMAIN:
+        return "NXDOMAIN";
+    case DNS_RCODE_NOTIMP:
+        return "NOTIMP";
+    case DNS_RCODE_REFUSED:
+        return "REFUSED";
+    default:
+        return "unexpected response code";
+    }
+}
+
+/* Remembers the first temporary failure, for the error text. */
+static void
+dns_query_note_tempfail(struct dns_query *q, const char *name, int err,
+                        const struct ub_result *result)
+{
+    if (q->tempfail[0] != '\0')
+        return;
+    if (err != 0)
+        snprintf(q->tempfail, sizeof(q->tempfail), "%s (%s)", name, ub_strerror(err));
+    else
+        snprintf(q->tempfail, sizeof(q->tempfail), "%s (%s)", name, dns_rcode_name(result->rcode));
+}
+
+/*
+ * Converts a wire-format name (RFC 1035 3.1; libunbound hands rdata names
+ * uncompressed) to text without the trailing dot, "." for the root. Only
+ * letters, digits, '-' and '_' are accepted in labels: a mail host name is
+ * LDH (RFC 5321 2.3.5), and anything else could not be passed back to
+ * ub_resolve_async as text without escaping. Returns false if malformed.
+ */
+static bool
+dns_name_from_wire(const uint8_t *p, size_t len, char *out, size_t outlen)
+{
+    size_t pos = 0, o = 0;
+
+    for (;;) {
+        size_t lab;
+
+        if (pos >= len)
+            return false;
+        lab = p[pos++];
+        if (lab == 0)
+            break;
+        if (lab > 63 || pos + lab > len || o + lab + 2 > outlen)
+            return false;
+        if (o > 0)
+            out[o++] = '.';
+        for (size_t i = 0; i < lab; i++) {
+            uint8_t c = p[pos + i];
+
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '_'))
+                return false;
+            out[o++] = (char)c;
+        }
+        pos += lab;
+    }
+    if (o == 0) {
+        if (outlen < 2)
+            return false;
+        out[o++] = '.';
+    }
+    out[o] = '\0';
+    return true;
+}
+
+struct dns_mx_rec {
+    unsigned pref;
+    uint32_t shuffle; /* random tie-break among equal preferences */
+    char name[DNS_NAME_TEXT_MAX];
+};
+
+static int
+dns_mx_cmp(const void *a, const void *b)
+{
+    const struct dns_mx_rec *x = a, *y = b;
+
+    if (x->pref != y->pref)
+        return x->pref < y->pref ? -1 : 1;
+    if (x->shuffle != y->shuffle)
+        return x->shuffle < y->shuffle ? -1 : 1;
+    return 0;
+}
+
+static void
+dns_query_add_host(struct dns_query *q, const char *name, unsigned pref)
+{
+    struct dns_host *h;
+
+    q->hosts = xrealloc(q->hosts, (q->nhosts + 1) * sizeof(*q->hosts));
+    h = &q->hosts[q->nhosts++];
+    memset(h, 0, sizeof(*h));
+    h->name = xstrdup(name);
+    h->pref = pref;
+    /* Until an answer says otherwise, the host has no address. */
+    h->status = DNS_NO_DOMAIN;
+}
+
+static bool
+dns_query_has_host(const struct dns_query *q, const char *name)
+{
+    for (size_t i = 0; i < q->nhosts; i++)
+        if (str_ieq(q->hosts[i].name, name))
+            return true;
+    return false;
+}
+
+/* The MX answer (RFC 5321 5.1, RFC 7505). Leaves q->hosts filled, or the
+ * query ready with a failure. */
+static void
+dns_query_on_mx(struct dns_query *q, int err, const struct ub_result *r)
+{
+    struct dns_mx_rec *recs;
+    size_t n = 0, nrdata = 0;
+
+    if (err == UB_SYNTAX) {
+        dns_query_errorf(q, DNS_NO_DOMAIN, "invalid domain name: %s", q->name);
+        return;
+    }
+    if (err != 0) {
+        dns_query_errorf(q, DNS_TEMPFAIL, "DNS lookup failed for %s (%s)", q->name,
+                         ub_strerror(err));
+        return;
+    }
+    if (r->rcode == DNS_RCODE_NXDOMAIN || r->nxdomain) {
+        dns_query_errorf(q, DNS_NO_DOMAIN, "domain %s does not exist (NXDOMAIN)", q->name);
+        return;
+    }
+    if (r->rcode != 0) {
+        /* SERVFAIL (libunbound's answer when no server gave a usable
+         * reply), REFUSED...: the next attempt may succeed. */
+        dns_query_errorf(q, DNS_TEMPFAIL, "DNS server failure for %s (%s)", q->name,
+                         dns_rcode_name(r->rcode));
+        return;
+    }
+    if (!r->havedata) {
+        /* RFC 5321 5.1: no MX records, the domain is an implicit MX of
+         * preference 0 (its own A/AAAA records are looked up next). */
+        q->implicit = true;
+        dns_query_add_host(q, q->name, 0);
+        return;
+    }
+
+    while (r->data[nrdata] != NULL)
+        nrdata++;
+    recs = xcalloc(nrdata, sizeof(*recs));
+    for (size_t i = 0; i < nrdata; i++) {
+        const uint8_t *d = (const uint8_t *)r->data[i];
+        size_t len = r->len[i] > 0 ? (size_t)r->len[i] : 0;
+        struct dns_mx_rec *m = &recs[n];
+
+        /* RFC 1035 3.3.9: 16-bit preference, then the exchange name. */
+        if (len < 3 || !dns_name_from_wire(d + 2, len - 2, m->name, sizeof(m->name))) {
+            log_debug("dns: %s: ignoring a malformed or non-LDH MX record", q->name);
+            continue;
+        }
+        m->pref = (unsigned)d[0] << 8 | d[1];
+        m->shuffle = arc4random();
+        n++;
+    }
+
+    /* RFC 7505 3: a single MX record with the root as exchange says the
+     * domain accepts no mail; do not fall back to its addresses. */
+    if (nrdata == 1 && n == 1 && strcmp(recs[0].name, ".") == 0) {
+        free(recs);
+        dns_query_errorf(q, DNS_NULL_MX, "null MX: %s accepts no mail (RFC 7505)", q->name);
+        return;
+    }
+
+    /* RFC 5321 5.1: lowest preference first, and the sender SHOULD pick at
+     * random among equal preferences to spread the load: sorting on
+     * (preference, random key) does both at once. */
+    qsort(recs, n, sizeof(*recs), dns_mx_cmp);
+    for (size_t i = 0; i < n && q->nhosts < DNS_MX_MAX; i++) {
+        /* A "." beside other records is a misconfiguration (RFC 7505 3
+         * forbids the mix): it names no host, skip it. A name listed
+         * twice is tried once, at its best preference. */
+        if (strcmp(recs[i].name, ".") == 0 || dns_query_has_host(q, recs[i].name))
+            continue;
+        dns_query_add_host(q, recs[i].name, recs[i].pref);
+    }
+    free(recs);
+    if (q->nhosts == 0)
+        dns_query_errorf(q, DNS_NO_DOMAIN, "no usable MX records for %s", q->name);
+}
+
+/* One AAAA or A answer for q->hosts[l->host]. */
+static void
+dns_query_on_addr(struct dns_query *q, const struct dns_lookup *l, int err,
+                  const struct ub_result *r)
+{
+    struct dns_host *h = &q->hosts[l->host];
+    bool v6 = l->rrtype == DNS_TYPE_AAAA;
+    size_t rlen = v6 ? 16 : 4, nrdata = 0, n = 0;
+    struct sockaddr_storage *fresh;
+
+    if (err == UB_SYNTAX)
+        return; /* an unusable name has no address: permanent */
+    if (err != 0 || (r->rcode != 0 && r->rcode != DNS_RCODE_NXDOMAIN)) {
+        dns_query_note_tempfail(q, h->name, err, r);
+        h->status = DNS_TEMPFAIL;
+        return;
+    }
+    if (!r->havedata)
+        return; /* NXDOMAIN or NODATA: no address of this family */
+
+    while (r->data[nrdata] != NULL)
+        nrdata++;
+    fresh = xcalloc(nrdata, sizeof(*fresh));
+    for (size_t i = 0; i < nrdata; i++) {
+        if (r->len[i] != (int)rlen)
+            continue; /* malformed record */
+        if (v6) {
+            struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&fresh[n];
+
+            sin6->sin6_family = AF_INET6;
+            memcpy(&sin6->sin6_addr, r->data[i], 16);
+        } else {
+            struct sockaddr_in *sin = (struct sockaddr_in *)&fresh[n];
+
+            sin->sin_family = AF_INET;
+            memcpy(&sin->sin_addr, r->data[i], 4);
+        }
+        n++;
+    }
+    if (n > 0) {
+        /* dns.h promises AAAA then A, whichever answer came first. */
+        h->addrs = xrealloc(h->addrs, (h->naddrs + n) * sizeof(*h->addrs));
+        if (v6) {
+            memmove(h->addrs + n, h->addrs, h->naddrs * sizeof(*h->addrs));
+            memcpy(h->addrs, fresh, n * sizeof(*fresh));
+        } else {
+            memcpy(h->addrs + h->naddrs, fresh, n * sizeof(*fresh));
+        }
+        h->naddrs += n;
+    }
+    free(fresh);
+}
+
+/* Starts one lookup; on an immediate libunbound error, records it as that
+ * lookup's answer (the caller then calls dns_query_step). */
+static void
+dns_lookup_start(struct dns_query *q, struct dns_lookup *l, const char *name, int rrtype)
+{
+    int r;
+
+    l->q = q;
+    l->rrtype = rrtype;
+    l->pending = false;
+    r = ub_resolve_async(q->dns->ctx, name, rrtype, DNS_CLASS_IN, l, dns_on_answer, &l->async_id);
+    if (r == 0) {
+        l->pending = true;
+        q->npending++;
+        return;
+    }
+    if (rrtype == DNS_TYPE_MX)
+        dns_query_on_mx(q, r, NULL);
+    else
+        dns_query_on_addr(q, l, r, NULL);
+}
+
+static void
+dns_on_answer(void *arg, int err, struct ub_result *result)
+{
+    struct dns_lookup *l = arg;
+    struct dns_query *q = l->q;
+
+    l->pending = false;
+    q->npending--;
+    if (result == NULL && err == 0)
+        err = UB_NOMEM;
+    if (l->rrtype == DNS_TYPE_MX)
+        dns_query_on_mx(q, err, result);
+    else
+        dns_query_on_addr(q, l, err, result);
+    ub_resolve_free(result);
+    dns_query_step(q);
+}
+
+static void
+dns_query_start_addrs(struct dns_query *q)
+{
+    q->phase = PHASE_ADDR;
+    q->addr = xcalloc(2 * q->nhosts, sizeof(*q->addr));
+    /* All hosts at once: the usual case is one or two MX hosts, and the
+     * whole list is needed to order delivery attempts anyway. */
+    for (size_t i = 0; i < q->nhosts; i++) {
+        q->addr[2 * i].host = q->addr[2 * i + 1].host = i;
+        dns_lookup_start(q, &q->addr[2 * i], q->hosts[i].name, DNS_TYPE_AAAA);
+        dns_lookup_start(q, &q->addr[2 * i + 1], q->hosts[i].name, DNS_TYPE_A);
+    }
+}
+
+/* All address answers are in: keep the hosts that have addresses. */
+static void
+dns_query_finish_addrs(struct dns_query *q)
+{
+    size_t kept = 0;
+    bool tempfail = false;
+
+    if (!q->is_mx) {
+        /* dns_resolve_host: always the one host, its status is the answer. */
+        struct dns_host *h = &q->hosts[0];
+
+        if (h->naddrs > 0)
+            h->status = DNS_OK;
+        q->res.status = h->status;
+        if (h->status == DNS_NO_DOMAIN)
+            dns_err_set(q->res.error, sizeof(q->res.error), "no address records for %s", q->name);
+        else if (h->status == DNS_TEMPFAIL)
+            dns_err_set(q->res.error, sizeof(q->res.error), "DNS server failure for %s",
+                        q->tempfail);
+        return;
+    }
+
+    /* RFC 5321 5.1: a host whose addresses cannot be found is skipped and
+     * the next one tried; it is dropped here so that the list only holds
+     * hosts to connect to (each with status DNS_OK). */
+    for (size_t i = 0; i < q->nhosts; i++) {
+        struct dns_host *h = &q->hosts[i];
+
+        if (h->naddrs == 0) {
+            if (h->status == DNS_TEMPFAIL)
+                tempfail = true;
+            free(h->name);
+            free(h->addrs);
+            continue;
+        }
+        if (h->status == DNS_TEMPFAIL)
+            log_debug("dns: %s: using %s despite a failed lookup (%s)", q->name, h->name,
+                      q->tempfail);
+        h->status = DNS_OK;
+        q->hosts[kept++] = *h;
+    }
+    q->nhosts = kept;
+    if (kept > 0) {
+        q->res.status = DNS_OK;
+        return;
+    }
+    if (tempfail && q->implicit)
+        dns_query_errorf(q, DNS_TEMPFAIL, "DNS server failure for %s", q->tempfail);
+    else if (tempfail)
+        dns_query_errorf(q, DNS_TEMPFAIL, "DNS server failure for the MX hosts of %s: %s", q->name,
+                         q->tempfail);
+    else if (q->implicit)
+        dns_query_errorf(q, DNS_NO_DOMAIN, "no MX or address records for %s", q->name);
+    else
+        dns_query_errorf(q, DNS_NO_DOMAIN, "no address records for the MX hosts of %s", q->name);
+}
+
+/* Moves the query on once every lookup of its phase has answered. */
+static void
+dns_query_step(struct dns_query *q)
+{
+    if (q->npending > 0 || q->phase == PHASE_READY)
+        return;
+    if (q->phase == PHASE_MX) {
+        if (q->res.status != DNS_OK || q->nhosts == 0) {
+            dns_query_ready(q);
+            return;
+        }
+        dns_query_start_addrs(q);
+        if (q->npending > 0)
+            return;
+    }
+    dns_query_finish_addrs(q);
+    dns_query_ready(q);
+}
+
+/*
+ * Parses an IP literal: "192.0.2.1", "2001:db8::1", or RFC 5321 4.1.3
+ * address literals "[192.0.2.1]", "[2001:db8::1]", "[IPv6:2001:db8::1]".
+ */
+static bool
+dns_parse_literal(const char *s, struct sockaddr_storage *ss)
+{
+    char buf[INET6_ADDRSTRLEN + 8];
+    size_t len = strlen(s);
+    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+    if (len >= 2 && s[0] == '[' && s[len - 1] == ']') {
+        s++;
+        len -= 2;
+        if (len >= 5 && str_iprefix(s, "IPv6:")) {
+            s += 5;
+            len -= 5;
+        }
+    }
+    if (len >= sizeof(buf))
+        return false;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    memset(ss, 0, sizeof(*ss));
+    if (inet_pton(AF_INET, buf, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        return true;
+    }
+    if (inet_pton(AF_INET6, buf, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        return true;
+    }
+    return false;
+}
+
+static struct dns_query *
+dns_query_new(struct dns *dns, const char *name, bool is_mx, dns_cb *cb, void *arg)
+{
+    struct dns_query *q = xcalloc(1, sizeof(*q));
+    struct timeval deadline;
+
+    q->dns = dns;
+    q->is_mx = is_mx;
+    q->name = xstrdup(name != NULL ? name : "");
+    q->cb = cb;
+    q->arg = arg;
+    q->phase = is_mx ? PHASE_MX : PHASE_ADDR;
+    q->res.status = DNS_OK;
+    q->ev = evtimer_new(dns->base, dns_on_query_event, q);
+    if (q->ev == NULL)
+        fatalx("dns: evtimer_new failed");
+    deadline.tv_sec = dns->timeout_ms / 1000;
+    deadline.tv_usec = (long)(dns->timeout_ms % 1000) * 1000;
+    evtimer_add(q->ev, &deadline);
+    dns_query_link(q);
+    return q;
+}
+
+/* Answers a literal address without DNS (still from the loop, later). */
+static bool
+dns_query_try_literal(struct dns_query *q, const char *text)
+{
+    struct sockaddr_storage ss;
+    struct dns_host *h;
+
+    if (!dns_parse_literal(text, &ss))
+        return false;
+    dns_query_add_host(q, text, 0);
+    h = &q->hosts[0];
+    h->addrs = xmalloc(sizeof(*h->addrs));
+    h->addrs[0] = ss;
+    h->naddrs = 1;
+    h->status = DNS_OK;
+    q->res.status = DNS_OK;
+    dns_query_ready(q);
+    return true;
+}
+
+static bool
+dns_query_precheck(struct dns_query *q)
+{
+    if (q->name[0] == '\0') {
+        dns_query_errorf(q, DNS_NO_DOMAIN, "empty domain name");
+        dns_query_ready(q);
+        return false;
+    }
+    if (q->dns->broken) {
+        dns_query_errorf(q, DNS_TEMPFAIL, "DNS resolver unavailable for %s", q->name);
+        dns_query_ready(q);
+        return false;
+    }
+    return true;
+}
+
+struct dns_query *
+dns_resolve_mx(struct dns *dns, const char *domain, dns_cb *cb, void *arg)
+{
+    struct dns_query *q = dns_query_new(dns, domain, true, cb, arg);
+    size_t len = strlen(q->name);
+
+    /* RFC 5321 5.1: an address literal as the domain is connected to
+     * directly; an unbracketed address is a name like any other. */
+    if (len >= 2 && q->name[0] == '[' && q->name[len - 1] == ']') {
+        if (!dns_query_try_literal(q, q->name)) {
+            dns_query_errorf(q, DNS_NO_DOMAIN, "invalid address literal: %s", q->name);
+            dns_query_ready(q);
+        }
+        return q;
+    }
+    if (!dns_query_precheck(q))
+        return q;
+    dns_lookup_start(q, &q->mx, q->name, DNS_TYPE_MX);
+    dns_query_step(q);
+    return q;
+}
+
+struct dns_query *
+dns_resolve_host(struct dns *dns, const char *host, dns_cb *cb, void *arg)
+{
+    struct dns_query *q = dns_query_new(dns, host, false, cb, arg);
+
+    if (dns_query_try_literal(q, q->name) || !dns_query_precheck(q))
+        return q;
+    dns_query_add_host(q, q->name, 0);
+    dns_query_start_addrs(q);
+    dns_query_step(q);
+    return q;
+}
+
+void
+dns_cancel(struct dns_query *q)
+{
+    /* Inside its own callback the query is freed when the callback
+     * returns; cancelling it there is a no-op. */
+    if (q == NULL || q->delivering)
+        return;
+    dns_query_unlink(q);
+    dns_query_free(q);
+}
+
+void
+dns_set_timeout(struct dns *dns, unsigned ms)
+{
+    dns->timeout_ms = ms > 0 ? ms : DNS_TIMEOUT_MS;
+}
+
+/* ub_fd is readable: answers are waiting; ub_process runs dns_on_answer for
+ * each, on this thread. */
+static void
+dns_on_readable(evutil_socket_t fd, short what, void *arg)
+{
+    struct dns *dns = arg;
+    int r = ub_process(dns->ctx);
+
+    if (r != 0) {
+        /* The pipe to the resolver thread is broken: it will stay readable
+         * (EOF), so stop watching it; pending queries end at their
+         * deadline and new ones fail at once, as temporary failures. */
+        log_warnx("dns: resolver failed: %s", ub_strerror(r));
+        event_del(dns->ev);
+        dns->broken = true;
+    }
+}
+
+static bool
+dns_ub_check(int r, const char *what, const char *val, char *err, size_t errlen)
+{
+    if (r == 0)
+        return true;
+    dns_err_set(err, errlen, "DNS: %s \"%s\": %s", what, val, ub_strerror(r));
+    return false;
+}
+
+struct dns *
+dns_new(struct event_base *base, char *const *servers, size_t nservers, char *err, size_t errlen)
+{
+    struct dns *dns = xcalloc(1, sizeof(*dns));
+    bool ok = true;
+    int fd;
+
+    dns->base = base;
+    dns->timeout_ms = DNS_TIMEOUT_MS;
+    dns->ctx = ub_ctx_create();
+    if (dns->ctx == NULL) {
+        dns_err_set(err, errlen, "DNS: cannot create the resolver context");
+        free(dns);
+        return NULL;
+    }
+    /* Threaded, not forked: see the top of this file. */
+    ok = dns_ub_check(ub_ctx_async(dns->ctx, 1), "option", "async", err, errlen);
+    /* No DNSSEC validation yet (DANE will need it): the iterator alone. */
+    ok = ok && dns_ub_check(ub_ctx_set_option(dns->ctx, "module-config:", "iterator"),
+                            "option module-config", "iterator", err, errlen);
+    /* libunbound answers some special-use names itself, as a recursive
+     * server would. For "test." RFC 6761 6.2 and for "home.arpa." RFC 8375
+     * 4 say a resolution library must send them to its configured servers
+     * (which may serve them), so make those zones transparent. ("nodefault"
+     * is mis-parsed by ub_ctx_set_option in 1.17.) "localhost.",
+     * "invalid." and "onion." keep their fixed answers (RFC 6761 6.3/6.4,
+     * RFC 7686). */
+    ok = ok && dns_ub_check(ub_ctx_set_option(dns->ctx, "local-zone:", "test. transparent"),
+                            "option local-zone", "test. transparent", err, errlen);
+    ok = ok && dns_ub_check(ub_ctx_set_option(dns->ctx, "local-zone:", "home.arpa. transparent"),
+                            "option local-zone", "home.arpa. transparent", err, errlen);
+    if (ok && nservers > 0) {
+        /* Each "IP" or "IP@port" (libunbound's own syntax) becomes a
+         * forwarder for the root: all names go to these servers. */
+        for (size_t i = 0; ok && i < nservers; i++)
+            ok = dns_ub_check(ub_ctx_set_fwd(dns->ctx, servers[i]), "invalid server", servers[i],
+                              err, errlen);
+    } else if (ok) {
+        /* The system's resolvers. /etc/hosts is deliberately not read:
+         * next hops for mail come from the DNS (RFC 5321 5.1), and a local
+         * hosts entry (the machine's own name, "mail" aliases) silently
+         * shadowing it would misroute mail. A smart host that is not in the
+         * DNS can be given as an IP literal. */
+        ok = dns_ub_check(ub_ctx_resolvconf(dns->ctx, NULL), "cannot use", "/etc/resolv.conf", err,
+                          errlen);
+    }
+    if (!ok) {
+        ub_ctx_delete(dns->ctx);
+        free(dns);
+        return NULL;
+    }
+    fd = ub_fd(dns->ctx);
+    dns->ev = event_new(base, fd, EV_READ | EV_PERSIST, dns_on_readable, dns);
+    if (fd < 0 || dns->ev == NULL || event_add(dns->ev, NULL) != 0) {
+        dns_err_set(err, errlen, "DNS: cannot watch the resolver's descriptor");
+        if (dns->ev != NULL)
+            event_free(dns->ev);
+        ub_ctx_delete(dns->ctx);
+        free(dns);
+        return NULL;
+    }
+    return dns;
+}
+
+void
+dns_free(struct dns *dns)
+{
+    if (dns == NULL)
+        return;
+    while (dns->queries != NULL) {
+        struct dns_query *q = dns->queries;
+
+        dns_query_unlink(q);
+        dns_query_free(q);
+    }
+    event_free(dns->ev);
+    /* Stops and joins the resolver thread; it answers the stop request
+     * between network events, so this does not wait for slow servers. */
+    ub_ctx_delete(dns->ctx);
+    free(dns);
+}

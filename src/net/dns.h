@@ -1,0 +1,72 @@
+/*
+ * dns.h — asynchronous DNS for delivery, with libunbound driven by the
+ * event loop (its file descriptor is watched by libevent; no thread, no
+ * blocking call).
+ *
+ * The resolver asks the servers given (ExternalDNSServers: "IP" or
+ * "IP@port") or, with none, those of /etc/resolv.conf.
+ * Must never: block the loop, or call a callback after dns_cancel.
+ */
+#ifndef POSTERN_DNS_H
+#define POSTERN_DNS_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+struct event_base;
+struct dns;
+struct dns_query;
+
+enum dns_status {
+    DNS_OK,
+    DNS_NO_DOMAIN, /* NXDOMAIN, or a name with no usable address: permanent */
+    DNS_NULL_MX,   /* RFC 7505: the domain accepts no mail: permanent */
+    DNS_TEMPFAIL,  /* SERVFAIL, timeout, no answer from any server: retry later */
+};
+
+struct dns_host {
+    char *name;                     /* MX target (or the domain itself for an implicit MX) */
+    unsigned pref;                  /* MX preference; 0 for implicit MX and hosts */
+    struct sockaddr_storage *addrs; /* AAAA then A records, port 0 */
+    size_t naddrs;
+    enum dns_status status; /* of this host's address lookup */
+};
+
+struct dns_result {
+    enum dns_status status;
+    struct dns_host *hosts; /* in the order to try them */
+    size_t nhosts;
+    char error[256]; /* why, when status is not DNS_OK */
+};
+
+typedef void dns_cb(void *arg, const struct dns_result *res);
+
+/* servers may be NULL/0: the system's resolvers. NULL with err on failure. */
+struct dns *dns_new(struct event_base *base, char *const *servers, size_t nservers, char *err,
+                    size_t errlen);
+void dns_free(struct dns *dns); /* cancels every pending query (no callbacks) */
+
+/*
+ * Next hops for a mail domain (RFC 5321 5.1): the MX records sorted by
+ * preference, in random order among equal preferences, each with its
+ * addresses; no MX record → the domain's own addresses (implicit MX); a
+ * single MX "." → DNS_NULL_MX. Hosts whose addresses cannot be found are
+ * left out (status DNS_TEMPFAIL overall if none remain because of a
+ * temporary error, DNS_NO_DOMAIN if none exist).
+ */
+struct dns_query *dns_resolve_mx(struct dns *dns, const char *domain, dns_cb *cb, void *arg);
+
+/* Addresses of one host name (a smart host): one dns_host in the result. */
+struct dns_query *dns_resolve_host(struct dns *dns, const char *host, dns_cb *cb, void *arg);
+
+void dns_cancel(struct dns_query *q);
+
+/* Overall deadline of one query, MX and address lookups together:
+ * libunbound retries on its own, and past this the answer is DNS_TEMPFAIL
+ * ("DNS timeout after 30 s for ..."). */
+#define DNS_TIMEOUT_MS 30000
+
+/* Deadline for queries started afterwards; 0 restores DNS_TIMEOUT_MS. */
+void dns_set_timeout(struct dns *dns, unsigned ms);
+
+#endif

@@ -1,0 +1,120 @@
+/*
+ * route.c — see route.h.
+ */
+#include "routing/route.h"
+#include "lib/util.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#define LOCAL_QUEUE "Mailbox Delivery"
+#define UNREACHABLE_QUEUE "Unreachable"
+
+/*
+ * Specificity is the number of characters matched (EXCHANGE-MODEL 2.1, "number
+ * of characters that match"), plus one for an exact match so that
+ * "contoso.com" beats "*.contoso.com" for contoso.com itself.
+ */
+unsigned
+route_space_match(const char *space, const char *domain)
+{
+    size_t slen = strlen(space), dlen = strlen(domain);
+
+    if (strcmp(space, "*") == 0)
+        return 1;
+    if (strncmp(space, "*.", 2) == 0) {
+        const char *base = space + 2;
+        size_t blen = slen - 2;
+        if (dlen == blen && strcasecmp(domain, base) == 0)
+            return (unsigned)blen + 1;
+        if (dlen > blen && domain[dlen - blen - 1] == '.' &&
+            strcasecmp(domain + dlen - blen, base) == 0)
+            return (unsigned)blen + 1;
+        return 0;
+    }
+    return strcasecmp(space, domain) == 0 ? (unsigned)slen + 2 : 0;
+}
+
+static const struct send_connector *
+select_connector(const struct config *cfg, const char *domain, uint64_t size)
+{
+    const struct send_connector *best = NULL;
+    unsigned best_match = 0, best_cost = 0;
+
+    for (size_t i = 0; i < cfg->nsend_connectors; i++) {
+        const struct send_connector *sc = &cfg->send_connectors[i];
+        if (!sc->enabled)
+            continue;
+        if (sc->max_message_size != CONFIG_UNLIMITED && size > sc->max_message_size)
+            continue;
+        for (size_t j = 0; j < sc->naddress_spaces; j++) {
+            unsigned m = route_space_match(sc->address_spaces[j].domain, domain);
+            unsigned cost = sc->address_spaces[j].cost;
+            if (m == 0)
+                continue;
+            if (best == NULL || m > best_match ||
+                (m == best_match && cost < best_cost) ||
+                (m == best_match && cost == best_cost && strcasecmp(sc->name, best->name) < 0)) {
+                best = sc;
+                best_match = m;
+                best_cost = cost;
+            }
+        }
+    }
+    return best;
+}
+
+static bool
+is_postmaster(const char *address)
+{
+    return strncasecmp(address, "postmaster@", 11) == 0 || strcasecmp(address, "postmaster") == 0;
+}
+
+void
+route_recipient(const struct config *cfg, const char *address, const char *domain,
+                uint64_t message_size, struct route *out)
+{
+    const struct accepted_domain *ad = domain[0] ? config_match_accepted_domain(cfg, domain) : NULL;
+
+    memset(out, 0, sizeof(*out));
+    /* <postmaster> without a domain (RFC 5321 4.5.1) is this host's */
+    if (domain[0] == '\0' && (ad = config_default_domain(cfg)) == NULL) {
+        out->kind = ROUTE_NO_MAILBOX;
+        return;
+    }
+    if (ad && ad->domain_type == DOMAIN_AUTHORITATIVE) {
+        const struct mailbox *mb = config_find_mailbox_by_address(cfg, address);
+        if (mb == NULL && is_postmaster(address)) {
+            /* postmaster without its own mailbox: ExternalPostmasterAddress's
+             * mailbox if it is local, else nowhere */
+            const char *pm = cfg->transport.external_postmaster_address;
+            mb = pm ? config_find_mailbox_by_address(cfg, pm) : NULL;
+        }
+        if (mb == NULL) {
+            out->kind = ROUTE_NO_MAILBOX;
+            return;
+        }
+        out->mailbox = mb;
+        out->lmtp_server = mb->lmtp_server ? mb->lmtp_server : ad->lmtp_server;
+        if (out->lmtp_server) {
+            out->kind = ROUTE_LMTP;
+            snprintf(out->next_hop, sizeof(out->next_hop), "%s", out->lmtp_server);
+        } else {
+            out->kind = ROUTE_MAILBOX;
+            snprintf(out->next_hop, sizeof(out->next_hop), "%s", LOCAL_QUEUE);
+        }
+        return;
+    }
+    out->connector = select_connector(cfg, domain, message_size);
+    if (out->connector == NULL) {
+        out->kind = ROUTE_UNREACHABLE;
+        snprintf(out->next_hop, sizeof(out->next_hop), "%s", UNREACHABLE_QUEUE);
+    } else if (out->connector->dns_routing_enabled || out->connector->nsmart_hosts == 0) {
+        out->kind = ROUTE_DNS;
+        snprintf(out->next_hop, sizeof(out->next_hop), "%s", domain);
+    } else {
+        out->kind = ROUTE_SMART_HOST;
+        snprintf(out->next_hop, sizeof(out->next_hop), "%s", out->connector->name);
+    }
+}

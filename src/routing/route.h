@@ -1,0 +1,50 @@
+/*
+ * route.h — where a recipient goes next (EXCHANGE-MODEL.md 2.2 and 5).
+ *
+ * A recipient in an Authoritative accepted domain is delivered locally (to
+ * its mailbox's Maildir, or over LMTP when the mailbox or domain names an
+ * LmtpServer). Any other recipient goes through a Send connector: enabled,
+ * large enough for the message, with the most specific matching address
+ * space, then the lowest cost, then the lowest name. No such connector:
+ * the Unreachable queue. Pure function of the configuration.
+ */
+#ifndef POSTERN_ROUTE_H
+#define POSTERN_ROUTE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+
+enum route_kind {
+    ROUTE_MAILBOX,     /* local Maildir delivery */
+    ROUTE_LMTP,        /* local delivery over LMTP */
+    ROUTE_DNS,         /* Send connector with DNS routing: MX of the domain */
+    ROUTE_SMART_HOST,  /* Send connector with smart hosts */
+    ROUTE_UNREACHABLE, /* no connector: wait in the Unreachable queue */
+    ROUTE_NO_MAILBOX,  /* Authoritative domain but no such mailbox: fail */
+};
+
+struct route {
+    enum route_kind kind;
+    const struct send_connector *connector; /* DNS and SMART_HOST */
+    const struct mailbox *mailbox;          /* MAILBOX and LMTP (NULL for postmaster) */
+    const char *lmtp_server;                /* LMTP */
+    /* Queue key: recipients with equal keys share a delivery queue and a
+     * connection. "b.test" for DNS routing, the connector name for smart
+     * hosts, the LMTP server, "Mailbox Delivery", "Unreachable". */
+    char next_hop[300];
+};
+
+/* domain is the recipient's domain (lower case), address the whole
+ * recipient. message_size picks only connectors whose MaxMessageSize
+ * allows it. */
+void route_recipient(const struct config *cfg, const char *address, const char *domain,
+                     uint64_t message_size, struct route *out);
+
+/* How specifically an address space matches domain: 0 for no match, else
+ * a number that grows with specificity ("*" < "*.contoso.com" <
+ * "marketing.contoso.com"). */
+unsigned route_space_match(const char *space, const char *domain);
+
+#endif

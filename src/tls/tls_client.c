@@ -1,0 +1,597 @@
+/*
+ * tls_client.c — the client side of TLS (see tls.h, "Client side"): trust
+ * anchors and CRLs of the store, client contexts (with or without a client
+ * certificate), SNI, and the after-handshake peer check that both sides
+ * use.
+ *
+ * Trust: the system default paths, every certificate in the .pem files of
+ * <certdir>/root and every CRL in the .pem files of <certdir>/crl, read
+ * when the store loads.
+ * With any CRL present, CRLs are checked for every certificate of a chain
+ * (X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL), but only for CAs that
+ * have a CRL there: a missing CRL is not an error, or a single private CA's
+ * CRL would make every public server unverifiable. A CRL that is present
+ * but out of date or broken does fail the check (fail closed).
+ *
+ * The handshake never fails on the peer's certificate: opportunistic TLS
+ * must still encrypt. tls_peer_check turns the verify result and the names
+ * into a tls_peer_status afterwards, and the caller decides.
+ *
+ * Must never: abort a handshake because of the peer's certificate, treat a
+ * certificate as trusted without a verified chain, match a name against
+ * the subject CN when the certificate has DNS SANs, or log key material.
+ */
+#include "tls/tls.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "tls/tls_int.h"
+
+#include <openssl/asn1.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DNS_NAME_MAX 253
+/* A subject or issuer in a one-line reason; longer ones are cut. */
+#define DN_TEXT_MAX 256
+
+static void setmsg(char *buf, size_t len, const char *fmt, ...) PRINTF_LIKE(3, 4);
+
+static void
+setmsg(char *buf, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (buf == NULL || len == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
+}
+
+/* Never ask for a passphrase: the default callback would read the tty. */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    return 0;
+}
+
+/* "mail.example.com." and "MAIL.example.com" are the same name as
+ * "mail.example.com". False when the name does not fit. */
+static bool
+normalize_host(const char *in, char out[DNS_NAME_MAX + 2])
+{
+    size_t n = strlcpy_p(out, in, DNS_NAME_MAX + 2);
+
+    if (n > DNS_NAME_MAX + 1)
+        return false;
+    if (n > 1 && out[n - 1] == '.')
+        out[n - 1] = '\0';
+    str_lower(out);
+    return true;
+}
+
+/*
+ * Trust anchors and CRLs
+ */
+
+static int
+pem_filter(const struct dirent *d)
+{
+    size_t n = strlen(d->d_name);
+
+    /* Dot files are temporaries or editor debris. */
+    return d->d_name[0] != '.' && n > 4 && strcmp(d->d_name + n - 4, ".pem") == 0;
+}
+
+/* Reads every certificate (crls == NULL) or every CRL (roots == NULL) of
+ * the *.pem files in dir. A missing directory holds nothing; a broken
+ * file is skipped as a whole, with a warning. */
+static void
+load_pem_dir(const char *dir, STACK_OF(X509) * roots, STACK_OF(X509_CRL) * crls)
+{
+    struct dirent **ents = NULL;
+    char ebuf[256];
+    int n;
+
+    n = scandir(dir, &ents, pem_filter, alphasort);
+    if (n < 0) {
+        if (errno != ENOENT)
+            log_warn("tls: cannot read %s", dir);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        char *path = xasprintf("%s/%s", dir, ents[i]->d_name);
+        STACK_OF(X509) *xs = sk_X509_new_null();
+        STACK_OF(X509_CRL) *cs = sk_X509_CRL_new_null();
+        BIO *bio;
+        unsigned long e;
+
+        if (xs == NULL || cs == NULL)
+            fatalx("tls: out of memory");
+        ERR_clear_error();
+        bio = BIO_new_file(path, "r");
+        if (bio == NULL) {
+            log_warnx("tls: skipping %s: %s", path, tls_last_error(ebuf, sizeof(ebuf)));
+            goto next;
+        }
+        for (;;) {
+            if (roots != NULL) {
+                X509 *x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL);
+                if (x == NULL)
+                    break;
+                if (sk_X509_push(xs, x) <= 0)
+                    fatalx("tls: out of memory");
+            } else {
+                X509_CRL *c = PEM_read_bio_X509_CRL(bio, NULL, no_passphrase, NULL);
+                if (c == NULL)
+                    break;
+                if (sk_X509_CRL_push(cs, c) <= 0)
+                    fatalx("tls: out of memory");
+            }
+        }
+        BIO_free(bio);
+        /* A clean end of file reads as "no start line"; anything else is a
+         * damaged block, and half a file of anchors is not what was meant. */
+        e = ERR_peek_last_error();
+        if (e != 0 &&
+            !(ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)) {
+            log_warnx("tls: skipping %s: damaged PEM: %s", path,
+                      tls_last_error(ebuf, sizeof(ebuf)));
+            goto next;
+        }
+        ERR_clear_error();
+        if (sk_X509_num(xs) == 0 && sk_X509_CRL_num(cs) == 0) {
+            log_warnx("tls: skipping %s: no %s in it", path, roots != NULL ? "certificate" : "CRL");
+            goto next;
+        }
+        while (sk_X509_num(xs) > 0)
+            if (sk_X509_push(roots, sk_X509_shift(xs)) <= 0)
+                fatalx("tls: out of memory");
+        while (sk_X509_CRL_num(cs) > 0)
+            if (sk_X509_CRL_push(crls, sk_X509_CRL_shift(cs)) <= 0)
+                fatalx("tls: out of memory");
+        log_debug("tls: loaded %s", path);
+    next:
+        sk_X509_pop_free(xs, X509_free);
+        sk_X509_CRL_pop_free(cs, X509_CRL_free);
+        free(path);
+        free(ents[i]);
+    }
+    free(ents);
+}
+
+void
+tls_trust_load(struct tls_store *store)
+{
+    char *dir;
+
+    store->roots = sk_X509_new_null();
+    store->crls = sk_X509_CRL_new_null();
+    if (store->roots == NULL || store->crls == NULL)
+        fatalx("tls: out of memory");
+    if (store->certdir == NULL)
+        return;
+    dir = xasprintf("%s/root", store->certdir);
+    load_pem_dir(dir, store->roots, NULL);
+    free(dir);
+    dir = xasprintf("%s/crl", store->certdir);
+    load_pem_dir(dir, NULL, store->crls);
+    free(dir);
+}
+
+int
+tls_trust_apply(const struct tls_store *store, SSL_CTX *ctx)
+{
+    X509_STORE *xs = SSL_CTX_get_cert_store(ctx);
+
+    if (xs == NULL || SSL_CTX_set_default_verify_paths(ctx) != 1)
+        return -1;
+    for (int i = 0; i < sk_X509_num(store->roots); i++)
+        if (X509_STORE_add_cert(xs, sk_X509_value(store->roots, i)) != 1)
+            return -1;
+    for (int i = 0; i < sk_X509_CRL_num(store->crls); i++)
+        if (X509_STORE_add_crl(xs, sk_X509_CRL_value(store->crls, i)) != 1)
+            return -1;
+    if (sk_X509_CRL_num(store->crls) > 0 &&
+        X509_STORE_set_flags(xs, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL) != 1)
+        return -1;
+    return 0;
+}
+
+void
+tls_client_free(struct tls_store *store)
+{
+    for (size_t i = 0; i < store->nclient_ctxs; i++) {
+        SSL_CTX_free(store->client_ctxs[i].ctx);
+        free(store->client_ctxs[i].fqdn);
+    }
+    free(store->client_ctxs);
+    store->client_ctxs = NULL;
+    store->nclient_ctxs = 0;
+    sk_X509_pop_free(store->roots, X509_free);
+    sk_X509_CRL_pop_free(store->crls, X509_CRL_free);
+    store->roots = NULL;
+    store->crls = NULL;
+}
+
+/*
+ * Verification callback
+ */
+
+static pthread_once_t first_error_once = PTHREAD_ONCE_INIT;
+static int first_error_idx = -1;
+
+static void
+first_error_init(void)
+{
+    first_error_idx = X509_STORE_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+/*
+ * OpenSSL keeps verifying after the callback accepts an error, and each
+ * later error overwrites the result; the first one is the fundamental
+ * problem (an untrusted chain matters more than the expiry found after it),
+ * so it is kept in the store context's ex_data and put back each time.
+ */
+int
+tls_verify_continue(int ok, X509_STORE_CTX *xctx)
+{
+    int err, first;
+
+    if (ok)
+        return 1;
+    pthread_once(&first_error_once, first_error_init);
+    if (first_error_idx < 0)
+        return 1; /* no bookkeeping: the last error stands */
+    err = X509_STORE_CTX_get_error(xctx);
+    first = (int)(intptr_t)X509_STORE_CTX_get_ex_data(xctx, first_error_idx);
+    if (err == X509_V_ERR_UNABLE_TO_GET_CRL) {
+        /* Revocation is checked only for CAs whose CRL is installed. */
+        X509_STORE_CTX_set_error(xctx, first);
+        return 1;
+    }
+    if (first == X509_V_OK)
+        X509_STORE_CTX_set_ex_data(xctx, first_error_idx, (void *)(intptr_t)err);
+    else
+        X509_STORE_CTX_set_error(xctx, first);
+    return 1;
+}
+
+/*
+ * Client contexts
+ */
+
+static SSL_CTX *
+build_client_ctx(const struct tls_store *store, const struct tls_cert *c, char *why, size_t whylen)
+{
+    SSL_CTX *ctx;
+    char e[256];
+
+    pthread_once(&first_error_once, first_error_init);
+    ERR_clear_error();
+    ctx = SSL_CTX_new(TLS_client_method());
+    if (ctx == NULL)
+        goto fail;
+    if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
+        goto fail;
+    /* As for the server side: no compression (CRIME), no renegotiation,
+     * and SMTP frames its own data so a missing close_notify truncates
+     * nothing. */
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION |
+                                 SSL_OP_NO_RENEGOTIATION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    /* VERIFY_PEER so that the chain is verified at all; the callback lets
+     * every handshake finish. */
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, tls_verify_continue);
+    if (tls_trust_apply(store, ctx) != 0)
+        goto fail;
+    if (c != NULL) {
+        if (SSL_CTX_use_certificate(ctx, c->leaf) != 1 ||
+            SSL_CTX_use_PrivateKey(ctx, c->key) != 1 || SSL_CTX_check_private_key(ctx) != 1)
+            goto fail;
+        if (sk_X509_num(c->chain) > 0 && SSL_CTX_set1_chain(ctx, c->chain) != 1)
+            goto fail;
+    }
+    return ctx;
+fail:
+    if (c != NULL)
+        setmsg(why, whylen, "certificate %s: cannot set up a TLS client context: %s", c->thumbprint,
+               tls_last_error(e, sizeof(e)));
+    else
+        setmsg(why, whylen, "cannot set up a TLS client context: %s", tls_last_error(e, sizeof(e)));
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+struct ssl_ctx_st *
+tls_store_client_ctx(struct tls_store *store, const char *client_fqdn, char *why, size_t whylen)
+{
+    char host[DNS_NAME_MAX + 2];
+    const char *key = NULL;
+    struct tls_cert *c = NULL;
+    SSL_CTX *ctx = NULL;
+
+    setmsg(why, whylen, "%s", "");
+    if (store == NULL) {
+        setmsg(why, whylen, "no certificate store");
+        return NULL;
+    }
+    /* An empty name is no name: no client certificate. */
+    if (client_fqdn != NULL && client_fqdn[0] != '\0') {
+        if (!normalize_host(client_fqdn, host)) {
+            setmsg(why, whylen, "\"%.64s...\" is too long for a DNS name", client_fqdn);
+            return NULL;
+        }
+        key = host;
+    }
+
+    pthread_mutex_lock(&store->lock);
+    for (size_t i = 0; i < store->nclient_ctxs; i++) {
+        const char *f = store->client_ctxs[i].fqdn;
+        if ((f == NULL && key == NULL) || (f != NULL && key != NULL && strcmp(f, key) == 0)) {
+            ctx = store->client_ctxs[i].ctx;
+            goto out;
+        }
+    }
+    /* Failures are not cached: the next call gives the same reason. */
+    if (key != NULL && (c = tls_select_cert(store, key, TLS_PURPOSE_CLIENT, why, whylen)) == NULL)
+        goto out;
+    ctx = build_client_ctx(store, c, why, whylen);
+    if (ctx != NULL) {
+        store->client_ctxs =
+            xrealloc(store->client_ctxs, (store->nclient_ctxs + 1) * sizeof(*store->client_ctxs));
+        store->client_ctxs[store->nclient_ctxs].fqdn = key != NULL ? xstrdup(key) : NULL;
+        store->client_ctxs[store->nclient_ctxs].ctx = ctx;
+        store->nclient_ctxs++;
+    }
+out:
+    pthread_mutex_unlock(&store->lock);
+    if (ctx != NULL)
+        setmsg(why, whylen, "%s", "");
+    return ctx;
+}
+
+/* RFC 6066 3: "Literal IPv4 and IPv6 addresses are not permitted" in SNI.
+ * "[...]" is the SMTP address-literal form. */
+static bool
+is_ip_literal(const char *s)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+
+    return s[0] == '[' || inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+struct ssl_st *
+tls_client_ssl_new(struct ssl_ctx_st *ctx, const char *sni)
+{
+    char host[DNS_NAME_MAX + 2];
+    SSL *ssl;
+
+    if (ctx == NULL)
+        return NULL;
+    ssl = SSL_new(ctx);
+    if (ssl == NULL)
+        return NULL;
+    SSL_set_connect_state(ssl);
+    if (sni != NULL && sni[0] != '\0' && !is_ip_literal(sni)) {
+        /* SNI carries the name without its trailing dot (RFC 6066 3).
+         * Without SNI the handshake still works, so a name OpenSSL refuses
+         * is left out rather than failing the connection. */
+        if (!normalize_host(sni, host) || SSL_set_tlsext_host_name(ssl, host) != 1) {
+            log_debug("tls: no SNI for \"%.64s\"", sni);
+            ERR_clear_error();
+        }
+    }
+    return ssl;
+}
+
+/*
+ * Peer check
+ */
+
+/* The DN as one line, RFC 2253 order ("CN=mx.example,O=Example"), with
+ * control characters escaped so a hostile certificate cannot forge log
+ * lines; UTF-8 stays readable. */
+static void
+dn_text(const X509_NAME *name, char *out, size_t outlen)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data = NULL;
+    long n;
+
+    strlcpy_p(out, "an empty subject", outlen);
+    if (bio == NULL)
+        return;
+    if (X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) > 0 &&
+        (n = BIO_get_mem_data(bio, &data)) > 0) {
+        size_t len = (size_t)n < outlen - 1 ? (size_t)n : outlen - 1;
+        memcpy(out, data, len);
+        out[len] = '\0';
+    }
+    BIO_free(bio);
+    ERR_clear_error();
+}
+
+static void
+asn1_time_text(const ASN1_TIME *t, char *out, size_t outlen)
+{
+    struct tm tm;
+
+    memset(&tm, 0, sizeof(tm));
+    if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1 ||
+        strftime(out, outlen, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+        strlcpy_p(out, "an unknown date", outlen);
+}
+
+/* Do x's validity dates fail now (expired, or not yet valid)? */
+static bool
+dates_fail(X509 *x, bool expired)
+{
+    /* -1: the time is before now, 1: after it, 0: unreadable. */
+    int cmp = X509_cmp_current_time(expired ? X509_get0_notAfter(x) : X509_get0_notBefore(x));
+
+    return expired ? cmp < 0 : cmp > 0;
+}
+
+/* The certificate whose dates fail, leaf first, then the verified chain;
+ * NULL when none does any more (the clock moved on since the handshake). */
+static X509 *
+find_bad_dates(SSL *ssl, X509 *leaf, bool expired)
+{
+    STACK_OF(X509) *chain = SSL_get0_verified_chain(ssl);
+
+    if (dates_fail(leaf, expired))
+        return leaf;
+    if (chain == NULL)
+        chain = SSL_get_peer_cert_chain(ssl);
+    for (int i = 0; chain != NULL && i < sk_X509_num(chain); i++)
+        if (dates_fail(sk_X509_value(chain, i), expired))
+            return sk_X509_value(chain, i);
+    return NULL;
+}
+
+enum tls_peer_status
+tls_peer_check(struct ssl_st *ssl, const char *const *names, size_t nnames, char *why,
+               size_t whylen)
+{
+    char subject[DN_TEXT_MAX], issuer[DN_TEXT_MAX + 16], other[DN_TEXT_MAX], date[64];
+    enum tls_peer_status st;
+    X509 *x, *bad;
+    size_t shown = 0;
+    long vr;
+
+    setmsg(why, whylen, "%s", "");
+    if (ssl == NULL) {
+        setmsg(why, whylen, "no TLS session");
+        return TLS_PEER_NO_CERTIFICATE;
+    }
+    x = SSL_get0_peer_certificate(ssl);
+    if (x == NULL) {
+        setmsg(why, whylen, "the peer presented no certificate");
+        return TLS_PEER_NO_CERTIFICATE;
+    }
+    dn_text(X509_get_subject_name(x), subject, sizeof(subject));
+    /* "(issuer ...)" only says something when the issuer is another name. */
+    issuer[0] = '\0';
+    if (X509_NAME_cmp(X509_get_issuer_name(x), X509_get_subject_name(x)) != 0) {
+        dn_text(X509_get_issuer_name(x), other, sizeof(other));
+        snprintf(issuer, sizeof(issuer), " (issuer %s)", other);
+    }
+
+    vr = SSL_get_verify_result(ssl);
+    switch (vr) {
+    case X509_V_OK:
+        st = TLS_PEER_OK;
+        break;
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+    case X509_V_ERR_CERT_NOT_YET_VALID: {
+        bool expired = vr == X509_V_ERR_CERT_HAS_EXPIRED;
+        st = expired ? TLS_PEER_EXPIRED : TLS_PEER_NOT_YET_VALID;
+        bad = find_bad_dates(ssl, x, expired);
+        if (bad == NULL) {
+            setmsg(why, whylen, "certificate %s%s: a certificate of its chain %s", subject, issuer,
+                   expired ? "has expired" : "is not yet valid");
+            return st;
+        }
+        asn1_time_text(expired ? X509_get0_notAfter(bad) : X509_get0_notBefore(bad), date,
+                       sizeof(date));
+        if (bad == x) {
+            setmsg(why, whylen, "certificate %s%s %s (%s %s)", subject, issuer,
+                   expired ? "has expired" : "is not yet valid", expired ? "notAfter" : "notBefore",
+                   date);
+        } else {
+            dn_text(X509_get_subject_name(bad), other, sizeof(other));
+            setmsg(why, whylen, "certificate %s%s: chain certificate %s %s (%s %s)", subject,
+                   issuer, other, expired ? "has expired" : "is not yet valid",
+                   expired ? "notAfter" : "notBefore", date);
+        }
+        return st;
+    }
+    case X509_V_ERR_CERT_REVOKED:
+        setmsg(why, whylen, "certificate %s%s has been revoked", subject, issuer);
+        return TLS_PEER_REVOKED;
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    case X509_V_ERR_CERT_UNTRUSTED:
+        setmsg(why, whylen, "certificate %s%s is not trusted: %s", subject, issuer,
+               X509_verify_cert_error_string(vr));
+        return TLS_PEER_UNTRUSTED;
+    default:
+        setmsg(why, whylen, "certificate %s%s is invalid: %s", subject, issuer,
+               X509_verify_cert_error_string(vr));
+        return TLS_PEER_INVALID;
+    }
+
+    if (nnames == 0 || names == NULL) {
+        setmsg(why, whylen, "certificate %s%s is trusted", subject, issuer);
+        return st;
+    }
+    /* X509_check_host looks at the subject CN only when there are no DNS
+     * SANs (X509_CHECK_FLAG_NEVER_CHECK_SUBJECT unset), and takes "*" only
+     * as a whole left-most label. */
+    for (size_t i = 0; i < nnames; i++) {
+        char host[DNS_NAME_MAX + 2];
+
+        if (names[i] == NULL || names[i][0] == '\0' || !normalize_host(names[i], host))
+            continue;
+        if (X509_check_host(x, host, strlen(host), X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) ==
+            1) {
+            setmsg(why, whylen, "certificate %s%s is trusted and names %s", subject, issuer, host);
+            return TLS_PEER_OK;
+        }
+    }
+    ERR_clear_error();
+    setmsg(why, whylen, "certificate %s%s does not name ", subject, issuer);
+    for (size_t i = 0; i < nnames && why != NULL; i++) {
+        size_t used = strnlen(why, whylen);
+        if (names[i] == NULL || names[i][0] == '\0' || used + 1 >= whylen)
+            continue;
+        snprintf(why + used, whylen - used, "%s%s", shown++ > 0 ? " or " : "", names[i]);
+    }
+    if (shown == 0)
+        setmsg(why, whylen, "certificate %s%s: no usable name to check it against", subject,
+               issuer);
+    return TLS_PEER_NAME_MISMATCH;
+}
+
+const char *
+tls_peer_status_name(enum tls_peer_status st)
+{
+    switch (st) {
+    case TLS_PEER_OK:
+        return "Ok";
+    case TLS_PEER_NO_CERTIFICATE:
+        return "NoCertificate";
+    case TLS_PEER_UNTRUSTED:
+        return "UntrustedRoot";
+    case TLS_PEER_EXPIRED:
+        return "Expired";
+    case TLS_PEER_NOT_YET_VALID:
+        return "NotYetValid";
+    case TLS_PEER_REVOKED:
+        return "Revoked";
+    case TLS_PEER_NAME_MISMATCH:
+        return "NameMismatch";
+    case TLS_PEER_INVALID:
+        return "Invalid";
+    }
+    return "Invalid";
+}

@@ -1,0 +1,816 @@
+/*
+ * test_tls_client.c — unit tests for the client side of src/tls
+ * (tls_client.c): client contexts, SNI, client certificates and
+ * tls_peer_check on both ends of real in-memory handshakes (BIO pairs).
+ *
+ * A test CA, leaf certificates and CRLs are built here with the OpenSSL API
+ * (EC P-256 keys, quick to generate). Each test works in its own mkdtemp
+ * certificate directory (with root/ and crl/ below it) and removes it
+ * afterwards.
+ * Must never: touch anything outside its temporary directories, or depend
+ * on the system trust store's contents.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "lib/util.h"
+#include "tls/tls.h"
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DAY (24L * 3600L)
+#define WHY 1024
+
+/*
+ * Helpers
+ */
+
+static char *
+make_dir(void)
+{
+    char tmpl[] = "/tmp/postern-test-tlsc-XXXXXX";
+
+    assert_non_null(mkdtemp(tmpl));
+    return xstrdup(tmpl);
+}
+
+static int
+rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+static void
+remove_dir(char *dir)
+{
+    assert_int_equal(nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+    free(dir);
+}
+
+static EVP_PKEY *
+ec_key(void)
+{
+    EVP_PKEY *k = EVP_EC_gen("P-256");
+
+    assert_non_null(k);
+    return k;
+}
+
+static void
+add_ext(X509 *x, X509V3_CTX *v3, int nid, const char *value)
+{
+    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, v3, nid, value);
+
+    assert_non_null(ext);
+    assert_int_equal(X509_add_ext(x, ext, -1), 1);
+    X509_EXTENSION_free(ext);
+}
+
+/* A certificate for cn, valid from now+nb to now+na seconds, signed by
+ * issuer (self-signed when issuer is NULL). SANs: san ("DNS:a,DNS:b") when
+ * given, else DNS:cn unless no_san. */
+struct certspec {
+    const char *cn;
+    const char *san;
+    bool no_san;
+    long nb, na;
+    bool ca;
+    const char *eku; /* NULL: no EKU extension */
+};
+
+static X509 *
+make_cert(const struct certspec *s, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key)
+{
+    static long serial = 5000;
+    X509 *x = X509_new();
+    X509V3_CTX v3;
+
+    assert_non_null(x);
+    assert_int_equal(X509_set_version(x, X509_VERSION_3), 1);
+    assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), serial++), 1);
+    assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), s->nb));
+    assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), s->na));
+    assert_int_equal(X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+                                                (const unsigned char *)s->cn, -1, -1, 0),
+                     1);
+    assert_int_equal(X509_set_issuer_name(x, X509_get_subject_name(issuer ? issuer : x)), 1);
+    assert_int_equal(X509_set_pubkey(x, key), 1);
+    X509V3_set_ctx(&v3, issuer ? issuer : x, x, NULL, NULL, 0);
+    add_ext(x, &v3, NID_basic_constraints, s->ca ? "critical,CA:TRUE" : "CA:FALSE");
+    if (s->ca)
+        add_ext(x, &v3, NID_key_usage, "critical,keyCertSign,cRLSign");
+    if (s->san != NULL) {
+        add_ext(x, &v3, NID_subject_alt_name, s->san);
+    } else if (!s->no_san) {
+        char *san = xasprintf("DNS:%s", s->cn);
+        add_ext(x, &v3, NID_subject_alt_name, san);
+        free(san);
+    }
+    if (s->eku != NULL)
+        add_ext(x, &v3, NID_ext_key_usage, s->eku);
+    add_ext(x, &v3, NID_subject_key_identifier, "hash");
+    if (issuer != NULL)
+        add_ext(x, &v3, NID_authority_key_identifier, "keyid");
+    assert_true(X509_sign(x, issuer_key ? issuer_key : key, EVP_sha256()) > 0);
+    return x;
+}
+
+static void
+thumb_of(X509 *x, char out[41])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+
+    assert_int_equal(X509_digest(x, EVP_sha1(), md, &n), 1);
+    assert_int_equal(n, 20);
+    for (unsigned int i = 0; i < n; i++)
+        snprintf(out + 2 * i, 3, "%02X", md[i]);
+}
+
+/* Writes <T>.pem (leaf, then chain if any) and <T>.key into dir. */
+static void
+store_cert(const char *dir, X509 *leaf, X509 *chain, EVP_PKEY *key)
+{
+    char thumb[41], *p;
+    FILE *f;
+
+    thumb_of(leaf, thumb);
+    p = xasprintf("%s/%s.pem", dir, thumb);
+    f = fopen(p, "w");
+    assert_non_null(f);
+    assert_int_equal(PEM_write_X509(f, leaf), 1);
+    if (chain != NULL)
+        assert_int_equal(PEM_write_X509(f, chain), 1);
+    assert_int_equal(fclose(f), 0);
+    free(p);
+    p = xasprintf("%s/%s.key", dir, thumb);
+    f = fopen(p, "w");
+    assert_non_null(f);
+    assert_int_equal(fchmod(fileno(f), 0600), 0);
+    assert_int_equal(PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL), 1);
+    assert_int_equal(fclose(f), 0);
+    free(p);
+}
+
+/* Puts a trust anchor into <dir>/root/<name>.pem. */
+static void
+store_root(const char *dir, const char *name, X509 *ca)
+{
+    char *sub = xasprintf("%s/root", dir), *p = xasprintf("%s/%s.pem", sub, name);
+    FILE *f;
+
+    (void)mkdir(sub, 0755);
+    f = fopen(p, "w");
+    assert_non_null(f);
+    assert_int_equal(PEM_write_X509(f, ca), 1);
+    assert_int_equal(fclose(f), 0);
+    free(p);
+    free(sub);
+}
+
+/* Puts a CRL by ca, revoking `revoked` (may be NULL) and next due at
+ * now + next seconds, into <dir>/crl/<name>.pem. */
+static void
+store_crl(const char *dir, const char *name, X509 *ca, EVP_PKEY *cakey, X509 *revoked, long next)
+{
+    char *sub = xasprintf("%s/crl", dir), *p = xasprintf("%s/%s.pem", sub, name);
+    X509_CRL *crl = X509_CRL_new();
+    ASN1_TIME *last = X509_gmtime_adj(NULL, -3600), *due = X509_gmtime_adj(NULL, next);
+    FILE *f;
+
+    assert_non_null(crl);
+    assert_int_equal(X509_CRL_set_version(crl, X509_CRL_VERSION_2), 1);
+    assert_int_equal(X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca)), 1);
+    assert_int_equal(X509_CRL_set1_lastUpdate(crl, last), 1);
+    assert_int_equal(X509_CRL_set1_nextUpdate(crl, due), 1);
+    if (revoked != NULL) {
+        X509_REVOKED *r = X509_REVOKED_new();
+        assert_non_null(r);
+        assert_int_equal(X509_REVOKED_set_serialNumber(r, X509_get_serialNumber(revoked)), 1);
+        assert_int_equal(X509_REVOKED_set_revocationDate(r, last), 1);
+        assert_int_equal(X509_CRL_add0_revoked(crl, r), 1);
+    }
+    assert_int_equal(X509_CRL_sort(crl), 1);
+    assert_true(X509_CRL_sign(crl, cakey, EVP_sha256()) > 0);
+
+    (void)mkdir(sub, 0755);
+    f = fopen(p, "w");
+    assert_non_null(f);
+    assert_int_equal(PEM_write_X509_CRL(f, crl), 1);
+    assert_int_equal(fclose(f), 0);
+    X509_CRL_free(crl);
+    ASN1_TIME_free(last);
+    ASN1_TIME_free(due);
+    free(p);
+    free(sub);
+}
+
+static struct tls_store *
+load(const char *dir)
+{
+    char err[256];
+    struct tls_store *st = tls_store_load(dir, err, sizeof(err));
+
+    assert_non_null(st);
+    return st;
+}
+
+/* A server context for any certificate, even one the store would never
+ * select (expired, not yet valid). */
+static SSL_CTX *
+raw_server_ctx(X509 *leaf, EVP_PKEY *key, X509 *chain)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+    assert_non_null(ctx);
+    assert_int_equal(SSL_CTX_use_certificate(ctx, leaf), 1);
+    assert_int_equal(SSL_CTX_use_PrivateKey(ctx, key), 1);
+    if (chain != NULL)
+        assert_int_equal(SSL_CTX_add1_chain_cert(ctx, chain), 1);
+    return ctx;
+}
+
+static int
+accept_any(int ok, X509_STORE_CTX *xctx)
+{
+    return 1;
+}
+
+struct conn {
+    SSL *client, *server;
+};
+
+/* A full handshake over a BIO pair between a client from cctx (SNI sni)
+ * and a server from sctx, which requests a client certificate when
+ * want_client_cert. Both ends must finish: the client never aborts on the
+ * server's certificate. */
+static struct conn
+connect_pair(SSL_CTX *cctx, SSL_CTX *sctx, const char *sni, bool want_client_cert)
+{
+    struct conn c;
+    BIO *sbio, *cbio;
+    bool sdone = false, cdone = false;
+
+    c.client = tls_client_ssl_new(cctx, sni);
+    c.server = tls_ssl_new(sctx);
+    assert_non_null(c.client);
+    assert_non_null(c.server);
+    if (want_client_cert)
+        SSL_set_verify(c.server, SSL_VERIFY_PEER, accept_any);
+    assert_int_equal(BIO_new_bio_pair(&sbio, 0, &cbio, 0), 1);
+    SSL_set_bio(c.server, sbio, sbio);
+    SSL_set_bio(c.client, cbio, cbio);
+    for (int i = 0; i < 100 && !(sdone && cdone); i++) {
+        int r;
+        if (!cdone) {
+            r = SSL_do_handshake(c.client);
+            cdone = r == 1;
+            assert_true(cdone || SSL_get_error(c.client, r) == SSL_ERROR_WANT_READ);
+        }
+        if (!sdone) {
+            r = SSL_do_handshake(c.server);
+            sdone = r == 1;
+            assert_true(sdone || SSL_get_error(c.server, r) == SSL_ERROR_WANT_READ);
+        }
+    }
+    assert_true(sdone && cdone);
+    return c;
+}
+
+static void
+conn_free(struct conn *c)
+{
+    tls_ssl_free(c->client);
+    tls_ssl_free(c->server);
+}
+
+/* tls_peer_check on the client end against one name. */
+static enum tls_peer_status
+check_server(SSL_CTX *cctx, SSL_CTX *sctx, const char *name, char *why)
+{
+    struct conn c = connect_pair(cctx, sctx, name, false);
+    const char *names[1] = {name};
+    enum tls_peer_status st = tls_peer_check(c.client, names, name ? 1 : 0, why, WHY);
+
+    conn_free(&c);
+    return st;
+}
+
+/* A test PKI: a CA (trusted via root/ unless untrusted) and keys. */
+struct pki {
+    char *dir;
+    EVP_PKEY *cakey, *key;
+    X509 *ca;
+};
+
+static void
+pki_init(struct pki *p, const char *ca_cn, bool trusted)
+{
+    struct certspec ca = {
+        .cn = ca_cn, .no_san = true, .nb = -1000 * DAY, .na = 1000 * DAY, .ca = true};
+
+    p->dir = make_dir();
+    p->cakey = ec_key();
+    p->key = ec_key();
+    p->ca = make_cert(&ca, p->cakey, NULL, NULL);
+    if (trusted)
+        store_root(p->dir, "ca", p->ca);
+}
+
+static void
+pki_free(struct pki *p)
+{
+    X509_free(p->ca);
+    EVP_PKEY_free(p->cakey);
+    EVP_PKEY_free(p->key);
+    remove_dir(p->dir);
+}
+
+static X509 *
+pki_issue(struct pki *p, const struct certspec *s)
+{
+    return make_cert(s, p->key, p->ca, p->cakey);
+}
+
+/*
+ * Tests
+ */
+
+static void
+test_client_ctx(void **state)
+{
+    struct pki p;
+    struct tls_store *st;
+    char why[WHY];
+    SSL_CTX *ctx;
+
+    pki_init(&p, "Test CA", true);
+    st = load(p.dir);
+    ctx = tls_store_client_ctx(st, NULL, why, sizeof(why));
+    assert_non_null(ctx);
+    assert_string_equal(why, "");
+    /* Cached, and an empty name is no name. */
+    assert_ptr_equal(tls_store_client_ctx(st, NULL, why, sizeof(why)), ctx);
+    assert_ptr_equal(tls_store_client_ctx(st, "", why, sizeof(why)), ctx);
+    assert_int_equal(SSL_CTX_get_min_proto_version(ctx), TLS1_2_VERSION);
+    assert_int_equal(SSL_CTX_get_verify_mode(ctx), SSL_VERIFY_PEER);
+    assert_true(SSL_CTX_get_options(ctx) & SSL_OP_NO_COMPRESSION);
+    assert_null(SSL_CTX_get0_certificate(ctx));
+    /* The CA from root/ is in the trust store. */
+    {
+        STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(SSL_CTX_get_cert_store(ctx));
+        bool found = false;
+        for (int i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+            X509 *x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
+            found = found || (x != NULL && X509_cmp(x, p.ca) == 0);
+        }
+        assert_true(found);
+    }
+    /* No certificate for the name: NULL and why. */
+    assert_null(tls_store_client_ctx(st, "nobody.a.test", why, sizeof(why)));
+    assert_non_null(strstr(why, "no certificate names nobody.a.test"));
+    assert_null(tls_store_client_ctx(NULL, NULL, why, sizeof(why)));
+    assert_null(tls_client_ssl_new(NULL, "x"));
+    tls_store_free(st);
+    pki_free(&p);
+}
+
+static void
+test_trusted_and_names(void **state)
+{
+    struct pki p;
+    struct certspec mx = {
+        .cn = "mx.b.test", .san = "DNS:mx.b.test,DNS:*.mx2.b.test", .nb = -DAY, .na = 300 * DAY};
+    struct certspec cnonly = {.cn = "cn.b.test", .no_san = true, .nb = -DAY, .na = 300 * DAY};
+    struct certspec sandiff = {
+        .cn = "cn.b.test", .san = "DNS:san.b.test", .nb = -DAY, .na = 300 * DAY};
+    struct tls_store *st;
+    char why[WHY];
+    SSL_CTX *cctx, *sctx;
+    X509 *leaf;
+
+    pki_init(&p, "Test CA", true);
+    leaf = pki_issue(&p, &mx);
+    store_cert(p.dir, leaf, p.ca, p.key);
+    X509_free(leaf);
+    st = load(p.dir);
+    cctx = tls_store_client_ctx(st, NULL, why, sizeof(why));
+    sctx = tls_store_server_ctx(st, "mx.b.test", why, sizeof(why));
+    assert_non_null(cctx);
+    assert_non_null(sctx);
+
+    /* Trusted and the right name (case and a trailing dot do not matter). */
+    assert_int_equal(check_server(cctx, sctx, "mx.b.test", why), TLS_PEER_OK);
+    assert_non_null(strstr(why, "CN=mx.b.test"));
+    assert_int_equal(check_server(cctx, sctx, "MX.B.test.", why), TLS_PEER_OK);
+    /* A wildcard SAN covers exactly one label. */
+    assert_int_equal(check_server(cctx, sctx, "a.mx2.b.test", why), TLS_PEER_OK);
+    assert_int_equal(check_server(cctx, sctx, "a.b.mx2.b.test", why), TLS_PEER_NAME_MISMATCH);
+    assert_int_equal(check_server(cctx, sctx, "mx2.b.test", why), TLS_PEER_NAME_MISMATCH);
+    /* Chain only, no names asked. */
+    assert_int_equal(check_server(cctx, sctx, NULL, why), TLS_PEER_OK);
+
+    /* Wrong name. */
+    assert_int_equal(check_server(cctx, sctx, "b.test", why), TLS_PEER_NAME_MISMATCH);
+    assert_string_equal(why, "certificate CN=mx.b.test (issuer CN=Test CA) does not name b.test");
+
+    /* Several names: any one matching is enough; the reason lists all. */
+    {
+        struct conn c = connect_pair(cctx, sctx, "mx.b.test", false);
+        const char *good[] = {"b.test", "mx.b.test"}, *bad[] = {"b.test", "mail.b.test"};
+        assert_int_equal(tls_peer_check(c.client, good, 2, why, sizeof(why)), TLS_PEER_OK);
+        assert_int_equal(tls_peer_check(c.client, bad, 2, why, sizeof(why)),
+                         TLS_PEER_NAME_MISMATCH);
+        assert_non_null(strstr(why, "does not name b.test or mail.b.test"));
+        /* The server saw no client certificate. */
+        assert_int_equal(tls_peer_check(c.server, NULL, 0, why, sizeof(why)),
+                         TLS_PEER_NO_CERTIFICATE);
+        conn_free(&c);
+    }
+    tls_store_free(st);
+
+    /* The subject CN counts only without DNS SANs. */
+    leaf = pki_issue(&p, &cnonly);
+    sctx = raw_server_ctx(leaf, p.key, NULL);
+    X509_free(leaf);
+    st = load(p.dir);
+    cctx = tls_store_client_ctx(st, NULL, why, sizeof(why));
+    assert_int_equal(check_server(cctx, sctx, "cn.b.test", why), TLS_PEER_OK);
+    SSL_CTX_free(sctx);
+    leaf = pki_issue(&p, &sandiff);
+    sctx = raw_server_ctx(leaf, p.key, NULL);
+    X509_free(leaf);
+    assert_int_equal(check_server(cctx, sctx, "cn.b.test", why), TLS_PEER_NAME_MISMATCH);
+    assert_int_equal(check_server(cctx, sctx, "san.b.test", why), TLS_PEER_OK);
+    SSL_CTX_free(sctx);
+    tls_store_free(st);
+    pki_free(&p);
+}
+
+static void
+test_sni(void **state)
+{
+    struct pki p;
+    struct certspec mx = {.cn = "mx.b.test", .nb = -DAY, .na = 300 * DAY};
+    static const char *const literals[] = {"192.0.2.1", "[192.0.2.1]", "2001:db8::1",
+                                           "[IPv6:2001:db8::1]"};
+    struct tls_store *st;
+    char why[WHY];
+    SSL_CTX *cctx, *sctx;
+    X509 *leaf;
+    struct conn c;
+
+    pki_init(&p, "Test CA", true);
+    leaf = pki_issue(&p, &mx);
+    store_cert(p.dir, leaf, p.ca, p.key);
+    X509_free(leaf);
+    st = load(p.dir);
+    cctx = tls_store_client_ctx(st, NULL, why, sizeof(why));
+    sctx = tls_store_server_ctx(st, "mx.b.test", why, sizeof(why));
+
+    c = connect_pair(cctx, sctx, "mx.b.test.", false);
+    assert_string_equal(SSL_get_servername(c.server, TLSEXT_NAMETYPE_host_name), "mx.b.test");
+    conn_free(&c);
+    for (size_t i = 0; i < sizeof(literals) / sizeof(literals[0]); i++) {
+        c = connect_pair(cctx, sctx, literals[i], false);
+        assert_null(SSL_get_servername(c.server, TLSEXT_NAMETYPE_host_name));
+        conn_free(&c);
+    }
+    c = connect_pair(cctx, sctx, NULL, false);
+    assert_null(SSL_get_servername(c.server, TLSEXT_NAMETYPE_host_name));
+    conn_free(&c);
+    tls_store_free(st);
+    pki_free(&p);
+}
+
+static void
+test_untrusted(void **state)
+{
+    struct pki p, other;
+    struct certspec mx = {.cn = "mx.b.test", .nb = -DAY, .na = 300 * DAY};
+    struct certspec old = {.cn = "old.b.test", .nb = -400 * DAY, .na = -DAY};
+    struct tls_store *st;
+    char why[WHY], thumb[41], err[256];
+    SSL_CTX *cctx, *sctx;
+    X509 *leaf;
+
+    pki_init(&p, "Test CA", true);
+    tls_create_selfsigned(p.dir, "self.b.test", NULL, 1, thumb, err, sizeof(err));
+    st = load(p.dir);
+    cctx = tls_store_client_ctx(st, NULL, why, sizeof(why));
+
+    /* Self-signed, as setup creates them. */
+    sctx = tls_store_server_ctx(st, "self.b.test", why, sizeof(why));
+    assert_non_null(sctx);
+    assert_int_equal(check_server(cctx, sctx, "self.b.test", why), TLS_PEER_UNTRUSTED);
+    assert_string_equal(why, "certificate CN=self.b.test is not trusted: self-signed certificate");
+
+    /* Issued by a CA that is not in root/. */
+    pki_init(&other, "Other CA", false);
+    leaf = pki_issue(&other, &mx);
+    sctx = raw_server_ctx(leaf, other.key, other.ca);
+    X509_free(leaf);
+    assert_int_equal(check_server(cctx, sctx, "mx.b.test", why), TLS_PEER_UNTRUSTED);
+    assert_non_null(strstr(why, "CN=mx.b.test (issuer CN=Other CA) is not trusted"));
+    SSL_CTX_free(sctx);
+
+    /* Self-signed and expired: the first problem found (trust) is the one
+     * reported. */
+    {
+        X509 *x = make_cert(&old, p.key, NULL, NULL);
+        sctx = raw_server_ctx(x, p.key, NULL);
+        X509_free(x);
+        assert_int_equal(check_server(cctx, sctx, "old.b.test", why), TLS_PEER_UNTRUSTED);
+        SSL_CTX_free(sctx);
+    }
+    tls_store_free(st);
+    pki_free(&other);
+    pki_free(&p);
+}
+
+static void
+test_expired_and_not_yet_valid(void **state)
+{
+    struct pki p;
+    struct certspec old = {.cn = "old.b.test", .nb = -400 * DAY, .na = -DAY};
+    struct certspec future = {.cn = "new.b.test", .nb = 10 * DAY, .na = 400 * DAY};
+    struct tls_store *st;
+    char why[WHY], date[64];
+    SSL_CTX *cctx, *sctx;
+    X509 *leaf;
+    struct tm tm;
+
+    pki_init(&p, "Test CA", true);
+    st = load(p.dir);
+    cctx = tls_store_client_ctx(st, NULL, why, sizeof(why));
+
+    leaf = pki_issue(&p, &old);
+    assert_int_equal(ASN1_TIME_to_tm(X509_get0_notAfter(leaf), &tm), 1);
+    strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S UTC", &tm);
+    sctx = raw_server_ctx(leaf, p.key, NULL);
+    X509_free(leaf);
+    assert_int_equal(check_server(cctx, sctx, "old.b.test", why), TLS_PEER_EXPIRED);
+    {
+        char *want = xasprintf(
+            "certificate CN=old.b.test (issuer CN=Test CA) has expired (notAfter %s)", date);
+        assert_string_equal(why, want);
+        free(want);
+    }
+    SSL_CTX_free(sctx);
+
+    leaf = pki_issue(&p, &future);
+    sctx = raw_server_ctx(leaf, p.key, NULL);
+    X509_free(leaf);
+    assert_int_equal(check_server(cctx, sctx, "new.b.test", why), TLS_PEER_NOT_YET_VALID);
+    assert_non_null(strstr(why, "is not yet valid (notBefore "));
+    SSL_CTX_free(sctx);
+
+    tls_store_free(st);
+    pki_free(&p);
+}
+
+static void
+test_revoked(void **state)
+{
+    struct pki p, other, stale;
+    struct certspec bad = {.cn = "bad.b.test", .nb = -DAY, .na = 300 * DAY};
+    struct certspec good = {.cn = "good.b.test", .nb = -DAY, .na = 300 * DAY};
+    struct certspec mx = {.cn = "mx.c.test", .nb = -DAY, .na = 300 * DAY};
+    struct tls_store *st;
+    char why[WHY];
+    SSL_CTX *cctx, *sbad, *sgood, *sother, *sstale;
+    X509 *lbad, *lgood, *x;
+
+    pki_init(&p, "Test CA", true);
+    lbad = pki_issue(&p, &bad);
+    lgood = pki_issue(&p, &good);
+    store_crl(p.dir, "test-ca", p.ca, p.cakey, lbad, 30 * DAY);
+    sbad = raw_server_ctx(lbad, p.key, NULL);
+    sgood = raw_server_ctx(lgood, p.key, NULL);
+
+    /* A second trusted CA without any CRL: not revocation-checked. */
+    pki_init(&other, "Other CA", false);
+    store_root(p.dir, "other", other.ca);
+    x = pki_issue(&other, &mx);
+    sother = raw_server_ctx(x, other.key, NULL);
+    X509_free(x);
+
+    /* A third whose CRL is past its nextUpdate: fail closed. */
+    pki_init(&stale, "Stale CA", false);
+    store_root(p.dir, "stale", stale.ca);
+    store_crl(p.dir, "stale", stale.ca, stale.cakey, NULL, -60);
+    x = pki_issue(&stale, &mx);
+    sstale = raw_server_ctx(x, stale.key, NULL);
+    X509_free(x);
+
+    st = load(p.dir);
+    cctx = tls_store_client_ctx(st, NULL, why, sizeof(why));
+    assert_non_null(cctx);
+    assert_int_equal(check_server(cctx, sbad, "bad.b.test", why), TLS_PEER_REVOKED);
+    assert_string_equal(why, "certificate CN=bad.b.test (issuer CN=Test CA) has been revoked");
+    assert_int_equal(check_server(cctx, sgood, "good.b.test", why), TLS_PEER_OK);
+    assert_int_equal(check_server(cctx, sother, "mx.c.test", why), TLS_PEER_OK);
+    assert_int_equal(check_server(cctx, sstale, "mx.c.test", why), TLS_PEER_INVALID);
+    assert_non_null(strstr(why, "CRL has expired"));
+    tls_store_free(st);
+
+    /* Without the CRL the same certificate is fine. */
+    {
+        char *crl = xasprintf("%s/crl/test-ca.pem", p.dir);
+        char *crl2 = xasprintf("%s/crl/stale.pem", p.dir);
+        assert_int_equal(unlink(crl), 0);
+        assert_int_equal(unlink(crl2), 0);
+        free(crl);
+        free(crl2);
+    }
+    st = load(p.dir);
+    cctx = tls_store_client_ctx(st, NULL, why, sizeof(why));
+    assert_int_equal(check_server(cctx, sbad, "bad.b.test", why), TLS_PEER_OK);
+    tls_store_free(st);
+
+    SSL_CTX_free(sbad);
+    SSL_CTX_free(sgood);
+    SSL_CTX_free(sother);
+    SSL_CTX_free(sstale);
+    X509_free(lbad);
+    X509_free(lgood);
+    pki_free(&stale);
+    pki_free(&other);
+    pki_free(&p);
+}
+
+static void
+test_client_certificate(void **state)
+{
+    struct pki p;
+    struct certspec mx = {.cn = "mx.b.test", .nb = -DAY, .na = 300 * DAY, .eku = "serverAuth"};
+    struct certspec cli = {
+        .cn = "out.a.test", .nb = -DAY, .na = 300 * DAY, .eku = "serverAuth,clientAuth"};
+    struct certspec srvonly = {
+        .cn = "srv.a.test", .nb = -DAY, .na = 300 * DAY, .eku = "serverAuth"};
+    const char *names[] = {"out.a.test"}, *wrong[] = {"other.a.test"};
+    struct tls_store *st;
+    char why[WHY], thumb[41], got[41], err[256];
+    SSL_CTX *cctx, *none, *sctx, *selfctx;
+    X509 *x, *lcli;
+    struct conn c;
+
+    pki_init(&p, "Test CA", true);
+    x = pki_issue(&p, &mx);
+    store_cert(p.dir, x, p.ca, p.key);
+    X509_free(x);
+    lcli = pki_issue(&p, &cli);
+    store_cert(p.dir, lcli, p.ca, p.key);
+    x = pki_issue(&p, &srvonly);
+    store_cert(p.dir, x, p.ca, p.key);
+    X509_free(x);
+    assert_int_equal(tls_create_selfsigned(p.dir, "self.a.test", NULL, 1, thumb, err, sizeof(err)),
+                     0);
+    st = load(p.dir);
+
+    none = tls_store_client_ctx(st, NULL, why, sizeof(why));
+    cctx = tls_store_client_ctx(st, "OUT.a.test.", why, sizeof(why));
+    assert_non_null(cctx);
+    assert_ptr_not_equal(cctx, none);
+    assert_ptr_equal(tls_store_client_ctx(st, "out.a.test", why, sizeof(why)), cctx);
+    thumb_of(SSL_CTX_get0_certificate(cctx), got);
+    {
+        char want[41];
+        thumb_of(lcli, want);
+        assert_string_equal(got, want);
+    }
+    /* serverAuth only: not a client certificate. */
+    assert_null(tls_store_client_ctx(st, "srv.a.test", why, sizeof(why)));
+    assert_non_null(strstr(why, "client authentication"));
+
+    /* The server (asking for a certificate, trusting the CA) sees it. */
+    sctx = tls_store_server_ctx(st, "mx.b.test", why, sizeof(why));
+    assert_non_null(sctx);
+    assert_int_equal(X509_STORE_add_cert(SSL_CTX_get_cert_store(sctx), p.ca), 1);
+    c = connect_pair(cctx, sctx, "mx.b.test", true);
+    assert_int_equal(tls_peer_check(c.server, names, 1, why, sizeof(why)), TLS_PEER_OK);
+    assert_non_null(strstr(why, "CN=out.a.test"));
+    assert_int_equal(tls_peer_check(c.server, wrong, 1, why, sizeof(why)), TLS_PEER_NAME_MISMATCH);
+    assert_int_equal(tls_peer_check(c.client, (const char *[]){"mx.b.test"}, 1, why, sizeof(why)),
+                     TLS_PEER_OK);
+    conn_free(&c);
+
+    /* Without client_fqdn nothing is presented. */
+    c = connect_pair(none, sctx, "mx.b.test", true);
+    assert_int_equal(tls_peer_check(c.server, names, 1, why, sizeof(why)), TLS_PEER_NO_CERTIFICATE);
+    conn_free(&c);
+
+    /* Setup's self-signed certificate works as a client certificate; the
+     * server does not trust it. */
+    selfctx = tls_store_client_ctx(st, "self.a.test", why, sizeof(why));
+    assert_non_null(selfctx);
+    c = connect_pair(selfctx, sctx, "mx.b.test", true);
+    assert_int_equal(tls_peer_check(c.server, (const char *[]){"self.a.test"}, 1, why, sizeof(why)),
+                     TLS_PEER_UNTRUSTED);
+    conn_free(&c);
+
+    X509_free(lcli);
+    tls_store_free(st);
+    pki_free(&p);
+}
+
+static void
+test_status_names(void **state)
+{
+    char why[WHY];
+
+    assert_string_equal(tls_peer_status_name(TLS_PEER_OK), "Ok");
+    assert_string_equal(tls_peer_status_name(TLS_PEER_NO_CERTIFICATE), "NoCertificate");
+    assert_string_equal(tls_peer_status_name(TLS_PEER_UNTRUSTED), "UntrustedRoot");
+    assert_string_equal(tls_peer_status_name(TLS_PEER_EXPIRED), "Expired");
+    assert_string_equal(tls_peer_status_name(TLS_PEER_NOT_YET_VALID), "NotYetValid");
+    assert_string_equal(tls_peer_status_name(TLS_PEER_REVOKED), "Revoked");
+    assert_string_equal(tls_peer_status_name(TLS_PEER_NAME_MISMATCH), "NameMismatch");
+    assert_string_equal(tls_peer_status_name(TLS_PEER_INVALID), "Invalid");
+    assert_int_equal(tls_peer_check(NULL, NULL, 0, why, sizeof(why)), TLS_PEER_NO_CERTIFICATE);
+}
+
+static void
+write_text(const char *dir, const char *name, const char *text)
+{
+    char *p = xasprintf("%s/%s", dir, name);
+    FILE *f;
+
+    (void)mkdir(dir, 0755);
+    f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+    free(p);
+}
+
+static void
+test_broken_trust_files(void **state)
+{
+    struct pki p;
+    struct certspec mx = {.cn = "mx.b.test", .nb = -DAY, .na = 300 * DAY};
+    struct tls_store *st;
+    char why[WHY], *root, *crl;
+    SSL_CTX *cctx, *sctx;
+    X509 *leaf;
+
+    /* Garbage in root/ and crl/ is skipped: the good anchor still works,
+     * and a broken CRL file does not switch on CRL checking. */
+    pki_init(&p, "Test CA", true);
+    root = xasprintf("%s/root", p.dir);
+    crl = xasprintf("%s/crl", p.dir);
+    write_text(root, "garbage.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n");
+    write_text(root, "empty.pem", "");
+    write_text(root, "notes.txt", "ignored\n");
+    write_text(crl, "garbage.pem", "this is not PEM\n");
+    leaf = pki_issue(&p, &mx);
+    sctx = raw_server_ctx(leaf, p.key, NULL);
+    X509_free(leaf);
+    st = load(p.dir);
+    cctx = tls_store_client_ctx(st, NULL, why, sizeof(why));
+    assert_non_null(cctx);
+    assert_int_equal(
+        X509_VERIFY_PARAM_get_flags(X509_STORE_get0_param(SSL_CTX_get_cert_store(cctx))) &
+            X509_V_FLAG_CRL_CHECK,
+        0);
+    assert_int_equal(check_server(cctx, sctx, "mx.b.test", why), TLS_PEER_OK);
+    SSL_CTX_free(sctx);
+    tls_store_free(st);
+    free(root);
+    free(crl);
+    pki_free(&p);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_client_ctx),
+        cmocka_unit_test(test_trusted_and_names),
+        cmocka_unit_test(test_sni),
+        cmocka_unit_test(test_untrusted),
+        cmocka_unit_test(test_expired_and_not_yet_valid),
+        cmocka_unit_test(test_revoked),
+        cmocka_unit_test(test_client_certificate),
+        cmocka_unit_test(test_status_names),
+        cmocka_unit_test(test_broken_trust_files),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
