@@ -195,8 +195,8 @@ cmdlet_get_message(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
         return CMDLET_USAGE;
     }
     {
-        char *req = xasprintf("get-message\t%s\t%s\t%d", id ? id : "", queue ? queue : "",
-                              recip ? 1 : 0);
+        char *req =
+            xasprintf("get-message\t%s\t%s\t%d", id ? id : "", queue ? queue : "", recip ? 1 : 0);
         int r = ask_service(ctx, req);
         free(req);
         if (r != 0)

@@ -48,7 +48,8 @@ control_request(const char *instance_dir, const char *request, char **output, ch
         return -1;
     }
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    if (write(fd, request, strlen(request)) != (ssize_t)strlen(request) || write(fd, "\n", 1) != 1) {
+    if (write(fd, request, strlen(request)) != (ssize_t)strlen(request) ||
+        write(fd, "\n", 1) != 1) {
         snprintf(err, errlen, "cannot talk to the service: %s", strerror(errno));
         close(fd);
         return -1;

@@ -226,8 +226,7 @@ persist_done(void *arg, int error)
 
     m->pending_io--;
     if (error)
-        log_warnx("queue: cannot record delivery progress of %s: %s", m->env->id,
-                  strerror(error));
+        log_warnx("queue: cannot record delivery progress of %s: %s", m->env->id, strerror(error));
 }
 
 struct removal {
@@ -300,8 +299,8 @@ apply_results(struct deliver *d, struct dmsg *m, const struct drcpt_result *res,
             r->status = RCPT_DELIVERED;
             free(r->last_error);
             r->last_error = NULL;
-            log_info("queue: delivered id=%s to=<%s> relay=%s reply=\"%s\"", m->env->id,
-                     r->address, res[i].relay ? res[i].relay : "", res[i].text);
+            log_info("queue: delivered id=%s to=<%s> relay=%s reply=\"%s\"", m->env->id, r->address,
+                     res[i].relay ? res[i].relay : "", res[i].text);
             track(d, m, res[i].relay && strcmp(res[i].relay, "Maildir") == 0 ? "DELIVER" : "SEND",
                   res[i].relay && strcmp(res[i].relay, "Maildir") == 0 ? "STOREDRIVER" : "SMTP",
                   res[i].rcpt, res[i].text, res[i].relay);
@@ -312,8 +311,8 @@ apply_results(struct deliver *d, struct dmsg *m, const struct drcpt_result *res,
         free(r->last_error);
         r->last_error = xstrdup(res[i].text);
         if (res[i].temporary) {
-            log_info("queue: deferred id=%s to=<%s> relay=%s reason=\"%s\"", m->env->id,
-                     r->address, res[i].relay ? res[i].relay : "", res[i].text);
+            log_info("queue: deferred id=%s to=<%s> relay=%s reason=\"%s\"", m->env->id, r->address,
+                     res[i].relay ? res[i].relay : "", res[i].text);
             track(d, m, "DEFER", "SMTP", res[i].rcpt, res[i].text, res[i].relay);
             continue;
         }
@@ -354,7 +353,8 @@ deliver_item_done(struct deliver *d, struct dqueue *q, struct ditem *it,
         queue_remove_item(q, it);
         item_free(it);
     } else {
-        m->env->next_attempt = time(NULL) + (time_t)cfg_seconds(cfg->transport.message_retry_interval);
+        m->env->next_attempt =
+            time(NULL) + (time_t)cfg_seconds(cfg->transport.message_retry_interval);
     }
     deliver_persist_message(d, m);
 }
@@ -420,8 +420,8 @@ deliver_queue_failed(struct deliver *d, struct dqueue *q, const char *why)
             r->last_error = xstrdup(why);
         }
     }
-    log_info("queue: next hop %s unavailable (attempt %u), retry in %" PRIu64 " s: %s",
-             q->next_hop, q->failures, wait, why);
+    log_info("queue: next hop %s unavailable (attempt %u), retry in %" PRIu64 " s: %s", q->next_hop,
+             q->failures, wait, why);
 }
 
 void
@@ -630,7 +630,8 @@ check_timers(struct deliver *d, struct dmsg *m, time_t now)
     if (m->removing)
         return;
     if (age >= (time_t)tc->message_expiration_timeout) {
-        deliver_fail_waiting(d, m, "550 4.4.7 message expired: it could not be delivered in time", true);
+        deliver_fail_waiting(d, m, "550 4.4.7 message expired: it could not be delivered in time",
+                             true);
         return;
     }
     if (!m->env->delay_notified && age >= (time_t)tc->delay_notification_timeout) {

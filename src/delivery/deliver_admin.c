@@ -180,8 +180,8 @@ print_message(struct deliver *d, const struct dqueue *q, const struct ditem *it,
 }
 
 int
-deliver_cmd_get_message(struct deliver *d, const char *identity, const char *queue,
-                        bool recipients, FILE *out)
+deliver_cmd_get_message(struct deliver *d, const char *identity, const char *queue, bool recipients,
+                        FILE *out)
 {
     const char *msgid = identity && *identity ? identity : NULL;
     time_t now = time(NULL);

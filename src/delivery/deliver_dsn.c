@@ -29,7 +29,8 @@ status_code(const char *text, int code, char *out, size_t len)
         p++;
     while (*p == ' ' || *p == '-')
         p++;
-    if ((p[0] == '2' || p[0] == '4' || p[0] == '5') && p[1] == '.' && isdigit((unsigned char)p[2])) {
+    if ((p[0] == '2' || p[0] == '4' || p[0] == '5') && p[1] == '.' &&
+        isdigit((unsigned char)p[2])) {
         size_t n = strspn(p, "0123456789.");
         if (n < len) {
             memcpy(out, p, n);
@@ -58,7 +59,7 @@ deliver_send_dsn(struct deliver *d, struct dmsg *m, enum dsn_kind kind,
     const struct accepted_domain *def = config_default_domain(cfg);
     const char *fqdn = cfg->transport.fqdn ? cfg->transport.fqdn : "postern";
     struct dsn_rcpt *rcpts = xcalloc(nres, sizeof(*rcpts));
-    char (*codes)[16] = xcalloc(nres, sizeof(*codes));
+    char(*codes)[16] = xcalloc(nres, sizeof(*codes));
     char **diag = xcalloc(nres, sizeof(char *));
     char *postmaster, *text, err[256];
     struct queue_msg *qm;
@@ -85,9 +86,8 @@ deliver_send_dsn(struct deliver *d, struct dmsg *m, enum dsn_kind kind,
         rcpts[i].diagnostic = diag[i];
         rcpts[i].last_attempt = now;
     }
-    text = dsn_build(kind, fqdn, postmaster, m->env, rcpts, nres, m->data_path, DSN_MAX_ATTACH,
-                     now, m->env->received + (time_t)cfg->transport.message_expiration_timeout,
-                     &len);
+    text = dsn_build(kind, fqdn, postmaster, m->env, rcpts, nres, m->data_path, DSN_MAX_ATTACH, now,
+                     m->env->received + (time_t)cfg->transport.message_expiration_timeout, &len);
     free(postmaster);
     if (text == NULL) {
         log_warnx("queue: cannot build the report about %s", m->env->id);
@@ -110,7 +110,9 @@ deliver_send_dsn(struct deliver *d, struct dmsg *m, enum dsn_kind kind,
     env->smtputf8 = m->env->smtputf8;
     envelope_add_rcpt(env, m->env->from, 0, NULL);
     log_info("queue: %s report about %s to <%s>, queued as %s",
-             kind == DSN_FAILURE ? "failure" : kind == DSN_DELAY ? "delay" : "success",
+             kind == DSN_FAILURE ? "failure"
+             : kind == DSN_DELAY ? "delay"
+                                 : "success",
              m->env->id, m->env->from, queue_msg_id(qm));
     if (d->env.track) {
         const char *to = m->env->from;
@@ -125,7 +127,9 @@ deliver_send_dsn(struct deliver *d, struct dmsg *m, enum dsn_kind kind,
             .subject = m->subject,
             .sender = m->env->from,
             .return_path = m->env->from,
-            .message_info = kind == DSN_FAILURE ? "failure" : kind == DSN_DELAY ? "delay" : "success",
+            .message_info = kind == DSN_FAILURE ? "failure"
+                            : kind == DSN_DELAY ? "delay"
+                                                : "success",
         };
         msgtrack_write(d->env.track, &ev);
     }

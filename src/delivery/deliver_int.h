@@ -26,8 +26,8 @@ struct dmsg {
     char *data_path;
     char *message_id; /* Message-ID header, for the tracking log */
     char *subject;
-    unsigned in_flight; /* items of this message being delivered */
-    bool removing;      /* every recipient done; removal pending */
+    unsigned in_flight;  /* items of this message being delivered */
+    bool removing;       /* every recipient done; removal pending */
     unsigned pending_io; /* queue updates/removal in flight */
 };
 
@@ -64,8 +64,8 @@ struct deliver {
     size_t nqueues;
     unsigned connections;
     struct dns *dns;
-    char *dns_servers;       /* the server list dns was made for */
-    struct dns **old_dns;    /* replaced resolvers, freed at the end (queries may run) */
+    char *dns_servers;    /* the server list dns was made for */
+    struct dns **old_dns; /* replaced resolvers, freed at the end (queries may run) */
     size_t nold_dns;
     struct event *tick;
     bool stopping;
@@ -76,9 +76,9 @@ struct deliver {
 /* One delivery result for recipient rcpt of an item. */
 struct drcpt_result {
     size_t rcpt;
-    int code;         /* SMTP-style: 250, 451, 550 ... */
+    int code; /* SMTP-style: 250, 451, 550 ... */
     bool temporary;
-    char text[512];   /* the reply or a local reason */
+    char text[512];    /* the reply or a local reason */
     const char *relay; /* where it went ("mx.b.test[192.0.2.1]:25", "Maildir") */
 };
 

@@ -18,8 +18,8 @@ struct local_job {
     struct deliver *d;
     struct dqueue *q;
     struct ditem *it;
-    char **maildir;  /* per recipient */
-    char **key;      /* per recipient */
+    char **maildir; /* per recipient */
+    char **key;     /* per recipient */
     char *data_path;
     char *return_path;
     char **delivered_to;

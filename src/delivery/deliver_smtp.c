@@ -202,8 +202,8 @@ conn_connect_next(struct dconn *c)
     c->policy.peer_name = t->name;
     sockaddr_format((struct sockaddr *)&t->ss, addr, sizeof(addr));
     snprintf(c->relay, sizeof(c->relay), "%s[%s]", t->name, addr);
-    c->client = smtp_client_new(c->d->env.base, (struct sockaddr *)&t->ss, &c->policy,
-                                &conn_callbacks, c);
+    c->client =
+        smtp_client_new(c->d->env.base, (struct sockaddr *)&t->ss, &c->policy, &conn_callbacks, c);
 }
 
 static void
@@ -238,8 +238,8 @@ on_resolved(void *arg, const struct dns_result *res)
         bool permanent = res->status == DNS_NULL_MX || res->status == DNS_NO_DOMAIN;
         if (permanent && c->q->kind == ROUTE_DNS && !c->dns_downgrade) {
             char why[600];
-            snprintf(why, sizeof(why), "%s %s", res->status == DNS_NULL_MX ? "556 5.1.10" : "550 5.1.2",
-                     res->error);
+            snprintf(why, sizeof(why), "%s %s",
+                     res->status == DNS_NULL_MX ? "556 5.1.10" : "550 5.1.2", res->error);
             conn_fail_queue(c, why);
             conn_finish(c);
             return;

@@ -2,21 +2,25 @@
  * maildir.c — local delivery into a Maildir (see maildir.h), following
  * https://cr.yp.to/proto/maildir.html as Dovecot reads it:
  *
- *   1. <root>, <root>/tmp, new, cur are created (0700) when missing; the
- *      parent of <root> must exist. A directory just created is made
- *      durable by fsyncing its parent.
- *   2. The file name is "<unique_key>.<hostname>". If new/<name> exists, or
- *      cur/ holds <name> or "<name>:<info>" (a reader saw it and moved it),
- *      the message was delivered before a crash: return 0 and deliver
- *      nothing more.
+ *   1. <root>, <root>/tmp, new, cur are created when missing, mode 0700
+ *      whatever the umask; the parent of <root> must exist. A directory
+ *      just created is made durable by fsyncing its parent.
+ *   2. The file name is "<unique_key>.<hostname>": the key is 1..128 of
+ *      [A-Za-z0-9._-], not starting with '.' (readers skip dot files); the
+ *      host name has '/', ':', ',', '\' and non-printables escaped as
+ *      "\ooo" (the specification's rule for '/' and ':').
+ *      If new/<name> exists, or cur/ holds <name> or "<name>:<info>" (a
+ *      reader saw it and moved it), the message was delivered before a
+ *      crash: return 0 and deliver nothing more.
  *   3. A leftover tmp/<name> (crash while writing) is removed; the message
  *      is written to tmp/<name> (O_EXCL, 0600) and fsynced.
  *   4. tmp/<name> is hard-linked to new/<name> (rename(2) without
  *      replacing where the file system has no hard links), new/ is fsynced,
  *      then tmp/<name> is unlinked and tmp/ fsynced.
  *
- * Content: "Return-Path: <rp>" and "Delivered-To: to" lines, then the
- * queued data file with every CRLF turned into LF. Maildir files are
+ * Content: "Return-Path: <rp>" (rp given bare or already bracketed; "<>"
+ * for the null sender) and "Delivered-To: to" lines, then the queued data
+ * file with every CRLF turned into LF. Maildir files are
  * conventionally stored with the local line ending: Dovecot, Postfix's
  * local(8) and procmail all write LF, and Dovecot adds the CR back when it
  * serves a message over IMAP. A lone CR is copied unchanged.

@@ -57,8 +57,8 @@ enum client_state {
 };
 
 static const char *const client_state_names[] = {
-    "CONNECTING", "BANNER", "EHLO", "HELO", "STARTTLS", "TLS", "AUTH", "AUTH_LOGIN_USER",
-    "AUTH_LOGIN_PASS", "READY", "TXN", "BODY", "BODY_END", "RSET", "QUIT", "DEAD",
+    "CONNECTING",      "BANNER", "EHLO", "HELO", "STARTTLS", "TLS",  "AUTH", "AUTH_LOGIN_USER",
+    "AUTH_LOGIN_PASS", "READY",  "TXN",  "BODY", "BODY_END", "RSET", "QUIT", "DEAD",
 };
 
 enum cmd_kind { CMD_MAIL, CMD_RCPT, CMD_DATA };
@@ -91,7 +91,7 @@ struct smtp_client {
     enum cmd_kind *cmds;
     char **cmd_text;
     size_t ncmds, next_to_send, next_reply;
-    size_t accepted; /* recipients accepted by RCPT */
+    size_t accepted;        /* recipients accepted by RCPT */
     size_t *accepted_index; /* results[] positions of accepted recipients */
     size_t final_replies;   /* LMTP: replies received after the content */
     int data_fd;
@@ -180,8 +180,7 @@ client_free(struct smtp_client *c)
 }
 
 /* Ends the connection and tells the manager why; frees the client. */
-static void
-client_close(struct smtp_client *c, int code, bool temporary, const char *fmt, ...)
+static void client_close(struct smtp_client *c, int code, bool temporary, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 static void
@@ -362,10 +361,10 @@ client_tls_established(struct smtp_client *c)
     client_log(c, '*', c->tls_desc, "TLS negotiation succeeded");
     if (c->p->tls_auth_level == TLSAUTH_CERTIFICATE_VALIDATION ||
         c->p->tls_auth_level == TLSAUTH_DOMAIN_VALIDATION || c->p->ntls_names > 0) {
-        size_t nnames = c->p->tls_auth_level == TLSAUTH_CERTIFICATE_VALIDATION &&
-                                c->p->ntls_names == 0
-                            ? 0
-                            : c->p->ntls_names;
+        size_t nnames =
+            c->p->tls_auth_level == TLSAUTH_CERTIFICATE_VALIDATION && c->p->ntls_names == 0
+                ? 0
+                : c->p->ntls_names;
         enum tls_peer_status st = tls_peer_check(ssl, c->p->tls_names, nnames, why, sizeof(why));
         if (st != TLS_PEER_OK) {
             client_log(c, '*', why, "TLS certificate check failed");
@@ -700,8 +699,8 @@ client_reply(struct smtp_client *c)
         if (code != 220) {
             if (c->p->require_tls) {
                 client_send(c, "QUIT");
-                client_close(c, code, true, "TLS is required but %s refused STARTTLS: %s",
-                             c->peer, c->reply);
+                client_close(c, code, true, "TLS is required but %s refused STARTTLS: %s", c->peer,
+                             c->reply);
                 return;
             }
             client_after_tls_decision(c);
@@ -724,8 +723,7 @@ client_reply(struct smtp_client *c)
     case CS_AUTH_LOGIN_PASS: {
         /* RFC 4954 4 via the LOGIN mechanism: 334 prompts for the user
          * name, then for the password */
-        const char *secret = c->state == CS_AUTH_LOGIN_USER ? c->p->auth_user
-                                                            : c->p->auth_password;
+        const char *secret = c->state == CS_AUTH_LOGIN_USER ? c->p->auth_user : c->p->auth_password;
         char b64[700];
         if (code != 334) {
             client_send(c, "QUIT");
@@ -789,8 +787,8 @@ client_read_cb(struct bufferevent *bev, void *arg)
         }
         if (c->state == CS_EHLO) {
             size_t used = strlen(c->ehlo_lines);
-            snprintf(c->ehlo_lines + used, sizeof(c->ehlo_lines) - used, "%s%s",
-                     used ? "\n" : "", len > 4 ? line + 4 : "");
+            snprintf(c->ehlo_lines + used, sizeof(c->ehlo_lines) - used, "%s%s", used ? "\n" : "",
+                     len > 4 ? line + 4 : "");
         }
         free(line);
         if (!last)
@@ -866,8 +864,8 @@ smtp_client_new(struct event_base *base, const struct sockaddr *addr,
 {
     struct smtp_client *c = xcalloc(1, sizeof(*c));
     struct timeval tv = {policy->timeout, 0};
-    socklen_t len = addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                                : sizeof(struct sockaddr_in);
+    socklen_t len =
+        addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 
     c->base = base;
     c->p = policy;

@@ -28,12 +28,12 @@ struct ssl_ctx_st;
 struct smtp_client;
 
 struct smtp_client_policy {
-    const char *ehlo_name;      /* the connector's Fqdn */
-    const char *peer_name;      /* host name for SNI, logs and certificate checks */
-    bool lmtp;                  /* LHLO, one reply per recipient after DATA */
+    const char *ehlo_name; /* the connector's Fqdn */
+    const char *peer_name; /* host name for SNI, logs and certificate checks */
+    bool lmtp;             /* LHLO, one reply per recipient after DATA */
     bool force_helo;
     bool ignore_starttls;
-    bool require_tls;           /* no STARTTLS, failed TLS or failed check: temporary failure */
+    bool require_tls; /* no STARTTLS, failed TLS or failed check: temporary failure */
     enum tls_auth_level tls_auth_level;
     const char *const *tls_names; /* names one of which the certificate must carry
                                      (DomainValidation, domain security) */
@@ -43,16 +43,16 @@ struct smtp_client_policy {
     bool auth_require_tls;      /* never AUTH outside TLS */
     const char *auth_user, *auth_password;
     bool auth_failure_temporary; /* ErrorPolicies DowngradeAuthFailures */
-    unsigned timeout;           /* inactivity timeout, seconds */
-    struct protolog *plog;      /* SmtpSend protocol log, or NULL */
-    const char *connector;      /* for the protocol log */
+    unsigned timeout;            /* inactivity timeout, seconds */
+    struct protolog *plog;       /* SmtpSend protocol log, or NULL */
+    const char *connector;       /* for the protocol log */
 };
 
 /* The outcome of one recipient (or of the whole transaction). */
 struct smtp_result {
-    int code;          /* SMTP reply code; 0 when no reply (connection lost) */
-    char text[512];    /* "550 5.1.1 User unknown" or a local reason */
-    bool temporary;    /* retry later */
+    int code;       /* SMTP reply code; 0 when no reply (connection lost) */
+    char text[512]; /* "550 5.1.1 User unknown" or a local reason */
+    bool temporary; /* retry later */
 };
 
 struct smtp_transaction {
@@ -90,8 +90,8 @@ void smtp_client_quit(struct smtp_client *c);
 void smtp_client_abort(struct smtp_client *c);
 
 /* What the peer said about itself, for logs and Received headers. */
-const char *smtp_client_peer(const struct smtp_client *c);    /* "mx.b.test[192.0.2.1]:25" */
-const char *smtp_client_tls(const struct smtp_client *c);     /* "version=... cipher=..." or NULL */
-bool smtp_client_peer_dsn(const struct smtp_client *c);       /* the peer offered DSN */
+const char *smtp_client_peer(const struct smtp_client *c); /* "mx.b.test[192.0.2.1]:25" */
+const char *smtp_client_tls(const struct smtp_client *c);  /* "version=... cipher=..." or NULL */
+bool smtp_client_peer_dsn(const struct smtp_client *c);    /* the peer offered DSN */
 
 #endif

@@ -677,10 +677,16 @@ dns_query_new(struct dns *dns, const char *name, bool is_mx, dns_cb *cb, void *a
 {
     struct dns_query *q = xcalloc(1, sizeof(*q));
     struct timeval deadline;
+    size_t len;
 
     q->dns = dns;
     q->is_mx = is_mx;
     q->name = xstrdup(name != NULL ? name : "");
+    /* "example.com." and "example.com" are the same name; the host list
+     * (an implicit MX is the domain itself) carries no trailing dot. */
+    len = strlen(q->name);
+    if (len > 1 && q->name[len - 1] == '.' && q->name[len - 2] != '.')
+        q->name[len - 1] = '\0';
     q->cb = cb;
     q->arg = arg;
     q->phase = is_mx ? PHASE_MX : PHASE_ADDR;

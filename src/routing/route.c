@@ -53,8 +53,7 @@ select_connector(const struct config *cfg, const char *domain, uint64_t size)
             unsigned cost = sc->address_spaces[j].cost;
             if (m == 0)
                 continue;
-            if (best == NULL || m > best_match ||
-                (m == best_match && cost < best_cost) ||
+            if (best == NULL || m > best_match || (m == best_match && cost < best_cost) ||
                 (m == best_match && cost == best_cost && strcasecmp(sc->name, best->name) < 0)) {
                 best = sc;
                 best_match = m;
@@ -91,12 +90,14 @@ route_recipient(const struct config *cfg, const char *address, const char *domai
             const char *pm = cfg->transport.external_postmaster_address;
             mb = pm ? config_find_mailbox_by_address(cfg, pm) : NULL;
         }
-        if (mb == NULL) {
+        if (mb == NULL && !is_postmaster(address)) {
             out->kind = ROUTE_NO_MAILBOX;
             return;
         }
+        /* postmaster without a mailbox of its own still gets its mail
+         * (RFC 5321 4.5.1): the Maildir "postmaster" of the instance */
         out->mailbox = mb;
-        out->lmtp_server = mb->lmtp_server ? mb->lmtp_server : ad->lmtp_server;
+        out->lmtp_server = mb && mb->lmtp_server ? mb->lmtp_server : ad->lmtp_server;
         if (out->lmtp_server) {
             out->kind = ROUTE_LMTP;
             snprintf(out->next_hop, sizeof(out->next_hop), "%s", out->lmtp_server);

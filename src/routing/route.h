@@ -28,7 +28,8 @@ enum route_kind {
 struct route {
     enum route_kind kind;
     const struct send_connector *connector; /* DNS and SMART_HOST */
-    const struct mailbox *mailbox;          /* MAILBOX and LMTP (NULL for postmaster) */
+    const struct mailbox *mailbox;          /* MAILBOX and LMTP; NULL: postmaster without
+                                               a mailbox, delivered to Maildir "postmaster" */
     const char *lmtp_server;                /* LMTP */
     /* Queue key: recipients with equal keys share a delivery queue and a
      * connection. "b.test" for DNS routing, the connector name for smart

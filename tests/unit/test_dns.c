@@ -102,7 +102,8 @@ capture_cb(void *arg, const struct dns_result *res)
         c->hosts[i].status = h->status;
         c->hosts[i].naddrs = h->naddrs;
         assert_true(h->naddrs <= 8);
-        memcpy(c->hosts[i].addrs, h->addrs, h->naddrs * sizeof(*h->addrs));
+        if (h->naddrs > 0)
+            memcpy(c->hosts[i].addrs, h->addrs, h->naddrs * sizeof(*h->addrs));
     }
 }
 
@@ -470,13 +471,16 @@ test_implicit_mx(void **state)
     struct dns *dns = dns_for(server);
     struct capture c;
 
-    resolve(dns, true, "implicit.test", &c);
-    assert_int_equal(c.status, DNS_OK);
-    assert_int_equal(c.nhosts, 1);
-    assert_string_equal(c.hosts[0].name, "implicit.test");
-    assert_int_equal(c.hosts[0].pref, 0);
-    assert_int_equal(c.hosts[0].naddrs, 1);
-    assert_addr(&c.hosts[0].addrs[0], "192.0.2.10");
+    /* With or without the trailing dot: the same host name. */
+    for (int i = 0; i < 2; i++) {
+        resolve(dns, true, i == 0 ? "implicit.test" : "implicit.test.", &c);
+        assert_int_equal(c.status, DNS_OK);
+        assert_int_equal(c.nhosts, 1);
+        assert_string_equal(c.hosts[0].name, "implicit.test");
+        assert_int_equal(c.hosts[0].pref, 0);
+        assert_int_equal(c.hosts[0].naddrs, 1);
+        assert_addr(&c.hosts[0].addrs[0], "192.0.2.10");
+    }
     dns_free(dns);
 }
 

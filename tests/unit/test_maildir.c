@@ -169,11 +169,12 @@ test_deliver(void **state)
     char err[512], *name = expected_name("0006A1B2C3D4E5F6.0"), **names, *path, *content;
     bool temporary = true;
     struct stat st;
+    mode_t old;
     int n;
 
     /* A umask that strips the owner's write bit: the modes must still be
      * exactly 0700 and 0600. */
-    mode_t old = umask(0277);
+    old = umask(0277);
     assert_int_equal(deliver(f, "0006A1B2C3D4E5F6.0", &temporary, err, sizeof(err)), 0);
     umask(old);
     assert_string_equal(err, "");
