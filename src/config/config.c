@@ -330,3 +330,26 @@ config_default_domain(const struct config *cfg)
             return &cfg->accepted_domains[i];
     return NULL;
 }
+
+static bool
+domain_listed(char *const *list, size_t n, const char *domain)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcasecmp(list[i], domain) == 0)
+            return true;
+    return false;
+}
+
+bool
+config_receive_domain_secure(const struct config *cfg, const char *domain)
+{
+    return domain_listed(cfg->transport.tls_receive_domain_secure_list,
+                         cfg->transport.ntls_receive_domain_secure_list, domain);
+}
+
+bool
+config_send_domain_secure(const struct config *cfg, const char *domain)
+{
+    return domain_listed(cfg->transport.tls_send_domain_secure_list,
+                         cfg->transport.ntls_send_domain_secure_list, domain);
+}

@@ -236,6 +236,11 @@ const char *send_connector_fqdn(const struct config *cfg, const struct send_conn
 
 struct send_connector *config_find_send_connector(const struct config *cfg, const char *name);
 
+/* Is domain in TLSReceiveDomainSecureList / TLSSendDomainSecureList? (No
+ * wildcards there, as in Exchange: exact, case-insensitive.) */
+bool config_receive_domain_secure(const struct config *cfg, const char *domain);
+bool config_send_domain_secure(const struct config *cfg, const char *domain);
+
 /* The default accepted domain, or NULL. */
 const struct accepted_domain *config_default_domain(const struct config *cfg);
 

@@ -115,9 +115,14 @@ track(struct deliver *d, struct dmsg *m, const char *event, const char *source, 
         .sender = m->env->from,
         .return_path = m->env->from,
     };
+    char info[300];
 
     if (d->env.track == NULL)
         return;
+    if (m->env->domain_secured) {
+        snprintf(info, sizeof(info), "DomainSecured=%s", m->env->domain_secured);
+        ev.message_info = info;
+    }
     dmsg_read_headers(m);
     ev.message_id = m->message_id;
     ev.subject = m->subject;
@@ -147,6 +152,7 @@ queue_get(struct deliver *d, const struct route *r)
     q->kind = r->kind;
     q->connector = r->connector ? xstrdup(r->connector->name) : NULL;
     q->lmtp_server = r->lmtp_server ? xstrdup(r->lmtp_server) : NULL;
+    q->domain_secure = r->domain_secure;
     d->queues = xrealloc(d->queues, (d->nqueues + 1) * sizeof(*d->queues));
     d->queues[d->nqueues++] = q;
     return q;

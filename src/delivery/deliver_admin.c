@@ -163,6 +163,7 @@ print_message(struct deliver *d, const struct dqueue *q, const struct ditem *it,
     field(out, "RetryCount", retries);
     field(out, "SourceIP", env->client_ip);
     field(out, "MessageSourceName", env->connector);
+    field(out, "DomainSecured", env->domain_secured ? env->domain_secured : "False");
     field(out, "Queue", queue);
     fprintf(out, "%-17s : {", "Recipients");
     for (size_t i = 0; i < it->nrcpt; i++) {

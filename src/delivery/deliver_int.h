@@ -47,6 +47,7 @@ struct dqueue {
     enum route_kind kind;
     char *connector; /* Send connector name (DNS, SMART_HOST) */
     char *lmtp_server;
+    bool domain_secure; /* mutual TLS with the partner domain next_hop */
     struct ditem *items;
     unsigned connections;
     bool suspended;

@@ -348,14 +348,30 @@ deliver_smtp_start(struct deliver *d, struct dqueue *q)
     c->policy.auth_failure_temporary = sc->error_policies & ERRPOL_DOWNGRADE_AUTH_FAILURES;
     c->dns_downgrade = sc->error_policies & ERRPOL_DOWNGRADE_DNS_FAILURES;
     c->port = (uint16_t)sc->port;
-    if (sc->tls_auth_level == TLSAUTH_DOMAIN_VALIDATION) {
+    if (q->domain_secure) {
+        /* Domain security (EXCHANGE-MODEL 3.2): TLS is required, our
+         * certificate is presented, and the partner's must chain to a
+         * trusted root, pass revocation and name the partner domain. */
+        c->tls_name = xstrdup(q->next_hop);
+        c->policy.require_tls = true;
+        c->policy.ignore_starttls = false;
+    } else if (sc->tls_auth_level == TLSAUTH_DOMAIN_VALIDATION) {
         c->tls_name = xstrdup(sc->tls_domain ? sc->tls_domain : q->next_hop);
+    }
+    if (c->tls_name) {
         c->tls_names[0] = c->tls_name;
         c->policy.tls_names = c->tls_names;
         c->policy.ntls_names = 1;
     }
-    if (!sc->ignore_starttls && *d->env.tls) {
-        c->policy.tls_ctx = tls_store_client_ctx(*d->env.tls, NULL, why, sizeof(why));
+    if (!c->policy.ignore_starttls && *d->env.tls) {
+        const char *client_cert = q->domain_secure ? c->ehlo_name : NULL;
+        c->policy.tls_ctx = tls_store_client_ctx(*d->env.tls, client_cert, why, sizeof(why));
+        if (c->policy.tls_ctx == NULL && client_cert) {
+            log_warnx("send connector \"%s\": no client certificate for %s (%s); domain "
+                      "security to %s goes on without one",
+                      sc->name, client_cert, why, q->next_hop);
+            c->policy.tls_ctx = tls_store_client_ctx(*d->env.tls, NULL, why, sizeof(why));
+        }
         if (c->policy.tls_ctx == NULL)
             log_warnx("send connector \"%s\": no TLS client context: %s", sc->name, why);
     }

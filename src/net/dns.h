@@ -1,7 +1,8 @@
 /*
  * dns.h — asynchronous DNS for delivery, with libunbound driven by the
- * event loop (its file descriptor is watched by libevent; no thread, no
- * blocking call).
+ * event loop: libunbound resolves on its own thread and signals through a
+ * descriptor that libevent watches; every callback runs on the loop
+ * thread, never inside a dns_* call. No blocking call.
  *
  * The resolver asks the servers given (ExternalDNSServers: "IP" or
  * "IP@port") or, with none, those of /etc/resolv.conf.

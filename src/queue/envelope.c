@@ -38,6 +38,7 @@ envelope_free(struct envelope *env)
     free(env->client_helo);
     free(env->auth_user);
     free(env->tls);
+    free(env->domain_secured);
     free(env->from);
     free(env->envid);
     for (size_t i = 0; i < env->nrcpts; i++) {
@@ -146,6 +147,7 @@ envelope_serialize(const struct envelope *env, size_t *len)
     sbuf_field(&b, "client-helo", env->client_helo);
     sbuf_field(&b, "auth-user", env->auth_user);
     sbuf_field(&b, "tls", env->tls);
+    sbuf_field(&b, "domain-secured", env->domain_secured);
     sbuf_field(&b, "from", env->from ? env->from : "");
     sbuf_field(&b, "envid", env->envid);
     sbuf_number(&b, "ret", (uint64_t)env->ret);
@@ -296,6 +298,8 @@ envelope_set(struct envelope *env, const char *key, char *value)
         strfield = &env->auth_user;
     else if (strcmp(key, "tls") == 0)
         strfield = &env->tls;
+    else if (strcmp(key, "domain-secured") == 0)
+        strfield = &env->domain_secured;
     else if (strcmp(key, "from") == 0)
         strfield = &env->from;
     else if (strcmp(key, "envid") == 0)

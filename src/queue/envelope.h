@@ -35,7 +35,8 @@ struct envelope {
     char *client_ip;
     char *client_helo;
     char *auth_user; /* authenticated identity, or NULL */
-    char *tls;       /* "TLSv1.3 TLS_AES_256_GCM_SHA384", or NULL */
+    char *tls;       /* "version=TLSv1.3 cipher=TLS_AES_256_GCM_SHA384", or NULL */
+    char *domain_secured; /* sender domain proved by domain security, or NULL */
     char *from;      /* reverse-path, "" for <> */
     char *envid;     /* DSN ENVID (xtext), or NULL */
     int ret;         /* smtp_ret */

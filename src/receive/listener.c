@@ -7,6 +7,7 @@
 #include "receive/server.h"
 
 #include <errno.h>
+#include <event2/event.h>
 #include <event2/listener.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -16,16 +17,19 @@
 #include <unistd.h>
 
 #define LISTEN_BACKLOG 1024
+#define ACCEPT_PAUSE_MS 250
 
 struct listener {
     struct binding binding;
     struct evconnlistener *evl;
+    struct event *resume; /* ends a pause after an accept error */
+    struct listener_set *set;
     bool wanted;
 };
 
 struct listener_set {
     struct server *srv;
-    struct listener *items;
+    struct listener **items;
     size_t n;
 };
 
@@ -39,23 +43,39 @@ same_binding(const struct binding *a, const struct binding *b)
 static void
 accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
 {
-    struct listener_set *ls = arg;
+    struct listener *l = arg;
 
-    server_accept(ls->srv, fd, sa, salen);
+    server_accept(l->set->srv, fd, sa, salen);
 }
 
-/* Out of descriptors: pause accepting for a moment instead of spinning. */
+static void
+accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct listener *l = arg;
+
+    evconnlistener_enable(l->evl);
+}
+
+/* Out of descriptors (EMFILE/ENFILE) or memory: the pending connection stays
+ * in the backlog and accept would fail again at once, so accepting pauses
+ * for a moment instead of spinning the loop and the log. */
 static void
 accept_error_cb(struct evconnlistener *evl, void *arg)
 {
+    struct listener *l = arg;
     int err = EVUTIL_SOCKET_ERROR();
+    struct timeval pause = {0, ACCEPT_PAUSE_MS * 1000};
 
-    log_warnx("accept failed: %s", evutil_socket_error_to_string(err));
+    log_warnx("accept failed: %s; pausing new connections for %d ms",
+              evutil_socket_error_to_string(err), ACCEPT_PAUSE_MS);
+    evconnlistener_disable(evl);
+    evtimer_add(l->resume, &pause);
 }
 
-static struct evconnlistener *
+static struct listener *
 listener_open(struct listener_set *ls, const struct binding *b, char *err, size_t errlen)
 {
+    struct listener *l;
     struct sockaddr_storage ss;
     socklen_t len = binding_sockaddr(b, &ss);
     char text[80];
@@ -76,15 +96,30 @@ listener_open(struct listener_set *ls, const struct binding *b, char *err, size_
         close(fd);
         return NULL;
     }
-    evl = evconnlistener_new(ls->srv->base, accept_cb, ls, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+    l = xcalloc(1, sizeof(*l));
+    evl = evconnlistener_new(ls->srv->base, accept_cb, l, LEV_OPT_CLOSE_ON_FREE, -1, fd);
     if (evl == NULL) {
         snprintf(err, errlen, "cannot listen on %s", text);
         close(fd);
+        free(l);
         return NULL;
     }
     evconnlistener_set_error_cb(evl, accept_error_cb);
+    l->binding = *b;
+    l->evl = evl;
+    l->set = ls;
+    l->wanted = true;
+    l->resume = evtimer_new(ls->srv->base, accept_resume_cb, l);
     log_info("listening on %s", text);
-    return evl;
+    return l;
+}
+
+static void
+listener_free(struct listener *l)
+{
+    evconnlistener_free(l->evl);
+    event_free(l->resume);
+    free(l);
 }
 
 struct listener_set *
@@ -130,49 +165,84 @@ wanted_bindings(const struct config *cfg, struct binding **out)
     return n;
 }
 
+/* Closes listener i (no longer wanted, or covered by a new wildcard). */
+static void
+listener_close(struct listener_set *ls, size_t i)
+{
+    char text[80];
+
+    binding_format(&ls->items[i]->binding, text, sizeof(text));
+    log_info("no longer listening on %s", text);
+    listener_free(ls->items[i]);
+    ls->items[i] = ls->items[--ls->n];
+}
+
+static void
+listener_add(struct listener_set *ls, struct listener *l)
+{
+    ls->items = xrealloc(ls->items, (ls->n + 1) * sizeof(*ls->items));
+    ls->items[ls->n++] = l;
+}
+
 int
 listener_set_apply(struct listener_set *ls, const struct config *cfg, char *err, size_t errlen)
 {
     struct binding *want;
-    size_t nwant = wanted_bindings(cfg, &want), kept = 0;
+    size_t nwant = wanted_bindings(cfg, &want);
     int rc = 0;
 
     for (size_t i = 0; i < ls->n; i++)
-        ls->items[i].wanted = false;
+        ls->items[i]->wanted = false;
     for (size_t w = 0; w < nwant; w++) {
+        struct listener *l;
+        struct binding *covered = NULL;
+        size_t ncovered = 0;
         bool found = false;
-        for (size_t i = 0; i < ls->n; i++) {
-            if (same_binding(&ls->items[i].binding, &want[w])) {
-                ls->items[i].wanted = found = true;
-            }
-        }
+
+        for (size_t i = 0; i < ls->n; i++)
+            if (same_binding(&ls->items[i]->binding, &want[w]))
+                ls->items[i]->wanted = found = true;
         if (found)
             continue;
-        struct evconnlistener *evl = listener_open(ls, &want[w], err, errlen);
-        if (evl == NULL) {
+        /* A new wildcard on a port where specific addresses listen: those
+         * sockets must go first (the kernel refuses both), and come back if
+         * the wildcard cannot be bound. */
+        if (want[w].any) {
+            for (size_t i = 0; i < ls->n;) {
+                const struct binding *b = &ls->items[i]->binding;
+                if (!b->any && b->family == want[w].family && b->port == want[w].port) {
+                    covered = xrealloc(covered, (ncovered + 1) * sizeof(*covered));
+                    covered[ncovered++] = *b;
+                    listener_close(ls, i);
+                    continue;
+                }
+                i++;
+            }
+        }
+        l = listener_open(ls, &want[w], err, errlen);
+        if (l == NULL) {
             rc = -1;
             err = NULL; /* keep the first error */
             errlen = 0;
+            for (size_t k = 0; k < ncovered; k++) {
+                char e2[1];
+                struct listener *back = listener_open(ls, &covered[k], e2, 0);
+                if (back)
+                    listener_add(ls, back);
+            }
+        } else {
+            listener_add(ls, l);
+        }
+        free(covered);
+    }
+    /* Close what is no longer wanted. */
+    for (size_t i = 0; i < ls->n;) {
+        if (!ls->items[i]->wanted) {
+            listener_close(ls, i);
             continue;
         }
-        ls->items = xrealloc(ls->items, (ls->n + 1) * sizeof(*ls->items));
-        ls->items[ls->n].binding = want[w];
-        ls->items[ls->n].evl = evl;
-        ls->items[ls->n].wanted = true;
-        ls->n++;
+        i++;
     }
-    /* Close what is no longer wanted and compact the array. */
-    for (size_t i = 0; i < ls->n; i++) {
-        if (ls->items[i].wanted) {
-            ls->items[kept++] = ls->items[i];
-            continue;
-        }
-        char text[80];
-        binding_format(&ls->items[i].binding, text, sizeof(text));
-        log_info("no longer listening on %s", text);
-        evconnlistener_free(ls->items[i].evl);
-    }
-    ls->n = kept;
     free(want);
     return rc;
 }
@@ -183,7 +253,7 @@ listener_set_free(struct listener_set *ls)
     if (ls == NULL)
         return;
     for (size_t i = 0; i < ls->n; i++)
-        evconnlistener_free(ls->items[i].evl);
+        listener_free(ls->items[i]);
     free(ls->items);
     free(ls);
 }

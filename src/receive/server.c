@@ -32,6 +32,9 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 
 /* Password checks are the only pooled work for now; two threads keep a
  * burst of AUTH from queueing behind one slow hash on a 2-core machine. */
@@ -88,11 +91,10 @@ server_reload(struct server *srv, char *err, size_t errlen)
         log_warnx("reload refused: %s", err);
         return -1;
     }
-    if (listener_set_apply(srv->listeners, cfg, bind_err, sizeof(bind_err)) < 0) {
+    bind_err[0] = '\0';
+    if (listener_set_apply(srv->listeners, cfg, bind_err, sizeof(bind_err)) < 0)
         log_warnx("reload: %s", bind_err);
-        snprintf(err, errlen, "%s", bind_err);
-        /* sockets that could open stay open; the configuration still applies */
-    }
+    /* sockets that could open stay open; the configuration still applies */
     /* Sessions keep their own config reference; only new ones see this. */
     config_unref(srv->cfg);
     srv->cfg = cfg;
@@ -105,6 +107,10 @@ server_reload(struct server *srv, char *err, size_t errlen)
     server_check_tls(srv);
     deliver_reconfigure(srv->deliver);
     log_info("configuration reloaded from %s", srv->config_path);
+    if (bind_err[0]) {
+        snprintf(err, errlen, "configuration applied, but %s", bind_err);
+        return -1;
+    }
     return 0;
 }
 
@@ -221,9 +227,22 @@ server_drop_privileges(struct server *srv)
         log_warn("cannot give %s to user %s", srv->instance_dir, user);
         return -1;
     }
-    if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+    /* Keep exactly one capability across setuid: binding ports below 1024,
+     * so that a connector added while running can listen on port 25. */
+    if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0 || setgroups(0, NULL) < 0 ||
+        setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
         log_warn("cannot drop privileges to %s", user);
         return -1;
+    }
+    {
+        struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+        struct __user_cap_data_struct data[2];
+        memset(data, 0, sizeof(data));
+        data[0].effective = data[0].permitted = 1u << CAP_NET_BIND_SERVICE;
+        if (syscall(SYS_capset, &hdr, data) < 0)
+            log_warn("cannot keep CAP_NET_BIND_SERVICE: ports below 1024 added while running "
+                     "will need a restart");
+        (void)prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
     }
     if (setuid(0) == 0) {
         log_warnx("privileges were not dropped");

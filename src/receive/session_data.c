@@ -28,6 +28,10 @@
 
 static char data_line[DATA_LINE_MAX + 1];
 
+/* postern's own mark of domain-secured mail (the header firewall strips
+ * it from senders who may not set it). */
+#define DOMAIN_SECURED_HEADER "X-Postern-Domain-Secured"
+
 /* RFC 3848 / RFC 6531 "with" protocol names. */
 static const char *
 received_with(const struct session *s)
@@ -64,6 +68,11 @@ write_received(struct session *s)
                       s->env->rcpts[0].address);
     if (n > 0 && (size_t)n < sizeof(header))
         n += snprintf(header + n, sizeof(header) - (size_t)n, "; %s\r\n", date);
+    /* Readers and later hops see the mark; the header firewall below makes
+     * sure only we (or a trusted server of ours) can have set it. */
+    if (s->domain_secured && n > 0 && (size_t)n < sizeof(header))
+        n += snprintf(header + n, sizeof(header) - (size_t)n, "%s: %s\r\n", DOMAIN_SECURED_HEADER,
+                      s->domain_secured);
     if (n > 0 && (size_t)n < sizeof(header))
         queue_msg_write(s->msg, header, (size_t)n);
 }
@@ -84,6 +93,7 @@ session_data_begin(struct session *s)
     s->data_error = NULL;
     s->data_prev_crlf = true;
     s->data_in_headers = true;
+    s->data_dropping_header = false;
     s->data_header_bytes = 0;
     s->data_bytes = 0;
     s->data_received_count = 0;
@@ -98,22 +108,36 @@ data_fail(struct session *s, const char *reply)
         s->data_error = reply;
 }
 
-/* Header section bookkeeping for MaxHeaderSize and MaxHopCount. */
-static void
+/* Header section bookkeeping for MaxHeaderSize and MaxHopCount, and the
+ * header firewall. Returns false for a line that must not be stored. */
+static bool
 data_header_line(struct session *s, const char *p, size_t n)
 {
     const char *colon;
+    size_t hlen = sizeof(DOMAIN_SECURED_HEADER) - 1;
 
     if (n == 2) { /* the empty line that ends the header section */
         s->data_in_headers = false;
-        return;
+        s->data_dropping_header = false;
+        return true;
     }
+    if ((p[0] == ' ' || p[0] == '\t') && s->data_dropping_header)
+        return false; /* continuation of a removed field */
+    s->data_dropping_header = false;
     if (p[0] != ' ' && p[0] != '\t') {
+        /* Header firewall (Exchange's Accept-Organization-Headers right):
+         * only trusted servers may pass postern's own mark along. */
+        if (n > hlen && strncasecmp(p, DOMAIN_SECURED_HEADER, hlen) == 0 &&
+            (p[hlen] == ':' || p[hlen] == ' ') && !(session_rights(s) & RIGHT_ORG_HEADERS)) {
+            s->data_dropping_header = true;
+            session_log(s, '*', DOMAIN_SECURED_HEADER, "header removed by the header firewall");
+            return false;
+        }
         colon = memchr(p, ':', n);
         if (colon == NULL || colon == p || memchr(p, ' ', (size_t)(colon - p))) {
             /* not a header field: the body began without an empty line */
             s->data_in_headers = false;
-            return;
+            return true;
         }
         if (n >= 9 && strncasecmp(p, "Received:", 9) == 0)
             s->data_received_count++;
@@ -121,6 +145,7 @@ data_header_line(struct session *s, const char *p, size_t n)
     s->data_header_bytes += n;
     if (s->data_header_bytes > s->rc->max_header_size)
         data_fail(s, "552 5.3.4 Header size exceeds the limit");
+    return true;
 }
 
 static void
@@ -203,11 +228,11 @@ session_data_input(struct session *s)
         p++;
         n--;
     }
-    if (s->data_in_headers)
-        data_header_line(s, p, n);
     s->data_bytes += n;
     if (max != CONFIG_UNLIMITED && s->data_bytes > max)
         data_fail(s, "552 5.3.4 Message size exceeds fixed maximum message size");
+    if (s->data_in_headers && !data_header_line(s, p, n))
+        return true;
     if (s->data_error == NULL)
         queue_msg_write(s->msg, p, n);
     return true;

@@ -34,7 +34,8 @@ enum session_state {
 
 /* Rights a session holds (EXCHANGE-MODEL.md 1.4). */
 #define RIGHT_SUBMIT 0x1
-#define RIGHT_RELAY 0x2 /* Accept-Any-Recipient */
+#define RIGHT_RELAY 0x2       /* Accept-Any-Recipient */
+#define RIGHT_ORG_HEADERS 0x4 /* may set postern's own X-Postern-* headers */
 
 enum auth_step { AUTH_PLAIN_WAIT, AUTH_LOGIN_USER, AUTH_LOGIN_PASS };
 
@@ -69,9 +70,11 @@ struct session {
     struct envelope *env;
     struct smtp_mail_params mail;
     struct queue_msg *msg;
+    char *domain_secured;   /* sender domain proved by the client certificate, or NULL */
     const char *data_error; /* reply to send at the end of DATA, or NULL */
     bool data_prev_crlf;    /* previous DATA line ended in CRLF */
     bool data_in_headers;
+    bool data_dropping_header; /* inside a header field the firewall removes */
     uint64_t data_header_bytes;
     uint64_t data_bytes;
     unsigned data_received_count;    /* Received: header fields seen */

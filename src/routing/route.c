@@ -111,11 +111,16 @@ route_recipient(const struct config *cfg, const char *address, const char *domai
     if (out->connector == NULL) {
         out->kind = ROUTE_UNREACHABLE;
         snprintf(out->next_hop, sizeof(out->next_hop), "%s", UNREACHABLE_QUEUE);
-    } else if (out->connector->dns_routing_enabled || out->connector->nsmart_hosts == 0) {
+        return;
+    }
+    out->domain_secure =
+        out->connector->domain_secure_enabled && config_send_domain_secure(cfg, domain);
+    if (out->connector->dns_routing_enabled || out->connector->nsmart_hosts == 0) {
         out->kind = ROUTE_DNS;
         snprintf(out->next_hop, sizeof(out->next_hop), "%s", domain);
     } else {
         out->kind = ROUTE_SMART_HOST;
-        snprintf(out->next_hop, sizeof(out->next_hop), "%s", out->connector->name);
+        snprintf(out->next_hop, sizeof(out->next_hop), "%s",
+                 out->domain_secure ? domain : out->connector->name);
     }
 }

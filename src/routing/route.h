@@ -31,6 +31,11 @@ struct route {
     const struct mailbox *mailbox;          /* MAILBOX and LMTP; NULL: postmaster without
                                                a mailbox, delivered to Maildir "postmaster" */
     const char *lmtp_server;                /* LMTP */
+    /* Domain security applies (the connector has DomainSecureEnabled and
+     * the domain is in TLSSendDomainSecureList): next_hop is then the
+     * domain itself, even through smart hosts, so each partner domain has
+     * its own queue and its failures hold up no other mail. */
+    bool domain_secure;
     /* Queue key: recipients with equal keys share a delivery queue and a
      * connection. "b.test" for DNS routing, the connector name for smart
      * hosts, the LMTP server, "Mailbox Delivery", "Unreachable". */

@@ -898,7 +898,7 @@ tls_select_cert(struct tls_store *store, const char *host, enum tls_purpose purp
 }
 
 static SSL_CTX *
-build_server_ctx(const struct tls_cert *c, char *why, size_t whylen)
+build_server_ctx(const struct tls_store *store, const struct tls_cert *c, char *why, size_t whylen)
 {
     SSL_CTX *ctx;
     char e[256];
@@ -928,6 +928,11 @@ build_server_ctx(const struct tls_cert *c, char *why, size_t whylen)
         SSL_CTX_check_private_key(ctx) != 1)
         goto fail;
     if (sk_X509_num(c->chain) > 0 && SSL_CTX_set1_chain(ctx, c->chain) != 1)
+        goto fail;
+    /* Domain security asks clients for certificates on some sessions
+     * (tls_ssl_request_client_cert); they are checked against the same
+     * trust as outbound peers. */
+    if (tls_trust_apply(store, ctx) < 0)
         goto fail;
     return ctx;
 fail:
@@ -966,7 +971,7 @@ tls_store_server_ctx(struct tls_store *store, const char *fqdn, char *why, size_
         return NULL;
     }
     if (best->ctx == NULL)
-        best->ctx = build_server_ctx(best, why, whylen);
+        best->ctx = build_server_ctx(store, best, why, whylen);
     ctx = best->ctx;
     pthread_mutex_unlock(&store->lock);
     if (ctx != NULL)
@@ -1035,4 +1040,12 @@ void
 tls_ssl_free(struct ssl_st *ssl)
 {
     SSL_free(ssl);
+}
+
+void
+tls_ssl_request_client_cert(struct ssl_st *ssl)
+{
+    /* SSL_VERIFY_PEER without FAIL_IF_NO_PEER_CERT: the handshake goes on
+     * without a certificate or with a bad one; tls_peer_check decides. */
+    SSL_set_verify(ssl, SSL_VERIFY_PEER, tls_verify_continue);
 }

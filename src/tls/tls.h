@@ -48,6 +48,11 @@ struct ssl_ctx_st *tls_store_server_ctx(struct tls_store *store, const char *fqd
 /* A new server-side SSL for one connection, or NULL. */
 struct ssl_st *tls_ssl_new(struct ssl_ctx_st *ctx);
 
+/* Domain security, server side: asks the client for a certificate without
+ * failing the handshake when it sends none or a bad one (tls_peer_check
+ * decides afterwards, with a reason). */
+void tls_ssl_request_client_cert(struct ssl_st *ssl);
+
 /* Frees an SSL that was never handed to a bufferevent. */
 void tls_ssl_free(struct ssl_st *ssl);
 

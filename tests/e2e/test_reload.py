@@ -1,0 +1,319 @@
+"""Changing the configuration of a running service: cmdlets, `postern reload` and SIGHUP
+apply a change without a restart, lose no session and no queued message, and a broken
+postern.conf is refused while the service keeps running on its old configuration."""
+import os
+import signal
+import socket
+import ssl
+
+import pytest
+
+from conftest import RawSMTP, free_port, message, queue_id_from_reply, wait_for
+
+
+def client_context():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def conf_path(inst):
+    return os.path.join(inst.dir, "postern.conf")
+
+
+def read_conf(inst):
+    with open(conf_path(inst)) as f:
+        return f.read()
+
+
+def write_conf(inst, text):
+    # in place, as an editor run by the administrator would: owner and mode are kept
+    with open(conf_path(inst), "w") as f:
+        f.write(text)
+
+
+def hand_edit(inst, old, new):
+    text = read_conf(inst)
+    assert text.count(old) == 1, f"{old!r} is not once in postern.conf:\n{text}"
+    write_conf(inst, text.replace(old, new))
+    return text
+
+
+def banner(host, port, source=None):
+    raw = RawSMTP(host, port, source=source)
+    try:
+        return raw.reply()[1].decode()
+    finally:
+        raw.close()
+
+
+def accepting(host, port):
+    try:
+        s = socket.create_connection((host, port), timeout=2)
+    except OSError:
+        return False
+    s.close()
+    return True
+
+
+def open_transaction(host, port):
+    """A session left just after RCPT, with its DATA still to come."""
+    raw = RawSMTP(host, port)
+    assert raw.reply()[0] == 220
+    assert raw.cmd(b"EHLO client.test")[0] == 250
+    assert raw.cmd(b"MAIL FROM:<bob@example.org>")[0] == 250
+    assert raw.cmd(b"RCPT TO:<alice@a.test>")[0] == 250
+    return raw
+
+
+def finish_transaction(raw, subject):
+    assert raw.cmd(b"DATA")[0] == 354
+    code, text = raw.cmd(message(subject=subject).encode() + b".")
+    assert code == 250, text
+    assert raw.cmd(b"QUIT")[0] == 221
+    raw.close()
+    return queue_id_from_reply(text)
+
+
+def stored_copies(inst, qid):
+    """Every stored copy of the message with queue id qid: its queue data file while it is
+    queued, and what delivery made of it (a mailbox copy, or a report quoting its header)
+    once it has left the queue. Line ends are normalised to LF."""
+    found = []
+    for top in (os.path.join(inst.dir, "queue", "data"), os.path.join(inst.dir, "mail")):
+        for d, _, names in os.walk(top):
+            for n in names:
+                try:
+                    with open(os.path.join(d, n), "rb") as f:
+                        data = f.read()
+                except OSError:  # moved on meanwhile
+                    continue
+                if qid.encode() in data:
+                    found.append(data.replace(b"\r\n", b"\n"))
+    return found
+
+
+def stored(inst, qid):
+    """The message with queue id qid as stored (queued or delivered), never lost."""
+    return wait_for(lambda: b"".join(stored_copies(inst, qid)), timeout=5,
+                    what=f"message {qid} in the queue or a mailbox")
+
+
+def same_service(inst, pid):
+    assert inst.proc.poll() is None, "the service exited"
+    assert inst.proc.pid == pid
+    with open(os.path.join(inst.dir, "run", "postern.pid")) as f:
+        assert int(f.read()) == pid
+    assert inst.log().count("postern ready") == 1, "the service restarted"
+
+
+# ---- cmdlets against the running service ----------------------------------------------------
+
+def test_set_receive_connector_applies_to_running_service(server):
+    pid = server.proc.pid
+    old = open_transaction(server.host, server.port)
+    r = server.cmdlet("Set-ReceiveConnector", "Default mail", "-Banner", "220 Reloaded ready",
+                      "-MaxMessageSize", "5MB")
+    assert "WARNING" not in r.stderr, r.stderr
+    # the session opened before the change finishes its transaction
+    qid = finish_transaction(old, "across the reload")
+    assert b"Subject: across the reload" in stored(server, qid)
+    # a new session sees the change
+    assert banner(server.host, server.port) == "220 Reloaded ready"
+    with server.smtp() as c:
+        c.ehlo()
+        # (below the organisation's MaxReceiveSize of 10 MB, which also caps SIZE)
+        assert c.esmtp_features["size"] == str(5 * 1024 * 1024)
+    same_service(server, pid)
+
+
+def test_require_tls_set_while_a_session_is_open(server):
+    pid = server.proc.pid
+    old = open_transaction(server.host, server.port)
+    server.cmdlet("Set-ReceiveConnector", "Default mail", "-RequireTLS", "$true")
+    assert stored(server, finish_transaction(old, "before RequireTLS"))
+    with server.smtp() as c:
+        c.ehlo()
+        code, text = c.docmd("MAIL FROM:<bob@example.org>")
+        assert code == 530 and b"5.7.0" in text
+        c.starttls(context=client_context())
+        c.ehlo()
+        assert c.docmd("MAIL FROM:<bob@example.org>")[0] == 250
+    same_service(server, pid)
+
+
+def test_new_and_removed_connector_bindings(server):
+    pid = server.proc.pid
+    port = free_port()
+    assert not accepting("127.0.0.1", port)
+    server.cmdlet("New-ReceiveConnector", "-Name", "Second", "-Usage", "Custom", "-Bindings",
+                  f"127.0.0.1:{port}", "-RemoteIPRanges", "127.0.0.0/8", "-PermissionGroups",
+                  "AnonymousUsers", "-Banner", "220 Second ready")
+    wait_for(lambda: accepting("127.0.0.1", port), timeout=3, what="the new binding")
+    assert banner("127.0.0.1", port) == "220 Second ready"
+
+    # a session on the connector, mid-transaction, while the connector is removed
+    raw = open_transaction("127.0.0.1", port)
+    server.cmdlet("Remove-ReceiveConnector", "Second")
+    wait_for(lambda: not accepting("127.0.0.1", port), timeout=3,
+             what="the removed connector's port to close")
+    qid = finish_transaction(raw, "on a removed connector")
+    assert b'connector "Second"' in stored(server, qid)
+    # the other connector is untouched
+    assert banner(server.host, server.port).startswith("220 mail.a.test")
+    same_service(server, pid)
+
+
+def test_changed_binding_moves_the_listener(server):
+    pid = server.proc.pid
+    old_port, new_port = server.port, free_port()
+    server.cmdlet("Set-ReceiveConnector", "Default mail", "-Bindings", f"127.0.0.1:{new_port}")
+    wait_for(lambda: accepting("127.0.0.1", new_port), timeout=3, what="the new port")
+    wait_for(lambda: not accepting("127.0.0.1", old_port), timeout=3,
+             what="the old port to close")
+    assert banner("127.0.0.1", new_port).startswith("220 mail.a.test")
+    same_service(server, pid)
+
+
+def test_tls_session_survives_reload(server):
+    """A reload reloads the certificates too; a session already in TLS goes on."""
+    pid = server.proc.pid
+    with server.smtp() as c:
+        c.ehlo()
+        c.starttls(context=client_context())
+        c.ehlo()
+        c.mail("bob@example.org")
+        c.rcpt("alice@a.test")
+        server.cmdlet("Set-ReceiveConnector", "Default mail", "-Banner", "220 After TLS reload")
+        server.run_cli("reload")
+        code, reply = c.data(message(subject="TLS across reloads"))
+        assert code == 250
+        assert c.noop()[0] == 250
+    assert b"with ESMTPS" in stored(server, queue_id_from_reply(reply))
+    # and new sessions still get STARTTLS with the reloaded certificates
+    with server.smtp() as c:
+        c.ehlo()
+        assert c.starttls(context=client_context())[0] == 220
+        c.ehlo()
+        c.mail("bob@example.org")
+        c.rcpt("alice@a.test")
+        assert c.data(message(subject="TLS after reload"))[0] == 250
+    same_service(server, pid)
+
+
+def test_wildcard_binding_added_on_a_port_in_use(server):
+    """Adding 0.0.0.0:PORT where 127.0.0.1:PORT already listens must keep both
+    connectors reachable (one socket on 0.0.0.0 serves both)."""
+    pid = server.proc.pid
+    r = server.cmdlet("New-ReceiveConnector", "-Name", "Wild", "-Usage", "Custom", "-Bindings",
+                      f"0.0.0.0:{server.port}", "-RemoteIPRanges", "0.0.0.0-255.255.255.255",
+                      "-PermissionGroups", "AnonymousUsers", "-Banner", "220 Wild ready")
+    ok = wait_for(lambda: accepting("127.0.0.1", server.port) or "gave up", timeout=2)
+    assert ok is True, ("the existing connector's port stopped accepting; cmdlet said: "
+                        f"{r.stderr!r}; service log:\n{server.log()}")
+    assert banner("127.0.0.1", server.port).startswith("220 mail.a.test")
+    assert banner("127.0.0.2", server.port) == "220 Wild ready"
+    same_service(server, pid)
+
+
+def privileged_free_port():
+    for port in range(600, 1024):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    pytest.skip("no free port below 1024")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="binding a port below 1024 needs root")
+def test_new_connector_on_privileged_port_while_running(server):
+    """Started as root, the service drops privileges; a connector on a port below 1024
+    (25, 587 ...) added later must still start accepting, as one added before start does."""
+    pid = server.proc.pid
+    port = privileged_free_port()
+    r = server.cmdlet("New-ReceiveConnector", "-Name", "Submission", "-Usage", "Custom",
+                      "-Bindings", f"127.0.0.1:{port}", "-RemoteIPRanges", "127.0.0.0/8",
+                      "-PermissionGroups", "AnonymousUsers", "-Banner", "220 Submission ready")
+    ok = wait_for(lambda: accepting("127.0.0.1", port) or "gave up", timeout=2)
+    assert ok is True, (f"127.0.0.1:{port} is not accepting; cmdlet exit {r.returncode}, "
+                        f"stderr {r.stderr!r}; service log:\n{server.log()}")
+    assert banner("127.0.0.1", port) == "220 Submission ready"
+    same_service(server, pid)
+
+
+# ---- hand edits ----------------------------------------------------------------------------
+
+def test_reload_command_after_hand_edit(server):
+    pid = server.proc.pid
+    old = open_transaction(server.host, server.port)
+    hand_edit(server, "Banner =\n", 'Banner = "220 Hand edited"\n')
+    r = server.run_cli("reload")
+    assert r.returncode == 0
+    assert banner(server.host, server.port) == "220 Hand edited"
+    assert stored(server, finish_transaction(old, "across postern reload"))
+    same_service(server, pid)
+
+
+def test_sighup_after_hand_edit(server):
+    pid = server.proc.pid
+    old = open_transaction(server.host, server.port)
+    hand_edit(server, "Banner =\n", 'Banner = "220 After SIGHUP"\n')
+    os.kill(pid, signal.SIGHUP)
+    wait_for(lambda: banner(server.host, server.port) == "220 After SIGHUP", timeout=5,
+             what="SIGHUP to apply the new banner")
+    assert stored(server, finish_transaction(old, "across SIGHUP"))
+    same_service(server, pid)
+
+
+def test_broken_hand_edit_is_refused_and_service_keeps_running(server):
+    pid = server.proc.pid
+    good = hand_edit(server, "Banner =\n", 'Banner = "220 Never applied"\n')
+    text = read_conf(server)
+    size_line = "MaxMessageSize = 10 MB (10,485,760 bytes)\n"
+    lineno = text[:text.index(size_line)].count("\n") + 1
+    write_conf(server, text.replace(size_line, "MaxMessageSize = lots\n"))
+
+    r = server.run_cli("reload", check=False)
+    assert r.returncode != 0
+    out = r.stdout + r.stderr
+    assert f"postern.conf:{lineno}" in out and "MaxMessageSize" in out, out
+    # SIGHUP with the same file must not stop the service either
+    seen = server.log().count("reload")
+    os.kill(pid, signal.SIGHUP)
+    wait_for(lambda: server.log().count("reload") > seen, timeout=3, what="the SIGHUP reload")
+
+    # the old configuration is still in force, and mail is still accepted
+    assert server.proc.poll() is None
+    assert banner(server.host, server.port).startswith("220 mail.a.test")
+    raw = open_transaction(server.host, server.port)
+    assert stored(server, finish_transaction(raw, "while postern.conf is broken"))
+
+    # once the file is fixed, reload works again
+    write_conf(server, good.replace("Banner =\n", 'Banner = "220 Fixed"\n'))
+    server.run_cli("reload")
+    assert banner(server.host, server.port) == "220 Fixed"
+    same_service(server, pid)
+
+
+def test_queued_messages_survive_reloads(server):
+    pid = server.proc.pid
+    ids = []
+    for i in range(3):
+        raw = open_transaction(server.host, server.port)
+        ids.append(finish_transaction(raw, f"queued {i}"))
+    server.cmdlet("Set-ReceiveConnector", "Default mail", "-MaxRecipientsPerMessage", "50")
+    server.run_cli("reload")
+    seen = server.log().count("reload")
+    os.kill(pid, signal.SIGHUP)
+    wait_for(lambda: server.log().count("reload") > seen, timeout=3, what="the SIGHUP reload")
+    # every message is still queued or was delivered, exactly once, and whole
+    for i, qid in enumerate(ids):
+        assert f"Subject: queued {i}".encode() in stored(server, qid)
+        assert b"Hello." in stored(server, qid)
+    for qid in ids:
+        delivered = [c for c in stored_copies(server, qid) if c.startswith(b"Return-Path:")]
+        assert len(delivered) <= 1, f"message {qid} was delivered twice"
+    same_service(server, pid)
