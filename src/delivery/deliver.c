@@ -42,11 +42,14 @@ deliver_rcpt_domain(const struct dmsg *m, size_t rcpt)
     return at ? at + 1 : "";
 }
 
+/* Runs the scheduler soon (new work, a freed connection) without waiting
+ * for the next beat. A separate event from the beat, so that kicks never
+ * disturb the beat's own schedule. */
 void
 deliver_kick(struct deliver *d)
 {
-    if (d->tick && !d->stopping)
-        event_active(d->tick, EV_TIMEOUT, 0);
+    if (d->kick && !d->stopping)
+        event_active(d->kick, EV_TIMEOUT, 0);
 }
 
 /* ---- messages ---- */
@@ -757,6 +760,7 @@ deliver_new(const struct deliver_env *env)
     strlcpy_p(d->server_name, fqdn ? fqdn : "postern", sizeof(d->server_name));
     d->server_name[strcspn(d->server_name, ".")] = '\0';
     d->tick = event_new(env->base, -1, EV_PERSIST, deliver_tick_cb, d);
+    d->kick = event_new(env->base, -1, 0, deliver_tick_cb, d);
     event_add(d->tick, &beat);
     deliver_update_dns(d);
     queue_scan(dir, load_one, d);
@@ -783,6 +787,7 @@ deliver_free(struct deliver *d)
         return;
     deliver_stop(d);
     event_free(d->tick);
+    event_free(d->kick);
     dns_free(d->dns);
     for (size_t i = 0; i < d->nold_dns; i++)
         dns_free(d->old_dns[i]);

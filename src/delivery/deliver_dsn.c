@@ -61,6 +61,7 @@ deliver_send_dsn(struct deliver *d, struct dmsg *m, enum dsn_kind kind,
     struct dsn_rcpt *rcpts = xcalloc(nres, sizeof(*rcpts));
     char(*codes)[16] = xcalloc(nres, sizeof(*codes));
     char **diag = xcalloc(nres, sizeof(char *));
+    char **mta = xcalloc(nres, sizeof(char *));
     char *postmaster, *text, err[256];
     struct queue_msg *qm;
     struct envelope *env;
@@ -82,7 +83,12 @@ deliver_send_dsn(struct deliver *d, struct dmsg *m, enum dsn_kind kind,
         rcpts[i].address = r->address;
         rcpts[i].orcpt = r->orcpt;
         rcpts[i].status = codes[i];
-        rcpts[i].remote_mta = res[i].relay;
+        /* RFC 3464 2.3.5: "dns; name" — the host part of "name[addr]:port" */
+        if (res[i].relay && strcmp(res[i].relay, "Maildir") != 0) {
+            size_t n = strcspn(res[i].relay, "[");
+            mta[i] = xasprintf("dns; %.*s", (int)n, res[i].relay);
+        }
+        rcpts[i].remote_mta = mta[i];
         rcpts[i].diagnostic = diag[i];
         rcpts[i].last_attempt = now;
     }
@@ -135,9 +141,12 @@ deliver_send_dsn(struct deliver *d, struct dmsg *m, enum dsn_kind kind,
     }
     queue_msg_commit(qm, env, dsn_committed, xstrdup(m->env->id));
 out:
-    for (size_t i = 0; i < nres; i++)
+    for (size_t i = 0; i < nres; i++) {
         free(diag[i]);
+        free(mta[i]);
+    }
     free(diag);
+    free(mta);
     free(codes);
     free(rcpts);
 }

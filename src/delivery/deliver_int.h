@@ -68,7 +68,8 @@ struct deliver {
     char *dns_servers;    /* the server list dns was made for */
     struct dns **old_dns; /* replaced resolvers, freed at the end (queries may run) */
     size_t nold_dns;
-    struct event *tick;
+    struct event *tick; /* the scheduler's beat */
+    struct event *kick; /* run the scheduler now */
     bool stopping;
     char server_name[64];
     struct dconn *conns; /* live connections (deliver_smtp.c) */
