@@ -184,8 +184,15 @@ main(int argc, char **argv)
         return shell_run(dir);
     if (strcmp(argv[i], "reload") == 0 || str_ieq(argv[i], "Restart-Service"))
         return cmd_reload(dir);
-    if (strchr(argv[i], '-') != NULL)
-        return cmdlet_run(dir, argc - i, argv + i, stdout, stderr);
+    if (strchr(argv[i], '-') != NULL) {
+        char **owned = xcalloc((size_t)(argc - i), sizeof(char *));
+        int rc = shell_expand_credentials(argc - i, argv + i, owned) < 0
+                     ? 2
+                     : cmdlet_run(dir, argc - i, argv + i, stdout, stderr);
+        shell_free_credentials(argc - i, owned);
+        free(owned);
+        return rc;
+    }
     fprintf(stderr, "postern: unknown command '%s'\n", argv[i]);
     usage(stderr);
     return 2;

@@ -42,6 +42,14 @@ static const struct cmdlet cmdlets[] = {
     {"Suspend-Message", cmdlet_message_action, NULL},
     {"Resume-Message", cmdlet_message_action, NULL},
     {"Remove-Message", cmdlet_message_action, NULL},
+    {"New-ExchangeCertificate", cmdlet_new_exchange_certificate,
+     cmdlet_new_exchange_certificate_switches},
+    {"Import-ExchangeCertificate", cmdlet_import_exchange_certificate, NULL},
+    {"Get-ExchangeCertificate", cmdlet_get_exchange_certificate, NULL},
+    {"Enable-ExchangeCertificate", cmdlet_enable_exchange_certificate,
+     cmdlet_enable_exchange_certificate_switches},
+    {"Remove-ExchangeCertificate", cmdlet_remove_exchange_certificate, NULL},
+    {"Import-Certificate", cmdlet_import_certificate, NULL},
 };
 
 const struct cmdlet *

@@ -121,4 +121,15 @@ int cmdlet_queue_action(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
 /* Suspend-Message, Resume-Message, Remove-Message */
 int cmdlet_message_action(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
 
+/* cmdlet_cert.c: the certificate cmdlets (store layout in tls/tls_certs.h) */
+int cmdlet_new_exchange_certificate(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
+int cmdlet_import_exchange_certificate(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
+int cmdlet_get_exchange_certificate(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
+int cmdlet_enable_exchange_certificate(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
+int cmdlet_remove_exchange_certificate(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
+/* Import-Certificate -FilePath F -CertStoreLocation Cert:\LocalMachine\Root */
+int cmdlet_import_certificate(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
+extern const char *const cmdlet_new_exchange_certificate_switches[];
+extern const char *const cmdlet_enable_exchange_certificate_switches[];
+
 #endif

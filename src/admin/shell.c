@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #define SHELL_MAX_WORDS 256
@@ -47,6 +48,73 @@ shell_split(char *line, char **words)
     }
 }
 
+/* Reads one line from the terminal, without echo when secret. */
+static char *
+prompt_line(const char *prompt, bool secret)
+{
+    struct termios old, quiet;
+    char *line = NULL;
+    size_t cap = 0;
+    bool restore = false;
+
+    fprintf(stderr, "%s", prompt);
+    fflush(stderr);
+    if (secret && tcgetattr(STDIN_FILENO, &old) == 0) {
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        restore = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+    }
+    if (getline(&line, &cap, stdin) < 0) {
+        free(line);
+        line = NULL;
+    }
+    if (restore) {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+        fputc('\n', stderr);
+    }
+    if (line)
+        line[strcspn(line, "\r\n")] = '\0';
+    return line;
+}
+
+int
+shell_expand_credentials(int argc, char **argv, char **owned)
+{
+    for (int i = 0; i < argc; i++) {
+        char *user, *pass;
+        owned[i] = NULL;
+        if (!str_ieq(argv[i], "(Get-Credential)"))
+            continue;
+        if (!isatty(STDIN_FILENO)) {
+            fprintf(stderr, "postern: (Get-Credential) needs a terminal; give \"-\" instead and "
+                            "user:password on standard input\n");
+            return -1;
+        }
+        if ((user = prompt_line("User name: ", false)) == NULL ||
+            (pass = prompt_line("Password: ", true)) == NULL) {
+            free(user);
+            return -1;
+        }
+        owned[i] = xasprintf("%s:%s", user, pass);
+        explicit_bzero(pass, strlen(pass));
+        free(user);
+        free(pass);
+        argv[i] = owned[i];
+    }
+    return 0;
+}
+
+void
+shell_free_credentials(int argc, char **owned)
+{
+    for (int i = 0; i < argc; i++) {
+        if (owned[i]) {
+            explicit_bzero(owned[i], strlen(owned[i]));
+            free(owned[i]);
+        }
+    }
+}
+
 int
 shell_run(const char *instance_dir)
 {
@@ -72,7 +140,12 @@ shell_run(const char *instance_dir)
         } else if (str_ieq(words[0], "exit") || str_ieq(words[0], "quit")) {
             break;
         } else {
-            rc = cmdlet_run_io(instance_dir, n, words, stdin, stdout, stderr);
+            char *owned[SHELL_MAX_WORDS];
+            if (shell_expand_credentials(n, words, owned) < 0)
+                rc = CMDLET_USAGE;
+            else
+                rc = cmdlet_run_io(instance_dir, n, words, stdin, stdout, stderr);
+            shell_free_credentials(n, owned);
             if (rc != 0 && !tty)
                 fprintf(stderr, "line %d: %s failed\n", lineno, words[0]);
         }

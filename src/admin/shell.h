@@ -13,4 +13,11 @@
 
 int shell_run(const char *instance_dir);
 
+/* Replaces each "(Get-Credential)" argument with "user:password" asked on
+ * the terminal (password without echo), as PowerShell's Get-Credential.
+ * owned[i] is what must be freed (shell_free_credentials wipes it).
+ * Returns -1 (message on stderr) without a terminal. */
+int shell_expand_credentials(int argc, char **argv, char **owned);
+void shell_free_credentials(int argc, char **owned);
+
 #endif

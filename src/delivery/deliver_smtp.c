@@ -75,6 +75,7 @@ conn_free(struct dconn *c)
     for (size_t i = 0; i < c->nhosts; i++)
         free(c->hosts[i]);
     free(c->hosts);
+    tls_ctx_unref(c->policy.tls_ctx);
     free(c->ehlo_name);
     if (c->auth_password) {
         explicit_bzero(c->auth_password, strlen(c->auth_password));
@@ -374,6 +375,8 @@ deliver_smtp_start(struct deliver *d, struct dqueue *q)
         }
         if (c->policy.tls_ctx == NULL)
             log_warnx("send connector \"%s\": no TLS client context: %s", sc->name, why);
+        /* the store may be replaced (certificate reload) while we connect */
+        tls_ctx_ref(c->policy.tls_ctx);
     }
     if ((sc->smart_host_auth_mechanism == SHAUTH_BASIC_AUTH ||
          sc->smart_host_auth_mechanism == SHAUTH_BASIC_AUTH_REQUIRE_TLS) &&

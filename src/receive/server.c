@@ -18,6 +18,7 @@
 #include "receive/session_int.h"
 #include "tls/tls.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -80,6 +81,85 @@ server_load_tls(struct server *srv)
     return store;
 }
 
+/*
+ * Installs a new certificate store unless it would take STARTTLS away from
+ * a connector that has it now (a broken or expired replacement): then the
+ * previous certificates stay in use and the reason is logged. Returns 0
+ * when installed.
+ */
+static int
+server_swap_tls(struct server *srv, struct tls_store *fresh)
+{
+    char why[512];
+
+    for (size_t i = 0; i < srv->cfg->nreceive_connectors && srv->tls; i++) {
+        const struct receive_connector *rc = &srv->cfg->receive_connectors[i];
+        const char *fqdn = receive_connector_fqdn(srv->cfg, rc);
+        if (!rc->enabled || !(rc->auth_mechanism & AUTHM_TLS))
+            continue;
+        if (tls_store_server_ctx(srv->tls, fqdn, why, sizeof(why)) != NULL &&
+            tls_store_server_ctx(fresh, fqdn, why, sizeof(why)) == NULL) {
+            log_warnx("certificates changed, but receive connector \"%s\" would lose STARTTLS "
+                      "(%s); the previous certificates stay in use",
+                      rc->name, why);
+            tls_store_free(fresh);
+            return -1;
+        }
+    }
+    /* TLS contexts of running sessions are reference-counted by OpenSSL
+     * through their SSL objects (and tls_ctx_ref), so the old store can go. */
+    tls_store_free(srv->tls);
+    srv->tls = fresh;
+    return 0;
+}
+
+/* A cheap signature of the certificate files: names, sizes and times. */
+static uint64_t
+server_certs_stamp(const char *instance_dir)
+{
+    static const char *const subdirs[] = {"", "/root", "/crl"};
+    uint64_t stamp = 1469598103934665603ull;
+
+    for (size_t i = 0; i < 3; i++) {
+        char *dir = xasprintf("%s/certs%s", instance_dir, subdirs[i]);
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        while (d && (de = readdir(d)) != NULL) {
+            struct stat st;
+            if (de->d_name[0] == '.' || fstatat(dirfd(d), de->d_name, &st, 0) < 0)
+                continue;
+            for (const char *p = de->d_name; *p; p++)
+                stamp = (stamp ^ (unsigned char)*p) * 1099511628211ull;
+            stamp = (stamp ^ (uint64_t)st.st_size) * 1099511628211ull;
+            stamp = (stamp ^ (uint64_t)st.st_mtim.tv_sec) * 1099511628211ull;
+            stamp = (stamp ^ (uint64_t)st.st_mtim.tv_nsec) * 1099511628211ull;
+        }
+        if (d)
+            closedir(d);
+        free(dir);
+    }
+    return stamp;
+}
+
+/* Certificates renewed on disk (Import-ExchangeCertificate, or by hand)
+ * take effect without a reload or a restart. */
+static void
+server_watch_certs(struct server *srv)
+{
+    uint64_t stamp = server_certs_stamp(srv->instance_dir);
+    struct tls_store *fresh;
+
+    if (stamp == srv->certs_stamp)
+        return;
+    srv->certs_stamp = stamp;
+    if ((fresh = server_load_tls(srv)) == NULL)
+        return;
+    if (server_swap_tls(srv, fresh) == 0) {
+        log_info("certificates changed on disk: reloaded");
+        server_check_tls(srv);
+    }
+}
+
 int
 server_reload(struct server *srv, char *err, size_t errlen)
 {
@@ -98,12 +178,9 @@ server_reload(struct server *srv, char *err, size_t errlen)
     /* Sessions keep their own config reference; only new ones see this. */
     config_unref(srv->cfg);
     srv->cfg = cfg;
-    if ((tls = server_load_tls(srv)) != NULL) {
-        /* TLS contexts of running sessions are reference-counted by OpenSSL
-         * through their SSL objects, so the old store can go. */
-        tls_store_free(srv->tls);
-        srv->tls = tls;
-    }
+    srv->certs_stamp = server_certs_stamp(srv->instance_dir);
+    if ((tls = server_load_tls(srv)) != NULL)
+        (void)server_swap_tls(srv, tls);
     server_check_tls(srv);
     deliver_reconfigure(srv->deliver);
     log_info("configuration reloaded from %s", srv->config_path);
@@ -195,6 +272,7 @@ server_flush_cb(evutil_socket_t fd, short what, void *arg)
     protolog_flush(srv->protolog);
     protolog_flush(srv->send_protolog);
     msgtrack_flush(srv->track);
+    server_watch_certs(srv);
 }
 
 /* Each message the receive side commits goes straight to delivery. */
@@ -303,6 +381,7 @@ server_run(const char *instance_dir)
     }
     if (server_drop_privileges(&srv) < 0)
         goto out;
+    srv.certs_stamp = server_certs_stamp(instance_dir);
     srv.tls = server_load_tls(&srv);
     server_check_tls(&srv);
     path = xasprintf("%s/queue", instance_dir);

@@ -44,6 +44,7 @@ struct server {
     struct session *sessions; /* all live sessions (doubly linked) */
     size_t nsessions;
     uint64_t next_session_id;
+    uint64_t certs_stamp; /* signature of DIR/certs, to notice renewals */
 };
 
 /* Runs the service in the foreground until SIGTERM/SIGINT. Returns the exit

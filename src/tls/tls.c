@@ -11,6 +11,7 @@
 #include "tls/tls.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "tls/tls_certs.h"
 #include "tls/tls_int.h"
 
 #include <openssl/asn1.h>
@@ -861,13 +862,17 @@ cert_usable(const struct tls_cert *c, const char *host, enum tls_purpose purpose
     return true;
 }
 
-/* CA-issued before self-signed, then newest NotBefore; the thumbprint
- * breaks remaining ties so the choice never depends on chance. */
+/* Enabled for SMTP (Enable-ExchangeCertificate: the administrator's
+ * explicit choice, as in Exchange) first, then CA-issued before
+ * self-signed, then newest NotBefore; the thumbprint breaks remaining ties
+ * so the choice never depends on chance. */
 static bool
-cert_better(const struct tls_cert *a, const struct tls_cert *b)
+cert_better(const struct tls_cert *a, bool a_smtp, const struct tls_cert *b, bool b_smtp)
 {
     if (b == NULL)
         return true;
+    if (a_smtp != b_smtp)
+        return a_smtp;
     if (a->self_signed != b->self_signed)
         return !a->self_signed;
     if (a->not_before != b->not_before)
@@ -880,17 +885,27 @@ tls_select_cert(struct tls_store *store, const char *host, enum tls_purpose purp
                 size_t whylen)
 {
     struct tls_cert *best = NULL;
+    bool best_smtp = false;
     size_t named = 0;
     time_t now = time(NULL);
 
     for (size_t i = 0; i < store->ncerts; i++) {
         struct tls_cert *c = &store->certs[i];
+        bool smtp;
 
         if (!cert_names_host(c, host))
             continue;
         named++;
-        if (cert_usable(c, host, purpose, now, why, whylen) && cert_better(c, best))
+        if (!cert_usable(c, host, purpose, now, why, whylen))
+            continue;
+        /* The marker is looked up here rather than at load time, so that
+         * struct tls_cert needs no field for it; only usable candidates
+         * cost an access(2). */
+        smtp = tls_certs_smtp_enabled(store->certdir, c->thumbprint);
+        if (cert_better(c, smtp, best, best_smtp)) {
             best = c;
+            best_smtp = smtp;
+        }
     }
     if (best == NULL && named == 0)
         setmsg(why, whylen, "no certificate names %s", host);
@@ -1048,4 +1063,18 @@ tls_ssl_request_client_cert(struct ssl_st *ssl)
     /* SSL_VERIFY_PEER without FAIL_IF_NO_PEER_CERT: the handshake goes on
      * without a certificate or with a bad one; tls_peer_check decides. */
     SSL_set_verify(ssl, SSL_VERIFY_PEER, tls_verify_continue);
+}
+
+struct ssl_ctx_st *
+tls_ctx_ref(struct ssl_ctx_st *ctx)
+{
+    if (ctx)
+        SSL_CTX_up_ref(ctx);
+    return ctx;
+}
+
+void
+tls_ctx_unref(struct ssl_ctx_st *ctx)
+{
+    SSL_CTX_free(ctx);
 }

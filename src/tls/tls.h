@@ -77,8 +77,13 @@ const char *tls_last_error(char *buf, size_t len);
  * certificate the store selects for that name is presented as a client
  * certificate (domain security); NULL presents none. Returns NULL with a
  * reason when client_fqdn has no usable certificate. */
-struct ssl_ctx_st *tls_store_client_ctx(struct tls_store *store, const char *client_fqdn,
-                                        char *why, size_t whylen);
+struct ssl_ctx_st *tls_store_client_ctx(struct tls_store *store, const char *client_fqdn, char *why,
+                                        size_t whylen);
+/* Keeps a context alive beyond a store reload (a connection that will
+ * start TLS later holds one), and gives it back. */
+struct ssl_ctx_st *tls_ctx_ref(struct ssl_ctx_st *ctx);
+void tls_ctx_unref(struct ssl_ctx_st *ctx);
+
 /* A new client-side SSL with SNI set to sni (skipped for IP literals). */
 struct ssl_st *tls_client_ssl_new(struct ssl_ctx_st *ctx, const char *sni);
 

@@ -71,11 +71,12 @@ struct tls_new_cert {
 };
 
 /* Creates a self-signed certificate (id: its thumbprint), or a pending
- * request (id: its request identity; *request/*request_len: the request,
+ * request (id: its request identity; *request and *request_len: the request,
  * PEM text or DER, malloc'd, for the caller to print or write). 0, or -1
  * with err set and nothing written. */
-int tls_certs_new(const char *certdir, const struct tls_new_cert *spec, char id[TLS_THUMBPRINT_SIZE],
-                  unsigned char **request, size_t *request_len, char *err, size_t errlen);
+int tls_certs_new(const char *certdir, const struct tls_new_cert *spec,
+                  char id[TLS_THUMBPRINT_SIZE], unsigned char **request, size_t *request_len,
+                  char *err, size_t errlen);
 
 /*
  * Import-ExchangeCertificate: path holds either
@@ -120,7 +121,7 @@ struct tls_cert_info {
     char *subject;                        /* "CN=mail.a.test, O=Contoso" */
     char *issuer;                         /* NULL for a request */
     char *serial;                         /* hex; NULL for a request */
-    char **domains; /* CertificateDomains: SAN DNS names, else subject CNs */
+    char **domains;                       /* CertificateDomains: SAN DNS names, else subject CNs */
     size_t ndomains;
     char **match_names; /* what selection matches: CNs and SAN DNS names, lower case */
     size_t nmatch_names;
