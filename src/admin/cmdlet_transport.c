@@ -7,6 +7,7 @@
  * Must never: change anything but the TransportConfig section.
  */
 #include "admin/cmdlet_object.h"
+#include "routing/route.h"
 
 int
 cmdlet_get_transport_config(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
@@ -27,6 +28,27 @@ cmdlet_get_transport_config(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
     return CMDLET_OK;
 }
 
+/* Exchange warns when TLSSendDomainSecureList names a domain that no Send
+ * connector with DomainSecureEnabled routes: its mail would go out without
+ * domain security. */
+static void
+warn_unsecured_domains(struct cmdlet_ctx *ctx, const struct config *cfg)
+{
+    for (size_t i = 0; i < cfg->transport.ntls_send_domain_secure_list; i++) {
+        const char *domain = cfg->transport.tls_send_domain_secure_list[i];
+        struct route r;
+        char address[300];
+
+        snprintf(address, sizeof(address), "postmaster@%s", domain);
+        route_recipient(cfg, address, domain, 0, &r);
+        if (!r.domain_secure)
+            cmdlet_warning(ctx,
+                           "TLSSendDomainSecureList: no Send connector with DomainSecureEnabled "
+                           "routes %s; its mail does not use domain security",
+                           domain);
+    }
+}
+
 int
 cmdlet_set_transport_config(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
 {
@@ -43,8 +65,9 @@ cmdlet_set_transport_config(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
     if ((rc = cmdlet_params_check(ctx, k, a, false)) != CMDLET_OK)
         return rc;
     if ((rc = cmdlet_txn_begin(ctx, &t)) == CMDLET_OK &&
-        (rc = cmdlet_params_apply(ctx, k, &t.cfg->transport, a, false)) == CMDLET_OK)
-        rc = cmdlet_txn_commit(ctx, &t);
+        (rc = cmdlet_params_apply(ctx, k, &t.cfg->transport, a, false)) == CMDLET_OK &&
+        (rc = cmdlet_txn_commit(ctx, &t)) == CMDLET_OK)
+        warn_unsecured_domains(ctx, t.cfg);
     cmdlet_txn_end(&t);
     return rc;
 }
