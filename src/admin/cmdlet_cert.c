@@ -14,7 +14,7 @@
  * ignored (postern keys are files, always "exportable" by root); dates
  * are ISO 8601 UTC.
  * Must never: include OpenSSL headers, print key material or a password,
- * or prompt (cmdlets run from scripts).
+ * or prompt unless asked to (-Password - on a terminal reads without echo).
  */
 #include "admin/cmdlet_object.h"
 #include "admin/control.h"
@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #define MSG_MAX 1024
@@ -236,15 +237,12 @@ take_services(struct cmdlet_ctx *ctx, struct cmdlet_args *a, bool *smtp)
     return rc;
 }
 
-/* Accepted for Exchange scripts, without effect here. */
-static int
-take_ignored(struct cmdlet_ctx *ctx, struct cmdlet_args *a, const char *const *names)
+/* Parameters accepted for Exchange scripts, without effect here. */
+static void
+take_ignored(struct cmdlet_args *a, const char *const *names)
 {
-    for (; *names != NULL; names++) {
-        struct cmdlet_arg *arg = cmdlet_args_take(a, *names, NULL);
-        (void)arg;
-    }
-    return CMDLET_OK;
+    for (; *names != NULL; names++)
+        (void)cmdlet_args_take(a, *names, NULL);
 }
 
 /*
@@ -333,7 +331,7 @@ cmdlet_new_exchange_certificate(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
     }
     if (rc == 0)
         smtp = true; /* Exchange enables new certificates for its services */
-    take_ignored(ctx, a, ignored);
+    take_ignored(a, ignored);
     if ((rc = check_unused(ctx, a)) != CMDLET_OK)
         goto out;
     rc = CMDLET_USAGE;
@@ -440,6 +438,8 @@ static int
 take_password(struct cmdlet_ctx *ctx, struct cmdlet_args *a, char *buf, size_t len)
 {
     struct cmdlet_arg *arg = cmdlet_args_take(a, "Password", NULL);
+    struct termios old;
+    bool restore = false, got;
     size_t n;
 
     if (arg == NULL)
@@ -455,7 +455,24 @@ take_password(struct cmdlet_ctx *ctx, struct cmdlet_args *a, char *buf, size_t l
         }
         return 1;
     }
-    if (ctx->in == NULL || fgets(buf, (int)len, ctx->in) == NULL) {
+    if (ctx->in == NULL) {
+        cmdlet_error(ctx, "Password: nothing to read on standard input");
+        return -1;
+    }
+    /* From a terminal: a prompt, and no echo of what is typed. */
+    if (isatty(fileno(ctx->in)) && tcgetattr(fileno(ctx->in), &old) == 0) {
+        struct termios quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        fputs("Password: ", stderr);
+        fflush(stderr);
+        restore = tcsetattr(fileno(ctx->in), TCSAFLUSH, &quiet) == 0;
+    }
+    got = fgets(buf, (int)len, ctx->in) != NULL;
+    if (restore) {
+        tcsetattr(fileno(ctx->in), TCSAFLUSH, &old);
+        fputc('\n', stderr);
+    }
+    if (!got) {
         cmdlet_error(ctx, "Password: nothing to read on standard input");
         return -1;
     }
@@ -514,7 +531,7 @@ cmdlet_import_exchange_certificate(struct cmdlet_ctx *ctx, struct cmdlet_args *a
         rc = CMDLET_USAGE;
         goto out;
     }
-    take_ignored(ctx, a, ignored);
+    take_ignored(a, ignored);
     if ((rc = check_unused(ctx, a)) != CMDLET_OK)
         goto out;
 
@@ -555,7 +572,7 @@ cmdlet_get_exchange_certificate(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
         return -have;
     if (cmdlet_args_string(a, "DomainName", &domain, msg, sizeof(msg)) < 0)
         return usage(ctx, msg);
-    take_ignored(ctx, a, ignored);
+    take_ignored(a, ignored);
     if ((rc = check_unused(ctx, a)) != CMDLET_OK)
         return rc;
     certdir = cert_dir(ctx);
@@ -603,7 +620,7 @@ cmdlet_enable_exchange_certificate(struct cmdlet_ctx *ctx, struct cmdlet_args *a
         return -rc;
     if (rc == 0)
         return usage(ctx, "Services: a value is required (SMTP)");
-    take_ignored(ctx, a, ignored);
+    take_ignored(a, ignored);
     if ((rc = check_unused(ctx, a)) != CMDLET_OK)
         return rc;
     if (!smtp) {
@@ -650,7 +667,7 @@ cmdlet_remove_exchange_certificate(struct cmdlet_ctx *ctx, struct cmdlet_args *a
         return -have;
     if (have == 0)
         return usage(ctx, "Thumbprint: a value is required");
-    take_ignored(ctx, a, ignored);
+    take_ignored(a, ignored);
     if ((rc = check_unused(ctx, a)) != CMDLET_OK)
         return rc;
     certdir = cert_dir(ctx);
@@ -664,12 +681,14 @@ cmdlet_remove_exchange_certificate(struct cmdlet_ctx *ctx, struct cmdlet_args *a
         size_t others = 0;
         for (size_t i = 0; i < n; i++)
             others += &v[i] != ci && v[i].status != TLS_CERT_PENDING_REQUEST &&
-                      v[i].has_private_key && tls_cert_info_names(&v[i], cfg->transport.fqdn);
+                      v[i].status != TLS_CERT_DATE_INVALID && v[i].has_private_key &&
+                      tls_cert_info_names(&v[i], cfg->transport.fqdn);
         if (others == 0)
             cmdlet_warning(ctx,
-                           "certificate %s is the only one for %s: connectors using that name "
-                           "will not offer STARTTLS until another is created "
-                           "(New-ExchangeCertificate) or imported",
+                           "certificate %s is the only one for %s: the running service keeps "
+                           "it until it restarts, but then connectors using that name offer no "
+                           "STARTTLS until another is created (New-ExchangeCertificate) or "
+                           "imported",
                            tp, cfg->transport.fqdn);
     }
     tls_certs_list_free(v, n);

@@ -7,6 +7,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "tls/tls.h"
+#include "tls/tls_certs.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -75,6 +76,9 @@ setup_instance(const char *dir, const char *fqdn, const struct binding *bindings
         char *certdir = xasprintf("%s/certs", dir);
         int r = tls_create_selfsigned(certdir, fqdn, NULL, SETUP_CERT_YEARS, thumbprint, err,
                                       sizeof(err));
+        /* As Exchange's Setup: the self-signed certificate serves SMTP. */
+        if (r == 0)
+            r = tls_certs_enable_smtp(certdir, thumbprint, err, sizeof(err));
         free(certdir);
         if (r < 0) {
             fprintf(stderr, "postern: self-signed certificate: %s\n", err);

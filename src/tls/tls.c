@@ -756,6 +756,9 @@ tls_store_load(const char *certdir, char *err, size_t errlen)
                 cert_clear(c);
             } else {
                 log_debug("tls: loaded %s (certificate %s)", path, c->thumbprint);
+                /* Enable-ExchangeCertificate's marker; the store is reloaded
+                 * whenever a file in certs/ changes, markers included */
+                c->smtp_enabled = tls_certs_smtp_enabled(certdir, c->thumbprint);
                 store->ncerts++;
             }
         }
@@ -891,20 +894,15 @@ tls_select_cert(struct tls_store *store, const char *host, enum tls_purpose purp
 
     for (size_t i = 0; i < store->ncerts; i++) {
         struct tls_cert *c = &store->certs[i];
-        bool smtp;
 
         if (!cert_names_host(c, host))
             continue;
         named++;
         if (!cert_usable(c, host, purpose, now, why, whylen))
             continue;
-        /* The marker is looked up here rather than at load time, so that
-         * struct tls_cert needs no field for it; only usable candidates
-         * cost an access(2). */
-        smtp = tls_certs_smtp_enabled(store->certdir, c->thumbprint);
-        if (cert_better(c, smtp, best, best_smtp)) {
+        if (cert_better(c, c->smtp_enabled, best, best_smtp)) {
             best = c;
-            best_smtp = smtp;
+            best_smtp = c->smtp_enabled;
         }
     }
     if (best == NULL && named == 0)

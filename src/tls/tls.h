@@ -38,8 +38,9 @@ void tls_store_free(struct tls_store *store);
  * certificate whose Subject CN or SAN DNS names match fqdn (a wildcard
  * "*.example.com" matches one label, RFC 6125), usable for server
  * authentication (no EKU, or EKU serverAuth), private key present and
- * matching, within its validity dates; CA-issued preferred over self-signed,
- * then the newest NotBefore. Returns a server SSL_CTX (TLS 1.2 and 1.3, owned
+ * matching, within its validity dates; one enabled for SMTP
+ * (Enable-ExchangeCertificate) first, then CA-issued over self-signed, then
+ * the newest NotBefore. Returns a server SSL_CTX (TLS 1.2 and 1.3, owned
  * by the store, shared by every session using that certificate), or NULL with
  * the reason why none is usable in why. */
 struct ssl_ctx_st *tls_store_server_ctx(struct tls_store *store, const char *fqdn, char *why,

@@ -156,8 +156,8 @@ int tls_thumbprint_parse(const char *in, char out[TLS_THUMBPRINT_SIZE]);
  * private key, or has expired. 0 (also when already enabled), or -1. */
 int tls_certs_enable_smtp(const char *certdir, const char *thumbprint, char *err, size_t errlen);
 
-/* Is <certdir>/<thumbprint>.smtp present? Read by tls_select_cert at
- * selection time, so no store reload is needed for the preference. */
+/* Is <certdir>/<thumbprint>.smtp present? Read when the store loads; the
+ * service reloads the store whenever a file in certs/ changes. */
 bool tls_certs_smtp_enabled(const char *certdir, const char *thumbprint);
 
 /* Remove-ExchangeCertificate: removes <T>.pem, <T>.key and <T>.smtp, or a

@@ -42,7 +42,8 @@ struct tls_cert {
     bool self_signed;
     bool server_auth;
     bool client_auth;
-    SSL_CTX *ctx; /* server context, built on first selection, then shared */
+    bool smtp_enabled; /* Enable-ExchangeCertificate -Services SMTP */
+    SSL_CTX *ctx;      /* server context, built on first selection, then shared */
 };
 
 /* A client context and the name whose certificate it presents (NULL: the
