@@ -16,7 +16,7 @@ PYTEST     ?= /usr/bin/python3 -m pytest
 # the end-to-end tests talk to.
 DEB_PACKAGES = gcc libc6-dev pkg-config meson ninja-build libssl-dev libevent-dev \
 	libunbound-dev libcrypt-dev libcmocka-dev openssl ca-certificates python3 python3-pytest \
-	swaks libnet-ssleay-perl postfix unbound clang-format
+	swaks libnet-ssleay-perl postfix unbound dovecot-lmtpd clang-format
 
 .PHONY: all deps build asan run test unit e2e test-asan clean format
 

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define CLIENT_LINE_MAX 4096
@@ -864,8 +865,9 @@ smtp_client_new(struct event_base *base, const struct sockaddr *addr,
 {
     struct smtp_client *c = xcalloc(1, sizeof(*c));
     struct timeval tv = {policy->timeout, 0};
-    socklen_t len =
-        addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    socklen_t len = addr->sa_family == AF_INET6  ? sizeof(struct sockaddr_in6)
+                    : addr->sa_family == AF_UNIX ? sizeof(struct sockaddr_un)
+                                                 : sizeof(struct sockaddr_in);
 
     c->base = base;
     c->p = policy;
