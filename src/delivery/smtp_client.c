@@ -81,6 +81,7 @@ struct smtp_client {
     uint64_t size_max;
 
     /* the reply being read */
+    bool in_read; /* inside client_read_cb: client_close leaves the free to it */
     bool in_reply;
     int reply_code;
     char reply[1024];
@@ -200,7 +201,9 @@ client_close(struct smtp_client *c, int code, bool temporary, const char *fmt, .
         c->bev = NULL;
     }
     c->cb.closed(c, c->arg, &why);
-    client_free(c);
+    /* Inside the read callback the caller still holds c: it frees it. */
+    if (!c->in_read)
+        client_free(c);
 }
 
 /* ---- EHLO and capabilities ---- */
@@ -767,7 +770,8 @@ client_read_cb(struct bufferevent *bev, void *arg)
     char *line;
     size_t len;
 
-    while (c->state != CS_DEAD && (line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF)) != NULL) {
+    c->in_read = true;
+    while ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF)) != NULL) {
         bool last;
         int code;
 
@@ -776,7 +780,7 @@ client_read_cb(struct bufferevent *bev, void *arg)
             !isdigit_ascii(line[2]) || (len > 3 && line[3] != ' ' && line[3] != '-')) {
             free(line);
             client_close(c, 0, true, "%s sent a malformed reply", c->peer);
-            return;
+            break;
         }
         code = atoi(line);
         last = len == 3 || line[3] == ' ';
@@ -797,11 +801,16 @@ client_read_cb(struct bufferevent *bev, void *arg)
         c->in_reply = false;
         c->reply_code = code;
         client_reply(c);
-        if (c->state == CS_DEAD)
-            return; /* freed */
+        /* the bufferevent and its input are gone (closed) or replaced by
+         * the TLS one (STARTTLS) */
+        if (c->state == CS_DEAD || c->bev != bev)
+            break;
     }
-    if (c->state != CS_DEAD && evbuffer_get_length(in) > CLIENT_LINE_MAX)
+    if (c->state != CS_DEAD && c->bev == bev && evbuffer_get_length(in) > CLIENT_LINE_MAX)
         client_close(c, 0, true, "%s sent an over-long reply line", c->peer);
+    c->in_read = false;
+    if (c->state == CS_DEAD)
+        client_free(c);
 }
 
 static void

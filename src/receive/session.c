@@ -118,8 +118,7 @@ session_max_message_size(const struct session *s)
  * AnonymousUsers may submit to accepted domains; ExchangeUsers (an
  * authenticated session) may also relay; ExchangeServers is granted to
  * every session of an ExternalAuthoritative connector (secured outside
- * SMTP). Partners is earned by domain-secured TLS (the domain security
- * work); until then it grants nothing.
+ * SMTP), which may also pass postern's own X-Postern-* headers along.
  */
 unsigned
 session_rights(const struct session *s)
@@ -131,7 +130,11 @@ session_rights(const struct session *s)
     if (s->auth_user != NULL && (groups & PERM_EXCHANGE_USERS))
         rights |= RIGHT_SUBMIT | RIGHT_RELAY;
     if ((s->rc->auth_mechanism & AUTHM_EXTERNAL_AUTHORITATIVE) && (groups & PERM_EXCHANGE_SERVERS))
-        rights |= RIGHT_SUBMIT | RIGHT_RELAY;
+        rights |= RIGHT_SUBMIT | RIGHT_RELAY | RIGHT_ORG_HEADERS;
+    /* Partners: exactly the transactions whose sender domain the client
+     * certificate proved (domain security). */
+    if (s->domain_secured != NULL && (groups & PERM_PARTNERS))
+        rights |= RIGHT_SUBMIT;
     return rights;
 }
 

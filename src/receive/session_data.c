@@ -60,9 +60,11 @@ write_received(struct session *s)
     strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
     n = snprintf(header, sizeof(header),
                  "Received: from %s ([%s])\r\n\tby %s (postern) with %s id %s\r\n"
-                 "\t(connector \"%s\"%s%s)",
+                 "\t(connector \"%s\"%s%s%s%s)",
                  s->helo, s->remote_ip, session_fqdn(s), received_with(s), queue_msg_id(s->msg),
-                 s->rc->name, s->tls_desc ? "; " : "", s->tls_desc ? s->tls_desc : "");
+                 s->rc->name, s->tls_desc ? "; " : "", s->tls_desc ? s->tls_desc : "",
+                 s->domain_secured ? "; domain-secured=" : "",
+                 s->domain_secured ? s->domain_secured : "");
     if (n > 0 && (size_t)n < sizeof(header) && s->env->nrcpts == 1)
         n += snprintf(header + n, sizeof(header) - (size_t)n, "\r\n\tfor <%s>",
                       s->env->rcpts[0].address);
