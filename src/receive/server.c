@@ -40,6 +40,8 @@
 /* Password checks are the only pooled work for now; two threads keep a
  * burst of AUTH from queueing behind one slow hash on a 2-core machine. */
 #define SERVER_WORKERS 2
+/* How long a stop waits for commits in flight to be answered. */
+#define SERVER_STOP_GRACE 10
 
 struct ssl_ctx_st *
 server_tls_ctx(struct server *srv, const struct receive_connector *rc)
@@ -249,6 +251,41 @@ server_accept(struct server *srv, int fd, const struct sockaddr *remote, int rem
     session_start(srv, srv->cfg, rc, fd, (struct sockaddr *)&local, remote);
 }
 
+/* Ends the loop once no session waits for a commit (or the grace period is
+ * over): a client whose message is being committed still hears 250, so it
+ * does not send it again. */
+static void
+server_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct server *srv = arg;
+    bool busy = false;
+
+    for (struct session *s = srv->sessions; s && !busy; s = s->next)
+        busy = s->busy && !s->dead;
+    if (!busy || time(NULL) >= srv->stop_deadline)
+        event_base_loopbreak(srv->base);
+}
+
+static void
+server_begin_shutdown(struct server *srv)
+{
+    struct timeval tick = {0, 50 * 1000};
+    struct session *s, *next;
+
+    srv->stopping = true;
+    srv->stop_deadline = time(NULL) + SERVER_STOP_GRACE;
+    listener_set_free(srv->listeners);
+    srv->listeners = NULL;
+    deliver_stop(srv->deliver);
+    for (s = srv->sessions; s; s = next) {
+        next = s->next;
+        if (!s->busy)
+            session_shutdown(s);
+    }
+    srv->drain = event_new(srv->base, -1, EV_PERSIST, server_drain_cb, srv);
+    evtimer_add(srv->drain, &tick);
+}
+
 static void
 server_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -260,8 +297,13 @@ server_signal_cb(evutil_socket_t sig, short what, void *arg)
         (void)server_reload(srv, err, sizeof(err));
         return;
     }
+    if (srv->stopping) {
+        log_info("signal %d again: stopping now", (int)sig);
+        event_base_loopbreak(srv->base);
+        return;
+    }
     log_info("signal %d: stopping", (int)sig);
-    event_base_loopbreak(srv->base);
+    server_begin_shutdown(srv);
 }
 
 static void
@@ -450,6 +492,8 @@ server_run(const char *instance_dir)
     event_free(sig_term);
     event_free(sig_int);
     event_free(flush_timer);
+    if (srv.drain)
+        event_free(srv.drain);
     status = 0;
     log_info("postern stopped");
 out:

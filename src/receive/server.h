@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "config/config.h"
 
@@ -45,6 +46,9 @@ struct server {
     size_t nsessions;
     uint64_t next_session_id;
     uint64_t certs_stamp; /* signature of DIR/certs, to notice renewals */
+    bool stopping;        /* SIGTERM: finishing commits in flight, then exit */
+    time_t stop_deadline;
+    struct event *drain;
 };
 
 /* Runs the service in the foreground until SIGTERM/SIGINT. Returns the exit

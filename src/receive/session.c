@@ -42,6 +42,7 @@
 static char session_line[SESSION_LINE_MAX + 1];
 
 static void session_process(struct session *s);
+static void session_close_after_reply(struct session *s, const char *reason);
 static void session_read_cb(struct bufferevent *bev, void *arg);
 static void session_write_cb(struct bufferevent *bev, void *arg);
 static void session_event_cb(struct bufferevent *bev, short what, void *arg);
@@ -238,7 +239,20 @@ session_resume(struct session *s)
         session_free(s);
         return;
     }
+    if (s->srv->stopping) {
+        session_shutdown(s); /* the reply to the finished step is out */
+        return;
+    }
     session_process(s);
+}
+
+void
+session_shutdown(struct session *s)
+{
+    if (s->dead || s->state == SS_QUIT || s->bev == NULL)
+        return;
+    session_reply(s, "421 4.3.2 %s Service shutting down; try again later", session_fqdn(s));
+    session_close_after_reply(s, "service stopping");
 }
 
 /* ---- commands ---- */

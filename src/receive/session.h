@@ -12,11 +12,15 @@
 #include <sys/socket.h>
 
 struct server;
+struct session;
 struct config;
 struct receive_connector;
 
 void session_start(struct server *srv, struct config *cfg, const struct receive_connector *rc,
                    int fd, const struct sockaddr *local, const struct sockaddr *remote);
+
+/* Sends 421 and closes once it is written (the service is stopping). */
+void session_shutdown(struct session *s);
 
 /* Drops every session at shutdown (no reply is sent; nothing acknowledged is
  * lost because acknowledged messages are already on disk). */

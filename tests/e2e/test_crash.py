@@ -35,3 +35,21 @@ def test_kill9_after_ack_and_during_data(server):
         assert server.queued_content(qid).endswith(b"Hello.\r\n")
     listed = server.get("Get-Message")
     assert sorted(m["Identity"].split("\\")[-1] for m in listed) == sorted(acked)
+
+
+def test_sigterm_says_goodbye_and_keeps_acknowledged_mail(server):
+    raw = RawSMTP(server.host, server.port)
+    raw.reply()
+    raw.cmd(b"EHLO client.test")
+    raw.cmd(b"MAIL FROM:<bob@example.org>")
+    raw.cmd(b"RCPT TO:<alice@a.test>")
+    assert raw.cmd(b"DATA")[0] == 354
+    code, text = raw.cmd(b"Subject: before stop\r\n\r\nbody\r\n.")
+    assert code == 250
+    qid = queue_id_from_reply(text)
+    assert server.stop() == 0
+    # the open session was told, not just cut
+    code, text = raw.reply()
+    assert code == 421 and b"4.3.2" in text
+    server.start()
+    assert qid in server.queued_ids()
