@@ -37,13 +37,23 @@ cmdlet_new_accepted_domain(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
         goto out;
     /* A name or DomainName already taken is refused by config_validate. */
     bool first = t.cfg->naccepted_domains == 0;
+    const struct accepted_domain *def = config_default_domain(t.cfg);
+    bool def_authoritative = def && def->domain_type == DOMAIN_AUTHORITATIVE;
+    size_t index = t.cfg->naccepted_domains;
     ad = config_object_append(t.cfg, CONFIG_ACCEPTED_DOMAIN);
     ad->is_default = first;
     if ((status = cmdlet_param_set(ctx, k, ad, "DomainName", domain)) != CMDLET_OK ||
         (status = cmdlet_param_set(ctx, k, ad, "Name", *name ? name : ad->domain_name)) !=
             CMDLET_OK ||
-        (status = cmdlet_params_apply(ctx, k, ad, a, true)) != CMDLET_OK ||
-        (status = cmdlet_txn_commit(ctx, &t)) != CMDLET_OK)
+        (status = cmdlet_params_apply(ctx, k, ad, a, true)) != CMDLET_OK)
+        goto out;
+    /* Exchange's default domain is the first Authoritative one (postmaster@
+     * and reports use it): it takes over from a relay domain made before. */
+    if (!first && !def_authoritative && ad->domain_type == DOMAIN_AUTHORITATIVE)
+        for (size_t i = 0; i < t.cfg->naccepted_domains; i++)
+            t.cfg->accepted_domains[i].is_default = i == index;
+    ad = &t.cfg->accepted_domains[index];
+    if ((status = cmdlet_txn_commit(ctx, &t)) != CMDLET_OK)
         goto out;
     cmdlet_print_object(ctx->out, k, ad);
 out:

@@ -623,8 +623,12 @@ deliver_fail_waiting(struct deliver *d, struct dmsg *m, const char *status_text,
     if (notify) {
         apply_results(d, m, res, n);
     } else {
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
             m->env->rcpts[res[i].rcpt].status = RCPT_FAILED;
+            log_info("queue: removed id=%s to=<%s> without a report: %s", m->env->id,
+                     m->env->rcpts[res[i].rcpt].address, res[i].text);
+            track(d, m, "FAIL", "ADMIN", res[i].rcpt, res[i].text, NULL);
+        }
     }
     free(res);
     deliver_persist_message(d, m);
