@@ -1,7 +1,8 @@
 /*
  * cmdlet_object.c — the machinery the configuration cmdlets share: change
- * transactions, table-driven parameter arguments, Format-List output and
- * the generic Get-/Set-/Remove- (see cmdlet_object.h).
+ * transactions, table-driven parameter arguments, Format-List output, the
+ * generic Get-/Set-/Remove-, and New-'s name, -Usage preset choice and
+ * creation of a named object (see cmdlet_object.h).
  *
  * Must never: save a config that config_validate refused, or hold the
  * instance lock while talking to the running service.
@@ -367,6 +368,36 @@ cmdlet_remove_object(struct cmdlet_ctx *ctx, struct cmdlet_args *a, enum config_
 }
 
 int
+cmdlet_new_object(struct cmdlet_ctx *ctx, struct cmdlet_args *a, enum config_kind kind,
+                  const char *what, const char *name, cmdlet_object_hook *hook, void *data)
+{
+    const struct config_kind_info *k = config_kind(kind);
+    struct cmdlet_txn t;
+    size_t index, n;
+    void *obj;
+    int rc;
+
+    if ((rc = cmdlet_txn_begin(ctx, &t)) != CMDLET_OK)
+        goto out;
+    if (config_object_find(t.cfg, kind, name, &index)) {
+        cmdlet_error(ctx, "%s \"%s\": Name: a %s of that name already exists", k->name, name, what);
+        rc = CMDLET_ERROR;
+        goto out;
+    }
+    obj = config_object_append(t.cfg, kind);
+    (void)config_objects(t.cfg, kind, &n);
+    index = n - 1;
+    if ((rc = cmdlet_param_set(ctx, k, obj, "Name", name)) == CMDLET_OK &&
+        (hook == NULL || (rc = hook(ctx, t.cfg, index, data)) == CMDLET_OK) &&
+        (rc = cmdlet_params_apply(ctx, k, obj, a, true)) == CMDLET_OK &&
+        (rc = cmdlet_txn_commit(ctx, &t)) == CMDLET_OK)
+        cmdlet_print_object(ctx->out, k, obj);
+out:
+    cmdlet_txn_end(&t);
+    return rc;
+}
+
+int
 cmdlet_new_name(struct cmdlet_ctx *ctx, struct cmdlet_args *a, const char *fallback,
                 const char **name)
 {
@@ -380,6 +411,65 @@ cmdlet_new_name(struct cmdlet_ctx *ctx, struct cmdlet_args *a, const char *fallb
     if (rc == 0 && (*name = cmdlet_args_positional(a)) == NULL && (*name = fallback) == NULL) {
         cmdlet_error(ctx, "Name: a value is required");
         return CMDLET_USAGE;
+    }
+    return CMDLET_OK;
+}
+
+int
+cmdlet_new_usage(struct cmdlet_ctx *ctx, struct cmdlet_args *a, enum config_kind kind,
+                 const char *name, const char *const *usages, size_t *index)
+{
+    const struct config_kind_info *k = config_kind(kind);
+    const struct config_param *p = config_param_find(k, "Usage");
+    const char *text;
+    char msg[MSG_MAX];
+    size_t given = 0;
+    bool on;
+    int rc;
+
+    *index = 0;
+    if ((rc = cmdlet_args_string(a, "Usage", &text, msg, sizeof(msg))) < 0) {
+        cmdlet_error(ctx, "%s", msg);
+        return CMDLET_USAGE;
+    }
+    if (rc == 1) {
+        /* Parsed as the parameter table parses it (spellings, messages),
+         * into a scratch object; the value's name is its switch's. */
+        void *tmp = xcalloc(1, k->size);
+        const char *usage = "";
+        int value;
+
+        if (config_param_parse(p, tmp, text, 0, msg, sizeof(msg)) < 0) {
+            free(tmp);
+            cmdlet_error(ctx, "%s \"%s\": Usage: %s", k->name, name, msg);
+            return CMDLET_ERROR;
+        }
+        memcpy(&value, (const char *)tmp + p->offset, sizeof(value)); /* a CPT_ENUM is an int */
+        free(tmp);
+        for (const struct config_enum_name *e = p->names; e->name != NULL; e++)
+            if (e->value == (unsigned)value)
+                usage = e->name;
+        for (size_t i = 0; usages[i] != NULL; i++)
+            if (str_ieq(usages[i], usage))
+                *index = i;
+        given++;
+    }
+    for (size_t i = 0; usages[i] != NULL; i++) {
+        if ((rc = cmdlet_args_bool(a, usages[i], &on, msg, sizeof(msg))) < 0) {
+            cmdlet_error(ctx, "%s", msg);
+            return CMDLET_USAGE;
+        }
+        if (rc == 1 && on) {
+            if (given > 0 && *index != i) {
+                size_t used = (size_t)snprintf(msg, sizeof(msg), "give one of -Usage");
+                for (size_t j = 0; usages[j] != NULL && used < sizeof(msg); j++)
+                    used += (size_t)snprintf(msg + used, sizeof(msg) - used, ", -%s", usages[j]);
+                cmdlet_error(ctx, "Usage: %s", msg);
+                return CMDLET_USAGE;
+            }
+            *index = i;
+            given++;
+        }
     }
     return CMDLET_OK;
 }

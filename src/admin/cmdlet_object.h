@@ -1,8 +1,8 @@
 /*
  * cmdlet_object.h — what the configuration cmdlets share: a change
  * transaction on DIR/postern.conf, applying -Param value arguments through
- * the parameter tables, Format-List output, and the generic Get-/Set-/
- * Remove- of one object kind. Also declares the configuration cmdlets
+ * the parameter tables, Format-List output, and the generic New-/Get-/
+ * Set-/Remove- of one object kind. Also declares the configuration cmdlets
  * (cmdlet_receive.c, cmdlet_send.c, cmdlet_domain.c, cmdlet_mailbox.c,
  * cmdlet_transport.c).
  *
@@ -60,8 +60,9 @@ int cmdlet_param_set(struct cmdlet_ctx *ctx, const struct config_kind_info *k, v
 /* Format-List: "Name     : value", the Identity first. */
 void cmdlet_print_object(FILE *out, const struct config_kind_info *k, const void *obj);
 
-/* Called inside a transaction, after the object is found and before the
- * arguments are applied (Set-) or the object is removed (Remove-). */
+/* Called inside a transaction, after the object is found (Set-, Remove-)
+ * or appended and named (New-), before the arguments are applied or the
+ * object is removed. */
 typedef int cmdlet_object_hook(struct cmdlet_ctx *ctx, struct config *cfg, size_t index,
                                void *data);
 
@@ -81,10 +82,27 @@ int cmdlet_set_apply(struct cmdlet_ctx *ctx, struct cmdlet_args *a, enum config_
 int cmdlet_remove_object(struct cmdlet_ctx *ctx, struct cmdlet_args *a, enum config_kind kind,
                          cmdlet_object_hook *hook, void *data);
 
+/* New-<Kind> of a kind whose names must differ (what: the kind in words,
+ * "send connector"), once the arguments are checked: in a change, refuses
+ * name when taken, appends an object with that Name, calls hook (may be
+ * NULL; presets), applies the arguments not yet taken, commits and prints
+ * the object. */
+int cmdlet_new_object(struct cmdlet_ctx *ctx, struct cmdlet_args *a, enum config_kind kind,
+                      const char *what, const char *name, cmdlet_object_hook *hook, void *data);
+
 /* Takes the name of a new object: -Name, else the first positional
  * argument, else fallback (may be NULL: then a usage error). */
 int cmdlet_new_name(struct cmdlet_ctx *ctx, struct cmdlet_args *a, const char *fallback,
                     const char **name);
+
+/* New-<Kind> -Usage X, or one of the switches -X that stand for it (the
+ * same thing, as in Exchange; both at once must agree). usages (NULL
+ * ends it) are the names of the kind's Usage values, in the order of the
+ * caller's presets; *index is the one chosen, 0 (the first) when none is
+ * given. name is the new object's, for messages. Returns CMDLET_OK, or an
+ * exit status (printed). */
+int cmdlet_new_usage(struct cmdlet_ctx *ctx, struct cmdlet_args *a, enum config_kind kind,
+                     const char *name, const char *const *usages, size_t *index);
 
 /* The configuration cmdlets. */
 int cmdlet_new_receive_connector(struct cmdlet_ctx *ctx, struct cmdlet_args *a);

@@ -20,9 +20,10 @@ const char *const cmdlet_new_receive_connector_switches[] = {
     "Custom", "Internet", "Internal", "Client", "Partner", NULL,
 };
 
+/* In the order of cmdlet_new_receive_connector_switches, the usages'
+ * names. */
 struct preset {
     enum rc_usage usage;
-    const char *switch_name;
     const char *permission_groups;
     const char *auth_mechanism;
     const char *bindings;
@@ -30,67 +31,26 @@ struct preset {
 };
 
 static const struct preset presets[] = {
-    {USAGE_CUSTOM, "Custom", NULL, NULL, NULL, NULL},
-    {USAGE_INTERNET, "Internet", "AnonymousUsers", "Tls", NULL, ALL_REMOTE_RANGES},
-    {USAGE_INTERNAL, "Internal", "ExchangeServers, ExchangeLegacyServers", "Tls, ExchangeServer",
-     "0.0.0.0:25", NULL},
-    {USAGE_CLIENT, "Client", "ExchangeUsers", "Tls, BasicAuth, BasicAuthRequireTLS", "0.0.0.0:587",
+    {USAGE_CUSTOM, NULL, NULL, NULL, NULL},
+    {USAGE_INTERNET, "AnonymousUsers", "Tls", NULL, ALL_REMOTE_RANGES},
+    {USAGE_INTERNAL, "ExchangeServers, ExchangeLegacyServers", "Tls, ExchangeServer", "0.0.0.0:25",
      NULL},
-    {USAGE_PARTNER, "Partner", "Partners", "Tls", NULL, NULL},
+    {USAGE_CLIENT, "ExchangeUsers", "Tls, BasicAuth, BasicAuthRequireTLS", "0.0.0.0:587", NULL},
+    {USAGE_PARTNER, "Partners", "Tls", NULL, NULL},
 };
 
-/* -Usage X, or one of the switches -Custom -Internet -Internal -Client
- * -Partner (the same thing, as in Exchange). */
+_Static_assert(sizeof(presets) / sizeof(presets[0]) + 1 ==
+                   sizeof(cmdlet_new_receive_connector_switches) /
+                       sizeof(cmdlet_new_receive_connector_switches[0]),
+               "a preset for each usage switch");
+
+/* The cmdlet_object_hook of New-: data is the index of the preset. */
 static int
-usage_from_args(struct cmdlet_ctx *ctx, struct cmdlet_args *a, const char *name,
-                const struct preset **out)
+apply_preset(struct cmdlet_ctx *ctx, struct config *cfg, size_t index, void *data)
 {
     const struct config_kind_info *k = config_kind(CONFIG_RECEIVE_CONNECTOR);
-    const struct preset *chosen = &presets[0];
-    const char *text;
-    char msg[512];
-    int given = 0, rc;
-    bool on;
-
-    if ((rc = cmdlet_args_string(a, "Usage", &text, msg, sizeof(msg))) < 0) {
-        cmdlet_error(ctx, "%s", msg);
-        return CMDLET_USAGE;
-    }
-    if (rc == 1) {
-        struct receive_connector tmp = {0};
-        if (config_param_parse(config_param_find(k, "Usage"), &tmp, text, 0, msg, sizeof(msg)) <
-            0) {
-            cmdlet_error(ctx, "ReceiveConnector \"%s\": Usage: %s", name, msg);
-            return CMDLET_ERROR;
-        }
-        for (size_t i = 0; i < sizeof(presets) / sizeof(presets[0]); i++)
-            if (presets[i].usage == tmp.usage)
-                chosen = &presets[i];
-        given++;
-    }
-    for (size_t i = 0; i < sizeof(presets) / sizeof(presets[0]); i++) {
-        if ((rc = cmdlet_args_bool(a, presets[i].switch_name, &on, msg, sizeof(msg))) < 0) {
-            cmdlet_error(ctx, "%s", msg);
-            return CMDLET_USAGE;
-        }
-        if (rc == 1 && on) {
-            if (given > 0 && chosen != &presets[i]) {
-                cmdlet_error(ctx, "Usage: give one of -Usage, -Custom, -Internet, -Internal, "
-                                  "-Client, -Partner");
-                return CMDLET_USAGE;
-            }
-            chosen = &presets[i];
-            given++;
-        }
-    }
-    *out = chosen;
-    return CMDLET_OK;
-}
-
-static int
-apply_preset(struct cmdlet_ctx *ctx, struct receive_connector *rc, const struct preset *p)
-{
-    const struct config_kind_info *k = config_kind(CONFIG_RECEIVE_CONNECTOR);
+    const struct preset *p = &presets[*(const size_t *)data];
+    struct receive_connector *rc = &cfg->receive_connectors[index];
     const struct {
         const char *param, *text;
     } sets[] = {
@@ -110,38 +70,18 @@ apply_preset(struct cmdlet_ctx *ctx, struct receive_connector *rc, const struct 
 int
 cmdlet_new_receive_connector(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
 {
-    const struct config_kind_info *k = config_kind(CONFIG_RECEIVE_CONNECTOR);
-    const struct preset *preset;
-    struct receive_connector *rc;
-    struct cmdlet_txn t;
     const char *name;
-    size_t index;
+    size_t preset;
     int status;
 
     if ((status = cmdlet_new_name(ctx, a, NULL, &name)) != CMDLET_OK ||
-        (status = usage_from_args(ctx, a, name, &preset)) != CMDLET_OK ||
-        (status = cmdlet_params_check(ctx, k, a, true)) != CMDLET_OK)
+        (status = cmdlet_new_usage(ctx, a, CONFIG_RECEIVE_CONNECTOR, name,
+                                   cmdlet_new_receive_connector_switches, &preset)) != CMDLET_OK ||
+        (status = cmdlet_params_check(ctx, config_kind(CONFIG_RECEIVE_CONNECTOR), a, true)) !=
+            CMDLET_OK)
         return status;
-    if ((status = cmdlet_txn_begin(ctx, &t)) != CMDLET_OK)
-        goto out;
-    if (config_object_find(t.cfg, CONFIG_RECEIVE_CONNECTOR, name, &index)) {
-        cmdlet_error(ctx,
-                     "ReceiveConnector \"%s\": Name: a receive connector of that name "
-                     "already exists",
-                     name);
-        status = CMDLET_ERROR;
-        goto out;
-    }
-    rc = config_object_append(t.cfg, CONFIG_RECEIVE_CONNECTOR);
-    if ((status = cmdlet_param_set(ctx, k, rc, "Name", name)) != CMDLET_OK ||
-        (status = apply_preset(ctx, rc, preset)) != CMDLET_OK ||
-        (status = cmdlet_params_apply(ctx, k, rc, a, true)) != CMDLET_OK ||
-        (status = cmdlet_txn_commit(ctx, &t)) != CMDLET_OK)
-        goto out;
-    cmdlet_print_object(ctx->out, k, rc);
-out:
-    cmdlet_txn_end(&t);
-    return status;
+    return cmdlet_new_object(ctx, a, CONFIG_RECEIVE_CONNECTOR, "receive connector", name,
+                             apply_preset, &preset);
 }
 
 int

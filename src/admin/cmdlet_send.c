@@ -31,68 +31,24 @@ const char *const cmdlet_new_send_connector_switches[] = {
     "Custom", "Internet", "Internal", "Partner", NULL,
 };
 
+/* In the order of cmdlet_new_send_connector_switches, the usages' names. */
 struct preset {
     enum sc_usage usage;
-    const char *switch_name;
     const char *dns_routing_enabled;
     const char *domain_secure_enabled;
 };
 
 static const struct preset presets[] = {
-    {SC_USAGE_CUSTOM, "Custom", NULL, NULL},
-    {SC_USAGE_INTERNET, "Internet", "True", NULL},
-    {SC_USAGE_INTERNAL, "Internal", "False", NULL},
-    {SC_USAGE_PARTNER, "Partner", "True", "True"},
+    {SC_USAGE_CUSTOM, NULL, NULL},
+    {SC_USAGE_INTERNET, "True", NULL},
+    {SC_USAGE_INTERNAL, "False", NULL},
+    {SC_USAGE_PARTNER, "True", "True"},
 };
 
-#define NPRESETS (sizeof(presets) / sizeof(presets[0]))
-
-/* -Usage X, or one of the switches (the same thing, as in Exchange). */
-static int
-usage_from_args(struct cmdlet_ctx *ctx, struct cmdlet_args *a, const char *name,
-                const struct preset **out)
-{
-    const struct config_kind_info *k = config_kind(CONFIG_SEND_CONNECTOR);
-    const struct preset *chosen = &presets[0];
-    const char *text;
-    char msg[512];
-    int given = 0, rc;
-    bool on;
-
-    if ((rc = cmdlet_args_string(a, "Usage", &text, msg, sizeof(msg))) < 0) {
-        cmdlet_error(ctx, "%s", msg);
-        return CMDLET_USAGE;
-    }
-    if (rc == 1) {
-        struct send_connector tmp = {0};
-        if (config_param_parse(config_param_find(k, "Usage"), &tmp, text, 0, msg, sizeof(msg)) <
-            0) {
-            cmdlet_error(ctx, "SendConnector \"%s\": Usage: %s", name, msg);
-            return CMDLET_ERROR;
-        }
-        for (size_t i = 0; i < NPRESETS; i++)
-            if (presets[i].usage == tmp.usage)
-                chosen = &presets[i];
-        given++;
-    }
-    for (size_t i = 0; i < NPRESETS; i++) {
-        if ((rc = cmdlet_args_bool(a, presets[i].switch_name, &on, msg, sizeof(msg))) < 0) {
-            cmdlet_error(ctx, "%s", msg);
-            return CMDLET_USAGE;
-        }
-        if (rc == 1 && on) {
-            if (given > 0 && chosen != &presets[i]) {
-                cmdlet_error(ctx, "Usage: give one of -Usage, -Custom, -Internet, -Internal, "
-                                  "-Partner");
-                return CMDLET_USAGE;
-            }
-            chosen = &presets[i];
-            given++;
-        }
-    }
-    *out = chosen;
-    return CMDLET_OK;
-}
+_Static_assert(sizeof(presets) / sizeof(presets[0]) + 1 ==
+                   sizeof(cmdlet_new_send_connector_switches) /
+                       sizeof(cmdlet_new_send_connector_switches[0]),
+               "a preset for each usage switch");
 
 static int
 apply_preset(struct cmdlet_ctx *ctx, struct send_connector *sc, const struct preset *p)
@@ -177,54 +133,6 @@ wipe_free(char *s)
     }
 }
 
-int
-cmdlet_new_send_connector(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
-{
-    const struct config_kind_info *k = config_kind(CONFIG_SEND_CONNECTOR);
-    const struct preset *preset;
-    struct send_connector *sc;
-    struct cmdlet_arg *cred_arg;
-    struct cmdlet_txn t;
-    char *cred = NULL;
-    const char *name;
-    size_t index;
-    int status;
-
-    if ((status = cmdlet_new_name(ctx, a, NULL, &name)) != CMDLET_OK ||
-        (status = usage_from_args(ctx, a, name, &preset)) != CMDLET_OK ||
-        (status = take_credential(ctx, a, &cred_arg)) != CMDLET_OK)
-        return status;
-    if (!given_with_value(a, "AddressSpaces")) {
-        cmdlet_error(ctx, "AddressSpaces: a value is required (contoso.com, *.contoso.com;5, *)");
-        return CMDLET_USAGE;
-    }
-    /* Every other argument is checked before a credential is read. */
-    if ((status = cmdlet_params_check(ctx, k, a, true)) != CMDLET_OK ||
-        (status = read_credential(ctx, cred_arg, &cred)) != CMDLET_OK)
-        return status;
-    if ((status = cmdlet_txn_begin(ctx, &t)) != CMDLET_OK)
-        goto out;
-    if (config_object_find(t.cfg, CONFIG_SEND_CONNECTOR, name, &index)) {
-        cmdlet_error(
-            ctx, "SendConnector \"%s\": Name: a send connector of that name already exists", name);
-        status = CMDLET_ERROR;
-        goto out;
-    }
-    sc = config_object_append(t.cfg, CONFIG_SEND_CONNECTOR);
-    if ((status = cmdlet_param_set(ctx, k, sc, "Name", name)) != CMDLET_OK ||
-        (status = apply_preset(ctx, sc, preset)) != CMDLET_OK ||
-        (cred != NULL &&
-         (status = cmdlet_param_set(ctx, k, sc, "AuthenticationCredential", cred)) != CMDLET_OK) ||
-        (status = cmdlet_params_apply(ctx, k, sc, a, true)) != CMDLET_OK ||
-        (status = cmdlet_txn_commit(ctx, &t)) != CMDLET_OK)
-        goto out;
-    cmdlet_print_object(ctx->out, k, sc);
-out:
-    wipe_free(cred);
-    cmdlet_txn_end(&t);
-    return status;
-}
-
 static int
 set_credential(struct cmdlet_ctx *ctx, struct config *cfg, size_t index, void *data)
 {
@@ -234,6 +142,49 @@ set_credential(struct cmdlet_ctx *ctx, struct config *cfg, size_t index, void *d
         return CMDLET_OK;
     return cmdlet_param_set(ctx, config_kind(CONFIG_SEND_CONNECTOR), &cfg->send_connectors[index],
                             "AuthenticationCredential", cred);
+}
+
+struct new_send {
+    size_t preset; /* in presets */
+    char *cred;    /* NULL: none given */
+};
+
+/* The cmdlet_object_hook of New-: the preset, then the credential. */
+static int
+init_new(struct cmdlet_ctx *ctx, struct config *cfg, size_t index, void *data)
+{
+    struct new_send *n = data;
+
+    if (apply_preset(ctx, &cfg->send_connectors[index], &presets[n->preset]) != CMDLET_OK)
+        return CMDLET_ERROR;
+    return set_credential(ctx, cfg, index, n->cred);
+}
+
+int
+cmdlet_new_send_connector(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
+{
+    struct new_send n = {0, NULL};
+    struct cmdlet_arg *cred_arg;
+    const char *name;
+    int status;
+
+    if ((status = cmdlet_new_name(ctx, a, NULL, &name)) != CMDLET_OK ||
+        (status = cmdlet_new_usage(ctx, a, CONFIG_SEND_CONNECTOR, name,
+                                   cmdlet_new_send_connector_switches, &n.preset)) != CMDLET_OK ||
+        (status = take_credential(ctx, a, &cred_arg)) != CMDLET_OK)
+        return status;
+    if (!given_with_value(a, "AddressSpaces")) {
+        cmdlet_error(ctx, "AddressSpaces: a value is required (contoso.com, *.contoso.com;5, *)");
+        return CMDLET_USAGE;
+    }
+    /* Every other argument is checked before a credential is read. */
+    if ((status = cmdlet_params_check(ctx, config_kind(CONFIG_SEND_CONNECTOR), a, true)) !=
+            CMDLET_OK ||
+        (status = read_credential(ctx, cred_arg, &n.cred)) != CMDLET_OK)
+        return status;
+    status = cmdlet_new_object(ctx, a, CONFIG_SEND_CONNECTOR, "send connector", name, init_new, &n);
+    wipe_free(n.cred);
+    return status;
 }
 
 int

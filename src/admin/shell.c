@@ -57,19 +57,21 @@ prompt_line(const char *prompt, bool secret)
     size_t cap = 0;
     bool restore = false;
 
-    fprintf(stderr, "%s", prompt);
-    fflush(stderr);
+    /* Echo goes off before the prompt shows, and without flushing, so that
+     * nothing typed after the prompt can appear or be lost. */
     if (secret && tcgetattr(STDIN_FILENO, &old) == 0) {
         quiet = old;
         quiet.c_lflag &= ~(tcflag_t)ECHO;
-        restore = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+        restore = tcsetattr(STDIN_FILENO, TCSANOW, &quiet) == 0;
     }
+    fprintf(stderr, "%s", prompt);
+    fflush(stderr);
     if (getline(&line, &cap, stdin) < 0) {
         free(line);
         line = NULL;
     }
     if (restore) {
-        tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+        tcsetattr(STDIN_FILENO, TCSANOW, &old);
         fputc('\n', stderr);
     }
     if (line)

@@ -1,39 +1,39 @@
 /*
- * msgtrack.c — see msgtrack.h. Written like the protocol log
- * (receive/protolog.c): one CSV file per UTC day, lines buffered in stdio
+ * msgtrack.c — see msgtrack.h. The file machinery is lib/csvlog.c's, as
+ * for the protocol log: one CSV file per UTC day, lines buffered in stdio
  * and written out by msgtrack_flush on the service's timer, at a day change
- * and at close, so tracking costs no syscall per event.
+ * and at close, so tracking costs no syscall per event. This file lays out
+ * the rows.
  *
- * Several threads (receive, delivery, the queue) report events, so a line
- * is written under a mutex and never interleaves with another.
+ * Several threads (receive, delivery, the queue) report events; csvlog
+ * writes each row under its mutex, so rows never interleave.
  * Must never: block for long (no fsync, no flush per line), or let a field
  * break the CSV (CR and LF are dropped, commas and quotes are quoted).
  */
 #include "queue/msgtrack.h"
-#include "lib/fsutil.h"
-#include "lib/log.h"
+#include "lib/csvlog.h"
 #include "lib/util.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/time.h>
-#include <time.h>
-#include <unistd.h>
 
-/* Large enough that a timer interval of busy traffic rarely fills it. */
-#define MSGTRACK_BUFSIZE (64 * 1024)
+static const struct csvlog_spec msgtrack_spec = {
+    .what = "message tracking log",
+    .subdir = "MessageTracking",
+    .prefix = "MSGTRK",
+    .log_type = "Message Tracking Log",
+    .fields = "date-time,client-ip,client-hostname,server-ip,server-hostname,source-context,"
+              "connector-id,source,event-id,internal-message-id,message-id,recipient-address,"
+              "recipient-status,total-bytes,recipient-count,related-recipient-address,reference,"
+              "message-subject,sender-address,return-path,message-info",
+    /* 0640: the log names senders and recipients, not for every local user */
+    .mode = 0640,
+    /* Large enough that a timer interval of busy traffic rarely fills it. */
+    .bufsize = 64 * 1024,
+};
 
 struct msgtrack {
-    pthread_mutex_t lock;
-    char *dir;
-    FILE *f;
-    int yday, year;
+    struct csvlog *log;
 };
 
 struct msgtrack *
@@ -41,12 +41,7 @@ msgtrack_open(const char *logs_dir)
 {
     struct msgtrack *mt = xcalloc(1, sizeof(*mt));
 
-    pthread_mutex_init(&mt->lock, NULL);
-    mt->dir = xasprintf("%s/MessageTracking", logs_dir);
-    (void)fs_mkdir(logs_dir, 0750);
-    if (fs_mkdir(mt->dir, 0750) < 0)
-        log_warn("message tracking log: cannot create %s", mt->dir);
-    mt->yday = -1;
+    mt->log = csvlog_open(logs_dir, &msgtrack_spec);
     return mt;
 }
 
@@ -55,167 +50,45 @@ msgtrack_close(struct msgtrack *mt)
 {
     if (mt == NULL)
         return;
-    if (mt->f)
-        fclose(mt->f);
-    pthread_mutex_destroy(&mt->lock);
-    free(mt->dir);
+    csvlog_close(mt->log);
     free(mt);
 }
 
 void
 msgtrack_flush(struct msgtrack *mt)
 {
-    if (mt == NULL)
-        return;
-    pthread_mutex_lock(&mt->lock);
-    if (mt->f)
-        fflush(mt->f);
-    pthread_mutex_unlock(&mt->lock);
-}
-
-static void
-msgtrack_rotate(struct msgtrack *mt, const struct tm *tm, const char *stamp)
-{
-    char name[64];
-    char *path;
-    struct stat st;
-    int fd;
-
-    if (mt->f)
-        fclose(mt->f); /* writes out the previous day's lines */
-    mt->f = NULL;
-    strftime(name, sizeof(name), "%Y%m%d", tm);
-    path = xasprintf("%s/MSGTRK%s-1.log", mt->dir, name);
-    /* 0640: the log names senders and recipients, not for every local user */
-    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-    if (fd < 0 || (mt->f = fdopen(fd, "a")) == NULL) {
-        log_warn("message tracking log: cannot open %s", path);
-        if (fd >= 0)
-            close(fd);
-    } else {
-        setvbuf(mt->f, NULL, _IOFBF, MSGTRACK_BUFSIZE);
-        if (fstat(fd, &st) == 0 && st.st_size == 0)
-            fprintf(mt->f,
-                    "#Software: postern\n#Version: 0.1.0\n#Log-type: Message Tracking Log\n"
-                    "#Date: %s\n"
-                    "#Fields: date-time,client-ip,client-hostname,server-ip,server-hostname,"
-                    "source-context,connector-id,source,event-id,internal-message-id,"
-                    "message-id,recipient-address,recipient-status,total-bytes,"
-                    "recipient-count,related-recipient-address,reference,message-subject,"
-                    "sender-address,return-path,message-info\n",
-                    stamp);
-    }
-    free(path);
-    mt->yday = tm->tm_yday;
-    mt->year = tm->tm_year;
-}
-
-/* CSV field (RFC 4180): quoted when it holds a comma, quote or line break;
- * line breaks are dropped so one event stays one line. */
-static void
-csv_field(FILE *f, const char *s)
-{
-    if (s == NULL)
-        return;
-    if (strpbrk(s, ",\"\r\n") == NULL) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        if (*s == '\r' || *s == '\n')
-            continue;
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
-/* items[0..n) joined with ';' as one field (NULL items count as empty). */
-static void
-csv_joined(FILE *f, const char *const *items, size_t n)
-{
-    size_t len = 0;
-    char *s, *p;
-
-    if (items == NULL || n == 0)
-        return;
-    for (size_t i = 0; i < n; i++)
-        len += (items[i] ? strlen(items[i]) : 0) + 1;
-    p = s = xmalloc(len + 1);
-    for (size_t i = 0; i < n; i++) {
-        size_t l = items[i] ? strlen(items[i]) : 0;
-        if (i > 0)
-            *p++ = ';';
-        memcpy(p, items[i] ? items[i] : "", l);
-        p += l;
-    }
-    *p = '\0';
-    csv_field(f, s);
-    free(s);
+    if (mt != NULL)
+        csvlog_flush(mt->log);
 }
 
 void
 msgtrack_write(struct msgtrack *mt, const struct msgtrack_event *ev)
 {
-    struct timeval tv;
-    struct tm tm;
-    char stamp[40], base[32];
-    FILE *f;
+    struct csvlog *log;
 
-    if (mt == NULL || ev == NULL)
+    if (mt == NULL || ev == NULL || !csvlog_row_begin(mt->log))
         return;
-    gettimeofday(&tv, NULL);
-    gmtime_r(&tv.tv_sec, &tm);
-    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(stamp, sizeof(stamp), "%s.%03dZ", base, (int)(tv.tv_usec / 1000));
-
-    pthread_mutex_lock(&mt->lock);
-    if (mt->yday != tm.tm_yday || mt->year != tm.tm_year || mt->f == NULL)
-        msgtrack_rotate(mt, &tm, stamp);
-    if ((f = mt->f) == NULL) {
-        pthread_mutex_unlock(&mt->lock);
-        return;
-    }
-    /* the field order is Exchange's (see #Fields above) */
-    fprintf(f, "%s,", stamp);
-    csv_field(f, ev->client_ip);
-    fputc(',', f);
-    csv_field(f, ev->client_hostname);
-    fputc(',', f);
-    csv_field(f, ev->server_ip);
-    fputc(',', f);
-    csv_field(f, ev->server_hostname);
-    fputc(',', f);
-    csv_field(f, ev->source_context);
-    fputc(',', f);
-    csv_field(f, ev->connector_id);
-    fputc(',', f);
-    csv_field(f, ev->source);
-    fputc(',', f);
-    csv_field(f, ev->event_id);
-    fputc(',', f);
-    csv_field(f, ev->internal_message_id);
-    fputc(',', f);
-    csv_field(f, ev->message_id);
-    fputc(',', f);
-    csv_joined(f, ev->recipients, ev->nrecipients);
-    fputc(',', f);
-    if (ev->recipient_status)
-        csv_joined(f, ev->recipient_status, ev->nrecipients);
-    fprintf(f, ",%" PRIu64 ",%zu,", ev->total_bytes, ev->nrecipients);
-    csv_field(f, ev->related_recipient_address);
-    fputc(',', f);
-    csv_field(f, ev->reference);
-    fputc(',', f);
-    csv_field(f, ev->subject);
-    fputc(',', f);
-    csv_field(f, ev->sender);
-    fputc(',', f);
-    csv_field(f, ev->return_path);
-    fputc(',', f);
-    csv_field(f, ev->message_info);
-    fputc('\n', f);
-    pthread_mutex_unlock(&mt->lock);
+    log = mt->log;
+    /* the field order is Exchange's (see the fields above) */
+    csvlog_field(log, ev->client_ip);
+    csvlog_field(log, ev->client_hostname);
+    csvlog_field(log, ev->server_ip);
+    csvlog_field(log, ev->server_hostname);
+    csvlog_field(log, ev->source_context);
+    csvlog_field(log, ev->connector_id);
+    csvlog_field(log, ev->source);
+    csvlog_field(log, ev->event_id);
+    csvlog_field(log, ev->internal_message_id);
+    csvlog_field(log, ev->message_id);
+    csvlog_field_joined(log, ev->recipients, ev->nrecipients);
+    csvlog_field_joined(log, ev->recipient_status, ev->nrecipients);
+    csvlog_fieldf(log, "%" PRIu64, ev->total_bytes);
+    csvlog_fieldf(log, "%zu", ev->nrecipients);
+    csvlog_field(log, ev->related_recipient_address);
+    csvlog_field(log, ev->reference);
+    csvlog_field(log, ev->subject);
+    csvlog_field(log, ev->sender);
+    csvlog_field(log, ev->return_path);
+    csvlog_field(log, ev->message_info);
+    csvlog_row_end(log);
 }

@@ -1,45 +1,42 @@
 /*
- * protolog.c — see protolog.h. One file per UTC day; lines are buffered in
- * stdio and flushed by the service's periodic timer and at disconnects, so
- * logging costs no syscall per SMTP line.
+ * protolog.c — see protolog.h. The file machinery (one file per UTC day,
+ * header lines, CSV quoting, buffering until the service's periodic timer
+ * or a disconnect flushes) is lib/csvlog.c's; this file names the two logs
+ * and lays out their rows.
+ *
+ * Must never: log a password or AUTH response (callers redact), or block
+ * on a flush per SMTP line.
  */
 #include "receive/protolog.h"
-#include "lib/log.h"
+#include "lib/csvlog.h"
 #include "lib/util.h"
 
-#include <errno.h>
 #include <inttypes.h>
-#include <stdio.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/time.h>
-#include <time.h>
 
 struct protolog {
-    char *dir;
-    const char *prefix;
-    const char *type;
-    FILE *f;
-    int yday, year;
+    struct csvlog *log;
 };
 
 struct protolog *
 protolog_open(const char *logs_dir, const char *kind)
 {
+    bool send = strcmp(kind, "SmtpSend") == 0;
+    const struct csvlog_spec spec = {
+        .what = "protocol log",
+        .subdir = send ? "ProtocolLog/SmtpSend" : "ProtocolLog/SmtpReceive",
+        .prefix = send ? "SEND" : "RECV",
+        .log_type = send ? "SMTP Send Protocol Log" : "SMTP Receive Protocol Log",
+        .fields = "date-time,connector-id,session-id,sequence-number,local-endpoint,"
+                  "remote-endpoint,event,data,context",
+        .mode = 0666, /* as fopen(3) creates files: the umask decides */
+        .bufsize = 0, /* stdio's own */
+    };
     struct protolog *pl = xcalloc(1, sizeof(*pl));
-    char *parent = xasprintf("%s/ProtocolLog", logs_dir);
 
-    pl->dir = xasprintf("%s/%s", parent, kind);
-    (void)mkdir(logs_dir, 0750);
-    (void)mkdir(parent, 0750);
-    if (mkdir(pl->dir, 0750) < 0 && errno != EEXIST)
-        log_warn("protocol log: cannot create %s", pl->dir);
-    free(parent);
-    pl->prefix = strcmp(kind, "SmtpSend") == 0 ? "SEND" : "RECV";
-    pl->type =
-        strcmp(kind, "SmtpSend") == 0 ? "SMTP Send Protocol Log" : "SMTP Receive Protocol Log";
-    pl->yday = -1;
+    pl->log = csvlog_open(logs_dir, &spec);
     return pl;
 }
 
@@ -48,67 +45,15 @@ protolog_close(struct protolog *pl)
 {
     if (pl == NULL)
         return;
-    if (pl->f)
-        fclose(pl->f);
-    free(pl->dir);
+    csvlog_close(pl->log);
     free(pl);
 }
 
 void
 protolog_flush(struct protolog *pl)
 {
-    if (pl && pl->f)
-        fflush(pl->f);
-}
-
-static void
-protolog_rotate(struct protolog *pl, const struct tm *tm, const char *stamp)
-{
-    char name[64];
-    char *path;
-    long size;
-
-    if (pl->f)
-        fclose(pl->f);
-    strftime(name, sizeof(name), "%Y%m%d", tm);
-    path = xasprintf("%s/%s%s-1.log", pl->dir, pl->prefix, name);
-    pl->f = fopen(path, "a");
-    if (pl->f == NULL) {
-        log_warn("protocol log: cannot open %s", path);
-    } else {
-        fseek(pl->f, 0, SEEK_END);
-        size = ftell(pl->f);
-        if (size == 0)
-            fprintf(pl->f,
-                    "#Software: postern\n#Version: 0.1.0\n#Log-type: %s\n#Date: %s\n"
-                    "#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,"
-                    "remote-endpoint,event,data,context\n",
-                    pl->type, stamp);
-    }
-    free(path);
-    pl->yday = tm->tm_yday;
-    pl->year = tm->tm_year;
-}
-
-/* CSV field: quoted when it holds a comma, quote or line break. */
-static void
-csv_field(FILE *f, const char *s)
-{
-    if (s == NULL)
-        return;
-    if (strpbrk(s, ",\"\r\n") == NULL) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        if (*s == '\r' || *s == '\n')
-            continue;
-        fputc(*s, f);
-    }
-    fputc('"', f);
+    if (pl != NULL)
+        csvlog_flush(pl->log);
 }
 
 void
@@ -116,23 +61,15 @@ protolog_write(struct protolog *pl, const char *connector, uint64_t session_id, 
                const char *local, const char *remote, char event, const char *data,
                const char *context)
 {
-    struct timeval tv;
-    struct tm tm;
-    char stamp[40], base[32];
-
-    gettimeofday(&tv, NULL);
-    gmtime_r(&tv.tv_sec, &tm);
-    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(stamp, sizeof(stamp), "%s.%03dZ", base, (int)(tv.tv_usec / 1000));
-    if (pl->yday != tm.tm_yday || pl->year != tm.tm_year || pl->f == NULL)
-        protolog_rotate(pl, &tm, stamp);
-    if (pl->f == NULL)
+    if (pl == NULL || !csvlog_row_begin(pl->log))
         return;
-    fprintf(pl->f, "%s,", stamp);
-    csv_field(pl->f, connector);
-    fprintf(pl->f, ",%016" PRIX64 ",%u,%s,%s,%c,", session_id, sequence, local, remote, event);
-    csv_field(pl->f, data);
-    fputc(',', pl->f);
-    csv_field(pl->f, context);
-    fputc('\n', pl->f);
+    csvlog_field(pl->log, connector);
+    csvlog_fieldf(pl->log, "%016" PRIX64, session_id);
+    csvlog_fieldf(pl->log, "%u", sequence);
+    csvlog_fieldf(pl->log, "%s", local);
+    csvlog_fieldf(pl->log, "%s", remote);
+    csvlog_fieldf(pl->log, "%c", event);
+    csvlog_field(pl->log, data);
+    csvlog_field(pl->log, context);
+    csvlog_row_end(pl->log);
 }

@@ -1,8 +1,10 @@
 /*
  * tls.c — certificate creation, the certificate store and server TLS
  * contexts (see tls.h). With tls_client.c (client contexts, trust anchors,
- * peer checks), the only code that talks to OpenSSL; the structures both
- * share are in tls_int.h.
+ * peer checks) and tls_certs.c (the certificate cmdlets' side), the only
+ * code that talks to OpenSSL; the structures they share are in tls_int.h,
+ * and so are the small helpers defined at the top of this file (messages,
+ * thumbprints, DNS names) that all three use.
  *
  * Must never: write a private key with a mode other than 0600 or replace an
  * existing key file, leave key bytes it copied in freed memory, prompt for a
@@ -16,12 +18,10 @@
 
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
-#include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -45,14 +45,14 @@
 #define KEY_FILE_MAX (1024 * 1024)
 /* RFC 5280 ub-common-name: a longer FQDN cannot be the subject CN. */
 #define CN_MAX 64
-#define DNS_NAME_MAX 253
 #define YEARS_MAX 100
 
-static void setmsg(char *buf, size_t len, const char *fmt, ...) PRINTF_LIKE(3, 4);
-static void appendmsg(char *buf, size_t len, const char *fmt, ...) PRINTF_LIKE(3, 4);
+/*
+ * Helpers shared with tls_client.c and tls_certs.c (see tls_int.h)
+ */
 
-static void
-setmsg(char *buf, size_t len, const char *fmt, ...)
+void
+tls_setmsg(char *buf, size_t len, const char *fmt, ...)
 {
     va_list ap;
 
@@ -63,19 +63,19 @@ setmsg(char *buf, size_t len, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Appends to what is already in buf, separating reasons with "; ". */
-static void
-appendmsg(char *buf, size_t len, const char *fmt, ...)
+void
+tls_appendmsg(char *buf, size_t len, const char *sep, const char *fmt, ...)
 {
+    size_t used, seplen = strlen(sep);
     va_list ap;
-    size_t used;
 
     if (buf == NULL || len == 0)
         return;
     used = strnlen(buf, len);
-    if (used > 0 && used + 2 < len) {
-        memcpy(buf + used, "; ", 3);
-        used += 2;
+    if (used > 0 && used + seplen < len) {
+        memcpy(buf + used, sep, seplen);
+        used += seplen;
+        buf[used] = '\0';
     }
     if (used + 1 >= len)
         return;
@@ -84,45 +84,54 @@ appendmsg(char *buf, size_t len, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Never ask for a passphrase: the default callback would read the tty. */
-static int
-no_passphrase(char *buf, int size, int rwflag, void *u)
+size_t
+tls_read_full(int fd, void *buf, size_t size)
 {
-    (void)buf;
-    (void)size;
-    (void)rwflag;
-    (void)u;
+    size_t got = 0;
+
+    while (got < size) {
+        ssize_t n = read(fd, (unsigned char *)buf + got, size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    return got;
+}
+
+int
+tls_no_passphrase(char *buf, int size, int rwflag, void *u)
+{
     return 0;
 }
 
-static void
-format_time(time_t t, char *buf, size_t len)
-{
-    struct tm tm;
-
-    if (gmtime_r(&t, &tm) == NULL || strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
-        strlcpy_p(buf, "an unknown date", len);
-}
-
-static int
-thumbprint_of(const X509 *x, char out[THUMBPRINT_LEN + 1])
+void
+tls_hex_upper(const unsigned char *md, size_t n, char *out)
 {
     static const char hex[] = "0123456789ABCDEF";
+
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 0x0f];
+    }
+    out[2 * n] = '\0';
+}
+
+int
+tls_thumbprint_of(const X509 *x, char out[THUMBPRINT_LEN + 1])
+{
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
 
     if (X509_digest(x, EVP_sha1(), md, &n) != 1 || n * 2 != THUMBPRINT_LEN)
         return -1;
-    for (unsigned int i = 0; i < n; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 0x0f];
-    }
-    out[THUMBPRINT_LEN] = '\0';
+    tls_hex_upper(md, n, out);
     return 0;
 }
 
-static int
-asn1_time_to_time_t(const ASN1_TIME *at, time_t *out)
+int
+tls_asn1_time_to_time_t(const ASN1_TIME *at, time_t *out)
 {
     struct tm tm;
 
@@ -133,15 +142,10 @@ asn1_time_to_time_t(const ASN1_TIME *at, time_t *out)
     return 0;
 }
 
-/*
- * Certificate creation
- */
-
-/* LDH labels of 1..63 characters; the left-most label may be "*" when
- * allow_wildcard. Checked so that a configuration typo becomes an error
- * here rather than a certificate no client accepts. */
-static bool
-valid_dns_name(const char *s, bool allow_wildcard)
+/* Checked so that a configuration typo becomes an error here rather than a
+ * certificate no client accepts. */
+bool
+tls_valid_dns_name(const char *s, bool allow_wildcard)
 {
     size_t len = strlen(s), label = 0;
 
@@ -167,271 +171,45 @@ valid_dns_name(const char *s, bool allow_wildcard)
     }
 }
 
-static int
-add_conf_ext(X509 *x, X509V3_CTX *v3, int nid, const char *value)
+bool
+tls_name_matches(const char *pattern, const char *host)
 {
-    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, v3, nid, value);
-    int ok;
+    const char *dot;
 
-    if (ext == NULL)
-        return -1;
-    ok = X509_add_ext(x, ext, -1);
-    X509_EXTENSION_free(ext);
-    return ok == 1 ? 0 : -1;
+    if (str_ieq(pattern, host))
+        return true;
+    if (pattern[0] != '*' || pattern[1] != '.' || strchr(pattern + 2, '.') == NULL)
+        return false;
+    dot = strchr(host, '.');
+    if (dot == NULL || dot == host)
+        return false;
+    return str_ieq(dot, pattern + 1);
 }
 
-/* Built by hand rather than through the config-string parser so that no
- * character of a name can be read as syntax. */
-static int
-add_san(X509 *x, const char *const *names, size_t n)
+int
+tls_pem_filter(const struct dirent *d)
 {
-    GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
-    int rc = -1;
+    size_t n = strlen(d->d_name);
 
-    if (gens == NULL)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        GENERAL_NAME *gn = GENERAL_NAME_new();
-        ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
-
-        if (gn == NULL || ia5 == NULL || ASN1_STRING_set(ia5, names[i], -1) != 1) {
-            GENERAL_NAME_free(gn);
-            ASN1_IA5STRING_free(ia5);
-            goto out;
-        }
-        GENERAL_NAME_set0_value(gn, GEN_DNS, ia5);
-        if (sk_GENERAL_NAME_push(gens, gn) <= 0) {
-            GENERAL_NAME_free(gn);
-            goto out;
-        }
-    }
-    if (X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT) == 1)
-        rc = 0;
-out:
-    GENERAL_NAMES_free(gens);
-    return rc;
-}
-
-static int
-set_random_serial(X509 *x)
-{
-    BIGNUM *bn = BN_new();
-    int rc = -1;
-
-    /* 128 random bits: unique without coordination, and well within the
-     * 20 octets RFC 5280 allows. Zero is not a valid serial. */
-    if (bn == NULL)
-        return -1;
-    do {
-        if (BN_rand(bn, 128, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) != 1)
-            goto out;
-    } while (BN_is_zero(bn));
-    if (BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) != NULL)
-        rc = 0;
-out:
-    BN_free(bn);
-    return rc;
-}
-
-/* Calendar years (Feb 29 rolls to Mar 1), as a person reading "valid for
- * 5 years" expects. */
-static time_t
-add_years(time_t t, int years)
-{
-    struct tm tm;
-
-    if (gmtime_r(&t, &tm) == NULL)
-        return (time_t)-1;
-    tm.tm_year += years;
-    return timegm(&tm);
-}
-
-static X509 *
-build_selfsigned(EVP_PKEY *pkey, const char *fqdn, const char *const *names, size_t nnames,
-                 int years)
-{
-    X509 *x = X509_new();
-    X509_NAME *subject;
-    X509V3_CTX v3;
-    time_t now = time(NULL), end = add_years(now, years);
-
-    if (x == NULL || end == (time_t)-1)
-        goto fail;
-    if (X509_set_version(x, X509_VERSION_3) != 1 || set_random_serial(x) != 0)
-        goto fail;
-    /* An hour of slack for clients whose clocks run behind. */
-    if (ASN1_TIME_set(X509_getm_notBefore(x), now - 3600) == NULL ||
-        ASN1_TIME_set(X509_getm_notAfter(x), end) == NULL)
-        goto fail;
-    subject = X509_get_subject_name(x);
-    if (X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC, (const unsigned char *)fqdn, -1, -1,
-                                   0) != 1 ||
-        X509_set_issuer_name(x, subject) != 1 || X509_set_pubkey(x, pkey) != 1)
-        goto fail;
-
-    X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
-    if (add_conf_ext(x, &v3, NID_basic_constraints, "critical,CA:FALSE") != 0 ||
-        add_conf_ext(x, &v3, NID_key_usage, "critical,digitalSignature,keyEncipherment") != 0 ||
-        add_conf_ext(x, &v3, NID_ext_key_usage, "serverAuth,clientAuth") != 0 ||
-        add_conf_ext(x, &v3, NID_subject_key_identifier, "hash") != 0 ||
-        add_san(x, names, nnames) != 0)
-        goto fail;
-
-    if (X509_sign(x, pkey, EVP_sha256()) <= 0)
-        goto fail;
-    return x;
-fail:
-    X509_free(x);
-    return NULL;
-}
-
-static int
-write_all(int fd, const void *data, size_t len)
-{
-    const char *p = data;
-
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* Never replaces an existing file: a thumbprint clash means something is
- * badly wrong, and a key must not be overwritten silently. Falls back to
- * rename(2) only on filesystems without RENAME_NOREPLACE. */
-static int
-rename_noreplace(const char *from, const char *to)
-{
-    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
-        return 0;
-    if (errno != EINVAL && errno != ENOSYS)
-        return -1;
-    if (access(to, F_OK) == 0) {
-        errno = EEXIST;
-        return -1;
-    }
-    return rename(from, to);
+    return d->d_name[0] != '.' && n > 4 && strcmp(d->d_name + n - 4, ".pem") == 0;
 }
 
 /*
- * Writes data to dir/name through a temporary file in the same directory,
- * so that a crash leaves either no file or a complete one. The temporary
- * name starts with '.', which the loader skips. The mode is set with
- * fchmod as well, so the process umask cannot widen or narrow it.
+ * Helpers of this file
  */
-static int
-write_file_atomic(const char *dir, const char *name, const void *data, size_t len, mode_t mode,
-                  char *err, size_t errlen)
-{
-    unsigned char rnd[8];
-    char *tmp = NULL, *final = NULL;
-    int fd = -1, rc = -1;
 
-    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-        setmsg(err, errlen, "cannot get random bytes for a temporary file name");
-        return -1;
-    }
-    tmp = xasprintf("%s/.%s.%ld.%02x%02x%02x%02x%02x%02x%02x%02x.tmp", dir, name, (long)getpid(),
-                    rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
-    final = xasprintf("%s/%s", dir, name);
-
-    fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, mode);
-    if (fd < 0) {
-        setmsg(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
-        goto out;
-    }
-    if (fchmod(fd, mode) != 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0) {
-        setmsg(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-        goto out;
-    }
-    if (close(fd) != 0) {
-        fd = -1;
-        setmsg(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-        goto out;
-    }
-    fd = -1;
-    if (rename_noreplace(tmp, final) != 0) {
-        setmsg(err, errlen, "cannot rename %s to %s: %s", tmp, final, strerror(errno));
-        goto out;
-    }
-    rc = 0;
-out:
-    if (fd >= 0)
-        close(fd);
-    if (rc != 0)
-        unlink(tmp);
-    free(tmp);
-    free(final);
-    return rc;
-}
-
-/* Makes the renames themselves durable. */
 static void
-sync_dir(const char *dir)
+format_time(time_t t, char *buf, size_t len)
 {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    struct tm tm;
 
-    if (fd < 0)
-        return;
-    if (fsync(fd) != 0)
-        log_warn("fsync %s", dir);
-    close(fd);
+    if (gmtime_r(&t, &tm) == NULL || strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+        strlcpy_p(buf, "an unknown date", len);
 }
 
-static int
-write_key_file(const char *certdir, const char *thumbprint, EVP_PKEY *pkey, char *err,
-               size_t errlen)
-{
-    /* A secure-memory BIO cleanses its buffer when freed, so the PEM text
-     * of the key does not linger in the heap. */
-    BIO *bio = BIO_new(BIO_s_secmem());
-    char *name = xasprintf("%s.key", thumbprint);
-    char *data = NULL;
-    long len;
-    int rc = -1;
-
-    if (bio == NULL || PEM_write_bio_PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL) != 1 ||
-        (len = BIO_get_mem_data(bio, &data)) <= 0) {
-        char e[256];
-        setmsg(err, errlen, "cannot encode private key: %s", tls_last_error(e, sizeof(e)));
-        goto out;
-    }
-    rc = write_file_atomic(certdir, name, data, (size_t)len, 0600, err, errlen);
-out:
-    BIO_free(bio);
-    free(name);
-    return rc;
-}
-
-static int
-write_cert_file(const char *certdir, const char *thumbprint, X509 *x, char *err, size_t errlen)
-{
-    BIO *bio = BIO_new(BIO_s_mem());
-    char *name = xasprintf("%s.pem", thumbprint);
-    char *data = NULL;
-    long len;
-    int rc = -1;
-
-    if (bio == NULL || PEM_write_bio_X509(bio, x) != 1 ||
-        (len = BIO_get_mem_data(bio, &data)) <= 0) {
-        char e[256];
-        setmsg(err, errlen, "cannot encode certificate: %s", tls_last_error(e, sizeof(e)));
-        goto out;
-    }
-    /* Certificates are public; 0644 lets monitoring read expiry dates. */
-    rc = write_file_atomic(certdir, name, data, (size_t)len, 0644, err, errlen);
-out:
-    BIO_free(bio);
-    free(name);
-    return rc;
-}
+/*
+ * Certificate creation
+ */
 
 int
 tls_create_selfsigned(const char *certdir, const char *fqdn, const char *short_name, int years,
@@ -441,25 +219,26 @@ tls_create_selfsigned(const char *certdir, const char *fqdn, const char *short_n
     const char *names[2];
     size_t nnames = 0;
     EVP_PKEY *pkey = NULL;
+    X509_NAME *subject;
     X509 *x = NULL;
     int rc = -1;
 
-    setmsg(err, errlen, "%s", "");
+    tls_setmsg(err, errlen, "%s", "");
     if (certdir == NULL || fqdn == NULL) {
-        setmsg(err, errlen, "no certificate directory or FQDN given");
+        tls_setmsg(err, errlen, "no certificate directory or FQDN given");
         return -1;
     }
-    if (!valid_dns_name(fqdn, true)) {
-        setmsg(err, errlen, "\"%s\" is not a valid DNS name", fqdn);
+    if (!tls_valid_dns_name(fqdn, true)) {
+        tls_setmsg(err, errlen, "\"%s\" is not a valid DNS name", fqdn);
         return -1;
     }
     if (strlen(fqdn) > CN_MAX) {
-        setmsg(err, errlen, "\"%s\" is longer than the %d characters a certificate CN allows", fqdn,
-               CN_MAX);
+        tls_setmsg(err, errlen, "\"%s\" is longer than the %d characters a certificate CN allows",
+                   fqdn, CN_MAX);
         return -1;
     }
     if (years < 1 || years > YEARS_MAX) {
-        setmsg(err, errlen, "validity of %d years is outside 1..%d", years, YEARS_MAX);
+        tls_setmsg(err, errlen, "validity of %d years is outside 1..%d", years, YEARS_MAX);
         return -1;
     }
     if (short_name == NULL) {
@@ -471,8 +250,8 @@ tls_create_selfsigned(const char *certdir, const char *fqdn, const char *short_n
             shortbuf[n] = '\0';
             short_name = shortbuf;
         }
-    } else if (!valid_dns_name(short_name, true)) {
-        setmsg(err, errlen, "\"%s\" is not a valid DNS name", short_name);
+    } else if (!tls_valid_dns_name(short_name, true)) {
+        tls_setmsg(err, errlen, "\"%s\" is not a valid DNS name", short_name);
         return -1;
     }
     names[nnames++] = fqdn;
@@ -482,29 +261,26 @@ tls_create_selfsigned(const char *certdir, const char *fqdn, const char *short_n
     ERR_clear_error();
     pkey = EVP_RSA_gen(2048);
     if (pkey == NULL) {
-        setmsg(err, errlen, "cannot generate RSA key: %s", tls_last_error(e, sizeof(e)));
+        tls_setmsg(err, errlen, "cannot generate RSA key: %s", tls_last_error(e, sizeof(e)));
         goto out;
     }
-    x = build_selfsigned(pkey, fqdn, names, nnames, years);
+    /* CN=<fqdn>, the subject and issuer. */
+    subject = X509_NAME_new();
+    if (subject != NULL && X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC,
+                                                      (const unsigned char *)fqdn, -1, -1, 0) == 1)
+        x = tls_build_selfsigned(pkey, subject, names, nnames, years);
+    X509_NAME_free(subject);
     if (x == NULL) {
-        setmsg(err, errlen, "cannot build certificate: %s", tls_last_error(e, sizeof(e)));
+        tls_setmsg(err, errlen, "cannot build certificate: %s", tls_last_error(e, sizeof(e)));
         goto out;
     }
-    if (thumbprint_of(x, tp) != 0) {
-        setmsg(err, errlen, "cannot compute thumbprint: %s", tls_last_error(e, sizeof(e)));
+    if (tls_thumbprint_of(x, tp) != 0) {
+        tls_setmsg(err, errlen, "cannot compute thumbprint: %s", tls_last_error(e, sizeof(e)));
         goto out;
     }
-    /* Key first: a .pem without its key would be a certificate the store
-     * can never use, whereas an orphaned .key is merely ignored. */
-    if (write_key_file(certdir, tp, pkey, err, errlen) != 0)
+    if (tls_write_cert_pair(certdir, tp, pkey, x, NULL, NULL, err, errlen) != 0)
         goto out;
-    if (write_cert_file(certdir, tp, x, err, errlen) != 0) {
-        char *keypath = xasprintf("%s/%s.key", certdir, tp);
-        unlink(keypath);
-        free(keypath);
-        goto out;
-    }
-    sync_dir(certdir);
+    tls_sync_dir(certdir);
     if (thumbprint != NULL)
         memcpy(thumbprint, tp, sizeof(tp));
     rc = 0;
@@ -601,21 +377,15 @@ load_key(const char *keypath, X509 *leaf, EVP_PKEY **out)
     buf = OPENSSL_secure_malloc(size);
     if (buf == NULL)
         goto out;
-    while (got < size) {
-        ssize_t n = read(fd, buf + got, size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
+    got = tls_read_full(fd, buf, size);
     if (got == 0) {
         log_warnx("tls: cannot read %s", keypath);
         goto out;
     }
     ERR_clear_error();
     bio = BIO_new_mem_buf(buf, (int)got);
-    if (bio == NULL || (key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL)) == NULL) {
+    if (bio == NULL ||
+        (key = PEM_read_bio_PrivateKey(bio, NULL, tls_no_passphrase, NULL)) == NULL) {
         log_warnx("tls: %s: cannot parse private key (encrypted keys are not supported): %s",
                   keypath, tls_last_error(e, sizeof(e)));
         goto out;
@@ -655,7 +425,7 @@ load_cert(const char *path, struct tls_cert *c)
         log_warnx("tls: skipping %s: %s", path, tls_last_error(ebuf, sizeof(ebuf)));
         return -1;
     }
-    c->leaf = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL);
+    c->leaf = PEM_read_bio_X509(bio, NULL, tls_no_passphrase, NULL);
     if (c->leaf == NULL) {
         log_warnx("tls: skipping %s: no certificate: %s", path, tls_last_error(ebuf, sizeof(ebuf)));
         BIO_free(bio);
@@ -664,7 +434,7 @@ load_cert(const char *path, struct tls_cert *c)
     c->chain = sk_X509_new_null();
     if (c->chain == NULL)
         fatalx("tls: out of memory");
-    while ((x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)) != NULL) {
+    while ((x = PEM_read_bio_X509(bio, NULL, tls_no_passphrase, NULL)) != NULL) {
         if (sk_X509_push(c->chain, x) <= 0)
             fatalx("tls: out of memory");
     }
@@ -679,9 +449,9 @@ load_cert(const char *path, struct tls_cert *c)
     }
     ERR_clear_error();
 
-    if (thumbprint_of(c->leaf, c->thumbprint) != 0 ||
-        asn1_time_to_time_t(X509_get0_notBefore(c->leaf), &c->not_before) != 0 ||
-        asn1_time_to_time_t(X509_get0_notAfter(c->leaf), &c->not_after) != 0) {
+    if (tls_thumbprint_of(c->leaf, c->thumbprint) != 0 ||
+        tls_asn1_time_to_time_t(X509_get0_notBefore(c->leaf), &c->not_before) != 0 ||
+        tls_asn1_time_to_time_t(X509_get0_notAfter(c->leaf), &c->not_after) != 0) {
         log_warnx("tls: skipping %s: unreadable thumbprint or validity dates", path);
         goto fail;
     }
@@ -710,15 +480,6 @@ fail:
     return -1;
 }
 
-static int
-pem_filter(const struct dirent *d)
-{
-    size_t n = strlen(d->d_name);
-
-    /* Dot files are temporaries of write_file_atomic (or editor debris). */
-    return d->d_name[0] != '.' && n > 4 && strcmp(d->d_name + n - 4, ".pem") == 0;
-}
-
 struct tls_store *
 tls_store_load(const char *certdir, char *err, size_t errlen)
 {
@@ -726,15 +487,16 @@ tls_store_load(const char *certdir, char *err, size_t errlen)
     struct tls_store *store;
     int n;
 
-    setmsg(err, errlen, "%s", "");
+    tls_setmsg(err, errlen, "%s", "");
     if (certdir == NULL) {
-        setmsg(err, errlen, "no certificate directory given");
+        tls_setmsg(err, errlen, "no certificate directory given");
         return NULL;
     }
     /* Sorted, so that the store (and every tie) is the same on each load. */
-    n = scandir(certdir, &ents, pem_filter, alphasort);
+    n = scandir(certdir, &ents, tls_pem_filter, alphasort);
     if (n < 0) {
-        setmsg(err, errlen, "cannot read certificate directory %s: %s", certdir, strerror(errno));
+        tls_setmsg(err, errlen, "cannot read certificate directory %s: %s", certdir,
+                   strerror(errno));
         return NULL;
     }
     store = xcalloc(1, sizeof(*store));
@@ -788,29 +550,11 @@ tls_store_free(struct tls_store *store)
  * Selection
  */
 
-/* RFC 6125 6.4: case-insensitive; "*" only as the whole left-most label,
- * standing for exactly one non-empty label, and never directly above a
- * single label ("*.com"). */
-static bool
-name_matches(const char *pattern, const char *host)
-{
-    const char *dot;
-
-    if (str_ieq(pattern, host))
-        return true;
-    if (pattern[0] != '*' || pattern[1] != '.' || strchr(pattern + 2, '.') == NULL)
-        return false;
-    dot = strchr(host, '.');
-    if (dot == NULL || dot == host)
-        return false;
-    return str_ieq(dot, pattern + 1);
-}
-
 static bool
 cert_names_host(const struct tls_cert *c, const char *host)
 {
     for (size_t i = 0; i < c->nnames; i++)
-        if (name_matches(c->names[i], host))
+        if (tls_name_matches(c->names[i], host))
             return true;
     return false;
 }
@@ -821,45 +565,41 @@ static bool
 cert_usable(const struct tls_cert *c, const char *host, enum tls_purpose purpose, time_t now,
             char *why, size_t whylen)
 {
+    bool server = purpose == TLS_PURPOSE_SERVER;
     char date[64];
 
-    if (purpose == TLS_PURPOSE_SERVER && !c->server_auth) {
-        appendmsg(why, whylen,
-                  "certificate %s is not usable for server authentication (its extended key "
-                  "usage lacks serverAuth)",
-                  c->thumbprint);
-        return false;
-    }
-    if (purpose == TLS_PURPOSE_CLIENT && !c->client_auth) {
-        appendmsg(why, whylen,
-                  "certificate %s is not usable for client authentication (its extended key "
-                  "usage lacks clientAuth)",
-                  c->thumbprint);
+    if (!(server ? c->server_auth : c->client_auth)) {
+        tls_appendmsg(why, whylen, "; ",
+                      "certificate %s is not usable for %s authentication (its extended key usage "
+                      "lacks %sAuth)",
+                      c->thumbprint, server ? "server" : "client", server ? "server" : "client");
         return false;
     }
     switch (c->key_state) {
     case KEY_NONE:
-        appendmsg(why, whylen, "certificate %s has no private key", c->thumbprint);
+        tls_appendmsg(why, whylen, "; ", "certificate %s has no private key", c->thumbprint);
         return false;
     case KEY_UNREADABLE:
-        appendmsg(why, whylen, "certificate %s has an unreadable private key", c->thumbprint);
+        tls_appendmsg(why, whylen, "; ", "certificate %s has an unreadable private key",
+                      c->thumbprint);
         return false;
     case KEY_MISMATCH:
-        appendmsg(why, whylen, "certificate %s has a private key that does not match it",
-                  c->thumbprint);
+        tls_appendmsg(why, whylen, "; ", "certificate %s has a private key that does not match it",
+                      c->thumbprint);
         return false;
     case KEY_OK:
         break;
     }
     if (now < c->not_before) {
         format_time(c->not_before, date, sizeof(date));
-        appendmsg(why, whylen, "certificate %s for %s is not valid until %s", c->thumbprint, host,
-                  date);
+        tls_appendmsg(why, whylen, "; ", "certificate %s for %s is not valid until %s",
+                      c->thumbprint, host, date);
         return false;
     }
     if (now > c->not_after) {
         format_time(c->not_after, date, sizeof(date));
-        appendmsg(why, whylen, "certificate %s for %s expired on %s", c->thumbprint, host, date);
+        tls_appendmsg(why, whylen, "; ", "certificate %s for %s expired on %s", c->thumbprint, host,
+                      date);
         return false;
     }
     return true;
@@ -906,53 +646,75 @@ tls_select_cert(struct tls_store *store, const char *host, enum tls_purpose purp
         }
     }
     if (best == NULL && named == 0)
-        setmsg(why, whylen, "no certificate names %s", host);
+        tls_setmsg(why, whylen, "no certificate names %s", host);
     return best;
+}
+
+SSL_CTX *
+tls_ctx_new(const struct tls_store *store, const SSL_METHOD *method, uint64_t extra_options,
+            const struct tls_cert *c)
+{
+    SSL_CTX *ctx = SSL_CTX_new(method);
+
+    if (ctx == NULL)
+        return NULL;
+    if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
+        goto fail;
+    /* Compression invites CRIME-style attacks; renegotiation is a DoS lever
+     * and nothing in SMTP needs it. SMTP frames its own data ("." ends
+     * DATA), so a peer that closes without close_notify truncates nothing
+     * that would be accepted. */
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION |
+                                 SSL_OP_NO_RENEGOTIATION | extra_options);
+    /* Idle SMTP connections are common: give the ~34 kB of record buffers
+     * back while a connection waits. */
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    if (tls_trust_apply(store, ctx) != 0)
+        goto fail;
+    if (c != NULL &&
+        (SSL_CTX_use_certificate(ctx, c->leaf) != 1 || SSL_CTX_use_PrivateKey(ctx, c->key) != 1 ||
+         SSL_CTX_check_private_key(ctx) != 1 ||
+         (sk_X509_num(c->chain) > 0 && SSL_CTX_set1_chain(ctx, c->chain) != 1)))
+        goto fail;
+    return ctx;
+fail:
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+SSL_CTX *
+tls_ctx_fail(SSL_CTX *ctx, const struct tls_cert *c, const char *what, char *why, size_t whylen)
+{
+    char e[256];
+
+    if (c != NULL)
+        tls_setmsg(why, whylen, "certificate %s: cannot set up a %s: %s", c->thumbprint, what,
+                   tls_last_error(e, sizeof(e)));
+    else
+        tls_setmsg(why, whylen, "cannot set up a %s: %s", what, tls_last_error(e, sizeof(e)));
+    SSL_CTX_free(ctx);
+    return NULL;
 }
 
 static SSL_CTX *
 build_server_ctx(const struct tls_store *store, const struct tls_cert *c, char *why, size_t whylen)
 {
     SSL_CTX *ctx;
-    char e[256];
 
     ERR_clear_error();
-    ctx = SSL_CTX_new(TLS_server_method());
+    /* Our cipher order is the sane one. Domain security asks clients for
+     * certificates on some sessions (tls_ssl_request_client_cert); they are
+     * checked against the same trust as outbound peers. */
+    ctx = tls_ctx_new(store, TLS_server_method(), SSL_OP_CIPHER_SERVER_PREFERENCE, c);
     if (ctx == NULL)
-        goto fail;
-    if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
-        goto fail;
-    /* Compression invites CRIME-style attacks; renegotiation is a DoS lever
-     * and nothing in SMTP needs it; our cipher order is the sane one. */
-    /* SMTP frames its own data ("." ends DATA), so a peer that closes
-     * without close_notify truncates nothing that would be accepted. */
-    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION |
-                                 SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-    /* Idle SMTP connections are common: give the ~34 kB of record buffers
-     * back while a connection waits. */
-    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+        return tls_ctx_fail(NULL, c, "TLS context", why, whylen);
     /* Resumption saves a full handshake for busy peers: an ID cache for
      * TLS 1.2 and (left enabled by default) tickets for 1.2 and 1.3. */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
     if (SSL_CTX_set_session_id_context(ctx, (const unsigned char *)SESSION_ID_CONTEXT,
                                        sizeof(SESSION_ID_CONTEXT) - 1) != 1)
-        goto fail;
-    if (SSL_CTX_use_certificate(ctx, c->leaf) != 1 || SSL_CTX_use_PrivateKey(ctx, c->key) != 1 ||
-        SSL_CTX_check_private_key(ctx) != 1)
-        goto fail;
-    if (sk_X509_num(c->chain) > 0 && SSL_CTX_set1_chain(ctx, c->chain) != 1)
-        goto fail;
-    /* Domain security asks clients for certificates on some sessions
-     * (tls_ssl_request_client_cert); they are checked against the same
-     * trust as outbound peers. */
-    if (tls_trust_apply(store, ctx) < 0)
-        goto fail;
+        return tls_ctx_fail(ctx, c, "TLS context", why, whylen);
     return ctx;
-fail:
-    setmsg(why, whylen, "certificate %s: cannot set up a TLS context: %s", c->thumbprint,
-           tls_last_error(e, sizeof(e)));
-    SSL_CTX_free(ctx);
-    return NULL;
 }
 
 struct ssl_ctx_st *
@@ -963,15 +725,15 @@ tls_store_server_ctx(struct tls_store *store, const char *fqdn, char *why, size_
     size_t n;
     SSL_CTX *ctx;
 
-    setmsg(why, whylen, "%s", "");
+    tls_setmsg(why, whylen, "%s", "");
     if (store == NULL || fqdn == NULL || fqdn[0] == '\0') {
-        setmsg(why, whylen, "no certificate store or FQDN");
+        tls_setmsg(why, whylen, "no certificate store or FQDN");
         return NULL;
     }
     /* "mail.example.com." is the same name as "mail.example.com". */
     n = strlcpy_p(host, fqdn, sizeof(host));
     if (n >= sizeof(host)) {
-        setmsg(why, whylen, "\"%s\" is too long for a DNS name", fqdn);
+        tls_setmsg(why, whylen, "\"%s\" is too long for a DNS name", fqdn);
         return NULL;
     }
     if (n > 1 && host[n - 1] == '.')
@@ -988,7 +750,7 @@ tls_store_server_ctx(struct tls_store *store, const char *fqdn, char *why, size_
     ctx = best->ctx;
     pthread_mutex_unlock(&store->lock);
     if (ctx != NULL)
-        setmsg(why, whylen, "%s", "");
+        tls_setmsg(why, whylen, "%s", "");
     return ctx;
 }
 

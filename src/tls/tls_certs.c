@@ -7,7 +7,10 @@
  *
  * It reads the store with tls_store_load (tls.c) so that Get- shows what
  * the service would load, and verifies chains with the same roots, CRLs
- * and verify callback as the client side (tls_client.c).
+ * and verify callback as the client side (tls_client.c). The durable file
+ * writes and the self-signed certificate builder here are also those of
+ * tls_create_selfsigned (tls.c); the small helpers it shares with tls.c
+ * and tls_client.c are declared in tls_int.h.
  *
  * Must never: write a key with a mode other than 0600 or replace an
  * existing key or certificate file, leave key bytes it read in freed
@@ -54,7 +57,6 @@
  * hundred. Anything larger is not what the administrator meant. */
 #define INPUT_MAX (4 * 1024 * 1024)
 #define KEY_FILE_MAX (1024 * 1024)
-#define DNS_NAME_MAX 253
 #define CN_MAX 64 /* RFC 5280 ub-common-name */
 #define DN_TEXT_MAX 1024
 #define DEFAULT_YEARS 5 /* Exchange 2010's self-signed certificate */
@@ -62,52 +64,11 @@
 #define RSA_BITS_MIN 2048 /* OpenSSL security level 2, Debian's default */
 #define SUBJECT_ATTRS_MAX 32
 
-static void setmsg(char *buf, size_t len, const char *fmt, ...) PRINTF_LIKE(3, 4);
-static void warnline(char *buf, size_t len, const char *fmt, ...) PRINTF_LIKE(3, 4);
-
-static void
-setmsg(char *buf, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (buf == NULL || len == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(buf, len, fmt, ap);
-    va_end(ap);
-}
-
-/* Warnings accumulate one per line; the cmdlet prints each as WARNING. */
-static void
-warnline(char *buf, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-    size_t used;
-
-    if (buf == NULL || len == 0)
-        return;
-    used = strnlen(buf, len);
-    if (used > 0 && used + 1 < len)
-        buf[used++] = '\n';
-    if (used + 1 >= len)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(buf + used, len - used, fmt, ap);
-    va_end(ap);
-}
-
 /* The first queued OpenSSL error, or what (a fallback for "no error"). */
 static const char *
 ossl_error(char *buf, size_t len)
 {
     return tls_last_error(buf, len);
-}
-
-/* Never ask for a passphrase: a cmdlet may run without a terminal. */
-static int
-no_passphrase(char *buf, int size, int rwflag, void *u)
-{
-    return 0;
 }
 
 struct password {
@@ -131,41 +92,22 @@ password_cb(char *buf, int size, int rwflag, void *u)
     return (int)n;
 }
 
-static void
-hex_upper(const unsigned char *md, size_t n, char *out)
+/* Upper-case hex SHA-1 of der[0..len), which an i2d_ function allocated
+ * (len <= 0: it failed). Frees der. */
+static int
+sha1_id(unsigned char *der, int len, char out[TLS_THUMBPRINT_SIZE])
 {
-    static const char hex[] = "0123456789ABCDEF";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    int rc = -1;
 
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 0x0f];
+    if (len > 0 && EVP_Digest(der, (size_t)len, md, &n, EVP_sha1(), NULL) == 1 &&
+        n * 2 == THUMBPRINT_LEN) {
+        tls_hex_upper(md, n, out);
+        rc = 0;
     }
-    out[2 * n] = '\0';
-}
-
-static int
-sha1_id(const unsigned char *der, size_t len, char out[TLS_THUMBPRINT_SIZE])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-
-    if (EVP_Digest(der, len, md, &n, EVP_sha1(), NULL) != 1 || n * 2 != THUMBPRINT_LEN)
-        return -1;
-    hex_upper(md, n, out);
-    return 0;
-}
-
-/* Exchange's thumbprint: SHA-1 of the certificate's DER. */
-static int
-cert_thumbprint(const X509 *x, char out[TLS_THUMBPRINT_SIZE])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-
-    if (X509_digest(x, EVP_sha1(), md, &n) != 1 || n * 2 != THUMBPRINT_LEN)
-        return -1;
-    hex_upper(md, n, out);
-    return 0;
+    OPENSSL_free(der);
+    return rc;
 }
 
 /* A pending request's identity: SHA-1 of the public key's DER, which the
@@ -174,26 +116,19 @@ static int
 pubkey_id(const EVP_PKEY *pkey, char out[TLS_THUMBPRINT_SIZE])
 {
     unsigned char *der = NULL;
-    int len = i2d_PUBKEY(pkey, &der), rc;
+    int len = i2d_PUBKEY(pkey, &der);
 
-    if (len <= 0)
-        return -1;
-    rc = sha1_id(der, (size_t)len, out);
-    OPENSSL_free(der);
-    return rc;
+    return sha1_id(der, len, out);
 }
 
+/* A CRL issuer's identity: SHA-1 of its name's DER. */
 static int
 name_id(const X509_NAME *name, char out[TLS_THUMBPRINT_SIZE])
 {
     unsigned char *der = NULL;
-    int len = i2d_X509_NAME(name, &der), rc;
+    int len = i2d_X509_NAME(name, &der);
 
-    if (len <= 0)
-        return -1;
-    rc = sha1_id(der, (size_t)len, out);
-    OPENSSL_free(der);
-    return rc;
+    return sha1_id(der, len, out);
 }
 
 /* "CN=mail.a.test, O=Contoso": RFC 2253 order with Exchange's ", "
@@ -228,24 +163,12 @@ iso_time(time_t t, char *buf, size_t len)
         strlcpy_p(buf, "an unknown date", len);
 }
 
-static int
-asn1_time_to_time_t(const ASN1_TIME *at, time_t *out)
-{
-    struct tm tm;
-
-    memset(&tm, 0, sizeof(tm));
-    if (at == NULL || ASN1_TIME_to_tm(at, &tm) != 1)
-        return -1;
-    *out = timegm(&tm);
-    return 0;
-}
-
 static void
 asn1_iso_time(const ASN1_TIME *at, char *buf, size_t len)
 {
     time_t t;
 
-    if (asn1_time_to_time_t(at, &t) != 0)
+    if (tls_asn1_time_to_time_t(at, &t) != 0)
         strlcpy_p(buf, "an unknown date", len);
     else
         iso_time(t, buf, len);
@@ -254,53 +177,6 @@ asn1_iso_time(const ASN1_TIME *at, char *buf, size_t len)
 /*
  * Names
  */
-
-/* LDH labels of 1..63 characters; the left-most label may be "*" (a
- * wildcard certificate). Checked so that a typo becomes an error here
- * rather than a certificate no client accepts. */
-static bool
-valid_dns_name(const char *s)
-{
-    size_t len = strlen(s), label = 0;
-
-    if (len == 0 || len > DNS_NAME_MAX)
-        return false;
-    if (s[0] == '*' && s[1] == '.' && s[2] != '\0')
-        s += 2;
-    for (const char *p = s;; p++) {
-        if (*p == '.' || *p == '\0') {
-            if (label == 0 || label > 63 || p[-1] == '-')
-                return false;
-            if (*p == '\0')
-                return true;
-            label = 0;
-            continue;
-        }
-        if (!isalnum((unsigned char)*p) && *p != '-')
-            return false;
-        if (label == 0 && *p == '-')
-            return false;
-        label++;
-    }
-}
-
-/* RFC 6125 6.4, as tls.c's selection: "*" only as the whole left-most
- * label, standing for one non-empty label, never directly above a single
- * label ("*.com"). */
-static bool
-name_matches(const char *pattern, const char *host)
-{
-    const char *dot;
-
-    if (str_ieq(pattern, host))
-        return true;
-    if (pattern[0] != '*' || pattern[1] != '.' || strchr(pattern + 2, '.') == NULL)
-        return false;
-    dot = strchr(host, '.');
-    if (dot == NULL || dot == host)
-        return false;
-    return str_ieq(dot, pattern + 1);
-}
 
 static void
 names_push(char ***v, size_t *n, const char *s)
@@ -341,21 +217,28 @@ asn1_utf8(const ASN1_STRING *s)
     return out;
 }
 
+/* Adds s (malloc'd; NULL adds nothing), lower-cased when lower, unless
+ * v already holds it. Frees s. */
+static void
+push_unique(char ***v, size_t *n, char *s, bool lower)
+{
+    if (s == NULL)
+        return;
+    if (lower)
+        str_lower(s);
+    if (!names_contain(*v, *n, s))
+        names_push(v, n, s);
+    free(s);
+}
+
 static void
 push_cns(const X509_NAME *subject, char ***v, size_t *n, bool lower)
 {
     int i = -1;
 
-    while ((i = X509_NAME_get_index_by_NID(subject, NID_commonName, i)) >= 0) {
-        char *s = asn1_utf8(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, i)));
-        if (s != NULL) {
-            if (lower)
-                str_lower(s);
-            if (!names_contain(*v, *n, s))
-                names_push(v, n, s);
-            free(s);
-        }
-    }
+    while ((i = X509_NAME_get_index_by_NID(subject, NID_commonName, i)) >= 0)
+        push_unique(v, n, asn1_utf8(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, i))),
+                    lower);
 }
 
 static void
@@ -363,14 +246,8 @@ push_sans(const GENERAL_NAMES *gens, char ***v, size_t *n, bool lower)
 {
     for (int j = 0; gens != NULL && j < sk_GENERAL_NAME_num(gens); j++) {
         const GENERAL_NAME *gn = sk_GENERAL_NAME_value(gens, j);
-        char *s;
-        if (gn->type != GEN_DNS || (s = asn1_utf8(gn->d.dNSName)) == NULL)
-            continue;
-        if (lower)
-            str_lower(s);
-        if (!names_contain(*v, *n, s))
-            names_push(v, n, s);
-        free(s);
+        if (gn->type == GEN_DNS)
+            push_unique(v, n, asn1_utf8(gn->d.dNSName), lower);
     }
 }
 
@@ -425,19 +302,14 @@ tls_thumbprint_parse(const char *in, char out[TLS_THUMBPRINT_SIZE])
 }
 
 /*
- * Files
+ * Files. tls_write_cert_pair and tls_sync_dir (see tls_int.h) also write
+ * tls.c's tls_create_selfsigned certificates.
  */
 
 /* Who new files belong to: when we run as root, the owner of certdir
  * (the service user reads them after dropping privileges). */
-struct owner {
-    bool set;
-    uid_t uid;
-    gid_t gid;
-};
-
 static void
-owner_of(const char *certdir, struct owner *o)
+owner_of(const char *certdir, struct tls_owner *o)
 {
     struct stat st;
 
@@ -489,12 +361,13 @@ rename_into(const char *from, const char *to, bool replace)
 
 /*
  * dir/name through a temporary file in the same directory (a crash leaves
- * no file or a whole one; the leading '.' keeps the loader away from it).
- * fchmod makes the mode independent of the umask.
+ * no file or a whole one; the leading '.' keeps the loaders away from it).
+ * fchmod makes the mode independent of the umask; o (may be NULL) gives
+ * the file away. Without replace, an existing dir/name is never replaced.
  */
 static int
 write_file_atomic(const char *dir, const char *name, const void *data, size_t len, mode_t mode,
-                  bool replace, const struct owner *o, char *err, size_t errlen)
+                  bool replace, const struct tls_owner *o, char *err, size_t errlen)
 {
     unsigned char rnd[8];
     char rhex[2 * sizeof(rnd) + 1];
@@ -502,34 +375,34 @@ write_file_atomic(const char *dir, const char *name, const void *data, size_t le
     int fd = -1, rc = -1;
 
     if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-        setmsg(err, errlen, "cannot get random bytes for a temporary file name");
+        tls_setmsg(err, errlen, "cannot get random bytes for a temporary file name");
         return -1;
     }
-    hex_upper(rnd, sizeof(rnd), rhex);
+    tls_hex_upper(rnd, sizeof(rnd), rhex);
     tmp = xasprintf("%s/.%s.%ld.%s.tmp", dir, name, (long)getpid(), rhex);
     final = xasprintf("%s/%s", dir, name);
 
     fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, mode);
     if (fd < 0) {
-        setmsg(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+        tls_setmsg(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
         goto out;
     }
     if (fchmod(fd, mode) != 0 || (o != NULL && o->set && fchown(fd, o->uid, o->gid) != 0) ||
         write_all(fd, data, len) != 0 || fsync(fd) != 0) {
-        setmsg(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+        tls_setmsg(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
         goto out;
     }
     if (close(fd) != 0) {
         fd = -1;
-        setmsg(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+        tls_setmsg(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
         goto out;
     }
     fd = -1;
     if (rename_into(tmp, final, replace) != 0) {
         if (errno == EEXIST)
-            setmsg(err, errlen, "%s already exists", final);
+            tls_setmsg(err, errlen, "%s already exists", final);
         else
-            setmsg(err, errlen, "cannot rename %s to %s: %s", tmp, final, strerror(errno));
+            tls_setmsg(err, errlen, "cannot rename %s to %s: %s", tmp, final, strerror(errno));
         goto out;
     }
     rc = 0;
@@ -543,9 +416,8 @@ out:
     return rc;
 }
 
-/* Makes renames and unlinks durable. */
-static void
-sync_dir(const char *dir)
+void
+tls_sync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
@@ -557,18 +429,18 @@ sync_dir(const char *dir)
 }
 
 static int
-ensure_dir(const char *path, const struct owner *o, char *err, size_t errlen)
+ensure_dir(const char *path, const struct tls_owner *o, char *err, size_t errlen)
 {
     if (mkdir(path, 0700) == 0) {
         if (o->set && chown(path, o->uid, o->gid) != 0) {
-            setmsg(err, errlen, "cannot chown %s: %s", path, strerror(errno));
+            tls_setmsg(err, errlen, "cannot chown %s: %s", path, strerror(errno));
             return -1;
         }
         return 0;
     }
     if (errno == EEXIST)
         return 0;
-    setmsg(err, errlen, "cannot create %s: %s", path, strerror(errno));
+    tls_setmsg(err, errlen, "cannot create %s: %s", path, strerror(errno));
     return -1;
 }
 
@@ -581,12 +453,13 @@ lock_store(const char *certdir, char *err, size_t errlen)
     int fd = open(certdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
     if (fd < 0) {
-        setmsg(err, errlen, "cannot open certificate directory %s: %s", certdir, strerror(errno));
+        tls_setmsg(err, errlen, "cannot open certificate directory %s: %s", certdir,
+                   strerror(errno));
         return -1;
     }
     while (flock(fd, LOCK_EX) != 0) {
         if (errno != EINTR) {
-            setmsg(err, errlen, "cannot lock %s: %s", certdir, strerror(errno));
+            tls_setmsg(err, errlen, "cannot lock %s: %s", certdir, strerror(errno));
             close(fd);
             return -1;
         }
@@ -617,16 +490,16 @@ read_secure(const char *path, size_t max, unsigned char **buf, size_t *len, char
     *len = 0;
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        setmsg(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        tls_setmsg(err, errlen, "cannot open %s: %s", path, strerror(errno));
         return -1;
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        setmsg(err, errlen, "%s is not a regular file", path);
+        tls_setmsg(err, errlen, "%s is not a regular file", path);
         close(fd);
         return -1;
     }
     if (st.st_size <= 0 || (size_t)st.st_size > max) {
-        setmsg(err, errlen, "%s is %s", path, st.st_size <= 0 ? "empty" : "too large");
+        tls_setmsg(err, errlen, "%s is %s", path, st.st_size <= 0 ? "empty" : "too large");
         close(fd);
         return -1;
     }
@@ -634,17 +507,10 @@ read_secure(const char *path, size_t max, unsigned char **buf, size_t *len, char
     b = OPENSSL_secure_malloc(size + 1);
     if (b == NULL)
         fatalx("tls: out of memory");
-    while (got < size) {
-        ssize_t n = read(fd, b + got, size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
+    got = tls_read_full(fd, b, size);
     close(fd);
     if (got != size) {
-        setmsg(err, errlen, "cannot read %s", path);
+        tls_setmsg(err, errlen, "cannot read %s", path);
         OPENSSL_secure_clear_free(b, size + 1);
         return -1;
     }
@@ -667,15 +533,15 @@ read_key_file(const char *path, char *err, size_t errlen)
         return NULL;
     ERR_clear_error();
     bio = BIO_new_mem_buf(buf, (int)len);
-    if (bio == NULL || (key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL)) == NULL)
-        setmsg(err, errlen, "%s: cannot parse private key: %s", path, ossl_error(e, sizeof(e)));
+    if (bio == NULL || (key = PEM_read_bio_PrivateKey(bio, NULL, tls_no_passphrase, NULL)) == NULL)
+        tls_setmsg(err, errlen, "%s: cannot parse private key: %s", path, ossl_error(e, sizeof(e)));
     BIO_free(bio);
     OPENSSL_secure_clear_free(buf, len + 1);
     return key;
 }
 
 static int
-write_key(const char *dir, const char *name, EVP_PKEY *pkey, const struct owner *o, char *err,
+write_key(const char *dir, const char *name, EVP_PKEY *pkey, const struct tls_owner *o, char *err,
           size_t errlen)
 {
     /* A secure-memory BIO cleanses its buffer when freed, so the PEM text
@@ -688,7 +554,7 @@ write_key(const char *dir, const char *name, EVP_PKEY *pkey, const struct owner 
 
     if (bio == NULL || PEM_write_bio_PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL) != 1 ||
         (len = BIO_get_mem_data(bio, &data)) <= 0) {
-        setmsg(err, errlen, "cannot encode private key: %s", ossl_error(e, sizeof(e)));
+        tls_setmsg(err, errlen, "cannot encode private key: %s", ossl_error(e, sizeof(e)));
         goto out;
     }
     rc = write_file_atomic(dir, name, data, (size_t)len, 0600, false, o, err, errlen);
@@ -700,7 +566,7 @@ out:
 /* leaf, then chain (may be NULL), as one PEM file. */
 static int
 write_certs(const char *dir, const char *name, X509 *leaf, STACK_OF(X509) * chain,
-            const struct owner *o, char *err, size_t errlen)
+            const struct tls_owner *o, char *err, size_t errlen)
 {
     BIO *bio = BIO_new(BIO_s_mem());
     char *data = NULL, e[256];
@@ -719,9 +585,39 @@ write_certs(const char *dir, const char *name, X509 *leaf, STACK_OF(X509) * chai
     BIO_free(bio);
     return rc;
 fail:
-    setmsg(err, errlen, "cannot encode certificate: %s", ossl_error(e, sizeof(e)));
+    tls_setmsg(err, errlen, "cannot encode certificate: %s", ossl_error(e, sizeof(e)));
     BIO_free(bio);
     return -1;
+}
+
+static void
+unlink_in(const char *dir, const char *thumbprint, const char *suffix)
+{
+    char *p = xasprintf("%s/%s%s", dir, thumbprint, suffix);
+
+    if (unlink(p) != 0 && errno != ENOENT)
+        log_warn("cannot remove %s", p);
+    free(p);
+}
+
+int
+tls_write_cert_pair(const char *dir, const char *thumbprint, EVP_PKEY *key, X509 *leaf,
+                    STACK_OF(X509) * chain, const struct tls_owner *o, char *err, size_t errlen)
+{
+    char *keyname = xasprintf("%s.key", thumbprint), *pemname = xasprintf("%s.pem", thumbprint);
+    int rc = -1;
+
+    /* Key first: a .pem without its key would be a certificate the store
+     * can never use, whereas an orphaned .key is merely ignored. */
+    if (write_key(dir, keyname, key, o, err, errlen) == 0) {
+        if (write_certs(dir, pemname, leaf, chain, o, err, errlen) == 0)
+            rc = 0;
+        else
+            unlink_in(dir, thumbprint, ".key");
+    }
+    free(keyname);
+    free(pemname);
+    return rc;
 }
 
 /*
@@ -815,24 +711,25 @@ take_pem_key(struct bundle *b, const char *name, const char *header, const unsig
 
     b->key_material = true;
     if (++b->nkeys > 1) {
-        setmsg(err, errlen, "%s holds more than one private key", path);
+        tls_setmsg(err, errlen, "%s holds more than one private key", path);
         goto out;
     }
     ERR_clear_error();
     if (bio == NULL || PEM_write_bio(bio, name, header, data, len) <= 0) {
-        setmsg(err, errlen, "%s: cannot read the private key: %s", path, ossl_error(e, sizeof(e)));
+        tls_setmsg(err, errlen, "%s: cannot read the private key: %s", path,
+                   ossl_error(e, sizeof(e)));
         goto out;
     }
     pw->asked = false;
     key = PEM_read_bio_PrivateKey(bio, NULL, password_cb, pw);
     if (key == NULL) {
         if (pw->asked && pw->text == NULL)
-            setmsg(err, errlen, "%s: the private key is encrypted: give its -Password", path);
+            tls_setmsg(err, errlen, "%s: the private key is encrypted: give its -Password", path);
         else if (pw->asked)
-            setmsg(err, errlen, "%s: cannot decrypt the private key: wrong password?", path);
+            tls_setmsg(err, errlen, "%s: cannot decrypt the private key: wrong password?", path);
         else
-            setmsg(err, errlen, "%s: cannot read the private key: %s", path,
-                   ossl_error(e, sizeof(e)));
+            tls_setmsg(err, errlen, "%s: cannot read the private key: %s", path,
+                       ossl_error(e, sizeof(e)));
         ERR_clear_error();
         goto out;
     }
@@ -882,8 +779,8 @@ parse_pem(struct bundle *b, const unsigned char *buf, size_t len, struct passwor
                 ERR_clear_error();
                 break;
             }
-            setmsg(err, errlen, "%s: damaged PEM block after %d good one(s): %s", path, blocks,
-                   ossl_error(e, sizeof(e)));
+            tls_setmsg(err, errlen, "%s: damaged PEM block after %d good one(s): %s", path, blocks,
+                       ossl_error(e, sizeof(e)));
             goto out;
         }
         blocks++;
@@ -913,20 +810,21 @@ parse_pem(struct bundle *b, const unsigned char *buf, size_t len, struct passwor
                 goto out;
             }
         } else if (pem_name_is(name, req_names)) {
-            setmsg(err, errlen,
-                   "%s holds a certificate request, not a certificate: send it to the CA and "
-                   "import the certificate it issues",
-                   path);
+            tls_setmsg(err, errlen,
+                       "%s holds a certificate request, not a certificate: send it to the CA and "
+                       "import the certificate it issues",
+                       path);
             OPENSSL_secure_free(name);
             OPENSSL_secure_free(header);
             OPENSSL_secure_clear_free(data, (size_t)dlen);
             goto out;
         } else if (!pem_name_is(name, quiet_names)) {
-            warnline(warn, warnlen, "%s: skipped a PEM block of type \"%.40s\"", path, name);
+            tls_appendmsg(warn, warnlen, "\n", "%s: skipped a PEM block of type \"%.40s\"", path,
+                          name);
         }
         if (!ok)
-            setmsg(err, errlen, "%s: damaged \"%.40s\" block: %s", path, name,
-                   ossl_error(e, sizeof(e)));
+            tls_setmsg(err, errlen, "%s: damaged \"%.40s\" block: %s", path, name,
+                       ossl_error(e, sizeof(e)));
         OPENSSL_secure_free(name);
         OPENSSL_secure_free(header);
         OPENSSL_secure_clear_free(data, (size_t)dlen);
@@ -981,18 +879,19 @@ parse_pkcs12(struct bundle *b, PKCS12 *p12, struct password *pw, const char *pat
                 pass = "";
             else {
                 ERR_clear_error();
-                setmsg(err, errlen, "%s is a PKCS#12 file protected by a password: give -Password",
-                       path);
+                tls_setmsg(err, errlen,
+                           "%s is a PKCS#12 file protected by a password: give -Password", path);
                 return -1;
             }
         } else if (PKCS12_verify_mac(p12, pass, -1) != 1) {
             ERR_clear_error();
-            setmsg(err, errlen, "%s: wrong password for this PKCS#12 file", path);
+            tls_setmsg(err, errlen, "%s: wrong password for this PKCS#12 file", path);
             return -1;
         }
     }
     if (p12_parse(p12, pass, &key, &cert, &ca) != 1) {
-        setmsg(err, errlen, "%s: cannot read the PKCS#12 file: %s", path, ossl_error(e, sizeof(e)));
+        tls_setmsg(err, errlen, "%s: cannot read the PKCS#12 file: %s", path,
+                   ossl_error(e, sizeof(e)));
         return -1;
     }
     if (key != NULL) {
@@ -1046,10 +945,10 @@ parse_der(struct bundle *b, const unsigned char *buf, size_t len, struct passwor
         return 0;
     }
     ERR_clear_error();
-    setmsg(err, errlen,
-           "%s is not a certificate file (neither PEM nor DER certificates, PKCS#7, PKCS#12 "
-           "or a CRL)",
-           path);
+    tls_setmsg(err, errlen,
+               "%s is not a certificate file (neither PEM nor DER certificates, PKCS#7, PKCS#12 "
+               "or a CRL)",
+               path);
     return -1;
 }
 
@@ -1132,7 +1031,7 @@ parse_subject(const char *text, X509_NAME **out, char **cn, char *err, size_t er
         while (*p == ' ' || *p == '\t')
             p++;
         if (klen == 0 || *p != '=') {
-            setmsg(err, errlen, "SubjectName: expected ATTRIBUTE=value at \"%.40s\"", p);
+            tls_setmsg(err, errlen, "SubjectName: expected ATTRIBUTE=value at \"%.40s\"", p);
             goto out;
         }
         p++;
@@ -1142,10 +1041,10 @@ parse_subject(const char *text, X509_NAME **out, char **cn, char *err, size_t er
             if (str_ieq(subject_attrs[i].written, key))
                 attr = &subject_attrs[i];
         if (attr == NULL) {
-            setmsg(err, errlen,
-                   "SubjectName: unknown attribute \"%s\" (use CN, O, OU, L, S, C, DC, E, "
-                   "SERIALNUMBER)",
-                   key);
+            tls_setmsg(err, errlen,
+                       "SubjectName: unknown attribute \"%s\" (use CN, O, OU, L, S, C, DC, E, "
+                       "SERIALNUMBER)",
+                       key);
             goto out;
         }
         v = xmalloc(strlen(p) + 1);
@@ -1157,7 +1056,7 @@ parse_subject(const char *text, X509_NAME **out, char **cn, char *err, size_t er
             }
             if (*p != '"') {
                 free(v);
-                setmsg(err, errlen, "SubjectName: unterminated quote in %s=", key);
+                tls_setmsg(err, errlen, "SubjectName: unterminated quote in %s=", key);
                 goto out;
             }
             p++;
@@ -1177,29 +1076,29 @@ parse_subject(const char *text, X509_NAME **out, char **cn, char *err, size_t er
             p++;
         else if (*p != '\0') {
             free(v);
-            setmsg(err, errlen, "SubjectName: expected ',' after %s=", key);
+            tls_setmsg(err, errlen, "SubjectName: expected ',' after %s=", key);
             goto out;
         }
         if (vlen == 0) {
             free(v);
-            setmsg(err, errlen, "SubjectName: %s= has no value", key);
+            tls_setmsg(err, errlen, "SubjectName: %s= has no value", key);
             goto out;
         }
         if (strcmp(attr->sn, "C") == 0 &&
             (vlen != 2 || !isalpha((unsigned char)v[0]) || !isalpha((unsigned char)v[1]))) {
-            setmsg(err, errlen, "SubjectName: C=%s is not a two-letter country code", v);
+            tls_setmsg(err, errlen, "SubjectName: C=%s is not a two-letter country code", v);
             free(v);
             goto out;
         }
         if (strcmp(attr->sn, "CN") == 0 && vlen > CN_MAX) {
-            setmsg(err, errlen, "SubjectName: CN is longer than the %d characters X.509 allows",
-                   CN_MAX);
+            tls_setmsg(err, errlen, "SubjectName: CN is longer than the %d characters X.509 allows",
+                       CN_MAX);
             free(v);
             goto out;
         }
         if (n == SUBJECT_ATTRS_MAX) {
             free(v);
-            setmsg(err, errlen, "SubjectName: more than %d attributes", SUBJECT_ATTRS_MAX);
+            tls_setmsg(err, errlen, "SubjectName: more than %d attributes", SUBJECT_ATTRS_MAX);
             goto out;
         }
         /* Stable insertion by rank: the conventional encoding order. */
@@ -1214,7 +1113,7 @@ parse_subject(const char *text, X509_NAME **out, char **cn, char *err, size_t er
         }
     }
     if (n == 0) {
-        setmsg(err, errlen, "SubjectName is empty");
+        tls_setmsg(err, errlen, "SubjectName is empty");
         goto out;
     }
     name = X509_NAME_new();
@@ -1224,8 +1123,8 @@ parse_subject(const char *text, X509_NAME **out, char **cn, char *err, size_t er
         if (X509_NAME_add_entry_by_txt(name, rdns[i].attr->sn, MBSTRING_UTF8,
                                        (const unsigned char *)rdns[i].value, -1, -1, 0) != 1) {
             char e[256];
-            setmsg(err, errlen, "SubjectName: %s=%s: %s", rdns[i].attr->written, rdns[i].value,
-                   ossl_error(e, sizeof(e)));
+            tls_setmsg(err, errlen, "SubjectName: %s=%s: %s", rdns[i].attr->written, rdns[i].value,
+                       ossl_error(e, sizeof(e)));
             X509_NAME_free(name);
             goto out;
         }
@@ -1262,8 +1161,8 @@ resolve_names(const struct tls_new_cert *spec, X509_NAME **subject, char ***name
     for (size_t i = 0; i < spec->nnames; i++) {
         char *s = xstrdup(spec->names[i]);
         str_lower(s);
-        if (!valid_dns_name(s)) {
-            setmsg(err, errlen, "DomainName: \"%s\" is not a valid DNS name", spec->names[i]);
+        if (!tls_valid_dns_name(s, true)) {
+            tls_setmsg(err, errlen, "DomainName: \"%s\" is not a valid DNS name", spec->names[i]);
             free(s);
             goto out;
         }
@@ -1272,12 +1171,12 @@ resolve_names(const struct tls_new_cert *spec, X509_NAME **subject, char ***name
         free(s);
     }
     if (cn != NULL) {
-        bool dns = valid_dns_name(cn);
+        bool dns = tls_valid_dns_name(cn, true);
         if (*nnames == 0 && !dns) {
-            setmsg(err, errlen,
-                   "SubjectName: CN=%s is not a DNS name, so it cannot be the certificate's "
-                   "domain: give -DomainName",
-                   cn);
+            tls_setmsg(err, errlen,
+                       "SubjectName: CN=%s is not a DNS name, so it cannot be the certificate's "
+                       "domain: give -DomainName",
+                       cn);
             goto out;
         }
         /* Clients ignore the CN of a certificate with SANs: the CN must
@@ -1295,8 +1194,8 @@ resolve_names(const struct tls_new_cert *spec, X509_NAME **subject, char ***name
         char host[64];
         size_t hl;
 
-        if (spec->fqdn == NULL || !valid_dns_name(spec->fqdn)) {
-            setmsg(err, errlen, "no -DomainName given and no usable server Fqdn");
+        if (spec->fqdn == NULL || !tls_valid_dns_name(spec->fqdn, true)) {
+            tls_setmsg(err, errlen, "no -DomainName given and no usable server Fqdn");
             goto out;
         }
         names_push(names, nnames, spec->fqdn);
@@ -1315,9 +1214,9 @@ resolve_names(const struct tls_new_cert *spec, X509_NAME **subject, char ***name
     }
     if (*subject == NULL) {
         if (strlen((*names)[0]) > CN_MAX) {
-            setmsg(err, errlen,
-                   "\"%s\" is longer than the %d characters a CN allows: give -SubjectName",
-                   (*names)[0], CN_MAX);
+            tls_setmsg(err, errlen,
+                       "\"%s\" is longer than the %d characters a CN allows: give -SubjectName",
+                       (*names)[0], CN_MAX);
             goto out;
         }
         *subject = X509_NAME_new();
@@ -1340,7 +1239,7 @@ out:
 }
 
 static X509_EXTENSION *
-san_extension(char *const *names, size_t n)
+san_extension(const char *const *names, size_t n)
 {
     GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
     X509_EXTENSION *ext = NULL;
@@ -1372,8 +1271,8 @@ out:
 
 /* The extensions of a TLS server (and client) certificate: what Exchange's
  * own self-signed certificate and a CA request carry. */
-static STACK_OF(X509_EXTENSION) *
-    tls_extensions(X509V3_CTX *v3, EVP_PKEY *pkey, char *const *names, size_t nnames, bool ski)
+static STACK_OF(X509_EXTENSION) * tls_extensions(X509V3_CTX *v3, EVP_PKEY *pkey,
+                                                 const char *const *names, size_t nnames, bool ski)
 {
     STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
     /* keyEncipherment is for RSA key transport only. */
@@ -1433,7 +1332,8 @@ out:
     return rc;
 }
 
-/* Calendar years (Feb 29 rolls to Mar 1). */
+/* Calendar years (Feb 29 rolls to Mar 1), as a person reading "valid for
+ * 5 years" expects. */
 static time_t
 add_years(time_t t, int years)
 {
@@ -1445,9 +1345,9 @@ add_years(time_t t, int years)
     return timegm(&tm);
 }
 
-static X509 *
-build_selfsigned(EVP_PKEY *pkey, const X509_NAME *subject, char *const *names, size_t nnames,
-                 int years)
+X509 *
+tls_build_selfsigned(EVP_PKEY *pkey, const X509_NAME *subject, const char *const *names,
+                     size_t nnames, int years)
 {
     X509 *x = X509_new();
     STACK_OF(X509_EXTENSION) *exts = NULL;
@@ -1482,7 +1382,7 @@ fail:
 }
 
 static X509_REQ *
-build_request(EVP_PKEY *pkey, const X509_NAME *subject, char *const *names, size_t nnames)
+build_request(EVP_PKEY *pkey, const X509_NAME *subject, const char *const *names, size_t nnames)
 {
     X509_REQ *req = X509_REQ_new();
     STACK_OF(X509_EXTENSION) *exts = NULL;
@@ -1536,7 +1436,7 @@ static int
 new_request(const char *certdir, const struct tls_new_cert *spec, EVP_PKEY *pkey,
             const X509_NAME *subject, char *const *names, size_t nnames,
             char id[TLS_THUMBPRINT_SIZE], unsigned char **request, size_t *request_len,
-            const struct owner *o, char *err, size_t errlen)
+            const struct tls_owner *o, char *err, size_t errlen)
 {
     char *dir = xasprintf("%s/requests", certdir), *keyname = NULL, *reqname = NULL, e[256];
     X509_REQ *req = NULL;
@@ -1547,15 +1447,18 @@ new_request(const char *certdir, const struct tls_new_cert *spec, EVP_PKEY *pkey
 
     if (pem == NULL || out == NULL)
         fatalx("tls: out of memory");
-    if ((req = build_request(pkey, subject, names, nnames)) == NULL || pubkey_id(pkey, id) != 0) {
-        setmsg(err, errlen, "cannot build the certificate request: %s", ossl_error(e, sizeof(e)));
+    if ((req = build_request(pkey, subject, (const char *const *)names, nnames)) == NULL ||
+        pubkey_id(pkey, id) != 0) {
+        tls_setmsg(err, errlen, "cannot build the certificate request: %s",
+                   ossl_error(e, sizeof(e)));
         goto out;
     }
     if (PEM_write_bio_X509_REQ(pem, req) != 1 ||
         (spec->request_der ? i2d_X509_REQ_bio(out, req) : PEM_write_bio_X509_REQ(out, req)) != 1 ||
         (text = bio_copy(pem, &textlen)) == NULL ||
         (*request = bio_copy(out, request_len)) == NULL) {
-        setmsg(err, errlen, "cannot encode the certificate request: %s", ossl_error(e, sizeof(e)));
+        tls_setmsg(err, errlen, "cannot encode the certificate request: %s",
+                   ossl_error(e, sizeof(e)));
         goto out;
     }
     if (ensure_dir(dir, o, err, errlen) != 0)
@@ -1570,7 +1473,7 @@ new_request(const char *certdir, const struct tls_new_cert *spec, EVP_PKEY *pkey
         free(p);
         goto out;
     }
-    sync_dir(dir);
+    tls_sync_dir(dir);
     rc = 0;
 out:
     if (rc != 0) {
@@ -1589,7 +1492,7 @@ out:
 }
 
 static int
-write_marker(const char *certdir, const char *thumbprint, const struct owner *o, char *err,
+write_marker(const char *certdir, const char *thumbprint, const struct tls_owner *o, char *err,
              size_t errlen)
 {
     char *name = xasprintf("%s.smtp", thumbprint);
@@ -1599,55 +1502,36 @@ write_marker(const char *certdir, const char *thumbprint, const struct owner *o,
     return rc;
 }
 
-static void
-unlink_in(const char *dir, const char *thumbprint, const char *suffix)
-{
-    char *p = xasprintf("%s/%s%s", dir, thumbprint, suffix);
-
-    if (unlink(p) != 0 && errno != ENOENT)
-        log_warn("cannot remove %s", p);
-    free(p);
-}
-
 static int
 new_selfsigned(const char *certdir, const struct tls_new_cert *spec, EVP_PKEY *pkey,
                const X509_NAME *subject, char *const *names, size_t nnames,
-               char id[TLS_THUMBPRINT_SIZE], const struct owner *o, char *err, size_t errlen)
+               char id[TLS_THUMBPRINT_SIZE], const struct tls_owner *o, char *err, size_t errlen)
 {
     int years = spec->years == 0 ? DEFAULT_YEARS : spec->years;
-    char *keyname = NULL, *pemname = NULL, e[256];
+    char e[256];
     X509 *x = NULL;
     int rc = -1;
 
     if (years < 1 || years > YEARS_MAX) {
-        setmsg(err, errlen, "validity of %d years is outside 1..%d", years, YEARS_MAX);
+        tls_setmsg(err, errlen, "validity of %d years is outside 1..%d", years, YEARS_MAX);
         return -1;
     }
-    if ((x = build_selfsigned(pkey, subject, names, nnames, years)) == NULL ||
-        cert_thumbprint(x, id) != 0) {
-        setmsg(err, errlen, "cannot build the certificate: %s", ossl_error(e, sizeof(e)));
+    if ((x = tls_build_selfsigned(pkey, subject, (const char *const *)names, nnames, years)) ==
+            NULL ||
+        tls_thumbprint_of(x, id) != 0) {
+        tls_setmsg(err, errlen, "cannot build the certificate: %s", ossl_error(e, sizeof(e)));
         goto out;
     }
-    keyname = xasprintf("%s.key", id);
-    pemname = xasprintf("%s.pem", id);
-    /* Key first: a .pem without its key would be a certificate the store
-     * can never use, whereas an orphaned .key is merely ignored. */
-    if (write_key(certdir, keyname, pkey, o, err, errlen) != 0)
+    if (tls_write_cert_pair(certdir, id, pkey, x, NULL, o, err, errlen) != 0)
         goto out;
-    if (write_certs(certdir, pemname, x, NULL, o, err, errlen) != 0) {
-        unlink_in(certdir, id, ".key");
-        goto out;
-    }
     if (spec->enable_smtp && write_marker(certdir, id, o, err, errlen) != 0) {
         unlink_in(certdir, id, ".pem");
         unlink_in(certdir, id, ".key");
         goto out;
     }
-    sync_dir(certdir);
+    tls_sync_dir(certdir);
     rc = 0;
 out:
-    free(keyname);
-    free(pemname);
     X509_free(x);
     return rc;
 }
@@ -1660,28 +1544,28 @@ tls_certs_new(const char *certdir, const struct tls_new_cert *spec, char id[TLS_
     char **names = NULL, e[256];
     size_t nnames = 0;
     EVP_PKEY *pkey = NULL;
-    struct owner o;
+    struct tls_owner o;
     int bits = spec->key_bits, lockfd = -1, rc = -1;
 
-    setmsg(err, errlen, "%s", "");
+    tls_setmsg(err, errlen, "%s", "");
     if (request != NULL)
         *request = NULL;
     if (request_len != NULL)
         *request_len = 0;
     if (spec->request && (request == NULL || request_len == NULL)) {
-        setmsg(err, errlen, "no place for the request");
+        tls_setmsg(err, errlen, "no place for the request");
         return -1;
     }
     if (spec->algorithm == TLS_KEY_ECDSA) {
         if (bits != 0 && bits != 256) {
-            setmsg(err, errlen, "KeySize: ECDSA keys are P-256 (256 bits)");
+            tls_setmsg(err, errlen, "KeySize: ECDSA keys are P-256 (256 bits)");
             return -1;
         }
     } else {
         if (bits == 0)
             bits = 2048;
         if (bits != 2048 && bits != 3072 && bits != 4096) {
-            setmsg(err, errlen, "KeySize: %d is not 2048, 3072 or 4096", bits);
+            tls_setmsg(err, errlen, "KeySize: %d is not 2048, 3072 or 4096", bits);
             return -1;
         }
     }
@@ -1692,7 +1576,7 @@ tls_certs_new(const char *certdir, const struct tls_new_cert *spec, char id[TLS_
         goto out;
     ERR_clear_error();
     if ((pkey = generate_key(spec->algorithm, bits)) == NULL) {
-        setmsg(err, errlen, "cannot generate the key: %s", ossl_error(e, sizeof(e)));
+        tls_setmsg(err, errlen, "cannot generate the key: %s", ossl_error(e, sizeof(e)));
         goto out;
     }
     if (spec->request)
@@ -1810,51 +1694,53 @@ check_leaf(X509 *leaf, EVP_PKEY *key, STACK_OF(X509) * chain, const char *path, 
     ERR_clear_error();
     if (X509_check_private_key(leaf, key) != 1) {
         ERR_clear_error();
-        setmsg(err, errlen, "%s: the private key does not match the certificate %s", path, subject);
+        tls_setmsg(err, errlen, "%s: the private key does not match the certificate %s", path,
+                   subject);
         goto out;
     }
     if (X509_get_extension_flags(leaf) & EXFLAG_INVALID) {
-        setmsg(err, errlen, "%s: certificate %s has malformed extensions", path, subject);
+        tls_setmsg(err, errlen, "%s: certificate %s has malformed extensions", path, subject);
         goto out;
     }
     if (X509_cmp_current_time(X509_get0_notAfter(leaf)) <= 0) {
         asn1_iso_time(X509_get0_notAfter(leaf), date, sizeof(date));
-        setmsg(err, errlen, "%s: certificate %s expired on %s: not imported", path, subject, date);
+        tls_setmsg(err, errlen, "%s: certificate %s expired on %s: not imported", path, subject,
+                   date);
         goto out;
     }
     if (X509_cmp_current_time(X509_get0_notBefore(leaf)) >= 0) {
         asn1_iso_time(X509_get0_notBefore(leaf), date, sizeof(date));
-        warnline(warn, warnlen,
-                 "certificate %s is not valid until %s: it will not be used before then", subject,
-                 date);
+        tls_appendmsg(warn, warnlen, "\n",
+                      "certificate %s is not valid until %s: it will not be used before then",
+                      subject, date);
     }
     cert_domains(X509_get_subject_name(leaf), gens, &domains, &ndomains);
     for (size_t i = 0; i < ndomains; i++)
-        named = named || valid_dns_name(domains[i]);
+        named = named || tls_valid_dns_name(domains[i], true);
     if (!named) {
-        setmsg(err, errlen,
-               "%s: certificate %s names no DNS domain (no DNS SubjectAltName, no CN that is "
-               "a domain name)",
-               path, subject);
+        tls_setmsg(err, errlen,
+                   "%s: certificate %s names no DNS domain (no DNS SubjectAltName, no CN that is "
+                   "a domain name)",
+                   path, subject);
         goto out;
     }
     if (EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA && EVP_PKEY_get_bits(key) < RSA_BITS_MIN) {
-        setmsg(err, errlen,
-               "%s: certificate %s has a %d-bit RSA key; TLS refuses keys under %d bits", path,
-               subject, EVP_PKEY_get_bits(key), RSA_BITS_MIN);
+        tls_setmsg(err, errlen,
+                   "%s: certificate %s has a %d-bit RSA key; TLS refuses keys under %d bits", path,
+                   subject, EVP_PKEY_get_bits(key), RSA_BITS_MIN);
         goto out;
     }
     if (!(X509_get_extended_key_usage(leaf) & XKU_SSL_SERVER))
-        warnline(warn, warnlen,
-                 "certificate %s is not for server authentication (its extended key usage "
-                 "lacks serverAuth): STARTTLS will not use it",
-                 subject);
+        tls_appendmsg(warn, warnlen, "\n",
+                      "certificate %s is not for server authentication (its extended key usage "
+                      "lacks serverAuth): STARTTLS will not use it",
+                      subject);
     for (int i = 0; i < sk_X509_num(chain); i++) {
         X509 *c = sk_X509_value(chain, i);
         if (X509_cmp_current_time(X509_get0_notAfter(c)) <= 0) {
             char *cs = dn_text(X509_get_subject_name(c));
-            warnline(warn, warnlen, "chain certificate %s has expired: peers will refuse the chain",
-                     cs);
+            tls_appendmsg(warn, warnlen, "\n",
+                          "chain certificate %s has expired: peers will refuse the chain", cs);
             free(cs);
         }
     }
@@ -1878,16 +1764,16 @@ tls_certs_import(const char *certdir, const char *path, const char *password,
     bool from_request = false;
     char req_id[TLS_THUMBPRINT_SIZE], tp[TLS_THUMBPRINT_SIZE];
     STACK_OF(X509) *chain = NULL;
-    char *keyname = NULL, *pemname = NULL, *p;
-    struct owner o;
+    char *p;
+    struct tls_owner o;
     int unused = 0, lockfd = -1, rc = -1;
 
-    setmsg(err, errlen, "%s", "");
+    tls_setmsg(err, errlen, "%s", "");
     memset(res, 0, sizeof(*res));
     if (read_bundle(&b, path, password, warn, warnlen, err, errlen) != 0)
         goto out;
     if (sk_X509_num(b.certs) == 0) {
-        setmsg(err, errlen, "%s holds no certificate", path);
+        tls_setmsg(err, errlen, "%s holds no certificate", path);
         goto out;
     }
     owner_of(certdir, &o);
@@ -1901,10 +1787,10 @@ tls_certs_import(const char *certdir, const char *path, const char *password,
         ERR_clear_error();
         if (leaf == NULL) {
             char *s = dn_text(X509_get_subject_name(sk_X509_value(b.certs, 0)));
-            setmsg(err, errlen, "%s: the private key does not match %s%s", path,
-                   sk_X509_num(b.certs) > 1 ? "any certificate in it, such as "
-                                            : "the certificate ",
-                   s);
+            tls_setmsg(err, errlen, "%s: the private key does not match %s%s", path,
+                       sk_X509_num(b.certs) > 1 ? "any certificate in it, such as "
+                                                : "the certificate ",
+                       s);
             free(s);
             goto out;
         }
@@ -1913,49 +1799,44 @@ tls_certs_import(const char *certdir, const char *path, const char *password,
         if (r < 0)
             goto out;
         if (r > 0) {
-            setmsg(err, errlen,
-                   "%s holds no private key, and no certificate in it answers a pending request "
-                   "(New-ExchangeCertificate -GenerateRequest); import the certificate together "
-                   "with its key (PEM with the key, or PKCS#12)",
-                   path);
+            tls_setmsg(
+                err, errlen,
+                "%s holds no private key, and no certificate in it answers a pending request "
+                "(New-ExchangeCertificate -GenerateRequest); import the certificate together "
+                "with its key (PEM with the key, or PKCS#12)",
+                path);
             goto out;
         }
         from_request = true;
     }
     chain = order_chain(leaf, b.certs, &unused);
     if (unused > 0)
-        warnline(warn, warnlen,
-                 "%d certificate(s) of %s belong to no chain of the imported certificate and "
-                 "were not stored",
-                 unused, path);
+        tls_appendmsg(warn, warnlen, "\n",
+                      "%d certificate(s) of %s belong to no chain of the imported certificate and "
+                      "were not stored",
+                      unused, path);
     if (check_leaf(leaf, key, chain, path, warn, warnlen, err, errlen) != 0)
         goto out;
-    if (cert_thumbprint(leaf, tp) != 0) {
-        setmsg(err, errlen, "cannot compute the thumbprint");
+    if (tls_thumbprint_of(leaf, tp) != 0) {
+        tls_setmsg(err, errlen, "cannot compute the thumbprint");
         goto out;
     }
-    keyname = xasprintf("%s.key", tp);
-    pemname = xasprintf("%s.pem", tp);
-    p = xasprintf("%s/%s", certdir, pemname);
+    p = xasprintf("%s/%s.pem", certdir, tp);
     if (file_exists(p)) {
-        setmsg(err, errlen, "certificate %s is already in the store", tp);
+        tls_setmsg(err, errlen, "certificate %s is already in the store", tp);
         free(p);
         goto out;
     }
     free(p);
-    if (write_key(certdir, keyname, key, &o, err, errlen) != 0)
+    if (tls_write_cert_pair(certdir, tp, key, leaf, chain, &o, err, errlen) != 0)
         goto out;
-    if (write_certs(certdir, pemname, leaf, chain, &o, err, errlen) != 0) {
-        unlink_in(certdir, tp, ".key");
-        goto out;
-    }
-    sync_dir(certdir);
+    tls_sync_dir(certdir);
     if (from_request) {
         /* The key now lives as <T>.key; the request is answered. */
         char *dir = xasprintf("%s/requests", certdir);
         unlink_in(dir, req_id, ".key");
         unlink_in(dir, req_id, ".req");
-        sync_dir(dir);
+        tls_sync_dir(dir);
         free(dir);
     }
     memcpy(res->thumbprint, tp, sizeof(tp));
@@ -1968,8 +1849,6 @@ out:
         EVP_PKEY_free(key);
     sk_X509_pop_free(chain, X509_free);
     bundle_free(&b);
-    free(keyname);
-    free(pemname);
     return rc;
 }
 
@@ -2007,16 +1886,7 @@ trust_store(const struct tls_store *store)
 {
     X509_STORE *xs = X509_STORE_new();
 
-    if (xs == NULL || X509_STORE_set_default_paths(xs) != 1)
-        goto fail;
-    for (int i = 0; i < sk_X509_num(store->roots); i++)
-        if (X509_STORE_add_cert(xs, sk_X509_value(store->roots, i)) != 1)
-            goto fail;
-    for (int i = 0; i < sk_X509_CRL_num(store->crls); i++)
-        if (X509_STORE_add_crl(xs, sk_X509_CRL_value(store->crls, i)) != 1)
-            goto fail;
-    if (sk_X509_CRL_num(store->crls) > 0 &&
-        X509_STORE_set_flags(xs, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL) != 1)
+    if (xs == NULL || X509_STORE_set_default_paths(xs) != 1 || tls_trust_add(store, xs) != 0)
         goto fail;
     X509_STORE_set_verify_cb(xs, tls_verify_continue);
     return xs;
@@ -2036,13 +1906,6 @@ status_of_error(int e)
         return TLS_CERT_DATE_INVALID;
     case X509_V_ERR_CERT_REVOKED:
         return TLS_CERT_REVOKED;
-    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-    case X509_V_ERR_CERT_UNTRUSTED:
-        return TLS_CERT_UNTRUSTED;
     case X509_V_ERR_UNABLE_TO_GET_CRL:
     case X509_V_ERR_CRL_HAS_EXPIRED:
     case X509_V_ERR_CRL_NOT_YET_VALID:
@@ -2056,7 +1919,7 @@ status_of_error(int e)
     case X509_V_ERR_CRL_PATH_VALIDATION_ERROR:
         return TLS_CERT_REVOCATION_CHECK_FAILURE;
     default:
-        return TLS_CERT_INVALID;
+        return tls_verify_untrusted(e) ? TLS_CERT_UNTRUSTED : TLS_CERT_INVALID;
     }
 }
 
@@ -2179,7 +2042,8 @@ list_requests(const char *certdir, struct tls_cert_info **v, size_t *n)
     for (int i = 0; i < m; i++) {
         char *path = xasprintf("%s/%s", dir, ents[i]->d_name);
         BIO *bio = BIO_new_file(path, "r");
-        X509_REQ *req = bio != NULL ? PEM_read_bio_X509_REQ(bio, NULL, no_passphrase, NULL) : NULL;
+        X509_REQ *req =
+            bio != NULL ? PEM_read_bio_X509_REQ(bio, NULL, tls_no_passphrase, NULL) : NULL;
 
         ERR_clear_error();
         if (req == NULL) {
@@ -2225,7 +2089,7 @@ tls_certs_list(const char *certdir, struct tls_cert_info **out, size_t *n, char 
 
     *out = NULL;
     *n = 0;
-    setmsg(err, errlen, "%s", "");
+    tls_setmsg(err, errlen, "%s", "");
     if ((store = tls_store_load(certdir, err, errlen)) == NULL)
         return -1;
     xs = trust_store(store);
@@ -2265,7 +2129,7 @@ tls_cert_info_names(const struct tls_cert_info *ci, const char *domain)
     if (n > 1 && host[n - 1] == '.')
         host[n - 1] = '\0';
     for (size_t i = 0; i < ci->nmatch_names; i++)
-        if (name_matches(ci->match_names[i], host))
+        if (tls_name_matches(ci->match_names[i], host))
             return true;
     return false;
 }
@@ -2291,11 +2155,11 @@ tls_certs_enable_smtp(const char *certdir, const char *thumbprint, char *err, si
 {
     struct tls_store *store = NULL;
     struct tls_cert *c = NULL;
-    struct owner o;
+    struct tls_owner o;
     char date[64], *p;
     int lockfd, rc = -1;
 
-    setmsg(err, errlen, "%s", "");
+    tls_setmsg(err, errlen, "%s", "");
     owner_of(certdir, &o);
     if ((lockfd = lock_store(certdir, err, errlen)) < 0)
         return -1;
@@ -2307,30 +2171,30 @@ tls_certs_enable_smtp(const char *certdir, const char *thumbprint, char *err, si
     if (c == NULL) {
         p = xasprintf("%s/requests/%s.req", certdir, thumbprint);
         if (file_exists(p))
-            setmsg(err, errlen,
-                   "%s is a pending request: import the CA's certificate "
-                   "(Import-ExchangeCertificate) first",
-                   thumbprint);
+            tls_setmsg(err, errlen,
+                       "%s is a pending request: import the CA's certificate "
+                       "(Import-ExchangeCertificate) first",
+                       thumbprint);
         else
-            setmsg(err, errlen, "no certificate with thumbprint %s in the store", thumbprint);
+            tls_setmsg(err, errlen, "no certificate with thumbprint %s in the store", thumbprint);
         free(p);
         goto out;
     }
     if (c->key_state != KEY_OK) {
-        setmsg(err, errlen, "certificate %s %s: it cannot serve SMTP", thumbprint,
-               c->key_state == KEY_NONE       ? "has no private key"
-               : c->key_state == KEY_MISMATCH ? "has a private key that does not match it"
-                                              : "has an unreadable private key");
+        tls_setmsg(err, errlen, "certificate %s %s: it cannot serve SMTP", thumbprint,
+                   c->key_state == KEY_NONE       ? "has no private key"
+                   : c->key_state == KEY_MISMATCH ? "has a private key that does not match it"
+                                                  : "has an unreadable private key");
         goto out;
     }
     if (time(NULL) > c->not_after) {
         iso_time(c->not_after, date, sizeof(date));
-        setmsg(err, errlen, "certificate %s expired on %s", thumbprint, date);
+        tls_setmsg(err, errlen, "certificate %s expired on %s", thumbprint, date);
         goto out;
     }
     if (write_marker(certdir, thumbprint, &o, err, errlen) != 0)
         goto out;
-    sync_dir(certdir);
+    tls_sync_dir(certdir);
     rc = 0;
 out:
     tls_store_free(store);
@@ -2348,7 +2212,7 @@ tls_certs_remove(const char *certdir, const char *thumbprint, char *err, size_t 
     char *rreq = xasprintf("%s/%s.req", dir, thumbprint);
     int lockfd, rc = -1;
 
-    setmsg(err, errlen, "%s", "");
+    tls_setmsg(err, errlen, "%s", "");
     if ((lockfd = lock_store(certdir, err, errlen)) < 0)
         goto out;
     if (file_exists(pem) || file_exists(key)) {
@@ -2357,19 +2221,19 @@ tls_certs_remove(const char *certdir, const char *thumbprint, char *err, size_t 
         unlink_in(certdir, thumbprint, ".smtp");
         unlink_in(certdir, thumbprint, ".pem");
         unlink_in(certdir, thumbprint, ".key");
-        sync_dir(certdir);
+        tls_sync_dir(certdir);
         rc = file_exists(pem) || file_exists(key) ? -1 : 0;
     } else if (file_exists(rkey) || file_exists(rreq)) {
         unlink_in(dir, thumbprint, ".req");
         unlink_in(dir, thumbprint, ".key");
-        sync_dir(dir);
+        tls_sync_dir(dir);
         rc = file_exists(rkey) || file_exists(rreq) ? -1 : 0;
     } else {
-        setmsg(err, errlen, "no certificate with thumbprint %s in the store", thumbprint);
+        tls_setmsg(err, errlen, "no certificate with thumbprint %s in the store", thumbprint);
         goto out;
     }
     if (rc != 0)
-        setmsg(err, errlen, "cannot remove the files of %s: %s", thumbprint, strerror(errno));
+        tls_setmsg(err, errlen, "cannot remove the files of %s: %s", thumbprint, strerror(errno));
 out:
     if (lockfd >= 0)
         close(lockfd);
@@ -2416,7 +2280,7 @@ static X509_CRL *
 read_crl_file(const char *path)
 {
     BIO *bio = BIO_new_file(path, "r");
-    X509_CRL *crl = bio != NULL ? PEM_read_bio_X509_CRL(bio, NULL, no_passphrase, NULL) : NULL;
+    X509_CRL *crl = bio != NULL ? PEM_read_bio_X509_CRL(bio, NULL, tls_no_passphrase, NULL) : NULL;
 
     BIO_free(bio);
     ERR_clear_error();
@@ -2433,35 +2297,36 @@ check_trust_cert(X509 *x, enum tls_trust_location where, const char *path, char 
 
     if (X509_cmp_current_time(X509_get0_notAfter(x)) <= 0) {
         asn1_iso_time(X509_get0_notAfter(x), date, sizeof(date));
-        setmsg(err, errlen, "%s: certificate %s expired on %s", path, subject, date);
+        tls_setmsg(err, errlen, "%s: certificate %s expired on %s", path, subject, date);
         goto out;
     }
     if (where == TLS_TRUST_ROOT) {
         if (!ca && !ss) {
-            setmsg(err, errlen,
-                   "%s: certificate %s is neither a CA (basicConstraints CA:TRUE) nor "
-                   "self-signed: it cannot be a trusted root",
-                   path, subject);
+            tls_setmsg(err, errlen,
+                       "%s: certificate %s is neither a CA (basicConstraints CA:TRUE) nor "
+                       "self-signed: it cannot be a trusted root",
+                       path, subject);
             goto out;
         }
         if (!ss)
-            warnline(warn, warnlen,
-                     "certificate %s is not self-signed: it is trusted only through a root that "
-                     "issued it (import that root too)",
-                     subject);
+            tls_appendmsg(
+                warn, warnlen, "\n",
+                "certificate %s is not self-signed: it is trusted only through a root that "
+                "issued it (import that root too)",
+                subject);
     } else {
         if (ss) {
-            setmsg(err, errlen,
-                   "%s: certificate %s is self-signed: a root belongs in "
-                   "Cert:\\LocalMachine\\Root",
-                   path, subject);
+            tls_setmsg(err, errlen,
+                       "%s: certificate %s is self-signed: a root belongs in "
+                       "Cert:\\LocalMachine\\Root",
+                       path, subject);
             goto out;
         }
         if (!ca) {
-            setmsg(err, errlen,
-                   "%s: certificate %s is not a CA (basicConstraints CA:TRUE): it cannot be an "
-                   "intermediate",
-                   path, subject);
+            tls_setmsg(err, errlen,
+                       "%s: certificate %s is not a CA (basicConstraints CA:TRUE): it cannot be an "
+                       "intermediate",
+                       path, subject);
             goto out;
         }
     }
@@ -2488,25 +2353,27 @@ check_trust_crl(X509_CRL *crl, const char *crldir, const char *id, STACK_OF(X509
         EVP_PKEY *pk = X509_get0_pubkey(ca);
         if (pk == NULL || X509_CRL_verify(crl, pk) != 1) {
             ERR_clear_error();
-            setmsg(err, errlen, "%s: the CRL's signature does not verify with the key of %s", path,
-                   issuer);
+            tls_setmsg(err, errlen, "%s: the CRL's signature does not verify with the key of %s",
+                       path, issuer);
             goto out;
         }
     } else {
-        warnline(warn, warnlen,
-                 "no trusted certificate of %s is known yet: its CRL applies once that CA is "
-                 "imported (Import-Certificate)",
-                 issuer);
+        tls_appendmsg(warn, warnlen, "\n",
+                      "no trusted certificate of %s is known yet: its CRL applies once that CA is "
+                      "imported (Import-Certificate)",
+                      issuer);
     }
     if (next != NULL && X509_cmp_current_time(next) <= 0)
-        warnline(warn, warnlen,
-                 "the CRL of %s is out of date (nextUpdate passed): certificates of this CA fail "
-                 "revocation checks until a newer CRL is imported",
-                 issuer);
+        tls_appendmsg(
+            warn, warnlen, "\n",
+            "the CRL of %s is out of date (nextUpdate passed): certificates of this CA fail "
+            "revocation checks until a newer CRL is imported",
+            issuer);
     if (old != NULL) {
         int cmp = ASN1_TIME_compare(X509_CRL_get0_lastUpdate(old), X509_CRL_get0_lastUpdate(crl));
         if (cmp > 0) {
-            setmsg(err, errlen, "%s: the stored CRL of %s is newer than this one", path, issuer);
+            tls_setmsg(err, errlen, "%s: the stored CRL of %s is newer than this one", path,
+                       issuer);
             goto out;
         }
         if (cmp == 0 && X509_CRL_cmp(old, crl) == 0) {
@@ -2523,7 +2390,7 @@ out:
 }
 
 static int
-write_crl(const char *dir, const char *id, X509_CRL *crl, const struct owner *o, char *err,
+write_crl(const char *dir, const char *id, X509_CRL *crl, const struct tls_owner *o, char *err,
           size_t errlen)
 {
     BIO *bio = BIO_new(BIO_s_mem());
@@ -2533,7 +2400,7 @@ write_crl(const char *dir, const char *id, X509_CRL *crl, const struct owner *o,
 
     if (bio == NULL || PEM_write_bio_X509_CRL(bio, crl) != 1 ||
         (len = BIO_get_mem_data(bio, &data)) <= 0)
-        setmsg(err, errlen, "cannot encode CRL: %s", ossl_error(e, sizeof(e)));
+        tls_setmsg(err, errlen, "cannot encode CRL: %s", ossl_error(e, sizeof(e)));
     else
         /* A newer CRL of the same issuer replaces the older one. */
         rc = write_file_atomic(dir, name, data, (size_t)len, 0644, true, o, err, errlen);
@@ -2553,32 +2420,32 @@ tls_certs_import_trust(const char *certdir, const char *path, enum tls_trust_loc
     struct tls_trust_item *v = NULL;
     size_t n = 0, written = 0;
     struct bundle b;
-    struct owner o;
+    struct tls_owner o;
     int lockfd = -1, rc = -1;
 
     *items = NULL;
     *nitems = 0;
-    setmsg(err, errlen, "%s", "");
+    tls_setmsg(err, errlen, "%s", "");
     if (chains == NULL)
         fatalx("tls: out of memory");
     /* No password: anything encrypted is a key, and is refused anyway. */
     if (read_bundle(&b, path, NULL, warn, warnlen, err, errlen) != 0) {
         if (b.key_material)
-            setmsg(err, errlen,
-                   "%s holds a private key: a trusted certificate never needs one; import only "
-                   "the certificate",
-                   path);
+            tls_setmsg(err, errlen,
+                       "%s holds a private key: a trusted certificate never needs one; import only "
+                       "the certificate",
+                       path);
         goto out;
     }
     if (b.key_material) {
-        setmsg(err, errlen,
-               "%s holds a private key: a trusted certificate never needs one; import only the "
-               "certificate",
-               path);
+        tls_setmsg(err, errlen,
+                   "%s holds a private key: a trusted certificate never needs one; import only the "
+                   "certificate",
+                   path);
         goto out;
     }
     if (sk_X509_num(b.certs) == 0 && sk_X509_CRL_num(b.crls) == 0) {
-        setmsg(err, errlen, "%s holds no certificate and no CRL", path);
+        tls_setmsg(err, errlen, "%s holds no certificate and no CRL", path);
         goto out;
     }
     owner_of(certdir, &o);
@@ -2599,7 +2466,7 @@ tls_certs_import_trust(const char *certdir, const char *path, enum tls_trust_loc
         char *p;
 
         if (check_trust_cert(x, where, path, warn, warnlen, err, errlen) != 0 ||
-            cert_thumbprint(x, it->id) != 0)
+            tls_thumbprint_of(x, it->id) != 0)
             goto out;
         it->subject = dn_text(X509_get_subject_name(x));
         p = xasprintf("%s/%s.pem", rootdir, it->id);
@@ -2615,13 +2482,13 @@ tls_certs_import_trust(const char *certdir, const char *path, enum tls_trust_loc
         it->crl = true;
         it->subject = dn_text(X509_CRL_get_issuer(crl));
         if (name_id(X509_CRL_get_issuer(crl), it->id) != 0) {
-            setmsg(err, errlen, "%s: cannot read the CRL's issuer", path);
+            tls_setmsg(err, errlen, "%s: cannot read the CRL's issuer", path);
             goto out;
         }
         for (size_t j = 0; j + 1 < n; j++) {
             if (v[j].crl && strcmp(v[j].id, it->id) == 0) {
-                setmsg(err, errlen, "%s holds two CRLs of %s: import the newest only", path,
-                       it->subject);
+                tls_setmsg(err, errlen, "%s holds two CRLs of %s: import the newest only", path,
+                           it->subject);
                 goto out;
             }
         }
@@ -2660,8 +2527,8 @@ tls_certs_import_trust(const char *certdir, const char *path, enum tls_trust_loc
             goto out;
         }
     }
-    sync_dir(rootdir);
-    sync_dir(crldir);
+    tls_sync_dir(rootdir);
+    tls_sync_dir(crldir);
     *items = v;
     *nitems = n;
     v = NULL;

@@ -13,6 +13,10 @@
  * CRL would make every public server unverifiable. A CRL that is present
  * but out of date or broken does fail the check (fail closed).
  *
+ * tls_trust_add and tls_verify_untrusted (tls_int.h) also serve
+ * tls_certs.c, which shows each stored certificate's Status with the same
+ * trust.
+ *
  * The handshake never fails on the peer's certificate: opportunistic TLS
  * must still encrypt. tls_peer_check turns the verify result and the names
  * into a tls_peer_status afterwards, and the caller decides.
@@ -39,36 +43,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define DNS_NAME_MAX 253
 /* A subject or issuer in a one-line reason; longer ones are cut. */
 #define DN_TEXT_MAX 256
-
-static void setmsg(char *buf, size_t len, const char *fmt, ...) PRINTF_LIKE(3, 4);
-
-static void
-setmsg(char *buf, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (buf == NULL || len == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(buf, len, fmt, ap);
-    va_end(ap);
-}
-
-/* Never ask for a passphrase: the default callback would read the tty. */
-static int
-no_passphrase(char *buf, int size, int rwflag, void *u)
-{
-    return 0;
-}
 
 /* "mail.example.com." and "MAIL.example.com" are the same name as
  * "mail.example.com". False when the name does not fit. */
@@ -89,15 +70,6 @@ normalize_host(const char *in, char out[DNS_NAME_MAX + 2])
  * Trust anchors and CRLs
  */
 
-static int
-pem_filter(const struct dirent *d)
-{
-    size_t n = strlen(d->d_name);
-
-    /* Dot files are temporaries or editor debris. */
-    return d->d_name[0] != '.' && n > 4 && strcmp(d->d_name + n - 4, ".pem") == 0;
-}
-
 /* Reads every certificate (crls == NULL) or every CRL (roots == NULL) of
  * the *.pem files in dir. A missing directory holds nothing; a broken
  * file is skipped as a whole, with a warning. */
@@ -108,7 +80,7 @@ load_pem_dir(const char *dir, STACK_OF(X509) * roots, STACK_OF(X509_CRL) * crls)
     char ebuf[256];
     int n;
 
-    n = scandir(dir, &ents, pem_filter, alphasort);
+    n = scandir(dir, &ents, tls_pem_filter, alphasort);
     if (n < 0) {
         if (errno != ENOENT)
             log_warn("tls: cannot read %s", dir);
@@ -131,13 +103,13 @@ load_pem_dir(const char *dir, STACK_OF(X509) * roots, STACK_OF(X509_CRL) * crls)
         }
         for (;;) {
             if (roots != NULL) {
-                X509 *x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL);
+                X509 *x = PEM_read_bio_X509(bio, NULL, tls_no_passphrase, NULL);
                 if (x == NULL)
                     break;
                 if (sk_X509_push(xs, x) <= 0)
                     fatalx("tls: out of memory");
             } else {
-                X509_CRL *c = PEM_read_bio_X509_CRL(bio, NULL, no_passphrase, NULL);
+                X509_CRL *c = PEM_read_bio_X509_CRL(bio, NULL, tls_no_passphrase, NULL);
                 if (c == NULL)
                     break;
                 if (sk_X509_CRL_push(cs, c) <= 0)
@@ -201,6 +173,12 @@ tls_trust_apply(const struct tls_store *store, SSL_CTX *ctx)
 
     if (xs == NULL || SSL_CTX_set_default_verify_paths(ctx) != 1)
         return -1;
+    return tls_trust_add(store, xs);
+}
+
+int
+tls_trust_add(const struct tls_store *store, X509_STORE *xs)
+{
     for (int i = 0; i < sk_X509_num(store->roots); i++)
         if (X509_STORE_add_cert(xs, sk_X509_value(store->roots, i)) != 1)
             return -1;
@@ -280,42 +258,16 @@ static SSL_CTX *
 build_client_ctx(const struct tls_store *store, const struct tls_cert *c, char *why, size_t whylen)
 {
     SSL_CTX *ctx;
-    char e[256];
 
     pthread_once(&first_error_once, first_error_init);
     ERR_clear_error();
-    ctx = SSL_CTX_new(TLS_client_method());
+    ctx = tls_ctx_new(store, TLS_client_method(), 0, c);
     if (ctx == NULL)
-        goto fail;
-    if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
-        goto fail;
-    /* As for the server side: no compression (CRIME), no renegotiation,
-     * and SMTP frames its own data so a missing close_notify truncates
-     * nothing. */
-    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION |
-                                 SSL_OP_NO_RENEGOTIATION);
-    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+        return tls_ctx_fail(NULL, c, "TLS client context", why, whylen);
     /* VERIFY_PEER so that the chain is verified at all; the callback lets
      * every handshake finish. */
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, tls_verify_continue);
-    if (tls_trust_apply(store, ctx) != 0)
-        goto fail;
-    if (c != NULL) {
-        if (SSL_CTX_use_certificate(ctx, c->leaf) != 1 ||
-            SSL_CTX_use_PrivateKey(ctx, c->key) != 1 || SSL_CTX_check_private_key(ctx) != 1)
-            goto fail;
-        if (sk_X509_num(c->chain) > 0 && SSL_CTX_set1_chain(ctx, c->chain) != 1)
-            goto fail;
-    }
     return ctx;
-fail:
-    if (c != NULL)
-        setmsg(why, whylen, "certificate %s: cannot set up a TLS client context: %s", c->thumbprint,
-               tls_last_error(e, sizeof(e)));
-    else
-        setmsg(why, whylen, "cannot set up a TLS client context: %s", tls_last_error(e, sizeof(e)));
-    SSL_CTX_free(ctx);
-    return NULL;
 }
 
 struct ssl_ctx_st *
@@ -326,15 +278,15 @@ tls_store_client_ctx(struct tls_store *store, const char *client_fqdn, char *why
     struct tls_cert *c = NULL;
     SSL_CTX *ctx = NULL;
 
-    setmsg(why, whylen, "%s", "");
+    tls_setmsg(why, whylen, "%s", "");
     if (store == NULL) {
-        setmsg(why, whylen, "no certificate store");
+        tls_setmsg(why, whylen, "no certificate store");
         return NULL;
     }
     /* An empty name is no name: no client certificate. */
     if (client_fqdn != NULL && client_fqdn[0] != '\0') {
         if (!normalize_host(client_fqdn, host)) {
-            setmsg(why, whylen, "\"%.64s...\" is too long for a DNS name", client_fqdn);
+            tls_setmsg(why, whylen, "\"%.64s...\" is too long for a DNS name", client_fqdn);
             return NULL;
         }
         key = host;
@@ -362,7 +314,7 @@ tls_store_client_ctx(struct tls_store *store, const char *client_fqdn, char *why
 out:
     pthread_mutex_unlock(&store->lock);
     if (ctx != NULL)
-        setmsg(why, whylen, "%s", "");
+        tls_setmsg(why, whylen, "%s", "");
     return ctx;
 }
 
@@ -438,6 +390,22 @@ asn1_time_text(const ASN1_TIME *t, char *out, size_t outlen)
         strlcpy_p(out, "an unknown date", outlen);
 }
 
+bool
+tls_verify_untrusted(long vr)
+{
+    switch (vr) {
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    case X509_V_ERR_CERT_UNTRUSTED:
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* Do x's validity dates fail now (expired, or not yet valid)? */
 static bool
 dates_fail(X509 *x, bool expired)
@@ -475,14 +443,14 @@ tls_peer_check(struct ssl_st *ssl, const char *const *names, size_t nnames, char
     size_t shown = 0;
     long vr;
 
-    setmsg(why, whylen, "%s", "");
+    tls_setmsg(why, whylen, "%s", "");
     if (ssl == NULL) {
-        setmsg(why, whylen, "no TLS session");
+        tls_setmsg(why, whylen, "no TLS session");
         return TLS_PEER_NO_CERTIFICATE;
     }
     x = SSL_get0_peer_certificate(ssl);
     if (x == NULL) {
-        setmsg(why, whylen, "the peer presented no certificate");
+        tls_setmsg(why, whylen, "the peer presented no certificate");
         return TLS_PEER_NO_CERTIFICATE;
     }
     dn_text(X509_get_subject_name(x), subject, sizeof(subject));
@@ -504,44 +472,40 @@ tls_peer_check(struct ssl_st *ssl, const char *const *names, size_t nnames, char
         st = expired ? TLS_PEER_EXPIRED : TLS_PEER_NOT_YET_VALID;
         bad = find_bad_dates(ssl, x, expired);
         if (bad == NULL) {
-            setmsg(why, whylen, "certificate %s%s: a certificate of its chain %s", subject, issuer,
-                   expired ? "has expired" : "is not yet valid");
+            tls_setmsg(why, whylen, "certificate %s%s: a certificate of its chain %s", subject,
+                       issuer, expired ? "has expired" : "is not yet valid");
             return st;
         }
         asn1_time_text(expired ? X509_get0_notAfter(bad) : X509_get0_notBefore(bad), date,
                        sizeof(date));
         if (bad == x) {
-            setmsg(why, whylen, "certificate %s%s %s (%s %s)", subject, issuer,
-                   expired ? "has expired" : "is not yet valid", expired ? "notAfter" : "notBefore",
-                   date);
+            tls_setmsg(why, whylen, "certificate %s%s %s (%s %s)", subject, issuer,
+                       expired ? "has expired" : "is not yet valid",
+                       expired ? "notAfter" : "notBefore", date);
         } else {
             dn_text(X509_get_subject_name(bad), other, sizeof(other));
-            setmsg(why, whylen, "certificate %s%s: chain certificate %s %s (%s %s)", subject,
-                   issuer, other, expired ? "has expired" : "is not yet valid",
-                   expired ? "notAfter" : "notBefore", date);
+            tls_setmsg(why, whylen, "certificate %s%s: chain certificate %s %s (%s %s)", subject,
+                       issuer, other, expired ? "has expired" : "is not yet valid",
+                       expired ? "notAfter" : "notBefore", date);
         }
         return st;
     }
     case X509_V_ERR_CERT_REVOKED:
-        setmsg(why, whylen, "certificate %s%s has been revoked", subject, issuer);
+        tls_setmsg(why, whylen, "certificate %s%s has been revoked", subject, issuer);
         return TLS_PEER_REVOKED;
-    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-    case X509_V_ERR_CERT_UNTRUSTED:
-        setmsg(why, whylen, "certificate %s%s is not trusted: %s", subject, issuer,
-               X509_verify_cert_error_string(vr));
-        return TLS_PEER_UNTRUSTED;
     default:
-        setmsg(why, whylen, "certificate %s%s is invalid: %s", subject, issuer,
-               X509_verify_cert_error_string(vr));
+        if (tls_verify_untrusted(vr)) {
+            tls_setmsg(why, whylen, "certificate %s%s is not trusted: %s", subject, issuer,
+                       X509_verify_cert_error_string(vr));
+            return TLS_PEER_UNTRUSTED;
+        }
+        tls_setmsg(why, whylen, "certificate %s%s is invalid: %s", subject, issuer,
+                   X509_verify_cert_error_string(vr));
         return TLS_PEER_INVALID;
     }
 
     if (nnames == 0 || names == NULL) {
-        setmsg(why, whylen, "certificate %s%s is trusted", subject, issuer);
+        tls_setmsg(why, whylen, "certificate %s%s is trusted", subject, issuer);
         return st;
     }
     /* X509_check_host looks at the subject CN only when there are no DNS
@@ -554,12 +518,13 @@ tls_peer_check(struct ssl_st *ssl, const char *const *names, size_t nnames, char
             continue;
         if (X509_check_host(x, host, strlen(host), X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) ==
             1) {
-            setmsg(why, whylen, "certificate %s%s is trusted and names %s", subject, issuer, host);
+            tls_setmsg(why, whylen, "certificate %s%s is trusted and names %s", subject, issuer,
+                       host);
             return TLS_PEER_OK;
         }
     }
     ERR_clear_error();
-    setmsg(why, whylen, "certificate %s%s does not name ", subject, issuer);
+    tls_setmsg(why, whylen, "certificate %s%s does not name ", subject, issuer);
     for (size_t i = 0; i < nnames && why != NULL; i++) {
         size_t used = strnlen(why, whylen);
         if (names[i] == NULL || names[i][0] == '\0' || used + 1 >= whylen)
@@ -567,8 +532,8 @@ tls_peer_check(struct ssl_st *ssl, const char *const *names, size_t nnames, char
         snprintf(why + used, whylen - used, "%s%s", shown++ > 0 ? " or " : "", names[i]);
     }
     if (shown == 0)
-        setmsg(why, whylen, "certificate %s%s: no usable name to check it against", subject,
-               issuer);
+        tls_setmsg(why, whylen, "certificate %s%s: no usable name to check it against", subject,
+                   issuer);
     return TLS_PEER_NAME_MISMATCH;
 }
 

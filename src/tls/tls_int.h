@@ -1,7 +1,10 @@
 /*
  * tls_int.h — internals shared by the files of src/tls (tls.c: creation,
  * the store, server contexts; tls_client.c: trust anchors, client
- * contexts, peer checks). Nothing outside src/tls may include it.
+ * contexts, peer checks; tls_certs.c: the certificate cmdlets' side), and
+ * the helpers they would otherwise each write again: messages, names,
+ * thumbprints, and the durable writes of the store's files. Nothing
+ * outside src/tls may include it.
  *
  * Must never: be included outside src/tls (it pulls in OpenSSL headers,
  * which only src/tls may see).
@@ -10,17 +13,24 @@
 #define POSTERN_TLS_INT_H
 
 #include "tls/tls.h"
+#include "lib/log.h"
 
+#include <openssl/asn1.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #define THUMBPRINT_LEN 40
+/* RFC 1035: the longest DNS name, without its trailing dot. */
+#define DNS_NAME_MAX 253
 
 enum key_state {
     KEY_NONE,       /* no .key file */
@@ -81,6 +91,20 @@ enum tls_purpose {
 struct tls_cert *tls_select_cert(struct tls_store *store, const char *host,
                                  enum tls_purpose purpose, char *why, size_t whylen);
 
+/* tls.c: a context for method with what every context of postern has:
+ * TLS 1.2 at least, no compression, no renegotiation, no complaint about a
+ * missing close_notify, record buffers released while idle, the store's
+ * trust (tls_trust_apply); and extra_options (SSL_OP_*), and c's
+ * certificate, key (checked) and chain when c is not NULL. NULL with an
+ * OpenSSL error queued. */
+SSL_CTX *tls_ctx_new(const struct tls_store *store, const SSL_METHOD *method,
+                     uint64_t extra_options, const struct tls_cert *c);
+/* tls.c: frees ctx (may be NULL) and says in why that it could not be set
+ * up: "certificate <thumbprint>: cannot set up a <what>: <OpenSSL error>",
+ * without the certificate when c is NULL. Returns NULL. */
+SSL_CTX *tls_ctx_fail(SSL_CTX *ctx, const struct tls_cert *c, const char *what, char *why,
+                      size_t whylen);
+
 /* tls_client.c: reads <certdir>/root and <certdir>/crl into the store
  * (missing directories are empty; broken files are skipped with a warning)
  * and frees the client side of a store. */
@@ -98,5 +122,90 @@ int tls_trust_apply(const struct tls_store *store, SSL_CTX *ctx);
  * tls_peer_check's), keeps the first error as the verify result, and does
  * not count a CA that has no CRL in <certdir>/crl as an error. */
 int tls_verify_continue(int ok, X509_STORE_CTX *xctx);
+
+/* tls_client.c: does verify result vr say that the chain leads to no
+ * trusted root (rather than that a certificate is broken)? */
+bool tls_verify_untrusted(long vr);
+
+/* tls_client.c: adds the store's roots and CRLs (with CRL checking when
+ * there are any) to xs; the system default paths are the caller's. 0, or
+ * -1 with an OpenSSL error queued. */
+int tls_trust_add(const struct tls_store *store, X509_STORE *xs);
+
+/*
+ * Helpers (tls.c)
+ */
+
+/* vsnprintf into buf, when buf is not NULL. */
+void tls_setmsg(char *buf, size_t len, const char *fmt, ...) PRINTF_LIKE(3, 4);
+
+/* Appends to what buf already holds, after sep when it holds something
+ * (reasons: "; "; warnings, which a cmdlet prints one per line: "\n"). */
+void tls_appendmsg(char *buf, size_t len, const char *sep, const char *fmt, ...) PRINTF_LIKE(4, 5);
+
+/* Reads up to size bytes of fd into buf, going on after EINTR and short
+ * reads. The count read: less than size at end of file or on an error. */
+size_t tls_read_full(int fd, void *buf, size_t size);
+
+/* A pem_password_cb that never asks: the default one would read the
+ * terminal, which a daemon does not have and a cmdlet may run without. */
+int tls_no_passphrase(char *buf, int size, int rwflag, void *u);
+
+/* md[0..n) as upper-case hex into out (2 * n + 1 bytes). */
+void tls_hex_upper(const unsigned char *md, size_t n, char *out);
+
+/* Exchange's thumbprint: upper-case hex SHA-1 of the certificate's DER.
+ * 0, or -1. */
+int tls_thumbprint_of(const X509 *x, char out[THUMBPRINT_LEN + 1]);
+
+/* 0, or -1 for a missing or unreadable time. */
+int tls_asn1_time_to_time_t(const ASN1_TIME *at, time_t *out);
+
+/* LDH labels of 1..63 characters, at most DNS_NAME_MAX in all; the
+ * left-most label may be "*" when allow_wildcard. */
+bool tls_valid_dns_name(const char *s, bool allow_wildcard);
+
+/* RFC 6125 6.4: case-insensitive; "*" only as the whole left-most label,
+ * standing for exactly one non-empty label, and never directly above a
+ * single label ("*.com"). host has no trailing dot. */
+bool tls_name_matches(const char *pattern, const char *host);
+
+/* scandir filter: "*.pem", without dot files (the temporaries of
+ * tls_write_cert_pair and the other writes of the store, editor debris). */
+int tls_pem_filter(const struct dirent *d);
+
+/*
+ * Writing the store (tls_certs.c)
+ */
+
+/* Who new files belong to (set: chown them to uid:gid). */
+struct tls_owner {
+    bool set;
+    uid_t uid;
+    gid_t gid;
+};
+
+/* A certificate of the store: its key as dir/<thumbprint>.key (PEM, mode
+ * 0600, held only in memory that is cleansed when freed), then leaf and
+ * chain (may be NULL) as dir/<thumbprint>.pem (0644). Each file is written
+ * to a temporary file in dir (".<name>.<pid>.<random>.tmp", skipped by the
+ * loaders), fsynced, then renamed into place, never replacing an existing
+ * file ("... already exists"); o (may be NULL) gives them away. Key first:
+ * a .pem without its key would be a certificate the store can never use,
+ * whereas an orphaned .key is merely ignored; the key is removed again when
+ * the certificate cannot be written. 0, or -1 with the reason in err. The
+ * renames are durable after tls_sync_dir(dir). */
+int tls_write_cert_pair(const char *dir, const char *thumbprint, EVP_PKEY *key, X509 *leaf,
+                        STACK_OF(X509) * chain, const struct tls_owner *o, char *err,
+                        size_t errlen);
+/* fsync of a directory: makes renames and unlinks in it durable. */
+void tls_sync_dir(const char *dir);
+
+/* A self-signed TLS server and client certificate for names (the SAN DNS
+ * names) with subject as subject and issuer, valid from an hour ago for
+ * years calendar years, signed with pkey (SHA-256). NULL with an OpenSSL
+ * error queued. */
+X509 *tls_build_selfsigned(EVP_PKEY *pkey, const X509_NAME *subject, const char *const *names,
+                           size_t nnames, int years);
 
 #endif
