@@ -135,18 +135,28 @@ track(struct deliver *d, struct dmsg *m, const char *event, const char *source, 
 /* ---- queues ---- */
 
 static struct dqueue *
-queue_find(struct deliver *d, const char *next_hop)
+queue_find(struct deliver *d, const struct route *r)
 {
-    for (size_t i = 0; i < d->nqueues; i++)
-        if (strcasecmp(d->queues[i]->next_hop, next_hop) == 0)
+    /* A queue is one next hop reached one way: after a reload changes the
+     * connector, domain security or LMTP server of a hop, its waiting mail
+     * moves to a new queue and the old one drains away. */
+    for (size_t i = 0; i < d->nqueues; i++) {
+        const struct dqueue *q = d->queues[i];
+        const char *connector = r->connector ? r->connector->name : NULL;
+        if (strcasecmp(q->next_hop, r->next_hop) == 0 && q->kind == r->kind &&
+            q->domain_secure == r->domain_secure && (q->connector == NULL) == (connector == NULL) &&
+            (connector == NULL || strcmp(q->connector, connector) == 0) &&
+            (q->lmtp_server == NULL) == (r->lmtp_server == NULL) &&
+            (r->lmtp_server == NULL || strcmp(q->lmtp_server, r->lmtp_server) == 0))
             return d->queues[i];
+    }
     return NULL;
 }
 
 static struct dqueue *
 queue_get(struct deliver *d, const struct route *r)
 {
-    struct dqueue *q = queue_find(d, r->next_hop);
+    struct dqueue *q = queue_find(d, r);
 
     if (q)
         return q;
@@ -236,6 +246,8 @@ persist_done(void *arg, int error)
     m->pending_io--;
     if (error)
         log_warnx("queue: cannot record delivery progress of %s: %s", m->env->id, strerror(error));
+    if (m->remove_wanted && m->pending_io == 0)
+        deliver_persist_message(m->d, m);
 }
 
 struct removal {
@@ -270,6 +282,11 @@ deliver_persist_message(struct deliver *d, struct dmsg *m)
 {
     if (m->removing)
         return;
+    if (dmsg_finished(m) && m->in_flight == 0 && m->pending_io > 0) {
+        /* the removal waits for the updates in flight (persist_done) */
+        m->remove_wanted = true;
+        return;
+    }
     m->pending_io++;
     if (dmsg_finished(m) && m->in_flight == 0) {
         struct removal *r = xmalloc(sizeof(*r));
@@ -444,8 +461,22 @@ deliver_queue_succeeded(struct deliver *d, struct dqueue *q)
 
 /* ---- routing ---- */
 
+/* Is recipient rcpt of m in an item being delivered right now? */
+static bool
+rcpt_in_flight(const struct deliver *d, const struct dmsg *m, size_t rcpt)
+{
+    for (size_t k = 0; k < d->nqueues; k++)
+        for (const struct ditem *it = d->queues[k]->items; it; it = it->next)
+            for (size_t j = 0; it->m == m && j < it->nrcpt; j++)
+                if (it->rcpt[j] == rcpt)
+                    return true;
+    return false;
+}
+
+/* Puts m's waiting recipients into their queues; a recipient whose mailbox
+ * no longer exists fails with a report. */
 static void
-route_message(struct deliver *d, struct dmsg *m)
+route_message(struct deliver *d, struct dmsg *m, bool skip_in_flight)
 {
     struct config *cfg = deliver_config(d);
     struct drcpt_result *failed = NULL;
@@ -454,7 +485,7 @@ route_message(struct deliver *d, struct dmsg *m)
     for (size_t i = 0; i < m->env->nrcpts; i++) {
         struct route r;
         char domain[300];
-        if (m->env->rcpts[i].status != RCPT_READY)
+        if (m->env->rcpts[i].status != RCPT_READY || (skip_in_flight && rcpt_in_flight(d, m, i)))
             continue;
         strlcpy_p(domain, deliver_rcpt_domain(m, i), sizeof(domain));
         str_lower(domain);
@@ -485,13 +516,14 @@ dmsg_add(struct deliver *d, struct envelope *env)
     struct dmsg *m = xcalloc(1, sizeof(*m));
 
     m->env = env;
+    m->d = d;
     m->data_path = xasprintf("%s/queue/data/%s", d->env.instance_dir, env->id);
     m->next = d->msgs;
     if (m->next)
         m->next->prev = m;
     d->msgs = m;
     d->nmsgs++;
-    route_message(d, m);
+    route_message(d, m, false);
     return m;
 }
 
@@ -557,31 +589,9 @@ deliver_reconfigure(struct deliver *d)
             item_free(it);
         }
     }
-    for (struct dmsg *m = d->msgs; m; m = m->next) {
-        if (m->removing)
-            continue;
-        /* recipients in flight stay where they are */
-        struct envelope *env = m->env;
-        for (size_t i = 0; i < env->nrcpts; i++) {
-            bool busy = false;
-            if (env->rcpts[i].status != RCPT_READY)
-                continue;
-            for (size_t k = 0; k < d->nqueues && !busy; k++)
-                for (struct ditem *it = d->queues[k]->items; it && !busy; it = it->next)
-                    for (size_t j = 0; j < it->nrcpt; j++)
-                        if (it->m == m && it->rcpt[j] == i)
-                            busy = true;
-            if (busy)
-                continue;
-            struct route r;
-            char domain[300];
-            strlcpy_p(domain, deliver_rcpt_domain(m, i), sizeof(domain));
-            str_lower(domain);
-            route_recipient(deliver_config(d), env->rcpts[i].address, domain, env->size, &r);
-            if (r.kind != ROUTE_NO_MAILBOX)
-                queue_add_rcpt(queue_get(d, &r), m, i);
-        }
-    }
+    for (struct dmsg *m = d->msgs; m; m = m->next)
+        if (!m->removing)
+            route_message(d, m, true); /* recipients in flight stay put */
     queues_prune(d);
     deliver_kick(d);
 }

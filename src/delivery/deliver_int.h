@@ -26,8 +26,10 @@ struct dmsg {
     char *data_path;
     char *message_id; /* Message-ID header, for the tracking log */
     char *subject;
-    unsigned in_flight;  /* items of this message being delivered */
-    bool removing;       /* every recipient done; removal pending */
+    unsigned in_flight; /* items of this message being delivered */
+    bool removing;      /* every recipient done; removal pending */
+    bool remove_wanted; /* done, but waiting for updates in flight */
+    struct deliver *d;
     unsigned pending_io; /* queue updates/removal in flight */
 };
 

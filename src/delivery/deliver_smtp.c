@@ -34,7 +34,7 @@ struct dconn {
     struct deliver *d;
     struct dqueue *q;
     struct smtp_client_policy policy;
-    char *ehlo_name, *auth_user, *auth_password, *tls_name;
+    char *ehlo_name, *auth_user, *auth_password, *tls_name, *connector;
     const char *tls_names[1];
     uint16_t port;
     bool dns_downgrade;
@@ -83,6 +83,7 @@ conn_free(struct dconn *c)
     }
     free(c->auth_user);
     free(c->tls_name);
+    free(c->connector);
     free(c);
 }
 
@@ -158,7 +159,8 @@ on_done(struct smtp_client *client, void *arg, const struct smtp_result *results
     c->item = NULL;
     deliver_item_done(c->d, c->q, it, res, n);
     free(res);
-    conn_send_next(c);
+    if (smtp_client_usable(client))
+        conn_send_next(c);
 }
 
 static void
@@ -344,7 +346,9 @@ deliver_smtp_start(struct deliver *d, struct dqueue *q)
     c->policy.require_tls = sc->require_tls;
     c->policy.tls_auth_level = sc->tls_auth_level;
     c->policy.timeout = (unsigned)sc->connection_inactivity_timeout;
-    c->policy.connector = sc->name;
+    /* the configuration may be replaced (reload) while we run: own it */
+    c->connector = xstrdup(sc->name);
+    c->policy.connector = c->connector;
     c->policy.plog = sc->protocol_logging_level == LOGGING_VERBOSE ? d->env.plog : NULL;
     c->policy.auth_failure_temporary = sc->error_policies & ERRPOL_DOWNGRADE_AUTH_FAILURES;
     c->dns_downgrade = sc->error_policies & ERRPOL_DOWNGRADE_DNS_FAILURES;

@@ -54,12 +54,28 @@ enum client_state {
     CS_BODY_END, /* waiting for the final reply (or replies, LMTP) */
     CS_RSET,
     CS_QUIT,
+    CS_REFUSED, /* a transaction refused locally, its report pending */
     CS_DEAD,
 };
 
 static const char *const client_state_names[] = {
-    "CONNECTING",      "BANNER", "EHLO", "HELO", "STARTTLS", "TLS",  "AUTH", "AUTH_LOGIN_USER",
-    "AUTH_LOGIN_PASS", "READY",  "TXN",  "BODY", "BODY_END", "RSET", "QUIT", "DEAD",
+    "CONNECTING",
+    "BANNER",
+    "EHLO",
+    "HELO",
+    "STARTTLS",
+    "TLS",
+    "AUTH",
+    "AUTH_LOGIN_USER",
+    "AUTH_LOGIN_PASS",
+    "READY",
+    "TXN",
+    "BODY",
+    "BODY_END",
+    "RSET",
+    "QUIT",
+    "REFUSED",
+    "DEAD",
 };
 
 enum cmd_kind { CMD_MAIL, CMD_RCPT, CMD_DATA };
@@ -105,6 +121,7 @@ struct smtp_client {
 static uint64_t client_next_id;
 
 static void client_read_cb(struct bufferevent *bev, void *arg);
+static void txn_report_dead(struct smtp_client *c);
 static void client_write_cb(struct bufferevent *bev, void *arg);
 static void client_event_cb(struct bufferevent *bev, short what, void *arg);
 
@@ -195,6 +212,18 @@ client_close(struct smtp_client *c, int code, bool temporary, const char *fmt, .
     vsnprintf(why.text, sizeof(why.text), fmt, ap);
     va_end(ap);
     client_log(c, '-', NULL, why.text);
+    /* LMTP: recipients the server already answered keep their answers
+     * (RFC 2033 4.2); the rest share the reason the connection ended. */
+    if (c->p->lmtp && c->state == CS_BODY_END && c->final_replies > 0 && c->results) {
+        for (size_t i = c->final_replies; i < c->accepted; i++) {
+            struct smtp_result *r = &c->results[c->accepted_index[i]];
+            r->code = 0;
+            r->temporary = true;
+            strlcpy_p(r->text, why.text, sizeof(r->text));
+        }
+        client_enter_state(c, CS_DEAD);
+        txn_report_dead(c);
+    }
     client_enter_state(c, CS_DEAD);
     if (c->bev) {
         bufferevent_free(c->bev);
@@ -419,6 +448,19 @@ txn_report(struct smtp_client *c)
     free(results);
 }
 
+/* txn_report for a connection that is ending: the results go up, the
+ * client stays CS_DEAD so that nobody sends on it. */
+static void
+txn_report_dead(struct smtp_client *c)
+{
+    struct smtp_result *results = c->results;
+    size_t n = c->t.nrcpts;
+
+    c->results = NULL;
+    c->cb.done(c, c->arg, results, n);
+    free(results);
+}
+
 static void
 deferred_report_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -434,6 +476,8 @@ txn_refuse_all(struct smtp_client *c, int code, bool temporary, const char *text
         c->results[i].temporary = temporary;
         strlcpy_p(c->results[i].text, text, sizeof(c->results[i].text));
     }
+    /* any reply the peer sends now is unexpected (client_reply's default) */
+    client_enter_state(c, CS_REFUSED);
     if (c->deferred == NULL)
         c->deferred = event_new(c->base, -1, 0, deferred_report_cb, c);
     event_active(c->deferred, 0, 0);
@@ -735,16 +779,30 @@ client_reply(struct smtp_client *c)
                          "%s refused AUTH LOGIN: %s", c->peer, c->reply);
             return;
         }
-        base64_encode((const unsigned char *)secret, strlen(secret), b64, sizeof(b64));
+        if (base64_encode((const unsigned char *)secret, strlen(secret), b64, sizeof(b64)) < 0) {
+            client_send(c, "QUIT");
+            client_close(c, 0, false, "the credential for %s is too long to send", c->peer);
+            return;
+        }
         client_send_secret(c, b64);
         explicit_bzero(b64, sizeof(b64));
         client_enter_state(c, c->state == CS_AUTH_LOGIN_USER ? CS_AUTH_LOGIN_PASS : CS_AUTH);
         break;
     }
     case CS_TXN:
+        if (c->next_reply >= c->next_to_send) {
+            client_send(c, "QUIT");
+            client_close(c, code, true, "%s sent a reply nobody asked for: %s", c->peer, c->reply);
+            return;
+        }
         txn_reply(c);
         break;
     case CS_BODY_END:
+        if (c->final_replies >= c->accepted) {
+            client_send(c, "QUIT");
+            client_close(c, code, true, "%s sent a reply nobody asked for: %s", c->peer, c->reply);
+            return;
+        }
         txn_final_reply(c);
         break;
     case CS_RSET:
@@ -925,6 +983,12 @@ const char *
 smtp_client_tls(const struct smtp_client *c)
 {
     return c->tls_desc;
+}
+
+bool
+smtp_client_usable(const struct smtp_client *c)
+{
+    return c->state != CS_DEAD;
 }
 
 bool

@@ -93,5 +93,8 @@ void smtp_client_abort(struct smtp_client *c);
 const char *smtp_client_peer(const struct smtp_client *c); /* "mx.b.test[192.0.2.1]:25" */
 const char *smtp_client_tls(const struct smtp_client *c);  /* "version=... cipher=..." or NULL */
 bool smtp_client_peer_dsn(const struct smtp_client *c);    /* the peer offered DSN */
+/* False once the connection is ending (done() may then still report the
+ * results it had): send nothing more on it. */
+bool smtp_client_usable(const struct smtp_client *c);
 
 #endif

@@ -34,13 +34,13 @@ struct envelope {
     char *connector; /* receive connector name */
     char *client_ip;
     char *client_helo;
-    char *auth_user; /* authenticated identity, or NULL */
-    char *tls;       /* "version=TLSv1.3 cipher=TLS_AES_256_GCM_SHA384", or NULL */
+    char *auth_user;      /* authenticated identity, or NULL */
+    char *tls;            /* "version=TLSv1.3 cipher=TLS_AES_256_GCM_SHA384", or NULL */
     char *domain_secured; /* sender domain proved by domain security, or NULL */
-    char *from;      /* reverse-path, "" for <> */
-    char *envid;     /* DSN ENVID (xtext), or NULL */
-    int ret;         /* smtp_ret */
-    int body;        /* smtp_body */
+    char *from;           /* reverse-path, "" for <> */
+    char *envid;          /* DSN ENVID (xtext), or NULL */
+    int ret;              /* smtp_ret */
+    int body;             /* smtp_body */
     bool smtputf8;
     uint64_t size; /* content bytes as stored */
     struct envelope_rcpt *rcpts;

@@ -24,8 +24,8 @@ struct msgtrack_event {
     const char *client_ip, *client_hostname, *server_ip, *server_hostname;
     const char *source_context; /* e.g. the remote reply or an error */
     const char *connector_id;
-    const char *source;   /* SMTP, STOREDRIVER, DSN, ROUTING, QUEUE, ADMIN */
-    const char *event_id; /* RECEIVE, SEND, DELIVER, DEFER, FAIL, DSN */
+    const char *source;              /* SMTP, STOREDRIVER, DSN, ROUTING, QUEUE, ADMIN */
+    const char *event_id;            /* RECEIVE, SEND, DELIVER, DEFER, FAIL, DSN */
     const char *internal_message_id; /* the queue ID */
     const char *message_id;          /* Message-ID header */
     const char *const *recipients;   /* recipient-address, joined with ';' */

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/random.h>
 #include <sys/statvfs.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -306,17 +307,22 @@ queue_has_space(const struct queue *q, uint64_t size)
     return avail >= size + size / 2 + QUEUE_SPACE_RESERVE && sv.f_favail > 16;
 }
 
-/* IDs are microseconds since the epoch, made unique and increasing within
- * the process, so they sort by arrival and never repeat after a restart
- * unless the clock goes backwards (O_EXCL catches that). */
+/* IDs are microseconds since the epoch followed by 12 random bits, made
+ * unique and increasing within the process: they sort by arrival, and even
+ * a clock stepped back across a restart repeats an old ID only by a 1 in
+ * 4096 chance at the same microsecond. That matters beyond the spool: the
+ * Maildir copy of a delivered message is named after its ID, and an old
+ * copy of the same name would be taken for this message's. */
 static void
 queue_next_id(struct queue *q, char *id)
 {
     struct timeval tv;
-    uint64_t now;
+    uint64_t now, salt = 0;
 
     gettimeofday(&tv, NULL);
-    now = (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+    if (getrandom(&salt, sizeof(salt), 0) != sizeof(salt))
+        salt = (uint64_t)tv.tv_usec * 2654435761u;
+    now = (((uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec) << 12) | (salt & 0xfff);
     q->last_id = now > q->last_id ? now : q->last_id + 1;
     snprintf(id, QUEUE_ID_LEN + 1, "%016" PRIX64, q->last_id);
 }
@@ -709,6 +715,17 @@ committer_done_cb(evutil_socket_t fd, short what, void *arg)
     list = q->finished;
     q->finished = NULL;
     pthread_mutex_unlock(&q->lock);
+    /* finished is a stack: turn it round so that completions run in the
+     * order the jobs were submitted (an update before a removal) */
+    {
+        struct queue_msg *rev = NULL, *next;
+        for (; list; list = next) {
+            next = list->next;
+            list->next = rev;
+            rev = list;
+        }
+        list = rev;
+    }
     while ((m = list) != NULL) {
         queue_commit_cb *cb = m->cb;
         void *cbarg = m->cbarg;

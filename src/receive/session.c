@@ -36,12 +36,18 @@
 /* RFC 4954 4: AUTH lines may be up to 12288 octets; other commands are far
  * shorter (RFC 5321 4.5.3.1.4: 512), so one limit covers both. */
 #define SESSION_LINE_MAX 12288
+/* Input held per session: enough for the longest DATA line (64 KiB) with
+ * room to spare; beyond it libevent stops reading until we catch up. */
+#define SESSION_INPUT_MAX (256 * 1024)
+/* Replies held for a client that does not read them. */
+#define SESSION_OUTPUT_MAX (256 * 1024)
 
 /* Lines are parsed one at a time on the loop thread, so one buffer serves
  * every session. */
 static char session_line[SESSION_LINE_MAX + 1];
 
 static void session_process(struct session *s);
+static void session_process_input(struct session *s);
 static void session_close_after_reply(struct session *s, const char *reason);
 static void session_read_cb(struct bufferevent *bev, void *arg);
 static void session_write_cb(struct bufferevent *bev, void *arg);
@@ -84,6 +90,13 @@ session_reply(struct session *s, const char *fmt, ...)
         n = sizeof(text) - 1;
     evbuffer_add(bufferevent_get_output(s->bev), text, (size_t)n);
     evbuffer_add(bufferevent_get_output(s->bev), "\r\n", 2);
+    /* A client that pipelines without reading its replies would make us
+     * hold them all: stop reading until it catches up. */
+    if (!s->read_paused &&
+        evbuffer_get_length(bufferevent_get_output(s->bev)) > SESSION_OUTPUT_MAX) {
+        s->read_paused = true;
+        bufferevent_disable(s->bev, EV_READ);
+    }
     if (s->logging) {
         /* one log line per reply line */
         char *line = text, *crlf;
@@ -191,9 +204,10 @@ session_close(struct session *s, const char *reason)
              (unsigned long long)s->id, s->rc->name, s->remote, reason);
     session_log(s, '-', NULL, reason);
     protolog_flush(s->srv->protolog);
-    if (s->busy) {
-        /* A worker still holds a pointer to us: drop the connection now and
-         * free the rest when the job comes back. */
+    if (s->busy || s->in_process) {
+        /* A worker (or session_process up the stack) still holds a pointer
+         * to us: drop the connection now and free the rest when it lets
+         * go. */
         s->dead = true;
         if (s->bev) {
             bufferevent_free(s->bev);
@@ -639,6 +653,7 @@ cmd_starttls(struct session *s, const struct smtp_command *cmd)
         return;
     }
     bufferevent_setcb(s->bev, session_read_cb, session_write_cb, session_event_cb, s);
+    bufferevent_setwatermark(s->bev, EV_READ, 0, SESSION_INPUT_MAX);
     bufferevent_enable(s->bev, EV_READ | EV_WRITE);
     bufferevent_set_timeouts(
         s->bev, &(struct timeval){(time_t)s->rc->connection_inactivity_timeout, 0}, NULL);
@@ -732,9 +747,19 @@ session_read_line(struct session *s, char *buf, size_t max, size_t *len)
 static void
 session_process(struct session *s)
 {
+    s->in_process++;
+    session_process_input(s);
+    if (--s->in_process == 0 && s->dead && !s->busy)
+        session_free(s); /* closed by a command handler */
+}
+
+static void
+session_process_input(struct session *s)
+{
     size_t len;
 
-    while (!s->busy && !s->dead && s->bev && s->state != SS_QUIT && s->state != SS_TLS) {
+    while (!s->busy && !s->dead && s->bev && s->state != SS_QUIT && s->state != SS_TLS &&
+           !s->read_paused) {
         int r;
         if (s->state == SS_DATA) {
             if (!session_data_input(s))
@@ -777,8 +802,16 @@ session_write_cb(struct bufferevent *bev, void *arg)
 {
     struct session *s = arg;
 
-    if (s->state == SS_QUIT && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+    if (s->state == SS_QUIT && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
         session_close(s, s->helo ? s->helo : "closed");
+        return;
+    }
+    if (s->read_paused && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+        /* the client caught up with its replies: go on with its input */
+        s->read_paused = false;
+        bufferevent_enable(bev, EV_READ);
+        session_process(s);
+    }
 }
 
 static void
@@ -793,6 +826,11 @@ session_event_cb(struct bufferevent *bev, short what, void *arg)
         return;
     }
     if (what & BEV_EVENT_TIMEOUT) {
+        if (s->busy) {
+            /* our own commit or password check is what takes time */
+            bufferevent_enable(bev, EV_READ);
+            return;
+        }
         session_reply(s, "421 4.4.2 %s Connection inactivity timeout; closing", session_fqdn(s));
         session_close_after_reply(s, "inactivity timeout");
         return;
@@ -814,8 +852,14 @@ session_lifetime_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct session *s = arg;
 
-    if (s->busy || s->state == SS_QUIT)
+    if (s->state == SS_QUIT)
         return;
+    if (s->busy) {
+        /* answer the step in progress first, then time out */
+        struct timeval again = {1, 0};
+        evtimer_add(s->lifetime_timer, &again);
+        return;
+    }
     session_reply(s, "421 4.4.2 %s Connection timed out; closing", session_fqdn(s));
     session_close_after_reply(s, "connection timeout");
 }
@@ -850,6 +894,7 @@ session_start(struct server *srv, struct config *cfg, const struct receive_conne
 
     s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
     bufferevent_setcb(s->bev, session_read_cb, session_write_cb, session_event_cb, s);
+    bufferevent_setwatermark(s->bev, EV_READ, 0, SESSION_INPUT_MAX);
     bufferevent_set_timeouts(s->bev, &idle, NULL);
     bufferevent_enable(s->bev, EV_READ | EV_WRITE);
     s->lifetime_timer = evtimer_new(srv->base, session_lifetime_cb, s);

@@ -15,6 +15,7 @@
 #include "receive/server.h"
 #include "receive/session_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,9 +42,27 @@ session_auth_offered(const struct session *s)
 
     if (!(mech & AUTHM_BASICAUTH) || !(s->rc->permission_groups & PERM_EXCHANGE_USERS))
         return false;
-    if ((mech & AUTHM_BASICAUTH_REQUIRE_TLS) && !s->tls)
+    /* never a password in clear text where TLS is required */
+    if (((mech & AUTHM_BASICAUTH_REQUIRE_TLS) || s->rc->require_tls) && !s->tls)
         return false;
     return s->auth_user == NULL;
+}
+
+/* A user name as the client sent it, made safe for a log line: printable
+ * ASCII without quotes or backslashes, at most 64 characters. */
+static void
+auth_log_name(const char *user, char *out, size_t len)
+{
+    size_t n = 0;
+
+    for (; *user && n + 5 < len && n < 64; user++) {
+        unsigned char ch = (unsigned char)*user;
+        if (ch < 0x20 || ch >= 0x7f || ch == '"' || ch == '\\')
+            n += (size_t)snprintf(out + n, len - n, "\\x%02x", ch);
+        else
+            out[n++] = (char)ch;
+    }
+    out[n] = '\0';
 }
 
 static void
@@ -73,10 +92,11 @@ auth_job_done(void *arg)
             session_log(s, '*', s->auth_user, "authenticated");
             session_reply(s, "235 2.7.0 Authentication successful");
         } else {
+            char name[300];
             s->logon_failures++;
+            auth_log_name(j->user, name, sizeof(name));
             log_info("%016llx smtp auth failed connector=\"%s\" client=%s user=\"%s\" failures=%u",
-                     (unsigned long long)s->id, s->rc->name, s->remote_ip, j->user,
-                     s->logon_failures);
+                     (unsigned long long)s->id, s->rc->name, s->remote_ip, name, s->logon_failures);
             session_log(s, '*', NULL, "authentication failed");
             session_reply(s, "535 5.7.8 Authentication credentials invalid");
             if (s->rc->max_logon_failures > 0 && s->logon_failures >= s->rc->max_logon_failures) {
@@ -223,7 +243,8 @@ session_auth_command(struct session *s, const char *arg)
     }
     if (!session_auth_offered(s)) {
         if ((s->rc->auth_mechanism & AUTHM_BASICAUTH) &&
-            (s->rc->auth_mechanism & AUTHM_BASICAUTH_REQUIRE_TLS) && !s->tls)
+            ((s->rc->auth_mechanism & AUTHM_BASICAUTH_REQUIRE_TLS) || s->rc->require_tls) &&
+            !s->tls)
             session_reply(s,
                           "538 5.7.11 Encryption required for requested authentication mechanism");
         else

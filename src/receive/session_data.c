@@ -130,7 +130,7 @@ data_header_line(struct session *s, const char *p, size_t n)
         /* Header firewall (Exchange's Accept-Organization-Headers right):
          * only trusted servers may pass postern's own mark along. */
         if (n > hlen && strncasecmp(p, DOMAIN_SECURED_HEADER, hlen) == 0 &&
-            (p[hlen] == ':' || p[hlen] == ' ') && !(session_rights(s) & RIGHT_ORG_HEADERS)) {
+            p[hlen + strspn(p + hlen, " \t")] == ':' && !(session_rights(s) & RIGHT_ORG_HEADERS)) {
             s->data_dropping_header = true;
             session_log(s, '*', DOMAIN_SECURED_HEADER, "header removed by the header firewall");
             return false;
@@ -168,7 +168,7 @@ session_commit_done(void *arg, int error)
         if (!s->dead)
             session_reply(s, "250 2.6.0 %s Queued mail for delivery", s->queue_id);
     }
-    if (!s->dead)
+    if (!s->dead && s->state != SS_QUIT)
         session_enter_state(s, SS_READY);
     session_resume(s);
 }

@@ -51,10 +51,12 @@ struct session {
     struct sockaddr_storage remote_sa;
     enum session_state state;
     unsigned log_seq;
-    bool logging;   /* ProtocolLoggingLevel Verbose */
-    bool busy;      /* waiting for another thread: read nothing */
-    bool dead;      /* connection gone while busy: free when the job returns */
-    bool skip_line; /* discarding the rest of an over-long line */
+    bool logging;        /* ProtocolLoggingLevel Verbose */
+    bool busy;           /* waiting for another thread: read nothing */
+    unsigned in_process; /* session_process is on the stack: no free */
+    bool read_paused;    /* the client does not read its replies: stop reading */
+    bool dead;           /* connection gone while busy: free when the job returns */
+    bool skip_line;      /* discarding the rest of an over-long line */
     bool esmtp;
     bool tls;
     char *tls_desc; /* "version=TLSv1.3 cipher=TLS_AES_256_GCM_SHA384" */
