@@ -40,7 +40,7 @@ usage(FILE *f)
 }
 
 static int
-cmd_setup(const char *dir, int argc, char **argv, bool quiet_if_exists)
+cmd_setup(const char *dir, int argc, char **argv)
 {
     char fqdn[256] = "", err[128];
     struct binding bindings[MAX_BINDINGS];
@@ -65,7 +65,6 @@ cmd_setup(const char *dir, int argc, char **argv, bool quiet_if_exists)
             return 2;
         }
     }
-    (void)quiet_if_exists;
     if (fqdn[0] == '\0')
         setup_default_fqdn(fqdn, sizeof(fqdn));
     return setup_instance(dir, fqdn, bindings, nbindings) == 0 ? 0 : 1;
@@ -119,7 +118,7 @@ cmd_run(const char *dir, int argc, char **argv)
             return 2;
         }
     }
-    if (!exists && cmd_setup(dir, 0, NULL, false) != 0)
+    if (!exists && cmd_setup(dir, 0, NULL) != 0)
         return 1;
     if (detach && daemonize(dir) < 0)
         return 1;
@@ -177,7 +176,7 @@ main(int argc, char **argv)
         return 0;
     }
     if (strcmp(argv[i], "setup") == 0)
-        return cmd_setup(dir, argc - i - 1, argv + i + 1, false);
+        return cmd_setup(dir, argc - i - 1, argv + i + 1);
     if (strcmp(argv[i], "run") == 0)
         return cmd_run(dir, argc - i - 1, argv + i + 1);
     if (strcmp(argv[i], "shell") == 0)

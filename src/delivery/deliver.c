@@ -315,7 +315,6 @@ apply_results(struct deliver *d, struct dmsg *m, const struct drcpt_result *res,
     struct drcpt_result *failed = xcalloc(nres ? nres : 1, sizeof(*failed));
     struct drcpt_result *delivered = xcalloc(nres ? nres : 1, sizeof(*delivered));
     size_t nfailed = 0, ndelivered = 0;
-    time_t now = time(NULL);
 
     for (size_t i = 0; i < nres; i++) {
         struct envelope_rcpt *r = &m->env->rcpts[res[i].rcpt];
@@ -355,7 +354,6 @@ apply_results(struct deliver *d, struct dmsg *m, const struct drcpt_result *res,
         deliver_send_dsn(d, m, DSN_SUCCESS, delivered, ndelivered);
     free(failed);
     free(delivered);
-    (void)now;
 }
 
 void
