@@ -21,21 +21,6 @@
 #include <string.h>
 #include <sys/types.h>
 
-static void err_printf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-err_printf(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static bool
 is_blank(int c)
 {
@@ -182,8 +167,8 @@ domain_parse_cb(const char *text, void *out, char *err, size_t errlen)
 
     str_lower(d);
     if (!config_domain_valid(d, false)) {
-        err_printf(err, errlen, "%s",
-                   strchr(d, '*') ? "wildcards are not allowed here" : "not a valid domain name");
+        errorf(err, errlen, "%s",
+               strchr(d, '*') ? "wildcards are not allowed here" : "not a valid domain name");
         free(d);
         return -1;
     }
@@ -390,10 +375,10 @@ elist_apply(const struct list_ops *ops, struct elist *l, const char *text, unsig
 
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (items[i][0] == '\0') {
-            err_printf(err, errlen, "empty entry in the list");
+            errorf(err, errlen, "empty entry in the list");
             rc = -1;
         } else if (ops->parse(items[i], &elem, reason, sizeof(reason)) < 0) {
-            err_printf(err, errlen, "'%s': %s", items[i], reason);
+            errorf(err, errlen, "'%s': %s", items[i], reason);
             rc = -1;
         } else {
             ssize_t at = elist_index(ops, l, &elem);
@@ -409,10 +394,10 @@ elist_apply(const struct list_ops *ops, struct elist *l, const char *text, unsig
                 continue;
             }
             if (add && !(flags & CONFIG_PARSE_CMDLET)) {
-                err_printf(err, errlen, "'%s' is listed twice", items[i]);
+                errorf(err, errlen, "'%s' is listed twice", items[i]);
                 rc = -1;
             } else if (!add && at < 0) {
-                err_printf(err, errlen, "'%s' is not in the list", items[i]);
+                errorf(err, errlen, "'%s' is not in the list", items[i]);
                 rc = -1;
             } else if (!add) {
                 if (ops->free != NULL)
@@ -464,7 +449,7 @@ elist_update(const struct list_ops *ops, struct elist *l, const char *text, char
     int rc = 0;
 
     if (len < 3 || body[len - 1] != '}') {
-        err_printf(err, errlen, "expected @{Add=...; Remove=...}");
+        errorf(err, errlen, "expected @{Add=...; Remove=...}");
         free(body);
         return -1;
     }
@@ -476,7 +461,7 @@ elist_update(const struct list_ops *ops, struct elist *l, const char *text, char
         if (*str_trim(clause) == '\0')
             continue;
         if (eq == NULL) {
-            err_printf(err, errlen, "expected Add=... or Remove=... in @{...}");
+            errorf(err, errlen, "expected Add=... or Remove=... in @{...}");
             rc = -1;
             break;
         }
@@ -487,7 +472,7 @@ elist_update(const struct list_ops *ops, struct elist *l, const char *text, char
         else if (str_ieq(key, "Remove"))
             rc = elist_apply(ops, l, eq + 1, CONFIG_PARSE_CMDLET, false, err, errlen);
         else {
-            err_printf(err, errlen, "'%s': expected Add or Remove in @{...}", key);
+            errorf(err, errlen, "'%s': expected Add or Remove in @{...}", key);
             rc = -1;
         }
     }

@@ -316,21 +316,6 @@ config_param_name(const struct config_kind_info *k)
 
 /* ---- small text helpers ---- */
 
-static void err_printf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-err_printf(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static bool
 is_blank(int c)
 {
@@ -347,12 +332,12 @@ parse_string(const struct config_param *p, char **field, const char *text, unsig
 
     for (const char *s = text; *s; s++) {
         if ((unsigned char)*s < 0x20 || *s == 0x7f) {
-            err_printf(err, errlen, "control characters are not allowed");
+            errorf(err, errlen, "control characters are not allowed");
             return -1;
         }
     }
     if (len > STRING_MAX) {
-        err_printf(err, errlen, "longer than %d characters", STRING_MAX);
+        errorf(err, errlen, "longer than %d characters", STRING_MAX);
         return -1;
     }
     if (len == 0 || config_is_null_text(text, flags)) {
@@ -364,9 +349,8 @@ parse_string(const struct config_param *p, char **field, const char *text, unsig
         /* "SERVER\Name" identities are split at the backslash. */
         if (len > NAME_MAX_LEN || strchr(text, '\\') != NULL || is_blank((unsigned char)text[0]) ||
             is_blank((unsigned char)text[len - 1])) {
-            err_printf(err, errlen,
-                       "a name is 1-%d characters, without a backslash or outer blanks",
-                       NAME_MAX_LEN);
+            errorf(err, errlen, "a name is 1-%d characters, without a backslash or outer blanks",
+                   NAME_MAX_LEN);
             return -1;
         }
     }
@@ -390,14 +374,14 @@ parse_domain_or_address(const struct config_param *p, char **field, const char *
     if (p->type == CPT_DOMAIN) {
         str_lower(v);
         if (!config_domain_valid(v, p->flags & CPF_WILDCARD)) {
-            err_printf(err, errlen, "'%s' is not a valid domain name%s", text,
-                       p->flags & CPF_WILDCARD ? " (contoso.com or *.contoso.com)" : "");
+            errorf(err, errlen, "'%s' is not a valid domain name%s", text,
+                   p->flags & CPF_WILDCARD ? " (contoso.com or *.contoso.com)" : "");
             free(v);
             return -1;
         }
     } else {
         if (!config_address_valid(v)) {
-            err_printf(err, errlen, "'%s' is not a valid SMTP address", text);
+            errorf(err, errlen, "'%s' is not a valid SMTP address", text);
             free(v);
             return -1;
         }
@@ -479,8 +463,8 @@ parse_number(const struct config_param *p, uint64_t *field, const char *text, ch
         v = CONFIG_UNLIMITED;
     } else {
         if (!config_u64_parse(t, &v)) {
-            err_printf(err, errlen, "'%s' is not a whole number%s", text,
-                       p->flags & CPF_UNLIMITED ? " or Unlimited" : "");
+            errorf(err, errlen, "'%s' is not a whole number%s", text,
+                   p->flags & CPF_UNLIMITED ? " or Unlimited" : "");
             rc = -1;
         }
     }
@@ -490,7 +474,7 @@ parse_number(const struct config_param *p, uint64_t *field, const char *text, ch
     if (v != CONFIG_UNLIMITED && (v < p->min || v > p->max)) {
         char range[256];
         range_text(p, range, sizeof(range));
-        err_printf(err, errlen, "%s", range);
+        errorf(err, errlen, "%s", range);
         return -1;
     }
     *field = v;
@@ -542,8 +526,8 @@ parse_enum(const struct config_param *p, int *field, const char *text, unsigned 
     }
     if (n == NULL) {
         names_text(p->names, all, sizeof(all));
-        err_printf(err, errlen, "'%s' is not one of %s%s", t, all,
-                   p->flags & CPF_NULLABLE ? ", $null" : "");
+        errorf(err, errlen, "'%s' is not one of %s%s", t, all,
+               p->flags & CPF_NULLABLE ? ", $null" : "");
         free(t);
         return -1;
     }
@@ -563,14 +547,14 @@ parse_flags(const struct config_param *p, unsigned *field, const char *text, uns
     int rc = 0;
 
     if (n == 0) {
-        err_printf(err, errlen, "a value is required (%s for none)", zero_name(p->names));
+        errorf(err, errlen, "a value is required (%s for none)", zero_name(p->names));
         return -1;
     }
     for (size_t i = 0; i < n && rc == 0; i++) {
         const struct config_enum_name *nm = name_lookup(p->names, items[i]);
         if (nm == NULL) {
             names_text(p->names, all, sizeof(all));
-            err_printf(err, errlen, "'%s' is not one of %s", items[i], all);
+            errorf(err, errlen, "'%s' is not one of %s", items[i], all);
             rc = -1;
         } else if (nm->value == 0) {
             none = true;
@@ -579,7 +563,7 @@ parse_flags(const struct config_param *p, unsigned *field, const char *text, uns
         }
     }
     if (rc == 0 && none && n > 1) {
-        err_printf(err, errlen, "%s cannot be combined with other values", zero_name(p->names));
+        errorf(err, errlen, "%s cannot be combined with other values", zero_name(p->names));
         rc = -1;
     }
     config_items_free(items, n);
@@ -605,7 +589,7 @@ config_param_parse(const struct config_param *p, void *obj, const char *text, un
         return parse_domain_or_address(p, field, text, flags, err, errlen);
     case CPT_BOOL:
         if (!config_parse_bool(text, &b)) {
-            err_printf(err, errlen, "'%s' is not $true or $false", text);
+            errorf(err, errlen, "'%s' is not $true or $false", text);
             return -1;
         }
         *(bool *)field = b;
@@ -631,7 +615,7 @@ config_param_parse(const struct config_param *p, void *obj, const char *text, un
     case CPT_DNS_SERVERS:
         return config_list_parse(p, obj, text, flags, err, errlen);
     }
-    err_printf(err, errlen, "unknown parameter type");
+    errorf(err, errlen, "unknown parameter type");
     return -1;
 }
 

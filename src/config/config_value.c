@@ -20,21 +20,6 @@
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
-static void err_printf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-err_printf(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static bool
 is_blank(int c)
 {
@@ -268,7 +253,7 @@ config_bytes_parse(const char *text, bool unlimited_ok, uint64_t *out, char *err
     if (*s != '\0')
         goto bad;
     if (ip > UINT64_MAX / mult) {
-        err_printf(err, errlen, "'%s' is too large", text);
+        errorf(err, errlen, "'%s' is too large", text);
         return -1;
     }
     /* frac/pow10 < 1 and mult <= 2^40, so frac * mult fits when frac < 2^23;
@@ -288,20 +273,20 @@ config_bytes_parse(const char *text, bool unlimited_ok, uint64_t *out, char *err
         if (diff > tolerance) {
             char g[48];
             group_thousands(exact, g, sizeof(g));
-            err_printf(err, errlen, "the size before the parentheses does not match %s bytes", g);
+            errorf(err, errlen, "the size before the parentheses does not match %s bytes", g);
             return -1;
         }
         value = exact;
     }
     if (value == CONFIG_UNLIMITED) {
-        err_printf(err, errlen, "'%s' is too large", text);
+        errorf(err, errlen, "'%s' is too large", text);
         return -1;
     }
     *out = value;
     return 0;
 bad:
-    err_printf(err, errlen, "'%s' is not a size (examples: 10MB, 64 KB, 65536%s)", text,
-               unlimited_ok ? ", Unlimited" : "");
+    errorf(err, errlen, "'%s' is not a size (examples: 10MB, 64 KB, 65536%s)", text,
+           unlimited_ok ? ", Unlimited" : "");
     return -1;
 }
 
@@ -337,7 +322,7 @@ config_timespan_parse(const char *text, uint64_t *seconds, char *err, size_t err
     *seconds = days * 86400 + hh * 3600 + mm * 60 + ss;
     return 0;
 bad:
-    err_printf(err, errlen, "'%s' is not a time span (hh:mm:ss or d.hh:mm:ss)", text);
+    errorf(err, errlen, "'%s' is not a time span (hh:mm:ss or d.hh:mm:ss)", text);
     return -1;
 }
 

@@ -31,21 +31,6 @@
 /* Longest value of any of these (STRING_MAX of config_param.c). */
 #define VALUE_MAX 1024
 
-static void err_printf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-err_printf(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static bool
 has_control(const char *s)
 {
@@ -113,7 +98,7 @@ config_address_space_parse(const char *text, struct address_space *out, char *er
         /* Exchange's "Type:" prefix; only SMTP address spaces route here. */
         *colon = '\0';
         if (!str_ieq(str_trim(space), "SMTP")) {
-            err_printf(err, errlen, "only SMTP address spaces are supported (SMTP:contoso.com)");
+            errorf(err, errlen, "only SMTP address spaces are supported (SMTP:contoso.com)");
             goto out;
         }
         space = colon + 1;
@@ -121,18 +106,18 @@ config_address_space_parse(const char *text, struct address_space *out, char *er
     if ((semi = strchr(space, ';')) != NULL) {
         *semi = '\0';
         if (!config_u64_parse(semi + 1, &cost) || cost < COST_MIN || cost > COST_MAX) {
-            err_printf(err, errlen, "the cost after ';' must be a number from %d to %d", COST_MIN,
-                       COST_MAX);
+            errorf(err, errlen, "the cost after ';' must be a number from %d to %d", COST_MIN,
+                   COST_MAX);
             goto out;
         }
     }
     space = str_trim(space);
     str_lower(space);
     if (strcmp(space, "*") != 0 && !config_domain_valid(space, true)) {
-        err_printf(err, errlen, "%s",
-                   strchr(space, '*') != NULL
-                       ? "a wildcard is allowed only as * or as *.domain (*.contoso.com)"
-                       : "not a valid domain name (contoso.com, *.contoso.com or *)");
+        errorf(err, errlen, "%s",
+               strchr(space, '*') != NULL
+                   ? "a wildcard is allowed only as * or as *.domain (*.contoso.com)"
+                   : "not a valid domain name (contoso.com, *.contoso.com or *)");
         goto out;
     }
     out->domain = xstrdup(space);
@@ -162,7 +147,7 @@ config_smart_host_parse(const char *text, char **out, char *err, size_t errlen)
         bool ok = n > 2 && text[n - 1] == ']' && ip_canonical(inner, ip, sizeof(ip), &v6);
         free(inner);
         if (!ok) {
-            err_printf(err, errlen, "not an IP address in brackets");
+            errorf(err, errlen, "not an IP address in brackets");
             return -1;
         }
         *out = v6 ? xasprintf("[%s]", ip) : xstrdup(ip);
@@ -175,10 +160,10 @@ config_smart_host_parse(const char *text, char **out, char *err, size_t errlen)
     char *h = xstrdup(text);
     str_lower(h);
     if (!host_name_valid(h)) {
-        err_printf(err, errlen, "%s",
-                   strchr(h, ':') != NULL
-                       ? "not a host name or IP address (a smart host takes no port: use -Port)"
-                       : "not a host name or IP address");
+        errorf(err, errlen, "%s",
+               strchr(h, ':') != NULL
+                   ? "not a host name or IP address (a smart host takes no port: use -Port)"
+                   : "not a host name or IP address");
         free(h);
         return -1;
     }
@@ -198,7 +183,7 @@ config_server_name_parse(const char *text, char **out, char *err, size_t errlen)
     ok = host_name_valid(lower);
     free(lower);
     if (!ok) {
-        err_printf(err, errlen, "not a server name (a host name or FQDN)");
+        errorf(err, errlen, "not a server name (a host name or FQDN)");
         return -1;
     }
     *out = xstrdup(text);
@@ -222,11 +207,11 @@ config_dns_server_parse(const char *text, char **out, char *err, size_t errlen)
     ok = ip_canonical(addr, ip, sizeof(ip), &v6);
     free(addr);
     if (!ok) {
-        err_printf(err, errlen, "not an IP address (IP or IP@port)");
+        errorf(err, errlen, "not an IP address (IP or IP@port)");
         return -1;
     }
     if (at != NULL && !port_parse(at + 1, &port)) {
-        err_printf(err, errlen, "the port after '@' must be a number from 1 to 65535");
+        errorf(err, errlen, "the port after '@' must be a number from 1 to 65535");
         return -1;
     }
     *out = at ? xasprintf("%s@%u", ip, port) : xstrdup(ip);
@@ -242,14 +227,14 @@ config_lmtp_server_check(const char *text, char *err, size_t errlen)
     bool v6;
 
     if (has_control(text) || strlen(text) > VALUE_MAX) {
-        err_printf(err, errlen, "not host:port, [IPv6]:port or /path/to/socket");
+        errorf(err, errlen, "not host:port, [IPv6]:port or /path/to/socket");
         return -1;
     }
     if (text[0] == '/') {
         struct sockaddr_un sun;
         if (strlen(text) >= sizeof(sun.sun_path) || text[1] == '\0') {
-            err_printf(err, errlen, "a socket path is 2 to %zu characters long",
-                       sizeof(sun.sun_path) - 1);
+            errorf(err, errlen, "a socket path is 2 to %zu characters long",
+                   sizeof(sun.sun_path) - 1);
             return -1;
         }
         return 0;
@@ -260,17 +245,17 @@ config_lmtp_server_check(const char *text, char *err, size_t errlen)
         bool ok = inner != NULL && ip_canonical(inner, ip, sizeof(ip), &v6) && v6;
         free(inner);
         if (!ok) {
-            err_printf(err, errlen, "not an IPv6 address in brackets ([2001:db8::1]:24)");
+            errorf(err, errlen, "not an IPv6 address in brackets ([2001:db8::1]:24)");
             return -1;
         }
         if (close[1] != ':' || !port_parse(close + 2, &port)) {
-            err_printf(err, errlen, "missing or bad :port after the address (1-65535)");
+            errorf(err, errlen, "missing or bad :port after the address (1-65535)");
             return -1;
         }
         return 0;
     }
     if ((colon = strrchr(text, ':')) == NULL || colon == text) {
-        err_printf(err, errlen, "not host:port, [IPv6]:port or /path/to/socket");
+        errorf(err, errlen, "not host:port, [IPv6]:port or /path/to/socket");
         return -1;
     }
     char *host = xstrndup(text, (size_t)(colon - text));
@@ -281,13 +266,13 @@ config_lmtp_server_check(const char *text, char *err, size_t errlen)
     }
     free(host);
     if (!ok) {
-        err_printf(err, errlen, "%s",
-                   had_colon ? "an IPv6 address goes in brackets ([2001:db8::1]:24)"
-                             : "not a host name or IP address before ':port'");
+        errorf(err, errlen, "%s",
+               had_colon ? "an IPv6 address goes in brackets ([2001:db8::1]:24)"
+                         : "not a host name or IP address before ':port'");
         return -1;
     }
     if (!port_parse(colon + 1, &port)) {
-        err_printf(err, errlen, "the port after ':' must be a number from 1 to 65535");
+        errorf(err, errlen, "the port after ':' must be a number from 1 to 65535");
         return -1;
     }
     return 0;
@@ -299,19 +284,19 @@ config_credential_check(const char *text, char *err, size_t errlen)
     const char *colon = strchr(text, ':');
 
     if (has_control(text)) {
-        err_printf(err, errlen, "control characters are not allowed");
+        errorf(err, errlen, "control characters are not allowed");
         return -1;
     }
     if (strlen(text) > VALUE_MAX) {
-        err_printf(err, errlen, "longer than %d characters", VALUE_MAX);
+        errorf(err, errlen, "longer than %d characters", VALUE_MAX);
         return -1;
     }
     if (colon == NULL || colon == text) {
-        err_printf(err, errlen, "expected user:password");
+        errorf(err, errlen, "expected user:password");
         return -1;
     }
     if (colon[1] == '\0') {
-        err_printf(err, errlen, "the password is empty");
+        errorf(err, errlen, "the password is empty");
         return -1;
     }
     return 0;

@@ -71,20 +71,6 @@
 #define NAME_MAX_LEN 200
 #define HOST_ESCAPED_MAX 256
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) PRINTF_LIKE(3, 4);
-
-static void
-set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* See the error classes in the file comment. */
 static bool
 errno_temporary(int e)
@@ -109,7 +95,7 @@ fail_errno(int e, const char *root, const char *what, bool *temporary, char *err
     char buf[128];
 
     *temporary = errno_temporary(e);
-    set_err(err, errlen, "maildir %s: %s: %s", root, what, strerror_r(e, buf, sizeof(buf)));
+    errorf(err, errlen, "maildir %s: %s: %s", root, what, strerror_r(e, buf, sizeof(buf)));
     return -1;
 }
 
@@ -387,28 +373,28 @@ maildir_deliver(const char *maildir_root, const char *unique_key, const char *da
     if (temporary == NULL)
         temporary = &dummy;
     *temporary = false;
-    set_err(err, errlen, "%s", "");
+    errorf(err, errlen, "%s", "");
     if (maildir_root == NULL || maildir_root[0] == '\0' || unique_key == NULL ||
         data_path == NULL || return_path == NULL || delivered_to == NULL) {
-        set_err(err, errlen, "maildir: missing argument");
+        errorf(err, errlen, "maildir: missing argument");
         return -1;
     }
     if (!valid_key(unique_key)) {
-        set_err(err, errlen,
-                "maildir %s: invalid delivery key \"%.*s\" (1..%d of [A-Za-z0-9._-], not "
-                "starting with '.')",
-                maildir_root, 64, unique_key, KEY_MAX);
+        errorf(err, errlen,
+               "maildir %s: invalid delivery key \"%.*s\" (1..%d of [A-Za-z0-9._-], not "
+               "starting with '.')",
+               maildir_root, 64, unique_key, KEY_MAX);
         return -1;
     }
     if (!valid_header_value(return_path) || !valid_header_value(delivered_to)) {
-        set_err(err, errlen, "maildir %s: control character in Return-Path or Delivered-To",
-                maildir_root);
+        errorf(err, errlen, "maildir %s: control character in Return-Path or Delivered-To",
+               maildir_root);
         return -1;
     }
     escaped_hostname(host, sizeof(host));
     if ((size_t)snprintf(name, sizeof(name), "%s.%s", unique_key, host) >= sizeof(name)) {
-        set_err(err, errlen, "maildir %s: file name for key %s is too long", maildir_root,
-                unique_key);
+        errorf(err, errlen, "maildir %s: file name for key %s is too long", maildir_root,
+               unique_key);
         return -1;
     }
 

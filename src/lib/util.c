@@ -86,6 +86,18 @@ strlcpy_p(char *dst, const char *src, size_t size)
     return len;
 }
 
+void
+errorf(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
 bool
 str_ieq(const char *a, const char *b)
 {

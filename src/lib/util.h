@@ -22,6 +22,10 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * result >= size means truncation. */
 size_t strlcpy_p(char *dst, const char *src, size_t size);
 
+/* Writes a one-line reason into a caller's buffer (nothing when err is
+ * NULL or errlen 0); cut rather than overflow. */
+void errorf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 bool str_ieq(const char *a, const char *b);
 bool str_iprefix(const char *s, const char *prefix);
 /* Trims ASCII blanks in place; returns s advanced past leading blanks. */

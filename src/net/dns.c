@@ -103,23 +103,6 @@ struct dns {
 static void dns_on_answer(void *arg, int err, struct ub_result *result);
 static void dns_query_step(struct dns_query *q);
 
-static void dns_err_set(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Formats a reason into a caller's buffer (a bounded copy: names are at
- * most 253 characters, reasons are cut rather than overflow). */
-static void
-dns_err_set(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static void
 dns_query_link(struct dns_query *q)
 {
@@ -575,10 +558,9 @@ dns_query_finish_addrs(struct dns_query *q)
             h->status = DNS_OK;
         q->res.status = h->status;
         if (h->status == DNS_NO_DOMAIN)
-            dns_err_set(q->res.error, sizeof(q->res.error), "no address records for %s", q->name);
+            errorf(q->res.error, sizeof(q->res.error), "no address records for %s", q->name);
         else if (h->status == DNS_TEMPFAIL)
-            dns_err_set(q->res.error, sizeof(q->res.error), "DNS server failure for %s",
-                        q->tempfail);
+            errorf(q->res.error, sizeof(q->res.error), "DNS server failure for %s", q->tempfail);
         return;
     }
 
@@ -812,7 +794,7 @@ dns_ub_check(int r, const char *what, const char *val, char *err, size_t errlen)
 {
     if (r == 0)
         return true;
-    dns_err_set(err, errlen, "DNS: %s \"%s\": %s", what, val, ub_strerror(r));
+    errorf(err, errlen, "DNS: %s \"%s\": %s", what, val, ub_strerror(r));
     return false;
 }
 
@@ -827,7 +809,7 @@ dns_new(struct event_base *base, char *const *servers, size_t nservers, char *er
     dns->timeout_ms = DNS_TIMEOUT_MS;
     dns->ctx = ub_ctx_create();
     if (dns->ctx == NULL) {
-        dns_err_set(err, errlen, "DNS: cannot create the resolver context");
+        errorf(err, errlen, "DNS: cannot create the resolver context");
         free(dns);
         return NULL;
     }
@@ -870,7 +852,7 @@ dns_new(struct event_base *base, char *const *servers, size_t nservers, char *er
     fd = ub_fd(dns->ctx);
     dns->ev = event_new(base, fd, EV_READ | EV_PERSIST, dns_on_readable, dns);
     if (fd < 0 || dns->ev == NULL || event_add(dns->ev, NULL) != 0) {
-        dns_err_set(err, errlen, "DNS: cannot watch the resolver's descriptor");
+        errorf(err, errlen, "DNS: cannot watch the resolver's descriptor");
         if (dns->ev != NULL)
             event_free(dns->ev);
         ub_ctx_delete(dns->ctx);
