@@ -624,6 +624,7 @@ cmd_starttls(struct session *s, const struct smtp_command *cmd)
         snprintf(note, sizeof(note), "discarded %zu bytes sent after STARTTLS", pending);
         session_log(s, '*', note, NULL);
         evbuffer_drain(in, pending);
+        s->scanned = 0;
     }
     session_reset_transaction(s);
     /* The 220 must leave in clear text before the handshake; it is a few
@@ -715,16 +716,23 @@ session_read_line(struct session *s, char *buf, size_t max, size_t *len)
     for (;;) {
         if (avail == 0)
             return LINE_NEED_MORE;
-        lf = evbuffer_search(in, "\n", 1, NULL);
+        /* Bytes already searched hold no LF: start after them, so a line
+         * sent a few bytes at a time costs linear, not quadratic, work. */
+        if (s->scanned > avail || evbuffer_ptr_set(in, &lf, s->scanned, EVBUFFER_PTR_SET) < 0)
+            evbuffer_ptr_set(in, &lf, 0, EVBUFFER_PTR_SET);
+        lf = evbuffer_search(in, "\n", 1, &lf);
         if (lf.pos < 0) {
             if (avail > max || s->skip_line) {
                 bool first = !s->skip_line;
                 evbuffer_drain(in, avail);
+                s->scanned = 0;
                 s->skip_line = true;
                 return first ? LINE_TOO_LONG : LINE_NEED_MORE;
             }
+            s->scanned = avail;
             return LINE_NEED_MORE;
         }
+        s->scanned = 0;
         n = (size_t)lf.pos + 1;
         if (s->skip_line) {
             /* the end of a line already refused */

@@ -57,6 +57,7 @@ struct session {
     bool read_paused;    /* the client does not read its replies: stop reading */
     bool dead;           /* connection gone while busy: free when the job returns */
     bool skip_line;      /* discarding the rest of an over-long line */
+    size_t scanned;      /* input bytes already searched for LF (none found) */
     bool esmtp;
     bool tls;
     char *tls_desc; /* "version=TLSv1.3 cipher=TLS_AES_256_GCM_SHA384" */

@@ -1,6 +1,7 @@
 """Receiving mail: ESMTP dialogue, acceptance into the durable queue, relay rules."""
 import os
 import re
+import time
 import smtplib
 
 import pytest
@@ -171,3 +172,21 @@ def test_connector_without_permission_groups_accepts_nothing(server):
         c.ehlo()
         code, text = c.docmd("MAIL FROM:<bob@example.org>")
         assert code == 530 and b"5.7.1" in text
+
+
+def test_commands_and_data_arriving_byte_by_byte(server):
+    """Lines split across many reads (as nginx-tests do with 'HEL' + 'O ...')."""
+    raw = RawSMTP(server.host, server.port)
+    raw.reply()
+    for chunk in (b"EHLO client.test\r\n", b"MAIL FROM:<bob@example.org>\r\n",
+                  b"RCPT TO:<alice@a.test>\r\n", b"DATA\r\n"):
+        for i in range(len(chunk)):
+            raw.send(chunk[i:i + 1])
+            time.sleep(0.001)
+        assert raw.reply()[0] in (250, 354)
+    body = b"Subject: slow\r\n\r\n" + b"x" * 3000 + b"\r\nend\r\n.\r\n"
+    for i in range(0, len(body), 7):
+        raw.send(body[i:i + 7])
+    code, text = raw.reply()
+    assert code == 250
+    assert server.queued_content(queue_id_from_reply(text)).endswith(b"x" * 3000 + b"\r\nend\r\n")
