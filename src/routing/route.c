@@ -36,6 +36,25 @@ route_space_match(const char *space, const char *domain)
     return strcasecmp(space, domain) == 0 ? (unsigned)slen + 2 : 0;
 }
 
+/* SourceTransportServers: empty means this server; else it must be named,
+ * by its FQDN or its host name (EXCHANGE-MODEL 2). */
+static bool
+connector_serves_us(const struct config *cfg, const struct send_connector *sc)
+{
+    const char *fqdn = cfg->transport.fqdn ? cfg->transport.fqdn : "";
+    size_t host = strcspn(fqdn, ".");
+
+    if (sc->nsource_transport_servers == 0)
+        return true;
+    for (size_t i = 0; i < sc->nsource_transport_servers; i++) {
+        const char *name = sc->source_transport_servers[i];
+        if (strcasecmp(name, fqdn) == 0 ||
+            (strlen(name) == host && strncasecmp(name, fqdn, host) == 0))
+            return true;
+    }
+    return false;
+}
+
 static const struct send_connector *
 select_connector(const struct config *cfg, const char *domain, uint64_t size)
 {
@@ -44,7 +63,7 @@ select_connector(const struct config *cfg, const char *domain, uint64_t size)
 
     for (size_t i = 0; i < cfg->nsend_connectors; i++) {
         const struct send_connector *sc = &cfg->send_connectors[i];
-        if (!sc->enabled)
+        if (!sc->enabled || !connector_serves_us(cfg, sc))
             continue;
         if (sc->max_message_size != CONFIG_UNLIMITED && size > sc->max_message_size)
             continue;

@@ -4,7 +4,8 @@
  * A recipient in an Authoritative accepted domain is delivered locally (to
  * its mailbox's Maildir, or over LMTP when the mailbox or domain names an
  * LmtpServer). Any other recipient goes through a Send connector: enabled,
- * large enough for the message, with the most specific matching address
+ * usable by this server (SourceTransportServers), large enough for the
+ * message, with the most specific matching address
  * space, then the lowest cost, then the lowest name. No such connector:
  * the Unreachable queue. Pure function of the configuration.
  */

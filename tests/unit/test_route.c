@@ -28,6 +28,8 @@ static const char conf_text[] =
     "[SendConnector \"A dear\"]\nAddressSpaces = b.test;2\n\n"
     "[SendConnector \"Z dear\"]\nAddressSpaces = b.test;2\n\n"
     "[SendConnector \"Off\"]\nAddressSpaces = off.test\nEnabled = False\n\n"
+    "[SendConnector \"Elsewhere\"]\nAddressSpaces = src.test\nSourceTransportServers = hub2\n\n"
+    "[SendConnector \"Here\"]\nAddressSpaces = src.test;50\nSourceTransportServers = hub2, mail\n\n"
     "[AcceptedDomain \"a.test\"]\nDomainName = a.test\nDefault = True\n\n"
     "[AcceptedDomain \"relay.test\"]\nDomainName = relay.test\nDomainType = InternalRelay\n\n"
     "[AcceptedDomain \"lmtp.test\"]\nDomainName = lmtp.test\nLmtpServer = 127.0.0.1:24\n\n"
@@ -98,6 +100,10 @@ test_connector_selection(void **state)
     /* a disabled connector is not used: the "*" one takes over */
     route_recipient(cfg, "x@off.test", "off.test", 100, &r);
     assert_string_equal(r.connector->name, "Internet");
+
+    /* a connector for other source servers is not ours to use, even cheaper */
+    route_recipient(cfg, "x@src.test", "src.test", 100, &r);
+    assert_string_equal(r.connector->name, "Here");
 
     /* InternalRelay domains go out through connectors too */
     route_recipient(cfg, "x@relay.test", "relay.test", 100, &r);
