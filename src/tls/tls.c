@@ -623,6 +623,21 @@ cert_better(const struct tls_cert *a, bool a_smtp, const struct tls_cert *b, boo
     return strcmp(a->thumbprint, b->thumbprint) < 0;
 }
 
+/* EXCHANGE-MODEL 4.3: a certificate our own CRLs revoke is not offered
+ * (a CA without a CRL in certs/crl is not checked). */
+static bool
+cert_revoked(const struct tls_store *store, const struct tls_cert *c)
+{
+    for (int i = 0; store->crls && i < sk_X509_CRL_num(store->crls); i++) {
+        X509_CRL *crl = sk_X509_CRL_value(store->crls, i);
+        X509_REVOKED *entry = NULL;
+        if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_issuer_name(c->leaf)) == 0 &&
+            X509_CRL_get0_by_cert(crl, &entry, c->leaf) == 1)
+            return true;
+    }
+    return false;
+}
+
 struct tls_cert *
 tls_select_cert(struct tls_store *store, const char *host, enum tls_purpose purpose, char *why,
                 size_t whylen)
@@ -640,6 +655,11 @@ tls_select_cert(struct tls_store *store, const char *host, enum tls_purpose purp
         named++;
         if (!cert_usable(c, host, purpose, now, why, whylen))
             continue;
+        if (cert_revoked(store, c)) {
+            tls_appendmsg(why, whylen, "; ", "certificate %s for %s is revoked (CRL)",
+                          c->thumbprint, host);
+            continue;
+        }
         if (cert_better(c, c->smtp_enabled, best, best_smtp)) {
             best = c;
             best_smtp = c->smtp_enabled;

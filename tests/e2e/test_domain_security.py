@@ -799,3 +799,32 @@ def test_send_connector_domain_secure_validation(instances, certs):
                  "-DomainSecureEnabled", "$true", "-IgnoreSTARTTLS", "$true", check=False)
     assert r.returncode != 0 and "IgnoreSTARTTLS" in r.stderr
     assert not a.get("Get-SendConnector")
+
+
+def test_own_revoked_certificate_is_not_offered(instances, workdir):
+    """EXCHANGE-MODEL 4.3: a certificate that our CRLs revoke is not used for
+    STARTTLS; the next usable one (Setup's self-signed) takes over."""
+    ca = pki.TestCA(workdir)
+    inst = instances("b", fqdn="mail.b.test")
+    leaf = ca.issue("mail.b.test", ["mail.b.test", "b.test"])
+    tp = install_cert(inst, leaf.write_bundle())
+    trust(inst, ca.cert)
+    inst.start()
+
+    def served():
+        c = inst.smtp()
+        c.ehlo("client.test")
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        assert c.starttls(context=ctx)[0] == 220
+        fp = pki.der_thumbprint(c.sock.getpeercert(binary_form=True))
+        c.quit()
+        return fp
+
+    assert served() == tp
+    ca.revoke(leaf)
+    trust(inst, ca.crl())
+    wait_for(lambda: served() != tp, what="the revoked certificate to be withdrawn")
+    status = {c["Thumbprint"]: c["Status"] for c in inst.get("Get-ExchangeCertificate")}
+    assert status[tp] == "Revoked"
