@@ -790,20 +790,18 @@ client_reply(struct smtp_client *c)
         break;
     }
     case CS_TXN:
-        if (c->next_reply >= c->next_to_send) {
-            client_send(c, "QUIT");
-            client_close(c, code, true, "%s sent a reply nobody asked for: %s", c->peer, c->reply);
-            return;
-        }
-        txn_reply(c);
-        break;
     case CS_BODY_END:
-        if (c->final_replies >= c->accepted) {
+        /* more replies than commands: never index past the transaction */
+        if (c->state == CS_TXN ? c->next_reply >= c->next_to_send
+                               : c->final_replies >= c->accepted) {
             client_send(c, "QUIT");
             client_close(c, code, true, "%s sent a reply nobody asked for: %s", c->peer, c->reply);
             return;
         }
-        txn_final_reply(c);
+        if (c->state == CS_TXN)
+            txn_reply(c);
+        else
+            txn_final_reply(c);
         break;
     case CS_RSET:
         txn_report(c);
