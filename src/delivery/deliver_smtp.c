@@ -185,6 +185,16 @@ on_closed(struct smtp_client *client, void *arg, const struct smtp_result *why)
         conn_finish(c);
         return;
     }
+    /* Opportunistic TLS (RFC 7435): a peer whose TLS handshake fails gets
+     * the same attempt again in clear text, as Postfix does at its "may"
+     * level. Never where TLS is required (RequireTLS, domain security). */
+    if (why->tls_failed && !c->policy.require_tls && !c->policy.ignore_starttls) {
+        log_info("queue: %s: %s; trying again without TLS", c->q->next_hop, why->text);
+        c->policy.ignore_starttls = true;
+        c->next_target--;
+        conn_connect_next(c);
+        return;
+    }
     log_info("queue: %s: %s", c->q->next_hop, why->text);
     conn_connect_next(c);
 }

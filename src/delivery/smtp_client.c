@@ -91,6 +91,7 @@ struct smtp_client {
     unsigned log_seq;
     char peer[320], local[64], remote[64];
     char *tls_desc;
+    bool tls_failed; /* the handshake failed (reported to closed()) */
 
     /* EHLO capabilities */
     bool esmtp, pipelining, starttls, eightbit, smtputf8, dsn, size, auth_plain, auth_login;
@@ -205,7 +206,7 @@ static void client_close(struct smtp_client *c, int code, bool temporary, const 
 static void
 client_close(struct smtp_client *c, int code, bool temporary, const char *fmt, ...)
 {
-    struct smtp_result why = {.code = code, .temporary = temporary};
+    struct smtp_result why = {.code = code, .temporary = temporary, .tls_failed = c->tls_failed};
     va_list ap;
 
     va_start(ap, fmt);
@@ -906,6 +907,7 @@ client_event_cb(struct bufferevent *bev, short what, void *arg)
     }
     if (c->state == CS_TLS) {
         unsigned long e = bufferevent_get_openssl_error(bev);
+        c->tls_failed = true;
         client_close(c, 0, true, "TLS negotiation with %s failed: %s", c->peer,
                      e ? tls_error_text(e, err, sizeof(err)) : "connection closed");
         return;

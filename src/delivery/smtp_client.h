@@ -50,9 +50,10 @@ struct smtp_client_policy {
 
 /* The outcome of one recipient (or of the whole transaction). */
 struct smtp_result {
-    int code;       /* SMTP reply code; 0 when no reply (connection lost) */
-    char text[512]; /* "550 5.1.1 User unknown" or a local reason */
-    bool temporary; /* retry later */
+    int code;        /* SMTP reply code; 0 when no reply (connection lost) */
+    char text[512];  /* "550 5.1.1 User unknown" or a local reason */
+    bool temporary;  /* retry later */
+    bool tls_failed; /* the STARTTLS handshake itself failed (closed() only) */
 };
 
 struct smtp_transaction {

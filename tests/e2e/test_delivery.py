@@ -9,6 +9,8 @@ what the sender says.
 import base64
 import os
 import re
+import socket
+import threading
 
 from conftest import message, wait_for
 from peers import (connect_refused, maildir, queue_named, receive_log, receiver_instance,
@@ -227,3 +229,89 @@ def test_local_delivery_multiple_recipients_postmaster_and_success_dsn(instances
     wait_queue_empty(b)
     # one report for one message, no more
     assert len(reports(b, "alice@b.test")) == len(reps)
+
+
+class BrokenTLSPeer:
+    """Advertises STARTTLS, answers it 220, then breaks the handshake; takes mail
+    in clear text. Records whether each connection asked for STARTTLS."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(5)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.sessions = []  # per connection: "starttls" or "plain"
+        self.messages = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(10)
+                f = conn.makefile("rb")
+                conn.sendall(b"220 broken.test ESMTP\r\n")
+                kind = "plain"
+                try:
+                    while True:
+                        line = f.readline().strip().upper()
+                        if not line:
+                            break
+                        if line.startswith(b"EHLO"):
+                            conn.sendall(b"250-broken.test\r\n250-8BITMIME\r\n250 STARTTLS\r\n")
+                        elif line == b"STARTTLS":
+                            kind = "starttls"
+                            conn.sendall(b"220 go ahead\r\n")
+                            f.read(10)  # the ClientHello, answered with garbage
+                            conn.sendall(b"this is not TLS\r\n" * 4)
+                            break
+                        elif line.startswith((b"MAIL", b"RCPT")):
+                            conn.sendall(b"250 ok\r\n")
+                        elif line == b"DATA":
+                            conn.sendall(b"354 go\r\n")
+                            data = b""
+                            while not data.endswith(b"\r\n.\r\n"):
+                                chunk = f.readline()
+                                if not chunk:
+                                    break
+                                data += chunk
+                            self.messages.append(data)
+                            conn.sendall(b"250 2.0.0 taken in clear\r\n")
+                        elif line == b"QUIT":
+                            conn.sendall(b"221 bye\r\n")
+                            break
+                except OSError:
+                    pass
+                self.sessions.append(kind)
+
+    def close(self):
+        self.stop.set()
+        self.sock.close()
+        self.thread.join(5)
+
+
+def test_opportunistic_tls_falls_back_to_clear_text_after_a_failed_handshake(instances):
+    peer = BrokenTLSPeer()
+    try:
+        a = relay_instance(instances, "a", peer.port)
+        submit(a, "alice@a.test", ["bob@b.test"], message(subject="fallback"))
+        wait_queue_empty(a)
+        assert len(peer.messages) == 1 and b"Subject: fallback" in peer.messages[0]
+        assert peer.sessions[:2] == ["starttls", "plain"]
+        # where TLS is required there is no such fallback
+        a.cmdlet("Set-SendConnector", "Out", "-RequireTLS", "$true")
+        submit(a, "alice@a.test", ["bob@b.test"], message(subject="required"))
+        wait_for(lambda: any("TLS negotiation" in q.get("LastError", "")
+                             for q in a.get("Get-Queue")), what="the TLS failure as LastError")
+        assert len(peer.messages) == 1
+    finally:
+        peer.close()
