@@ -26,6 +26,7 @@
  */
 #include "config/config.h"
 #include "config/config_param.h"
+#include "lib/fsutil.h"
 #include "lib/util.h"
 
 #include <ctype.h>
@@ -412,21 +413,6 @@ config_format_text(const struct config *cfg)
     return out;
 }
 
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, buf, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        buf += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
 int
 config_save(const struct config *cfg, const char *path, char *err, size_t errlen)
 {
@@ -451,7 +437,7 @@ config_save(const struct config *cfg, const char *path, char *err, size_t errlen
         fchown(fd, st.st_uid, st.st_gid) < 0)
         goto fail;
     what = "write";
-    if (write_all(fd, text, strlen(text)) < 0)
+    if (fs_write_all(fd, text, strlen(text)) < 0)
         goto fail;
     what = "fsync";
     if (fsync(fd) < 0)

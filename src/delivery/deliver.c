@@ -463,6 +463,8 @@ deliver_queue_succeeded(struct deliver *d, struct dqueue *q)
 static bool
 rcpt_in_flight(const struct deliver *d, const struct dmsg *m, size_t rcpt)
 {
+    if (m->in_flight == 0)
+        return false; /* the common case: no walk over every queue */
     for (size_t k = 0; k < d->nqueues; k++)
         for (const struct ditem *it = d->queues[k]->items; it; it = it->next)
             for (size_t j = 0; it->m == m && j < it->nrcpt; j++)

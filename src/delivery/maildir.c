@@ -51,6 +51,7 @@
  */
 #include "delivery/maildir.h"
 #include "lib/log.h"
+#include "lib/fsutil.h"
 #include "lib/util.h"
 
 #include <dirent.h>
@@ -249,22 +250,6 @@ already_delivered(int newfd, int curfd, const char *name)
     return found;
 }
 
-static int
-write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
 /*
  * Copies data_path to fd, CRLF -> LF. A CR at the end of a chunk is held
  * back until the next byte shows whether it starts a CRLF. Returns 0, or -1
@@ -306,11 +291,11 @@ copy_lf(int fd, const char *data_path, bool *data_side)
                 out[o++] = in[i];
         }
         *data_side = false;
-        if (write_all(fd, out, o) < 0)
+        if (fs_write_all(fd, out, o) < 0)
             goto out;
     }
     *data_side = false;
-    if (held_cr && write_all(fd, "\r", 1) < 0)
+    if (held_cr && fs_write_all(fd, "\r", 1) < 0)
         goto out;
     rc = 0;
 out:
@@ -477,7 +462,7 @@ maildir_deliver(const char *maildir_root, const char *unique_key, const char *da
     head = xasprintf("Return-Path: %s%s%s\nDelivered-To: %s\n", rp_open, return_path, rp_close,
                      delivered_to);
     what = "cannot write";
-    if (write_all(fd, head, strlen(head)) != 0)
+    if (fs_write_all(fd, head, strlen(head)) != 0)
         goto fail_tmp;
     if (copy_lf(fd, data_path, &data_side) != 0) {
         if (data_side) {

@@ -122,6 +122,7 @@ struct smtp_client {
 static uint64_t client_next_id;
 
 static void client_read_cb(struct bufferevent *bev, void *arg);
+static void txn_clear(struct smtp_client *c);
 static void txn_report_dead(struct smtp_client *c);
 static void client_write_cb(struct bufferevent *bev, void *arg);
 static void client_event_cb(struct bufferevent *bev, short what, void *arg);
@@ -185,16 +186,9 @@ client_free(struct smtp_client *c)
 {
     if (c->bev)
         bufferevent_free(c->bev);
-    if (c->data_fd >= 0)
-        close(c->data_fd);
     if (c->deferred)
         event_free(c->deferred);
-    for (size_t i = 0; i < c->ncmds; i++)
-        free(c->cmd_text[i]);
-    free(c->cmd_text);
-    free(c->cmds);
-    free(c->results);
-    free(c->accepted_index);
+    txn_clear(c);
     free(c->tls_desc);
     free(c);
 }

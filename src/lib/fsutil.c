@@ -38,3 +38,21 @@ fs_chown_tree(const char *path, uid_t uid, gid_t gid)
     chown_gid = gid;
     return nftw(path, chown_one, 16, FTW_PHYS);
 }
+
+int
+fs_write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}

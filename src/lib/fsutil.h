@@ -11,6 +11,9 @@
 
 /* mkdir that accepts an existing directory. */
 int fs_mkdir(const char *path, mode_t mode);
+/* Writes all of len bytes (retrying short writes and EINTR). 0, or -1 with
+ * errno set. */
+int fs_write_all(int fd, const void *data, size_t len);
 /* Gives path and everything below it to uid:gid (symlinks untouched). */
 int fs_chown_tree(const char *path, uid_t uid, gid_t gid);
 

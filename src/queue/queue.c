@@ -6,6 +6,7 @@
  */
 #include "queue/queue.h"
 #include "lib/log.h"
+#include "lib/fsutil.h"
 #include "lib/util.h"
 
 #include <dirent.h>
@@ -488,22 +489,6 @@ queue_msg_commit(struct queue_msg *m, struct envelope *env, queue_commit_cb *cb,
     queue_enqueue_job(q, m);
 }
 
-static int
-write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* Step 1 for one message: content durable, envelope written as .tmp. */
 static void
 commit_prepare(struct queue *q, struct queue_msg *m)
@@ -523,7 +508,7 @@ commit_prepare(struct queue *q, struct queue_msg *m)
         m->error = errno;
         return;
     }
-    if (write_all(fd, m->envtext, m->envlen) < 0 || fsync(fd) < 0)
+    if (fs_write_all(fd, m->envtext, m->envlen) < 0 || fsync(fd) < 0)
         m->error = errno;
     close(fd);
 }

@@ -52,18 +52,6 @@
  */
 
 void
-tls_setmsg(char *buf, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (buf == NULL || len == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(buf, len, fmt, ap);
-    va_end(ap);
-}
-
-void
 tls_appendmsg(char *buf, size_t len, const char *sep, const char *fmt, ...)
 {
     size_t used, seplen = strlen(sep);
@@ -223,22 +211,22 @@ tls_create_selfsigned(const char *certdir, const char *fqdn, const char *short_n
     X509 *x = NULL;
     int rc = -1;
 
-    tls_setmsg(err, errlen, "%s", "");
+    errorf(err, errlen, "%s", "");
     if (certdir == NULL || fqdn == NULL) {
-        tls_setmsg(err, errlen, "no certificate directory or FQDN given");
+        errorf(err, errlen, "no certificate directory or FQDN given");
         return -1;
     }
     if (!tls_valid_dns_name(fqdn, true)) {
-        tls_setmsg(err, errlen, "\"%s\" is not a valid DNS name", fqdn);
+        errorf(err, errlen, "\"%s\" is not a valid DNS name", fqdn);
         return -1;
     }
     if (strlen(fqdn) > CN_MAX) {
-        tls_setmsg(err, errlen, "\"%s\" is longer than the %d characters a certificate CN allows",
-                   fqdn, CN_MAX);
+        errorf(err, errlen, "\"%s\" is longer than the %d characters a certificate CN allows", fqdn,
+               CN_MAX);
         return -1;
     }
     if (years < 1 || years > YEARS_MAX) {
-        tls_setmsg(err, errlen, "validity of %d years is outside 1..%d", years, YEARS_MAX);
+        errorf(err, errlen, "validity of %d years is outside 1..%d", years, YEARS_MAX);
         return -1;
     }
     if (short_name == NULL) {
@@ -251,7 +239,7 @@ tls_create_selfsigned(const char *certdir, const char *fqdn, const char *short_n
             short_name = shortbuf;
         }
     } else if (!tls_valid_dns_name(short_name, true)) {
-        tls_setmsg(err, errlen, "\"%s\" is not a valid DNS name", short_name);
+        errorf(err, errlen, "\"%s\" is not a valid DNS name", short_name);
         return -1;
     }
     names[nnames++] = fqdn;
@@ -261,7 +249,7 @@ tls_create_selfsigned(const char *certdir, const char *fqdn, const char *short_n
     ERR_clear_error();
     pkey = EVP_RSA_gen(2048);
     if (pkey == NULL) {
-        tls_setmsg(err, errlen, "cannot generate RSA key: %s", tls_last_error(e, sizeof(e)));
+        errorf(err, errlen, "cannot generate RSA key: %s", tls_last_error(e, sizeof(e)));
         goto out;
     }
     /* CN=<fqdn>, the subject and issuer. */
@@ -271,11 +259,11 @@ tls_create_selfsigned(const char *certdir, const char *fqdn, const char *short_n
         x = tls_build_selfsigned(pkey, subject, names, nnames, years);
     X509_NAME_free(subject);
     if (x == NULL) {
-        tls_setmsg(err, errlen, "cannot build certificate: %s", tls_last_error(e, sizeof(e)));
+        errorf(err, errlen, "cannot build certificate: %s", tls_last_error(e, sizeof(e)));
         goto out;
     }
     if (tls_thumbprint_of(x, tp) != 0) {
-        tls_setmsg(err, errlen, "cannot compute thumbprint: %s", tls_last_error(e, sizeof(e)));
+        errorf(err, errlen, "cannot compute thumbprint: %s", tls_last_error(e, sizeof(e)));
         goto out;
     }
     if (tls_write_cert_pair(certdir, tp, pkey, x, NULL, NULL, err, errlen) != 0)
@@ -487,16 +475,15 @@ tls_store_load(const char *certdir, char *err, size_t errlen)
     struct tls_store *store;
     int n;
 
-    tls_setmsg(err, errlen, "%s", "");
+    errorf(err, errlen, "%s", "");
     if (certdir == NULL) {
-        tls_setmsg(err, errlen, "no certificate directory given");
+        errorf(err, errlen, "no certificate directory given");
         return NULL;
     }
     /* Sorted, so that the store (and every tie) is the same on each load. */
     n = scandir(certdir, &ents, tls_pem_filter, alphasort);
     if (n < 0) {
-        tls_setmsg(err, errlen, "cannot read certificate directory %s: %s", certdir,
-                   strerror(errno));
+        errorf(err, errlen, "cannot read certificate directory %s: %s", certdir, strerror(errno));
         return NULL;
     }
     store = xcalloc(1, sizeof(*store));
@@ -666,7 +653,7 @@ tls_select_cert(struct tls_store *store, const char *host, enum tls_purpose purp
         }
     }
     if (best == NULL && named == 0)
-        tls_setmsg(why, whylen, "no certificate names %s", host);
+        errorf(why, whylen, "no certificate names %s", host);
     return best;
 }
 
@@ -708,10 +695,10 @@ tls_ctx_fail(SSL_CTX *ctx, const struct tls_cert *c, const char *what, char *why
     char e[256];
 
     if (c != NULL)
-        tls_setmsg(why, whylen, "certificate %s: cannot set up a %s: %s", c->thumbprint, what,
-                   tls_last_error(e, sizeof(e)));
+        errorf(why, whylen, "certificate %s: cannot set up a %s: %s", c->thumbprint, what,
+               tls_last_error(e, sizeof(e)));
     else
-        tls_setmsg(why, whylen, "cannot set up a %s: %s", what, tls_last_error(e, sizeof(e)));
+        errorf(why, whylen, "cannot set up a %s: %s", what, tls_last_error(e, sizeof(e)));
     SSL_CTX_free(ctx);
     return NULL;
 }
@@ -745,15 +732,15 @@ tls_store_server_ctx(struct tls_store *store, const char *fqdn, char *why, size_
     size_t n;
     SSL_CTX *ctx;
 
-    tls_setmsg(why, whylen, "%s", "");
+    errorf(why, whylen, "%s", "");
     if (store == NULL || fqdn == NULL || fqdn[0] == '\0') {
-        tls_setmsg(why, whylen, "no certificate store or FQDN");
+        errorf(why, whylen, "no certificate store or FQDN");
         return NULL;
     }
     /* "mail.example.com." is the same name as "mail.example.com". */
     n = strlcpy_p(host, fqdn, sizeof(host));
     if (n >= sizeof(host)) {
-        tls_setmsg(why, whylen, "\"%s\" is too long for a DNS name", fqdn);
+        errorf(why, whylen, "\"%s\" is too long for a DNS name", fqdn);
         return NULL;
     }
     if (n > 1 && host[n - 1] == '.')
@@ -770,7 +757,7 @@ tls_store_server_ctx(struct tls_store *store, const char *fqdn, char *why, size_
     ctx = best->ctx;
     pthread_mutex_unlock(&store->lock);
     if (ctx != NULL)
-        tls_setmsg(why, whylen, "%s", "");
+        errorf(why, whylen, "%s", "");
     return ctx;
 }
 

@@ -19,6 +19,7 @@
  */
 #include "tls/tls_certs.h"
 #include "lib/log.h"
+#include "lib/fsutil.h"
 #include "lib/util.h"
 #include "tls/tls_int.h"
 
@@ -322,24 +323,6 @@ owner_of(const char *certdir, struct tls_owner *o)
     }
 }
 
-static int
-write_all(int fd, const void *data, size_t len)
-{
-    const char *p = data;
-
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* Without replace, never replaces an existing file (a key must not be
  * overwritten silently); rename(2) only where RENAME_NOREPLACE is not
  * supported. */
@@ -375,7 +358,7 @@ write_file_atomic(const char *dir, const char *name, const void *data, size_t le
     int fd = -1, rc = -1;
 
     if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-        tls_setmsg(err, errlen, "cannot get random bytes for a temporary file name");
+        errorf(err, errlen, "cannot get random bytes for a temporary file name");
         return -1;
     }
     tls_hex_upper(rnd, sizeof(rnd), rhex);
@@ -384,25 +367,25 @@ write_file_atomic(const char *dir, const char *name, const void *data, size_t le
 
     fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, mode);
     if (fd < 0) {
-        tls_setmsg(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+        errorf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
         goto out;
     }
     if (fchmod(fd, mode) != 0 || (o != NULL && o->set && fchown(fd, o->uid, o->gid) != 0) ||
-        write_all(fd, data, len) != 0 || fsync(fd) != 0) {
-        tls_setmsg(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+        fs_write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+        errorf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
         goto out;
     }
     if (close(fd) != 0) {
         fd = -1;
-        tls_setmsg(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+        errorf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
         goto out;
     }
     fd = -1;
     if (rename_into(tmp, final, replace) != 0) {
         if (errno == EEXIST)
-            tls_setmsg(err, errlen, "%s already exists", final);
+            errorf(err, errlen, "%s already exists", final);
         else
-            tls_setmsg(err, errlen, "cannot rename %s to %s: %s", tmp, final, strerror(errno));
+            errorf(err, errlen, "cannot rename %s to %s: %s", tmp, final, strerror(errno));
         goto out;
     }
     rc = 0;
@@ -433,14 +416,14 @@ ensure_dir(const char *path, const struct tls_owner *o, char *err, size_t errlen
 {
     if (mkdir(path, 0700) == 0) {
         if (o->set && chown(path, o->uid, o->gid) != 0) {
-            tls_setmsg(err, errlen, "cannot chown %s: %s", path, strerror(errno));
+            errorf(err, errlen, "cannot chown %s: %s", path, strerror(errno));
             return -1;
         }
         return 0;
     }
     if (errno == EEXIST)
         return 0;
-    tls_setmsg(err, errlen, "cannot create %s: %s", path, strerror(errno));
+    errorf(err, errlen, "cannot create %s: %s", path, strerror(errno));
     return -1;
 }
 
@@ -453,13 +436,12 @@ lock_store(const char *certdir, char *err, size_t errlen)
     int fd = open(certdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
     if (fd < 0) {
-        tls_setmsg(err, errlen, "cannot open certificate directory %s: %s", certdir,
-                   strerror(errno));
+        errorf(err, errlen, "cannot open certificate directory %s: %s", certdir, strerror(errno));
         return -1;
     }
     while (flock(fd, LOCK_EX) != 0) {
         if (errno != EINTR) {
-            tls_setmsg(err, errlen, "cannot lock %s: %s", certdir, strerror(errno));
+            errorf(err, errlen, "cannot lock %s: %s", certdir, strerror(errno));
             close(fd);
             return -1;
         }
@@ -490,16 +472,16 @@ read_secure(const char *path, size_t max, unsigned char **buf, size_t *len, char
     *len = 0;
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        tls_setmsg(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        errorf(err, errlen, "cannot open %s: %s", path, strerror(errno));
         return -1;
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        tls_setmsg(err, errlen, "%s is not a regular file", path);
+        errorf(err, errlen, "%s is not a regular file", path);
         close(fd);
         return -1;
     }
     if (st.st_size <= 0 || (size_t)st.st_size > max) {
-        tls_setmsg(err, errlen, "%s is %s", path, st.st_size <= 0 ? "empty" : "too large");
+        errorf(err, errlen, "%s is %s", path, st.st_size <= 0 ? "empty" : "too large");
         close(fd);
         return -1;
     }
@@ -510,7 +492,7 @@ read_secure(const char *path, size_t max, unsigned char **buf, size_t *len, char
     got = tls_read_full(fd, b, size);
     close(fd);
     if (got != size) {
-        tls_setmsg(err, errlen, "cannot read %s", path);
+        errorf(err, errlen, "cannot read %s", path);
         OPENSSL_secure_clear_free(b, size + 1);
         return -1;
     }
@@ -534,7 +516,7 @@ read_key_file(const char *path, char *err, size_t errlen)
     ERR_clear_error();
     bio = BIO_new_mem_buf(buf, (int)len);
     if (bio == NULL || (key = PEM_read_bio_PrivateKey(bio, NULL, tls_no_passphrase, NULL)) == NULL)
-        tls_setmsg(err, errlen, "%s: cannot parse private key: %s", path, ossl_error(e, sizeof(e)));
+        errorf(err, errlen, "%s: cannot parse private key: %s", path, ossl_error(e, sizeof(e)));
     BIO_free(bio);
     OPENSSL_secure_clear_free(buf, len + 1);
     return key;
@@ -554,7 +536,7 @@ write_key(const char *dir, const char *name, EVP_PKEY *pkey, const struct tls_ow
 
     if (bio == NULL || PEM_write_bio_PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL) != 1 ||
         (len = BIO_get_mem_data(bio, &data)) <= 0) {
-        tls_setmsg(err, errlen, "cannot encode private key: %s", ossl_error(e, sizeof(e)));
+        errorf(err, errlen, "cannot encode private key: %s", ossl_error(e, sizeof(e)));
         goto out;
     }
     rc = write_file_atomic(dir, name, data, (size_t)len, 0600, false, o, err, errlen);
@@ -585,7 +567,7 @@ write_certs(const char *dir, const char *name, X509 *leaf, STACK_OF(X509) * chai
     BIO_free(bio);
     return rc;
 fail:
-    tls_setmsg(err, errlen, "cannot encode certificate: %s", ossl_error(e, sizeof(e)));
+    errorf(err, errlen, "cannot encode certificate: %s", ossl_error(e, sizeof(e)));
     BIO_free(bio);
     return -1;
 }
@@ -711,25 +693,24 @@ take_pem_key(struct bundle *b, const char *name, const char *header, const unsig
 
     b->key_material = true;
     if (++b->nkeys > 1) {
-        tls_setmsg(err, errlen, "%s holds more than one private key", path);
+        errorf(err, errlen, "%s holds more than one private key", path);
         goto out;
     }
     ERR_clear_error();
     if (bio == NULL || PEM_write_bio(bio, name, header, data, len) <= 0) {
-        tls_setmsg(err, errlen, "%s: cannot read the private key: %s", path,
-                   ossl_error(e, sizeof(e)));
+        errorf(err, errlen, "%s: cannot read the private key: %s", path, ossl_error(e, sizeof(e)));
         goto out;
     }
     pw->asked = false;
     key = PEM_read_bio_PrivateKey(bio, NULL, password_cb, pw);
     if (key == NULL) {
         if (pw->asked && pw->text == NULL)
-            tls_setmsg(err, errlen, "%s: the private key is encrypted: give its -Password", path);
+            errorf(err, errlen, "%s: the private key is encrypted: give its -Password", path);
         else if (pw->asked)
-            tls_setmsg(err, errlen, "%s: cannot decrypt the private key: wrong password?", path);
+            errorf(err, errlen, "%s: cannot decrypt the private key: wrong password?", path);
         else
-            tls_setmsg(err, errlen, "%s: cannot read the private key: %s", path,
-                       ossl_error(e, sizeof(e)));
+            errorf(err, errlen, "%s: cannot read the private key: %s", path,
+                   ossl_error(e, sizeof(e)));
         ERR_clear_error();
         goto out;
     }
@@ -779,8 +760,8 @@ parse_pem(struct bundle *b, const unsigned char *buf, size_t len, struct passwor
                 ERR_clear_error();
                 break;
             }
-            tls_setmsg(err, errlen, "%s: damaged PEM block after %d good one(s): %s", path, blocks,
-                       ossl_error(e, sizeof(e)));
+            errorf(err, errlen, "%s: damaged PEM block after %d good one(s): %s", path, blocks,
+                   ossl_error(e, sizeof(e)));
             goto out;
         }
         blocks++;
@@ -810,10 +791,10 @@ parse_pem(struct bundle *b, const unsigned char *buf, size_t len, struct passwor
                 goto out;
             }
         } else if (pem_name_is(name, req_names)) {
-            tls_setmsg(err, errlen,
-                       "%s holds a certificate request, not a certificate: send it to the CA and "
-                       "import the certificate it issues",
-                       path);
+            errorf(err, errlen,
+                   "%s holds a certificate request, not a certificate: send it to the CA and "
+                   "import the certificate it issues",
+                   path);
             OPENSSL_secure_free(name);
             OPENSSL_secure_free(header);
             OPENSSL_secure_clear_free(data, (size_t)dlen);
@@ -823,8 +804,8 @@ parse_pem(struct bundle *b, const unsigned char *buf, size_t len, struct passwor
                           name);
         }
         if (!ok)
-            tls_setmsg(err, errlen, "%s: damaged \"%.40s\" block: %s", path, name,
-                       ossl_error(e, sizeof(e)));
+            errorf(err, errlen, "%s: damaged \"%.40s\" block: %s", path, name,
+                   ossl_error(e, sizeof(e)));
         OPENSSL_secure_free(name);
         OPENSSL_secure_free(header);
         OPENSSL_secure_clear_free(data, (size_t)dlen);
@@ -879,19 +860,18 @@ parse_pkcs12(struct bundle *b, PKCS12 *p12, struct password *pw, const char *pat
                 pass = "";
             else {
                 ERR_clear_error();
-                tls_setmsg(err, errlen,
-                           "%s is a PKCS#12 file protected by a password: give -Password", path);
+                errorf(err, errlen, "%s is a PKCS#12 file protected by a password: give -Password",
+                       path);
                 return -1;
             }
         } else if (PKCS12_verify_mac(p12, pass, -1) != 1) {
             ERR_clear_error();
-            tls_setmsg(err, errlen, "%s: wrong password for this PKCS#12 file", path);
+            errorf(err, errlen, "%s: wrong password for this PKCS#12 file", path);
             return -1;
         }
     }
     if (p12_parse(p12, pass, &key, &cert, &ca) != 1) {
-        tls_setmsg(err, errlen, "%s: cannot read the PKCS#12 file: %s", path,
-                   ossl_error(e, sizeof(e)));
+        errorf(err, errlen, "%s: cannot read the PKCS#12 file: %s", path, ossl_error(e, sizeof(e)));
         return -1;
     }
     if (key != NULL) {
@@ -945,10 +925,10 @@ parse_der(struct bundle *b, const unsigned char *buf, size_t len, struct passwor
         return 0;
     }
     ERR_clear_error();
-    tls_setmsg(err, errlen,
-               "%s is not a certificate file (neither PEM nor DER certificates, PKCS#7, PKCS#12 "
-               "or a CRL)",
-               path);
+    errorf(err, errlen,
+           "%s is not a certificate file (neither PEM nor DER certificates, PKCS#7, PKCS#12 "
+           "or a CRL)",
+           path);
     return -1;
 }
 
@@ -1031,7 +1011,7 @@ parse_subject(const char *text, X509_NAME **out, char **cn, char *err, size_t er
         while (*p == ' ' || *p == '\t')
             p++;
         if (klen == 0 || *p != '=') {
-            tls_setmsg(err, errlen, "SubjectName: expected ATTRIBUTE=value at \"%.40s\"", p);
+            errorf(err, errlen, "SubjectName: expected ATTRIBUTE=value at \"%.40s\"", p);
             goto out;
         }
         p++;
@@ -1041,10 +1021,10 @@ parse_subject(const char *text, X509_NAME **out, char **cn, char *err, size_t er
             if (str_ieq(subject_attrs[i].written, key))
                 attr = &subject_attrs[i];
         if (attr == NULL) {
-            tls_setmsg(err, errlen,
-                       "SubjectName: unknown attribute \"%s\" (use CN, O, OU, L, S, C, DC, E, "
-                       "SERIALNUMBER)",
-                       key);
+            errorf(err, errlen,
+                   "SubjectName: unknown attribute \"%s\" (use CN, O, OU, L, S, C, DC, E, "
+                   "SERIALNUMBER)",
+                   key);
             goto out;
         }
         v = xmalloc(strlen(p) + 1);
@@ -1056,7 +1036,7 @@ parse_subject(const char *text, X509_NAME **out, char **cn, char *err, size_t er
             }
             if (*p != '"') {
                 free(v);
-                tls_setmsg(err, errlen, "SubjectName: unterminated quote in %s=", key);
+                errorf(err, errlen, "SubjectName: unterminated quote in %s=", key);
                 goto out;
             }
             p++;
@@ -1076,29 +1056,29 @@ parse_subject(const char *text, X509_NAME **out, char **cn, char *err, size_t er
             p++;
         else if (*p != '\0') {
             free(v);
-            tls_setmsg(err, errlen, "SubjectName: expected ',' after %s=", key);
+            errorf(err, errlen, "SubjectName: expected ',' after %s=", key);
             goto out;
         }
         if (vlen == 0) {
             free(v);
-            tls_setmsg(err, errlen, "SubjectName: %s= has no value", key);
+            errorf(err, errlen, "SubjectName: %s= has no value", key);
             goto out;
         }
         if (strcmp(attr->sn, "C") == 0 &&
             (vlen != 2 || !isalpha((unsigned char)v[0]) || !isalpha((unsigned char)v[1]))) {
-            tls_setmsg(err, errlen, "SubjectName: C=%s is not a two-letter country code", v);
+            errorf(err, errlen, "SubjectName: C=%s is not a two-letter country code", v);
             free(v);
             goto out;
         }
         if (strcmp(attr->sn, "CN") == 0 && vlen > CN_MAX) {
-            tls_setmsg(err, errlen, "SubjectName: CN is longer than the %d characters X.509 allows",
-                       CN_MAX);
+            errorf(err, errlen, "SubjectName: CN is longer than the %d characters X.509 allows",
+                   CN_MAX);
             free(v);
             goto out;
         }
         if (n == SUBJECT_ATTRS_MAX) {
             free(v);
-            tls_setmsg(err, errlen, "SubjectName: more than %d attributes", SUBJECT_ATTRS_MAX);
+            errorf(err, errlen, "SubjectName: more than %d attributes", SUBJECT_ATTRS_MAX);
             goto out;
         }
         /* Stable insertion by rank: the conventional encoding order. */
@@ -1113,7 +1093,7 @@ parse_subject(const char *text, X509_NAME **out, char **cn, char *err, size_t er
         }
     }
     if (n == 0) {
-        tls_setmsg(err, errlen, "SubjectName is empty");
+        errorf(err, errlen, "SubjectName is empty");
         goto out;
     }
     name = X509_NAME_new();
@@ -1123,8 +1103,8 @@ parse_subject(const char *text, X509_NAME **out, char **cn, char *err, size_t er
         if (X509_NAME_add_entry_by_txt(name, rdns[i].attr->sn, MBSTRING_UTF8,
                                        (const unsigned char *)rdns[i].value, -1, -1, 0) != 1) {
             char e[256];
-            tls_setmsg(err, errlen, "SubjectName: %s=%s: %s", rdns[i].attr->written, rdns[i].value,
-                       ossl_error(e, sizeof(e)));
+            errorf(err, errlen, "SubjectName: %s=%s: %s", rdns[i].attr->written, rdns[i].value,
+                   ossl_error(e, sizeof(e)));
             X509_NAME_free(name);
             goto out;
         }
@@ -1162,7 +1142,7 @@ resolve_names(const struct tls_new_cert *spec, X509_NAME **subject, char ***name
         char *s = xstrdup(spec->names[i]);
         str_lower(s);
         if (!tls_valid_dns_name(s, true)) {
-            tls_setmsg(err, errlen, "DomainName: \"%s\" is not a valid DNS name", spec->names[i]);
+            errorf(err, errlen, "DomainName: \"%s\" is not a valid DNS name", spec->names[i]);
             free(s);
             goto out;
         }
@@ -1173,10 +1153,10 @@ resolve_names(const struct tls_new_cert *spec, X509_NAME **subject, char ***name
     if (cn != NULL) {
         bool dns = tls_valid_dns_name(cn, true);
         if (*nnames == 0 && !dns) {
-            tls_setmsg(err, errlen,
-                       "SubjectName: CN=%s is not a DNS name, so it cannot be the certificate's "
-                       "domain: give -DomainName",
-                       cn);
+            errorf(err, errlen,
+                   "SubjectName: CN=%s is not a DNS name, so it cannot be the certificate's "
+                   "domain: give -DomainName",
+                   cn);
             goto out;
         }
         /* Clients ignore the CN of a certificate with SANs: the CN must
@@ -1195,7 +1175,7 @@ resolve_names(const struct tls_new_cert *spec, X509_NAME **subject, char ***name
         size_t hl;
 
         if (spec->fqdn == NULL || !tls_valid_dns_name(spec->fqdn, true)) {
-            tls_setmsg(err, errlen, "no -DomainName given and no usable server Fqdn");
+            errorf(err, errlen, "no -DomainName given and no usable server Fqdn");
             goto out;
         }
         names_push(names, nnames, spec->fqdn);
@@ -1214,9 +1194,9 @@ resolve_names(const struct tls_new_cert *spec, X509_NAME **subject, char ***name
     }
     if (*subject == NULL) {
         if (strlen((*names)[0]) > CN_MAX) {
-            tls_setmsg(err, errlen,
-                       "\"%s\" is longer than the %d characters a CN allows: give -SubjectName",
-                       (*names)[0], CN_MAX);
+            errorf(err, errlen,
+                   "\"%s\" is longer than the %d characters a CN allows: give -SubjectName",
+                   (*names)[0], CN_MAX);
             goto out;
         }
         *subject = X509_NAME_new();
@@ -1449,16 +1429,14 @@ new_request(const char *certdir, const struct tls_new_cert *spec, EVP_PKEY *pkey
         fatalx("tls: out of memory");
     if ((req = build_request(pkey, subject, (const char *const *)names, nnames)) == NULL ||
         pubkey_id(pkey, id) != 0) {
-        tls_setmsg(err, errlen, "cannot build the certificate request: %s",
-                   ossl_error(e, sizeof(e)));
+        errorf(err, errlen, "cannot build the certificate request: %s", ossl_error(e, sizeof(e)));
         goto out;
     }
     if (PEM_write_bio_X509_REQ(pem, req) != 1 ||
         (spec->request_der ? i2d_X509_REQ_bio(out, req) : PEM_write_bio_X509_REQ(out, req)) != 1 ||
         (text = bio_copy(pem, &textlen)) == NULL ||
         (*request = bio_copy(out, request_len)) == NULL) {
-        tls_setmsg(err, errlen, "cannot encode the certificate request: %s",
-                   ossl_error(e, sizeof(e)));
+        errorf(err, errlen, "cannot encode the certificate request: %s", ossl_error(e, sizeof(e)));
         goto out;
     }
     if (ensure_dir(dir, o, err, errlen) != 0)
@@ -1513,13 +1491,13 @@ new_selfsigned(const char *certdir, const struct tls_new_cert *spec, EVP_PKEY *p
     int rc = -1;
 
     if (years < 1 || years > YEARS_MAX) {
-        tls_setmsg(err, errlen, "validity of %d years is outside 1..%d", years, YEARS_MAX);
+        errorf(err, errlen, "validity of %d years is outside 1..%d", years, YEARS_MAX);
         return -1;
     }
     if ((x = tls_build_selfsigned(pkey, subject, (const char *const *)names, nnames, years)) ==
             NULL ||
         tls_thumbprint_of(x, id) != 0) {
-        tls_setmsg(err, errlen, "cannot build the certificate: %s", ossl_error(e, sizeof(e)));
+        errorf(err, errlen, "cannot build the certificate: %s", ossl_error(e, sizeof(e)));
         goto out;
     }
     if (tls_write_cert_pair(certdir, id, pkey, x, NULL, o, err, errlen) != 0)
@@ -1547,25 +1525,25 @@ tls_certs_new(const char *certdir, const struct tls_new_cert *spec, char id[TLS_
     struct tls_owner o;
     int bits = spec->key_bits, lockfd = -1, rc = -1;
 
-    tls_setmsg(err, errlen, "%s", "");
+    errorf(err, errlen, "%s", "");
     if (request != NULL)
         *request = NULL;
     if (request_len != NULL)
         *request_len = 0;
     if (spec->request && (request == NULL || request_len == NULL)) {
-        tls_setmsg(err, errlen, "no place for the request");
+        errorf(err, errlen, "no place for the request");
         return -1;
     }
     if (spec->algorithm == TLS_KEY_ECDSA) {
         if (bits != 0 && bits != 256) {
-            tls_setmsg(err, errlen, "KeySize: ECDSA keys are P-256 (256 bits)");
+            errorf(err, errlen, "KeySize: ECDSA keys are P-256 (256 bits)");
             return -1;
         }
     } else {
         if (bits == 0)
             bits = 2048;
         if (bits != 2048 && bits != 3072 && bits != 4096) {
-            tls_setmsg(err, errlen, "KeySize: %d is not 2048, 3072 or 4096", bits);
+            errorf(err, errlen, "KeySize: %d is not 2048, 3072 or 4096", bits);
             return -1;
         }
     }
@@ -1576,7 +1554,7 @@ tls_certs_new(const char *certdir, const struct tls_new_cert *spec, char id[TLS_
         goto out;
     ERR_clear_error();
     if ((pkey = generate_key(spec->algorithm, bits)) == NULL) {
-        tls_setmsg(err, errlen, "cannot generate the key: %s", ossl_error(e, sizeof(e)));
+        errorf(err, errlen, "cannot generate the key: %s", ossl_error(e, sizeof(e)));
         goto out;
     }
     if (spec->request)
@@ -1694,18 +1672,16 @@ check_leaf(X509 *leaf, EVP_PKEY *key, STACK_OF(X509) * chain, const char *path, 
     ERR_clear_error();
     if (X509_check_private_key(leaf, key) != 1) {
         ERR_clear_error();
-        tls_setmsg(err, errlen, "%s: the private key does not match the certificate %s", path,
-                   subject);
+        errorf(err, errlen, "%s: the private key does not match the certificate %s", path, subject);
         goto out;
     }
     if (X509_get_extension_flags(leaf) & EXFLAG_INVALID) {
-        tls_setmsg(err, errlen, "%s: certificate %s has malformed extensions", path, subject);
+        errorf(err, errlen, "%s: certificate %s has malformed extensions", path, subject);
         goto out;
     }
     if (X509_cmp_current_time(X509_get0_notAfter(leaf)) <= 0) {
         asn1_iso_time(X509_get0_notAfter(leaf), date, sizeof(date));
-        tls_setmsg(err, errlen, "%s: certificate %s expired on %s: not imported", path, subject,
-                   date);
+        errorf(err, errlen, "%s: certificate %s expired on %s: not imported", path, subject, date);
         goto out;
     }
     if (X509_cmp_current_time(X509_get0_notBefore(leaf)) >= 0) {
@@ -1718,16 +1694,16 @@ check_leaf(X509 *leaf, EVP_PKEY *key, STACK_OF(X509) * chain, const char *path, 
     for (size_t i = 0; i < ndomains; i++)
         named = named || tls_valid_dns_name(domains[i], true);
     if (!named) {
-        tls_setmsg(err, errlen,
-                   "%s: certificate %s names no DNS domain (no DNS SubjectAltName, no CN that is "
-                   "a domain name)",
-                   path, subject);
+        errorf(err, errlen,
+               "%s: certificate %s names no DNS domain (no DNS SubjectAltName, no CN that is "
+               "a domain name)",
+               path, subject);
         goto out;
     }
     if (EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA && EVP_PKEY_get_bits(key) < RSA_BITS_MIN) {
-        tls_setmsg(err, errlen,
-                   "%s: certificate %s has a %d-bit RSA key; TLS refuses keys under %d bits", path,
-                   subject, EVP_PKEY_get_bits(key), RSA_BITS_MIN);
+        errorf(err, errlen,
+               "%s: certificate %s has a %d-bit RSA key; TLS refuses keys under %d bits", path,
+               subject, EVP_PKEY_get_bits(key), RSA_BITS_MIN);
         goto out;
     }
     if (!(X509_get_extended_key_usage(leaf) & XKU_SSL_SERVER))
@@ -1768,12 +1744,12 @@ tls_certs_import(const char *certdir, const char *path, const char *password,
     struct tls_owner o;
     int unused = 0, lockfd = -1, rc = -1;
 
-    tls_setmsg(err, errlen, "%s", "");
+    errorf(err, errlen, "%s", "");
     memset(res, 0, sizeof(*res));
     if (read_bundle(&b, path, password, warn, warnlen, err, errlen) != 0)
         goto out;
     if (sk_X509_num(b.certs) == 0) {
-        tls_setmsg(err, errlen, "%s holds no certificate", path);
+        errorf(err, errlen, "%s holds no certificate", path);
         goto out;
     }
     owner_of(certdir, &o);
@@ -1787,10 +1763,10 @@ tls_certs_import(const char *certdir, const char *path, const char *password,
         ERR_clear_error();
         if (leaf == NULL) {
             char *s = dn_text(X509_get_subject_name(sk_X509_value(b.certs, 0)));
-            tls_setmsg(err, errlen, "%s: the private key does not match %s%s", path,
-                       sk_X509_num(b.certs) > 1 ? "any certificate in it, such as "
-                                                : "the certificate ",
-                       s);
+            errorf(err, errlen, "%s: the private key does not match %s%s", path,
+                   sk_X509_num(b.certs) > 1 ? "any certificate in it, such as "
+                                            : "the certificate ",
+                   s);
             free(s);
             goto out;
         }
@@ -1799,12 +1775,11 @@ tls_certs_import(const char *certdir, const char *path, const char *password,
         if (r < 0)
             goto out;
         if (r > 0) {
-            tls_setmsg(
-                err, errlen,
-                "%s holds no private key, and no certificate in it answers a pending request "
-                "(New-ExchangeCertificate -GenerateRequest); import the certificate together "
-                "with its key (PEM with the key, or PKCS#12)",
-                path);
+            errorf(err, errlen,
+                   "%s holds no private key, and no certificate in it answers a pending request "
+                   "(New-ExchangeCertificate -GenerateRequest); import the certificate together "
+                   "with its key (PEM with the key, or PKCS#12)",
+                   path);
             goto out;
         }
         from_request = true;
@@ -1818,12 +1793,12 @@ tls_certs_import(const char *certdir, const char *path, const char *password,
     if (check_leaf(leaf, key, chain, path, warn, warnlen, err, errlen) != 0)
         goto out;
     if (tls_thumbprint_of(leaf, tp) != 0) {
-        tls_setmsg(err, errlen, "cannot compute the thumbprint");
+        errorf(err, errlen, "cannot compute the thumbprint");
         goto out;
     }
     p = xasprintf("%s/%s.pem", certdir, tp);
     if (file_exists(p)) {
-        tls_setmsg(err, errlen, "certificate %s is already in the store", tp);
+        errorf(err, errlen, "certificate %s is already in the store", tp);
         free(p);
         goto out;
     }
@@ -2089,7 +2064,7 @@ tls_certs_list(const char *certdir, struct tls_cert_info **out, size_t *n, char 
 
     *out = NULL;
     *n = 0;
-    tls_setmsg(err, errlen, "%s", "");
+    errorf(err, errlen, "%s", "");
     if ((store = tls_store_load(certdir, err, errlen)) == NULL)
         return -1;
     xs = trust_store(store);
@@ -2159,7 +2134,7 @@ tls_certs_enable_smtp(const char *certdir, const char *thumbprint, char *err, si
     char date[64], *p;
     int lockfd, rc = -1;
 
-    tls_setmsg(err, errlen, "%s", "");
+    errorf(err, errlen, "%s", "");
     owner_of(certdir, &o);
     if ((lockfd = lock_store(certdir, err, errlen)) < 0)
         return -1;
@@ -2171,25 +2146,25 @@ tls_certs_enable_smtp(const char *certdir, const char *thumbprint, char *err, si
     if (c == NULL) {
         p = xasprintf("%s/requests/%s.req", certdir, thumbprint);
         if (file_exists(p))
-            tls_setmsg(err, errlen,
-                       "%s is a pending request: import the CA's certificate "
-                       "(Import-ExchangeCertificate) first",
-                       thumbprint);
+            errorf(err, errlen,
+                   "%s is a pending request: import the CA's certificate "
+                   "(Import-ExchangeCertificate) first",
+                   thumbprint);
         else
-            tls_setmsg(err, errlen, "no certificate with thumbprint %s in the store", thumbprint);
+            errorf(err, errlen, "no certificate with thumbprint %s in the store", thumbprint);
         free(p);
         goto out;
     }
     if (c->key_state != KEY_OK) {
-        tls_setmsg(err, errlen, "certificate %s %s: it cannot serve SMTP", thumbprint,
-                   c->key_state == KEY_NONE       ? "has no private key"
-                   : c->key_state == KEY_MISMATCH ? "has a private key that does not match it"
-                                                  : "has an unreadable private key");
+        errorf(err, errlen, "certificate %s %s: it cannot serve SMTP", thumbprint,
+               c->key_state == KEY_NONE       ? "has no private key"
+               : c->key_state == KEY_MISMATCH ? "has a private key that does not match it"
+                                              : "has an unreadable private key");
         goto out;
     }
     if (time(NULL) > c->not_after) {
         iso_time(c->not_after, date, sizeof(date));
-        tls_setmsg(err, errlen, "certificate %s expired on %s", thumbprint, date);
+        errorf(err, errlen, "certificate %s expired on %s", thumbprint, date);
         goto out;
     }
     if (write_marker(certdir, thumbprint, &o, err, errlen) != 0)
@@ -2212,7 +2187,7 @@ tls_certs_remove(const char *certdir, const char *thumbprint, char *err, size_t 
     char *rreq = xasprintf("%s/%s.req", dir, thumbprint);
     int lockfd, rc = -1;
 
-    tls_setmsg(err, errlen, "%s", "");
+    errorf(err, errlen, "%s", "");
     if ((lockfd = lock_store(certdir, err, errlen)) < 0)
         goto out;
     if (file_exists(pem) || file_exists(key)) {
@@ -2229,11 +2204,11 @@ tls_certs_remove(const char *certdir, const char *thumbprint, char *err, size_t 
         tls_sync_dir(dir);
         rc = file_exists(rkey) || file_exists(rreq) ? -1 : 0;
     } else {
-        tls_setmsg(err, errlen, "no certificate with thumbprint %s in the store", thumbprint);
+        errorf(err, errlen, "no certificate with thumbprint %s in the store", thumbprint);
         goto out;
     }
     if (rc != 0)
-        tls_setmsg(err, errlen, "cannot remove the files of %s: %s", thumbprint, strerror(errno));
+        errorf(err, errlen, "cannot remove the files of %s: %s", thumbprint, strerror(errno));
 out:
     if (lockfd >= 0)
         close(lockfd);
@@ -2297,15 +2272,15 @@ check_trust_cert(X509 *x, enum tls_trust_location where, const char *path, char 
 
     if (X509_cmp_current_time(X509_get0_notAfter(x)) <= 0) {
         asn1_iso_time(X509_get0_notAfter(x), date, sizeof(date));
-        tls_setmsg(err, errlen, "%s: certificate %s expired on %s", path, subject, date);
+        errorf(err, errlen, "%s: certificate %s expired on %s", path, subject, date);
         goto out;
     }
     if (where == TLS_TRUST_ROOT) {
         if (!ca && !ss) {
-            tls_setmsg(err, errlen,
-                       "%s: certificate %s is neither a CA (basicConstraints CA:TRUE) nor "
-                       "self-signed: it cannot be a trusted root",
-                       path, subject);
+            errorf(err, errlen,
+                   "%s: certificate %s is neither a CA (basicConstraints CA:TRUE) nor "
+                   "self-signed: it cannot be a trusted root",
+                   path, subject);
             goto out;
         }
         if (!ss)
@@ -2316,17 +2291,17 @@ check_trust_cert(X509 *x, enum tls_trust_location where, const char *path, char 
                 subject);
     } else {
         if (ss) {
-            tls_setmsg(err, errlen,
-                       "%s: certificate %s is self-signed: a root belongs in "
-                       "Cert:\\LocalMachine\\Root",
-                       path, subject);
+            errorf(err, errlen,
+                   "%s: certificate %s is self-signed: a root belongs in "
+                   "Cert:\\LocalMachine\\Root",
+                   path, subject);
             goto out;
         }
         if (!ca) {
-            tls_setmsg(err, errlen,
-                       "%s: certificate %s is not a CA (basicConstraints CA:TRUE): it cannot be an "
-                       "intermediate",
-                       path, subject);
+            errorf(err, errlen,
+                   "%s: certificate %s is not a CA (basicConstraints CA:TRUE): it cannot be an "
+                   "intermediate",
+                   path, subject);
             goto out;
         }
     }
@@ -2353,8 +2328,8 @@ check_trust_crl(X509_CRL *crl, const char *crldir, const char *id, STACK_OF(X509
         EVP_PKEY *pk = X509_get0_pubkey(ca);
         if (pk == NULL || X509_CRL_verify(crl, pk) != 1) {
             ERR_clear_error();
-            tls_setmsg(err, errlen, "%s: the CRL's signature does not verify with the key of %s",
-                       path, issuer);
+            errorf(err, errlen, "%s: the CRL's signature does not verify with the key of %s", path,
+                   issuer);
             goto out;
         }
     } else {
@@ -2372,8 +2347,7 @@ check_trust_crl(X509_CRL *crl, const char *crldir, const char *id, STACK_OF(X509
     if (old != NULL) {
         int cmp = ASN1_TIME_compare(X509_CRL_get0_lastUpdate(old), X509_CRL_get0_lastUpdate(crl));
         if (cmp > 0) {
-            tls_setmsg(err, errlen, "%s: the stored CRL of %s is newer than this one", path,
-                       issuer);
+            errorf(err, errlen, "%s: the stored CRL of %s is newer than this one", path, issuer);
             goto out;
         }
         if (cmp == 0 && X509_CRL_cmp(old, crl) == 0) {
@@ -2400,7 +2374,7 @@ write_crl(const char *dir, const char *id, X509_CRL *crl, const struct tls_owner
 
     if (bio == NULL || PEM_write_bio_X509_CRL(bio, crl) != 1 ||
         (len = BIO_get_mem_data(bio, &data)) <= 0)
-        tls_setmsg(err, errlen, "cannot encode CRL: %s", ossl_error(e, sizeof(e)));
+        errorf(err, errlen, "cannot encode CRL: %s", ossl_error(e, sizeof(e)));
     else
         /* A newer CRL of the same issuer replaces the older one. */
         rc = write_file_atomic(dir, name, data, (size_t)len, 0644, true, o, err, errlen);
@@ -2425,27 +2399,27 @@ tls_certs_import_trust(const char *certdir, const char *path, enum tls_trust_loc
 
     *items = NULL;
     *nitems = 0;
-    tls_setmsg(err, errlen, "%s", "");
+    errorf(err, errlen, "%s", "");
     if (chains == NULL)
         fatalx("tls: out of memory");
     /* No password: anything encrypted is a key, and is refused anyway. */
     if (read_bundle(&b, path, NULL, warn, warnlen, err, errlen) != 0) {
         if (b.key_material)
-            tls_setmsg(err, errlen,
-                       "%s holds a private key: a trusted certificate never needs one; import only "
-                       "the certificate",
-                       path);
-        goto out;
-    }
-    if (b.key_material) {
-        tls_setmsg(err, errlen,
-                   "%s holds a private key: a trusted certificate never needs one; import only the "
-                   "certificate",
+            errorf(err, errlen,
+                   "%s holds a private key: a trusted certificate never needs one; import only "
+                   "the certificate",
                    path);
         goto out;
     }
+    if (b.key_material) {
+        errorf(err, errlen,
+               "%s holds a private key: a trusted certificate never needs one; import only the "
+               "certificate",
+               path);
+        goto out;
+    }
     if (sk_X509_num(b.certs) == 0 && sk_X509_CRL_num(b.crls) == 0) {
-        tls_setmsg(err, errlen, "%s holds no certificate and no CRL", path);
+        errorf(err, errlen, "%s holds no certificate and no CRL", path);
         goto out;
     }
     owner_of(certdir, &o);
@@ -2482,13 +2456,13 @@ tls_certs_import_trust(const char *certdir, const char *path, enum tls_trust_loc
         it->crl = true;
         it->subject = dn_text(X509_CRL_get_issuer(crl));
         if (name_id(X509_CRL_get_issuer(crl), it->id) != 0) {
-            tls_setmsg(err, errlen, "%s: cannot read the CRL's issuer", path);
+            errorf(err, errlen, "%s: cannot read the CRL's issuer", path);
             goto out;
         }
         for (size_t j = 0; j + 1 < n; j++) {
             if (v[j].crl && strcmp(v[j].id, it->id) == 0) {
-                tls_setmsg(err, errlen, "%s holds two CRLs of %s: import the newest only", path,
-                           it->subject);
+                errorf(err, errlen, "%s holds two CRLs of %s: import the newest only", path,
+                       it->subject);
                 goto out;
             }
         }

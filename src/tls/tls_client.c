@@ -278,15 +278,15 @@ tls_store_client_ctx(struct tls_store *store, const char *client_fqdn, char *why
     struct tls_cert *c = NULL;
     SSL_CTX *ctx = NULL;
 
-    tls_setmsg(why, whylen, "%s", "");
+    errorf(why, whylen, "%s", "");
     if (store == NULL) {
-        tls_setmsg(why, whylen, "no certificate store");
+        errorf(why, whylen, "no certificate store");
         return NULL;
     }
     /* An empty name is no name: no client certificate. */
     if (client_fqdn != NULL && client_fqdn[0] != '\0') {
         if (!normalize_host(client_fqdn, host)) {
-            tls_setmsg(why, whylen, "\"%.64s...\" is too long for a DNS name", client_fqdn);
+            errorf(why, whylen, "\"%.64s...\" is too long for a DNS name", client_fqdn);
             return NULL;
         }
         key = host;
@@ -314,7 +314,7 @@ tls_store_client_ctx(struct tls_store *store, const char *client_fqdn, char *why
 out:
     pthread_mutex_unlock(&store->lock);
     if (ctx != NULL)
-        tls_setmsg(why, whylen, "%s", "");
+        errorf(why, whylen, "%s", "");
     return ctx;
 }
 
@@ -443,14 +443,14 @@ tls_peer_check(struct ssl_st *ssl, const char *const *names, size_t nnames, char
     size_t shown = 0;
     long vr;
 
-    tls_setmsg(why, whylen, "%s", "");
+    errorf(why, whylen, "%s", "");
     if (ssl == NULL) {
-        tls_setmsg(why, whylen, "no TLS session");
+        errorf(why, whylen, "no TLS session");
         return TLS_PEER_NO_CERTIFICATE;
     }
     x = SSL_get0_peer_certificate(ssl);
     if (x == NULL) {
-        tls_setmsg(why, whylen, "the peer presented no certificate");
+        errorf(why, whylen, "the peer presented no certificate");
         return TLS_PEER_NO_CERTIFICATE;
     }
     dn_text(X509_get_subject_name(x), subject, sizeof(subject));
@@ -472,40 +472,40 @@ tls_peer_check(struct ssl_st *ssl, const char *const *names, size_t nnames, char
         st = expired ? TLS_PEER_EXPIRED : TLS_PEER_NOT_YET_VALID;
         bad = find_bad_dates(ssl, x, expired);
         if (bad == NULL) {
-            tls_setmsg(why, whylen, "certificate %s%s: a certificate of its chain %s", subject,
-                       issuer, expired ? "has expired" : "is not yet valid");
+            errorf(why, whylen, "certificate %s%s: a certificate of its chain %s", subject, issuer,
+                   expired ? "has expired" : "is not yet valid");
             return st;
         }
         asn1_time_text(expired ? X509_get0_notAfter(bad) : X509_get0_notBefore(bad), date,
                        sizeof(date));
         if (bad == x) {
-            tls_setmsg(why, whylen, "certificate %s%s %s (%s %s)", subject, issuer,
-                       expired ? "has expired" : "is not yet valid",
-                       expired ? "notAfter" : "notBefore", date);
+            errorf(why, whylen, "certificate %s%s %s (%s %s)", subject, issuer,
+                   expired ? "has expired" : "is not yet valid", expired ? "notAfter" : "notBefore",
+                   date);
         } else {
             dn_text(X509_get_subject_name(bad), other, sizeof(other));
-            tls_setmsg(why, whylen, "certificate %s%s: chain certificate %s %s (%s %s)", subject,
-                       issuer, other, expired ? "has expired" : "is not yet valid",
-                       expired ? "notAfter" : "notBefore", date);
+            errorf(why, whylen, "certificate %s%s: chain certificate %s %s (%s %s)", subject,
+                   issuer, other, expired ? "has expired" : "is not yet valid",
+                   expired ? "notAfter" : "notBefore", date);
         }
         return st;
     }
     case X509_V_ERR_CERT_REVOKED:
-        tls_setmsg(why, whylen, "certificate %s%s has been revoked", subject, issuer);
+        errorf(why, whylen, "certificate %s%s has been revoked", subject, issuer);
         return TLS_PEER_REVOKED;
     default:
         if (tls_verify_untrusted(vr)) {
-            tls_setmsg(why, whylen, "certificate %s%s is not trusted: %s", subject, issuer,
-                       X509_verify_cert_error_string(vr));
+            errorf(why, whylen, "certificate %s%s is not trusted: %s", subject, issuer,
+                   X509_verify_cert_error_string(vr));
             return TLS_PEER_UNTRUSTED;
         }
-        tls_setmsg(why, whylen, "certificate %s%s is invalid: %s", subject, issuer,
-                   X509_verify_cert_error_string(vr));
+        errorf(why, whylen, "certificate %s%s is invalid: %s", subject, issuer,
+               X509_verify_cert_error_string(vr));
         return TLS_PEER_INVALID;
     }
 
     if (nnames == 0 || names == NULL) {
-        tls_setmsg(why, whylen, "certificate %s%s is trusted", subject, issuer);
+        errorf(why, whylen, "certificate %s%s is trusted", subject, issuer);
         return st;
     }
     /* X509_check_host looks at the subject CN only when there are no DNS
@@ -518,13 +518,12 @@ tls_peer_check(struct ssl_st *ssl, const char *const *names, size_t nnames, char
             continue;
         if (X509_check_host(x, host, strlen(host), X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) ==
             1) {
-            tls_setmsg(why, whylen, "certificate %s%s is trusted and names %s", subject, issuer,
-                       host);
+            errorf(why, whylen, "certificate %s%s is trusted and names %s", subject, issuer, host);
             return TLS_PEER_OK;
         }
     }
     ERR_clear_error();
-    tls_setmsg(why, whylen, "certificate %s%s does not name ", subject, issuer);
+    errorf(why, whylen, "certificate %s%s does not name ", subject, issuer);
     for (size_t i = 0; i < nnames && why != NULL; i++) {
         size_t used = strnlen(why, whylen);
         if (names[i] == NULL || names[i][0] == '\0' || used + 1 >= whylen)
@@ -532,8 +531,8 @@ tls_peer_check(struct ssl_st *ssl, const char *const *names, size_t nnames, char
         snprintf(why + used, whylen - used, "%s%s", shown++ > 0 ? " or " : "", names[i]);
     }
     if (shown == 0)
-        tls_setmsg(why, whylen, "certificate %s%s: no usable name to check it against", subject,
-                   issuer);
+        errorf(why, whylen, "certificate %s%s: no usable name to check it against", subject,
+               issuer);
     return TLS_PEER_NAME_MISMATCH;
 }
 

@@ -136,9 +136,6 @@ int tls_trust_add(const struct tls_store *store, X509_STORE *xs);
  * Helpers (tls.c)
  */
 
-/* vsnprintf into buf, when buf is not NULL. */
-void tls_setmsg(char *buf, size_t len, const char *fmt, ...) PRINTF_LIKE(3, 4);
-
 /* Appends to what buf already holds, after sep when it holds something
  * (reasons: "; "; warnings, which a cmdlet prints one per line: "\n"). */
 void tls_appendmsg(char *buf, size_t len, const char *sep, const char *fmt, ...) PRINTF_LIKE(4, 5);
