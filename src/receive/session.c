@@ -20,6 +20,7 @@
 #include "receive/server.h"
 #include "receive/session_int.h"
 #include "tls/tls.h"
+#include "tls/tls_shutdown.h"
 
 #include <ctype.h>
 #include <event2/buffer.h>
@@ -162,7 +163,6 @@ session_reset_transaction(struct session *s)
         s->msg = NULL;
     }
     memset(&s->mail, 0, sizeof(s->mail));
-    s->data_error = NULL;
     free(s->domain_secured);
     s->domain_secured = NULL;
 }
@@ -173,8 +173,7 @@ session_free(struct session *s)
     struct server *srv = s->srv;
 
     session_reset_transaction(s);
-    if (s->bev)
-        bufferevent_free(s->bev);
+    tls_bufferevent_free(s->bev);
     if (s->lifetime_timer)
         event_free(s->lifetime_timer);
     if (s->prev)
@@ -209,10 +208,8 @@ session_close(struct session *s, const char *reason)
          * to us: drop the connection now and free the rest when it lets
          * go. */
         s->dead = true;
-        if (s->bev) {
-            bufferevent_free(s->bev);
-            s->bev = NULL;
-        }
+        tls_bufferevent_free(s->bev);
+        s->bev = NULL;
         return;
     }
     session_free(s);
@@ -446,6 +443,14 @@ is_postmaster(const struct smtp_address *a)
     return len == 10 && strncasecmp(a->addr, "postmaster", 10) == 0;
 }
 
+/* Does the local part carry a route to another domain? */
+static bool
+has_routing_characters(const struct smtp_address *a)
+{
+    return memchr(a->addr, '%', a->at) != NULL || memchr(a->addr, '!', a->at) != NULL ||
+           memchr(a->addr, '@', a->at) != NULL;
+}
+
 /* Returns NULL when the recipient is acceptable, else the reply. */
 static const char *
 rcpt_policy(struct session *s, const struct smtp_address *to)
@@ -463,6 +468,14 @@ rcpt_policy(struct session *s, const struct smtp_address *to)
             return NULL;
         return "550 5.7.54 SMTP; Unable to relay recipient in non-accepted domain";
     }
+    /* A relay domain's next hop may honour %-hacks, bang paths or a quoted
+     * address in the local part and pass the mail on to wherever they
+     * name: that is relaying, so it needs the right (Postfix:
+     * allow_untrusted_routing = no). */
+    if (ad->domain_type != DOMAIN_AUTHORITATIVE && has_routing_characters(to) &&
+        !(session_rights(s) & RIGHT_RELAY))
+        return "550 5.7.54 SMTP; Routing characters (% ! @) in the local part need relay "
+               "permission";
     if (ad->domain_type == DOMAIN_AUTHORITATIVE && !is_postmaster(to) &&
         config_find_mailbox_by_address(s->cfg, to->addr) == NULL)
         return "550 5.1.1 User unknown";
@@ -707,49 +720,57 @@ session_command(struct session *s, char *line)
 /* ---- input ---- */
 
 int
-session_read_line(struct session *s, char *buf, size_t max, size_t *len)
+session_read_line(struct session *s, char *buf, size_t max, size_t *len, enum line_end *end)
 {
     struct evbuffer *in = bufferevent_get_input(s->bev);
     size_t avail = evbuffer_get_length(in), n;
-    struct evbuffer_ptr lf;
+    struct evbuffer_ptr lf, before;
+    char c;
 
-    for (;;) {
-        if (avail == 0)
-            return LINE_NEED_MORE;
-        /* Bytes already searched hold no LF: start after them, so a line
-         * sent a few bytes at a time costs linear, not quadratic, work. */
-        if (s->scanned > avail || evbuffer_ptr_set(in, &lf, s->scanned, EVBUFFER_PTR_SET) < 0)
-            evbuffer_ptr_set(in, &lf, 0, EVBUFFER_PTR_SET);
-        lf = evbuffer_search(in, "\n", 1, &lf);
-        if (lf.pos < 0) {
-            if (avail > max || s->skip_line) {
-                bool first = !s->skip_line;
-                evbuffer_drain(in, avail);
-                s->scanned = 0;
-                s->skip_line = true;
-                return first ? LINE_TOO_LONG : LINE_NEED_MORE;
-            }
+    if (avail == 0)
+        return LINE_NEED_MORE;
+    /* Bytes already searched hold no LF: start after them, so a line sent a
+     * few bytes at a time costs linear, not quadratic, work. */
+    if (s->scanned > avail || evbuffer_ptr_set(in, &lf, s->scanned, EVBUFFER_PTR_SET) < 0)
+        evbuffer_ptr_set(in, &lf, 0, EVBUFFER_PTR_SET);
+    lf = evbuffer_search(in, "\n", 1, &lf);
+    if (lf.pos < 0) {
+        if (avail <= max && !s->skip_line) {
             s->scanned = avail;
             return LINE_NEED_MORE;
         }
+        /* An over-long line: its bytes go, but whether its last byte was a
+         * CR must stay known, because an LF arriving in the next read then
+         * ends the line in CRLF (and only such a line may precede the end
+         * of data). */
+        evbuffer_ptr_set(in, &before, avail - 1, EVBUFFER_PTR_SET);
+        s->skip_last_cr = evbuffer_copyout_from(in, &before, &c, 1) == 1 && c == '\r';
+        evbuffer_drain(in, avail);
         s->scanned = 0;
-        n = (size_t)lf.pos + 1;
-        if (s->skip_line) {
-            /* the end of a line already refused */
-            evbuffer_drain(in, n);
-            s->skip_line = false;
-            avail -= n;
-            continue;
-        }
-        if (n > max) {
-            evbuffer_drain(in, n);
-            return LINE_TOO_LONG;
-        }
-        evbuffer_remove(in, buf, n);
-        buf[n] = '\0';
-        *len = n;
-        return LINE_OK;
+        s->skip_line = true;
+        return LINE_NEED_MORE;
     }
+    s->scanned = 0;
+    n = (size_t)lf.pos + 1;
+    if (n == 1) {
+        *end = s->skip_line && s->skip_last_cr ? LINE_END_CRLF : LINE_END_LF;
+    } else {
+        evbuffer_ptr_set(in, &before, n - 2, EVBUFFER_PTR_SET);
+        *end = evbuffer_copyout_from(in, &before, &c, 1) == 1 && c == '\r' ? LINE_END_CRLF
+                                                                           : LINE_END_LF;
+    }
+    if (s->skip_line || n > max) {
+        /* the end of a line too long to keep: report it once, now that it
+         * is known how it ended */
+        evbuffer_drain(in, n);
+        s->skip_line = false;
+        *len = 0;
+        return LINE_TOO_LONG;
+    }
+    evbuffer_remove(in, buf, n);
+    buf[n] = '\0';
+    *len = n;
+    return LINE_OK;
 }
 
 static void
@@ -765,6 +786,7 @@ static void
 session_process_input(struct session *s)
 {
     size_t len;
+    enum line_end end;
 
     while (!s->busy && !s->dead && s->bev && s->state != SS_QUIT && s->state != SS_TLS &&
            !s->read_paused) {
@@ -774,7 +796,7 @@ session_process_input(struct session *s)
                 break;
             continue;
         }
-        r = session_read_line(s, session_line, SESSION_LINE_MAX, &len);
+        r = session_read_line(s, session_line, SESSION_LINE_MAX, &len, &end);
         if (r == LINE_NEED_MORE)
             break;
         if (r == LINE_TOO_LONG) {
@@ -784,7 +806,7 @@ session_process_input(struct session *s)
                 return;
             continue;
         }
-        if (len < 2 || session_line[len - 2] != '\r' || memchr(session_line, '\r', len - 2)) {
+        if (end != LINE_END_CRLF || memchr(session_line, '\r', len - 2)) {
             session_log(s, '*', NULL, "bare LF or CR in command");
             session_reply(s, "500 5.5.2 Bare LF or CR received; lines must end with CRLF");
             if (!session_protocol_error(s))

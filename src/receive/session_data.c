@@ -29,8 +29,8 @@
 static char data_line[DATA_LINE_MAX + 1];
 
 /* postern's own mark of domain-secured mail (the header firewall strips
- * it from senders who may not set it). */
-#define DOMAIN_SECURED_HEADER "X-Postern-Domain-Secured"
+ * every X-Postern-* field from senders who may not set them). */
+#define DOMAIN_SECURED_HEADER DATA_OWN_HEADER_PREFIX "Domain-Secured"
 
 /* RFC 3848 / RFC 6531 "with" protocol names. */
 static const char *
@@ -92,62 +92,14 @@ session_data_begin(struct session *s)
         return;
     }
     write_received(s);
-    s->data_error = NULL;
-    s->data_prev_crlf = true;
-    s->data_in_headers = true;
-    s->data_dropping_header = false;
-    s->data_header_bytes = 0;
-    s->data_bytes = 0;
-    s->data_received_count = 0;
+    data_stream_begin(&s->data, &(struct data_limits){
+                                    .max_size = session_max_message_size(s),
+                                    .max_header_size = s->rc->max_header_size,
+                                    .max_hop_count = s->rc->max_hop_count,
+                                    .may_set_own_headers = session_rights(s) & RIGHT_ORG_HEADERS,
+                                });
     session_enter_state(s, SS_DATA);
     session_reply(s, "354 Start mail input; end with <CRLF>.<CRLF>");
-}
-
-static void
-data_fail(struct session *s, const char *reply)
-{
-    if (s->data_error == NULL)
-        s->data_error = reply;
-}
-
-/* Header section bookkeeping for MaxHeaderSize and MaxHopCount, and the
- * header firewall. Returns false for a line that must not be stored. */
-static bool
-data_header_line(struct session *s, const char *p, size_t n)
-{
-    const char *colon;
-    size_t hlen = sizeof(DOMAIN_SECURED_HEADER) - 1;
-
-    if (n == 2) { /* the empty line that ends the header section */
-        s->data_in_headers = false;
-        s->data_dropping_header = false;
-        return true;
-    }
-    if ((p[0] == ' ' || p[0] == '\t') && s->data_dropping_header)
-        return false; /* continuation of a removed field */
-    s->data_dropping_header = false;
-    if (p[0] != ' ' && p[0] != '\t') {
-        /* Header firewall (Exchange's Accept-Organization-Headers right):
-         * only trusted servers may pass postern's own mark along. */
-        if (n > hlen && strncasecmp(p, DOMAIN_SECURED_HEADER, hlen) == 0 &&
-            p[hlen + strspn(p + hlen, " \t")] == ':' && !(session_rights(s) & RIGHT_ORG_HEADERS)) {
-            s->data_dropping_header = true;
-            session_log(s, '*', DOMAIN_SECURED_HEADER, "header removed by the header firewall");
-            return false;
-        }
-        colon = memchr(p, ':', n);
-        if (colon == NULL || colon == p || memchr(p, ' ', (size_t)(colon - p))) {
-            /* not a header field: the body began without an empty line */
-            s->data_in_headers = false;
-            return true;
-        }
-        if (n >= 9 && strncasecmp(p, "Received:", 9) == 0)
-            s->data_received_count++;
-    }
-    s->data_header_bytes += n;
-    if (s->data_header_bytes > s->rc->max_header_size)
-        data_fail(s, "552 5.3.4 Header size exceeds the limit");
-    return true;
 }
 
 static void
@@ -178,16 +130,15 @@ data_end(struct session *s)
 {
     struct queue_msg *m = s->msg;
     struct envelope *env = s->env;
+    const char *refused = data_stream_finish(&s->data);
 
-    if (s->data_error == NULL && s->data_received_count > s->rc->max_hop_count)
-        data_fail(s, "554 5.4.6 Hop count exceeded - possible mail loop");
-    if (s->data_error == NULL && queue_msg_error(m))
-        data_fail(s, queue_msg_error(m) == ENOSPC ? "452 4.3.1 Insufficient system storage"
-                                                  : "451 4.3.0 Error writing the message");
-    if (s->data_error) {
+    if (refused == NULL && queue_msg_error(m))
+        refused = queue_msg_error(m) == ENOSPC ? "452 4.3.1 Insufficient system storage"
+                                               : "451 4.3.0 Error writing the message";
+    if (refused) {
         log_info("%016llx smtp message refused connector=\"%s\" client=%s reply=\"%s\"",
-                 (unsigned long long)s->id, s->rc->name, s->remote_ip, s->data_error);
-        session_reply(s, "%s", s->data_error);
+                 (unsigned long long)s->id, s->rc->name, s->remote_ip, refused);
+        session_reply(s, "%s", refused);
         session_reset_transaction(s);
         session_enter_state(s, SS_READY);
         return;
@@ -202,40 +153,40 @@ data_end(struct session *s)
 bool
 session_data_input(struct session *s)
 {
-    size_t len, n;
-    const char *p = data_line;
-    bool crlf;
-    uint64_t max = session_max_message_size(s);
+    size_t len = 0, store_len;
+    const char *store;
+    enum line_end end;
+    enum data_action action;
+    unsigned removed;
+    bool too_long = false;
 
-    switch (session_read_line(s, data_line, DATA_LINE_MAX, &len)) {
+    switch (session_read_line(s, data_line, DATA_LINE_MAX, &len, &end)) {
     case LINE_NEED_MORE:
         return false;
     case LINE_TOO_LONG:
-        data_fail(s, "500 5.5.2 Line too long");
-        s->data_prev_crlf = true;
-        return true;
+        too_long = true;
+        break;
     default:
         break;
     }
-    crlf = len >= 2 && data_line[len - 2] == '\r';
-    if (crlf && len == 3 && data_line[0] == '.' && s->data_prev_crlf) {
+    removed = s->data.fields_removed;
+    action = data_stream_line(&s->data, data_line, len, end, too_long, &store, &store_len);
+    if (s->data.fields_removed != removed) {
+        /* one protocol log line per field removed, naming it */
+        const char *name = data_line + (data_line[0] == '.');
+        char field[80];
+        snprintf(field, sizeof(field), "%.*s", (int)strcspn(name, ": \t"), name);
+        session_log(s, '*', field, "header removed by the header firewall");
+    }
+    switch (action) {
+    case DATA_END:
         data_end(s);
-        return true;
+        break;
+    case DATA_STORE:
+        queue_msg_write(s->msg, store, store_len);
+        break;
+    case DATA_SKIP:
+        break;
     }
-    if (!crlf || memchr(data_line, '\r', len - (crlf ? 2 : 1)))
-        data_fail(s, "554 5.6.0 Message contains a bare LF or CR; lines must end with CRLF");
-    s->data_prev_crlf = crlf;
-    n = len;
-    if (p[0] == '.') { /* RFC 5321 4.5.2 transparency */
-        p++;
-        n--;
-    }
-    s->data_bytes += n;
-    if (max != CONFIG_UNLIMITED && s->data_bytes > max)
-        data_fail(s, "552 5.3.4 Message size exceeds fixed maximum message size");
-    if (s->data_in_headers && !data_header_line(s, p, n))
-        return true;
-    if (s->data_error == NULL)
-        queue_msg_write(s->msg, p, n);
     return true;
 }

@@ -13,6 +13,7 @@
 
 #include "config/config.h"
 #include "queue/envelope.h"
+#include "smtp/data_stream.h"
 #include "smtp/smtp_parse.h"
 
 struct bufferevent;
@@ -57,6 +58,7 @@ struct session {
     bool read_paused;    /* the client does not read its replies: stop reading */
     bool dead;           /* connection gone while busy: free when the job returns */
     bool skip_line;      /* discarding the rest of an over-long line */
+    bool skip_last_cr;   /* the last byte discarded of it was a CR */
     size_t scanned;      /* input bytes already searched for LF (none found) */
     bool esmtp;
     bool tls;
@@ -73,14 +75,8 @@ struct session {
     struct envelope *env;
     struct smtp_mail_params mail;
     struct queue_msg *msg;
-    char *domain_secured;   /* sender domain proved by the client certificate, or NULL */
-    const char *data_error; /* reply to send at the end of DATA, or NULL */
-    bool data_prev_crlf;    /* previous DATA line ended in CRLF */
-    bool data_in_headers;
-    bool data_dropping_header; /* inside a header field the firewall removes */
-    uint64_t data_header_bytes;
-    uint64_t data_bytes;
-    unsigned data_received_count;    /* Received: header fields seen */
+    char *domain_secured;            /* sender domain proved by the client certificate, or NULL */
+    struct data_stream data;         /* the content being received */
     char queue_id[QUEUE_ID_LEN + 1]; /* of the message being committed */
 };
 
@@ -88,9 +84,10 @@ struct session {
 void session_enter_state(struct session *s, enum session_state state);
 enum { LINE_OK, LINE_NEED_MORE, LINE_TOO_LONG };
 /* Takes one LF-terminated line of at most max octets from the input into
- * buf (NUL-terminated, line ending kept). A longer line is discarded up to
- * its LF and reported once as LINE_TOO_LONG. */
-int session_read_line(struct session *s, char *buf, size_t max, size_t *len);
+ * buf (NUL-terminated, line ending kept) and says how it ended. A longer
+ * line is discarded and reported once, as LINE_TOO_LONG, when its LF has
+ * arrived: *end then says how it ended too. */
+int session_read_line(struct session *s, char *buf, size_t max, size_t *len, enum line_end *end);
 void session_reply(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void session_log(struct session *s, char event, const char *data, const char *context);
 void session_close(struct session *s, const char *reason);

@@ -1,5 +1,6 @@
 """Bad input gets a clear reply and loses nothing: malformed SMTP, over-long lines,
-bare LF/CR (SMTP smuggling), too many errors, header and hop limits."""
+bare LF/CR, too many errors, the header section, header and hop limits.
+SMTP smuggling has its own suite in test_smuggling.py."""
 import pytest
 
 from conftest import RawSMTP, message, queue_id_from_reply
@@ -27,21 +28,6 @@ def test_bare_lf_in_data_is_refused(server):
     start_data(raw)
     assert raw.cmd(b"Subject: ok\r\n\r\nfine\r\n.")[0] == 250
     assert len(server.queued_ids()) == 1
-
-
-def test_smuggling_fake_end_of_data_is_not_a_command(server):
-    """<LF>.<LF> or <LF>.<CRLF> must not end DATA, so a message hidden after it is
-    not read as a second transaction."""
-    raw = session(server)
-    start_data(raw)
-    raw.send(b"Subject: outer\r\n\r\nbody\n.\r\nMAIL FROM:<ceo@a.test>\r\n"
-             b"RCPT TO:<alice@a.test>\r\nDATA\r\nSubject: smuggled\r\n\r\nx\r\n.\r\n")
-    code, text = raw.reply()
-    assert code == 554
-    # nothing else was answered: the smuggled commands were part of the refused data
-    assert raw.cmd(b"NOOP")[0] == 250
-    assert server.queued_ids() == []
-    raw.close()
 
 
 def test_bare_cr_in_data_is_refused(server):
@@ -142,3 +128,59 @@ def test_binary_garbage_before_ehlo(server):
     assert code == 500
     with server.smtp() as c:
         assert c.ehlo()[0] == 250
+
+
+def stored_message(server):
+    ids = server.queued_ids()
+    assert len(ids) == 1, ids
+    return server.queued_content(ids[0])
+
+
+def test_header_firewall_strips_own_headers_anywhere_in_the_section(server):
+    raw = session(server)
+    start_data(raw)
+    code, _ = raw.cmd(b"Subject: a\r\nX-Postern-Domain-Secured: forged.test\r\n\tcontinued\r\n"
+                      b"To: alice@a.test\r\nx-postern-domain-secured : again\r\n\r\n"
+                      b"X-Postern-Domain-Secured: body text stays\r\n.")
+    assert code == 250
+    content = stored_message(server)
+    head, body = content.split(b"\r\n\r\n", 1)
+    assert b"postern-domain-secured" not in head.lower() and b"continued" not in head, head
+    assert b"To: alice@a.test" in head
+    assert body == b"X-Postern-Domain-Secured: body text stays\r\n"
+
+
+@pytest.mark.parametrize("content, why", [
+    (b"Subject: a\r\njunk without colon\r\nX-Postern-Domain-Secured: forged.test\r\n\r\nb",
+     b"Malformed header"),
+    (b"From someone@example.org Sat Nov 28 10:00:00 2026\r\nSubject: a\r\n\r\nb",
+     b"no header section"),
+    (b"just a body, no header\r\nX-Postern-Domain-Secured: forged.test\r\n\r\nb",
+     b"no header section"),
+    (b"Subject: a\r\nBad Name: x\r\nX-Postern-Domain-Secured: forged.test\r\n\r\nb",
+     b"Malformed header"),
+    (b"Subject: a\r\nX-Postern\x00-Domain-Secured: forged.test\r\n\r\nb", b"Malformed header"),
+    (b"\tby forged.test with ESMTPS; domain-secured=forged.test\r\nSubject: a\r\n\r\nb",
+     b"folded"),
+])
+def test_malformed_header_section_is_refused(server, content, why):
+    raw = session(server)
+    start_data(raw)
+    code, text = raw.cmd(content + b"\r\n.")
+    assert code == 554 and b"5.6.0" in text and why in text, text
+    assert server.queued_ids() == []
+    # the session goes on
+    assert raw.cmd(b"NOOP")[0] == 250
+
+
+def test_hop_count_counts_the_whole_header_section(server):
+    raw = session(server)
+    start_data(raw)
+    hops = b"".join(b"Received: from h%d by h%d; Sat, 28 Nov 2026 10:00:00 +0000\r\n" % (i, i)
+                    for i in range(40))
+    code, text = raw.cmd(b"Subject: loop\r\nX-Junk\r\n" + hops + b"\r\nbody\r\n.")
+    assert code == 554, text  # malformed, and never passed as a 40-hop message
+    start_data(raw)
+    code, text = raw.cmd(b"Subject: loop\r\nX-A: 1\r\n\tfolded\r\n" + hops + b"\r\nbody\r\n.")
+    assert code == 554 and b"5.4.6" in text, text
+    assert server.queued_ids() == []

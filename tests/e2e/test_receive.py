@@ -142,7 +142,7 @@ def test_pipelined_transaction(server):
     assert raw.reply()[0] == 250
     assert raw.reply()[0] == 250
     assert raw.reply()[0] == 354
-    code, _ = raw.cmd(b"bounce\r\n.")
+    code, _ = raw.cmd(b"Subject: bounce\r\n\r\nbounce\r\n.")
     assert code == 250
     assert raw.cmd(b"QUIT")[0] == 221
     assert len(server.queued_ids()) == 2
