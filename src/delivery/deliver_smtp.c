@@ -34,6 +34,7 @@ struct dconn {
     struct deliver *d;
     struct dqueue *q;
     struct smtp_client_policy policy;
+    char tls_fallback_reason[256]; /* the handshake failure before a clear-text retry */
     char *ehlo_name, *auth_user, *auth_password, *tls_name, *connector;
     const char *tls_names[1];
     uint16_t port;
@@ -190,6 +191,8 @@ on_closed(struct smtp_client *client, void *arg, const struct smtp_result *why)
      * level. Never where TLS is required (RequireTLS, domain security). */
     if (why->tls_failed && !c->policy.require_tls && !c->policy.ignore_starttls) {
         log_info("queue: %s: %s; trying again without TLS", c->q->next_hop, why->text);
+        strlcpy_p(c->tls_fallback_reason, why->text, sizeof(c->tls_fallback_reason));
+        c->policy.tls_fallback_reason = c->tls_fallback_reason;
         c->policy.ignore_starttls = true;
         c->next_target--;
         conn_connect_next(c);

@@ -15,6 +15,7 @@
 #include "receive/protolog.h"
 #include "smtp/smtp_parse.h"
 #include "tls/tls.h"
+#include "tls/tls_shutdown.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -184,8 +185,7 @@ isdigit_ascii(char ch)
 static void
 client_free(struct smtp_client *c)
 {
-    if (c->bev)
-        bufferevent_free(c->bev);
+    tls_bufferevent_free(c->bev);
     if (c->deferred)
         event_free(c->deferred);
     txn_clear(c);
@@ -220,10 +220,8 @@ client_close(struct smtp_client *c, int code, bool temporary, const char *fmt, .
         txn_report_dead(c);
     }
     client_enter_state(c, CS_DEAD);
-    if (c->bev) {
-        bufferevent_free(c->bev);
-        c->bev = NULL;
-    }
+    tls_bufferevent_free(c->bev);
+    c->bev = NULL;
     c->cb.closed(c, c->arg, &why);
     /* Inside the read callback the caller still holds c: it frees it. */
     if (!c->in_read)
@@ -701,10 +699,33 @@ txn_final_reply(struct smtp_client *c)
 
 /* ---- replies ---- */
 
+/* RFC 3207 4: 530 means "issue STARTTLS first"; RFC 4954 538 and RFC 5248's
+ * X.7.10/X.7.11 say encryption is needed. In a clear-text session these
+ * describe this hop, not the message: a permanent code must not bounce it. */
+static bool
+reply_demands_tls(int code, const char *text)
+{
+    const char *status = strlen(text) > 4 ? text + 4 : ""; /* after "NNN " */
+
+    return code == 530 || code == 538 || strncmp(status, "5.7.10", 6) == 0 ||
+           strncmp(status, "5.7.11", 6) == 0;
+}
+
 static void
 client_reply(struct smtp_client *c)
 {
     int code = c->reply_code;
+
+    if (c->tls_desc == NULL && c->state != CS_BANNER && c->state != CS_QUIT &&
+        reply_demands_tls(code, c->reply)) {
+        client_send(c, "QUIT");
+        if (c->p->tls_fallback_reason)
+            client_close(c, code, true, "%s requires TLS, which failed: %s; it answered: %s",
+                         c->peer, c->p->tls_fallback_reason, c->reply);
+        else
+            client_close(c, code, true, "%s requires TLS: %s", c->peer, c->reply);
+        return;
+    }
 
     switch (c->state) {
     case CS_BANNER:

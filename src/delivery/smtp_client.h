@@ -33,6 +33,7 @@ struct smtp_client_policy {
     bool lmtp;             /* LHLO, one reply per recipient after DATA */
     bool force_helo;
     bool ignore_starttls;
+    const char *tls_fallback_reason; /* clear-text retry: why the handshake failed */
     bool require_tls; /* no STARTTLS, failed TLS or failed check: temporary failure */
     enum tls_auth_level tls_auth_level;
     const char *const *tls_names; /* names one of which the certificate must carry

@@ -235,7 +235,8 @@ class BrokenTLSPeer:
     """Advertises STARTTLS, answers it 220, then breaks the handshake; takes mail
     in clear text. Records whether each connection asked for STARTTLS."""
 
-    def __init__(self):
+    def __init__(self, mail_reply=b"250 ok"):
+        self.mail_reply = mail_reply
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -274,7 +275,9 @@ class BrokenTLSPeer:
                             f.read(10)  # the ClientHello, answered with garbage
                             conn.sendall(b"this is not TLS\r\n" * 4)
                             break
-                        elif line.startswith((b"MAIL", b"RCPT")):
+                        elif line.startswith(b"MAIL"):
+                            conn.sendall(self.mail_reply + b"\r\n")
+                        elif line.startswith(b"RCPT"):
                             conn.sendall(b"250 ok\r\n")
                         elif line == b"DATA":
                             conn.sendall(b"354 go\r\n")
@@ -313,5 +316,27 @@ def test_opportunistic_tls_falls_back_to_clear_text_after_a_failed_handshake(ins
         wait_for(lambda: any("TLS negotiation" in q.get("LastError", "")
                              for q in a.get("Get-Queue")), what="the TLS failure as LastError")
         assert len(peer.messages) == 1
+    finally:
+        peer.close()
+
+
+def test_peer_demanding_tls_in_the_clear_retry_is_a_temporary_failure(instances):
+    """After the handshake failed, the clear-text retry meets "530 Must issue a
+    STARTTLS command first": that describes this hop, so the message waits and
+    retries with the TLS error in LastError; nobody gets a bounce."""
+    peer = BrokenTLSPeer(mail_reply=b"530 5.7.0 Must issue a STARTTLS command first")
+    try:
+        a = relay_instance(instances, "a", peer.port)
+        qid = submit(a, "alice@a.test", ["bob@b.test"], message(subject="tls wanted"))
+        m = wait_for(lambda: [m for m in a.get("Get-Message")
+                              if "530" in m.get("LastError", "")],
+                     timeout=20, what="the 530 as the message's LastError")[0]
+        # both halves of the story: the handshake that failed, the peer's demand
+        assert "requires TLS, which failed: TLS negotiation" in m["LastError"], m
+        assert m["Identity"].endswith(qid) and m["Status"] != "Failed", m
+        assert qid in a.queued_ids()
+        assert "starttls" in peer.sessions and "plain" in peer.sessions
+        assert not reports(a, "alice@a.test"), "a 530 after a TLS failure is not permanent"
+        assert not peer.messages
     finally:
         peer.close()
