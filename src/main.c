@@ -12,7 +12,9 @@
 #include "admin/control.h"
 #include "admin/setup.h"
 #include "admin/shell.h"
+#include "lib/detach.h"
 #include "lib/log.h"
+#include "lib/runas.h"
 #include "lib/util.h"
 #include "net/iprange.h"
 #include "receive/server.h"
@@ -70,37 +72,6 @@ cmd_setup(const char *dir, int argc, char **argv)
     return setup_instance(dir, fqdn, bindings, nbindings) == 0 ? 0 : 1;
 }
 
-/* Detaches from the terminal; logs go to DIR/logs/postern.log. */
-static int
-daemonize(const char *dir)
-{
-    char *path = xasprintf("%s/logs/postern.log", dir);
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-    pid_t pid;
-
-    if (fd < 0) {
-        fprintf(stderr, "postern: cannot open %s: %s\n", path, strerror(errno));
-        free(path);
-        return -1;
-    }
-    free(path);
-    if ((pid = fork()) < 0)
-        return -1;
-    if (pid > 0)
-        _exit(0);
-    setsid();
-    dup2(fd, STDERR_FILENO);
-    close(fd);
-    fd = open("/dev/null", O_RDWR);
-    if (fd >= 0) {
-        dup2(fd, STDIN_FILENO);
-        dup2(fd, STDOUT_FILENO);
-        if (fd > STDERR_FILENO)
-            close(fd);
-    }
-    return 0;
-}
-
 static int
 cmd_run(const char *dir, int argc, char **argv)
 {
@@ -120,9 +91,7 @@ cmd_run(const char *dir, int argc, char **argv)
     }
     if (!exists && cmd_setup(dir, 0, NULL) != 0)
         return 1;
-    if (detach && daemonize(dir) < 0)
-        return 1;
-    return server_run(dir);
+    return server_run(dir, detach ? detach_start() : -1);
 }
 
 static int
@@ -146,6 +115,7 @@ int
 main(int argc, char **argv)
 {
     const char *dir = getenv("POSTERN_HOME");
+    char err[512];
     int i = 1;
 
     if (dir == NULL || *dir == '\0')
@@ -175,10 +145,15 @@ main(int argc, char **argv)
         printf("postern 0.1.0\n");
         return 0;
     }
-    if (strcmp(argv[i], "setup") == 0)
-        return cmd_setup(dir, argc - i - 1, argv + i + 1);
     if (strcmp(argv[i], "run") == 0)
         return cmd_run(dir, argc - i - 1, argv + i + 1);
+    /* Everything else works on the instance with its owner's rights. */
+    if (runas_owner_enter(dir, err, sizeof(err)) < 0) {
+        fprintf(stderr, "postern: %s\n", err);
+        return 1;
+    }
+    if (strcmp(argv[i], "setup") == 0)
+        return cmd_setup(dir, argc - i - 1, argv + i + 1);
     if (strcmp(argv[i], "shell") == 0)
         return shell_run(dir);
     if (strcmp(argv[i], "reload") == 0 || str_ieq(argv[i], "Restart-Service"))

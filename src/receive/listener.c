@@ -97,7 +97,9 @@ listener_open(struct listener_set *ls, const struct binding *b, char *err, size_
         return NULL;
     }
     l = xcalloc(1, sizeof(*l));
-    evl = evconnlistener_new(ls->srv->base, accept_cb, l, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+    /* backlog 0: the socket already listens with LISTEN_BACKLOG; libevent's
+     * -1 would call listen() again with its own default of 128 */
+    evl = evconnlistener_new(ls->srv->base, accept_cb, l, LEV_OPT_CLOSE_ON_FREE, 0, fd);
     if (evl == NULL) {
         snprintf(err, errlen, "cannot listen on %s", text);
         close(fd);

@@ -3,7 +3,9 @@
  * connection admission, shutdown. See server.h.
  */
 #include "receive/server.h"
+#include "lib/detach.h"
 #include "lib/log.h"
+#include "lib/runas.h"
 #include "lib/util.h"
 #include "lib/workq.h"
 #include "delivery/deliver.h"
@@ -368,6 +370,7 @@ server_drop_privileges(struct server *srv)
         log_warnx("privileges were not dropped");
         return -1;
     }
+    runas_sanitizer_keep_traceable();
     log_info("running as user %s", user);
     return 0;
 }
@@ -390,7 +393,7 @@ server_write_pid(struct server *srv)
 }
 
 int
-server_run(const char *instance_dir)
+server_run(const char *instance_dir, int detach_fd)
 {
     struct server srv = {0};
     char err[512], *path;
@@ -407,7 +410,15 @@ server_run(const char *instance_dir)
     gettimeofday(&now, NULL);
     /* Session ids: unique across restarts, readable as a time. */
     srv.next_session_id = ((uint64_t)now.tv_sec << 20) | (uint64_t)(now.tv_usec & 0xfffff);
-    if ((srv.cfg = config_load(srv.config_path, err, sizeof(err))) == NULL) {
+    /* Read with the instance owner's rights: the file is in a directory
+     * that user controls (lib/runas.h). */
+    if (runas_owner_enter(instance_dir, err, sizeof(err)) < 0) {
+        log_warnx("%s", err);
+        goto out;
+    }
+    srv.cfg = config_load(srv.config_path, err, sizeof(err));
+    runas_owner_leave();
+    if (srv.cfg == NULL) {
         log_warnx("%s", err);
         goto out;
     }
@@ -459,6 +470,8 @@ server_run(const char *instance_dir)
         goto out;
     }
     server_write_pid(&srv);
+    if (detach_fd >= 0 && detach_ready(detach_fd, instance_dir) < 0)
+        goto out;
 
     sig_hup = evsignal_new(srv.base, SIGHUP, server_signal_cb, &srv);
     sig_term = evsignal_new(srv.base, SIGTERM, server_signal_cb, &srv);

@@ -53,7 +53,9 @@ struct server {
 
 /* Runs the service in the foreground until SIGTERM/SIGINT. Returns the exit
  * status. */
-int server_run(const char *instance_dir);
+/* Runs the service until SIGTERM. detach_fd >= 0: started by `run
+ * --daemon`; readiness is reported on it (lib/detach.h). */
+int server_run(const char *instance_dir, int detach_fd);
 
 /* Loads the configuration again and applies it. Returns 0, or -1 with a
  * reason in err (the old configuration then stays in force). */

@@ -20,6 +20,7 @@
 #include "tls/tls_certs.h"
 #include "lib/log.h"
 #include "lib/fsutil.h"
+#include "lib/runas.h"
 #include "lib/util.h"
 #include "tls/tls_int.h"
 
@@ -1742,11 +1743,15 @@ tls_certs_import(const char *certdir, const char *path, const char *password,
     STACK_OF(X509) *chain = NULL;
     char *p;
     struct tls_owner o;
-    int unused = 0, lockfd = -1, rc = -1;
+    int unused = 0, lockfd = -1, rc = -1, read_rc;
 
     errorf(err, errlen, "%s", "");
     memset(res, 0, sizeof(*res));
-    if (read_bundle(&b, path, password, warn, warnlen, err, errlen) != 0)
+    /* the administrator's own file: read with the administrator's rights */
+    runas_admin_begin();
+    read_rc = read_bundle(&b, path, password, warn, warnlen, err, errlen);
+    runas_admin_end();
+    if (read_rc != 0)
         goto out;
     if (sk_X509_num(b.certs) == 0) {
         errorf(err, errlen, "%s holds no certificate", path);
@@ -2395,15 +2400,19 @@ tls_certs_import_trust(const char *certdir, const char *path, enum tls_trust_loc
     size_t n = 0, written = 0;
     struct bundle b;
     struct tls_owner o;
-    int lockfd = -1, rc = -1;
+    int lockfd = -1, rc = -1, read_rc;
 
     *items = NULL;
     *nitems = 0;
     errorf(err, errlen, "%s", "");
     if (chains == NULL)
         fatalx("tls: out of memory");
-    /* No password: anything encrypted is a key, and is refused anyway. */
-    if (read_bundle(&b, path, NULL, warn, warnlen, err, errlen) != 0) {
+    /* No password: anything encrypted is a key, and is refused anyway;
+     * the administrator's own file is read with the administrator's rights. */
+    runas_admin_begin();
+    read_rc = read_bundle(&b, path, NULL, warn, warnlen, err, errlen);
+    runas_admin_end();
+    if (read_rc != 0) {
         if (b.key_material)
             errorf(err, errlen,
                    "%s holds a private key: a trusted certificate never needs one; import only "

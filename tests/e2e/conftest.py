@@ -22,7 +22,8 @@ POSTERN = os.environ.get("POSTERN_BIN", os.path.join(ROOT, "build", "postern"))
 ASAN = os.environ.get("POSTERN_ASAN") == "1"
 # Sanitized builds are several times slower: stretch waits, not assertions.
 SLOW = 4 if ASAN else 1
-SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer",
+                     "LeakSanitizer has encountered a fatal error")
 
 
 def free_port(host="127.0.0.1"):
@@ -91,11 +92,12 @@ class Instance:
         return objects
 
     # -- daemon ---------------------------------------------------------
-    def start(self, wait=True):
+    def start(self, wait=True, env=None):
+        """env: variables added to the daemon's environment (e.g. LD_PRELOAD)."""
         assert self.proc is None
         self.stderr_file = open(self.stderr_path, "ab")
         offset = self.stderr_file.tell()  # earlier runs' output is not this run's
-        env = dict(os.environ)
+        env = {**os.environ, **(env or {})}
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
         self.proc = subprocess.Popen([POSTERN, "-D", self.dir, "run"], stdout=self.stderr_file,
