@@ -14,6 +14,7 @@
 #include "lib/workq.h"
 #include "receive/server.h"
 #include "receive/session_int.h"
+#include "smtp/sasl_plain.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,30 +156,20 @@ static void
 auth_plain(struct session *s, const char *b64)
 {
     unsigned char buf[AUTH_DECODED_MAX + 1];
-    long n = auth_decode(b64, buf, sizeof(buf));
+    long n = auth_decode(b64, buf, sizeof(buf) - 1);
     const char *authzid, *authcid, *passwd;
-    size_t zlen, clen;
 
     if (n < 0) {
         auth_abort(s, "501 5.5.2 Cannot decode the AUTH response");
         return;
     }
-    authzid = (const char *)buf;
-    zlen = strnlen(authzid, (size_t)n);
-    if (zlen >= (size_t)n) {
+    buf[n] = '\0'; /* the password is the last part: it ends here */
+    if (sasl_plain_split((const char *)buf, (size_t)n, &authzid, &authcid, &passwd) < 0) {
         auth_abort(s, "501 5.5.2 Malformed AUTH PLAIN response");
         explicit_bzero(buf, sizeof(buf));
         return;
     }
-    authcid = authzid + zlen + 1;
-    clen = strnlen(authcid, (size_t)n - zlen - 1);
-    if (zlen + 1 + clen >= (size_t)n || clen == 0) {
-        auth_abort(s, "501 5.5.2 Malformed AUTH PLAIN response");
-        explicit_bzero(buf, sizeof(buf));
-        return;
-    }
-    passwd = authcid + clen + 1;
-    if (zlen > 0 && strcmp(authzid, authcid) != 0) {
+    if (*authzid != '\0' && strcmp(authzid, authcid) != 0) {
         auth_abort(s, "535 5.7.8 Authorization identity must match the user");
         explicit_bzero(buf, sizeof(buf));
         return;

@@ -102,6 +102,20 @@ def test_unknown_user_fails_like_wrong_password(server):
         assert code == 535
 
 
+def test_auth_plain_with_octets_after_the_password_is_malformed(server):
+    """RFC 4616 2: the message ends with the password; a third NUL (data
+    after it) is refused as malformed, not checked as credentials."""
+    with server.smtp() as c:
+        c.ehlo()
+        c.starttls(context=client_context())
+        c.ehlo()
+        for bad in (b"\0alice\0Secret-1234\0extra", b"\0alice\0Secret-1234\0", b"\0\0x"):
+            code, text = c.docmd("AUTH PLAIN " + base64.b64encode(bad).decode())
+            assert code == 501 and b"Malformed" in text, (bad, code, text)
+        code, _ = c.docmd("AUTH PLAIN " + base64.b64encode(b"\0alice\0Secret-1234").decode())
+        assert code == 235
+
+
 def test_auth_login_by_mailbox_name_and_cancel(server):
     raw = RawSMTP(server.host, server.port)
     raw.reply()
