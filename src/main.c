@@ -10,6 +10,7 @@
  */
 #include "admin/cmdlet.h"
 #include "admin/control.h"
+#include "admin/secret_args.h"
 #include "admin/setup.h"
 #include "admin/shell.h"
 #include "lib/detach.h"
@@ -111,12 +112,18 @@ cmd_reload(const char *dir)
     return 1;
 }
 
+/* The secrets taken out of argv, kept reachable until exit. */
+static char **hidden_secrets;
+
 int
 main(int argc, char **argv)
 {
     const char *dir = getenv("POSTERN_HOME");
     char err[512];
     int i = 1;
+
+    /* First of all: other users can read our command line */
+    (void)secret_args_hide(argc, argv, &hidden_secrets);
 
     if (dir == NULL || *dir == '\0')
         dir = DEFAULT_INSTANCE;

@@ -15,6 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* An AUTH password grants relay: a short one is an open relay waiting for
+ * a dictionary. 8 is the floor most password policies start from. */
+#define MAILBOX_PASSWORD_MIN 8
+
 /* Hashes the -Password argument (arg, taken earlier; NULL when not given)
  * into hash. Returns CMDLET_OK (with *given set), or an exit status after
  * printing. */
@@ -44,9 +48,12 @@ password_from_arg(struct cmdlet_ctx *ctx, struct cmdlet_arg *arg, char *hash, si
         line[strcspn(line, "\r\n")] = '\0';
         plain = line;
     }
-    if (*plain == '\0') {
+    if (strlen(plain) < MAILBOX_PASSWORD_MIN) {
         rc = CMDLET_ERROR;
-        cmdlet_error(ctx, "Password: the password is empty");
+        cmdlet_error(ctx,
+                     "Password: at least %d characters are required (it protects SMTP AUTH, "
+                     "which grants relay)",
+                     MAILBOX_PASSWORD_MIN);
     } else if (password_hash(plain, hash, hashlen) < 0) {
         rc = CMDLET_ERROR;
         cmdlet_error(ctx, "Password: hashing failed");

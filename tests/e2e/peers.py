@@ -594,7 +594,7 @@ def receiver_instance(instances, name, domains, users, start=True):
         inst.cmdlet("New-AcceptedDomain", "-Name", d, "-DomainName", d)
     for u in users:
         inst.cmdlet("New-Mailbox", "-Name", u.split("@")[0] + "-" + u.split("@")[1],
-                    "-PrimarySmtpAddress", u, "-Password", "Pw-1")
+                    "-PrimarySmtpAddress", u, "-Password", "Pass-Word-1")
     inst.cmdlet("Set-ReceiveConnector", "Default mail", "-ProtocolLoggingLevel", "Verbose")
     if start:
         inst.start()

@@ -78,3 +78,16 @@ def test_get_credential_without_terminal_is_refused(instances):
     r = inst.run_cli("New-SendConnector", "-Name", "Out", "-AddressSpaces", "*",
                      "-AuthenticationCredential", "(Get-Credential)", check=False)
     assert r.returncode != 0 and "terminal" in r.stderr
+
+
+def test_short_mailbox_password_is_refused(instances):
+    inst = instances("a")
+    inst.cmdlet("New-AcceptedDomain", "-Name", "a.test", "-DomainName", "a.test")
+    r = inst.cmdlet("New-Mailbox", "-Name", "bob", "-PrimarySmtpAddress", "bob@a.test",
+                    "-Password", "a", check=False)
+    assert r.returncode != 0 and "at least 8 characters" in r.stderr, r.stderr
+    assert inst.get("Get-Mailbox") == []
+    inst.cmdlet("New-Mailbox", "-Name", "bob", "-PrimarySmtpAddress", "bob@a.test",
+                "-Password", "Eight-ch")
+    r = inst.cmdlet("Set-Mailbox", "bob", "-Password", "-", input="short\n", check=False)
+    assert r.returncode != 0 and "at least 8 characters" in r.stderr, r.stderr

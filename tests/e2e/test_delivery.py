@@ -90,7 +90,7 @@ def test_smart_host_basic_auth_over_tls(instances):
     b = b_instance(instances, auth_user=True)
     a = relay_instance(instances, "a", b.port,
                        connector=["-SmartHostAuthMechanism", "BasicAuthRequireTLS",
-                                  "-AuthenticationCredential", "bob@b.test:Pw-1"])
+                                  "-AuthenticationCredential", "bob@b.test:Pass-Word-1"])
     submit(a, "alice@a.test", ["carol@b.test"], message(sender="alice@a.test", to="carol@b.test"))
     files = wait_for(lambda: maildir(b, "carol@b.test"), timeout=15, what="delivery to B")
     head = headers_of(files[0][1])
@@ -111,8 +111,8 @@ def test_smart_host_basic_auth_over_tls(instances):
             for n in names:
                 with open(os.path.join(root, n), "rb") as f:
                     text = f.read()
-                assert b"Pw-1" not in text, n
-                assert base64.b64encode(b"\0bob@b.test\0Pw-1") not in text, n
+                assert b"Pass-Word-1" not in text, n
+                assert base64.b64encode(b"\0bob@b.test\0Pass-Word-1") not in text, n
 
 
 def test_basic_auth_require_tls_withholds_credentials_without_tls(instances):
@@ -122,7 +122,7 @@ def test_basic_auth_require_tls_withholds_credentials_without_tls(instances):
              "-PermissionGroups", "ExchangeUsers")
     a = relay_instance(instances, "a", b.port,
                        connector=["-SmartHostAuthMechanism", "BasicAuthRequireTLS",
-                                  "-AuthenticationCredential", "bob@b.test:Pw-1"])
+                                  "-AuthenticationCredential", "bob@b.test:Pass-Word-1"])
     qid = submit(a, "alice@a.test", ["carol@b.test"],
                  message(sender="alice@a.test", to="carol@b.test"))
 

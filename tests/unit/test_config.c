@@ -1367,9 +1367,9 @@ test_cmdlet_domains_mailboxes(void **state)
     assert_null(strstr(text, "s3cret"));
     free(text);
 
-    assert_run_ok(dir, run(dir, "Set-Mailbox", "alice@example.test", "-Password", "n3w"));
+    assert_run_ok(dir, run(dir, "Set-Mailbox", "alice@example.test", "-Password", "n3w-passw0rd"));
     cfg = config_load(path, err, sizeof(err));
-    assert_true(password_verify("n3w", cfg->mailboxes[0].password_hash));
+    assert_true(password_verify("n3w-passw0rd", cfg->mailboxes[0].password_hash));
     config_unref(cfg);
     r = run(dir, "Get-Mailbox");
     assert_int_equal(r.rc, 0);
