@@ -316,9 +316,15 @@ rfc5322_date(time_t t, char *out, size_t outlen)
     static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    const time_t epoch = 0;
     struct tm tm;
 
-    gmtime_r(&t, &tm);
+    /* A time no calendar year 1900-9999 can show comes from a damaged
+     * envelope (its times are read as written); gmtime_r would fail and
+     * leave tm unset, and RFC 5322 3.3 has no syntax for it anyway. The
+     * epoch stands in rather than an index read outside the tables. */
+    if (gmtime_r(&t, &tm) == NULL || tm.tm_year < 0 || tm.tm_year > 9999 - 1900)
+        gmtime_r(&epoch, &tm);
     snprintf(out, outlen, "%s, %d %s %04d %02d:%02d:%02d +0000", days[tm.tm_wday], tm.tm_mday,
              months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
@@ -743,7 +749,12 @@ dsn_build(enum dsn_kind kind, const char *reporting_mta, const char *postmaster_
      * BINARYMIME content (RFC 3030) cannot travel in the DATA of a report. */
     cut_for_size = (uint64_t)st.st_size > (uint64_t)max_attach;
     cut_binary = env->body == SMTP_BODY_BINARYMIME;
-    headers_only = env->ret == SMTP_RET_HDRS || cut_for_size || cut_binary;
+    /* A success report goes to an address nobody verified unless the
+     * sender authenticated or proved its domain: a forged MAIL FROM with
+     * NOTIFY=SUCCESS RET=FULL would make us mail the whole message to
+     * whoever it names, so such reports carry the header only. */
+    headers_only = env->ret == SMTP_RET_HDRS || cut_for_size || cut_binary ||
+                   (kind == DSN_SUCCESS && env->auth_user == NULL && env->domain_secured == NULL);
     if (env->ret == SMTP_RET_HDRS)
         cut_for_size = cut_binary = false; /* asked for: nothing to explain */
     content = headers_only ? read_headers(original_path, &clen) : file_read(original_path, &clen);

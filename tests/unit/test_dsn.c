@@ -414,6 +414,15 @@ test_success_report(void **state)
     assert_non_null(strstr(dsn, "\r\nSubject: Delivered: Hello there"));
     assert_non_null(strstr(dsn, "\r\nAction: delivered\r\nStatus: 2.0.0\r\n"));
     assert_null(strstr(dsn, "Will-Retry-Until"));
+    /* an anonymous sender's address was never verified: header only */
+    assert_python_parses(dsn, len, "text/rfc822-headers", 1, "delivered");
+    free(dsn);
+
+    /* an authenticated sender gets the whole message back */
+    env->auth_user = xstrdup("alice");
+    dsn =
+        dsn_build(DSN_SUCCESS, MTA, POSTMASTER, env, &r, 1, original, 1 << 20, 1764358300, 0, &len);
+    assert_non_null(dsn);
     assert_python_parses(dsn, len, "message/rfc822", 1, "delivered");
     free(dsn);
     envelope_free(env);
@@ -449,6 +458,29 @@ test_subjects(void **state)
     assert_wire_form(dsn, len);
     free(dsn);
     free(path);
+    envelope_free(env);
+}
+
+/* Regression (fuzz/regressions/dsn): a damaged envelope's arrival time
+ * that gmtime_r cannot convert made the date index outside its tables. */
+static void
+test_out_of_range_times(void **state)
+{
+    struct envelope *env = sample_envelope();
+    struct dsn_rcpt r = failed_rcpts[0];
+    size_t len;
+    char *dsn;
+
+    env->received = (time_t)0x3b00000000000000LL;
+    r.last_attempt = (time_t)-0x3b00000000000000LL;
+    dsn = dsn_build(DSN_DELAY, MTA, POSTMASTER, env, &r, 1, original, 1 << 20, 1764358300,
+                    (time_t)0x7fffffffffffffffLL, &len);
+    assert_non_null(dsn);
+    assert_wire_form(dsn, len);
+    assert_non_null(strstr(dsn, "\r\nArrival-Date: Thu, 1 Jan 1970 00:00:00 +0000\r\n"));
+    assert_non_null(strstr(dsn, "\r\nLast-Attempt-Date: Thu, 1 Jan 1970 00:00:00 +0000\r\n"));
+    assert_non_null(strstr(dsn, "\r\nWill-Retry-Until: Thu, 1 Jan 1970 00:00:00 +0000\r\n"));
+    free(dsn);
     envelope_free(env);
 }
 
@@ -723,6 +755,7 @@ main(void)
         cmocka_unit_test(test_success_report),
         cmocka_unit_test(test_subjects),
         cmocka_unit_test(test_unreadable_or_null_sender),
+        cmocka_unit_test(test_out_of_range_times),
         cmocka_unit_test(test_dsn_wanted),
     };
     const struct CMUnitTest msgtrack_tests[] = {
