@@ -9,6 +9,7 @@
  */
 #include "admin/cmdlet_object.h"
 #include "admin/control.h"
+#include "config/config_warnings.h"
 #include "lib/util.h"
 
 #include <errno.h>
@@ -93,6 +94,12 @@ cmdlet_txn_end(struct cmdlet_txn *t)
     t->path = NULL;
 }
 
+static void
+warn_saved(void *arg, const char *text)
+{
+    cmdlet_warning(arg, "%s", text);
+}
+
 int
 cmdlet_txn_commit(struct cmdlet_ctx *ctx, struct cmdlet_txn *t)
 {
@@ -108,6 +115,7 @@ cmdlet_txn_commit(struct cmdlet_ctx *ctx, struct cmdlet_txn *t)
     }
     close(t->dirfd);
     t->dirfd = -1;
+    config_warnings(t->cfg, warn_saved, ctx);
     /* Saved is what counts: a service that is not running reads the file
      * when it starts; one that refuses keeps its old config, and says why. */
     msg[0] = '\0';

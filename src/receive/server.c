@@ -3,6 +3,7 @@
  * connection admission, shutdown. See server.h.
  */
 #include "receive/server.h"
+#include "config/config_warnings.h"
 #include "lib/detach.h"
 #include "lib/log.h"
 #include "lib/runas.h"
@@ -164,6 +165,12 @@ server_watch_certs(struct server *srv)
     }
 }
 
+static void
+server_log_warning(void *arg, const char *text)
+{
+    log_warnx("WARNING: %s", text);
+}
+
 int
 server_reload(struct server *srv, char *err, size_t errlen)
 {
@@ -187,6 +194,7 @@ server_reload(struct server *srv, char *err, size_t errlen)
         (void)server_swap_tls(srv, tls);
     server_check_tls(srv);
     deliver_reconfigure(srv->deliver);
+    config_warnings(srv->cfg, server_log_warning, NULL);
     log_info("configuration reloaded from %s", srv->config_path);
     if (bind_err[0]) {
         snprintf(err, errlen, "configuration applied, but %s", bind_err);
@@ -422,6 +430,7 @@ server_run(const char *instance_dir, int detach_fd)
         log_warnx("%s", err);
         goto out;
     }
+    config_warnings(srv.cfg, server_log_warning, NULL);
     if ((srv.base = event_base_new()) == NULL) {
         log_warnx("cannot create the event loop");
         goto out;

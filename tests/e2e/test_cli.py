@@ -91,3 +91,21 @@ def test_short_mailbox_password_is_refused(instances):
                 "-Password", "Eight-ch")
     r = inst.cmdlet("Set-Mailbox", "bob", "-Password", "-", input="short\n", check=False)
     assert r.returncode != 0 and "at least 8 characters" in r.stderr, r.stderr
+
+
+def test_open_relay_connector_is_warned_about_loudly(instances):
+    """ExternalAuthoritative + ExchangeServers relays for anyone its ranges
+    admit: for the whole internet, every cmdlet and the service say so."""
+    inst = instances("a")
+    r = inst.cmdlet("New-ReceiveConnector", "-Name", "Trusted", "-Usage", "Custom", "-Bindings",
+                    "127.0.0.1:" + str(inst.port + 1 if inst.port < 65535 else 2),
+                    "-RemoteIPRanges", "10.0.0.0/8", "-PermissionGroups", "ExchangeServers",
+                    "-AuthMechanism", "Tls,ExternalAuthoritative")
+    assert "OPEN RELAY" not in r.stderr  # a private range is what the setting is for
+    r = inst.cmdlet("Set-ReceiveConnector", "Trusted", "-RemoteIPRanges", "0.0.0.0/0")
+    assert "WARNING" in r.stderr and "OPEN RELAY" in r.stderr and '"Trusted"' in r.stderr, r.stderr
+    # any later change repeats it while the danger stays
+    r = inst.cmdlet("New-AcceptedDomain", "-Name", "a.test", "-DomainName", "a.test")
+    assert "OPEN RELAY" in r.stderr
+    inst.start()
+    assert "OPEN RELAY" in inst.log()
