@@ -1,0 +1,155 @@
+/*
+ * fuzz_data_stream.c — libFuzzer target for the DATA content state machine
+ * (smtp/data_stream.h), framed the way the session frames it: lines end at
+ * an LF, and a line longer than the limit is discarded and reported once
+ * with how it really ended. The first input octet picks the limits and
+ * whether the sender may set X-Postern-* fields.
+ *
+ * Checks, besides memory errors, the promises that stop smuggling and the
+ * header firewall bypass, against an independent reading written here:
+ * - the data ends only where the input has CRLF "." CRLF after a line that
+ *   ended in CRLF (or at the very start);
+ * - an accepted message is canonical CRLF, its header section (up to the
+ *   first empty line) holds only well-formed fields and continuations, no
+ *   X-Postern-* field from an untrusted sender, and no more Received:
+ *   fields than allowed.
+ * Must never: keep state between inputs.
+ */
+#include "fuzz_common.h"
+#include "smtp/data_stream.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define FUZZ_LINE_MAX 200
+
+static bool
+is_ftext(unsigned char c)
+{
+    return c >= 33 && c <= 126 && c != ':';
+}
+
+/* The reference reading of one header line (RFC 5322 2.2, 3.6.8, 4.5). */
+static bool
+field_named(const char *p, size_t n, const char *name, bool prefix)
+{
+    size_t i = 0, want = strlen(name);
+
+    while (i < n && is_ftext((unsigned char)p[i]))
+        i++;
+    if (prefix ? i < want : i != want)
+        return false;
+    return strncasecmp(p, name, want) == 0;
+}
+
+static bool
+well_formed_field(const char *p, size_t n)
+{
+    size_t i = 0;
+
+    if (memchr(p, '\0', n) != NULL)
+        return false;
+    if (n > 0 && (p[0] == ' ' || p[0] == '\t'))
+        return true; /* continuation */
+    while (i < n && is_ftext((unsigned char)p[i]))
+        i++;
+    if (i == 0)
+        return false;
+    while (i < n && (p[i] == ' ' || p[i] == '\t'))
+        i++;
+    return i < n && p[i] == ':';
+}
+
+static void
+check_accepted(const char *m, size_t n, const struct data_limits *lim)
+{
+    size_t pos = 0;
+    unsigned received = 0;
+    bool in_headers = true, first = true;
+
+    while (pos < n) {
+        const char *lf = memchr(m + pos, '\n', n - pos);
+        size_t len;
+
+        FUZZ_CHECK(lf != NULL); /* every line ends */
+        len = (size_t)(lf - (m + pos));
+        FUZZ_CHECK(len >= 1 && m[pos + len - 1] == '\r'); /* in CRLF */
+        FUZZ_CHECK(memchr(m + pos, '\r', len - 1) == NULL);
+        len--; /* without the CR */
+        if (in_headers) {
+            if (len == 0) {
+                in_headers = false;
+            } else {
+                FUZZ_CHECK(well_formed_field(m + pos, len));
+                FUZZ_CHECK(!(first && (m[pos] == ' ' || m[pos] == '\t')));
+                if (field_named(m + pos, len, "Received", false))
+                    received++;
+                if (!lim->may_set_own_headers)
+                    FUZZ_CHECK(!field_named(m + pos, len, DATA_OWN_HEADER_PREFIX, true));
+            }
+        }
+        first = false;
+        pos += len + 2;
+    }
+    FUZZ_CHECK(received <= lim->max_hop_count);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct data_limits lim = {UINT64_MAX, 1024, 3, false};
+    struct data_stream ds;
+    const char *in;
+    char *stored;
+    size_t pos = 0, stored_len = 0, n;
+    bool prev_crlf = true;
+
+    if (size < 1)
+        return 0;
+    lim.may_set_own_headers = data[0] & 1;
+    lim.max_header_size = (data[0] & 2) ? 64 : 4096;
+    lim.max_size = (data[0] & 4) ? 256 : UINT64_MAX;
+    in = (const char *)data + 1;
+    n = size - 1;
+    stored = malloc(n + 1);
+    data_stream_begin(&ds, &lim);
+    while (pos < n) {
+        const char *lf = memchr(in + pos, '\n', n - pos), *store;
+        size_t len, store_len;
+        enum line_end end;
+        bool too_long;
+
+        if (lf == NULL)
+            break; /* never ended: the session would wait for more */
+        len = (size_t)(lf - (in + pos)) + 1;
+        /* the session's framing: a line over the limit is discarded as it
+         * arrives; whether it ended in CRLF is still known */
+        too_long = len > FUZZ_LINE_MAX;
+        end = len >= 2 && in[pos + len - 2] == '\r' ? LINE_END_CRLF : LINE_END_LF;
+        switch (data_stream_line(&ds, in + pos, too_long ? 0 : len, end, too_long, &store,
+                                 &store_len)) {
+        case DATA_END:
+            /* the reference: "." CRLF after a line that ended in CRLF */
+            FUZZ_CHECK(!too_long && len == 3 && memcmp(in + pos, ".\r\n", 3) == 0);
+            FUZZ_CHECK(prev_crlf);
+            if (data_stream_finish(&ds) == NULL)
+                check_accepted(stored, stored_len, &lim);
+            free(stored);
+            return 0;
+        case DATA_STORE:
+            FUZZ_CHECK(ds.error == NULL);
+            FUZZ_CHECK(stored_len + store_len <= n);
+            memcpy(stored + stored_len, store, store_len);
+            stored_len += store_len;
+            break;
+        case DATA_SKIP:
+            break;
+        }
+        prev_crlf = end == LINE_END_CRLF;
+        pos += len;
+    }
+    free(stored);
+    return 0;
+}
