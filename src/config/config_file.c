@@ -322,7 +322,7 @@ config_load(const char *path, char *err, size_t errlen)
     free(line);
     fclose(f);
     if (rc == 0) {
-        struct config_fault fault;
+        struct config_fault fault = {0};
         char msg[1024];
         if (config_validate_fault(ld.cfg, &fault, msg, sizeof(msg)) < 0)
             rc = ld_fault(&ld, &fault, msg);

@@ -427,6 +427,13 @@ maildir_deliver(const char *maildir_root, const char *unique_key, const char *da
         goto out;
     }
     if (seen == 1) {
+        /* The earlier attempt may have died between the link and the
+         * fsync of new/: the entry is in the page cache, maybe not on
+         * disk, and success here lets the queue forget the message. */
+        if (fsync_dirfd(fds[1]) != 0) {
+            fail_errno(errno, maildir_root, "cannot fsync new/", temporary, err, errlen);
+            goto out;
+        }
         if (unlinkat(fds[0], name, 0) == 0)
             (void)fsync_dirfd(fds[0]);
         log_debug("maildir %s: %s was already delivered", maildir_root, name);

@@ -30,6 +30,7 @@ become_root(void)
 {
     if (seteuid(0) != 0 || setegid(0) != 0)
         fatal("cannot regain root");
+    runas_sanitizer_keep_traceable(); /* each change of euid clears it again */
 }
 
 int

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,7 @@ struct queue_msg {
     char id[QUEUE_ID_LEN + 1];
     int fd;
     int error;
+    unsigned data_dir_gen; /* q->data_dir_failures when data/<ID> was created */
     uint64_t size;
     char *buf;
     size_t buflen;
@@ -83,6 +85,11 @@ struct queue {
     queue_commit_hook *hook;
     void *hook_arg;
     struct sync_pool pool;
+    /* Failed fsyncs of data/ so far. A failed fsync reports its error once
+     * and the next one may succeed without having written what was lost
+     * (fsyncgate): a content file created before a failure has a
+     * directory entry that no later success vouches for. */
+    atomic_uint data_dir_failures;
 };
 
 static int
@@ -169,6 +176,19 @@ unlink_in(const char *dir, const char *name)
     free(path);
 }
 
+/* Says which step failed on which file, with the errno: the session's
+ * reply and log line only say that the commit failed. Sync threads call
+ * it too, hence strerror_r. Returns e. */
+static int
+step_failed(const char *what, const char *dir, const char *name, int e)
+{
+    char buf[128];
+
+    log_warnx("queue: %s %s%s%s failed: %s", what, dir, name ? "/" : "", name ? name : "",
+              strerror_r(e, buf, sizeof(buf)));
+    return e;
+}
+
 /*
  * Recovery: an envelope is the commit record. Half-written envelopes (.tmp)
  * and content files without an envelope belong to messages that were never
@@ -189,7 +209,9 @@ queue_recover(struct queue *q)
     env = list_ids(q->env_dir, "", &nenv);
     data = list_ids(q->data_dir, "", &ndata);
     for (size_t i = 0; i < ndata; i++) {
-        if (!bsearch(&data[i], env, nenv, sizeof(*env), cmp_names)) {
+        /* no envelopes: env is NULL, which bsearch must not be given
+         * (UBSan, after a kill -9 with only unacknowledged content) */
+        if (nenv == 0 || !bsearch(&data[i], env, nenv, sizeof(*env), cmp_names)) {
             unlink_in(q->data_dir, data[i]);
             removed++;
         }
@@ -334,6 +356,8 @@ queue_msg_begin(struct queue *q, char *err, size_t errlen)
     struct queue_msg *m = xcalloc(1, sizeof(*m));
 
     m->q = q;
+    /* read before the file exists: a failure in between counts against it */
+    m->data_dir_gen = atomic_load(&q->data_dir_failures);
     for (int tries = 0; tries < 8; tries++) {
         queue_next_id(q, m->id);
         m->fd = openat(q->data_dirfd, m->id, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -341,7 +365,8 @@ queue_msg_begin(struct queue *q, char *err, size_t errlen)
             break;
     }
     if (m->fd < 0) {
-        snprintf(err, errlen, "cannot create message file: %s", strerror(errno));
+        snprintf(err, errlen, "cannot create message file %s/%s: %s", q->data_dir, m->id,
+                 strerror(errno));
         free(m);
         return NULL;
     }
@@ -364,7 +389,7 @@ queue_msg_flush(struct queue_msg *m)
         ssize_t n = write(m->fd, m->buf + off, m->buflen - off);
         if (n < 0) {
             if (errno != EINTR)
-                m->error = errno;
+                m->error = step_failed("write", m->q->data_dir, m->id, errno);
             continue;
         }
         off += (size_t)n;
@@ -499,17 +524,19 @@ commit_prepare(struct queue *q, struct queue_msg *m)
     if (m->error || m->job == JOB_REMOVE)
         return;
     if (m->job == JOB_COMMIT && fsync(m->fd) < 0) {
-        m->error = errno;
+        m->error = step_failed("fsync", q->data_dir, m->id, errno);
         return;
     }
     snprintf(tmp, sizeof(tmp), "%s.tmp", m->id);
     fd = openat(q->env_dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
-        m->error = errno;
+        m->error = step_failed("create", q->env_dir, tmp, errno);
         return;
     }
-    if (fs_write_all(fd, m->envtext, m->envlen) < 0 || fsync(fd) < 0)
-        m->error = errno;
+    if (fs_write_all(fd, m->envtext, m->envlen) < 0)
+        m->error = step_failed("write", q->env_dir, tmp, errno);
+    else if (fsync(fd) < 0)
+        m->error = step_failed("fsync", q->env_dir, tmp, errno);
     close(fd);
 }
 
@@ -618,28 +645,40 @@ commit_batch(struct queue *q, struct queue_msg *batch)
     free(items);
     /* The content files' directory entries must be durable before any
      * envelope that points at them becomes visible. */
-    if (fsync(q->data_dirfd) < 0)
-        dir_error = errno;
+    if (fsync(q->data_dirfd) < 0) {
+        dir_error = step_failed("fsync", q->data_dir, NULL, errno);
+        atomic_fetch_add(&q->data_dir_failures, 1);
+    }
     for (m = batch; m; m = m->next) {
-        if (m->error == 0 && dir_error)
+        /* Only new content needs data/ durable: an update or a removal
+         * failed for it would keep a delivered message on disk. */
+        if (m->error == 0 && dir_error && m->job == JOB_COMMIT)
             m->error = dir_error;
+        /* fsyncgate: data/<ID> existed when an earlier fsync of data/
+         * failed, so this batch's success does not cover its entry. */
+        if (m->error == 0 && m->job == JOB_COMMIT &&
+            m->data_dir_gen != atomic_load(&q->data_dir_failures)) {
+            log_warnx("queue: %s/%s was created before a failed fsync of %s: not acknowledged",
+                      q->data_dir, m->id, q->data_dir);
+            m->error = EIO;
+        }
         if (m->error || m->superseded)
             continue;
         if (m->job == JOB_REMOVE) {
             /* envelope first: a crash between the two leaves content
              * without an envelope, which recovery removes */
             if (unlinkat(q->env_dirfd, m->id, 0) < 0 && errno != ENOENT)
-                m->error = errno;
+                m->error = step_failed("unlink", q->env_dir, m->id, errno);
             else if (unlinkat(q->data_dirfd, m->id, 0) < 0 && errno != ENOENT)
-                m->error = errno;
+                m->error = step_failed("unlink", q->data_dir, m->id, errno);
             continue;
         }
         snprintf(tmp, sizeof(tmp), "%s.tmp", m->id);
         if (renameat(q->env_dirfd, tmp, q->env_dirfd, m->id) < 0)
-            m->error = errno;
+            m->error = step_failed("rename", q->env_dir, tmp, errno);
     }
     if (fsync(q->env_dirfd) < 0) {
-        dir_error = errno;
+        dir_error = step_failed("fsync", q->env_dir, NULL, errno);
         /* New envelopes may or may not survive a crash: do not acknowledge,
          * and take them back so that no unacknowledged message is
          * delivered. (An update that fails here leaves the old or the new

@@ -48,10 +48,14 @@ control_split(char *line, char **argv)
 {
     int n = 0;
 
-    for (char *p = line; p && n < CONTROL_MAX_ARGS; n++) {
-        argv[n] = p;
-        if ((p = strchr(p, '\t')) != NULL)
-            *p++ = '\0';
+    char *p = line;
+
+    while (p != NULL && n < CONTROL_MAX_ARGS) {
+        char *tab = strchr(p, '\t');
+        argv[n++] = p;
+        if (tab != NULL)
+            *tab++ = '\0';
+        p = tab;
     }
     for (int i = n; i < CONTROL_MAX_ARGS; i++)
         argv[i] = "";

@@ -20,10 +20,13 @@ import pytest
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 POSTERN = os.environ.get("POSTERN_BIN", os.path.join(ROOT, "build", "postern"))
 ASAN = os.environ.get("POSTERN_ASAN") == "1"
-# Sanitized builds are several times slower: stretch waits, not assertions.
-SLOW = 4 if ASAN else 1
+# Sanitized builds are several times slower, valgrind far more
+# (POSTERN_SLOW): stretch waits, not assertions.
+SLOW = int(os.environ.get("POSTERN_SLOW", 4 if ASAN else 1))
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer",
-                     "LeakSanitizer has encountered a fatal error")
+                     "LeakSanitizer has encountered a fatal error", "definitely lost in",
+                     "Invalid read of size", "Invalid write of size",
+                     "Conditional jump or move depends on uninitialised")
 
 
 def free_port(host="127.0.0.1"):

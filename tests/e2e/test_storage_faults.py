@@ -1,0 +1,309 @@
+"""Storage faults: a real daemon meets EIO and ENOSPC at each step of the
+queue's commit and of Maildir delivery, injected by the faultfs LD_PRELOAD
+shim (tests/faults/faultfs.c) under the instance's queue/ and mail/ only.
+
+What a user checks: a client whose message could not be made durable gets
+no 250 but a 451/452 with a clear text, that message never turns up in a
+mailbox, nothing half-written stays behind, the log names the step, the
+file and the errno, and the next client is served once the fault is gone.
+A message already queued when delivery fails stays queued and arrives
+exactly once after the fault clears. And the lesson of PostgreSQL's
+"fsyncgate": an fsync that failed once is not retried into a success.
+"""
+import os
+import re
+import smtplib
+import subprocess
+
+import pytest
+
+from conftest import POSTERN, RawSMTP, wait_for
+from peers import receiver_instance, wait_queue_empty
+
+SHIM = os.environ.get("FAULTFS_SO") or os.path.join(os.path.dirname(POSTERN), "tests", "faults",
+                                                    "faultfs.so")
+RCPT = "alice@a.test"
+STRERROR = {"EIO": "Input/output error", "ENOSPC": "No space left on device"}
+# Bigger than the queue's 64 KiB write chunk: content is written during DATA
+# and again at the end.
+BODY = "".join(f"line {i} of a message that is written in several chunks\r\n"
+               for i in range(2000))
+
+
+def preload():
+    """LD_PRELOAD for the shim; a sanitizer build's runtime must come first."""
+    libs = []
+    for path in (POSTERN, SHIM):
+        out = subprocess.run(["ldd", path], capture_output=True, text=True).stdout
+        m = re.search(r"(\S*libasan\.so\S*) => (\S+)", out)
+        if m and m.group(2) not in libs:
+            libs.append(m.group(2))
+    return " ".join(libs + [SHIM])
+
+
+class Faults:
+    """The shim's control file (rules, re-read by the daemon at each call) and
+    its log of the faults it injected."""
+
+    def __init__(self, inst):
+        assert os.path.exists(SHIM), (f"{SHIM} is missing: build it (meson builds "
+                                      "tests/faults/faultfs.so next to postern)")
+        self.inst = inst
+        self.control = inst.dir + ".faultfs-rules"
+        self.log_path = inst.dir + ".faultfs-log"
+        # the service runs as its own user after start: it must write the log
+        fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        os.close(fd)
+        os.chmod(self.log_path, 0o666)
+        self.arm()
+
+    def env(self):
+        return {"LD_PRELOAD": preload(),
+                "FAULTFS_PREFIX": f"{self.inst.dir}/queue:{self.inst.dir}/mail",
+                "FAULTFS_CONTROL": self.control, "FAULTFS_LOG": self.log_path}
+
+    def arm(self, *rules):
+        """Replaces the rules (atomically, so the daemon never reads half)."""
+        tmp = self.control + ".new"
+        with open(tmp, "w") as f:
+            f.write("\n".join(rules) + "\n")
+        os.chmod(tmp, 0o644)
+        os.rename(tmp, self.control)
+
+    def lift(self):
+        self.arm()
+
+    def fired(self):
+        """[(op, path, what)] in order."""
+        with open(self.log_path) as f:
+            return [tuple(line.split()) for line in f if line.strip()]
+
+    def wait_fired(self, op, n=1, timeout=10):
+        return wait_for(lambda: len([x for x in self.fired() if x[0] == op]) >= n
+                        and [x for x in self.fired() if x[0] == op], timeout=timeout,
+                        what=f"{n} injected {op} fault(s)")
+
+
+@pytest.fixture
+def faulty(instances):
+    """A running instance (authoritative for a.test, Maildir for alice@a.test,
+    retries after 1 s) with the shim loaded and no fault armed."""
+    inst = receiver_instance(instances, "a", ["a.test"], [RCPT], start=False)
+    inst.cmdlet("Set-TransportConfig", "-MessageRetryInterval", "00:00:01")
+    inst.faults = Faults(inst)
+    inst.start(env=inst.faults.env())
+    return inst
+
+
+def message(mid, body=BODY):
+    return (f"From: bob@example.org\r\nTo: {RCPT}\r\nSubject: {mid}\r\n"
+            f"Message-ID: <{mid}@example.org>\r\n\r\n{body}")
+
+
+def send(inst, mid):
+    """One transaction on a new connection: (code, text) of DATA's outcome."""
+    with inst.smtp() as c:
+        c.ehlo("client.test")
+        assert c.mail("bob@example.org")[0] == 250
+        assert c.rcpt(RCPT)[0] == 250
+        try:
+            code, text = c.data(message(mid))
+        except smtplib.SMTPDataError as e:
+            code, text = e.smtp_code, e.smtp_error
+    return code, text.decode()
+
+
+def copies(inst, mid):
+    """Maildir files (new/ and cur/) of alice holding Message-ID mid."""
+    root = os.path.join(inst.dir, "mail", RCPT)
+    found = []
+    for sub in ("new", "cur"):
+        d = os.path.join(root, sub)
+        for name in os.listdir(d) if os.path.isdir(d) else []:
+            with open(os.path.join(d, name), "rb") as f:
+                if f"\nMessage-ID: <{mid}@example.org>\n".encode() in f.read():
+                    found.append(name)
+    return found
+
+
+def spool(inst):
+    """Everything in queue/env and queue/data (.tmp, .damaged, orphans too)."""
+    q = os.path.join(inst.dir, "queue")
+    return sorted(f"{d}/{n}" for d in ("env", "data") for n in os.listdir(os.path.join(q, d)))
+
+
+def maildir_tmp(inst):
+    d = os.path.join(inst.dir, "mail", RCPT, "tmp")
+    return os.listdir(d) if os.path.isdir(d) else []
+
+
+def assert_clean(inst):
+    # the envelope goes first, the content a moment later
+    wait_for(lambda: spool(inst) == [], what=f"an empty spool (left: {spool(inst)})")
+    assert maildir_tmp(inst) == [], "half-written Maildir files"
+    assert inst.proc.poll() is None, "the service died"
+
+
+# (test id, rule, errno, the reply's code and enhanced status, step the log names)
+COMMIT_FAULTS = [
+    ("content-create", "create:path=*/queue/data/*", "ENOSPC", 452, "4.3.1", "create"),
+    # every write under queue/ and mail/ fails: only the prefix keeps the
+    # shim off the sockets and the log, which must go on working
+    ("content-write", "write", "EIO", 451, "4.3.0", "write"),
+    ("content-write-full", "write:path=*/queue/data/*", "ENOSPC", 452, "4.3.1", "write"),
+    ("content-fsync", "fsync:path=*/queue/data/*", "EIO", 451, "4.3.0", "fsync"),
+    ("envelope-create", "create:path=*/queue/env/*.tmp", "EIO", 451, "4.3.0", "create"),
+    ("envelope-write", "write:path=*/queue/env/*.tmp", "ENOSPC", 452, "4.3.1", "write"),
+    ("envelope-fsync", "fsync:path=*/queue/env/*.tmp", "EIO", 451, "4.3.0", "fsync"),
+    ("data-dir-fsync", "dirfsync:path=*/queue/data", "EIO", 451, "4.3.0", "fsync"),
+    ("rename", "rename:path=*/queue/env/*.tmp", "EIO", 451, "4.3.0", "rename"),
+    ("env-dir-fsync", "dirfsync:path=*/queue/env", "EIO", 451, "4.3.0", "fsync"),
+]
+
+
+@pytest.mark.parametrize("rule,err,code,status,step", [c[1:] for c in COMMIT_FAULTS],
+                         ids=[c[0] for c in COMMIT_FAULTS])
+def test_commit_fault_gives_no_250_and_leaves_nothing(faulty, rule, err, code, status, step):
+    faulty.faults.arm(f"{rule}:errno={err}")  # until lifted
+    got, text = send(faulty, "failed")
+    assert (got, text.split()[0]) == (code, status), text
+    assert re.search(r"storage|queue|writing", text, re.I), text
+    op, path, what = faulty.faults.wait_fired(rule.split(":")[0])[0]
+    assert what == err
+    # the log names the step, the file and the errno
+    if step == "create" and "/data/" in path:
+        expect = f"cannot create message file {path}: {STRERROR[err]}"
+    else:
+        expect = f"queue: {step} {path} failed: {STRERROR[err]}"
+    assert expect in faulty.log(), f"no log line {expect!r}"
+
+    faulty.faults.lift()
+    got, text = send(faulty, "after")
+    assert got == 250, text
+    wait_for(lambda: copies(faulty, "after"), what="the next message in the Maildir")
+    wait_queue_empty(faulty)
+    assert copies(faulty, "failed") == [], "a message refused with 4xx was delivered"
+    assert len(copies(faulty, "after")) == 1
+    assert_clean(faulty)
+
+
+def test_failed_fsync_is_not_retried_into_a_250(faulty):
+    """fsyncgate: the kernel reports a writeback error once, and an fsync
+    after it succeeds although the data may be gone. The shim's fsync fails
+    exactly once: a daemon that tried again would get success and say 250."""
+    faulty.faults.arm("fsync:path=*/queue/data/*:nth=1:count=1:errno=EIO")
+    code, text = send(faulty, "once")
+    assert code == 451, f"acknowledged after a failed fsync: {code} {text}"
+    assert len(faulty.faults.fired()) == 1
+    # the client sends it again, as clients do after a 4xx: that copy arrives
+    code, text = send(faulty, "once")
+    assert code == 250, text
+    wait_for(lambda: copies(faulty, "once"), what="the resent message in the Maildir")
+    wait_queue_empty(faulty)
+    assert len(copies(faulty, "once")) == 1
+    assert_clean(faulty)
+
+
+def test_failed_directory_fsync_is_not_covered_by_the_next_one(faulty):
+    """A message in DATA has its content file's directory entry in data/ when
+    an fsync of data/ (another message's commit) fails: that failure was the
+    only report of a lost entry, so this message must not be acknowledged on
+    the strength of a later fsync of data/ that succeeds."""
+    early = RawSMTP(faulty.host, faulty.port)
+    try:
+        early.reply()
+        early.cmd(b"EHLO client.test")
+        assert early.cmd(b"MAIL FROM:<bob@example.org>")[0] == 250
+        assert early.cmd(f"RCPT TO:<{RCPT}>".encode())[0] == 250
+        assert early.cmd(b"DATA")[0] == 354  # data/<ID> exists from here on
+        head, tail = message("early").split("\r\n\r\n", 1)
+        early.send(head.encode() + b"\r\n\r\n")
+        faulty.faults.arm("dirfsync:path=*/queue/data:nth=1:count=1:errno=EIO")
+        code, text = send(faulty, "other")
+        assert code == 451, text
+        early.send(tail.encode() + b".\r\n")
+        code, text = early.reply()
+        assert code == 451, f"acknowledged although data/ failed to sync meanwhile: {text}"
+    finally:
+        early.close()
+    assert "was created before a failed fsync" in faulty.log()
+    for mid in ("early", "other"):
+        assert send(faulty, mid)[0] == 250
+    wait_for(lambda: copies(faulty, "early") and copies(faulty, "other"),
+             what="both resent messages in the Maildir")
+    wait_queue_empty(faulty)
+    assert len(copies(faulty, "early")) == 1 and len(copies(faulty, "other")) == 1
+    assert_clean(faulty)
+
+
+# (test id, rule, errno, what the deferral reason says)
+DELIVERY_FAULTS = [
+    ("tmp-create", "create:path=*/mail/*/tmp/*", "EIO", "cannot create tmp file"),
+    ("tmp-write", "write:path=*/mail/*/tmp/*", "ENOSPC", "cannot write tmp/"),
+    ("tmp-fsync", "fsync:path=*/mail/*/tmp/*", "EIO", "cannot fsync tmp/"),
+    ("link", "link:path=*/mail/*/new/*", "EIO", "cannot move to new/ tmp/"),
+    ("new-dir-fsync", "dirfsync:path=*/mail/*/new", "EIO", "cannot fsync new/"),
+]
+
+
+@pytest.mark.parametrize("rule,err,reason", [c[1:] for c in DELIVERY_FAULTS],
+                         ids=[c[0] for c in DELIVERY_FAULTS])
+def test_delivery_fault_keeps_message_queued_then_delivers_once(faulty, rule, err, reason):
+    faulty.faults.arm(f"{rule}:errno={err}")
+    code, text = send(faulty, "held")
+    assert code == 250, text  # the queue is not affected
+    qid = text.split()[1]
+    op = rule.split(":")[0]
+    # it stays queued; at a link fault also through a retry (1 s later)
+    faulty.faults.wait_fired(op, n=2 if op == "link" else 1, timeout=15)
+    # logged once the attempt is over (a copy linked into new/ before a
+    # failed fsync of new/ is taken back by then)
+    wait_for(lambda: [line for line in faulty.log().splitlines()
+                      if f"deferred id={qid}" in line and reason in line and STRERROR[err] in line],
+             what="a log line saying which Maildir step failed and why")
+    assert qid in faulty.queued_ids()
+    assert copies(faulty, "held") == []
+
+    faulty.faults.lift()
+    wait_for(lambda: copies(faulty, "held"), timeout=15, what="delivery after the fault")
+    wait_queue_empty(faulty)
+    assert len(copies(faulty, "held")) == 1
+    assert_clean(faulty)
+
+
+def test_crash_between_link_and_fsync_of_new(faulty):
+    """The service dies right after linking the message into new/, before
+    fsyncing new/. After the restart the delivery finds the copy; before it
+    lets the queue forget the message, new/ must be made durable."""
+    faulty.faults.arm("dirfsync:path=*/mail/*/new:action=kill")
+    code, text = send(faulty, "linked")
+    assert code == 250, text
+    qid = text.split()[1]
+    wait_for(lambda: faulty.proc.poll() is not None, what="the daemon to die at the fsync")
+    faulty.kill9()  # reaps it
+    assert qid in faulty.queued_ids()
+    assert len(copies(faulty, "linked")) == 1  # linked, not yet durable
+    faulty.faults.arm("dirfsync:path=*/mail/*/new:action=trace")
+    faulty.start(env=faulty.faults.env())
+    wait_queue_empty(faulty)
+    traced = [x for x in faulty.faults.fired() if x[2] == "TRACE"]
+    assert traced, "the message left the queue without an fsync of new/"
+    assert len(copies(faulty, "linked")) == 1
+    assert_clean(faulty)
+
+
+def test_data_dir_fault_does_not_keep_a_delivered_message(faulty):
+    """A failing fsync of data/ concerns new content only: a delivered
+    message's removal in the same batch must still happen, or the message
+    would sit in the queue until the next restart."""
+    faulty.faults.arm("link:path=*/mail/*/new/*:errno=EIO")
+    code, text = send(faulty, "removed")
+    assert code == 250, text
+    faulty.faults.wait_fired("link")
+    faulty.faults.arm("dirfsync:path=*/queue/data:errno=EIO")  # link works again
+    wait_for(lambda: copies(faulty, "removed"), timeout=15, what="delivery after the link fault")
+    faulty.faults.wait_fired("dirfsync")
+    wait_queue_empty(faulty)
+    faulty.faults.lift()
+    assert len(copies(faulty, "removed")) == 1
+    assert_clean(faulty)
