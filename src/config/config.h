@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "net/iprange.h"
+#include "tls/tls.h"
 
 #define CONFIG_UNLIMITED UINT64_MAX
 
@@ -151,6 +152,7 @@ struct transport_config {
     size_t ntls_receive_domain_secure_list;
     char **tls_send_domain_secure_list;
     size_t ntls_send_domain_secure_list;
+    enum tls_profile tls_cipher_profile; /* postern's: protocols and suites, both directions */
     char *external_postmaster_address;
     char *service_user; /* unprivileged user the service runs as when started as root */
 

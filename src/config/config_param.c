@@ -32,6 +32,7 @@ _Static_assert(sizeof(enum domain_type) == sizeof(int), "enum domain_type is not
 _Static_assert(sizeof(enum sc_usage) == sizeof(int), "enum sc_usage is not an int");
 _Static_assert(sizeof(enum smarthost_auth) == sizeof(int), "enum smarthost_auth is not an int");
 _Static_assert(sizeof(enum tls_auth_level) == sizeof(int), "enum tls_auth_level is not an int");
+_Static_assert(sizeof(enum tls_profile) == sizeof(int), "enum tls_profile is not an int");
 
 /* Longest string value: a Comment in Exchange is at most 1024 characters. */
 #define STRING_MAX 1024
@@ -65,6 +66,21 @@ static const struct config_enum_name tls_auth_names[] = {
     {"EncryptionOnly", TLSAUTH_ENCRYPTION_ONLY},
     {"CertificateValidation", TLSAUTH_CERTIFICATE_VALIDATION},
     {"DomainValidation", TLSAUTH_DOMAIN_VALIDATION},
+    {NULL, 0},
+};
+
+/* TlsCipherProfile (a postern parameter; Exchange leaves this to Windows'
+ * SCHANNEL settings). Intermediate: TLS 1.2 and 1.3, AEAD suites with
+ * (EC)DHE only. Modern: TLS 1.3 only. Compatible: TLS 1.0 and up with
+ * OpenSSL's broader default suites, for gateways that must talk to old
+ * senders and receivers: for opportunistic SMTP a handshake that fails
+ * means the mail goes in clear text (RFC 7435), so refusing an old peer's
+ * TLS does not protect its mail. Receive and delivery alike; a reload
+ * applies it to new connections. */
+static const struct config_enum_name tls_profile_names[] = {
+    {"Modern", TLS_PROFILE_MODERN},
+    {"Intermediate", TLS_PROFILE_INTERMEDIATE},
+    {"Compatible", TLS_PROFILE_COMPATIBLE},
     {NULL, 0},
 };
 
@@ -153,6 +169,8 @@ static const struct config_param transport_params[] = {
          ntls_receive_domain_secure_list),
     LIST(TC, "TLSSendDomainSecureList", CPT_DOMAINS, tls_send_domain_secure_list,
          ntls_send_domain_secure_list),
+    NAMES(TC, "TlsCipherProfile", NULL, CPT_ENUM, tls_cipher_profile, tls_profile_names,
+          "Intermediate", 0),
     STR(TC, "ExternalPostmasterAddress", CPT_ADDRESS, external_postmaster_address, NULL, 0),
     STR(TC, "ExternalDelayDSNEnabled", CPT_BOOL, external_delay_dsn_enabled, "True", 0),
     STR(TC, "InternalDelayDSNEnabled", CPT_BOOL, internal_delay_dsn_enabled, "True", 0),

@@ -82,6 +82,8 @@ server_load_tls(struct server *srv)
 
     if (store == NULL)
         log_warnx("certificates: %s", err);
+    else
+        tls_store_set_profile(store, srv->cfg->transport.tls_cipher_profile);
     free(certdir);
     return store;
 }

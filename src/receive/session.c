@@ -778,6 +778,11 @@ session_process(struct session *s)
 {
     s->in_process++;
     session_process_input(s);
+    /* everything the client sent before it stopped sending is answered:
+     * now the connection can go (a partial command or message with it) */
+    if (s->input_closed && !s->busy && !s->dead && !s->read_paused && s->bev != NULL &&
+        s->state != SS_QUIT)
+        session_close_after_reply(s, "client closed the connection");
     if (--s->in_process == 0 && s->dead && !s->busy)
         session_free(s); /* closed by a command handler */
 }
@@ -874,7 +879,18 @@ session_event_cb(struct bufferevent *bev, short what, void *arg)
         session_close(s, reason);
         return;
     }
-    session_close(s, (what & BEV_EVENT_EOF) ? "client closed the connection" : "connection error");
+    if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR)) {
+        /* A client may send its last commands and stop sending at once
+         * (Exim writes QUIT right behind the final dot, then shuts its
+         * side down): what it sent is answered first, or a committed
+         * message loses its 250 and comes back as a duplicate. A commit
+         * in flight resumes the processing when it is done. */
+        s->input_closed = true;
+        if (!s->busy)
+            session_process(s);
+        return;
+    }
+    session_close(s, "connection error");
 }
 
 static void

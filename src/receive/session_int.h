@@ -57,6 +57,7 @@ struct session {
     unsigned in_process; /* session_process is on the stack: no free */
     bool read_paused;    /* the client does not read its replies: stop reading */
     bool dead;           /* connection gone while busy: free when the job returns */
+    bool input_closed;   /* the client shut down its sending side */
     bool skip_line;      /* discarding the rest of an over-long line */
     bool skip_last_cr;   /* the last byte discarded of it was a CR */
     size_t scanned;      /* input bytes already searched for LF (none found) */

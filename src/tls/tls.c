@@ -47,6 +47,22 @@
 #define CN_MAX 64
 #define YEARS_MAX 100
 
+/* TLS 1.3: all of OpenSSL's default suites, spelled out so that a system
+ * openssl.cnf cannot change what postern offers. */
+#define SUITES_TLS13 "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256"
+/* Mozilla's "intermediate" TLS 1.2 suites: AEAD only, forward secrecy only.
+ * A server offers the DHE ones only with DH parameters: build_server_ctx
+ * has OpenSSL pick them (SSL_CTX_set_dh_auto). */
+#define CIPHERS_INTERMEDIATE                                                                       \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                                   \
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                                   \
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"                                   \
+    "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305"
+/* OpenSSL's defaults (CBC and static RSA included) less what no peer
+ * should get. Security level 0: TLS 1.0 and 1.1 sign the handshake with
+ * MD5+SHA-1, which every higher level refuses. */
+#define CIPHERS_COMPATIBLE "DEFAULT:!aNULL:!eNULL:!EXPORT:!RC4:!3DES:!PSK:!SRP:@SECLEVEL=0"
+
 /*
  * Helpers shared with tls_client.c and tls_certs.c (see tls_int.h)
  */
@@ -657,6 +673,40 @@ tls_select_cert(struct tls_store *store, const char *host, enum tls_purpose purp
     return best;
 }
 
+void
+tls_store_set_profile(struct tls_store *store, enum tls_profile profile)
+{
+    pthread_mutex_lock(&store->lock);
+    store->profile = profile;
+    pthread_mutex_unlock(&store->lock);
+}
+
+/* The lowest protocol and the suites of a profile. 0, or -1 with an
+ * OpenSSL error queued. */
+static int
+profile_apply(SSL_CTX *ctx, enum tls_profile profile)
+{
+    int min = TLS1_2_VERSION;
+    const char *ciphers = CIPHERS_INTERMEDIATE;
+
+    switch (profile) {
+    case TLS_PROFILE_MODERN:
+        min = TLS1_3_VERSION;
+        break;
+    case TLS_PROFILE_COMPATIBLE:
+        min = TLS1_VERSION;
+        ciphers = CIPHERS_COMPATIBLE;
+        break;
+    case TLS_PROFILE_INTERMEDIATE:
+        break;
+    }
+    if (SSL_CTX_set_min_proto_version(ctx, min) != 1 ||
+        SSL_CTX_set_cipher_list(ctx, ciphers) != 1 ||
+        SSL_CTX_set_ciphersuites(ctx, SUITES_TLS13) != 1)
+        return -1;
+    return 0;
+}
+
 SSL_CTX *
 tls_ctx_new(const struct tls_store *store, const SSL_METHOD *method, uint64_t extra_options,
             const struct tls_cert *c)
@@ -665,7 +715,7 @@ tls_ctx_new(const struct tls_store *store, const SSL_METHOD *method, uint64_t ex
 
     if (ctx == NULL)
         return NULL;
-    if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
+    if (profile_apply(ctx, store->profile) != 0)
         goto fail;
     /* Compression invites CRIME-style attacks; renegotiation is a DoS lever
      * and nothing in SMTP needs it. SMTP frames its own data ("." ends
@@ -715,6 +765,12 @@ build_server_ctx(const struct tls_store *store, const struct tls_cert *c, char *
     ctx = tls_ctx_new(store, TLS_server_method(), SSL_OP_CIPHER_SERVER_PREFERENCE, c);
     if (ctx == NULL)
         return tls_ctx_fail(NULL, c, "TLS context", why, whylen);
+    /* DH parameters for the DHE suites of TLS 1.2: OpenSSL 3.0 takes the
+     * well-known RFC 3526 group as strong as the certificate's key (2048
+     * bits for RSA 2048; testssl names it "RFC3526/Oakley Group 14"). A
+     * published group is fine at that size: LOGJAM needs 1024 bits or less. */
+    if (SSL_CTX_set_dh_auto(ctx, 1) != 1)
+        return tls_ctx_fail(ctx, c, "TLS context", why, whylen);
     /* Resumption saves a full handshake for busy peers: an ID cache for
      * TLS 1.2 and (left enabled by default) tickets for 1.2 and 1.3. */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);

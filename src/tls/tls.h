@@ -30,9 +30,35 @@ int tls_create_selfsigned(const char *certdir, const char *fqdn, const char *sho
                           char *thumbprint, char *err, size_t errlen);
 
 /* Loads every certificate of certdir into a new store (NULL on fatal error
- * with err set; unreadable or broken files are skipped with a warning). */
+ * with err set; unreadable or broken files are skipped with a warning).
+ * Its contexts use TLS_PROFILE_INTERMEDIATE until tls_store_set_profile. */
 struct tls_store *tls_store_load(const char *certdir, char *err, size_t errlen);
 void tls_store_free(struct tls_store *store);
+
+/* The protocols and cipher suites every context of a store offers, server
+ * (receive) and client (delivery) alike: TransportConfig TlsCipherProfile.
+ * For opportunistic SMTP a failed handshake means clear text (RFC 7435),
+ * so a stricter profile can make mail to and from old peers less private,
+ * not more; COMPATIBLE is for gateways that must talk to them. */
+enum tls_profile {
+    /* TLS 1.2 and 1.3; for 1.2 only AEAD suites (AES-GCM, ChaCha20-Poly1305)
+     * with ECDHE, or DHE with groups of 2048 bits or more (Mozilla's
+     * "intermediate") */
+    TLS_PROFILE_INTERMEDIATE,
+    TLS_PROFILE_MODERN, /* TLS 1.3 only */
+    /* TLS 1.0 and up with OpenSSL's default suites (CBC, static RSA) at
+     * security level 0, still without anonymous, null, export, RC4 or 3DES
+     * suites; level 0 also lets peer certificates with short keys or SHA-1
+     * signatures pass tls_peer_check */
+    TLS_PROFILE_COMPATIBLE,
+};
+
+/* Sets the profile of the contexts the store builds from now on. Call it
+ * right after tls_store_load, before asking for a context: contexts
+ * already built keep the profile they were built with (sessions hold
+ * them). A configuration reload loads a new store, which is how a changed
+ * profile takes effect. */
+void tls_store_set_profile(struct tls_store *store, enum tls_profile profile);
 
 /* Picks the certificate for a connector's FQDN as Exchange does: a
  * certificate whose Subject CN or SAN DNS names match fqdn (a wildcard
@@ -40,7 +66,7 @@ void tls_store_free(struct tls_store *store);
  * authentication (no EKU, or EKU serverAuth), private key present and
  * matching, within its validity dates; one enabled for SMTP
  * (Enable-ExchangeCertificate) first, then CA-issued over self-signed, then
- * the newest NotBefore. Returns a server SSL_CTX (TLS 1.2 and 1.3, owned
+ * the newest NotBefore. Returns a server SSL_CTX (the store's profile, owned
  * by the store, shared by every session using that certificate), or NULL with
  * the reason why none is usable in why. */
 struct ssl_ctx_st *tls_store_server_ctx(struct tls_store *store, const char *fqdn, char *why,
@@ -74,7 +100,7 @@ const char *tls_last_error(char *buf, size_t len);
  * tls_peer_check after the handshake and decides per TlsAuthLevel.
  */
 
-/* A client SSL_CTX (TLS 1.2+), owned by the store. With client_fqdn the
+/* A client SSL_CTX (the store's profile), owned by the store. With client_fqdn the
  * certificate the store selects for that name is presented as a client
  * certificate (domain security); NULL presents none. Returns NULL with a
  * reason when client_fqdn has no usable certificate. */

@@ -77,6 +77,7 @@ struct tls_store {
     STACK_OF(X509_CRL) * crls;
     struct tls_client_ctx *client_ctxs;
     size_t nclient_ctxs;
+    enum tls_profile profile; /* of every context built from now on */
 };
 
 /* What a selected certificate is for: the EKU it needs (or no EKU). */
@@ -92,9 +93,10 @@ struct tls_cert *tls_select_cert(struct tls_store *store, const char *host,
                                  enum tls_purpose purpose, char *why, size_t whylen);
 
 /* tls.c: a context for method with what every context of postern has:
- * TLS 1.2 at least, no compression, no renegotiation, no complaint about a
- * missing close_notify, record buffers released while idle, the store's
- * trust (tls_trust_apply); and extra_options (SSL_OP_*), and c's
+ * the protocols and suites of the store's profile, no compression, no
+ * renegotiation, no complaint about a missing close_notify, record buffers
+ * released while idle, the store's trust (tls_trust_apply); and
+ * extra_options (SSL_OP_*), and c's
  * certificate, key (checked) and chain when c is not NULL. NULL with an
  * OpenSSL error queued. */
 SSL_CTX *tls_ctx_new(const struct tls_store *store, const SSL_METHOD *method,

@@ -3,6 +3,7 @@ import os
 import re
 import time
 import smtplib
+import socket
 
 import pytest
 
@@ -190,3 +191,32 @@ def test_commands_and_data_arriving_byte_by_byte(server):
     code, text = raw.reply()
     assert code == 250
     assert server.queued_content(queue_id_from_reply(text)).endswith(b"x" * 3000 + b"\r\nend\r\n")
+
+
+def test_half_closed_client_gets_its_replies_and_no_duplicate(server):
+    """Exim writes QUIT right behind the final dot and shuts down its sending
+    side. The commands it sent are answered (250 for the message, then 221)
+    before the connection goes: dropping them would lose the 250 and make
+    the client send the message again."""
+    raw = RawSMTP(server.host, server.port)
+    assert raw.reply()[0] == 220
+    assert raw.cmd(b"EHLO client.test")[0] == 250
+    raw.send(b"MAIL FROM:<bob@example.org>\r\nRCPT TO:<alice@a.test>\r\nDATA\r\n")
+    assert [raw.reply()[0] for _ in range(3)] == [250, 250, 354]
+    raw.send(b"Subject: half close\r\n\r\nbody\r\n.\r\nQUIT\r\n")
+    raw.sock.shutdown(socket.SHUT_WR)
+    code, text = raw.reply()
+    assert code == 250, text
+    assert raw.reply()[0] == 221
+    assert raw.closed()
+    assert len(server.queued_ids()) == 1
+    # a half-close in the middle of a message keeps nothing and still closes
+    raw = RawSMTP(server.host, server.port)
+    raw.reply()
+    raw.cmd(b"EHLO client.test")
+    raw.send(b"MAIL FROM:<bob@example.org>\r\nRCPT TO:<alice@a.test>\r\nDATA\r\n")
+    assert [raw.reply()[0] for _ in range(3)] == [250, 250, 354]
+    raw.send(b"Subject: cut\r\n\r\npartial")
+    raw.sock.shutdown(socket.SHUT_WR)
+    assert raw.closed()
+    assert len(server.queued_ids()) == 1

@@ -1715,6 +1715,62 @@ test_transport_timers(void **state)
     config_unref(cfg);
 }
 
+static void
+test_tls_cipher_profile(void **state)
+{
+    struct transport_config tc;
+    char *dir, *text, err[1024] = "";
+    struct config *cfg;
+    struct run r;
+
+    (void)state;
+    /* Intermediate unless set; names case-insensitive, shown as spelled. */
+    config_object_init(config_kind(CONFIG_TRANSPORT), &tc);
+    assert_int_equal(tc.tls_cipher_profile, TLS_PROFILE_INTERMEDIATE);
+    param_ok(tc_param("TlsCipherProfile"), &tc, "modern", "Modern");
+    assert_int_equal(tc.tls_cipher_profile, TLS_PROFILE_MODERN);
+    param_ok(tc_param("TlsCipherProfile"), &tc, "COMPATIBLE", "Compatible");
+    assert_int_equal(tc.tls_cipher_profile, TLS_PROFILE_COMPATIBLE);
+    param_ok(tc_param("TlsCipherProfile"), &tc, "Intermediate", "Intermediate");
+    param_bad(tc_param("TlsCipherProfile"), &tc, "Old",
+              "'Old' is not one of Modern, Intermediate, Compatible");
+    param_bad(tc_param("TlsCipherProfile"), &tc, "$null", "is not one of");
+    config_object_free(config_kind(CONFIG_TRANSPORT), &tc);
+
+    /* Through the file, and written back. */
+    cfg = load_text("[TransportConfig]\nFqdn = mail.example.test\nTlsCipherProfile = Compatible\n",
+                    err, sizeof(err));
+    if (cfg == NULL)
+        fail_msg("%s", err);
+    assert_int_equal(cfg->transport.tls_cipher_profile, TLS_PROFILE_COMPATIBLE);
+    text = config_format_text(cfg);
+    assert_has_line(text, "TlsCipherProfile = Compatible");
+    free(text);
+    config_unref(cfg);
+    assert_load_error("[TransportConfig]\nTlsCipherProfile = SSLv3\n",
+                      "postern.conf:2: TransportConfig: TlsCipherProfile: 'SSLv3' is not one of "
+                      "Modern, Intermediate, Compatible");
+
+    /* The cmdlet an administrator types. */
+    dir = make_instance();
+    r = run(dir, "Get-TransportConfig");
+    assert_int_equal(r.rc, 0);
+    assert_has_line(r.out, "TlsCipherProfile                       : Intermediate");
+    run_free(&r);
+    assert_run_ok(dir, run(dir, "Set-TransportConfig", "-TlsCipherProfile", "Modern"));
+    r = run(dir, "Get-TransportConfig");
+    assert_has_line(r.out, "TlsCipherProfile                       : Modern");
+    run_free(&r);
+    r = run(dir, "Set-TransportConfig", "-TlsCipherProfile", "Legacy");
+    assert_int_not_equal(r.rc, 0);
+    assert_non_null(strstr(r.err, "Modern, Intermediate, Compatible"));
+    run_free(&r);
+    r = run(dir, "Get-TransportConfig");
+    assert_has_line(r.out, "TlsCipherProfile                       : Modern");
+    run_free(&r);
+    remove_dir(dir);
+}
+
 static const char send_sample[] = "[TransportConfig]\n"
                                   "Fqdn = mail.example.test\n"
                                   "\n"
@@ -2277,6 +2333,7 @@ main(void)
         cmocka_unit_test(test_address_spaces),
         cmocka_unit_test(test_routing_values),
         cmocka_unit_test(test_transport_timers),
+        cmocka_unit_test(test_tls_cipher_profile),
         cmocka_unit_test(test_send_connector_file),
         cmocka_unit_test(test_validate_send_rules),
         cmocka_unit_test(test_cmdlet_send_connectors),

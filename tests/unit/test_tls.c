@@ -668,6 +668,204 @@ test_ca_issued_preferred(void **state)
     remove_dir(dir);
 }
 
+/*
+ * Profiles (TransportConfig TlsCipherProfile)
+ */
+
+/* A test client limited to protocols min..max and, when given, the TLS
+ * 1.2-and-below suites ciphers (TLS 1.3 suites are not limited by it). */
+static SSL_CTX *
+client_ctx(int min, int max, const char *ciphers)
+{
+    SSL_CTX *c = SSL_CTX_new(TLS_client_method());
+
+    assert_non_null(c);
+    assert_int_equal(SSL_CTX_set_min_proto_version(c, min), 1);
+    assert_int_equal(SSL_CTX_set_max_proto_version(c, max), 1);
+    if (ciphers != NULL)
+        assert_int_equal(SSL_CTX_set_cipher_list(c, ciphers), 1);
+    return c;
+}
+
+/* One in-memory handshake of a client from cctx with a server from sctx.
+ * True when both ends finish (then version and cipher, when not NULL, get
+ * what they agreed on, and dh_bits the size of a DHE key exchange's group,
+ * or 0), false when either end gives up. */
+static bool
+try_handshake(SSL_CTX *sctx, SSL_CTX *cctx, char version[16], char cipher[64], int *dh_bits)
+{
+    SSL *server = tls_ssl_new(sctx), *client = SSL_new(cctx);
+    BIO *sbio, *cbio;
+    bool sdone = false, cdone = false, failed = false;
+
+    assert_non_null(server);
+    assert_non_null(client);
+    assert_int_equal(BIO_new_bio_pair(&sbio, 0, &cbio, 0), 1);
+    SSL_set_bio(server, sbio, sbio);
+    SSL_set_bio(client, cbio, cbio);
+    SSL_set_connect_state(client);
+    for (int i = 0; i < 100 && !failed && !(sdone && cdone); i++) {
+        int r;
+        if (!cdone) {
+            r = SSL_do_handshake(client);
+            cdone = r == 1;
+            failed = !cdone && SSL_get_error(client, r) != SSL_ERROR_WANT_READ;
+        }
+        if (!sdone && !failed) {
+            r = SSL_do_handshake(server);
+            sdone = r == 1;
+            failed = !sdone && SSL_get_error(server, r) != SSL_ERROR_WANT_READ;
+        }
+    }
+    ERR_clear_error();
+    if (sdone && cdone) {
+        EVP_PKEY *tmp = NULL;
+        if (version != NULL)
+            snprintf(version, 16, "%s", SSL_get_version(client));
+        if (cipher != NULL)
+            snprintf(cipher, 64, "%s", SSL_get_cipher_name(client));
+        if (dh_bits != NULL) {
+            *dh_bits = 0;
+            if (SSL_get_peer_tmp_key(client, &tmp) == 1 && EVP_PKEY_is_a(tmp, "DH"))
+                *dh_bits = EVP_PKEY_get_bits(tmp);
+            EVP_PKEY_free(tmp);
+        }
+    }
+    SSL_free(client);
+    SSL_free(server);
+    return sdone && cdone;
+}
+
+/* Does a client limited to min..max and ciphers complete a handshake? */
+static bool
+accepts(SSL_CTX *sctx, int min, int max, const char *ciphers)
+{
+    SSL_CTX *c = client_ctx(min, max, ciphers);
+    bool ok = try_handshake(sctx, c, NULL, NULL, NULL);
+
+    SSL_CTX_free(c);
+    return ok;
+}
+
+/* Every TLS 1.2 suite ctx enables is AEAD with an ephemeral key exchange;
+ * with compatible, none is anonymous, null, RC4 or 3DES. Returns how many
+ * TLS 1.2 suites there are. */
+static int
+check_suites(SSL_CTX *ctx, bool compatible)
+{
+    STACK_OF(SSL_CIPHER) *list = SSL_CTX_get_ciphers(ctx);
+    int n12 = 0;
+
+    assert_non_null(list);
+    for (int i = 0; i < sk_SSL_CIPHER_num(list); i++) {
+        const SSL_CIPHER *c = sk_SSL_CIPHER_value(list, i);
+        int kx = SSL_CIPHER_get_kx_nid(c), enc = SSL_CIPHER_get_cipher_nid(c);
+
+        if (kx == NID_kx_any) /* a TLS 1.3 suite: every key exchange is ephemeral */
+            continue;
+        n12++;
+        assert_int_not_equal(SSL_CIPHER_get_auth_nid(c), NID_auth_null);
+        assert_int_not_equal(enc, NID_undef);
+        assert_int_not_equal(enc, NID_rc4);
+        assert_int_not_equal(enc, NID_des_ede3_cbc);
+        if (compatible)
+            continue;
+        if (!SSL_CIPHER_is_aead(c) || (kx != NID_kx_ecdhe && kx != NID_kx_dhe))
+            fail_msg("%s is offered", SSL_CIPHER_get_name(c));
+    }
+    return n12;
+}
+
+static void
+test_profiles(void **state)
+{
+    /* CBC suites with and without forward secrecy; static RSA with AEAD;
+     * what no profile may accept. */
+    static const char cbc[] =
+        "ECDHE-RSA-AES128-SHA256:ECDHE-RSA-AES256-SHA:AES128-SHA:AES256-SHA256";
+    static const char static_rsa[] = "AES128-GCM-SHA256:AES256-GCM-SHA384";
+    static const char weak[] = "aNULL:eNULL:RC4:3DES:EXPORT:@SECLEVEL=0";
+    char *dir = make_dir();
+    char thumb[41], err[256], why[512], version[16], cipher[64];
+    struct tls_store *st;
+    SSL_CTX *ctx, *c;
+    int dh_bits;
+
+    /* tls_create_selfsigned makes RSA 2048 keys: RSA and DHE-RSA suites. */
+    assert_int_equal(
+        tls_create_selfsigned(dir, "mail.example.test", NULL, 5, thumb, err, sizeof(err)), 0);
+
+    /* Without a profile set, a store is Intermediate. */
+    st = load(dir);
+    ctx = tls_store_server_ctx(st, "mail.example.test", why, sizeof(why));
+    assert_non_null(ctx);
+    assert_int_equal(SSL_CTX_get_min_proto_version(ctx), TLS1_2_VERSION);
+    assert_int_equal(check_suites(ctx, false), 9);
+    assert_true(accepts(ctx, TLS1_3_VERSION, TLS1_3_VERSION, NULL));
+    c = client_ctx(TLS1_2_VERSION, TLS1_2_VERSION, NULL);
+    assert_true(try_handshake(ctx, c, version, cipher, NULL));
+    SSL_CTX_free(c);
+    assert_string_equal(version, "TLSv1.2");
+    assert_non_null(strstr(cipher, "ECDHE-RSA-"));
+    /* DHE works, with a group of at least 2048 bits (SSL_CTX_set_dh_auto). */
+    c = client_ctx(TLS1_2_VERSION, TLS1_2_VERSION, "DHE-RSA-AES256-GCM-SHA384");
+    assert_true(try_handshake(ctx, c, version, cipher, &dh_bits));
+    SSL_CTX_free(c);
+    assert_string_equal(cipher, "DHE-RSA-AES256-GCM-SHA384");
+    assert_true(dh_bits >= 2048);
+    assert_false(accepts(ctx, TLS1_2_VERSION, TLS1_2_VERSION, cbc));
+    assert_false(accepts(ctx, TLS1_2_VERSION, TLS1_2_VERSION, static_rsa));
+    assert_false(accepts(ctx, TLS1_VERSION, TLS1_1_VERSION, "DEFAULT:@SECLEVEL=0"));
+    assert_false(accepts(ctx, TLS1_VERSION, TLS1_2_VERSION, weak));
+    tls_store_free(st);
+
+    /* Modern: TLS 1.3 only. */
+    st = load(dir);
+    tls_store_set_profile(st, TLS_PROFILE_MODERN);
+    ctx = tls_store_server_ctx(st, "mail.example.test", why, sizeof(why));
+    assert_non_null(ctx);
+    assert_int_equal(SSL_CTX_get_min_proto_version(ctx), TLS1_3_VERSION);
+    assert_true(accepts(ctx, TLS1_3_VERSION, TLS1_3_VERSION, NULL));
+    assert_false(accepts(ctx, TLS1_2_VERSION, TLS1_2_VERSION, NULL));
+    assert_false(accepts(ctx, TLS1_VERSION, TLS1_2_VERSION, "DEFAULT:@SECLEVEL=0"));
+    tls_store_free(st);
+
+    /* Compatible: TLS 1.0 and up, CBC and static RSA too, still nothing
+     * anonymous, null, RC4 or 3DES; TLS 1.3 stays the first choice. */
+    st = load(dir);
+    tls_store_set_profile(st, TLS_PROFILE_COMPATIBLE);
+    ctx = tls_store_server_ctx(st, "mail.example.test", why, sizeof(why));
+    assert_non_null(ctx);
+    assert_int_equal(SSL_CTX_get_min_proto_version(ctx), TLS1_VERSION);
+    assert_true(check_suites(ctx, true) > 9);
+    c = client_ctx(TLS1_VERSION, TLS1_3_VERSION, NULL);
+    assert_true(try_handshake(ctx, c, version, NULL, NULL));
+    SSL_CTX_free(c);
+    assert_string_equal(version, "TLSv1.3");
+    c = client_ctx(TLS1_2_VERSION, TLS1_2_VERSION, cbc);
+    assert_true(try_handshake(ctx, c, version, cipher, NULL));
+    SSL_CTX_free(c);
+    assert_string_equal(cipher, "ECDHE-RSA-AES128-SHA256");
+    assert_true(accepts(ctx, TLS1_2_VERSION, TLS1_2_VERSION, static_rsa));
+    c = client_ctx(TLS1_VERSION, TLS1_VERSION, "DEFAULT:@SECLEVEL=0");
+    assert_true(try_handshake(ctx, c, version, NULL, NULL));
+    SSL_CTX_free(c);
+    assert_string_equal(version, "TLSv1");
+    assert_true(accepts(ctx, TLS1_1_VERSION, TLS1_1_VERSION, "DEFAULT:@SECLEVEL=0"));
+    assert_false(accepts(ctx, TLS1_VERSION, TLS1_2_VERSION, weak));
+    tls_store_free(st);
+
+    /* The weak client itself works: a server that allows anonymous suites
+     * takes it. */
+    ctx = SSL_CTX_new(TLS_server_method());
+    assert_non_null(ctx);
+    assert_int_equal(SSL_CTX_set_cipher_list(ctx, "aNULL:@SECLEVEL=0"), 1);
+    assert_true(accepts(ctx, TLS1_VERSION, TLS1_2_VERSION, weak));
+    SSL_CTX_free(ctx);
+
+    remove_dir(dir);
+}
+
 static void
 test_last_error(void **state)
 {
@@ -742,6 +940,7 @@ main(void)
         cmocka_unit_test(test_expired_and_not_yet_valid),
         cmocka_unit_test(test_key_and_eku_problems),
         cmocka_unit_test(test_ca_issued_preferred),
+        cmocka_unit_test(test_profiles),
         cmocka_unit_test(test_last_error),
         cmocka_unit_test(test_password),
     };

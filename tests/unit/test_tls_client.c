@@ -797,6 +797,147 @@ test_broken_trust_files(void **state)
     pki_free(&p);
 }
 
+/*
+ * Profiles: what delivery offers old and new servers
+ */
+
+/* A peer server limited to protocols min..max and, when given, TLS 1.2-and-below suites. */
+static SSL_CTX *
+peer_server(X509 *leaf, EVP_PKEY *key, int min, int max, const char *ciphers)
+{
+    SSL_CTX *ctx = raw_server_ctx(leaf, key, NULL);
+
+    assert_int_equal(SSL_CTX_set_min_proto_version(ctx, min), 1);
+    assert_int_equal(SSL_CTX_set_max_proto_version(ctx, max), 1);
+    if (ciphers != NULL)
+        assert_int_equal(SSL_CTX_set_cipher_list(ctx, ciphers), 1);
+    return ctx;
+}
+
+/* One in-memory handshake of a client from cctx with a server from sctx:
+ * true when both ends finish (version then gets the protocol), false when
+ * either gives up. */
+static bool
+try_connect(SSL_CTX *cctx, SSL_CTX *sctx, char version[16])
+{
+    SSL *client = tls_client_ssl_new(cctx, "mx.b.test"), *server = tls_ssl_new(sctx);
+    BIO *sbio, *cbio;
+    bool sdone = false, cdone = false, failed = false;
+
+    assert_non_null(client);
+    assert_non_null(server);
+    assert_int_equal(BIO_new_bio_pair(&sbio, 0, &cbio, 0), 1);
+    SSL_set_bio(server, sbio, sbio);
+    SSL_set_bio(client, cbio, cbio);
+    for (int i = 0; i < 100 && !failed && !(sdone && cdone); i++) {
+        int r;
+        if (!cdone) {
+            r = SSL_do_handshake(client);
+            cdone = r == 1;
+            failed = !cdone && SSL_get_error(client, r) != SSL_ERROR_WANT_READ;
+        }
+        if (!sdone && !failed) {
+            r = SSL_do_handshake(server);
+            sdone = r == 1;
+            failed = !sdone && SSL_get_error(server, r) != SSL_ERROR_WANT_READ;
+        }
+    }
+    ERR_clear_error();
+    if (sdone && cdone && version != NULL)
+        snprintf(version, 16, "%s", SSL_get_version(client));
+    tls_ssl_free(client);
+    tls_ssl_free(server);
+    return sdone && cdone;
+}
+
+/* The client context of a fresh store of dir with profile. */
+static SSL_CTX *
+profile_client(const char *dir, enum tls_profile profile, struct tls_store **st)
+{
+    char why[WHY];
+    SSL_CTX *cctx;
+
+    *st = load(dir);
+    tls_store_set_profile(*st, profile);
+    cctx = tls_store_client_ctx(*st, NULL, why, sizeof(why));
+    assert_non_null(cctx);
+    return cctx;
+}
+
+static void
+test_profiles(void **state)
+{
+    struct pki p;
+    struct certspec mx = {.cn = "mx.b.test", .nb = -DAY, .na = 300 * DAY};
+    struct tls_store *st;
+    SSL_CTX *cctx, *current, *cbc12, *old10;
+    STACK_OF(SSL_CIPHER) * offered;
+    char version[16], why[WHY];
+    X509 *leaf;
+    SSL *ssl;
+
+    pki_init(&p, "Test CA", true);
+    leaf = pki_issue(&p, &mx);
+    /* Peers: a current server, a TLS 1.2 server with CBC suites only, and
+     * a TLS 1.0 one. */
+    current = peer_server(leaf, p.key, TLS1_2_VERSION, TLS1_3_VERSION, NULL);
+    cbc12 = peer_server(leaf, p.key, TLS1_2_VERSION, TLS1_2_VERSION,
+                        "ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA384");
+    old10 = peer_server(leaf, p.key, TLS1_VERSION, TLS1_VERSION, "DEFAULT:@SECLEVEL=0");
+    X509_free(leaf);
+
+    /* Intermediate (a store's default): what the client offers for TLS 1.2
+     * is AEAD with (EC)DHE; the old servers get no handshake (delivery
+     * then goes on in clear text unless TLS is required). */
+    st = load(p.dir);
+    cctx = tls_store_client_ctx(st, NULL, why, sizeof(why));
+    assert_non_null(cctx);
+    assert_int_equal(SSL_CTX_get_min_proto_version(cctx), TLS1_2_VERSION);
+    ssl = tls_client_ssl_new(cctx, NULL);
+    offered = SSL_get1_supported_ciphers(ssl);
+    assert_non_null(offered);
+    assert_true(sk_SSL_CIPHER_num(offered) > 3);
+    for (int i = 0; i < sk_SSL_CIPHER_num(offered); i++) {
+        const SSL_CIPHER *c = sk_SSL_CIPHER_value(offered, i);
+        int kx = SSL_CIPHER_get_kx_nid(c);
+        if (kx != NID_kx_any &&
+            (!SSL_CIPHER_is_aead(c) || (kx != NID_kx_ecdhe && kx != NID_kx_dhe)))
+            fail_msg("the client offers %s", SSL_CIPHER_get_name(c));
+    }
+    sk_SSL_CIPHER_free(offered);
+    tls_ssl_free(ssl);
+    assert_true(try_connect(cctx, current, version));
+    assert_string_equal(version, "TLSv1.3");
+    assert_false(try_connect(cctx, cbc12, NULL));
+    assert_false(try_connect(cctx, old10, NULL));
+    tls_store_free(st);
+
+    /* Modern: TLS 1.3 servers only. */
+    cctx = profile_client(p.dir, TLS_PROFILE_MODERN, &st);
+    assert_int_equal(SSL_CTX_get_min_proto_version(cctx), TLS1_3_VERSION);
+    assert_true(try_connect(cctx, current, version));
+    assert_string_equal(version, "TLSv1.3");
+    SSL_CTX_set_max_proto_version(current, TLS1_2_VERSION);
+    assert_false(try_connect(cctx, current, NULL));
+    SSL_CTX_set_max_proto_version(current, TLS1_3_VERSION);
+    tls_store_free(st);
+
+    /* Compatible: every one of them, the best protocol each offers. */
+    cctx = profile_client(p.dir, TLS_PROFILE_COMPATIBLE, &st);
+    assert_true(try_connect(cctx, current, version));
+    assert_string_equal(version, "TLSv1.3");
+    assert_true(try_connect(cctx, cbc12, version));
+    assert_string_equal(version, "TLSv1.2");
+    assert_true(try_connect(cctx, old10, version));
+    assert_string_equal(version, "TLSv1");
+    tls_store_free(st);
+
+    SSL_CTX_free(current);
+    SSL_CTX_free(cbc12);
+    SSL_CTX_free(old10);
+    pki_free(&p);
+}
+
 int
 main(void)
 {
@@ -810,6 +951,7 @@ main(void)
         cmocka_unit_test(test_client_certificate),
         cmocka_unit_test(test_status_names),
         cmocka_unit_test(test_broken_trust_files),
+        cmocka_unit_test(test_profiles),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
