@@ -35,6 +35,11 @@ MUTANTS = [
      "if (end != LINE_END_CRLF || memchr(session_line, '\\r', len - 2)) {",
      "if (end != LINE_END_CRLF && false) {",
      ["test_bad_input.py::test_bare_lf_command"]),
+    ("a client that stops sending still gets the replies to what it sent",
+     "src/receive/session.c",
+     "        s->input_closed = true;\n        if (!s->busy)\n            session_process(s);\n        return;",
+     "        session_close(s, \"client closed the connection\");\n        return;",
+     ["test_receive.py::test_half_closed_client_gets_its_replies_and_no_duplicate"]),
     # --- header firewall and hop count ---
     ("X-Postern-* fields are removed from untrusted senders",
      "src/smtp/data_stream.c",
