@@ -9,6 +9,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
+FUZZ_JOBS    ?= 1
 INSTANCE   ?= var
 RUN_BIND   ?= 127.0.0.1:2525
 RUN_FQDN   ?= mail.example.test
@@ -80,13 +81,14 @@ test-asan: asan
 test: unit e2e test-asan
 
 # libFuzzer targets (fuzz/README.md) under ASan+UBSan: each runs FUZZ_SECONDS
-# on a scratch copy of its seeds after replaying its past crashes.
+# on a scratch copy of its seeds after replaying its past crashes,
+# FUZZ_JOBS targets at a time.
 $(FUZZ_BUILD)/build.ninja:
 	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false
 
 fuzz: deps $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD)
-	fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+	fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_JOBS)
 
 # Crash rounds (tests/crash/crashtest.py): concurrent SMTP clients, kill -9 at
 # random moments, then every acknowledged message exactly once in its Maildir.
