@@ -129,8 +129,10 @@ list_message(const char *id, const struct envelope *env, const char *data_path, 
     subject = headers ? header_value(headers, "Subject") : NULL;
     msgid = headers ? header_value(headers, "Message-ID") : NULL;
     config_bytes_format(env->size, size, sizeof(size));
-    gmtime_r(&env->received, &tm);
-    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    /* a damaged envelope's time may be beyond what gmtime_r can show */
+    if (gmtime_r(&env->received, &tm) == NULL ||
+        strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        date[0] = '\0';
     field(out, "FromAddress", env->from[0] ? env->from : "<>");
     field(out, "Status", "Ready");
     field(out, "Size", size);

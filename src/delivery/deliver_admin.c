@@ -53,8 +53,9 @@ iso_time(time_t t, char *buf, size_t len)
         buf[0] = '\0';
         return;
     }
-    gmtime_r(&t, &tm);
-    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    /* a damaged envelope's time may be beyond what gmtime_r can show */
+    if (gmtime_r(&t, &tm) == NULL || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        buf[0] = '\0';
 }
 
 static void

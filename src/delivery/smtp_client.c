@@ -859,8 +859,15 @@ client_read_cb(struct bufferevent *bev, void *arg)
         if (!c->in_reply) {
             /* the first line carries the code and the text kept for logs */
             c->in_reply = true;
+            c->reply_code = code;
             c->ehlo_lines[0] = '\0';
             snprintf(c->reply, sizeof(c->reply), "%s", line);
+        } else if (code != c->reply_code) {
+            /* RFC 5321 4.2.1: every line of a reply has the same code;
+             * which one would be meant is anybody's guess */
+            free(line);
+            client_close(c, 0, true, "%s sent a reply whose lines disagree on the code", c->peer);
+            break;
         }
         if (c->state == CS_EHLO) {
             size_t used = strlen(c->ehlo_lines);

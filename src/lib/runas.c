@@ -12,6 +12,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* gcc says __SANITIZE_ADDRESS__, clang __has_feature(address_sanitizer) */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RUNAS_CLANG_ASAN 1
+#endif
+#endif
+#ifndef RUNAS_CLANG_ASAN
+#define RUNAS_CLANG_ASAN 0
+#endif
+
 static uid_t owner_uid;
 static gid_t owner_gid;
 static int in_owner_scope;
@@ -87,7 +97,7 @@ runas_admin_end(void)
 void
 runas_sanitizer_keep_traceable(void)
 {
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || RUNAS_CLANG_ASAN
     /* LeakSanitizer stops the threads with ptrace at exit, which a process
      * that changed its uid may not do (the kernel clears "dumpable"). Only
      * in sanitizer builds: elsewhere a core dump could show what root read. */

@@ -510,6 +510,12 @@ binding_parse(const char *text, struct binding *out, char *err, size_t errlen)
             err_set(err, errlen, "bad address");
             return -1;
         }
+        /* the kernel hands such connections over as IPv4, so a mapped
+         * binding would never match its own clients */
+        if (IN6_IS_ADDR_V4MAPPED((struct in6_addr *)b.addr)) {
+            err_set(err, errlen, "an IPv4-mapped address: give the IPv4 address itself");
+            return -1;
+        }
         b.family = AF_INET6;
     } else {
         char *colon = strrchr(buf, ':');

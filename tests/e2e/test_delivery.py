@@ -13,7 +13,7 @@ import socket
 import threading
 
 from conftest import message, wait_for
-from peers import (connect_refused, maildir, queue_named, receive_log, receiver_instance,
+from peers import (ScriptedSMTP, connect_refused, maildir, queue_named, receive_log, receiver_instance,
                    relay_instance, reports, send_log, submit, tracking_events, wait_queue_empty)
 
 
@@ -232,8 +232,9 @@ def test_local_delivery_multiple_recipients_postmaster_and_success_dsn(instances
 
 
 class BrokenTLSPeer:
-    """Advertises STARTTLS, answers it 220, then breaks the handshake; takes mail
-    in clear text. Records whether each connection asked for STARTTLS."""
+    """A scripted SMTP peer (written here): advertises STARTTLS, answers it 220, then
+    breaks the handshake; takes mail in clear text. Records whether each connection
+    asked for STARTTLS."""
 
     def __init__(self, mail_reply=b"250 ok"):
         self.mail_reply = mail_reply
@@ -340,3 +341,18 @@ def test_peer_demanding_tls_in_the_clear_retry_is_a_temporary_failure(instances)
         assert not peer.messages
     finally:
         peer.close()
+
+
+def test_reply_whose_lines_disagree_on_the_code_is_malformed(instances):
+    """RFC 5321 4.2.1: all lines of a reply carry one code. A scripted next hop
+    (peers.ScriptedSMTP) answers RCPT with "250-..." then "550 ...": postern
+    neither delivers nor bounces on that guess; the message waits."""
+    with ScriptedSMTP(rcpt_reply=lambda addr, n: "250-looks fine\r\n550 5.1.1 but is not") as peer:
+        a = relay_instance(instances, "a", peer.port)
+        qid = submit(a, "alice@a.test", ["bob@b.test"], message(subject="mixed codes"))
+        m = wait_for(lambda: [m for m in a.get("Get-Message")
+                              if "disagree on the code" in m.get("LastError", "")],
+                     timeout=20, what="the malformed reply as LastError")[0]
+        assert m["Identity"].endswith(qid)
+        assert not peer.accepted()
+        assert not reports(a, "alice@a.test")

@@ -569,6 +569,9 @@ test_binding_bad(void **state)
     binding_fails("localhost:25", "bad address");
     binding_fails("garbage", "missing port");
     binding_fails("10.0.0:25", "bad address");
+    /* connections to it arrive as IPv4: it would never match its own */
+    binding_fails("[::ffff:127.0.0.1]:2525",
+                  "an IPv4-mapped address: give the IPv4 address itself");
 }
 
 static void
