@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -25,6 +26,7 @@
 static uid_t owner_uid;
 static gid_t owner_gid;
 static int in_owner_scope;
+static int registered_exit;
 
 static void
 become(uid_t uid, gid_t gid)
@@ -32,7 +34,6 @@ become(uid_t uid, gid_t gid)
     /* gid first: after seteuid(non-root) setegid would be refused */
     if (setegid(gid) != 0 || seteuid(uid) != 0)
         fatal("cannot switch effective user to %lu:%lu", (unsigned long)uid, (unsigned long)gid);
-    runas_sanitizer_keep_traceable();
 }
 
 static void
@@ -40,7 +41,6 @@ become_root(void)
 {
     if (seteuid(0) != 0 || setegid(0) != 0)
         fatal("cannot regain root");
-    runas_sanitizer_keep_traceable(); /* each change of euid clears it again */
 }
 
 int
@@ -68,6 +68,13 @@ runas_owner_enter(const char *dir, char *err, size_t errlen)
     owner_gid = st.st_gid;
     become(owner_uid, owner_gid);
     in_owner_scope = 1;
+    /* Leave the scope before the exit handlers registered earlier run:
+     * LeakSanitizer's must stop our threads with ptrace, which a root
+     * process in another user's effective identity may not do. */
+    if (!registered_exit) {
+        atexit(runas_owner_leave);
+        registered_exit = 1;
+    }
     return 0;
 }
 
@@ -100,7 +107,7 @@ runas_sanitizer_keep_traceable(void)
 #if defined(__SANITIZE_ADDRESS__) || RUNAS_CLANG_ASAN
     /* LeakSanitizer stops the threads with ptrace at exit, which a process
      * that changed its uid may not do (the kernel clears "dumpable"). Only
-     * in sanitizer builds: elsewhere a core dump could show what root read. */
+     * in sanitizer builds: elsewhere a core dump could show secrets. */
     (void)prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 #endif
 }

@@ -25,8 +25,8 @@ void runas_owner_leave(void);
  * read only. No-ops outside an owner scope. */
 void runas_admin_begin(void);
 void runas_admin_end(void);
-/* In sanitizer builds only: keeps the leak checker working after a change
- * of user. A no-op in the builds that ship. */
+/* In sanitizer builds only: keeps the leak checker working in a process
+ * that dropped root for good. A no-op in the builds that ship. */
 void runas_sanitizer_keep_traceable(void);
 
 #endif
