@@ -263,6 +263,17 @@ server_accept(struct server *srv, int fd, const struct sockaddr *remote, int rem
     session_start(srv, srv->cfg, rc, fd, (struct sockaddr *)&local, remote);
 }
 
+/* Sessions waiting for another thread (a commit, a password check). */
+static size_t
+server_sessions_waiting(const struct server *srv)
+{
+    size_t n = 0;
+
+    for (const struct session *s = srv->sessions; s; s = s->next)
+        n += s->busy && !s->dead;
+    return n;
+}
+
 /* Ends the loop once no session waits for a commit (or the grace period is
  * over): a client whose message is being committed still hears 250, so it
  * does not send it again. */
@@ -270,12 +281,13 @@ static void
 server_drain_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct server *srv = arg;
-    bool busy = false;
 
-    for (struct session *s = srv->sessions; s && !busy; s = s->next)
-        busy = s->busy && !s->dead;
-    if (!busy || time(NULL) >= srv->stop_deadline)
+    if (server_sessions_waiting(srv) == 0)
         event_base_loopbreak(srv->base);
+    else if (time(NULL) >= srv->stop_deadline) {
+        srv->stop_now = true;
+        event_base_loopbreak(srv->base);
+    }
 }
 
 static void
@@ -311,6 +323,7 @@ server_signal_cb(evutil_socket_t sig, short what, void *arg)
     }
     if (srv->stopping) {
         log_info("signal %d again: stopping now", (int)sig);
+        srv->stop_now = true;
         event_base_loopbreak(srv->base);
         return;
     }
@@ -496,6 +509,19 @@ server_run(const char *instance_dir, int detach_fd)
              srv.cfg->transport.fqdn ? srv.cfg->transport.fqdn : "?");
 
     event_base_dispatch(srv.base);
+
+    if (srv.stop_now && server_sessions_waiting(&srv) > 0) {
+        /* Stop at once: waiting for a commit stuck on a slow disk is what
+         * the administrator just declined. None of the commits in flight
+         * was acknowledged: their clients send the message again, and the
+         * queue's recovery at the next start keeps or removes each one
+         * whole. Exiting closes every socket now; an orderly cleanup would
+         * first join the committer thread. */
+        log_warnx("stopping now: %zu session(s) still waiting for a commit are cut off",
+                  server_sessions_waiting(&srv));
+        server_flush_cb(-1, 0, &srv);
+        _exit(0);
+    }
 
     listener_set_free(srv.listeners);
     srv.listeners = NULL;

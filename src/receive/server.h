@@ -48,6 +48,7 @@ struct server {
     uint64_t certs_stamp; /* signature of DIR/certs, to notice renewals */
     bool stopping;        /* SIGTERM: finishing commits in flight, then exit */
     time_t stop_deadline;
+    bool stop_now; /* a second signal, or the grace period is over */
     struct event *drain;
 };
 

@@ -46,10 +46,6 @@ FAST_TIMERS = {
 # How long a test watches for something that must NOT happen (a retry, a
 # report): past the daemon's 1 s scheduler beat, a little longer under ASan.
 # Such waits are not scaled by SLOW: they bound run time, not correctness.
-def settle(seconds):
-    time.sleep(seconds * (1.5 if SLOW > 1 else 1))
-
-
 def stop_process(proc, sig=signal.SIGTERM, timeout=10):
     """Stops a Popen we started, by its PID: sig, then SIGKILL."""
     if proc is None or proc.poll() is not None:

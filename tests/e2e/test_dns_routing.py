@@ -21,8 +21,8 @@ import pytest
 
 from conftest import SLOW, message, wait_for
 from peers import (DNS_A, DNS_MX, NOERROR, NXDOMAIN, Unbound, connect_refused, dns_query,
-                   maildir, queue_named, receiver_instance, reports, settle, send_log, set_timers,
-                   submit, tracking, wait_queue_empty, FAST_TIMERS)
+                   maildir, queue_named, receiver_instance, reports, send_log, set_timers,
+                   submit, tracking, tracking_events, wait_queue_empty, FAST_TIMERS)
 
 ZONE = [
     "mx.test. IN MX 10 mx1.mx.test.",
@@ -135,14 +135,17 @@ def expect_bounce(a, rcpt):
 def test_null_mx_bounces_at_once(instances, dns):
     a, b = setup_pair(instances, dns)
     start = time.monotonic()
-    send_to(a, "user@nullmx.test", "null mx")
+    qid = send_to(a, "user@nullmx.test", "null mx")
     blk = expect_bounce(a, "user@nullmx.test")
     # at once: no retry schedule (the first connection failure alone would retry)
     assert time.monotonic() - start < 5 * SLOW
     assert blk["status"] == "5.1.10" or (blk["status"].startswith("5.") and re.search(
         r"null MX|7505", blk.get("diagnostic-code", ""), re.I)), blk
     wait_queue_empty(a)
-    time.sleep(1.2)  # the protocol log is written out once a second
+    # the logs are written out together once a second: with the FAIL event in the
+    # tracking log, any session before it is in the protocol log
+    wait_for(lambda: ("FAIL", "user@nullmx.test") in tracking_events(a, qid),
+             what="the FAIL event in the tracking log")
     assert not send_log(a), "nothing may be sent to a domain that accepts no mail"
 
 
@@ -166,8 +169,12 @@ def test_nxdomain_with_downgrade_dns_failures_is_retried(instances, dns):
     q = wait_for(retrying, timeout=10, what="queue nosuch.test to record the DNS failure")
     assert q["DeliveryType"] == "DNSConnectorDelivery", q
     assert q["Status"] in ("Retry", "Active"), q
-    settle(2)
+    # the next attempt (NextRetryTime moves on) comes after the first one's outcome,
+    # a bounce included, is out
+    wait_for(lambda: (queue_named(a, "nosuch.test") or q)["NextRetryTime"] != q["NextRetryTime"],
+             timeout=10, what="a second attempt")
     assert qid in a.queued_ids()
+    assert not [e for e, _ in tracking_events(a, qid) if e in ("FAIL", "DSN")]
     assert not reports(a, "alice@a.test"), "DowngradeDnsFailures: no bounce before expiry"
 
 
@@ -182,7 +189,10 @@ def test_unreachable_queue(instances, dns):
     assert q["MessageCount"] == "1", q
     msgs = a.get("Get-Message", "-Queue", "Unreachable")
     assert [m for m in msgs if m["Identity"].endswith(qid)], msgs
-    settle(2)
+    # routed when it arrived; the logs of that moment are out with its RECEIVE event
+    wait_for(lambda: [e for e, _ in tracking_events(a, qid) if e == "RECEIVE"],
+             what="the RECEIVE event in the tracking log")
+    assert not [e for e, _ in tracking_events(a, qid) if e in ("FAIL", "DSN", "SEND")]
     assert qid in a.queued_ids()
     assert not reports(a, "alice@a.test")
     assert not send_log(a)

@@ -184,8 +184,8 @@ def log_since(inst, offset):
 
 
 class TLSPeer:
-    """A partner MTA on loopback: offers STARTTLS with cert/key (or no STARTTLS
-    at all), asks for and records the client's certificate, accepts mail.
+    """A scripted partner MTA (written here) on loopback: offers STARTTLS with cert/key
+    (or no STARTTLS at all), asks for and records the client's certificate, accepts mail.
     Records every command line, the client certificates (DER) and messages."""
 
     def __init__(self, cert=None, key=None, cafile=None, port=None, name="partner.test"):

@@ -14,6 +14,7 @@ def test_starttls_to_a_client_that_never_reads(server):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     s.connect((server.host, server.port))
+    client = "client=%s:%d " % s.getsockname()
     s.settimeout(30 * SLOW)
     try:
         s.sendall(b"EHLO x\r\n" + b"HELP\r\n" * 60000 + b"STARTTLS\r\n")
@@ -21,7 +22,10 @@ def test_starttls_to_a_client_that_never_reads(server):
         pass  # the server may stop reading a client that does not read
     time.sleep(2 * SLOW)
     s.close()
-    time.sleep(0.5)
+    # the daemon has dealt with the close (where it once crashed) when it logs the end
+    wait_for(lambda: server.proc.poll() is not None or
+             [l for l in server.log().splitlines() if "smtp disconnected" in l and client in l],
+             what="the session's end in the log")
     assert server.proc.poll() is None, server.log()[-3000:]
     with server.smtp() as c:
         assert c.ehlo()[0] == 250
@@ -50,7 +54,8 @@ def test_local_and_remote_recipients_finishing_together(instances, workdir):
 
 
 def test_peer_sending_replies_nobody_asked_for(instances):
-    """A next hop that floods replies while we refuse a transaction locally."""
+    """A next hop that floods replies while we refuse a transaction locally (a scripted
+    peer, written here)."""
     ls = socket.socket()
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind(("127.0.0.1", 0))
@@ -84,7 +89,8 @@ def test_peer_sending_replies_nobody_asked_for(instances):
 
 
 def test_reload_while_a_delivery_is_in_progress(instances):
-    """The configuration is replaced while an outbound session logs to its connector."""
+    """The configuration is replaced while an outbound session to a scripted next hop
+    (peers.ScriptedSMTP) logs to its connector."""
     with ScriptedSMTP(final_delay=lambda n: 2) as peer:
         inst = relay_instance(instances, "a", peer.port)
         submit(inst, "alice@a.test", ["x@b.test"], message())

@@ -5,10 +5,12 @@ import os
 import signal
 import socket
 import ssl
+import threading
 
 import pytest
 
-from conftest import RawSMTP, free_port, message, queue_id_from_reply, wait_for
+from conftest import SLOW, RawSMTP, free_port, message, queue_id_from_reply, wait_for
+from peers import ScriptedSMTP, relay_instance, submit, tracking_events, wait_queue_empty
 
 
 def client_context():
@@ -298,22 +300,50 @@ def test_broken_hand_edit_is_refused_and_service_keeps_running(server):
     same_service(server, pid)
 
 
-def test_queued_messages_survive_reloads(server):
-    pid = server.proc.pid
-    ids = []
-    for i in range(3):
-        raw = open_transaction(server.host, server.port)
-        ids.append(finish_transaction(raw, f"queued {i}"))
-    server.cmdlet("Set-ReceiveConnector", "Default mail", "-MaxRecipientsPerMessage", "50")
-    server.run_cli("reload")
-    seen = server.log().count("reload")
-    os.kill(pid, signal.SIGHUP)
-    wait_for(lambda: server.log().count("reload") > seen, timeout=3, what="the SIGHUP reload")
-    # every message is still queued or was delivered, exactly once, and whole
-    for i, qid in enumerate(ids):
-        assert f"Subject: queued {i}".encode() in stored(server, qid)
-        assert b"Hello." in stored(server, qid)
+def test_messages_in_delivery_across_reloads_are_delivered_once(instances):
+    """Three messages in delivery while the configuration is reloaded three times (a
+    cmdlet, `postern reload`, SIGHUP). The next hop is a scripted SMTP server
+    (peers.ScriptedSMTP) that takes each message's content but holds its final reply
+    until the reloads are over, so every message is in flight or queued meanwhile;
+    each then arrives there exactly once, whole."""
+    reloads_done = threading.Event()
+
+    def hold_final_reply(n):
+        reloads_done.wait(30 * SLOW)
+        return 0
+
+    with ScriptedSMTP(final_delay=hold_final_reply) as peer:
+        try:
+            a = relay_instance(instances, "a", peer.port)
+            pid = a.proc.pid
+            subjects = [f"queued {i}" for i in range(3)]
+            ids = [submit(a, "alice@a.test", ["carol@b.test"],
+                          message(subject=s, sender="alice@a.test", to="carol@b.test"))
+                   for s in subjects]
+            assert peer.data_seen.wait(15 * SLOW), "no delivery started"
+            a.cmdlet("Set-ReceiveConnector", "Default mail", "-MaxRecipientsPerMessage", "50")
+            a.run_cli("reload")
+            seen = a.log().count("reload")
+            os.kill(pid, signal.SIGHUP)
+            wait_for(lambda: a.log().count("reload") > seen, timeout=3,
+                     what="the SIGHUP reload")
+        finally:
+            reloads_done.set()  # also when a step failed: the peer's threads must end
+        wait_for(lambda: len(peer.accepted()) >= len(ids), timeout=15,
+                 what="every message at the next hop")
+        wait_queue_empty(a)
+        # delivery is over once every connection to the peer has said QUIT: a second
+        # copy of anything would have been sent by then
+        wait_for(lambda: peer.commands.count("QUIT") == peer.connections, timeout=10,
+                 what="postern to end its connections to the peer")
+        received = [m["data"] for m in peer.messages]
+    for s in subjects:
+        copies = [d for d in received if f"Subject: {s}\r\n".encode() in d]
+        assert len(copies) == 1, f"{s!r} reached the next hop {len(copies)} times"
+        assert copies[0].endswith(b"\r\n\r\nHello.\r\n"), copies[0][-200:]
+    # the tracking log (written out once a second) has one SEND per message
     for qid in ids:
-        delivered = [c for c in stored_copies(server, qid) if c.startswith(b"Return-Path:")]
-        assert len(delivered) <= 1, f"message {qid} was delivered twice"
-    same_service(server, pid)
+        sends = wait_for(lambda: [e for e, _ in tracking_events(a, qid) if e == "SEND"],
+                         timeout=5, what=f"the SEND event of {qid}")
+        assert sends == ["SEND"], tracking_events(a, qid)
+    same_service(a, pid)

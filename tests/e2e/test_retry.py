@@ -15,7 +15,7 @@ import time
 
 from conftest import SLOW, free_port, message, wait_for
 from peers import (FAST_TIMERS, ScriptedSMTP, connect_refused, dsn_parts, maildir, queue_named,
-                   receiver_instance, relay_instance, reports, settle, submit,
+                   receiver_instance, relay_instance, reports, send_log, submit,
                    tracking_events, wait_queue_empty)
 
 SLOW_TIMERS = {k: "00:01:00" for k in FAST_TIMERS}  # nothing retries by itself in a test
@@ -29,12 +29,13 @@ def rcpt_of(block):
     return block["final-recipient"].split(";", 1)[1].strip().lower()
 
 
-def no_reports_for(inst, address, seconds):
-    """Nothing reaches address's Maildir during the next seconds."""
-    deadline = time.monotonic() + seconds * (1.5 if SLOW > 1 else 1)
-    while time.monotonic() < deadline:
-        assert not maildir(inst, address), [r for _, r in maildir(inst, address)]
-        time.sleep(0.1)
+def no_reports(inst, address):
+    """Nothing reached address's Maildir. Conclusive once the message concerned has left
+    the queue: a report is queued before the message's own removal (deliver.c,
+    apply_results then deliver_persist_message; the committer keeps that order), so an
+    empty queue means any report was delivered already."""
+    assert not inst.queued_ids(), "call it once the queue is empty"
+    assert not maildir(inst, address), [r for _, r in maildir(inst, address)]
 
 
 def test_transient_failure_is_retried_and_delivered_once(instances):
@@ -53,7 +54,7 @@ def test_transient_failure_is_retried_and_delivered_once(instances):
         assert ("DEFER", "carol@b.test") in events
         assert events.index(("DEFER", "carol@b.test")) < events.index(("SEND", "carol@b.test"))
         # a deferral is not worth a report before DelayNotificationTimeout
-        no_reports_for(a, "alice@a.test", 1.5)
+        no_reports(a, "alice@a.test")
         assert len(peer.accepted()) == 1
 
 
@@ -74,6 +75,44 @@ def test_retry_schedule_holds_under_a_burst_of_arrivals(instances):
                  what=f"{n} messages within a few retry intervals of the peer coming back")
         assert time.monotonic() - up < 6 * SLOW
         wait_queue_empty(a)
+
+
+def connection_failures(a):
+    """Times (seconds, from the SmtpSend protocol log) of A's failed connection attempts."""
+    times = []
+    for r in send_log(a):
+        if r["event"] == "-" and re.search(r"connection to .* failed", r["context"]):
+            stamp = datetime.datetime.strptime(r["date-time"], "%Y-%m-%dT%H:%M:%S.%fZ")
+            times.append(stamp.replace(tzinfo=datetime.timezone.utc).timestamp())
+    return sorted(times)
+
+
+def test_connection_failure_retry_tiers(instances):
+    """Connection failures are retried QueueGlitchRetryCount times after
+    QueueGlitchRetryInterval, then TransientFailureRetryCount times after
+    TransientFailureRetryInterval, then every OutboundConnectionFailureRetryInterval
+    (docs/DESIGN.md, Delivery). Intervals 1, 4 and 7 s tell the tiers apart: the
+    scheduler's one-second beat puts each gap within a second of its interval."""
+    tiers = [("glitch", 1), ("glitch", 1), ("transient", 4), ("outbound", 7)]
+    port = free_port()
+    a = relay_instance(instances, "a", port, timers=dict(
+        FAST_TIMERS, QueueGlitchRetryCount="2", QueueGlitchRetryInterval="00:00:01",
+        TransientFailureRetryCount="1", TransientFailureRetryInterval="00:00:04",
+        OutboundConnectionFailureRetryInterval="00:00:07"))
+    assert connect_refused("127.0.0.1", port)
+    submit(a, "alice@a.test", ["carol@b.test"], msg("nobody listens"))
+    attempts = wait_for(lambda: len(connection_failures(a)) > len(tiers) and
+                        connection_failures(a), timeout=sum(w for _, w in tiers) + 8,
+                        interval=0.2, what=f"{len(tiers) + 1} failed connection attempts")
+    gaps = [b - t for t, b in zip(attempts, attempts[1:])][:len(tiers)]
+    slack = 0.5 * SLOW  # time(2)-based deadlines, the beat, and the attempt itself
+    for n, ((tier, wait), gap) in enumerate(zip(tiers, gaps)):
+        assert wait - 1 < gap < wait + 1 + slack, (
+            f"retry {n + 1} came {gap:.2f} s after the failure before it; the {tier} tier "
+            f"waits {wait} s (gaps: {[round(g, 2) for g in gaps]})")
+    print(f"gaps between attempts: {[round(g, 2) for g in gaps]}")
+    q = queue_named(a, "Out")
+    assert q["Status"] == "Retry" and re.search(r"refused", q["LastError"], re.I), q
 
 
 def test_permanent_failure_sends_rfc3464_bounce(instances):
@@ -122,7 +161,8 @@ def test_notify_never_means_no_bounce(instances):
         wait_for(lambda: ("FAIL", "nobody@b.test") in tracking_events(a, qid), timeout=15,
                  what="the recipient to fail")
         wait_queue_empty(a)
-        no_reports_for(a, "alice@a.test", 1.5)
+        no_reports(a, "alice@a.test")
+        # (a DSN event would be logged with the FAIL event waited for above)
         assert not [e for e, _ in tracking_events(a) if e == "DSN"]
         assert peer.rcpt_attempts == {"nobody@b.test": 1}
         # RFC 3461 5.2: the NOTIFY parameter is relayed to a DSN-capable next hop
@@ -187,9 +227,8 @@ def test_no_report_to_the_null_sender(instances):
         wait_for(lambda: ("FAIL", "nobody@b.test") in tracking_events(a, qid), timeout=15,
                  what="the recipient to fail")
         wait_queue_empty(a)
-        settle(1.5)
-        # nothing new was queued, and no report event was logged
-        assert not a.queued_ids()
+        # nothing new was queued (it would have been before the message left the queue),
+        # and no report event was logged (it would have been with the FAIL event)
         assert not [e for e, _ in tracking_events(a) if e == "DSN"], tracking_events(a)
         assert len(peer.messages) == 0 and peer.rcpt_attempts == {"nobody@b.test": 1}
         delivered = [f for f in glob.glob(os.path.join(a.dir, "mail", "*", "*", "*"))]
@@ -220,8 +259,8 @@ def test_get_queue_retry_state_and_retry_queue(instances):
     assert len(m) == 1 and m[0]["Status"] == "Retry", m
     assert m[0]["Queue"] == "mail\\Out" and m[0]["LastError"], m
     with ScriptedSMTP(port=port) as peer:
-        time.sleep(1)
-        assert not peer.connections, "no attempt before NextRetryTime"
+        # (that no attempt comes before NextRetryTime is test_connection_failure_retry_tiers's)
+        assert not peer.connections
         a.cmdlet("Retry-Queue", "-Identity", "mail\\Out")
         wait_for(lambda: peer.accepted(), timeout=10, what="Retry-Queue to force an attempt")
         wait_queue_empty(a)
@@ -229,16 +268,25 @@ def test_get_queue_retry_state_and_retry_queue(instances):
 
 
 def test_suspend_and_resume_queue(instances):
+    """A suspended queue is not retried. The witness: a second queue ("Witness", to
+    the same port, same one-second retry) whose connection failed after Out's, so its
+    retry falls on the same scheduler beat as Out's would, or a later one."""
     port = free_port()
-    a = relay_instance(instances, "a", port)
+    a = relay_instance(instances, "a", port, relay_domains=("b.test", "c.test"))
+    a.cmdlet("New-SendConnector", "-Name", "Witness", "-AddressSpaces", "c.test",
+             "-SmartHosts", "127.0.0.1", "-DNSRoutingEnabled", "$false", "-Port", str(port))
     submit(a, "alice@a.test", ["carol@b.test"], msg("held"))
     wait_retry_state(a)
     a.cmdlet("Suspend-Queue", "-Identity", "mail\\Out")
     assert queue_named(a, "Out")["Status"] == "Suspended"
+    submit(a, "alice@a.test", ["dan@c.test"], msg("witness", to="dan@c.test"))
+    wait_retry_state(a, "Witness")
     with ScriptedSMTP(port=port) as peer:
         # retries every second, but not while suspended
-        settle(2.5)
-        assert peer.connections == 0
+        wait_for(lambda: peer.accepted() and "QUIT" in peer.commands, timeout=10,
+                 what="the witness queue's retry to deliver and end its connection")
+        assert [r for r, _ in peer.accepted()] == [["dan@c.test"]]
+        assert peer.connections == 1, "the suspended queue was tried"
         assert queue_named(a, "Out")["Status"] == "Suspended"
         a.cmdlet("Resume-Queue", "-Identity", "mail\\Out")
         wait_for(lambda: peer.accepted(), timeout=10, what="delivery after Resume-Queue")
@@ -255,8 +303,9 @@ def test_suspend_and_resume_message(instances):
     m = a.get("Get-Message", "-Identity", held)
     assert m[0]["Status"] == "Suspended", m
     with ScriptedSMTP(port=port) as peer:
-        wait_for(lambda: peer.accepted(), timeout=10, what="the other message to go")
-        settle(2)
+        # the connection that took the other message ends once nothing else may go on it
+        wait_for(lambda: peer.accepted() and "QUIT" in peer.commands, timeout=10,
+                 what="the other message to go and the connection to end")
         subjects = [d for _, d in peer.accepted()]
         assert len(subjects) == 1 and b"Subject: other message" in subjects[0]
         assert a.queued_ids() == [held]
@@ -279,7 +328,11 @@ def test_remove_message_with_and_without_ndr(instances):
     reps = wait_for(lambda: reports(a, "alice@a.test", "failed"), timeout=10,
                     what="the report about the removed message")
     wait_queue_empty(a)
-    settle(1.5)
+    # both removals logged: a report for either would be logged (DSN) with its FAIL event,
+    # and would have been delivered before the queue emptied
+    wait_for(lambda: all(("FAIL", "carol@b.test") in tracking_events(a, q)
+                         for q in (with_ndr, without)),
+             what="the FAIL events of both removed messages")
     reps = reports(a, "alice@a.test")
     assert len(reps) == 1, "only the message removed -WithNDR $true is reported"
     raw, blocks = reps[0]
@@ -287,8 +340,6 @@ def test_remove_message_with_and_without_ndr(instances):
     assert [rcpt_of(b) for b in per_rcpt] == ["carol@b.test"]
     assert per_rcpt[0]["status"].startswith("5.")
     assert b"Subject: removed with report" in original.as_bytes()
-    wait_for(lambda: ("FAIL", "carol@b.test") in tracking_events(a, with_ndr),
-             what="the FAIL event of the message removed with a report")
     events = tracking_events(a)
     assert not [e for e in tracking_events(a, without) if e[0] in ("SEND", "DELIVER", "DSN")]
     assert len([e for e, _ in events if e == "DSN"]) == 1, events
@@ -347,8 +398,7 @@ def test_kill9_during_local_delivery_delivers_each_recipient_once(instances):
     written_before = sum(len(maildir(b, u)) for u in users)
     assert acked, "no message was acknowledged before the kill"
     b.start()
-    wait_queue_empty(b, timeout=30)
-    time.sleep(0.5)
+    wait_queue_empty(b, timeout=30)  # Maildir copies are written before the removal
     for u in users:
         subjects = [re.search(rb"\nSubject: (crash \d+)\n", raw).group(1)
                     for _, raw in maildir(b, u)]

@@ -141,7 +141,8 @@ def canonical(data):
 
 def test_relayed_content_is_canonical_crlf(instances):
     """What postern sends on (the message with its Received: field, and the
-    failure report it writes itself) is canonical CRLF, dot-stuffed."""
+    failure report it writes itself) to a scripted next hop (peers.ScriptedSMTP) is
+    canonical CRLF, dot-stuffed."""
     def rcpt_reply(addr, n):
         return "550 5.1.1 no such user" if addr.startswith("nobody") else "250 2.1.5 Ok"
 

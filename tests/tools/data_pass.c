@@ -10,6 +10,7 @@
  * Must never: be linked into postern; it is a test instrument.
  */
 #include "smtp/data_stream.h"
+#include "lib/util.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -24,15 +25,15 @@ main(void)
     struct data_limits lim = {UINT64_MAX, 256 * 1024, 30, false};
     struct data_stream ds;
     size_t cap = 1 << 16, n = 0, pos = 0, out_len = 0;
-    char *in = malloc(cap), *out;
+    char *in = xmalloc(cap), *out; /* x*: an instrument out of memory just stops */
     size_t got;
 
     while ((got = fread(in + n, 1, cap - n, stdin)) > 0) {
         n += got;
         if (n == cap)
-            in = realloc(in, cap *= 2);
+            in = xrealloc(in, cap *= 2);
     }
-    out = malloc(n + 1);
+    out = xmalloc(n + 1);
     data_stream_begin(&ds, &lim);
     while (pos < n) {
         const char *lf = memchr(in + pos, '\n', n - pos), *store;
@@ -55,6 +56,8 @@ main(void)
                 fputs("ACCEPT\n", stdout);
                 fwrite(out, 1, out_len, stdout);
             }
+            free(in);
+            free(out);
             return 0;
         }
         case DATA_STORE:
@@ -67,5 +70,7 @@ main(void)
         pos += len;
     }
     puts("INCOMPLETE");
+    free(in);
+    free(out);
     return 0;
 }
