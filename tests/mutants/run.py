@@ -4,7 +4,9 @@ when it is gone. For every mutant in mutants.py it edits a private copy of
 the tree, rebuilds, runs the mutant's tests and expects them to FAIL; a
 mutant whose tests still pass has survived, and the run fails.
 
-Usage: run.py [-k SUBSTRING] (only mutants whose name contains it)
+Usage: run.py [-k SUBSTRING] [-j JOBS]
+  -k: only mutants whose name contains SUBSTRING; -j: mutants at a time,
+  each in its own copy of the tree (default 1)
 Must never: touch the working tree (everything happens in a copy under
 /tmp, removed at the end).
 """
@@ -13,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -54,59 +57,75 @@ def run_tests(tree, tests):
     return ok
 
 
+def try_mutant(tree, mutant):
+    """Applies one mutant in tree, rebuilds, runs its tests, restores the
+    file. Returns "killed", "SURVIVED", "STALE" or "NOBUILD", and a note."""
+    name, path, find, repl, tests = mutant
+    src = os.path.join(tree, path)
+    with open(src) as f:
+        original = f.read()
+    if original.count(find) != 1:
+        return "STALE", f"the text to mutate is in {path} {original.count(find)} times, not once"
+    with open(src, "w") as f:
+        f.write(original.replace(find, repl))
+    try:
+        ok, log = build(tree)
+        if not ok:
+            return "NOBUILD", log
+        return ("SURVIVED" if run_tests(tree, tests) else "killed"), ""
+    finally:
+        with open(src, "w") as f:
+            f.write(original)
+
+
 def main():
     only = sys.argv[sys.argv.index("-k") + 1] if "-k" in sys.argv else None
+    jobs = int(sys.argv[sys.argv.index("-j") + 1]) if "-j" in sys.argv else 1
     chosen = [m for m in MUTANTS if only is None or only in m[0]]
     tmp = tempfile.mkdtemp(prefix="postern-mutants-", dir="/tmp")
     os.chmod(tmp, 0o755)  # the service user must reach test instances below it
-    tree = os.path.join(tmp, "tree")
-    survivors, broken = [], []
+    trees = [os.path.join(tmp, f"tree{i}") for i in range(max(1, min(jobs, len(chosen))))]
+    results = {}
+    lock = threading.Lock()
     try:
-        copy_tree(tree)
-        subprocess.run(["meson", "setup", os.path.join(tree, "build-mut")], cwd=tree, check=True,
-                       capture_output=True)
-        ok, log = build(tree)
-        if not ok:
-            print(log)
-            return 2
+        for tree in trees:
+            copy_tree(tree)
+            subprocess.run(["meson", "setup", os.path.join(tree, "build-mut")], cwd=tree,
+                           check=True, capture_output=True)
+            ok, log = build(tree)
+            if not ok:
+                print(log)
+                return 2
         # every mutant's tests must pass on the unmutated build first
         every = sorted({t for m in chosen for t in m[4]})
-        if not run_tests(tree, every):
+        if not run_tests(trees[0], every):
             print(f"BASELINE FAILS: without any mutation, some of these fail: {every}")
             return 2
         print(f"baseline: {len(every)} test selections pass unmutated", flush=True)
-        for name, path, find, repl, tests in chosen:
-            src = os.path.join(tree, path)
-            with open(src) as f:
-                original = f.read()
-            if original.count(find) != 1:
-                broken.append(name)
-                print(f"STALE  {name}: the text to mutate is in {path} "
-                      f"{original.count(find)} times, not once")
-                continue
-            start = time.monotonic()
-            with open(src, "w") as f:
-                f.write(original.replace(find, repl))
-            try:
-                ok, log = build(tree)
-                if not ok:
-                    broken.append(name)
-                    print(f"NOBUILD {name}:\n{log}")
-                    continue
-                passed = run_tests(tree, tests)
-            finally:
-                with open(src, "w") as f:
-                    f.write(original)
-            verdict = "SURVIVED" if passed else "killed"
-            if passed:
-                survivors.append(name)
-            print(f"{verdict:8} {name} ({time.monotonic() - start:.0f} s)", flush=True)
-        build(tree)
+
+        def worker(tree, mine):
+            for mutant in mine:
+                start = time.monotonic()
+                verdict, note = try_mutant(tree, mutant)
+                with lock:
+                    results[mutant[0]] = verdict
+                    print(f"{verdict:8} {mutant[0]} ({time.monotonic() - start:.0f} s)"
+                          + (f"\n{note}" if note else ""), flush=True)
+
+        threads = [threading.Thread(target=worker, args=(tree, chosen[i::len(trees)]))
+                   for i, tree in enumerate(trees)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{len(chosen)} mutants: {len(chosen) - len(survivors) - len(broken)} killed, "
-          f"{len(survivors)} survived, {len(broken)} stale or not building")
-    return 1 if survivors or broken else 0
+    killed = sum(v == "killed" for v in results.values())
+    print(f"{len(chosen)} mutants: {killed} killed, "
+          f"{sum(v == 'SURVIVED' for v in results.values())} survived, "
+          f"{len(chosen) - len(results) + sum(v in ('STALE', 'NOBUILD') for v in results.values())}"
+          " stale or not building")
+    return 0 if killed == len(chosen) else 1
 
 
 if __name__ == "__main__":
