@@ -5,8 +5,8 @@
  *
  * Glue only: arguments, defaults taken from postern.conf (the server
  * Fqdn, accepted domains), Format-List output, and a reload request so a
- * running service picks up the store. The certificate work is
- * src/tls/tls_certs.c's; the store layout is described in tls_certs.h.
+ * running service picks up the store. The certificate work is behind
+ * src/tls/tls_certs.h, which also describes the store layout.
  *
  * Decisions: -Services accepts Exchange's names but only SMTP means
  * anything here (New- enables SMTP unless -Services None; a request is

@@ -3,7 +3,9 @@
  * Exchange's certificate cmdlets do (New-, Import-, Get-, Enable-,
  * Remove-ExchangeCertificate, and Windows' Import-Certificate for trust
  * anchors). The cmdlets in src/admin/cmdlet_cert.c are glue around this
- * API; everything that touches OpenSSL is in tls_certs.c.
+ * API; it is implemented in src/tls by one file per cmdlet
+ * (tls_certs_new.c, _import.c, _list.c, _enable.c, _remove.c, _trust.c)
+ * on the layers that tls_certs_int.h declares.
  *
  * Layout of <certdir> (DIR/certs), beyond what tls.h describes:
  *
@@ -155,10 +157,6 @@ int tls_thumbprint_parse(const char *in, char out[TLS_THUMBPRINT_SIZE]);
  * Refused for a certificate that is not in the store, has no matching
  * private key, or has expired. 0 (also when already enabled), or -1. */
 int tls_certs_enable_smtp(const char *certdir, const char *thumbprint, char *err, size_t errlen);
-
-/* Is <certdir>/<thumbprint>.smtp present? Read when the store loads; the
- * service reloads the store whenever a file in certs/ changes. */
-bool tls_certs_smtp_enabled(const char *certdir, const char *thumbprint);
 
 /* Remove-ExchangeCertificate: removes <T>.pem, <T>.key and <T>.smtp, or a
  * pending request's files. 0, or -1 with err set (not found). */

@@ -14,8 +14,8 @@
  * but out of date or broken does fail the check (fail closed).
  *
  * tls_trust_add and tls_verify_untrusted (tls_int.h) also serve
- * tls_certs.c, which shows each stored certificate's Status with the same
- * trust.
+ * tls_certs_list.c, which shows each stored certificate's Status with the
+ * same trust.
  *
  * The handshake never fails on the peer's certificate: opportunistic TLS
  * must still encrypt. tls_peer_check turns the verify result and the names

@@ -1,10 +1,10 @@
 /*
  * tls_int.h — internals shared by the files of src/tls (tls.c: creation,
  * the store, server contexts; tls_client.c: trust anchors, client
- * contexts, peer checks; tls_certs.c: the certificate cmdlets' side), and
- * the helpers they would otherwise each write again: messages, names,
- * thumbprints, and the durable writes of the store's files. Nothing
- * outside src/tls may include it.
+ * contexts, peer checks; tls_certs_*.c: the certificate cmdlets' side, on
+ * the layers of tls_certs_int.h), and the helpers they would otherwise
+ * each write again: messages, names, thumbprints, and the durable writes
+ * of the store's files. Nothing outside src/tls may include it.
  *
  * Must never: be included outside src/tls (it pulls in OpenSSL headers,
  * which only src/tls may see).
@@ -174,7 +174,10 @@ bool tls_name_matches(const char *pattern, const char *host);
 int tls_pem_filter(const struct dirent *d);
 
 /*
- * Writing the store (tls_certs.c)
+ * Writing the store: what tls_create_selfsigned and the store's loader
+ * (tls.c) use of the layers beneath the cmdlet back end (tls_files.c,
+ * tls_pem_io.c, tls_build.c, tls_smtp_marker.c); the rest of those layers
+ * is declared in tls_certs_int.h.
  */
 
 /* Who new files belong to (set: chown them to uid:gid). */
@@ -199,6 +202,11 @@ int tls_write_cert_pair(const char *dir, const char *thumbprint, EVP_PKEY *key, 
                         size_t errlen);
 /* fsync of a directory: makes renames and unlinks in it durable. */
 void tls_sync_dir(const char *dir);
+
+/* Is <certdir>/<thumbprint>.smtp (Enable-ExchangeCertificate -Services
+ * SMTP) present? Read when the store loads; the service reloads the store
+ * whenever a file in certs/ changes. */
+bool tls_certs_smtp_enabled(const char *certdir, const char *thumbprint);
 
 /* A self-signed TLS server and client certificate for names (the SAN DNS
  * names) with subject as subject and issuer, valid from an hour ago for

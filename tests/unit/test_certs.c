@@ -1,7 +1,7 @@
 /*
  * test_certs.c — unit tests for the certificate cmdlets (src/admin/
  * cmdlet_cert.c) and the store management under them (src/tls/
- * tls_certs.c), driven through cmdlet_run on a temporary instance.
+ * tls_certs_*.c), driven through cmdlet_run on a temporary instance.
  *
  * CA answers, bundles, PKCS#12 files and the test CA are made with the
  * openssl command, as an administrator would; certificates with dates the
