@@ -1,9 +1,10 @@
 /*
  * fuzz_data_stream.c — libFuzzer target for the DATA content state machine
- * (smtp/data_stream.h), framed the way the session frames it: lines end at
- * an LF, and a line longer than the limit is discarded and reported once
- * with how it really ended. The first input octet picks the limits and
- * whether the sender may set X-Postern-* fields.
+ * (smtp/data_stream.h), framed the way the session frames it
+ * (tests/tools/line_frame.h): lines end at an LF, and a line longer than the
+ * limit is discarded and reported once with how it really ended. The first
+ * input octet picks the limits and whether the sender may set X-Postern-*
+ * fields.
  *
  * Checks, besides memory errors, the promises that stop smuggling and the
  * header firewall bypass, against an independent reading written here:
@@ -16,6 +17,7 @@
  * Must never: keep state between inputs.
  */
 #include "fuzz_common.h"
+#include "line_frame.h"
 #include "smtp/data_stream.h"
 
 #include <stdbool.h>
@@ -116,23 +118,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     stored = malloc(n + 1);
     data_stream_begin(&ds, &lim);
     while (pos < n) {
-        const char *lf = memchr(in + pos, '\n', n - pos), *store;
-        size_t len, store_len;
-        enum line_end end;
-        bool too_long;
+        struct framed_line fl;
 
-        if (lf == NULL)
+        if (!frame_data_line(&ds, in + pos, n - pos, FUZZ_LINE_MAX, &fl))
             break; /* never ended: the session would wait for more */
-        len = (size_t)(lf - (in + pos)) + 1;
-        /* the session's framing: a line over the limit is discarded as it
-         * arrives; whether it ended in CRLF is still known */
-        too_long = len > FUZZ_LINE_MAX;
-        end = len >= 2 && in[pos + len - 2] == '\r' ? LINE_END_CRLF : LINE_END_LF;
-        switch (data_stream_line(&ds, in + pos, too_long ? 0 : len, end, too_long, &store,
-                                 &store_len)) {
+        switch (fl.action) {
         case DATA_END:
             /* the reference: "." CRLF after a line that ended in CRLF */
-            FUZZ_CHECK(!too_long && len == 3 && memcmp(in + pos, ".\r\n", 3) == 0);
+            FUZZ_CHECK(!fl.too_long && fl.len == 3 && memcmp(in + pos, ".\r\n", 3) == 0);
             FUZZ_CHECK(prev_crlf);
             if (data_stream_finish(&ds) == NULL)
                 check_accepted(stored, stored_len, &lim);
@@ -140,15 +133,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             return 0;
         case DATA_STORE:
             FUZZ_CHECK(ds.error == NULL);
-            FUZZ_CHECK(stored_len + store_len <= n);
-            memcpy(stored + stored_len, store, store_len);
-            stored_len += store_len;
+            FUZZ_CHECK(stored_len + fl.store_len <= n);
+            memcpy(stored + stored_len, fl.store, fl.store_len);
+            stored_len += fl.store_len;
             break;
         case DATA_SKIP:
             break;
         }
-        prev_crlf = end == LINE_END_CRLF;
-        pos += len;
+        prev_crlf = fl.end == LINE_END_CRLF;
+        pos += fl.len;
     }
     free(stored);
     return 0;

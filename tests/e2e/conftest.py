@@ -7,10 +7,12 @@ even when the test fails; its stderr is checked for sanitizer reports.
 """
 import os
 import re
+import resource
 import shutil
 import signal
 import smtplib
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -26,7 +28,8 @@ SLOW = int(os.environ.get("POSTERN_SLOW", 4 if ASAN else 1))
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer",
                      "LeakSanitizer has encountered a fatal error", "definitely lost in",
                      "Invalid read of size", "Invalid write of size",
-                     "Conditional jump or move depends on uninitialised")
+                     "Conditional jump or move depends on uninitialised",
+                     "valgrind-error-begin")  # any memcheck report (tests/valgrind/postern)
 
 
 def free_port(host="127.0.0.1"):
@@ -166,6 +169,21 @@ class Instance:
         return sorted(os.listdir(os.path.join(self.dir, "queue", "data")))
 
 
+def start_with_nofile(inst, limit):
+    """Starts inst's daemon with RLIMIT_NOFILE = limit: it inherits our soft limit,
+    lowered only for the moment of the fork (lowering needs no privilege; raising
+    another process's would need CAP_SYS_RESOURCE)."""
+    old = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limit, old[1]))
+    try:
+        inst.start(wait=False)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, old)
+    wait_for(lambda: inst.proc.poll() is not None or "postern ready" in inst.log(),
+             what="postern to start")
+    assert inst.proc.poll() is None, inst.log()
+
+
 @pytest.fixture
 def workdir():
     base = tempfile.mkdtemp(prefix="postern-e2e-", dir="/tmp")
@@ -226,6 +244,15 @@ def queue_id_from_reply(reply):
     return m.group(1).decode()
 
 
+def client_context():
+    """A TLS client context that takes any certificate: for tests that check the
+    certificate they were given themselves, or only need the session encrypted."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
 class RawSMTP:
     """A byte-exact SMTP client for malformed input that smtplib refuses to send."""
 
@@ -271,3 +298,16 @@ class RawSMTP:
 
     def close(self):
         self.sock.close()
+
+
+def open_transaction(host, port, rcpt="alice@a.test", data=False):
+    """A RawSMTP session left just after RCPT TO:<rcpt> (from bob@example.org), its DATA
+    still to come; with data, past DATA's 354: what it sends next is message content."""
+    raw = RawSMTP(host, port)
+    assert raw.reply()[0] == 220
+    assert raw.cmd(b"EHLO client.test")[0] == 250
+    assert raw.cmd(b"MAIL FROM:<bob@example.org>")[0] == 250
+    assert raw.cmd(f"RCPT TO:<{rcpt}>".encode())[0] == 250
+    if data:
+        assert raw.cmd(b"DATA")[0] == 354
+    return raw

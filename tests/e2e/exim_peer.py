@@ -22,7 +22,7 @@ import shutil
 import subprocess
 
 from conftest import wait_for
-from peers import connect_refused, stop_process
+from peers import ProcessPeer, connect_refused
 
 EXIM_DIR = os.environ.get("POSTERN_EXIM_DIR", "/var/cache/postern-tests/exim4")
 EXIM = os.path.join(EXIM_DIR, "root", "usr", "sbin", "exim4")
@@ -118,7 +118,7 @@ begin retry
 """
 
 
-class Exim:
+class Exim(ProcessPeer):
     """Exim on 127.0.0.1:port (see the module docstring).
 
     tls: offer STARTTLS with server_cert (a pki.Leaf); require_client_cert:
@@ -139,7 +139,6 @@ class Exim:
         self.require_client_cert = require_client_cert
         self.to_postern = to_postern
         self.client_cert = client_cert
-        self.proc = None
         # Run as Debian-exim when we may switch users, else as ourselves.
         self.pw = pwd.getpwnam(EXIM_USER) if os.geteuid() == 0 else pwd.getpwuid(os.geteuid())
 
@@ -226,22 +225,6 @@ class Exim:
                  what="exim to listen")
         assert self.proc.poll() is None, f"exim exited:\n{self.stderr()}{self.mainlog()}"
         return self
-
-    def stop(self):
-        stop_process(self.proc)
-        self.proc = None
-        if getattr(self, "out", None):
-            self.out.close()
-
-    def __enter__(self):
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc):
-        self.stop()
 
     # -- what it did ------------------------------------------------------
     def _read(self, path):

@@ -8,6 +8,10 @@ Peers (each a context manager that stops what it started, by PID):
   ScriptedSMTP  a small threaded SMTP server whose replies a test scripts
                 (451 first then 250, slow final reply, ...)
 
+Bases for peers written elsewhere: ProcessPeer (a program started by PID and
+stopped on leaving its block) and LoopbackServer (a listening socket on
+loopback whose connections a subclass's serve() scripts).
+
 Helpers read postern's Maildirs, message tracking and protocol logs, its
 queues (Get-Queue / Get-Message) and parse RFC 3464 reports.
 """
@@ -16,6 +20,7 @@ import email
 import email.policy
 import glob
 import io
+import ipaddress
 import os
 import random
 import re
@@ -84,6 +89,128 @@ def connect_refused(host, port):
         return True
 
 
+class ProcessPeer:
+    """A peer program a test starts: start() sets proc (a Popen) and out (the file
+    its output goes to); stop() ends the process by its PID and closes the file. As a
+    context manager it is started on entry and stopped on exit, also when start()
+    fails half way. A program that stops another way overrides stop()."""
+
+    proc = None
+    out = None
+
+    def start(self):
+        raise NotImplementedError
+
+    def stop(self):
+        stop_process(self.proc)
+        self.proc = None
+        if self.out:
+            self.out.close()
+            self.out = None
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class LoopbackServer:
+    """A listening TCP socket on loopback for the scripted servers tests write: an
+    accept loop in a thread, each connection handed to serve(conn), which a subclass
+    implements, in a thread of its own. port 0 takes a free port; self.port is the
+    one bound once started. A serve() that ends with OSError or ValueError (the
+    client left, or stop() closed the connection under a read) just ends.
+    stop() (or leaving the with block) closes the listener and every connection
+    still open, so that no serve() stays blocked, and joins the threads.
+    Records: connections, how many were accepted.
+    Must never: listen beyond loopback, or leave a thread or socket open after stop().
+    """
+
+    def __init__(self, host="127.0.0.1", port=0):
+        assert ipaddress.ip_address(host).is_loopback, f"{host} is not a loopback address"
+        self.host = host
+        self.port = port
+        self.lock = threading.Lock()
+        self.connections = 0
+        self.stopping = threading.Event()
+        self._listener = None
+        self._acceptor = None
+        self._threads = []
+        self._socks = []
+
+    def serve(self, conn):
+        raise NotImplementedError
+
+    def track(self, sock):
+        """Has stop() close sock too (a connection wrapped in TLS is a new socket)."""
+        with self.lock:
+            self._socks.append(sock)
+        return sock
+
+    def start(self):
+        ls = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        ls.bind((self.host, self.port))
+        ls.listen(50)
+        ls.settimeout(0.2)  # how soon the accept loop sees stop()
+        self.port = ls.getsockname()[1]
+        self._listener = ls
+        self._acceptor = threading.Thread(target=self._accept_loop, daemon=True)
+        self._acceptor.start()
+        return self
+
+    def stop(self):
+        self.stopping.set()
+        if self._listener:
+            self._listener.close()
+        if self._acceptor:
+            self._acceptor.join(timeout=5)  # no connection is added after this
+        with self.lock:
+            socks, threads = list(self._socks), list(self._threads)
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+        for t in threads:
+            t.join(timeout=5)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def _accept_loop(self):
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            t = threading.Thread(target=self._run, args=(conn,), daemon=True)
+            with self.lock:
+                self.connections += 1
+                self._socks.append(conn)
+                self._threads.append(t)
+            t.start()
+
+    def _run(self, conn):
+        try:
+            self.serve(conn)
+        except (OSError, ValueError):
+            pass
+        finally:
+            conn.close()
+
+
 # ---------------------------------------------------------------------------
 # DNS: unbound on loopback
 
@@ -111,7 +238,7 @@ DNS_A, DNS_MX = 1, 15
 NOERROR, NXDOMAIN = 0, 3
 
 
-class Unbound:
+class Unbound(ProcessPeer):
     """unbound -d serving local-data for "test." (static) on 127.0.0.1:port."""
 
     def __init__(self, base, local_data, zones=(("test.", "static"),)):
@@ -120,7 +247,6 @@ class Unbound:
         self.port = free_port()
         self.local_data = list(local_data)
         self.zones = zones
-        self.proc = None
         self.log_path = os.path.join(self.dir, "unbound.log")
 
     @property
@@ -153,8 +279,8 @@ class Unbound:
         check = subprocess.run(["/usr/sbin/unbound-checkconf", conf], capture_output=True,
                                text=True)
         assert check.returncode == 0, f"bad unbound config:\n{check.stdout}{check.stderr}"
-        self.stderr = open(os.path.join(self.dir, "unbound.stderr"), "wb")
-        self.proc = subprocess.Popen([UNBOUND, "-d", "-c", conf], stdout=self.stderr,
+        self.out = open(os.path.join(self.dir, "unbound.stderr"), "wb")
+        self.proc = subprocess.Popen([UNBOUND, "-d", "-c", conf], stdout=self.out,
                                      stderr=subprocess.STDOUT)
         wait_for(lambda: self.proc.poll() is not None or dns_query(self.port, "test.", DNS_A,
                                                                    timeout=0.2),
@@ -170,25 +296,13 @@ class Unbound:
                     text += f.read()
         return text
 
-    def stop(self):
-        stop_process(self.proc)
-        self.proc = None
-        if getattr(self, "stderr", None):
-            self.stderr.close()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
 
 # ---------------------------------------------------------------------------
 # A scripted SMTP server
 
 
-class ScriptedSMTP:
-    """A small SMTP server on a real loopback socket, one thread per connection.
+class ScriptedSMTP(LoopbackServer):
+    """A small scripted SMTP server on a real loopback socket, one thread per connection.
 
     rcpt_reply(address, attempt) -> reply line for RCPT TO (attempt counts
         RCPTs of that address from 1); default 250.
@@ -200,58 +314,18 @@ class ScriptedSMTP:
     final reply sent for each (accepted: the reply was 2xx and was written).
     """
 
-    def __init__(self, host="127.0.0.1", port=None, rcpt_reply=None, data_reply=None,
+    def __init__(self, host="127.0.0.1", port=0, rcpt_reply=None, data_reply=None,
                  final_delay=None, extensions=("PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES",
                                                "DSN")):
-        self.host = host
-        self.port = port or free_port(host)
+        super().__init__(host, port)
         self.rcpt_reply = rcpt_reply or (lambda addr, n: "250 2.1.5 Ok")
         self.data_reply = data_reply or (lambda n: "250 2.0.0 Ok: queued")
         self.final_delay = final_delay or (lambda n: 0)
         self.extensions = extensions
-        self.lock = threading.Lock()
-        self.connections = 0
         self.commands = []
         self.messages = []  # dicts: mail_from, rcpts, data, reply, sent
         self.rcpt_attempts = {}
         self.data_seen = threading.Event()  # a content's final "." arrived
-        self._stopping = threading.Event()
-        self._threads = []
-        self._socks = []
-        self._listener = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    def start(self):
-        ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        ls.bind((self.host, self.port))
-        ls.listen(50)
-        ls.settimeout(0.2)
-        self._listener = ls
-        t = threading.Thread(target=self._accept_loop, daemon=True)
-        t.start()
-        self._threads.append(t)
-        return self
-
-    def stop(self):
-        self._stopping.set()
-        if self._listener:
-            self._listener.close()
-        with self.lock:
-            socks = list(self._socks)
-        for s in socks:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            s.close()
-        for t in self._threads:
-            t.join(timeout=5)
 
     def accepted(self):
         """Messages whose 2xx final reply was sent: list of (rcpts, data)."""
@@ -259,22 +333,7 @@ class ScriptedSMTP:
             return [(m["rcpts"], m["data"]) for m in self.messages
                     if m["sent"] and m["reply"].startswith("2")]
 
-    def _accept_loop(self):
-        while not self._stopping.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            with self.lock:
-                self.connections += 1
-                self._socks.append(conn)
-            t = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            t.start()
-            self._threads.append(t)
-
-    def _serve(self, conn):
+    def serve(self, conn):
         conn.settimeout(30)
         f = conn.makefile("rb")
 
@@ -284,7 +343,7 @@ class ScriptedSMTP:
         try:
             send("220 scripted.test ESMTP ready")
             mail_from, rcpts = None, []
-            while not self._stopping.is_set():
+            while not self.stopping.is_set():
                 raw = f.readline()
                 if not raw:
                     return
@@ -332,7 +391,7 @@ class ScriptedSMTP:
                         number = len(self.messages)
                     self.data_seen.set()
                     delay = self.final_delay(number)
-                    if delay and self._stopping.wait(delay):
+                    if delay and self.stopping.wait(delay):
                         return
                     record["reply"] = self.data_reply(number)
                     send(record["reply"])
@@ -348,21 +407,15 @@ class ScriptedSMTP:
                     return
                 else:
                     send("502 5.5.2 command not implemented")
-        except OSError:
-            return
         finally:
-            try:
-                f.close()
-                conn.close()
-            except OSError:
-                pass
+            f.close()
 
 
 # ---------------------------------------------------------------------------
 # Postfix's smtp-sink
 
 
-class SmtpSink:
+class SmtpSink(ProcessPeer):
     """smtp-sink on 127.0.0.1:port, one dump file per message in self.dump_dir."""
 
     def __init__(self, base, port=None, name="sink"):
@@ -372,7 +425,6 @@ class SmtpSink:
         os.chmod(self.dir, 0o755)
         os.chmod(self.dump_dir, 0o777)  # smtp-sink writes as "nobody"
         self.port = port or free_port()
-        self.proc = None
 
     def start(self):
         self.out = open(os.path.join(self.dir, "sink.out"), "wb")
@@ -393,18 +445,6 @@ class SmtpSink:
                 out.append(f.read())
         return out
 
-    def stop(self):
-        stop_process(self.proc)
-        self.proc = None
-        if getattr(self, "out", None):
-            self.out.close()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
 
 # ---------------------------------------------------------------------------
 # A private Postfix instance
@@ -420,7 +460,7 @@ def make_certificate(directory, cn):
     return cert, key
 
 
-class Postfix:
+class Postfix(ProcessPeer):
     """A Postfix of our own: config dir, spool, data and Maildirs under base.
 
     Accepts mail for `domain` into virtual Maildirs <vmail>/<domain>/<user>/
@@ -537,16 +577,6 @@ class Postfix:
                 time.sleep(0.05)
             if pid_alive(pid):
                 os.kill(pid, signal.SIGKILL)
-
-    def __enter__(self):
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc):
-        self.stop()
 
 
 # ---------------------------------------------------------------------------

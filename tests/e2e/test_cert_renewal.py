@@ -12,18 +12,10 @@ of the watcher).
 """
 import hashlib
 import os
-import ssl
 import subprocess
 import time
 
-from conftest import SLOW, message, queue_id_from_reply, wait_for
-
-
-def client_context():
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
+from conftest import SLOW, client_context, message, queue_id_from_reply, wait_for
 
 
 def thumbprint(der):

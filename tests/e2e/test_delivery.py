@@ -9,12 +9,11 @@ what the sender says.
 import base64
 import os
 import re
-import socket
-import threading
 
 from conftest import message, wait_for
-from peers import (ScriptedSMTP, connect_refused, maildir, queue_named, receive_log, receiver_instance,
-                   relay_instance, reports, send_log, submit, tracking_events, wait_queue_empty)
+from peers import (LoopbackServer, ScriptedSMTP, connect_refused, maildir, queue_named, receive_log,
+                   receiver_instance, relay_instance, reports, send_log, submit, tracking_events,
+                   wait_queue_empty)
 
 
 def b_instance(instances, auth_user=False):
@@ -231,81 +230,62 @@ def test_local_delivery_multiple_recipients_postmaster_and_success_dsn(instances
     assert len(reports(b, "alice@b.test")) == len(reps)
 
 
-class BrokenTLSPeer:
+class BrokenTLSPeer(LoopbackServer):
     """A scripted SMTP peer (written here): advertises STARTTLS, answers it 220, then
     breaks the handshake; takes mail in clear text. Records whether each connection
-    asked for STARTTLS."""
+    asked for STARTTLS (sessions, in the order they asked or ended) and the messages."""
 
     def __init__(self, mail_reply=b"250 ok"):
+        super().__init__()
         self.mail_reply = mail_reply
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(5)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
         self.sessions = []  # per connection: "starttls" or "plain"
         self.messages = []
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
-        self.thread.start()
 
-    def run(self):
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            with conn:
-                conn.settimeout(10)
-                f = conn.makefile("rb")
-                conn.sendall(b"220 broken.test ESMTP\r\n")
-                kind = "plain"
-                try:
-                    while True:
-                        line = f.readline().strip().upper()
-                        if not line:
+    def serve(self, conn):
+        conn.settimeout(10)
+        f = conn.makefile("rb")
+        conn.sendall(b"220 broken.test ESMTP\r\n")
+        kind = "plain"
+        try:
+            while True:
+                line = f.readline().strip().upper()
+                if not line:
+                    break
+                if line.startswith(b"EHLO"):
+                    conn.sendall(b"250-broken.test\r\n250-8BITMIME\r\n250 STARTTLS\r\n")
+                elif line == b"STARTTLS":
+                    # recorded before the client can see the handshake fail and come back
+                    kind = "starttls"
+                    self.sessions.append(kind)
+                    conn.sendall(b"220 go ahead\r\n")
+                    f.read(10)  # the ClientHello, answered with garbage
+                    conn.sendall(b"this is not TLS\r\n" * 4)
+                    break
+                elif line.startswith(b"MAIL"):
+                    conn.sendall(self.mail_reply + b"\r\n")
+                elif line.startswith(b"RCPT"):
+                    conn.sendall(b"250 ok\r\n")
+                elif line == b"DATA":
+                    conn.sendall(b"354 go\r\n")
+                    data = b""
+                    while not data.endswith(b"\r\n.\r\n"):
+                        chunk = f.readline()
+                        if not chunk:
                             break
-                        if line.startswith(b"EHLO"):
-                            conn.sendall(b"250-broken.test\r\n250-8BITMIME\r\n250 STARTTLS\r\n")
-                        elif line == b"STARTTLS":
-                            kind = "starttls"
-                            conn.sendall(b"220 go ahead\r\n")
-                            f.read(10)  # the ClientHello, answered with garbage
-                            conn.sendall(b"this is not TLS\r\n" * 4)
-                            break
-                        elif line.startswith(b"MAIL"):
-                            conn.sendall(self.mail_reply + b"\r\n")
-                        elif line.startswith(b"RCPT"):
-                            conn.sendall(b"250 ok\r\n")
-                        elif line == b"DATA":
-                            conn.sendall(b"354 go\r\n")
-                            data = b""
-                            while not data.endswith(b"\r\n.\r\n"):
-                                chunk = f.readline()
-                                if not chunk:
-                                    break
-                                data += chunk
-                            self.messages.append(data)
-                            conn.sendall(b"250 2.0.0 taken in clear\r\n")
-                        elif line == b"QUIT":
-                            conn.sendall(b"221 bye\r\n")
-                            break
-                except OSError:
-                    pass
-                self.sessions.append(kind)
-
-    def close(self):
-        self.stop.set()
-        self.sock.close()
-        self.thread.join(5)
+                        data += chunk
+                    self.messages.append(data)
+                    conn.sendall(b"250 2.0.0 taken in clear\r\n")
+                elif line == b"QUIT":
+                    conn.sendall(b"221 bye\r\n")
+                    break
+        except OSError:
+            pass
+        if kind == "plain":
+            self.sessions.append(kind)
 
 
 def test_opportunistic_tls_falls_back_to_clear_text_after_a_failed_handshake(instances):
-    peer = BrokenTLSPeer()
-    try:
+    with BrokenTLSPeer() as peer:
         a = relay_instance(instances, "a", peer.port)
         submit(a, "alice@a.test", ["bob@b.test"], message(subject="fallback"))
         wait_queue_empty(a)
@@ -317,16 +297,13 @@ def test_opportunistic_tls_falls_back_to_clear_text_after_a_failed_handshake(ins
         wait_for(lambda: any("TLS negotiation" in q.get("LastError", "")
                              for q in a.get("Get-Queue")), what="the TLS failure as LastError")
         assert len(peer.messages) == 1
-    finally:
-        peer.close()
 
 
 def test_peer_demanding_tls_in_the_clear_retry_is_a_temporary_failure(instances):
     """After the handshake failed, the clear-text retry meets "530 Must issue a
     STARTTLS command first": that describes this hop, so the message waits and
     retries with the TLS error in LastError; nobody gets a bounce."""
-    peer = BrokenTLSPeer(mail_reply=b"530 5.7.0 Must issue a STARTTLS command first")
-    try:
+    with BrokenTLSPeer(mail_reply=b"530 5.7.0 Must issue a STARTTLS command first") as peer:
         a = relay_instance(instances, "a", peer.port)
         qid = submit(a, "alice@a.test", ["bob@b.test"], message(subject="tls wanted"))
         m = wait_for(lambda: [m for m in a.get("Get-Message")
@@ -339,8 +316,6 @@ def test_peer_demanding_tls_in_the_clear_retry_is_a_temporary_failure(instances)
         assert "starttls" in peer.sessions and "plain" in peer.sessions
         assert not reports(a, "alice@a.test"), "a 530 after a TLS failure is not permanent"
         assert not peer.messages
-    finally:
-        peer.close()
 
 
 def test_reply_whose_lines_disagree_on_the_code_is_malformed(instances):

@@ -15,7 +15,6 @@ import datetime
 import os
 import re
 import shutil
-import socket
 import ssl
 import tempfile
 import threading
@@ -25,8 +24,8 @@ import pytest
 
 import pki
 from conftest import SLOW, free_port, message, wait_for
-from peers import (FAST_TIMERS, ScriptedSMTP, maildir, queue_named, receive_log, reports,
-                   send_log, set_timers, tracking)
+from peers import (FAST_TIMERS, LoopbackServer, ScriptedSMTP, maildir, queue_named, receive_log,
+                   reports, send_log, set_timers, tracking)
 
 PASSWORD = "Secret-1234"
 
@@ -183,13 +182,13 @@ def log_since(inst, offset):
 # A TLS SMTP server that presents whatever certificate a test gives it
 
 
-class TLSPeer:
+class TLSPeer(LoopbackServer):
     """A scripted partner MTA (written here) on loopback: offers STARTTLS with cert/key
     (or no STARTTLS at all), asks for and records the client's certificate, accepts mail.
     Records every command line, the client certificates (DER) and messages."""
 
-    def __init__(self, cert=None, key=None, cafile=None, port=None, name="partner.test"):
-        self.port = port or free_port()
+    def __init__(self, cert=None, key=None, cafile=None, port=0, name="partner.test"):
+        super().__init__(port=port)
         self.name = name
         self.ctx = None
         if cert:
@@ -198,61 +197,15 @@ class TLSPeer:
             if cafile:
                 self.ctx.load_verify_locations(cafile)
                 self.ctx.verify_mode = ssl.CERT_OPTIONAL
-        self.lock = threading.Lock()
-        self.connections = 0
         self.commands = []
         self.client_certs = []
         self.messages = []
-        self._stop = threading.Event()
-        self._threads = []
-        self._socks = []
-
-    def __enter__(self):
-        ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        ls.bind(("127.0.0.1", self.port))
-        ls.listen(20)
-        ls.settimeout(0.2)
-        self._listener = ls
-        t = threading.Thread(target=self._accept_loop, daemon=True)
-        t.start()
-        self._threads.append(t)
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._listener.close()
-        with self.lock:
-            socks = list(self._socks)
-        for s in socks:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            s.close()
-        for t in self._threads:
-            t.join(timeout=5)
 
     def mail_commands(self):
         with self.lock:
             return [c for c in self.commands if c.upper().startswith("MAIL")]
 
-    def _accept_loop(self):
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            with self.lock:
-                self.connections += 1
-                self._socks.append(conn)
-            t = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            t.start()
-            self._threads.append(t)
-
-    def _serve(self, conn):
+    def serve(self, conn):
         conn.settimeout(20)
         sock = conn
         f = sock.makefile("rb")
@@ -263,7 +216,7 @@ class TLSPeer:
 
         try:
             send(f"220 {self.name} ESMTP")
-            while not self._stop.is_set():
+            while not self.stopping.is_set():
                 raw = f.readline()
                 if not raw:
                     return
@@ -280,9 +233,8 @@ class TLSPeer:
                 elif verb == "STARTTLS" and self.ctx and not tls:
                     send("220 2.0.0 go ahead")
                     f.close()
-                    sock = self.ctx.wrap_socket(conn, server_side=True)
+                    sock = self.track(self.ctx.wrap_socket(conn, server_side=True))
                     with self.lock:
-                        self._socks.append(sock)
                         self.client_certs.append(sock.getpeercert(binary_form=True))
                     f = sock.makefile("rb")
                     tls = True
@@ -306,14 +258,9 @@ class TLSPeer:
                     return
                 else:
                     send("502 5.5.2 not implemented")
-        except (OSError, ssl.SSLError):
-            return
         finally:
-            try:
-                f.close()
-                sock.close()
-            except OSError:
-                pass
+            f.close()
+            sock.close()
 
 
 # ---------------------------------------------------------------------------

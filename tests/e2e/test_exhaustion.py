@@ -28,7 +28,7 @@ import time
 import pytest
 
 from conftest import (ASAN, DOWN_LMTP, SLOW, RawSMTP, free_port, message, queue_id_from_reply,
-                      wait_for)
+                      open_transaction, start_with_nofile, wait_for)
 
 IDLE = 2000
 SLOW_CLIENTS = 200
@@ -297,29 +297,10 @@ def test_connection_limits_per_source_and_per_connector(instances):
     assert inst.proc.poll() is None
 
 
-def start_with_nofile(inst, limit):
-    """Starts the daemon with RLIMIT_NOFILE = limit: it inherits our soft limit, lowered
-    for the moment of the fork (as test_load.py does; lowering needs no privilege)."""
-    old = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (limit, old[1]))
-    try:
-        inst.start(wait=False)
-    finally:
-        resource.setrlimit(resource.RLIMIT_NOFILE, old)
-    wait_for(lambda: inst.proc.poll() is not None or "postern ready" in inst.log(),
-             what="postern to start")
-    assert inst.proc.poll() is None, inst.log()
-
-
 def begin(inst, data=False):
     """A session past RCPT (and past DATA's 354 with part of a message, if data)."""
-    raw = RawSMTP(inst.host, inst.port)
-    assert raw.reply()[0] == 220
-    assert raw.cmd(b"EHLO client.test")[0] == 250
-    assert raw.cmd(b"MAIL FROM:<bob@example.org>")[0] == 250
-    assert raw.cmd(b"RCPT TO:<alice@a.test>")[0] == 250
+    raw = open_transaction(inst.host, inst.port, data=data)
     if data:
-        assert raw.cmd(b"DATA")[0] == 354
         raw.send(b"Subject: begun before the descriptors ran out\r\n\r\nfirst half\r\n")
     return raw
 

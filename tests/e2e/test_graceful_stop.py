@@ -14,9 +14,8 @@ import socket
 import subprocess
 import time
 
-import pytest
 
-from conftest import SLOW, RawSMTP, message, queue_id_from_reply, wait_for
+from conftest import SLOW, RawSMTP, message, open_transaction, queue_id_from_reply, wait_for
 from fsync_hold import FsyncHold
 from peers import connect_refused
 
@@ -26,12 +25,7 @@ SLOW_COMMIT = 1.0  # seconds a commit in flight takes after SIGTERM, well within
 
 def send_without_reading_the_reply(inst, subject):
     """A transaction up to the end of its content; the final reply is left unread."""
-    raw = RawSMTP(inst.host, inst.port)
-    assert raw.reply()[0] == 220
-    assert raw.cmd(b"EHLO client.test")[0] == 250
-    assert raw.cmd(b"MAIL FROM:<bob@example.org>")[0] == 250
-    assert raw.cmd(b"RCPT TO:<alice@a.test>")[0] == 250
-    assert raw.cmd(b"DATA")[0] == 354
+    raw = open_transaction(inst.host, inst.port, data=True)
     raw.send(message(subject=subject).encode() + b".\r\n")
     return raw
 

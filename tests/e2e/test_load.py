@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import SLOW, RawSMTP, message, queue_id_from_reply, wait_for
+from conftest import SLOW, RawSMTP, message, queue_id_from_reply, start_with_nofile, wait_for
 
 SMTP_SOURCE = shutil.which("smtp-source") or "/usr/sbin/smtp-source"
 
@@ -283,7 +283,6 @@ def test_out_of_descriptors_pauses_accepting_instead_of_spinning(instances):
     """With its descriptors used up (EMFILE), the daemon stops accepting for a moment:
     it must not spin on accept() and flood the log, and once descriptors free up, the
     connections waiting in the backlog are served."""
-    import resource
     import select
     server = instances("a")
     server.cmdlet("New-AcceptedDomain", "-Name", "a.test", "-DomainName", "a.test")
@@ -291,17 +290,7 @@ def test_out_of_descriptors_pauses_accepting_instead_of_spinning(instances):
                   "-Password", "Secret-1234")
     server.cmdlet("Set-ReceiveConnector", "Default mail", "-MaxInboundConnectionPerSource",
                   "unlimited")
-    # The daemon inherits a low descriptor limit (lowering our own soft limit needs no
-    # privilege; raising another process's would need CAP_SYS_RESOURCE).
-    old = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (64, old[1]))
-    try:
-        server.start(wait=False)
-    finally:
-        resource.setrlimit(resource.RLIMIT_NOFILE, old)
-    wait_for(lambda: server.proc.poll() is not None or "postern ready" in server.log(),
-             what="postern to start")
-    assert server.proc.poll() is None, server.log()
+    start_with_nofile(server, 64)
     warm, fds = warm_up(server)
     pid = server.proc.pid
     socks = []

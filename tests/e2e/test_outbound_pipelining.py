@@ -9,54 +9,28 @@ Must never: reply before recording the batch, or wait for a batch without a
 bound (PATIENCE).
 """
 import socket
-import threading
 
 from conftest import SLOW, message, wait_for
-from peers import relay_instance, submit, wait_queue_empty
+from peers import LoopbackServer, relay_instance, submit, wait_queue_empty
 
 RCPTS = ["carol@b.test", "dave@b.test", "erin@b.test"]
 PATIENCE = 5  # seconds a pipelining peer waits for the rest of a batch
 
 
-class BatchPeer:
-    """A scripted SMTP server for one connection at a time. For each transaction it
-    records `batches`: the command lines that had arrived when it sent its reply to
-    MAIL. With pipelining=True it offers PIPELINING and waits (up to PATIENCE s) for
+class BatchPeer(LoopbackServer):
+    """A scripted SMTP server. For each transaction it records `batches`: the command
+    lines that had arrived when it sent its reply to MAIL, and the `messages` it took.
+    With pipelining=True it offers PIPELINING and waits (up to PATIENCE s) for
     MAIL + len(RCPTS) RCPT + DATA before replying; otherwise it replies to MAIL as soon
     as that line is in, recording whatever else arrived with it."""
 
     def __init__(self, pipelining):
+        super().__init__()
         self.pipelining = pipelining
         self.batches, self.messages = [], []
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(0.2)
-        self.port = self.listener.getsockname()[1]
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._accept, daemon=True)
 
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stopping.set()
-        self.thread.join(10)
-        self.listener.close()
-
-    def _accept(self):
-        while not self.stopping.is_set():
-            try:
-                conn, _ = self.listener.accept()
-            except socket.timeout:
-                continue
-            with conn:
-                conn.settimeout(30 * SLOW)
-                try:
-                    self._serve(conn)
-                except (OSError, ValueError):
-                    pass
-
-    def _serve(self, conn):
+    def serve(self, conn):
+        conn.settimeout(30 * SLOW)
         buf = bytearray()
 
         def lines_in(data):

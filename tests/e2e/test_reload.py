@@ -4,20 +4,13 @@ postern.conf is refused while the service keeps running on its old configuration
 import os
 import signal
 import socket
-import ssl
 import threading
 
 import pytest
 
-from conftest import SLOW, RawSMTP, free_port, message, queue_id_from_reply, wait_for
+from conftest import (SLOW, RawSMTP, client_context, free_port, message, open_transaction,
+                      queue_id_from_reply, wait_for)
 from peers import ScriptedSMTP, relay_instance, submit, tracking_events, wait_queue_empty
-
-
-def client_context():
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 def conf_path(inst):
@@ -57,16 +50,6 @@ def accepting(host, port):
         return False
     s.close()
     return True
-
-
-def open_transaction(host, port):
-    """A session left just after RCPT, with its DATA still to come."""
-    raw = RawSMTP(host, port)
-    assert raw.reply()[0] == 220
-    assert raw.cmd(b"EHLO client.test")[0] == 250
-    assert raw.cmd(b"MAIL FROM:<bob@example.org>")[0] == 250
-    assert raw.cmd(b"RCPT TO:<alice@a.test>")[0] == 250
-    return raw
 
 
 def finish_transaction(raw, subject):

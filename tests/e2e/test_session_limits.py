@@ -14,7 +14,7 @@ import select
 import threading
 import time
 
-from conftest import ASAN, SLOW, RawSMTP, message
+from conftest import ASAN, SLOW, RawSMTP, message, open_transaction
 from fsync_hold import FsyncHold
 
 NOOP = b"NOOP\r\n"
@@ -124,12 +124,7 @@ def test_input_behind_a_slow_commit_is_bounded(instances):
     pipelines behind the message waits in at most 256 KiB, then in TCP."""
     inst = start_instance(instances)
     before = peak_kib(inst.proc.pid)
-    raw = RawSMTP(inst.host, inst.port)
-    assert raw.reply()[0] == 220
-    assert raw.cmd(b"EHLO client.test")[0] == 250
-    assert raw.cmd(b"MAIL FROM:<bob@example.org>")[0] == 250
-    assert raw.cmd(b"RCPT TO:<postmaster@a.test>")[0] == 250
-    assert raw.cmd(b"DATA")[0] == 354
+    raw = open_transaction(inst.host, inst.port, rcpt="postmaster@a.test", data=True)
     with FsyncHold(inst.proc.pid, os.path.join(inst.dir, "queue", "data") + "/") as hold:
         raw.send(message(subject="slow commit").encode() + b".\r\n")
         hold.wait_held(timeout=10 * SLOW)

@@ -9,16 +9,14 @@ named as scripted) that postern delivers to.
 """
 import socket
 import ssl
-import threading
 
-from conftest import SLOW, wait_for
-from peers import make_certificate, relay_instance, submit
+from conftest import SLOW, client_context, wait_for
+from peers import LoopbackServer, make_certificate, relay_instance, submit
 
 
-def client_context():
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
+def strict_eof_context():
+    """A client context that tells a close_notify from a plain close."""
+    ctx = client_context()
     ctx.options &= ~ssl.OP_IGNORE_UNEXPECTED_EOF
     return ctx
 
@@ -38,7 +36,7 @@ def test_server_sends_close_notify_after_quit(server):
     read_reply(f)
     sock.sendall(b"STARTTLS\r\n")
     assert read_reply(f).startswith(b"220")
-    tls = client_context().wrap_socket(sock, suppress_ragged_eofs=False)
+    tls = strict_eof_context().wrap_socket(sock, suppress_ragged_eofs=False)
     tf = tls.makefile("rb")
     tls.sendall(b"EHLO client.test\r\n")
     assert read_reply(tf).startswith(b"250")
@@ -49,41 +47,19 @@ def test_server_sends_close_notify_after_quit(server):
     tls.close()
 
 
-class ScriptedTLSPeer:
+class ScriptedTLSPeer(LoopbackServer):
     """A scripted SMTP server with STARTTLS that records, per connection,
     whether the client ended its TLS session with close_notify."""
 
     def __init__(self, workdir):
+        super().__init__()
         cert, key = make_certificate(workdir, "peer.test")
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(cert, key)
         self.ctx.options &= ~ssl.OP_IGNORE_UNEXPECTED_EOF
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(5)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
         self.endings = []  # "close_notify" or "truncated", one per TLS session
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
 
-    def serve(self):
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            try:
-                self.session(conn)
-            except (OSError, ValueError):
-                pass
-            finally:
-                conn.close()
-
-    def session(self, conn):
+    def serve(self, conn):
         conn.settimeout(10 * SLOW)
         f = conn.makefile("rb")
         conn.sendall(b"220 peer.test ESMTP scripted\r\n")
@@ -91,7 +67,8 @@ class ScriptedTLSPeer:
         conn.sendall(b"250-peer.test\r\n250 STARTTLS\r\n")
         assert f.readline().upper().startswith(b"STARTTLS")
         conn.sendall(b"220 go ahead\r\n")
-        tls = self.ctx.wrap_socket(conn, server_side=True, suppress_ragged_eofs=False)
+        tls = self.track(self.ctx.wrap_socket(conn, server_side=True,
+                                              suppress_ragged_eofs=False))
         tf = tls.makefile("rb")
         tf.readline()  # EHLO
         tls.sendall(b"250-peer.test\r\n250 8BITMIME\r\n")
@@ -116,18 +93,10 @@ class ScriptedTLSPeer:
             ending = "truncated"
         self.endings.append(ending)
 
-    def close(self):
-        self.stop.set()
-        self.sock.close()
-        self.thread.join(timeout=5)
-
 
 def test_client_sends_close_notify_after_quit(instances, workdir):
-    peer = ScriptedTLSPeer(workdir)
-    try:
+    with ScriptedTLSPeer(workdir) as peer:
         a = relay_instance(instances, "a", peer.port, relay_domains=("peer.test",))
         submit(a, "alice@a.test", ["bob@peer.test"], "Subject: tls close\r\n\r\nbody\r\n")
         wait_for(lambda: peer.endings, timeout=20, what="postern's TLS session to end")
         assert peer.endings == ["close_notify"], peer.endings
-    finally:
-        peer.close()

@@ -9,8 +9,9 @@
  * "INCOMPLETE" when the data never ends.
  * Must never: be linked into postern; it is a test instrument.
  */
-#include "smtp/data_stream.h"
+#include "line_frame.h"
 #include "lib/util.h"
+#include "smtp/data_stream.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -36,18 +37,11 @@ main(void)
     out = xmalloc(n + 1);
     data_stream_begin(&ds, &lim);
     while (pos < n) {
-        const char *lf = memchr(in + pos, '\n', n - pos), *store;
-        size_t len, store_len;
-        enum line_end end;
-        bool too_long;
+        struct framed_line fl;
 
-        if (lf == NULL)
+        if (!frame_data_line(&ds, in + pos, n - pos, LINE_LIMIT, &fl))
             break;
-        len = (size_t)(lf - (in + pos)) + 1;
-        end = len >= 2 && in[pos + len - 2] == '\r' ? LINE_END_CRLF : LINE_END_LF;
-        too_long = len > LINE_LIMIT;
-        switch (data_stream_line(&ds, in + pos, too_long ? 0 : len, end, too_long, &store,
-                                 &store_len)) {
+        switch (fl.action) {
         case DATA_END: {
             const char *reply = data_stream_finish(&ds);
             if (reply != NULL) {
@@ -61,13 +55,13 @@ main(void)
             return 0;
         }
         case DATA_STORE:
-            memcpy(out + out_len, store, store_len);
-            out_len += store_len;
+            memcpy(out + out_len, fl.store, fl.store_len);
+            out_len += fl.store_len;
             break;
         case DATA_SKIP:
             break;
         }
-        pos += len;
+        pos += fl.len;
     }
     puts("INCOMPLETE");
     free(in);

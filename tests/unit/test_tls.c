@@ -2,9 +2,9 @@
  * test_tls.c — unit tests for src/tls (certificate creation, store loading,
  * certificate selection, contexts) and src/lib/password.c.
  *
- * Certificates other than the self-signed ones tls.c creates are built here
- * with the OpenSSL API (EC P-256 keys, which are quick to generate). Each
- * test works in its own mkdtemp directory and removes it afterwards.
+ * Certificates other than the self-signed ones tls.c creates are built with
+ * tls_testlib.h (the OpenSSL API, EC P-256 keys). Each test works in its own
+ * mkdtemp directory and removes it afterwards.
  * Must never: touch anything outside its temporary directories.
  */
 #include <stdarg.h>
@@ -16,6 +16,7 @@
 #include "lib/password.h"
 #include "lib/util.h"
 #include "tls/tls.h"
+#include "tls_testlib.h"
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -31,8 +32,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#define DAY (24L * 3600L)
 
 /*
  * Helpers
@@ -93,18 +92,6 @@ write_text(const char *dir, const char *name, const char *text)
     free(p);
 }
 
-static void
-thumb_of(X509 *x, char out[41])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-
-    assert_int_equal(X509_digest(x, EVP_sha1(), md, &n), 1);
-    assert_int_equal(n, 20);
-    for (unsigned int i = 0; i < n; i++)
-        snprintf(out + 2 * i, 3, "%02X", md[i]);
-}
-
 static X509 *
 read_cert(const char *dir, const char *thumb)
 {
@@ -120,97 +107,6 @@ read_cert(const char *dir, const char *thumb)
     return x;
 }
 
-static EVP_PKEY *
-ec_key(void)
-{
-    EVP_PKEY *k = EVP_EC_gen("P-256");
-
-    assert_non_null(k);
-    return k;
-}
-
-static void
-add_ext(X509 *x, X509V3_CTX *v3, int nid, const char *value)
-{
-    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, v3, nid, value);
-
-    assert_non_null(ext);
-    assert_int_equal(X509_add_ext(x, ext, -1), 1);
-    X509_EXTENSION_free(ext);
-}
-
-/* A certificate for cn (and SAN DNS:cn unless no_san), valid from now+nb to
- * now+na seconds, signed by issuer (self-signed when issuer is NULL). */
-struct certspec {
-    const char *cn;
-    bool no_san;
-    long nb, na;
-    bool ca;
-    const char *eku; /* NULL: no EKU extension */
-};
-
-static X509 *
-make_cert(const struct certspec *s, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key)
-{
-    static long serial = 1000;
-    X509 *x = X509_new();
-    X509V3_CTX v3;
-
-    assert_non_null(x);
-    assert_int_equal(X509_set_version(x, X509_VERSION_3), 1);
-    assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), serial++), 1);
-    assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), s->nb));
-    assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), s->na));
-    assert_int_equal(X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-                                                (const unsigned char *)s->cn, -1, -1, 0),
-                     1);
-    assert_int_equal(X509_set_issuer_name(x, X509_get_subject_name(issuer ? issuer : x)), 1);
-    assert_int_equal(X509_set_pubkey(x, key), 1);
-    X509V3_set_ctx(&v3, issuer ? issuer : x, x, NULL, NULL, 0);
-    add_ext(x, &v3, NID_basic_constraints, s->ca ? "critical,CA:TRUE" : "CA:FALSE");
-    if (s->ca)
-        add_ext(x, &v3, NID_key_usage, "critical,keyCertSign,cRLSign");
-    if (!s->no_san) {
-        char *san = xasprintf("DNS:%s", s->cn);
-        add_ext(x, &v3, NID_subject_alt_name, san);
-        free(san);
-    }
-    if (s->eku != NULL)
-        add_ext(x, &v3, NID_ext_key_usage, s->eku);
-    add_ext(x, &v3, NID_subject_key_identifier, "hash");
-    if (issuer != NULL)
-        add_ext(x, &v3, NID_authority_key_identifier, "keyid");
-    assert_true(X509_sign(x, issuer_key ? issuer_key : key, EVP_sha256()) > 0);
-    return x;
-}
-
-/* Writes <T>.pem (leaf, then chain if any) and <T>.key (if key). */
-static void
-store_cert(const char *dir, X509 *leaf, X509 *chain, EVP_PKEY *key, char thumb[41])
-{
-    char *p;
-    FILE *f;
-
-    thumb_of(leaf, thumb);
-    p = xasprintf("%s/%s.pem", dir, thumb);
-    f = fopen(p, "w");
-    assert_non_null(f);
-    assert_int_equal(PEM_write_X509(f, leaf), 1);
-    if (chain != NULL)
-        assert_int_equal(PEM_write_X509(f, chain), 1);
-    assert_int_equal(fclose(f), 0);
-    free(p);
-    if (key == NULL)
-        return;
-    p = xasprintf("%s/%s.key", dir, thumb);
-    f = fopen(p, "w");
-    assert_non_null(f);
-    assert_int_equal(fchmod(fileno(f), 0600), 0);
-    assert_int_equal(PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL), 1);
-    assert_int_equal(fclose(f), 0);
-    free(p);
-}
-
 /* The thumbprint of the certificate a context serves. */
 static void
 ctx_thumb(SSL_CTX *ctx, char out[41])
@@ -219,16 +115,6 @@ ctx_thumb(SSL_CTX *ctx, char out[41])
 
     assert_non_null(x);
     thumb_of(x, out);
-}
-
-static struct tls_store *
-load(const char *dir)
-{
-    char err[256];
-    struct tls_store *st = tls_store_load(dir, err, sizeof(err));
-
-    assert_non_null(st);
-    return st;
 }
 
 /*
@@ -383,31 +269,13 @@ handshake(SSL_CTX *server_ctx)
 {
     SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
     SSL *server = tls_ssl_new(server_ctx), *client;
-    BIO *sbio, *cbio;
-    bool sdone = false, cdone = false;
 
     assert_non_null(cctx);
     assert_non_null(server);
     client = SSL_new(cctx);
     assert_non_null(client);
-    assert_int_equal(BIO_new_bio_pair(&sbio, 0, &cbio, 0), 1);
-    SSL_set_bio(server, sbio, sbio);
-    SSL_set_bio(client, cbio, cbio);
     SSL_set_connect_state(client);
-    for (int i = 0; i < 100 && !(sdone && cdone); i++) {
-        int r;
-        if (!cdone) {
-            r = SSL_do_handshake(client);
-            cdone = r == 1;
-            assert_true(cdone || SSL_get_error(client, r) == SSL_ERROR_WANT_READ);
-        }
-        if (!sdone) {
-            r = SSL_do_handshake(server);
-            sdone = r == 1;
-            assert_true(sdone || SSL_get_error(server, r) == SSL_ERROR_WANT_READ);
-        }
-    }
-    assert_true(sdone && cdone);
+    assert_true(pair_handshake(client, server));
     assert_string_equal(tls_ssl_version(server), "TLSv1.3");
     assert_string_equal(tls_ssl_cipher(server), SSL_get_cipher_name(client));
     assert_non_null(strstr(tls_ssl_cipher(server), "TLS_"));
@@ -680,10 +548,7 @@ client_ctx(int min, int max, const char *ciphers)
     SSL_CTX *c = SSL_CTX_new(TLS_client_method());
 
     assert_non_null(c);
-    assert_int_equal(SSL_CTX_set_min_proto_version(c, min), 1);
-    assert_int_equal(SSL_CTX_set_max_proto_version(c, max), 1);
-    if (ciphers != NULL)
-        assert_int_equal(SSL_CTX_set_cipher_list(c, ciphers), 1);
+    limit_ctx(c, min, max, ciphers);
     return c;
 }
 
@@ -695,30 +560,13 @@ static bool
 try_handshake(SSL_CTX *sctx, SSL_CTX *cctx, char version[16], char cipher[64], int *dh_bits)
 {
     SSL *server = tls_ssl_new(sctx), *client = SSL_new(cctx);
-    BIO *sbio, *cbio;
-    bool sdone = false, cdone = false, failed = false;
+    bool done;
 
     assert_non_null(server);
     assert_non_null(client);
-    assert_int_equal(BIO_new_bio_pair(&sbio, 0, &cbio, 0), 1);
-    SSL_set_bio(server, sbio, sbio);
-    SSL_set_bio(client, cbio, cbio);
     SSL_set_connect_state(client);
-    for (int i = 0; i < 100 && !failed && !(sdone && cdone); i++) {
-        int r;
-        if (!cdone) {
-            r = SSL_do_handshake(client);
-            cdone = r == 1;
-            failed = !cdone && SSL_get_error(client, r) != SSL_ERROR_WANT_READ;
-        }
-        if (!sdone && !failed) {
-            r = SSL_do_handshake(server);
-            sdone = r == 1;
-            failed = !sdone && SSL_get_error(server, r) != SSL_ERROR_WANT_READ;
-        }
-    }
-    ERR_clear_error();
-    if (sdone && cdone) {
+    done = pair_handshake(client, server);
+    if (done) {
         EVP_PKEY *tmp = NULL;
         if (version != NULL)
             snprintf(version, 16, "%s", SSL_get_version(client));
@@ -733,7 +581,7 @@ try_handshake(SSL_CTX *sctx, SSL_CTX *cctx, char version[16], char cipher[64], i
     }
     SSL_free(client);
     SSL_free(server);
-    return sdone && cdone;
+    return done;
 }
 
 /* Does a client limited to min..max and ciphers complete a handshake? */

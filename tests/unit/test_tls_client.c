@@ -3,10 +3,10 @@
  * (tls_client.c): client contexts, SNI, client certificates and
  * tls_peer_check on both ends of real in-memory handshakes (BIO pairs).
  *
- * A test CA, leaf certificates and CRLs are built here with the OpenSSL API
- * (EC P-256 keys, quick to generate). Each test works in its own mkdtemp
- * certificate directory (with root/ and crl/ below it) and removes it
- * afterwards.
+ * A test CA, leaf certificates (tls_testlib.h) and CRLs are built with the
+ * OpenSSL API (EC P-256 keys, quick to generate). Each test works in its
+ * own mkdtemp certificate directory (with root/ and crl/ below it) and
+ * removes it afterwards.
  * Must never: touch anything outside its temporary directories, or depend
  * on the system trust store's contents.
  */
@@ -18,6 +18,7 @@
 
 #include "lib/util.h"
 #include "tls/tls.h"
+#include "tls_testlib.h"
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -34,7 +35,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DAY (24L * 3600L)
 #define WHY 1024
 
 /*
@@ -61,111 +61,6 @@ remove_dir(char *dir)
 {
     assert_int_equal(nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
     free(dir);
-}
-
-static EVP_PKEY *
-ec_key(void)
-{
-    EVP_PKEY *k = EVP_EC_gen("P-256");
-
-    assert_non_null(k);
-    return k;
-}
-
-static void
-add_ext(X509 *x, X509V3_CTX *v3, int nid, const char *value)
-{
-    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, v3, nid, value);
-
-    assert_non_null(ext);
-    assert_int_equal(X509_add_ext(x, ext, -1), 1);
-    X509_EXTENSION_free(ext);
-}
-
-/* A certificate for cn, valid from now+nb to now+na seconds, signed by
- * issuer (self-signed when issuer is NULL). SANs: san ("DNS:a,DNS:b") when
- * given, else DNS:cn unless no_san. */
-struct certspec {
-    const char *cn;
-    const char *san;
-    bool no_san;
-    long nb, na;
-    bool ca;
-    const char *eku; /* NULL: no EKU extension */
-};
-
-static X509 *
-make_cert(const struct certspec *s, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key)
-{
-    static long serial = 5000;
-    X509 *x = X509_new();
-    X509V3_CTX v3;
-
-    assert_non_null(x);
-    assert_int_equal(X509_set_version(x, X509_VERSION_3), 1);
-    assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), serial++), 1);
-    assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), s->nb));
-    assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), s->na));
-    assert_int_equal(X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-                                                (const unsigned char *)s->cn, -1, -1, 0),
-                     1);
-    assert_int_equal(X509_set_issuer_name(x, X509_get_subject_name(issuer ? issuer : x)), 1);
-    assert_int_equal(X509_set_pubkey(x, key), 1);
-    X509V3_set_ctx(&v3, issuer ? issuer : x, x, NULL, NULL, 0);
-    add_ext(x, &v3, NID_basic_constraints, s->ca ? "critical,CA:TRUE" : "CA:FALSE");
-    if (s->ca)
-        add_ext(x, &v3, NID_key_usage, "critical,keyCertSign,cRLSign");
-    if (s->san != NULL) {
-        add_ext(x, &v3, NID_subject_alt_name, s->san);
-    } else if (!s->no_san) {
-        char *san = xasprintf("DNS:%s", s->cn);
-        add_ext(x, &v3, NID_subject_alt_name, san);
-        free(san);
-    }
-    if (s->eku != NULL)
-        add_ext(x, &v3, NID_ext_key_usage, s->eku);
-    add_ext(x, &v3, NID_subject_key_identifier, "hash");
-    if (issuer != NULL)
-        add_ext(x, &v3, NID_authority_key_identifier, "keyid");
-    assert_true(X509_sign(x, issuer_key ? issuer_key : key, EVP_sha256()) > 0);
-    return x;
-}
-
-static void
-thumb_of(X509 *x, char out[41])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-
-    assert_int_equal(X509_digest(x, EVP_sha1(), md, &n), 1);
-    assert_int_equal(n, 20);
-    for (unsigned int i = 0; i < n; i++)
-        snprintf(out + 2 * i, 3, "%02X", md[i]);
-}
-
-/* Writes <T>.pem (leaf, then chain if any) and <T>.key into dir. */
-static void
-store_cert(const char *dir, X509 *leaf, X509 *chain, EVP_PKEY *key)
-{
-    char thumb[41], *p;
-    FILE *f;
-
-    thumb_of(leaf, thumb);
-    p = xasprintf("%s/%s.pem", dir, thumb);
-    f = fopen(p, "w");
-    assert_non_null(f);
-    assert_int_equal(PEM_write_X509(f, leaf), 1);
-    if (chain != NULL)
-        assert_int_equal(PEM_write_X509(f, chain), 1);
-    assert_int_equal(fclose(f), 0);
-    free(p);
-    p = xasprintf("%s/%s.key", dir, thumb);
-    f = fopen(p, "w");
-    assert_non_null(f);
-    assert_int_equal(fchmod(fileno(f), 0600), 0);
-    assert_int_equal(PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL), 1);
-    assert_int_equal(fclose(f), 0);
-    free(p);
 }
 
 /* Puts a trust anchor into <dir>/root/<name>.pem. */
@@ -221,16 +116,6 @@ store_crl(const char *dir, const char *name, X509 *ca, EVP_PKEY *cakey, X509 *re
     free(sub);
 }
 
-static struct tls_store *
-load(const char *dir)
-{
-    char err[256];
-    struct tls_store *st = tls_store_load(dir, err, sizeof(err));
-
-    assert_non_null(st);
-    return st;
-}
-
 /* A server context for any certificate, even one the store would never
  * select (expired, not yet valid). */
 static SSL_CTX *
@@ -264,8 +149,6 @@ static struct conn
 connect_pair(SSL_CTX *cctx, SSL_CTX *sctx, const char *sni, bool want_client_cert)
 {
     struct conn c;
-    BIO *sbio, *cbio;
-    bool sdone = false, cdone = false;
 
     c.client = tls_client_ssl_new(cctx, sni);
     c.server = tls_ssl_new(sctx);
@@ -273,23 +156,7 @@ connect_pair(SSL_CTX *cctx, SSL_CTX *sctx, const char *sni, bool want_client_cer
     assert_non_null(c.server);
     if (want_client_cert)
         SSL_set_verify(c.server, SSL_VERIFY_PEER, accept_any);
-    assert_int_equal(BIO_new_bio_pair(&sbio, 0, &cbio, 0), 1);
-    SSL_set_bio(c.server, sbio, sbio);
-    SSL_set_bio(c.client, cbio, cbio);
-    for (int i = 0; i < 100 && !(sdone && cdone); i++) {
-        int r;
-        if (!cdone) {
-            r = SSL_do_handshake(c.client);
-            cdone = r == 1;
-            assert_true(cdone || SSL_get_error(c.client, r) == SSL_ERROR_WANT_READ);
-        }
-        if (!sdone) {
-            r = SSL_do_handshake(c.server);
-            sdone = r == 1;
-            assert_true(sdone || SSL_get_error(c.server, r) == SSL_ERROR_WANT_READ);
-        }
-    }
-    assert_true(sdone && cdone);
+    assert_true(pair_handshake(c.client, c.server));
     return c;
 }
 
@@ -407,7 +274,7 @@ test_trusted_and_names(void **state)
 
     pki_init(&p, "Test CA", true);
     leaf = pki_issue(&p, &mx);
-    store_cert(p.dir, leaf, p.ca, p.key);
+    store_cert(p.dir, leaf, p.ca, p.key, NULL);
     X509_free(leaf);
     st = load(p.dir);
     cctx = tls_store_client_ctx(st, NULL, why, sizeof(why));
@@ -478,7 +345,7 @@ test_sni(void **state)
 
     pki_init(&p, "Test CA", true);
     leaf = pki_issue(&p, &mx);
-    store_cert(p.dir, leaf, p.ca, p.key);
+    store_cert(p.dir, leaf, p.ca, p.key, NULL);
     X509_free(leaf);
     st = load(p.dir);
     cctx = tls_store_client_ctx(st, NULL, why, sizeof(why));
@@ -673,12 +540,12 @@ test_client_certificate(void **state)
 
     pki_init(&p, "Test CA", true);
     x = pki_issue(&p, &mx);
-    store_cert(p.dir, x, p.ca, p.key);
+    store_cert(p.dir, x, p.ca, p.key, NULL);
     X509_free(x);
     lcli = pki_issue(&p, &cli);
-    store_cert(p.dir, lcli, p.ca, p.key);
+    store_cert(p.dir, lcli, p.ca, p.key, NULL);
     x = pki_issue(&p, &srvonly);
-    store_cert(p.dir, x, p.ca, p.key);
+    store_cert(p.dir, x, p.ca, p.key, NULL);
     X509_free(x);
     assert_int_equal(tls_create_selfsigned(p.dir, "self.a.test", NULL, 1, thumb, err, sizeof(err)),
                      0);
@@ -807,10 +674,7 @@ peer_server(X509 *leaf, EVP_PKEY *key, int min, int max, const char *ciphers)
 {
     SSL_CTX *ctx = raw_server_ctx(leaf, key, NULL);
 
-    assert_int_equal(SSL_CTX_set_min_proto_version(ctx, min), 1);
-    assert_int_equal(SSL_CTX_set_max_proto_version(ctx, max), 1);
-    if (ciphers != NULL)
-        assert_int_equal(SSL_CTX_set_cipher_list(ctx, ciphers), 1);
+    limit_ctx(ctx, min, max, ciphers);
     return ctx;
 }
 
@@ -821,33 +685,16 @@ static bool
 try_connect(SSL_CTX *cctx, SSL_CTX *sctx, char version[16])
 {
     SSL *client = tls_client_ssl_new(cctx, "mx.b.test"), *server = tls_ssl_new(sctx);
-    BIO *sbio, *cbio;
-    bool sdone = false, cdone = false, failed = false;
+    bool done;
 
     assert_non_null(client);
     assert_non_null(server);
-    assert_int_equal(BIO_new_bio_pair(&sbio, 0, &cbio, 0), 1);
-    SSL_set_bio(server, sbio, sbio);
-    SSL_set_bio(client, cbio, cbio);
-    for (int i = 0; i < 100 && !failed && !(sdone && cdone); i++) {
-        int r;
-        if (!cdone) {
-            r = SSL_do_handshake(client);
-            cdone = r == 1;
-            failed = !cdone && SSL_get_error(client, r) != SSL_ERROR_WANT_READ;
-        }
-        if (!sdone && !failed) {
-            r = SSL_do_handshake(server);
-            sdone = r == 1;
-            failed = !sdone && SSL_get_error(server, r) != SSL_ERROR_WANT_READ;
-        }
-    }
-    ERR_clear_error();
-    if (sdone && cdone && version != NULL)
+    done = pair_handshake(client, server);
+    if (done && version != NULL)
         snprintf(version, 16, "%s", SSL_get_version(client));
     tls_ssl_free(client);
     tls_ssl_free(server);
-    return sdone && cdone;
+    return done;
 }
 
 /* The client context of a fresh store of dir with profile. */
