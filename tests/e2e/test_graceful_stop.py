@@ -14,7 +14,6 @@ import socket
 import subprocess
 import time
 
-
 from conftest import SLOW, RawSMTP, message, open_transaction, queue_id_from_reply, wait_for
 from fsync_hold import FsyncHold
 from peers import connect_refused
