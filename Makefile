@@ -86,7 +86,7 @@ test: unit e2e test-asan crashtest
 
 # Each safety guard's mutant must make its tests fail (tests/mutants/).
 mutants: build
-	/usr/bin/python3 tests/mutants/run.py
+	/usr/bin/python3 tests/mutants/run.py -j $(MUTANT_JOBS)
 
 # libFuzzer targets (fuzz/README.md) under ASan+UBSan: each runs FUZZ_SECONDS
 # on a scratch copy of its seeds after replaying its past crashes,
@@ -118,6 +118,7 @@ valgrind: build
 # random moments, then every acknowledged message exactly once in its Maildir.
 # `make crashtest ROUNDS=1000`; a failure prints the SEED=... that replays it.
 ROUNDS ?= 50
+MUTANT_JOBS ?= 2
 crashtest: build
 	/usr/bin/python3 tests/crash/crashtest.py --rounds $(ROUNDS) $(if $(SEED),--seed $(SEED)) $(BUILD)/postern
 
