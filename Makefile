@@ -79,10 +79,12 @@ test-asan: asan
 	POSTERN_BIN=$(CURDIR)/$(ASAN_BUILD)/postern POSTERN_ASAN=1 $(PYTEST) -q tests/e2e
 
 # The standing proofs of issue 7 run in CI too: 50 crash rounds, 30 s of
-# each fuzz target (two at a time), and every hand-written mutant killed.
+# each fuzz target (two at a time), every hand-written mutant killed, and
+# clang-tidy and cppcheck clean.
 test: unit e2e test-asan crashtest
 	$(MAKE) fuzz FUZZ_JOBS=2
 	$(MAKE) mutants
+	$(MAKE) lint
 
 # Each safety guard's mutant must make its tests fail (tests/mutants/).
 mutants: build

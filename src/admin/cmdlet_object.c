@@ -281,9 +281,8 @@ cmdlet_get_objects(struct cmdlet_ctx *ctx, struct cmdlet_args *a, enum config_ki
     struct config *cfg;
     size_t n, index;
     const char *objs;
-    int rc;
 
-    if ((rc = cmdlet_args_identity(a, &id, msg, sizeof(msg))) < 0 ||
+    if (cmdlet_args_identity(a, &id, msg, sizeof(msg)) < 0 ||
         cmdlet_args_check_unused(a, msg, sizeof(msg)) < 0) {
         cmdlet_error(ctx, "%s", msg);
         return CMDLET_USAGE;

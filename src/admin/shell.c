@@ -82,9 +82,13 @@ prompt_line(const char *prompt, bool secret)
 int
 shell_expand_credentials(int argc, char **argv, char **owned)
 {
+    /* All of owned[] is cleared before the first early return: the caller
+     * frees argc entries even on failure, and the shell's array is on the
+     * stack, uninitialised. */
+    for (int i = 0; i < argc; i++)
+        owned[i] = NULL;
     for (int i = 0; i < argc; i++) {
         char *user, *pass;
-        owned[i] = NULL;
         if (!str_ieq(argv[i], "(Get-Credential)"))
             continue;
         if (!isatty(STDIN_FILENO)) {

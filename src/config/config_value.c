@@ -262,6 +262,9 @@ config_bytes_parse(const char *text, bool unlimited_ok, uint64_t *out, char *err
         frac /= 10;
         pow10 /= 10;
     }
+    /* frac has fdigits digits and pow10 is 10^fdigits, so frac < pow10 holds
+     * through the loop, which divides only while pow10 > frac > 2^23. */
+    // NOLINTNEXTLINE(clang-analyzer-core.DivideZero): pow10 >= 1, see above
     value = ip * mult + frac * mult / pow10;
     if (has_exact) {
         /* A hand edit may change "10 MB" and forget the exact count: the

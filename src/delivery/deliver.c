@@ -166,6 +166,7 @@ queue_get(struct deliver *d, const struct route *r)
     q->connector = r->connector ? xstrdup(r->connector->name) : NULL;
     q->lmtp_server = r->lmtp_server ? xstrdup(r->lmtp_server) : NULL;
     q->domain_secure = r->domain_secure;
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
     d->queues = xrealloc(d->queues, (d->nqueues + 1) * sizeof(*d->queues));
     d->queues[d->nqueues++] = q;
     return q;
@@ -563,6 +564,7 @@ deliver_update_dns(struct deliver *d)
         return;
     }
     if (d->dns) {
+        // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
         d->old_dns = xrealloc(d->old_dns, (d->nold_dns + 1) * sizeof(*d->old_dns));
         d->old_dns[d->nold_dns++] = d->dns;
     }
@@ -816,9 +818,10 @@ deliver_free(struct deliver *d)
         queue_free(d->queues[i]);
     }
     free(d->queues);
+    /* The whole list goes, so each message is simply taken off its head. */
     while (d->msgs) {
         struct dmsg *m = d->msgs;
-        dmsg_unlink(d, m);
+        d->msgs = m->next;
         dmsg_free(m);
     }
     free(d);

@@ -239,7 +239,7 @@ client_parse_ehlo(struct smtp_client *c)
     c->auth_plain = c->auth_login = false;
     c->size_max = 0;
     /* the first line is the greeting; the others are keywords */
-    line = strtok_r(c->ehlo_lines, "\n", &save);
+    strtok_r(c->ehlo_lines, "\n", &save);
     while ((line = strtok_r(NULL, "\n", &save)) != NULL) {
         if (strcasecmp(line, "PIPELINING") == 0)
             c->pipelining = true;
@@ -493,7 +493,7 @@ mail_command(struct smtp_client *c)
         n += (size_t)snprintf(params + n, sizeof(params) - n, " RET=%s",
                               env->ret == SMTP_RET_HDRS ? "HDRS" : "FULL");
     if (c->dsn && env->envid)
-        n += (size_t)snprintf(params + n, sizeof(params) - n, " ENVID=%s", env->envid);
+        snprintf(params + n, sizeof(params) - n, " ENVID=%s", env->envid);
     return xasprintf("MAIL FROM:<%s>%s", env->from, params);
 }
 

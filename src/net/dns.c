@@ -867,10 +867,11 @@ dns_free(struct dns *dns)
 {
     if (dns == NULL)
         return;
+    /* Every query goes, so each is simply taken off the head. */
     while (dns->queries != NULL) {
         struct dns_query *q = dns->queries;
 
-        dns_query_unlink(q);
+        dns->queries = q->next;
         dns_query_free(q);
     }
     event_free(dns->ev);

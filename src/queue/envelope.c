@@ -270,10 +270,19 @@ parse_rcpt_error(struct envelope *env, char *value)
     return 0;
 }
 
+/* A repeated string key replaces the earlier value. Each key returns at
+ * once: no "which field" pointer is carried on to a later null test. */
+static int
+set_string(char **field, const char *value)
+{
+    free(*field);
+    *field = xstrdup(value);
+    return 0;
+}
+
 static int
 envelope_set(struct envelope *env, const char *key, char *value)
 {
-    char **strfield = NULL;
     uint64_t n;
 
     if (strcmp(key, "rcpt") == 0)
@@ -289,26 +298,21 @@ envelope_set(struct envelope *env, const char *key, char *value)
         return 0;
     }
     if (strcmp(key, "connector") == 0)
-        strfield = &env->connector;
-    else if (strcmp(key, "client-ip") == 0)
-        strfield = &env->client_ip;
-    else if (strcmp(key, "client-helo") == 0)
-        strfield = &env->client_helo;
-    else if (strcmp(key, "auth-user") == 0)
-        strfield = &env->auth_user;
-    else if (strcmp(key, "tls") == 0)
-        strfield = &env->tls;
-    else if (strcmp(key, "domain-secured") == 0)
-        strfield = &env->domain_secured;
-    else if (strcmp(key, "from") == 0)
-        strfield = &env->from;
-    else if (strcmp(key, "envid") == 0)
-        strfield = &env->envid;
-    if (strfield) {
-        free(*strfield);
-        *strfield = xstrdup(value);
-        return 0;
-    }
+        return set_string(&env->connector, value);
+    if (strcmp(key, "client-ip") == 0)
+        return set_string(&env->client_ip, value);
+    if (strcmp(key, "client-helo") == 0)
+        return set_string(&env->client_helo, value);
+    if (strcmp(key, "auth-user") == 0)
+        return set_string(&env->auth_user, value);
+    if (strcmp(key, "tls") == 0)
+        return set_string(&env->tls, value);
+    if (strcmp(key, "domain-secured") == 0)
+        return set_string(&env->domain_secured, value);
+    if (strcmp(key, "from") == 0)
+        return set_string(&env->from, value);
+    if (strcmp(key, "envid") == 0)
+        return set_string(&env->envid, value);
     if (parse_u64(value, &n) < 0)
         return -1;
     if (strcmp(key, "received") == 0)

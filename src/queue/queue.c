@@ -637,6 +637,7 @@ commit_batch(struct queue *q, struct queue_msg *batch)
                 m->superseded = true;
         n += !m->superseded;
     }
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
     items = xcalloc(n ? n : 1, sizeof(*items));
     for (m = batch; m; m = m->next)
         if (!m->superseded)

@@ -182,6 +182,7 @@ listener_close(struct listener_set *ls, size_t i)
 static void
 listener_add(struct listener_set *ls, struct listener *l)
 {
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
     ls->items = xrealloc(ls->items, (ls->n + 1) * sizeof(*ls->items));
     ls->items[ls->n++] = l;
 }

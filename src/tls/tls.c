@@ -473,9 +473,8 @@ load_cert(const char *path, struct tls_cert *c)
     c->client_auth = (X509_get_extended_key_usage(c->leaf) & XKU_SSL_CLIENT) != 0;
     ERR_clear_error();
 
-    /* <name>.pem -> <name>.key */
-    keypath = xstrdup(path);
-    memcpy(keypath + strlen(keypath) - 4, ".key", 4);
+    /* <name>.pem -> <name>.key (tls_pem_filter admits only names ending in .pem) */
+    keypath = xasprintf("%.*s.key", (int)(strlen(path) - 4), path);
     c->key_state = load_key(keypath, c->leaf, &c->key);
     free(keypath);
     return 0;
