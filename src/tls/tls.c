@@ -1,10 +1,10 @@
 /*
  * tls.c — certificate creation, the certificate store and server TLS
  * contexts (see tls.h). With tls_client.c (client contexts, trust anchors,
- * peer checks) and tls_certs.c (the certificate cmdlets' side), the only
- * code that talks to OpenSSL; the structures they share are in tls_int.h,
- * and so are the small helpers defined at the top of this file (messages,
- * thumbprints, DNS names) that all three use.
+ * peer checks) and the files below them (tls_files.c, tls_bundle.c ... and
+ * the cmdlets' side, tls_certs_*.c), the only code that talks to OpenSSL;
+ * the structures they share are in tls_int.h, and so are the small helpers
+ * defined at the top of this file (messages, thumbprints, DNS names).
  *
  * Must never: write a private key with a mode other than 0600 or replace an
  * existing key file, leave key bytes it copied in freed memory, prompt for a
@@ -13,7 +13,6 @@
 #include "tls/tls.h"
 #include "lib/log.h"
 #include "lib/util.h"
-#include "tls/tls_certs.h"
 #include "tls/tls_int.h"
 
 #include <openssl/asn1.h>
@@ -64,7 +63,7 @@
 #define CIPHERS_COMPATIBLE "DEFAULT:!aNULL:!eNULL:!EXPORT:!RC4:!3DES:!PSK:!SRP:@SECLEVEL=0"
 
 /*
- * Helpers shared with tls_client.c and tls_certs.c (see tls_int.h)
+ * Helpers shared with tls_client.c and the tls_*.c files below (see tls_int.h)
  */
 
 void
