@@ -752,6 +752,16 @@ session_read_line(struct session *s, char *buf, size_t max, size_t *len, enum li
     }
     s->scanned = 0;
     n = (size_t)lf.pos + 1;
+    if (!s->skip_line && n <= max) {
+        /* the usual line: its ending is read from the copy */
+        evbuffer_remove(in, buf, n);
+        buf[n] = '\0';
+        *len = n;
+        *end = n >= 2 && buf[n - 2] == '\r' ? LINE_END_CRLF : LINE_END_LF;
+        return LINE_OK;
+    }
+    /* the end of a line too long to keep: report it once, now that it is
+     * known how it ended (a lone LF continues what was discarded) */
     if (n == 1) {
         *end = s->skip_line && s->skip_last_cr ? LINE_END_CRLF : LINE_END_LF;
     } else {
@@ -759,18 +769,10 @@ session_read_line(struct session *s, char *buf, size_t max, size_t *len, enum li
         *end = evbuffer_copyout_from(in, &before, &c, 1) == 1 && c == '\r' ? LINE_END_CRLF
                                                                            : LINE_END_LF;
     }
-    if (s->skip_line || n > max) {
-        /* the end of a line too long to keep: report it once, now that it
-         * is known how it ended */
-        evbuffer_drain(in, n);
-        s->skip_line = false;
-        *len = 0;
-        return LINE_TOO_LONG;
-    }
-    evbuffer_remove(in, buf, n);
-    buf[n] = '\0';
-    *len = n;
-    return LINE_OK;
+    evbuffer_drain(in, n);
+    s->skip_line = false;
+    *len = 0;
+    return LINE_TOO_LONG;
 }
 
 static void
