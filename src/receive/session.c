@@ -823,6 +823,15 @@ session_process_input(struct session *s)
                 return;
             continue;
         }
+        if (memchr(session_line, '\0', len - 2)) {
+            /* the command is read as a C string: a NUL would hide what
+             * follows it from the parser but not from the peer or a log */
+            session_log(s, '*', NULL, "NUL in command");
+            session_reply(s, "500 5.5.2 NUL octet in command");
+            if (!session_protocol_error(s))
+                return;
+            continue;
+        }
         session_line[len - 2] = '\0';
         if (s->state == SS_AUTH)
             session_auth_line(s, session_line);

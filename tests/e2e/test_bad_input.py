@@ -46,6 +46,18 @@ def test_bare_lf_command(server):
     assert raw.cmd(b"NOOP")[0] == 250
 
 
+def test_nul_in_a_command_is_refused(server):
+    """Commands are parsed as C strings: a NUL would cut off what follows it
+    (here a second recipient's worth of text) without the client knowing."""
+    raw = session(server)
+    assert raw.cmd(b"MAIL FROM:<bob@example.org>")[0] == 250
+    code, text = raw.cmd(b"RCPT TO:<alice@a.test>\x00 NOTIFY=NEVER")
+    assert code == 500 and b"NUL" in text, text
+    code, _ = raw.cmd(b"NOOP\x00")
+    assert code == 500
+    assert raw.cmd(b"RCPT TO:<alice@a.test>")[0] == 250
+
+
 def test_over_long_command_line(server):
     raw = session(server)
     code, text = raw.cmd(b"MAIL FROM:<" + b"a" * 20000 + b"@example.org>")
