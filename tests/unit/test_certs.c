@@ -20,6 +20,7 @@
 #include "config/config.h"
 #include "lib/util.h"
 #include "tls/tls.h"
+#include "tls_testlib.h"
 
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -325,18 +326,6 @@ static char *
 work_path(struct inst *in, const char *name)
 {
     return xasprintf("%s/%s", in->work, name);
-}
-
-static void
-thumb_of(X509 *x, char out[41])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-
-    assert_int_equal(X509_digest(x, EVP_sha1(), md, &n), 1);
-    assert_int_equal(n, 20);
-    for (unsigned int i = 0; i < n; i++)
-        snprintf(out + 2 * i, 3, "%02X", md[i]);
 }
 
 static X509 *
