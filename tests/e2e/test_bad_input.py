@@ -196,3 +196,17 @@ def test_hop_count_counts_the_whole_header_section(server):
     code, text = raw.cmd(b"Subject: loop\r\nX-A: 1\r\n\tfolded\r\n" + hops + b"\r\nbody\r\n.")
     assert code == 554 and b"5.4.6" in text, text
     assert server.queued_ids() == []
+
+
+def test_bdat_is_refused_without_chunking(server):
+    """CHUNKING is not offered, so BDAT is an unknown command: its chunk
+    cannot be the way round the end-of-data rules."""
+    raw = RawSMTP(server.host, server.port)
+    raw.reply()
+    code, text = raw.cmd(b"EHLO client.test")
+    assert code == 250 and b"CHUNKING" not in text
+    assert raw.cmd(b"MAIL FROM:<bob@example.org>")[0] == 250
+    assert raw.cmd(b"RCPT TO:<alice@a.test>")[0] == 250
+    code, _ = raw.cmd(b"BDAT 6 LAST")
+    assert 500 <= code < 600
+    assert server.queued_ids() == []
