@@ -19,7 +19,8 @@ detach_start(void)
 {
     int fds[2];
     pid_t pid;
-    char ok;
+    char ok = 0;
+    ssize_t got;
 
     if (pipe2(fds, O_CLOEXEC) != 0)
         fatal("pipe");
@@ -32,9 +33,10 @@ detach_start(void)
     }
     close(fds[1]);
     /* The child's startup errors went to our shared stderr already. */
-    while (read(fds[0], &ok, 1) < 0 && errno == EINTR)
+    while ((got = read(fds[0], &ok, 1)) < 0 && errno == EINTR)
         ;
-    _exit(ok == '1' ? 0 : 1);
+    /* end of file without the report: the child died while starting */
+    _exit(got == 1 && ok == '1' ? 0 : 1);
 }
 
 int
