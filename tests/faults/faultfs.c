@@ -104,15 +104,9 @@ static int (*real_renameat)(int, const char *, int, const char *);
 static int (*real_renameat2)(int, const char *, int, const char *, unsigned);
 static int (*real_link)(const char *, const char *);
 static int (*real_linkat)(int, const char *, int, const char *, int);
-static int (*real_open)(const char *, int, ...);
-static int (*real_open64)(const char *, int, ...);
+/* every open variant below ends here: open(p) is openat(AT_FDCWD, p), the
+ *64 forms differ by O_LARGEFILE only, which is the default on 64 bits */
 static int (*real_openat)(int, const char *, int, ...);
-static int (*real_openat64)(int, const char *, int, ...);
-static int (*real_creat)(const char *, mode_t);
-static int (*real_open_2)(const char *, int);
-static int (*real_open64_2)(const char *, int);
-static int (*real_openat_2)(int, const char *, int);
-static int (*real_openat64_2)(int, const char *, int);
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
@@ -131,15 +125,7 @@ init_real(void)
     FIND(real_renameat2, "renameat2");
     FIND(real_link, "link");
     FIND(real_linkat, "linkat");
-    FIND(real_open, "open");
-    FIND(real_open64, "open64");
     FIND(real_openat, "openat");
-    FIND(real_openat64, "openat64");
-    FIND(real_creat, "creat");
-    FIND(real_open_2, "__open_2");
-    FIND(real_open64_2, "__open64_2");
-    FIND(real_openat_2, "__openat_2");
-    FIND(real_openat64_2, "__openat64_2");
 #undef FIND
 }
 
@@ -266,7 +252,7 @@ refresh_rules(void)
         st.st_mtim.tv_sec == S.control_st.st_mtim.tv_sec &&
         st.st_mtim.tv_nsec == S.control_st.st_mtim.tv_nsec && st.st_size == S.control_st.st_size)
         return;
-    fd = real_open(control, O_RDONLY | O_CLOEXEC);
+    fd = real_openat(AT_FDCWD, control, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return;
     n = read(fd, text, sizeof(text) - 1);
@@ -291,7 +277,7 @@ log_fault(enum op op, const char *path, const char *what)
     if (log == NULL)
         return;
     n = snprintf(line, sizeof(line), "%s %s %s\n", op_names[op], path, what);
-    fd = real_open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    fd = real_openat(AT_FDCWD, log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0)
         return;
     if (n > 0)
@@ -572,92 +558,57 @@ linkat(int fromfd, const char *from, int tofd, const char *to, int flags)
 
 /* open(2) and its aliases: only creating opens can fail. */
 static int
-create_fault(int dirfd, const char *path, int flags)
+guarded_openat(int dirfd, const char *path, int flags, mode_t mode)
 {
-    if (!(flags & O_CREAT))
-        return 0;
-    return at_fault(OP_CREATE, dirfd, path, AT_FDCWD, NULL);
+    int e;
+
+    init();
+    if ((flags & O_CREAT) && (e = at_fault(OP_CREATE, dirfd, path, AT_FDCWD, NULL)) != 0)
+        FAIL_WITH(e);
+    return real_openat(dirfd, path, flags, mode);
 }
 
-static mode_t
-mode_arg(int flags, va_list ap)
-{
-    return (flags & (O_CREAT | O_TMPFILE)) ? (mode_t)va_arg(ap, int) : 0;
-}
+/* The mode argument exists only when the flags ask for one. */
+#define MODE_ARG(flags)                                                                            \
+    __extension__({                                                                                \
+        mode_t mode_ = 0;                                                                          \
+        if ((flags) & (O_CREAT | O_TMPFILE)) {                                                     \
+            va_list ap;                                                                            \
+            va_start(ap, flags);                                                                   \
+            mode_ = (mode_t)va_arg(ap, int);                                                       \
+            va_end(ap);                                                                            \
+        }                                                                                          \
+        mode_;                                                                                     \
+    })
 
 int
 open(const char *path, int flags, ...)
 {
-    va_list ap;
-    mode_t mode;
-    int e;
-
-    va_start(ap, flags);
-    mode = mode_arg(flags, ap);
-    va_end(ap);
-    init();
-    if ((e = create_fault(AT_FDCWD, path, flags)) != 0)
-        FAIL_WITH(e);
-    return real_open(path, flags, mode);
+    return guarded_openat(AT_FDCWD, path, flags, MODE_ARG(flags));
 }
 
 int
 open64(const char *path, int flags, ...)
 {
-    va_list ap;
-    mode_t mode;
-    int e;
-
-    va_start(ap, flags);
-    mode = mode_arg(flags, ap);
-    va_end(ap);
-    init();
-    if ((e = create_fault(AT_FDCWD, path, flags)) != 0)
-        FAIL_WITH(e);
-    return real_open64(path, flags, mode);
+    return guarded_openat(AT_FDCWD, path, flags, MODE_ARG(flags));
 }
 
 int
 openat(int dirfd, const char *path, int flags, ...)
 {
-    va_list ap;
-    mode_t mode;
-    int e;
-
-    va_start(ap, flags);
-    mode = mode_arg(flags, ap);
-    va_end(ap);
-    init();
-    if ((e = create_fault(dirfd, path, flags)) != 0)
-        FAIL_WITH(e);
-    return real_openat(dirfd, path, flags, mode);
+    return guarded_openat(dirfd, path, flags, MODE_ARG(flags));
 }
 
 int
 openat64(int dirfd, const char *path, int flags, ...)
 {
-    va_list ap;
-    mode_t mode;
-    int e;
-
-    va_start(ap, flags);
-    mode = mode_arg(flags, ap);
-    va_end(ap);
-    init();
-    if ((e = create_fault(dirfd, path, flags)) != 0)
-        FAIL_WITH(e);
-    return real_openat64(dirfd, path, flags, mode);
+    return guarded_openat(dirfd, path, flags, MODE_ARG(flags));
 }
 
 int
 creat(const char *path, mode_t mode)
 {
-    int e;
-
-    init();
-    if ((e = create_fault(AT_FDCWD, path, O_CREAT)) != 0)
-        FAIL_WITH(e);
-    return real_creat(path, mode);
+    return guarded_openat(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
 }
 
 /* The _FORTIFY_SOURCE entry points (no mode: they are for opens without
@@ -670,43 +621,23 @@ int __openat64_2(int dirfd, const char *path, int flags);
 int
 __open_2(const char *path, int flags)
 {
-    int e;
-
-    init();
-    if ((e = create_fault(AT_FDCWD, path, flags)) != 0)
-        FAIL_WITH(e);
-    return real_open_2(path, flags);
+    return guarded_openat(AT_FDCWD, path, flags, 0);
 }
 
 int
 __open64_2(const char *path, int flags)
 {
-    int e;
-
-    init();
-    if ((e = create_fault(AT_FDCWD, path, flags)) != 0)
-        FAIL_WITH(e);
-    return real_open64_2(path, flags);
+    return guarded_openat(AT_FDCWD, path, flags, 0);
 }
 
 int
 __openat_2(int dirfd, const char *path, int flags)
 {
-    int e;
-
-    init();
-    if ((e = create_fault(dirfd, path, flags)) != 0)
-        FAIL_WITH(e);
-    return real_openat_2(dirfd, path, flags);
+    return guarded_openat(dirfd, path, flags, 0);
 }
 
 int
 __openat64_2(int dirfd, const char *path, int flags)
 {
-    int e;
-
-    init();
-    if ((e = create_fault(dirfd, path, flags)) != 0)
-        FAIL_WITH(e);
-    return real_openat64_2(dirfd, path, flags);
+    return guarded_openat(dirfd, path, flags, 0);
 }
