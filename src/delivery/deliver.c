@@ -11,7 +11,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "net/dns.h"
-#include "queue/msgtrack.h"
+#include "logs/msgtrack.h"
 #include "queue/queue.h"
 #include "smtp/smtp_parse.h"
 

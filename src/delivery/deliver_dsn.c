@@ -8,7 +8,7 @@
 #include "delivery/deliver_int.h"
 #include "lib/log.h"
 #include "lib/util.h"
-#include "queue/msgtrack.h"
+#include "logs/msgtrack.h"
 #include "queue/queue.h"
 
 #include <ctype.h>

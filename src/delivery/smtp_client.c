@@ -12,7 +12,7 @@
 #include "delivery/smtp_client.h"
 #include "lib/log.h"
 #include "lib/util.h"
-#include "receive/protolog.h"
+#include "logs/protolog.h"
 #include "smtp/smtp_parse.h"
 #include "tls/tls.h"
 #include "tls/tls_shutdown.h"

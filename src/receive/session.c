@@ -16,7 +16,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "queue/queue.h"
-#include "receive/protolog.h"
+#include "logs/protolog.h"
 #include "receive/server.h"
 #include "receive/session_int.h"
 #include "tls/tls.h"

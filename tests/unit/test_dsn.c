@@ -17,7 +17,7 @@
 #include "lib/util.h"
 #include "queue/dsn.h"
 #include "queue/envelope.h"
-#include "queue/msgtrack.h"
+#include "logs/msgtrack.h"
 #include "smtp/smtp_parse.h"
 
 #include <dirent.h>

@@ -10,8 +10,8 @@
  * Must never: block for long (no fsync, no flush per line), or let a field
  * break the CSV (CR and LF are dropped, commas and quotes are quoted).
  */
-#include "queue/msgtrack.h"
-#include "lib/csvlog.h"
+#include "logs/msgtrack.h"
+#include "logs/csvlog.h"
 #include "lib/util.h"
 
 #include <inttypes.h>

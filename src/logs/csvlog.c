@@ -5,7 +5,7 @@
  * Must never: fsync or flush per row (the caller's timer flushes), or
  * write a field that ends the row or the field early.
  */
-#include "lib/csvlog.h"
+#include "logs/csvlog.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
 #include "lib/util.h"

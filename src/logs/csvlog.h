@@ -1,6 +1,6 @@
 /*
  * csvlog.h — a daily CSV log file in Exchange's layout, what the protocol
- * log (receive/protolog.c) and the message tracking log (queue/msgtrack.c)
+ * log (logs/protolog.c) and the message tracking log (logs/msgtrack.c)
  * are made of: LOGS/<subdir>/<prefix>yyyymmdd-1.log, one file per UTC day,
  * which begins with the header lines
  *

@@ -7,8 +7,8 @@
  * Must never: log a password or AUTH response (callers redact), or block
  * on a flush per SMTP line.
  */
-#include "receive/protolog.h"
-#include "lib/csvlog.h"
+#include "logs/protolog.h"
+#include "logs/csvlog.h"
 #include "lib/util.h"
 
 #include <inttypes.h>
