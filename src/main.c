@@ -18,7 +18,7 @@
 #include "lib/runas.h"
 #include "lib/util.h"
 #include "net/iprange.h"
-#include "receive/server.h"
+#include "daemon/daemon.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -92,7 +92,7 @@ cmd_run(const char *dir, int argc, char **argv)
     }
     if (!exists && cmd_setup(dir, 0, NULL) != 0)
         return 1;
-    return server_run(dir, detach ? detach_start() : -1);
+    return daemon_run(dir, detach ? detach_start() : -1);
 }
 
 static int

@@ -124,10 +124,9 @@ binding_format_cb(const void *e, char *buf, size_t len)
 }
 
 static bool
-binding_equal(const void *a, const void *b)
+binding_equal_cb(const void *a, const void *b)
 {
-    const struct binding *x = a, *y = b;
-    return x->family == y->family && x->port == y->port && memcmp(x->addr, y->addr, 16) == 0;
+    return binding_equal(a, b);
 }
 
 static int
@@ -264,7 +263,7 @@ name_equal(const void *a, const void *b)
 }
 
 static const struct list_ops binding_ops = {
-    sizeof(struct binding), binding_parse_cb, binding_format_cb, binding_equal, NULL,
+    sizeof(struct binding), binding_parse_cb, binding_format_cb, binding_equal_cb, NULL,
     plain_copy_bindings,
 };
 static const struct list_ops range_ops = {

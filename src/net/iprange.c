@@ -567,6 +567,13 @@ binding_format(const struct binding *b, char *buf, size_t len)
         snprintf(buf, len, "%s:%u", a, (unsigned)b->port);
 }
 
+bool
+binding_equal(const struct binding *a, const struct binding *b)
+{
+    return a->family == b->family && a->port == b->port &&
+           memcmp(a->addr, b->addr, sizeof(a->addr)) == 0;
+}
+
 socklen_t
 binding_sockaddr(const struct binding *b, struct sockaddr_storage *ss)
 {

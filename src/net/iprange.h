@@ -77,6 +77,8 @@ struct binding {
 int binding_parse(const char *text, struct binding *out, char *err, size_t errlen);
 /* "0.0.0.0:25", "[::1]:2525". */
 void binding_format(const struct binding *b, char *buf, size_t len);
+/* Same family, address and port. */
+bool binding_equal(const struct binding *a, const struct binding *b);
 /* Fills a sockaddr for bind(2); returns its length. */
 socklen_t binding_sockaddr(const struct binding *b, struct sockaddr_storage *ss);
 /* Does a connection that arrived on local address sa belong to binding b

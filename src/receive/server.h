@@ -1,12 +1,13 @@
 /*
- * server.h — the transport service: one event loop that owns the current
- * configuration, the certificate store, the listeners, the queue, the
- * worker pool and every SMTP session.
+ * server.h — what the SMTP sessions of one process share: the event loop,
+ * the current configuration and certificate store, the queue, the logs,
+ * the worker pool, the accepting sockets and the list of live sessions;
+ * and admission of each new connection (connector choice, limits).
  *
- * A reload (SIGHUP or the control socket) loads and validates the new
- * configuration, re-opens listeners whose bindings changed and swaps the
- * configuration pointer; sessions already running keep the configuration
- * they started with, so a reload loses no session and no queued message.
+ * The process that owns it (src/daemon/) creates it, replaces the
+ * configuration and certificates on reload and stops it; sessions only read
+ * it. Sessions already running keep the configuration they started with,
+ * so a reload loses no session.
  * Must never: block the loop on disk sync, DNS or password hashing.
  */
 #ifndef POSTERN_SERVER_H
@@ -15,7 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <time.h>
+#include <sys/socket.h>
 
 #include "config/config.h"
 
@@ -24,14 +25,11 @@ struct tls_store;
 struct queue;
 struct workq;
 struct protolog;
-struct listener_set;
+struct accept_set;
 struct session;
-struct deliver;
 struct msgtrack;
 
 struct server {
-    char *instance_dir;
-    char *config_path;
     struct event_base *base;
     struct config *cfg;    /* current configuration (sessions hold refs) */
     struct tls_store *tls; /* current certificate store */
@@ -40,33 +38,41 @@ struct server {
     struct protolog *protolog;      /* SmtpReceive */
     struct protolog *send_protolog; /* SmtpSend */
     struct msgtrack *track;
-    struct deliver *deliver;
-    struct listener_set *listeners;
+    struct accept_set *accepts;
     struct session *sessions; /* all live sessions (doubly linked) */
     size_t nsessions;
     uint64_t next_session_id;
-    uint64_t certs_stamp; /* signature of DIR/certs, to notice renewals */
-    bool stopping;        /* SIGTERM: finishing commits in flight, then exit */
-    time_t stop_deadline;
-    bool stop_now; /* a second signal, or the grace period is over */
-    struct event *drain;
+    bool stopping; /* no new commands; sessions end after their commit */
 };
 
-/* Runs the service in the foreground until SIGTERM/SIGINT. Returns the exit
- * status. */
-/* Runs the service until SIGTERM. detach_fd >= 0: started by `run
- * --daemon`; readiness is reported on it (lib/detach.h). */
-int server_run(const char *instance_dir, int detach_fd);
-
-/* Loads the configuration again and applies it. Returns 0, or -1 with a
- * reason in err (the old configuration then stays in force). */
-int server_reload(struct server *srv, char *err, size_t errlen);
+/* Sets up srv on base with cfg (srv takes the reference): session ids
+ * unique across restarts, an empty set of accepting sockets. */
+void server_init(struct server *srv, struct event_base *base, struct config *cfg);
+/* Installs a new configuration for sessions started from now on. */
+void server_set_config(struct server *srv, struct config *cfg);
 
 /* The TLS context for a connector: NULL when its AuthMechanism lacks Tls or
  * no usable certificate names its FQDN. */
 struct ssl_ctx_st *server_tls_ctx(struct server *srv, const struct receive_connector *rc);
+/* Logs connectors that offer no STARTTLS and why (after each change). */
+void server_check_tls(struct server *srv);
+/* Installs a new certificate store unless it would take STARTTLS away from
+ * a connector that has it now (a broken or expired replacement): then the
+ * previous certificates stay in use and the reason is logged. Takes fresh
+ * either way. Returns 0 when installed. */
+int server_swap_tls(struct server *srv, struct tls_store *fresh);
 
-/* Called by the listeners for each accepted connection. */
-void server_accept(struct server *srv, int fd, const struct sockaddr *remote, int remote_len);
+/* An accepted connection (an accept_fn for the accept set). */
+void server_accept(void *srv, int fd, const struct sockaddr *remote, int remote_len);
+
+/* Sessions waiting for another thread or process (a commit, a password
+ * check): a stop waits for them so their clients hear the answer. */
+size_t server_sessions_waiting(const struct server *srv);
+/* Stops accepting and ends every session that is not waiting. */
+void server_begin_stop(struct server *srv);
+/* Stops accepting and ends every session (a session waiting for a commit
+ * is freed when the commit completes). The configuration, certificates,
+ * queue and logs stay: their owner frees them after the queue is closed. */
+void server_close(struct server *srv);
 
 #endif

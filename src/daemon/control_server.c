@@ -1,12 +1,9 @@
 /*
- * control_server.c — see control_server.h. One request line per
- * connection, one answer line, then close.
+ * control_server.c — see control_server.h.
  */
-#include "receive/control_server.h"
+#include "daemon/control_server.h"
 #include "lib/log.h"
 #include "lib/util.h"
-#include "delivery/deliver.h"
-#include "receive/server.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -21,12 +18,18 @@
 #include <unistd.h>
 
 #define CONTROL_LINE_MAX 1024
-#define CONTROL_MAX_ARGS 5
 
 struct control_server {
-    struct server *srv;
     struct evconnlistener *evl;
     char *path;
+    uid_t allowed_uid;
+    control_request_fn *fn;
+    void *arg;
+};
+
+/* One request waiting for its answer; bev is NULL once the client left. */
+struct control_reply {
+    struct bufferevent *bev;
 };
 
 static void
@@ -62,47 +65,33 @@ control_split(char *line, char **argv)
     return n;
 }
 
-/* Runs one request; the answer is "ok" or "error <reason>", then what the
- * cmdlet prints. */
-static void
-control_dispatch(struct control_server *cs, char *line, struct evbuffer *out)
+void
+control_reply_finish(struct control_reply *r, bool ok, const char *text, size_t len)
 {
-    char *argv[CONTROL_MAX_ARGS], err[512], *text = NULL;
-    size_t len = 0;
-    FILE *f;
-    int rc = -1;
-
-    control_split(line, argv);
-    if (strcmp(argv[0], "reload") == 0) {
-        if (server_reload(cs->srv, err, sizeof(err)) == 0)
+    if (r->bev != NULL) {
+        struct evbuffer *out = bufferevent_get_output(r->bev);
+        if (ok) {
             evbuffer_add_printf(out, "ok\n");
-        else
-            evbuffer_add_printf(out, "error %s\n", err);
-        return;
+            evbuffer_add(out, text, len);
+        } else {
+            evbuffer_add_printf(out, "error %.*s\n", (int)strcspn(text, "\n"), text);
+        }
+        bufferevent_setcb(r->bev, NULL, control_done_cb, control_event_cb, NULL);
+        bufferevent_enable(r->bev, EV_WRITE);
+        if (evbuffer_get_length(out) == 0)
+            bufferevent_free(r->bev);
     }
-    if ((f = open_memstream(&text, &len)) == NULL) {
-        evbuffer_add_printf(out, "error out of memory\n");
-        return;
-    }
-    if (strcmp(argv[0], "get-queue") == 0)
-        rc = deliver_cmd_get_queue(cs->srv->deliver, argv[1], f);
-    else if (strcmp(argv[0], "get-message") == 0)
-        rc = deliver_cmd_get_message(cs->srv->deliver, argv[1], argv[2], argv[3][0] == '1', f);
-    else if (strcmp(argv[0], "queue-action") == 0)
-        rc = deliver_cmd_queue_action(cs->srv->deliver, argv[1], argv[2], f);
-    else if (strcmp(argv[0], "message-action") == 0)
-        rc = deliver_cmd_message_action(cs->srv->deliver, argv[1], argv[2], argv[3][0] == '1', f);
-    else
-        fprintf(f, "unknown request\n");
-    fclose(f);
-    if (rc == 0) {
-        evbuffer_add_printf(out, "ok\n");
-        evbuffer_add(out, text, len);
-    } else {
-        text[strcspn(text, "\n")] = '\0';
-        evbuffer_add_printf(out, "error %s\n", text);
-    }
-    free(text);
+    free(r);
+}
+
+/* The client hung up while its answer was pending. */
+static void
+control_waiting_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    struct control_reply *r = arg;
+
+    bufferevent_free(bev);
+    r->bev = NULL;
 }
 
 static void
@@ -111,16 +100,21 @@ control_read_cb(struct bufferevent *bev, void *arg)
     struct control_server *cs = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
     char *line = evbuffer_readln(in, NULL, EVBUFFER_EOL_LF);
+    char *argv[CONTROL_MAX_ARGS];
+    struct control_reply *r;
 
     if (line == NULL) {
         if (evbuffer_get_length(in) > CONTROL_LINE_MAX)
             bufferevent_free(bev);
         return;
     }
-    control_dispatch(cs, line, bufferevent_get_output(bev));
-    free(line);
+    r = xcalloc(1, sizeof(*r));
+    control_split(line, argv);
+    r->bev = bev;
     bufferevent_disable(bev, EV_READ);
-    bufferevent_setcb(bev, NULL, control_done_cb, control_event_cb, cs);
+    bufferevent_setcb(bev, NULL, NULL, control_waiting_event_cb, r);
+    cs->fn(cs->arg, argv, r);
+    free(line);
 }
 
 static void
@@ -133,7 +127,7 @@ control_accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockadd
     struct bufferevent *bev;
 
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 ||
-        (cred.uid != 0 && cred.uid != geteuid())) {
+        (cred.uid != 0 && cred.uid != cs->allowed_uid)) {
         log_warnx("control: refused a request from uid %ld", (long)cred.uid);
         close(fd);
         return;
@@ -144,17 +138,17 @@ control_accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockadd
 }
 
 struct control_server *
-control_server_open(struct server *srv, char *err, size_t errlen)
+control_server_open(struct event_base *base, const char *path, uid_t allowed_uid,
+                    control_request_fn *fn, void *arg, char *err, size_t errlen)
 {
     struct control_server *cs = xcalloc(1, sizeof(*cs));
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    char *rundir = xasprintf("%s/run", srv->instance_dir);
     mode_t old;
 
-    cs->srv = srv;
-    cs->path = xasprintf("%s/control.sock", rundir);
-    (void)mkdir(rundir, 0700);
-    free(rundir);
+    cs->path = xstrdup(path);
+    cs->allowed_uid = allowed_uid;
+    cs->fn = fn;
+    cs->arg = arg;
     if (strlen(cs->path) >= sizeof(sun.sun_path)) {
         snprintf(err, errlen, "%s: path too long for a socket", cs->path);
         goto fail;
@@ -162,7 +156,7 @@ control_server_open(struct server *srv, char *err, size_t errlen)
     strlcpy_p(sun.sun_path, cs->path, sizeof(sun.sun_path));
     (void)unlink(cs->path); /* left over from a service that died */
     old = umask(077);
-    cs->evl = evconnlistener_new_bind(srv->base, control_accept_cb, cs,
+    cs->evl = evconnlistener_new_bind(base, control_accept_cb, cs,
                                       LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 16,
                                       (struct sockaddr *)&sun, sizeof(sun));
     umask(old);
