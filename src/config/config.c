@@ -1,6 +1,7 @@
 /*
  * config.c — lifetime of a struct config (new, default, ref/unref, clone,
- * free) and lookups over its objects (see config.h, config_param.h).
+ * free, removal of its secrets) and lookups over its objects (see config.h,
+ * config_param.h).
  *
  * A loaded config is shared by every session that started under it and is
  * freed by the last config_unref, from whichever thread that is; the count
@@ -110,6 +111,77 @@ config_unref(struct config *cfg)
      * other holders made before letting go. */
     if (cfg != NULL && __atomic_sub_fetch(&cfg->refcount, 1, __ATOMIC_ACQ_REL) == 0)
         config_free(cfg);
+}
+
+/* Calls fn for each secret field of cfg (config_secret_type) with the
+ * parameter that describes it. */
+static void
+each_secret(const struct config *cfg,
+            void (*fn)(const struct config_param *p, void *obj, void *arg), void *arg)
+{
+    for (int kind = 0; kind < CONFIG_NKINDS; kind++) {
+        const struct config_kind_info *k = config_kind(kind);
+        size_t n;
+        char *objs = config_objects(cfg, kind, &n);
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < k->nparams; j++)
+                if (config_secret_type(k->params[j].type))
+                    fn(&k->params[j], objs + i * k->size, arg);
+    }
+}
+
+static void
+redact_one(const struct config_param *p, void *obj, void *arg)
+{
+    char **field = (char **)((char *)obj + p->offset);
+    void *companion = (char *)obj + p->count_offset;
+
+    (void)arg;
+    if (*field == NULL)
+        return;
+    if (p->type == CPT_PASSWORD_HASH) {
+        *(bool *)companion = true;
+    } else if (*(char **)companion == NULL) {
+        /* set by the parser already; a credential assigned directly gets it here */
+        *(char **)companion = xstrndup(*field, strcspn(*field, ":"));
+    }
+    explicit_bzero(*field, strlen(*field));
+    free(*field);
+    *field = NULL;
+}
+
+void
+config_redact_secrets(struct config *cfg)
+{
+    if (__atomic_load_n(&cfg->refcount, __ATOMIC_ACQUIRE) > 1)
+        fatalx("config_redact_secrets: the configuration is shared");
+    each_secret(cfg, redact_one, NULL);
+}
+
+static void
+find_redacted(const struct config_param *p, void *obj, void *arg)
+{
+    const char *field = *(char *const *)((char *)obj + p->offset);
+    const void *companion = (char *)obj + p->count_offset;
+
+    if (field == NULL && (p->type == CPT_PASSWORD_HASH ? *(const bool *)companion
+                                                       : *(char *const *)companion != NULL))
+        *(bool *)arg = true;
+}
+
+bool
+config_is_redacted(const struct config *cfg)
+{
+    bool found = false;
+
+    each_secret(cfg, find_redacted, &found);
+    return found;
+}
+
+bool
+mailbox_has_password(const struct mailbox *mb)
+{
+    return mb->password_hash != NULL || mb->password_redacted;
 }
 
 struct config *

@@ -9,6 +9,21 @@
  * (config_param.h) so that the file reader, the writer, the cmdlets and Get-
  * output all agree on names, types, defaults and limits.
  *
+ * Secrets: a mailbox's PasswordHash and the password in a Send
+ * connector's AuthenticationCredential. Only the keys process holds them;
+ * the others get a config_redact_secrets() copy, which still says that a
+ * mailbox has a password (password_redacted) and which user a credential
+ * names (credential_user). In text (config_format, config_load_text) a
+ * removed secret is the marker CONFIG_REDACTED, in exactly these forms:
+ *
+ *   PasswordHash = *redacted*
+ *   AuthenticationCredential = relayuser:*redacted*
+ *
+ * so a redacted configuration formats, loads and validates like any
+ * other, but config_save refuses it (it would wipe the instance's
+ * secrets). Secret fields are wiped (explicit_bzero) before they are
+ * freed, and so is the text they were read from.
+ *
  * Must never: hold plaintext passwords (Mailbox keeps a yescrypt hash
  * only). The one exception is a Send connector's AuthenticationCredential,
  * which the client side of AUTH needs as such; Get- never shows it.
@@ -24,6 +39,9 @@
 #include "tls/tls.h"
 
 #define CONFIG_UNLIMITED UINT64_MAX
+
+/* A secret removed by config_redact_secrets, as written in the text. */
+#define CONFIG_REDACTED "*redacted*"
 
 /* Receive connector AuthMechanism flags (Exchange names). */
 #define AUTHM_TLS 0x01
@@ -110,7 +128,10 @@ struct send_connector {
     size_t nsmart_hosts;
     uint64_t port; /* smart-host port (1-65535) */
     enum smarthost_auth smart_host_auth_mechanism;
-    char *authentication_credential; /* "user:password"; secret: Get- shows the user only */
+    char *authentication_credential; /* "user:password"; secret: Get- shows the user only.
+                                        NULL: none, or redacted (credential_user is set) */
+    char *credential_user;           /* its user, whenever there is a credential (redacted too);
+                                        set by the parameter's parser, not a parameter itself */
     bool require_tls;
     bool ignore_starttls;
     enum tls_auth_level tls_auth_level;
@@ -139,7 +160,8 @@ struct accepted_domain {
 struct mailbox {
     char *name;
     char *primary_smtp_address; /* lower-cased domain */
-    char *password_hash;        /* crypt(3) yescrypt string, or NULL: cannot AUTH */
+    char *password_hash;        /* crypt(3) yescrypt string, or NULL: not here (see below) */
+    bool password_redacted;     /* there is a hash, held by the keys process only */
     char *lmtp_server;          /* as accepted_domain.lmtp_server; overrides the domain's */
 };
 
@@ -193,12 +215,33 @@ struct config {
 
 /* Reads and validates a configuration file. NULL with a one-line error
  * ("postern.conf:12: ReceiveConnector \"X\": RemoteIPRanges: bad netmask")
- * in err. */
+ * in err. The file's text is wiped from memory once parsed. */
 struct config *config_load(const char *path, char *err, size_t errlen);
 
+/* The same from text in memory (len bytes, a NUL among them is an error);
+ * origin names it in errors ("postern.conf:12: ..."). cfg->path is NULL. */
+struct config *config_load_text(const char *text, size_t len, const char *origin, char *err,
+                                size_t errlen);
+
+/* The text config_save writes, malloc'd and NUL-terminated; *len (if not
+ * NULL) its length. It holds the secrets cfg holds: wipe it before free. */
+char *config_format(const struct config *cfg, size_t *len);
+
 /* Writes cfg to path atomically (temporary file, fsync, rename, directory
- * fsync), mode 0600. Returns 0, or -1 with err set. */
+ * fsync), mode 0600. Returns 0, or -1 with err set; a redacted cfg is
+ * refused. */
 int config_save(const struct config *cfg, const char *path, char *err, size_t errlen);
+
+/* Removes (wipes and frees) every secret of cfg, keeping password_redacted
+ * and credential_user; cfg must not be shared (a fresh load or a clone).
+ * The result validates and survives config_format/config_load_text. */
+void config_redact_secrets(struct config *cfg);
+
+/* Does cfg hold a redacted secret? */
+bool config_is_redacted(const struct config *cfg);
+
+/* Has the mailbox a password, here or (redacted) in the keys process? */
+bool mailbox_has_password(const struct mailbox *mb);
 
 /* Checks rules across objects (overlapping remote ranges on one binding
  * that do not nest, duplicate names, AuthMechanism combinations ...).

@@ -19,10 +19,15 @@
  * included, so that the file documents them; reading what it wrote gives
  * back the same config and the same text.
  *
+ * The text, whole (config_load_text, config_format), is also what the
+ * daemon sends its children over IPC; redacted secrets are written as
+ * config.h describes.
+ *
  * Must never: leave a partly written postern.conf (the new text goes to a
- * temporary file that is fsynced and renamed over it), or write it
- * readable by others (it holds password hashes and smart-host
- * credentials).
+ * temporary file that is fsynced and renamed over it), write it readable
+ * by others (it holds password hashes and smart-host credentials), or
+ * leave a copy of its text in freed memory (read and written through
+ * buffers that are wiped, never through stdio's).
  */
 #include "config/config.h"
 #include "config/config_param.h"
@@ -40,6 +45,63 @@
 #include <unistd.h>
 
 #define FILE_HEADER "# postern.conf — written by postern cmdlets; hand edits are kept when valid.\n"
+
+/* A growing text that wipes each buffer it leaves behind. */
+struct text {
+    char *s;
+    size_t len, cap;
+};
+
+static void
+text_free(struct text *t)
+{
+    if (t->s != NULL) {
+        explicit_bzero(t->s, t->cap);
+        free(t->s);
+    }
+    t->s = NULL;
+    t->len = t->cap = 0;
+}
+
+/* Room for n more bytes and a NUL. */
+static void
+text_reserve(struct text *t, size_t n)
+{
+    size_t cap = t->cap ? t->cap : 4096, len = t->len;
+
+    if (t->cap - t->len > n)
+        return;
+    while (cap - len <= n)
+        cap *= 2;
+    char *ns = xmalloc(cap);
+    if (len > 0)
+        memcpy(ns, t->s, len);
+    text_free(t);
+    t->s = ns;
+    t->cap = cap;
+    t->len = len;
+}
+
+static void
+text_put(struct text *t, const char *s, size_t n)
+{
+    text_reserve(t, n);
+    memcpy(t->s + t->len, s, n);
+    t->len += n;
+    t->s[t->len] = '\0';
+}
+
+static void
+text_puts(struct text *t, const char *s)
+{
+    text_put(t, s, strlen(s));
+}
+
+static void
+text_putc(struct text *t, char c)
+{
+    text_put(t, &c, 1);
+}
 
 /* Where each object and each of its parameters was read, to put a line
  * number on faults that config_validate finds later. */
@@ -103,18 +165,20 @@ ld_label(struct loader *ld, const struct obj_lines *o, char *buf, size_t len)
 static int
 unquote(const char *s, char **out, const char **end, char *reason, size_t rlen)
 {
-    char *buf = xmalloc(strlen(s) + 1);
-    size_t n = 0;
+    size_t cap = strlen(s) + 1, n = 0;
+    char *buf = xmalloc(cap);
 
     for (s++; *s != '"'; s++) {
         if (*s == '\0') {
             snprintf(reason, rlen, "missing closing quote");
+            explicit_bzero(buf, cap);
             free(buf);
             return -1;
         }
         if (*s == '\\') {
             if (s[1] != '"' && s[1] != '\\') {
                 snprintf(reason, rlen, "unknown escape \\%c (only \\\" and \\\\)", s[1]);
+                explicit_bzero(buf, cap);
                 free(buf);
                 return -1;
             }
@@ -238,6 +302,7 @@ ld_param(struct loader *ld, const char *s)
         if (unquote(s, &value, &end, reason, sizeof(reason)) < 0)
             return ld_error(ld, ld->line, "%s: %s: %s", label, p->name, reason);
         if (*skip_blanks(end) != '\0') {
+            explicit_bzero(value, strlen(value));
             free(value);
             return ld_error(ld, ld->line, "%s: %s: text after the closing quote", label, p->name);
         }
@@ -247,6 +312,8 @@ ld_param(struct loader *ld, const char *s)
         str_trim(value);
     }
     rc = config_param_parse(p, ld_object(ld, o), value, flags, reason, sizeof(reason));
+    /* it may be a secret */
+    explicit_bzero(value, strlen(value));
     free(value);
     if (rc < 0)
         return ld_error(ld, ld->line, "%s: %s: %s", label, p->name, reason);
@@ -291,36 +358,35 @@ ld_fault(struct loader *ld, const struct config_fault *f, const char *msg)
 }
 
 struct config *
-config_load(const char *path, char *err, size_t errlen)
+config_load_text(const char *text, size_t len, const char *origin, char *err, size_t errlen)
 {
     struct loader ld = {0};
-    const char *slash = strrchr(path, '/');
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t got;
+    /* lines are cut and trimmed in place, in a copy wiped at the end */
+    char *copy = xmalloc(len + 1);
+    size_t start = 0;
     int rc = 0;
-    FILE *f;
 
-    if ((f = fopen(path, "re")) == NULL) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    ld.file = slash ? slash + 1 : path;
+    if (len > 0)
+        memcpy(copy, text, len);
+    copy[len] = '\0';
+    ld.file = origin != NULL ? origin : "postern.conf";
     ld.cfg = config_new();
-    ld.cfg->path = xstrdup(path);
     ld.err = err;
     ld.errlen = errlen;
-    while (rc == 0 && (got = getline(&line, &cap, f)) >= 0) {
+    while (rc == 0 && start < len) {
+        char *nl = memchr(copy + start, '\n', len - start);
+        size_t end = nl != NULL ? (size_t)(nl - copy) : len;
         ld.line++;
-        if ((size_t)got != strlen(line))
+        if (nl != NULL)
+            *nl = '\0';
+        if (memchr(copy + start, '\0', end - start) != NULL)
             rc = ld_error(&ld, ld.line, "NUL byte in the line");
         else
-            rc = ld_line(&ld, line);
+            rc = ld_line(&ld, copy + start);
+        start = end + 1;
     }
-    if (rc == 0 && ferror(f))
-        rc = ld_error(&ld, 0, "read: %s", strerror(errno));
-    free(line);
-    fclose(f);
+    explicit_bzero(copy, len + 1);
+    free(copy);
     if (rc == 0) {
         struct config_fault fault = {0};
         char msg[1024];
@@ -337,6 +403,50 @@ config_load(const char *path, char *err, size_t errlen)
     return ld.cfg;
 }
 
+/* The whole of fd, NUL-terminated, in *t (wiped as it grows). 0, or -1
+ * with errno. */
+static int
+read_all(int fd, struct text *t)
+{
+    for (;;) {
+        text_reserve(t, 16384);
+        ssize_t r = read(fd, t->s + t->len, t->cap - t->len - 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;
+        t->len += (size_t)r;
+    }
+    t->s[t->len] = '\0';
+    return 0;
+}
+
+struct config *
+config_load(const char *path, char *err, size_t errlen)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    struct text t = {0};
+    struct config *cfg = NULL;
+    int fd, rc;
+
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    rc = read_all(fd, &t);
+    if (rc < 0)
+        snprintf(err, errlen, "%s: read: %s", base, strerror(errno));
+    close(fd);
+    if (rc == 0 && (cfg = config_load_text(t.s, t.len, base, err, errlen)) != NULL)
+        cfg->path = xstrdup(path);
+    /* the daemon forks its children after this: no secret stays behind */
+    text_free(&t);
+    return cfg;
+}
+
 /* Bare text reads back as itself only without blanks, quotes, backslashes
  * or '#', and not as "$null". */
 static bool
@@ -346,71 +456,78 @@ needs_quotes(const char *s)
 }
 
 static void
-write_quoted(FILE *f, const char *s)
+write_quoted(struct text *t, const char *s)
 {
-    fputc('"', f);
+    text_putc(t, '"');
     for (; *s; s++) {
         if (*s == '"' || *s == '\\')
-            fputc('\\', f);
-        fputc(*s, f);
+            text_putc(t, '\\');
+        text_putc(t, *s);
     }
-    fputc('"', f);
+    text_putc(t, '"');
 }
 
 static void
-write_object(FILE *f, const struct config_kind_info *k, const void *obj)
+write_object(struct text *t, const struct config_kind_info *k, const void *obj)
 {
     const char *name = config_object_name(k, obj);
 
-    fprintf(f, "[%s", k->name);
+    text_puts(t, "[");
+    text_puts(t, k->name);
     if (!k->singleton) {
-        fputc(' ', f);
-        write_quoted(f, name ? name : "");
+        text_putc(t, ' ');
+        write_quoted(t, name ? name : "");
     }
-    fputs("]\n", f);
+    text_puts(t, "]\n");
     for (size_t i = 0; i < k->nparams; i++) {
         const struct config_param *p = &k->params[i];
-        char *text;
+        char *value;
         if (p->flags & CPF_NAME)
             continue;
-        text = config_param_format(p, obj, CONFIG_FORMAT_FILE);
-        fprintf(f, "%s =", p->name);
-        if (*text != '\0') {
-            fputc(' ', f);
-            if (config_string_type(p->type) && needs_quotes(text))
-                write_quoted(f, text);
+        value = config_param_format(p, obj, CONFIG_FORMAT_FILE);
+        text_puts(t, p->name);
+        text_puts(t, " =");
+        if (*value != '\0') {
+            text_putc(t, ' ');
+            if (config_string_type(p->type) && needs_quotes(value))
+                write_quoted(t, value);
             else
-                fputs(text, f);
+                text_puts(t, value);
         }
-        fputc('\n', f);
-        free(text);
+        text_putc(t, '\n');
+        if (config_secret_type(p->type))
+            explicit_bzero(value, strlen(value));
+        free(value);
     }
 }
 
 char *
-config_format_text(const struct config *cfg)
+config_format(const struct config *cfg, size_t *len)
 {
-    char *out = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&out, &len);
+    struct text t = {0};
     bool first = true;
 
-    if (f == NULL)
-        return xstrdup("");
-    fputs(FILE_HEADER, f);
+    text_puts(&t, FILE_HEADER);
     for (int kind = 0; kind < CONFIG_NKINDS; kind++) {
         const struct config_kind_info *k = config_kind(kind);
         size_t n;
         const char *objs = config_objects(cfg, kind, &n);
         for (size_t i = 0; i < n; i++) {
             if (!first)
-                fputc('\n', f);
+                text_putc(&t, '\n');
             first = false;
-            write_object(f, k, objs + i * k->size);
+            write_object(&t, k, objs + i * k->size);
         }
     }
-    fclose(f);
-    return out;
+    if (len != NULL)
+        *len = t.len;
+    return t.s;
+}
+
+char *
+config_format_text(const struct config *cfg)
+{
+    return config_format(cfg, NULL);
 }
 
 int
@@ -419,10 +536,20 @@ config_save(const struct config *cfg, const char *path, char *err, size_t errlen
     const char *slash = strrchr(path, '/');
     char *dir = slash ? xstrndup(path, (size_t)(slash - path) + (slash == path)) : xstrdup(".");
     char *tmp = xasprintf("%s/.%s.XXXXXX", dir, slash ? slash + 1 : path);
-    char *text = config_format_text(cfg);
     const char *what = "create";
     struct stat st;
+    size_t len;
+    char *text;
     int fd, dfd, rc = -1, saved_errno;
+
+    if (config_is_redacted(cfg)) {
+        /* it would replace the instance's secrets with markers */
+        snprintf(err, errlen, "%s: a configuration without its secrets is not saved", path);
+        free(tmp);
+        free(dir);
+        return -1;
+    }
+    text = config_format(cfg, &len);
 
     /* mkostemp creates the file 0600: it is private from its first byte. */
     if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
@@ -437,7 +564,7 @@ config_save(const struct config *cfg, const char *path, char *err, size_t errlen
         fchown(fd, st.st_uid, st.st_gid) < 0)
         goto fail;
     what = "write";
-    if (fs_write_all(fd, text, strlen(text)) < 0)
+    if (fs_write_all(fd, text, len) < 0)
         goto fail;
     what = "fsync";
     if (fsync(fd) < 0)
@@ -469,6 +596,7 @@ fail:
 out:
     if (rc < 0)
         snprintf(err, errlen, "%s: %s: %s", path, what, strerror(errno));
+    explicit_bzero(text, len);
     free(text);
     free(tmp);
     free(dir);

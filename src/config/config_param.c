@@ -151,6 +151,11 @@ static const struct config_enum_name perm_names[] = {
     {                                                                                              \
         nm, NULL, type, offsetof(st, fld), offsetof(st, count), NULL, 0, 0, 0, NULL                \
     }
+/* A secret with its companion field (config_param.h, CPT_CREDENTIAL). */
+#define PAIRED(st, nm, type, fld, companion, fl)                                                   \
+    {                                                                                              \
+        nm, NULL, type, offsetof(st, fld), offsetof(st, companion), NULL, 0, 0, fl, NULL           \
+    }
 
 #define TC struct transport_config
 #define RC struct receive_connector
@@ -240,7 +245,8 @@ static const struct config_param sc_params[] = {
     NUM(SC, "Port", CPT_UINT, port, "25", 1, 65535, 0),
     NAMES(SC, "SmartHostAuthMechanism", NULL, CPT_ENUM, smart_host_auth_mechanism, shauth_names,
           "None", 0),
-    STR(SC, "AuthenticationCredential", CPT_CREDENTIAL, authentication_credential, NULL, 0),
+    PAIRED(SC, "AuthenticationCredential", CPT_CREDENTIAL, authentication_credential,
+           credential_user, 0),
     STR(SC, "RequireTLS", CPT_BOOL, require_tls, "False", 0),
     STR(SC, "IgnoreSTARTTLS", CPT_BOOL, ignore_starttls, "False", 0),
     NAMES(SC, "TlsAuthLevel", NULL, CPT_ENUM, tls_auth_level, tls_auth_names, NULL, CPF_NULLABLE),
@@ -271,7 +277,8 @@ static const struct config_param mb_params[] = {
     STR(MB, "Name", CPT_STRING, name, NULL, CPF_NAME | CPF_REQUIRED),
     STR(MB, "PrimarySmtpAddress", CPT_ADDRESS, primary_smtp_address, NULL, CPF_REQUIRED),
     STR(MB, "LmtpServer", CPT_LMTP, lmtp_server, NULL, 0),
-    STR(MB, "PasswordHash", CPT_STRING, password_hash, NULL, CPF_SECRET | CPF_FILE_ONLY),
+    PAIRED(MB, "PasswordHash", CPT_PASSWORD_HASH, password_hash, password_redacted,
+           CPF_SECRET | CPF_FILE_ONLY),
 };
 /* clang-format on */
 
@@ -410,19 +417,69 @@ parse_domain_or_address(const struct config_param *p, char **field, const char *
     return 0;
 }
 
-/* AuthenticationCredential: kept as given (the sender needs the password
- * itself); the old value is wiped before it is freed. */
-static int
-parse_credential(char **field, const char *text, unsigned flags, char *err, size_t errlen)
+static void
+wipe_free(char *s)
 {
-    if (text[0] != '\0' && !config_is_null_text(text, flags) &&
-        config_credential_check(text, err, errlen) < 0)
-        return -1;
-    if (*field != NULL) {
-        explicit_bzero(*field, strlen(*field));
-        free(*field);
+    if (s != NULL) {
+        explicit_bzero(s, strlen(s));
+        free(s);
     }
-    *field = text[0] == '\0' || config_is_null_text(text, flags) ? NULL : xstrdup(text);
+}
+
+/* AuthenticationCredential: kept as given (the sender needs the password
+ * itself), its user also alone; "user:*redacted*" keeps only the user. The
+ * old value is wiped before it is freed. */
+static int
+parse_credential(const struct config_param *p, void *obj, const char *text, unsigned flags,
+                 char *err, size_t errlen)
+{
+    char **field = (char **)((char *)obj + p->offset);
+    char **user = (char **)((char *)obj + p->count_offset);
+    const char *colon = strchr(text, ':');
+    bool none = text[0] == '\0' || config_is_null_text(text, flags);
+    bool redacted = !none && colon != NULL && strcmp(colon + 1, CONFIG_REDACTED) == 0;
+
+    /* An administrator means a password; the marker only comes from
+     * config_format of a redacted configuration. */
+    if (redacted && (flags & CONFIG_PARSE_CMDLET)) {
+        errorf(err, errlen, "%s stands for a password held elsewhere: give the password",
+               CONFIG_REDACTED);
+        return -1;
+    }
+    if (!none && config_credential_check(text, err, errlen) < 0)
+        return -1;
+    wipe_free(*field);
+    free(*user);
+    *field = none || redacted ? NULL : xstrdup(text);
+    *user = none ? NULL : xstrndup(text, (size_t)(colon - text));
+    return 0;
+}
+
+/* PasswordHash: any crypt(3) string (password_verify judges it); the
+ * marker of a redacted one sets password_redacted instead. */
+static int
+parse_password_hash(const struct config_param *p, void *obj, const char *text, unsigned flags,
+                    char *err, size_t errlen)
+{
+    char **field = (char **)((char *)obj + p->offset);
+    bool *redacted = (bool *)((char *)obj + p->count_offset);
+    bool none = text[0] == '\0' || config_is_null_text(text, flags);
+    bool marker = strcmp(text, CONFIG_REDACTED) == 0;
+
+    /* The reasons never quote the text: it is a secret. */
+    for (const char *c = text; *c; c++) {
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+            errorf(err, errlen, "control characters are not allowed");
+            return -1;
+        }
+    }
+    if (strlen(text) > STRING_MAX) {
+        errorf(err, errlen, "longer than %d characters", STRING_MAX);
+        return -1;
+    }
+    wipe_free(*field);
+    *field = none || marker ? NULL : xstrdup(text);
+    *redacted = marker;
     return 0;
 }
 
@@ -621,7 +678,9 @@ config_param_parse(const struct config_param *p, void *obj, const char *text, un
     case CPT_FLAGS:
         return parse_flags(p, field, text, flags, err, errlen);
     case CPT_CREDENTIAL:
-        return parse_credential(field, text, flags, err, errlen);
+        return parse_credential(p, obj, text, flags, err, errlen);
+    case CPT_PASSWORD_HASH:
+        return parse_password_hash(p, obj, text, flags, err, errlen);
     case CPT_LMTP:
         return parse_lmtp(field, text, flags, err, errlen);
     case CPT_BINDINGS:
@@ -666,35 +725,50 @@ format_names(FILE *f, const struct config_param *p, unsigned v)
         fputs(zero_name(p->names), f);
 }
 
+/* A char * field, copied straight: a secret never passes through stdio's
+ * buffers, which are freed without being wiped. */
+static char *
+format_string(const struct config_param *p, const void *obj, enum config_format_style style)
+{
+    const char *v = *(char *const *)((const char *)obj + p->offset);
+    const void *companion = (const char *)obj + p->count_offset;
+
+    if (p->type == CPT_CREDENTIAL) {
+        const char *user = *(char *const *)companion;
+        /* Get- shows who the connector logs in as, never the password. */
+        if (style == CONFIG_FORMAT_DISPLAY && user != NULL)
+            return xstrdup(user);
+        if (style == CONFIG_FORMAT_DISPLAY)
+            return v != NULL ? xstrndup(v, strcspn(v, ":")) : xstrdup("");
+        if (v == NULL && user != NULL)
+            return xasprintf("%s:%s", user, CONFIG_REDACTED);
+    }
+    if (p->type == CPT_PASSWORD_HASH && v == NULL && *(const bool *)companion)
+        return xstrdup(CONFIG_REDACTED);
+    return xstrdup(v != NULL ? v : "");
+}
+
 char *
 config_param_format(const struct config_param *p, const void *obj, enum config_format_style style)
 {
-    const void *field = (const char *)obj + p->offset;
     char *out = NULL, buf[512];
     size_t outlen = 0;
-    FILE *f = open_memstream(&out, &outlen);
     uint64_t v;
+    FILE *f;
 
-    if (f == NULL)
+    if (config_string_type(p->type))
+        return format_string(p, obj, style);
+    const void *field = (const char *)obj + p->offset;
+    if ((f = open_memstream(&out, &outlen)) == NULL)
         fatal("open_memstream");
     switch (p->type) {
     case CPT_STRING:
     case CPT_DOMAIN:
     case CPT_ADDRESS:
     case CPT_LMTP:
-        if (*(char *const *)field != NULL)
-            fputs(*(char *const *)field, f);
-        break;
     case CPT_CREDENTIAL:
-        /* Get- shows who the connector logs in as, never the password. */
-        if (*(char *const *)field != NULL) {
-            const char *c = *(char *const *)field;
-            if (style == CONFIG_FORMAT_FILE)
-                fputs(c, f);
-            else
-                fwrite(c, 1, strcspn(c, ":"), f);
-        }
-        break;
+    case CPT_PASSWORD_HASH:
+        break; /* format_string */
     case CPT_BOOL:
         fputs(*(const bool *)field ? "True" : "False", f);
         break;
@@ -740,7 +814,13 @@ bool
 config_string_type(enum config_param_type type)
 {
     return type == CPT_STRING || type == CPT_DOMAIN || type == CPT_ADDRESS ||
-           type == CPT_CREDENTIAL || type == CPT_LMTP;
+           type == CPT_CREDENTIAL || type == CPT_PASSWORD_HASH || type == CPT_LMTP;
+}
+
+bool
+config_secret_type(enum config_param_type type)
+{
+    return type == CPT_CREDENTIAL || type == CPT_PASSWORD_HASH;
 }
 
 void
@@ -764,11 +844,16 @@ config_object_free(const struct config_kind_info *k, void *obj)
         void *field = (char *)obj + p->offset;
         if (config_string_type(p->type)) {
             char *v = *(char **)field;
-            /* A credential does not outlive its config in freed memory. */
-            if (p->type == CPT_CREDENTIAL && v != NULL)
+            /* A secret does not outlive its config in freed memory (the
+             * daemon forks its children after loading). */
+            if (config_secret_type(p->type) && v != NULL)
                 explicit_bzero(v, strlen(v));
             free(v);
             *(char **)field = NULL;
+            if (p->type == CPT_CREDENTIAL) {
+                free(*(char **)((char *)obj + p->count_offset));
+                *(char **)((char *)obj + p->count_offset) = NULL;
+            }
         } else if (config_list_type(p->type)) {
             config_list_free(p, obj);
         }
@@ -787,6 +872,11 @@ config_object_copy(const struct config_kind_info *k, void *dst, const void *src)
         if (config_string_type(p->type)) {
             if (*(char **)field != NULL)
                 *(char **)field = xstrdup(*(char **)field);
+            if (p->type == CPT_CREDENTIAL) {
+                char **user = (char **)((char *)dst + p->count_offset);
+                if (*user != NULL)
+                    *user = xstrdup(*user);
+            }
         } else if (config_list_type(p->type)) {
             config_list_copy(p, dst);
         }

@@ -46,7 +46,10 @@ enum config_param_type {
     CPT_TIMESPAN,       /* uint64_t seconds: "00:05:00", "1.00:00:00" */
     CPT_ENUM,           /* an enum stored as int, names from .names; CPF_NULLABLE: $null is 0 */
     CPT_FLAGS,          /* unsigned flags, names from .names; the name of 0 ("None") alone */
-    CPT_CREDENTIAL,     /* char *: "user:password"; Get- shows the user only */
+    CPT_CREDENTIAL,     /* char *: "user:password"; Get- shows the user only; the user alone
+                           in the char * at .count_offset ("user:*redacted*": that only) */
+    CPT_PASSWORD_HASH,  /* char *: a crypt(3) string; "*redacted*" sets the bool at
+                           .count_offset instead */
     CPT_LMTP,           /* char *: "host:port", "[v6]:port" or "/absolute/socket" */
     CPT_BINDINGS,       /* struct binding *, count at .count_offset */
     CPT_IPRANGES,       /* struct iprange *, count at .count_offset */
@@ -78,7 +81,8 @@ struct config_param {
     const char *alias; /* another accepted name, or NULL */
     enum config_param_type type;
     size_t offset;       /* of the field in the object struct */
-    size_t count_offset; /* lists: of the size_t element count */
+    size_t count_offset; /* lists: of the size_t element count; CPT_CREDENTIAL and
+                            CPT_PASSWORD_HASH: of their companion field (above) */
     const struct config_enum_name *names;
     uint64_t min, max; /* CPT_UINT/BYTES/TIMESPAN bounds */
     unsigned flags;
@@ -123,9 +127,11 @@ enum config_format_style {
 char *config_param_format(const struct config_param *p, const void *obj,
                           enum config_format_style style);
 
-/* A char * field (strings, domains, addresses, credentials, LMTP targets):
- * freed, copied and quoted in the file as a string. */
+/* A char * field (strings, domains, addresses, credentials, hashes, LMTP
+ * targets): freed, copied and quoted in the file as a string. */
 bool config_string_type(enum config_param_type type);
+/* A field that holds a secret: wiped before it is freed. */
+bool config_secret_type(enum config_param_type type);
 
 /* List parameters and the comma-list syntax (config_list.c), for
  * config_param.c. */
@@ -177,7 +183,8 @@ struct config_fault {
 int config_validate_fault(const struct config *cfg, struct config_fault *fault, char *err,
                           size_t errlen);
 
-/* The whole postern.conf text, malloc'd (config_file.c). */
+/* The whole postern.conf text, malloc'd (config_file.c): config_format
+ * without the length. */
 char *config_format_text(const struct config *cfg);
 
 /* Value helpers (config_value.c), shared with the cmdlets and the tests. */

@@ -255,7 +255,8 @@ check_send_routing(struct vctx *v, size_t i, const struct send_connector *sc)
                     mech);
     if ((sc->smart_host_auth_mechanism == SHAUTH_BASIC_AUTH ||
          sc->smart_host_auth_mechanism == SHAUTH_BASIC_AUTH_REQUIRE_TLS) &&
-        sc->authentication_credential == NULL)
+        sc->authentication_credential == NULL &&
+        sc->credential_user == NULL) /* redacted, the user still names one */
         return fail(v, CONFIG_SEND_CONNECTOR, i, "AuthenticationCredential",
                     "required by SmartHostAuthMechanism %s (user:password)", mech);
     return 0;

@@ -1959,6 +1959,236 @@ test_send_connector_file(void **state)
     config_unref(cfg);
 }
 
+/* ---- the configuration as text, and without its secrets ---- */
+
+/* send_sample with a mailbox that has a password and a second credential
+ * whose password holds a colon. */
+static char *
+secrets_sample(void)
+{
+    char *text;
+
+    assert_true(asprintf(&text,
+                         "%s\n[Mailbox \"carol\"]\nPrimarySmtpAddress = carol@example.test\n"
+                         "PasswordHash = \"$y$j9T$SaltSaltSalt$HashHashHashHashHash\"\n"
+                         "\n[SendConnector \"Second\"]\nAddressSpaces = other.example\n"
+                         "DNSRoutingEnabled = False\nSmartHosts = relay2.isp.test\n"
+                         "SmartHostAuthMechanism = BasicAuth\n"
+                         "AuthenticationCredential = \"second user:pa:ss word\"\n",
+                         send_sample) > 0);
+    return text;
+}
+
+static void
+test_load_text(void **state)
+{
+    char err[1024] = "", *text = secrets_sample(), *first, *second;
+    size_t len;
+    struct config *from_file = load_text(text, err, sizeof(err)), *cfg, *again;
+
+    (void)state;
+    if (from_file == NULL)
+        fail_msg("%s", err);
+    /* the file and the text give the same configuration */
+    cfg = config_load_text(text, strlen(text), "daemon", err, sizeof(err));
+    if (cfg == NULL)
+        fail_msg("%s", err);
+    assert_null(cfg->path);
+    first = config_format(from_file, &len);
+    assert_int_equal(len, strlen(first));
+    second = config_format_text(cfg);
+    assert_string_equal(first, second);
+    free(second);
+    /* load, format, load: equal (the formatted texts compare) */
+    again = config_load_text(first, len, "daemon", err, sizeof(err));
+    if (again == NULL)
+        fail_msg("%s\n%s", err, first);
+    second = config_format(again, NULL);
+    assert_string_equal(first, second);
+    assert_has_line(first, "PasswordHash = \"$y$j9T$SaltSaltSalt$HashHashHashHashHash\"");
+    assert_has_line(first, "AuthenticationCredential = \"second user:pa:ss word\"");
+    free(first);
+    free(second);
+    config_unref(again);
+    config_unref(cfg);
+    config_unref(from_file);
+    free(text);
+
+    /* errors name the origin and the line; a NUL ends nothing silently */
+    static const char nul[] = "[TransportConfig]\nFqdn = a\0b.test\n";
+    assert_null(config_load_text(nul, sizeof(nul) - 1, "daemon", err, sizeof(err)));
+    assert_string_equal(err, "daemon:2: NUL byte in the line");
+    static const char bad[] = "[TransportConfig]\n\n[Bogus]\n";
+    assert_null(config_load_text(bad, strlen(bad), "keys", err, sizeof(err)));
+    assert_string_equal(err, "keys:3: [Bogus]: unknown section (TransportConfig, "
+                             "ReceiveConnector, SendConnector, AcceptedDomain, Mailbox)");
+    /* only len bytes count; the last line needs no newline */
+    static const char cut[] = "[TransportConfig]\nFqdn = a.test\n[Bogus]\n";
+    cfg = config_load_text(cut, strlen("[TransportConfig]\nFqdn = a.test"), "daemon", err,
+                           sizeof(err));
+    if (cfg == NULL)
+        fail_msg("%s", err);
+    assert_string_equal(cfg->transport.fqdn, "a.test");
+    config_unref(cfg);
+    /* CRLF lines, as a Windows editor writes them */
+    static const char crlf[] = "[TransportConfig]\r\nFqdn = b.test\r\n";
+    cfg = config_load_text(crlf, strlen(crlf), "daemon", err, sizeof(err));
+    if (cfg == NULL)
+        fail_msg("%s", err);
+    assert_string_equal(cfg->transport.fqdn, "b.test");
+    config_unref(cfg);
+    cfg = config_load_text("", 0, "daemon", err, sizeof(err));
+    assert_non_null(cfg);
+    config_unref(cfg);
+}
+
+/* Each line of a and b, in order, is the same except for lines that start
+ * with one of the given parameter names. */
+static void
+assert_same_except(const char *a, const char *b, const char *const *params, size_t nparams)
+{
+    while (*a != '\0' || *b != '\0') {
+        size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
+        bool skip = false;
+        for (size_t i = 0; i < nparams; i++) {
+            size_t n = strlen(params[i]);
+            if (strncmp(a, params[i], n) == 0 && strncmp(a + n, " =", 2) == 0 &&
+                strncmp(b, params[i], n) == 0 && strncmp(b + n, " =", 2) == 0)
+                skip = true;
+        }
+        if (!skip && (la != lb || strncmp(a, b, la) != 0))
+            fail_msg("lines differ:\n%.*s\n%.*s", (int)la, a, (int)lb, b);
+        a += la + (a[la] == '\n');
+        b += lb + (b[lb] == '\n');
+    }
+}
+
+static void
+test_redact_secrets(void **state)
+{
+    static const char *const secret_params[] = {"PasswordHash", "AuthenticationCredential"};
+    char *dir = make_dir(), *path = conf_path(dir), err[1024] = "";
+    char *text = secrets_sample(), *full, *redacted, *again_text;
+    struct config *cfg = config_load_text(text, strlen(text), "daemon", err, sizeof(err));
+    struct config *red, *again;
+    const struct mailbox *bob, *carol;
+    const struct send_connector *relay, *second, *internet;
+    struct stat st;
+
+    (void)state;
+    if (cfg == NULL)
+        fail_msg("%s", err);
+    assert_false(config_is_redacted(cfg));
+    full = config_format_text(cfg);
+    red = config_clone(cfg);
+    config_redact_secrets(red);
+    assert_true(config_is_redacted(red));
+    redacted = config_format_text(red);
+
+    /* no trace of a hash or a password */
+    assert_null(strstr(redacted, "HashHash"));
+    assert_null(strstr(redacted, "SaltSalt"));
+    assert_null(strstr(redacted, "$y$"));
+    assert_null(strstr(redacted, "s3cret"));
+    assert_null(strstr(redacted, "ss word"));
+    /* where they were, the marker; the rest is the same text */
+    assert_has_line(redacted, "PasswordHash = *redacted*");
+    assert_has_line(redacted, "PasswordHash =");
+    assert_has_line(redacted, "AuthenticationCredential = relayuser:*redacted*");
+    assert_has_line(redacted, "AuthenticationCredential = \"second user:*redacted*\"");
+    assert_has_line(redacted, "AuthenticationCredential =");
+    assert_same_except(full, redacted, secret_params, 2);
+    assert_int_equal(config_validate(red, err, sizeof(err)), 0);
+
+    /* what the rest of the system needs to know is still there */
+    bob = config_find_mailbox(red, "bob");
+    carol = config_find_mailbox(red, "carol");
+    assert_null(carol->password_hash);
+    assert_true(carol->password_redacted);
+    assert_true(mailbox_has_password(carol));
+    assert_false(mailbox_has_password(bob));
+    relay = config_find_send_connector(red, "Relay");
+    second = config_find_send_connector(red, "Second");
+    internet = config_find_send_connector(red, "Internet");
+    assert_null(relay->authentication_credential);
+    assert_string_equal(relay->credential_user, "relayuser");
+    assert_string_equal(second->credential_user, "second user");
+    assert_null(internet->credential_user);
+    /* Get- shows the user as before */
+    char *shown =
+        config_param_format(sc_param("AuthenticationCredential"), relay, CONFIG_FORMAT_DISPLAY);
+    assert_string_equal(shown, "relayuser");
+    free(shown);
+
+    /* the original is untouched */
+    assert_string_equal(config_find_mailbox(cfg, "carol")->password_hash,
+                        "$y$j9T$SaltSaltSalt$HashHashHashHashHash");
+    assert_string_equal(config_find_send_connector(cfg, "Relay")->authentication_credential,
+                        "relayuser:s3cret #1");
+    assert_string_equal(config_find_send_connector(cfg, "Relay")->credential_user, "relayuser");
+    assert_true(mailbox_has_password(config_find_mailbox(cfg, "carol")));
+
+    /* format, load_text, format: the same redacted configuration */
+    again = config_load_text(redacted, strlen(redacted), "daemon", err, sizeof(err));
+    if (again == NULL)
+        fail_msg("%s\n%s", err, redacted);
+    again_text = config_format_text(again);
+    assert_string_equal(again_text, redacted);
+    assert_true(config_find_mailbox(again, "carol")->password_redacted);
+    assert_string_equal(config_find_send_connector(again, "Second")->credential_user,
+                        "second user");
+    free(again_text);
+    /* and a clone of it */
+    struct config *clone = config_clone(again);
+    again_text = config_format_text(clone);
+    assert_string_equal(again_text, redacted);
+    free(again_text);
+    config_unref(clone);
+
+    /* twice is once */
+    config_redact_secrets(again);
+    again_text = config_format_text(again);
+    assert_string_equal(again_text, redacted);
+    free(again_text);
+
+    /* never saved: it would wipe the instance's secrets */
+    assert_int_equal(config_save(red, path, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "a configuration without its secrets is not saved"));
+    assert_int_equal(stat(path, &st), -1);
+    assert_int_equal(config_save(cfg, path, err, sizeof(err)), 0);
+    char *saved = read_text(path);
+    assert_string_equal(saved, full);
+    free(saved);
+
+    /* a cmdlet cannot set the marker as a password */
+    struct send_connector sc = {0};
+    assert_int_equal(config_param_parse(sc_param("AuthenticationCredential"), &sc, "u:*redacted*",
+                                        CONFIG_PARSE_CMDLET, err, sizeof(err)),
+                     -1);
+    assert_string_equal(err, "*redacted* stands for a password held elsewhere: give the password");
+    assert_null(sc.credential_user);
+    /* clearing a credential clears its user */
+    assert_int_equal(config_param_parse(sc_param("AuthenticationCredential"), &sc, "u:p",
+                                        CONFIG_PARSE_CMDLET, err, sizeof(err)),
+                     0);
+    assert_string_equal(sc.credential_user, "u");
+    assert_int_equal(config_param_parse(sc_param("AuthenticationCredential"), &sc, "$null",
+                                        CONFIG_PARSE_CMDLET, err, sizeof(err)),
+                     0);
+    assert_null(sc.authentication_credential);
+    assert_null(sc.credential_user);
+
+    free(redacted);
+    free(full);
+    free(text);
+    config_unref(again);
+    config_unref(red);
+    config_unref(cfg);
+    unlink(path);
+    free(path);
+    remove_dir(dir);
+}
+
 static struct send_connector *
 add_send_connector(struct config *cfg, const char *name, const char *spaces)
 {
@@ -2335,6 +2565,8 @@ main(void)
         cmocka_unit_test(test_transport_timers),
         cmocka_unit_test(test_tls_cipher_profile),
         cmocka_unit_test(test_send_connector_file),
+        cmocka_unit_test(test_load_text),
+        cmocka_unit_test(test_redact_secrets),
         cmocka_unit_test(test_validate_send_rules),
         cmocka_unit_test(test_cmdlet_send_connectors),
     };
