@@ -1,9 +1,11 @@
 #!/usr/bin/python3
-"""CPU accounting helpers for bench/accept.sh (read-only; /proc only).
+"""CPU accounting helpers for bench/accept.sh and bench/starttls.sh (read-only; /proc only).
 
   cpu.py tree PID    CPU seconds used so far by PID, its reaped children (cutime/cstime)
-                     and its live descendants: for postern (one process, threads included)
-                     and for Postfix's master and every daemon it spawned.
+                     and all its live descendants, threads included: for postern (the
+                     daemon and every process it runs, e.g. postern-smtp, -queue, -keys)
+                     and for Postfix's master and every daemon it spawned. A descendant
+                     that outlives its parent is reparented away and no longer counted.
   cpu.py machine     busy CPU seconds of the whole machine (all cores, from /proc/stat).
   cpu.py port        a free TCP port on 127.0.0.1.
 """

@@ -20,6 +20,19 @@ POSTERN = os.environ.get("POSTERN_BIN", os.path.join(ROOT, "build", "postern"))
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
 
 
+def smtp_pid(daemon):
+    """The daemon's smtp process (named postern-smtp)."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                status = dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+        except OSError:
+            continue
+        if status.get("Name") == "postern-smtp" and int(status.get("PPid", 0)) == daemon:
+            return int(pid)
+    raise SystemExit("no smtp process found")
+
+
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -59,18 +72,19 @@ def main():
             except OSError:
                 time.sleep(0.05)
         time.sleep(0.3)
-        before = rss_kib(proc.pid)
+        smtp = smtp_pid(proc.pid)  # the process that holds the sessions
+        before = rss_kib(smtp)
         plain = []
         for _ in range(N):
             s = socket.create_connection(("127.0.0.1", port), timeout=10)
             s.recv(512)
             plain.append(s)
         time.sleep(0.5)
-        after_plain = rss_kib(proc.pid)
+        after_plain = rss_kib(smtp)
         for s in plain:
             s.close()
         time.sleep(0.5)
-        base_tls = rss_kib(proc.pid)
+        base_tls = rss_kib(smtp)
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
@@ -86,7 +100,7 @@ def main():
             s.recv(512)
             tls.append(ctx.wrap_socket(s))
         time.sleep(0.5)
-        after_tls = rss_kib(proc.pid)
+        after_tls = rss_kib(smtp)
         print(f"date: {time.strftime('%Y-%m-%d', time.gmtime())}")
         print(f"plain: {N} idle sessions: RSS {before} -> {after_plain} KiB = "
               f"{(after_plain - before) * 1024 / N:.0f} bytes/session")

@@ -1,6 +1,6 @@
 /*
  * fuzz_smtp_client.c — libFuzzer target for what a next hop says to the
- * outbound client (delivery/smtp_client.c): greeting, EHLO keywords
+ * outbound client (outbound/smtp_client.c): greeting, EHLO keywords
  * (SIZE, PIPELINING, AUTH ...), multi-line replies, AUTH prompts, the
  * replies to MAIL/RCPT/DATA matched to the commands in order, LMTP's one
  * reply per recipient, and whatever comes after. The reply parser lives in
@@ -17,12 +17,13 @@
  * Must never: use the network, or block: the peer's side is written before
  * the loop runs and the loop is bounded.
  */
-#include "delivery/smtp_client.h"
+#include "outbound/smtp_client.h"
 #include "fuzz_common.h"
 #include "queue/envelope.h"
 #include "smtp/smtp_parse.h"
 
 #include <event2/event.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -37,6 +38,7 @@
 
 struct run {
     struct smtp_transaction t;
+    const char *content; /* the message, reopened for each transaction (the client closes it) */
     int txns;
     int closed;
 };
@@ -67,9 +69,10 @@ setup_once(void)
 static void
 send_or_quit(struct smtp_client *c, struct run *r)
 {
-    if (r->txns++ < MAX_TXNS)
+    if (r->txns++ < MAX_TXNS) {
+        r->t.data_fd = open(r->content, O_RDONLY | O_CLOEXEC);
         smtp_client_send(c, &r->t);
-    else
+    } else
         smtp_client_quit(c);
 }
 
@@ -129,7 +132,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     r.t.env = env;
     r.t.rcpt_index = rcpt_index;
     r.t.nrcpts = 1 + (size_t)(opt >> 6) % 3;
-    r.t.data_path = fuzz_memfile(0, body, sizeof(body) - 1);
+    r.content = fuzz_memfile(0, body, sizeof(body) - 1);
 
     policy.ehlo_name = "mail.example.test";
     policy.peer_name = "mx.example.net";

@@ -18,6 +18,7 @@
  */
 #include "admin/cmdlet_object.h"
 #include "admin/control.h"
+#include "lib/fsutil.h"
 #include "lib/util.h"
 #include "tls/tls_certs.h"
 
@@ -269,28 +270,10 @@ add_name(struct name_list *l, const char *s)
 static int
 write_request_file(struct cmdlet_ctx *ctx, const char *path, const unsigned char *data, size_t len)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    size_t off = 0;
+    struct fs_atomic w = {.mode = 0644, .sync_dir = true};
 
-    if (fd < 0) {
+    if (fs_write_atomic(path, data, len, &w) != 0) {
         cmdlet_error(ctx, "RequestFile: %s: %s", path, strerror(errno));
-        return CMDLET_ERROR;
-    }
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            cmdlet_error(ctx, "RequestFile: %s: %s", path, strerror(errno));
-            close(fd);
-            unlink(path);
-            return CMDLET_ERROR;
-        }
-        off += (size_t)w;
-    }
-    if (fsync(fd) != 0 || close(fd) != 0) {
-        cmdlet_error(ctx, "RequestFile: %s: %s", path, strerror(errno));
-        unlink(path);
         return CMDLET_ERROR;
     }
     return CMDLET_OK;

@@ -19,6 +19,8 @@
 #include "config/config_param.h"
 #include "lib/util.h"
 #include "queue/queue.h"
+#include "queue/queue_show.h"
+#include "smtp/header_read.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -33,124 +35,52 @@
 struct message_listing {
     struct cmdlet_ctx *ctx;
     char server[64];
-    const char *only_id; /* Get-Message -Identity */
-    bool recipients;     /* -IncludeRecipientInfo */
+    uint64_t expiration_timeout; /* TransportConfig MessageExpirationTimeout */
+    const char *only_id;         /* Get-Message -Identity */
+    bool recipients;             /* -IncludeRecipientInfo */
     size_t count;
     size_t shown;
 };
 
+/* The server part of identities and the expiration timeout, from the
+ * instance's configuration. */
 static void
-server_name(struct cmdlet_ctx *ctx, char *buf, size_t len)
+instance_settings(struct cmdlet_ctx *ctx, char *server, size_t len, uint64_t *expiration)
 {
     struct config *cfg = cmdlet_config_read(ctx);
-    const char *fqdn = cfg && cfg->transport.fqdn ? cfg->transport.fqdn : "postern";
 
-    strlcpy_p(buf, fqdn, len);
-    buf[strcspn(buf, ".")] = '\0';
+    queue_show_server(cfg ? cfg->transport.fqdn : NULL, server, len);
+    if (expiration != NULL)
+        *expiration = cfg ? cfg->transport.message_expiration_timeout : 0;
     config_unref(cfg);
-}
-
-static void
-field(FILE *out, const char *name, const char *value)
-{
-    fprintf(out, "%-17s : %s\n", name, value ? value : "");
-}
-
-/* The unfolded value of the first header field called name, or NULL. */
-static char *
-header_value(const char *headers, const char *name)
-{
-    size_t nlen = strlen(name);
-
-    for (const char *line = headers; line && *line;) {
-        const char *next = strstr(line, "\r\n");
-        if (next == line)
-            break; /* end of the header section */
-        if (strncasecmp(line, name, nlen) == 0 && line[nlen] == ':') {
-            char *v = xmalloc(HEADER_READ_MAX), *w = v;
-            const char *p = line + nlen + 1;
-            for (;;) {
-                const char *eol = strstr(p, "\r\n");
-                size_t n = eol ? (size_t)(eol - p) : strlen(p);
-                memcpy(w, p, n);
-                w += n;
-                if (eol == NULL || (eol[2] != ' ' && eol[2] != '\t'))
-                    break;
-                p = eol + 2;
-            }
-            *w = '\0';
-            char *trimmed = xstrdup(str_trim(v));
-            free(v);
-            return trimmed;
-        }
-        line = next ? next + 2 : NULL;
-    }
-    return NULL;
-}
-
-static char *
-read_headers(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    size_t n;
-
-    if (f == NULL)
-        return NULL;
-    buf = xmalloc(HEADER_READ_MAX + 1);
-    n = fread(buf, 1, HEADER_READ_MAX, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
 }
 
 static void
 list_message(const char *id, const struct envelope *env, const char *data_path, void *arg)
 {
     struct message_listing *l = arg;
-    FILE *out = l->ctx->out;
-    char identity[128], queue[96], size[64], date[32], *headers, *subject, *msgid;
-    struct tm tm;
+    struct message_view view = {
+        .server = l->server,
+        .queue = SUBMISSION_QUEUE,
+        .id = id,
+        .env = env,
+        .status = env && env->suspended ? "Suspended" : "Ready",
+        .expiration_timeout = l->expiration_timeout,
+        .recipient_info = l->recipients,
+    };
+    char *headers = NULL, *subject = NULL, *msgid = NULL;
+    size_t hlen = 0;
 
     l->count++;
     if (l->only_id && strcasecmp(l->only_id, id) != 0)
         return;
     if (l->shown++)
-        fputc('\n', out);
-    snprintf(queue, sizeof(queue), "%s\\%s", l->server, SUBMISSION_QUEUE);
-    snprintf(identity, sizeof(identity), "%s\\%s", queue, id);
-    field(out, "Identity", identity);
-    if (env == NULL) {
-        field(out, "Status", "Damaged");
-        field(out, "LastError", "the envelope cannot be read");
-        return;
+        fputc('\n', l->ctx->out);
+    if (env != NULL && (headers = header_section_read(data_path, HEADER_READ_MAX, &hlen)) != NULL) {
+        view.subject = subject = header_field_get(headers, hlen, "Subject");
+        view.message_id = msgid = header_field_get(headers, hlen, "Message-ID");
     }
-    headers = read_headers(data_path);
-    subject = headers ? header_value(headers, "Subject") : NULL;
-    msgid = headers ? header_value(headers, "Message-ID") : NULL;
-    config_bytes_format(env->size, size, sizeof(size));
-    /* a damaged envelope's time may be beyond what gmtime_r can show */
-    if (gmtime_r(&env->received, &tm) == NULL ||
-        strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        date[0] = '\0';
-    field(out, "FromAddress", env->from[0] ? env->from : "<>");
-    field(out, "Status", "Ready");
-    field(out, "Size", size);
-    field(out, "Subject", subject);
-    field(out, "InternetMessageId", msgid);
-    field(out, "DateReceived", date);
-    field(out, "SourceIP", env->client_ip);
-    field(out, "MessageSourceName", env->connector);
-    field(out, "Queue", queue);
-    field(out, "TlsProtocol", env->tls);
-    fprintf(out, "%-17s : {", "Recipients");
-    for (size_t i = 0; i < env->nrcpts; i++) {
-        static const char *const status[] = {"Ready", "Complete", "Failed"};
-        fprintf(out, "%s%s", i ? ", " : "", env->rcpts[i].address);
-        if (l->recipients)
-            fprintf(out, " (%s)", status[env->rcpts[i].status]);
-    }
-    fprintf(out, "}\n");
+    message_show(l->ctx->out, &view);
     free(subject);
     free(msgid);
     free(headers);
@@ -204,7 +134,7 @@ cmdlet_get_message(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
         if (r != 0)
             return r > 0 ? CMDLET_OK : -r;
     }
-    server_name(ctx, l.server, sizeof(l.server));
+    instance_settings(ctx, l.server, sizeof(l.server), &l.expiration_timeout);
     if (queue && strcasecmp(cmdlet_identity_strip(queue), SUBMISSION_QUEUE) != 0)
         return CMDLET_OK; /* no other queue exists yet: nothing in it */
     /* Server\Queue\Id, Queue\Id or Id: the message id is the last part. */
@@ -232,7 +162,7 @@ int
 cmdlet_get_queue(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
 {
     const char *id = NULL;
-    char msg[512], server[64], identity[128], count[32], *dir;
+    char msg[512], server[64], *dir;
     size_t n = 0;
 
     if (cmdlet_args_identity(a, &id, msg, sizeof(msg)) < 0 ||
@@ -247,7 +177,7 @@ cmdlet_get_queue(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
         if (r != 0)
             return r > 0 ? CMDLET_OK : -r;
     }
-    server_name(ctx, server, sizeof(server));
+    instance_settings(ctx, server, sizeof(server), NULL);
     if (id && strcasecmp(cmdlet_identity_strip(id), SUBMISSION_QUEUE) != 0) {
         cmdlet_error(ctx, "queue \"%s\" does not exist", id);
         return CMDLET_ERROR;
@@ -255,15 +185,11 @@ cmdlet_get_queue(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
     dir = queue_dir(ctx);
     queue_scan(dir, count_message, &n);
     free(dir);
-    snprintf(identity, sizeof(identity), "%s\\%s", server, SUBMISSION_QUEUE);
-    snprintf(count, sizeof(count), "%zu", n);
-    field(ctx->out, "Identity", identity);
-    field(ctx->out, "DeliveryType", "Undefined");
-    field(ctx->out, "Status", "Ready");
-    field(ctx->out, "MessageCount", count);
-    field(ctx->out, "NextHopDomain", SUBMISSION_QUEUE);
-    field(ctx->out, "LastError", NULL);
-    field(ctx->out, "NextRetryTime", NULL);
+    queue_show(ctx->out, &(const struct queue_view){.server = server,
+                                                    .next_hop = SUBMISSION_QUEUE,
+                                                    .delivery_type = "Undefined",
+                                                    .status = "Ready",
+                                                    .count = n});
     return CMDLET_OK;
 }
 

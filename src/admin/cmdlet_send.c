@@ -124,15 +124,6 @@ read_credential(struct cmdlet_ctx *ctx, struct cmdlet_arg *arg, char **out)
     return CMDLET_OK;
 }
 
-static void
-wipe_free(char *s)
-{
-    if (s != NULL) {
-        explicit_bzero(s, strlen(s));
-        free(s);
-    }
-}
-
 static int
 set_credential(struct cmdlet_ctx *ctx, struct config *cfg, size_t index, void *data)
 {
@@ -183,7 +174,7 @@ cmdlet_new_send_connector(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
         (status = read_credential(ctx, cred_arg, &n.cred)) != CMDLET_OK)
         return status;
     status = cmdlet_new_object(ctx, a, CONFIG_SEND_CONNECTOR, "send connector", name, init_new, &n);
-    wipe_free(n.cred);
+    str_free_wiped(n.cred);
     return status;
 }
 
@@ -202,7 +193,7 @@ cmdlet_set_send_connector(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
         (status = read_credential(ctx, cred_arg, &cred)) != CMDLET_OK)
         return status;
     status = cmdlet_set_apply(ctx, a, CONFIG_SEND_CONNECTOR, id, set_credential, cred);
-    wipe_free(cred);
+    str_free_wiped(cred);
     return status;
 }
 

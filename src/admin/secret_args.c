@@ -61,9 +61,7 @@ secret_args_hide(int argc, char **argv, char ***copies)
 void
 secret_args_free(char **copies, int n)
 {
-    for (int i = 0; i < n; i++) {
-        explicit_bzero(copies[i], strlen(copies[i]));
-        free(copies[i]);
-    }
+    for (int i = 0; i < n; i++)
+        str_free_wiped(copies[i]);
     free(copies);
 }

@@ -114,10 +114,7 @@ void
 shell_free_credentials(int argc, char **owned)
 {
     for (int i = 0; i < argc; i++) {
-        if (owned[i]) {
-            explicit_bzero(owned[i], strlen(owned[i]));
-            free(owned[i]);
-        }
+        str_free_wiped(owned[i]);
     }
 }
 

@@ -145,8 +145,7 @@ redact_one(const struct config_param *p, void *obj, void *arg)
         /* set by the parser already; a credential assigned directly gets it here */
         *(char **)companion = xstrndup(*field, strcspn(*field, ":"));
     }
-    explicit_bzero(*field, strlen(*field));
-    free(*field);
+    str_free_wiped(*field);
     *field = NULL;
 }
 

@@ -302,8 +302,7 @@ ld_param(struct loader *ld, const char *s)
         if (unquote(s, &value, &end, reason, sizeof(reason)) < 0)
             return ld_error(ld, ld->line, "%s: %s: %s", label, p->name, reason);
         if (*skip_blanks(end) != '\0') {
-            explicit_bzero(value, strlen(value));
-            free(value);
+            str_free_wiped(value);
             return ld_error(ld, ld->line, "%s: %s: text after the closing quote", label, p->name);
         }
         flags = CONFIG_PARSE_QUOTED;
@@ -312,9 +311,7 @@ ld_param(struct loader *ld, const char *s)
         str_trim(value);
     }
     rc = config_param_parse(p, ld_object(ld, o), value, flags, reason, sizeof(reason));
-    /* it may be a secret */
-    explicit_bzero(value, strlen(value));
-    free(value);
+    str_free_wiped(value); /* it may be a secret */
     if (rc < 0)
         return ld_error(ld, ld->line, "%s: %s: %s", label, p->name, reason);
     return 0;
@@ -533,72 +530,29 @@ config_format_text(const struct config *cfg)
 int
 config_save(const struct config *cfg, const char *path, char *err, size_t errlen)
 {
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? xstrndup(path, (size_t)(slash - path) + (slash == path)) : xstrdup(".");
-    char *tmp = xasprintf("%s/.%s.XXXXXX", dir, slash ? slash + 1 : path);
-    const char *what = "create";
+    struct fs_atomic w = {.mode = 0600, .replace = true, .sync_dir = true};
     struct stat st;
     size_t len;
     char *text;
-    int fd, dfd, rc = -1, saved_errno;
+    int rc;
 
     if (config_is_redacted(cfg)) {
         /* it would replace the instance's secrets with markers */
         snprintf(err, errlen, "%s: a configuration without its secrets is not saved", path);
-        free(tmp);
-        free(dir);
         return -1;
     }
-    text = config_format(cfg, &len);
-
-    /* mkostemp creates the file 0600: it is private from its first byte. */
-    if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
-        goto out;
-    what = "chmod";
-    if (fchmod(fd, 0600) < 0)
-        goto fail;
     /* Replacing the file must not take it away from its owner (the service
      * user reads it on reload after dropping privileges). */
-    what = "chown";
-    if (stat(path, &st) == 0 && (st.st_uid != geteuid() || st.st_gid != getegid()) &&
-        fchown(fd, st.st_uid, st.st_gid) < 0)
-        goto fail;
-    what = "write";
-    if (fs_write_all(fd, text, len) < 0)
-        goto fail;
-    what = "fsync";
-    if (fsync(fd) < 0)
-        goto fail;
-    what = "close";
-    if (close(fd) < 0) {
-        fd = -1;
-        goto fail;
+    if (stat(path, &st) == 0 && (st.st_uid != geteuid() || st.st_gid != getegid())) {
+        w.chown = true;
+        w.uid = st.st_uid;
+        w.gid = st.st_gid;
     }
-    fd = -1;
-    what = "rename";
-    if (rename(tmp, path) < 0)
-        goto fail;
-    /* The rename is durable only once the directory entry is. */
-    what = "fsync directory";
-    if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-        goto out;
-    rc = fsync(dfd);
-    saved_errno = errno;
-    close(dfd);
-    errno = saved_errno;
-    goto out;
-fail:
-    saved_errno = errno;
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
-    errno = saved_errno;
-out:
+    text = config_format(cfg, &len);
+    rc = fs_write_atomic(path, text, len, &w);
     if (rc < 0)
-        snprintf(err, errlen, "%s: %s: %s", path, what, strerror(errno));
+        snprintf(err, errlen, "%s: %s: %s", path, w.step, strerror(errno));
     explicit_bzero(text, len);
     free(text);
-    free(tmp);
-    free(dir);
     return rc;
 }

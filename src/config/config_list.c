@@ -14,6 +14,7 @@
  */
 #include "config/config_param.h"
 #include "lib/util.h"
+#include "net/dns_name.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -165,7 +166,7 @@ domain_parse_cb(const char *text, void *out, char *err, size_t errlen)
     char *d = xstrdup(text);
 
     str_lower(d);
-    if (!config_domain_valid(d, false)) {
+    if (!dns_name_valid(d, false)) {
         errorf(err, errlen, "%s",
                strchr(d, '*') ? "wildcards are not allowed here" : "not a valid domain name");
         free(d);

@@ -14,6 +14,7 @@
 #include "config/config_param.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "net/dns_name.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -398,7 +399,7 @@ parse_domain_or_address(const struct config_param *p, char **field, const char *
     }
     if (p->type == CPT_DOMAIN) {
         str_lower(v);
-        if (!config_domain_valid(v, p->flags & CPF_WILDCARD)) {
+        if (!dns_name_valid(v, p->flags & CPF_WILDCARD)) {
             errorf(err, errlen, "'%s' is not a valid domain name%s", text,
                    p->flags & CPF_WILDCARD ? " (contoso.com or *.contoso.com)" : "");
             free(v);
@@ -415,15 +416,6 @@ parse_domain_or_address(const struct config_param *p, char **field, const char *
     free(*field);
     *field = v;
     return 0;
-}
-
-static void
-wipe_free(char *s)
-{
-    if (s != NULL) {
-        explicit_bzero(s, strlen(s));
-        free(s);
-    }
 }
 
 /* AuthenticationCredential: kept as given (the sender needs the password
@@ -448,7 +440,7 @@ parse_credential(const struct config_param *p, void *obj, const char *text, unsi
     }
     if (!none && config_credential_check(text, err, errlen) < 0)
         return -1;
-    wipe_free(*field);
+    str_free_wiped(*field);
     free(*user);
     *field = none || redacted ? NULL : xstrdup(text);
     *user = none ? NULL : xstrndup(text, (size_t)(colon - text));
@@ -477,7 +469,7 @@ parse_password_hash(const struct config_param *p, void *obj, const char *text, u
         errorf(err, errlen, "longer than %d characters", STRING_MAX);
         return -1;
     }
-    wipe_free(*field);
+    str_free_wiped(*field);
     *field = none || marker ? NULL : xstrdup(text);
     *redacted = marker;
     return 0;

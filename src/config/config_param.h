@@ -198,8 +198,6 @@ void config_bytes_format(uint64_t bytes, char *buf, size_t len);
 int config_timespan_parse(const char *text, uint64_t *seconds, char *err, size_t errlen);
 /* "00:05:00", "1.00:00:00". */
 void config_timespan_format(uint64_t seconds, char *buf, size_t len);
-/* "contoso.com"; with wildcard also "*.contoso.com". Case-insensitive. */
-bool config_domain_valid(const char *s, bool wildcard);
 bool config_address_valid(const char *s);
 
 /* Routing values (config_value_net.c). Parsers return 0, or -1 with the

@@ -10,6 +10,7 @@
  */
 #include "config/config_param.h"
 #include "lib/util.h"
+#include "net/dns_name.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -343,33 +344,6 @@ config_timespan_format(uint64_t seconds, char *buf, size_t len)
 }
 
 bool
-config_domain_valid(const char *s, bool wildcard)
-{
-    size_t total = strlen(s), label = 0;
-
-    if (total == 0 || total > 255)
-        return false;
-    if (wildcard && s[0] == '*' && s[1] == '.')
-        s += 2;
-    if (*s == '\0')
-        return false;
-    /* RFC 1035 labels: letters, digits, inner hyphens, 1-63 long. */
-    for (const char *p = s;; p++) {
-        if (*p == '.' || *p == '\0') {
-            if (label == 0 || label > 63 || p[-1] == '-')
-                return false;
-            if (*p == '\0')
-                return true;
-            label = 0;
-        } else if (isalnum((unsigned char)*p) || (*p == '-' && label > 0)) {
-            label++;
-        } else {
-            return false;
-        }
-    }
-}
-
-bool
 config_address_valid(const char *s)
 {
     const char *at = strrchr(s, '@');
@@ -387,5 +361,5 @@ config_address_valid(const char *s)
         if (!isalnum((unsigned char)*p) && strchr(".!#$%&'*+-/=?^_`{|}~", *p) == NULL)
             return false;
     }
-    return config_domain_valid(at + 1, false);
+    return dns_name_valid(at + 1, false);
 }

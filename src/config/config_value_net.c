@@ -15,6 +15,7 @@
  */
 #include "config/config_param.h"
 #include "lib/util.h"
+#include "net/dns_name.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -65,7 +66,7 @@ host_name_valid(const char *s)
 {
     const char *last = strrchr(s, '.');
 
-    if (!config_domain_valid(s, false))
+    if (!dns_name_valid(s, false))
         return false;
     last = last ? last + 1 : s;
     for (; *last; last++)
@@ -113,7 +114,7 @@ config_address_space_parse(const char *text, struct address_space *out, char *er
     }
     space = str_trim(space);
     str_lower(space);
-    if (strcmp(space, "*") != 0 && !config_domain_valid(space, true)) {
+    if (strcmp(space, "*") != 0 && !dns_name_valid(space, true)) {
         errorf(err, errlen, "%s",
                strchr(space, '*') != NULL
                    ? "a wildcard is allowed only as * or as *.domain (*.contoso.com)"

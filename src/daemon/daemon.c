@@ -4,122 +4,73 @@
 #include "daemon/daemon.h"
 #include "config/config_warnings.h"
 #include "daemon/bind_set.h"
+#include "daemon/children.h"
 #include "daemon/control_server.h"
-#include "delivery/deliver.h"
+#include "keys/keys_process.h"
 #include "lib/detach.h"
 #include "lib/fsutil.h"
+#include "lib/ipc_buf.h"
 #include "lib/log.h"
+#include "lib/proc.h"
 #include "lib/runas.h"
+#include "lib/sandbox.h"
 #include "lib/util.h"
-#include "lib/workq.h"
-#include "logs/msgtrack.h"
-#include "logs/protolog.h"
-#include "queue/queue.h"
-#include "receive/accept_set.h"
-#include "receive/server.h"
-#include "tls/tls.h"
+#include "qmgr/qmgr_process.h"
+#include "receive/smtp_process.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <unistd.h>
-#include <linux/capability.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 
-/* Password checks are the only pooled work for now; two threads keep a
- * burst of AUTH from queueing behind one slow hash on a 2-core machine. */
-#define DAEMON_WORKERS 2
-/* How long a stop waits for commits in flight to be answered. */
-#define DAEMON_STOP_GRACE 10
+/* How long a stop waits for commits in flight before children are killed. */
+#define DAEMON_STOP_GRACE 12
+/* Where the smtp process is locked up when the kernel has no Landlock. */
+#define DAEMON_EMPTY_DIR "/run/postern-empty"
+
+/* A queue cmdlet forwarded to the queue process, waiting for its answer. */
+struct pending_control {
+    struct pending_control *next;
+    uint32_t id;
+    struct control_reply *reply;
+};
 
 struct daemon {
     char *instance_dir;
     char *config_path;
     struct event_base *base;
-    struct server smtp; /* sessions, and the current configuration */
+    struct config *cfg; /* the current configuration, without its secrets */
+    char *redacted;     /* ... as text, for the queue and smtp processes */
+    size_t redacted_len;
+    char *keys_text; /* the whole text, only while a keys process is being started */
+    size_t keys_len;
     struct bind_set *binds;
-    struct deliver *deliver;
+    struct children *kids;
     struct control_server *control;
-    uid_t service_uid;
-    uint64_t certs_stamp; /* signature of DIR/certs, to notice renewals */
+    struct pending_control *pending;
+    uint32_t next_id;
+    struct control_reply *reload_reply; /* a reload waiting for the smtp process */
+    uint32_t listeners_round;           /* of the listener set sent to smtp */
+    bool rebind_waiting;                /* smtp must release sockets first */
+    uid_t uid;
+    gid_t gid;
+    int log_fd;             /* run --daemon: the log file every process writes to */
+    char **listen_bindings; /* what the last smtp process started with */
+    int *listen_fds;
+    size_t nlisten;
+    int detach_fd;
+    bool ready[PROC_NROLES];
+    bool up; /* all three were ready once */
     bool stopping;
-    time_t stop_deadline;
-    bool stop_now; /* a second signal, or the grace period is over */
-    struct event *drain;
+    struct event *sig_hup, *sig_term, *sig_int;
 };
-
-static struct tls_store *
-daemon_load_tls(struct daemon *d)
-{
-    char *certdir = xasprintf("%s/certs", d->instance_dir), err[256];
-    struct tls_store *store = tls_store_load(certdir, err, sizeof(err));
-
-    if (store == NULL)
-        log_warnx("certificates: %s", err);
-    else
-        tls_store_set_profile(store, d->smtp.cfg->transport.tls_cipher_profile);
-    free(certdir);
-    return store;
-}
-
-/* A cheap signature of the certificate files: names, sizes and times. */
-static uint64_t
-daemon_certs_stamp(const char *instance_dir)
-{
-    static const char *const subdirs[] = {"", "/root", "/crl"};
-    uint64_t stamp = 1469598103934665603ull;
-
-    for (size_t i = 0; i < 3; i++) {
-        char *dir = xasprintf("%s/certs%s", instance_dir, subdirs[i]);
-        DIR *dp = opendir(dir);
-        struct dirent *de;
-        while (dp && (de = readdir(dp)) != NULL) {
-            struct stat st;
-            if (de->d_name[0] == '.' || fstatat(dirfd(dp), de->d_name, &st, 0) < 0)
-                continue;
-            for (const char *p = de->d_name; *p; p++)
-                stamp = (stamp ^ (unsigned char)*p) * 1099511628211ull;
-            stamp = (stamp ^ (uint64_t)st.st_size) * 1099511628211ull;
-            stamp = (stamp ^ (uint64_t)st.st_mtim.tv_sec) * 1099511628211ull;
-            stamp = (stamp ^ (uint64_t)st.st_mtim.tv_nsec) * 1099511628211ull;
-        }
-        if (dp)
-            closedir(dp);
-        free(dir);
-    }
-    return stamp;
-}
-
-/* Certificates renewed on disk (Import-ExchangeCertificate, or by hand)
- * take effect without a reload or a restart. */
-static void
-daemon_watch_certs(struct daemon *d)
-{
-    uint64_t stamp = daemon_certs_stamp(d->instance_dir);
-    struct tls_store *fresh;
-
-    if (stamp == d->certs_stamp)
-        return;
-    d->certs_stamp = stamp;
-    if ((fresh = daemon_load_tls(d)) == NULL)
-        return;
-    if (server_swap_tls(&d->smtp, fresh) == 0) {
-        log_info("certificates changed on disk: reloaded");
-        server_check_tls(&d->smtp);
-    }
-}
 
 static void
 daemon_log_warning(void *arg, const char *text)
@@ -127,398 +78,542 @@ daemon_log_warning(void *arg, const char *text)
     log_warnx("WARNING: %s", text);
 }
 
-/* Hands listening sockets to the accepting side (duplicates: the daemon
- * keeps its own). */
-static void
-daemon_hand_sockets(struct daemon *d, const struct listen_socket *socks, size_t n)
+/*
+ * Reads postern.conf with the instance owner's rights (the directory is
+ * theirs, lib/runas.h) and validates it. On success *full holds the whole
+ * text (the caller wipes it) and the return is the configuration without
+ * its secrets.
+ */
+static struct config *
+daemon_read_config(struct daemon *d, char **full, size_t *full_len, char *err, size_t errlen)
 {
-    struct listen_socket *copy = xcalloc(n ? n : 1, sizeof(*copy));
-    size_t ncopy = 0;
+    struct config *cfg;
 
-    for (size_t i = 0; i < n; i++) {
-        copy[ncopy].binding = socks[i].binding;
-        if ((copy[ncopy].fd = fcntl(socks[i].fd, F_DUPFD_CLOEXEC, 0)) >= 0)
-            ncopy++;
-        else
-            log_warn("cannot hand on a listening socket");
+    *full = NULL;
+    if (runas_owner_enter(d->instance_dir, err, errlen) < 0)
+        return NULL;
+    *full = file_read(d->config_path, full_len);
+    runas_owner_leave();
+    if (*full == NULL) {
+        snprintf(err, errlen, "cannot read %s: %s", d->config_path, strerror(errno));
+        return NULL;
     }
-    accept_set_replace(d->smtp.accepts, copy, ncopy);
-    free(copy);
+    if ((cfg = config_load_text(*full, *full_len, d->config_path, err, errlen)) == NULL) {
+        explicit_bzero(*full, *full_len);
+        free(*full);
+        *full = NULL;
+        return NULL;
+    }
+    config_redact_secrets(cfg);
+    return cfg;
 }
 
 static void
-daemon_pass_listeners(struct daemon *d)
+daemon_wipe_keys_text(struct daemon *d)
 {
-    size_t n;
-    const struct listen_socket *socks = bind_set_sockets(d->binds, &n);
-
-    daemon_hand_sockets(d, socks, n);
+    if (d->keys_text) {
+        explicit_bzero(d->keys_text, d->keys_len);
+        free(d->keys_text);
+    }
+    d->keys_text = NULL;
+    d->keys_len = 0;
 }
 
-static int
-daemon_reload(struct daemon *d, char *err, size_t errlen)
-{
-    struct config *cfg = config_load(d->config_path, err, errlen);
-    struct tls_store *tls;
-    char bind_err[256];
-
-    if (cfg == NULL) {
-        log_warnx("reload refused: %s", err);
-        return -1;
-    }
-    bind_err[0] = '\0';
-    {
-        struct listen_socket *keep;
-        size_t nkeep = bind_set_surviving(d->binds, cfg, &keep);
-        daemon_hand_sockets(d, keep, nkeep);
-        free(keep);
-    }
-    if (bind_set_apply(d->binds, cfg, bind_err, sizeof(bind_err)) < 0)
-        log_warnx("reload: %s", bind_err);
-    /* sockets that could open stay open; the configuration still applies */
-    daemon_pass_listeners(d);
-    server_set_config(&d->smtp, cfg);
-    d->certs_stamp = daemon_certs_stamp(d->instance_dir);
-    if ((tls = daemon_load_tls(d)) != NULL)
-        (void)server_swap_tls(&d->smtp, tls);
-    server_check_tls(&d->smtp);
-    deliver_reconfigure(d->deliver);
-    config_warnings(cfg, daemon_log_warning, NULL);
-    log_info("configuration reloaded from %s", d->config_path);
-    if (bind_err[0]) {
-        snprintf(err, errlen, "configuration applied, but %s", bind_err);
-        return -1;
-    }
-    return 0;
-}
-
-/* Ends the loop once no session waits for a commit (or the grace period is
- * over): a client whose message is being committed still hears 250, so it
- * does not send it again. */
 static void
-daemon_drain_cb(evutil_socket_t fd, short what, void *arg)
+daemon_set_config(struct daemon *d, struct config *cfg)
+{
+    config_unref(d->cfg);
+    d->cfg = cfg;
+    free(d->redacted);
+    d->redacted = config_format(cfg, &d->redacted_len);
+}
+
+static void
+daemon_free_listen_list(struct daemon *d)
+{
+    for (size_t i = 0; i < d->nlisten; i++)
+        free(d->listen_bindings[i]);
+    free(d->listen_bindings);
+    free(d->listen_fds);
+    d->listen_bindings = NULL;
+    d->listen_fds = NULL;
+    d->nlisten = 0;
+}
+
+/* What a child starts with (children.h prepare hook). */
+static void
+daemon_prepare_child(void *arg, enum proc_role role, struct proc_start *st)
 {
     struct daemon *d = arg;
 
-    if (server_sessions_waiting(&d->smtp) == 0)
-        event_base_loopbreak(d->base);
-    else if (time(NULL) >= d->stop_deadline) {
-        d->stop_now = true;
-        event_base_loopbreak(d->base);
+    st->instance_dir = d->instance_dir;
+    st->uid = d->uid;
+    st->gid = d->gid;
+    st->empty_dir = DAEMON_EMPTY_DIR;
+    st->log_fd = d->log_fd;
+    if (role == PROC_KEYS) {
+        if (d->keys_text == NULL) { /* a restart: read the file again */
+            char err[512];
+            struct config *cfg =
+                daemon_read_config(d, &d->keys_text, &d->keys_len, err, sizeof(err));
+            if (cfg == NULL)
+                log_warnx("keys process: %s; it starts without the configuration", err);
+            config_unref(cfg);
+        }
+        st->config = d->keys_text;
+        st->config_len = d->keys_len;
+        return;
+    }
+    st->config = d->redacted;
+    st->config_len = d->redacted_len;
+    if (role != PROC_SMTP)
+        return;
+    daemon_free_listen_list(d);
+    {
+        size_t n;
+        const struct listen_socket *socks = bind_set_sockets(d->binds, &n);
+        d->listen_bindings = xcalloc(n + 1, sizeof(*d->listen_bindings));
+        d->listen_fds = xcalloc(n + 1, sizeof(*d->listen_fds));
+        for (size_t i = 0; i < n; i++) {
+            char text[80];
+            binding_format(&socks[i].binding, text, sizeof(text));
+            d->listen_bindings[i] = xstrdup(text);
+            d->listen_fds[i] = socks[i].fd;
+        }
+        d->nlisten = n;
+    }
+    st->listen_fds = d->listen_fds;
+    st->listen_bindings = (const char *const *)d->listen_bindings;
+    st->nlisten = d->nlisten;
+}
+
+static int
+daemon_child_main(const struct proc_start *st)
+{
+    switch (st->role) {
+    case PROC_KEYS:
+        return keys_process_main(st);
+    case PROC_QUEUE:
+        return qmgr_process_main(st);
+    default:
+        return smtp_process_main(st);
+    }
+}
+
+/* Sends the smtp process a listener set: socks, then the end of the set
+ * (round: acknowledged with MSG_LISTENERS_END when applied). */
+static void
+daemon_send_listeners(struct daemon *d, const struct listen_socket *socks, size_t n)
+{
+    struct ipc_wbuf w = {0};
+
+    for (size_t i = 0; i < n; i++) {
+        char text[80];
+        int fd = fcntl(socks[i].fd, F_DUPFD_CLOEXEC, 0);
+        if (fd < 0) {
+            log_warn("cannot hand on a listening socket");
+            continue;
+        }
+        binding_format(&socks[i].binding, text, sizeof(text));
+        (void)children_send(d->kids, PROC_SMTP, MSG_LISTENER, 0, fd, text, strlen(text) + 1);
+    }
+    (void)children_send(d->kids, PROC_SMTP, MSG_LISTENERS_END, ++d->listeners_round, -1, w.data,
+                        w.len);
+}
+
+static void
+daemon_reply(struct control_reply **reply, bool ok, const char *text)
+{
+    if (*reply)
+        control_reply_finish(*reply, ok, text, strlen(text));
+    *reply = NULL;
+}
+
+/* Binds what the configuration now wants and hands the sockets on. */
+static void
+daemon_rebind(struct daemon *d)
+{
+    char err[256] = "";
+    size_t n;
+    const struct listen_socket *socks;
+
+    if (bind_set_apply(d->binds, d->cfg, err, sizeof(err)) < 0)
+        log_warnx("reload: %s", err);
+    socks = bind_set_sockets(d->binds, &n);
+    daemon_send_listeners(d, socks, n);
+    d->rebind_waiting = false;
+    if (err[0]) {
+        char msg[512];
+        snprintf(msg, sizeof(msg), "configuration applied, but %s", err);
+        daemon_reply(&d->reload_reply, false, msg);
+    } else {
+        daemon_reply(&d->reload_reply, true, "");
     }
 }
 
 static void
-daemon_begin_shutdown(struct daemon *d)
+daemon_reload(struct daemon *d, struct control_reply *reply)
 {
-    struct timeval tick = {0, 50 * 1000};
+    char err[512], *full;
+    size_t full_len, nkeep, ncur;
+    struct config *cfg;
+    struct listen_socket *keep;
 
-    d->stopping = true;
-    d->stop_deadline = time(NULL) + DAEMON_STOP_GRACE;
-    bind_set_free(d->binds);
-    d->binds = NULL;
-    deliver_stop(d->deliver);
-    server_begin_stop(&d->smtp);
-    d->drain = event_new(d->base, -1, EV_PERSIST, daemon_drain_cb, d);
-    evtimer_add(d->drain, &tick);
+    if (d->stopping) {
+        daemon_reply(&reply, false, "the service is stopping");
+        return;
+    }
+    if ((cfg = daemon_read_config(d, &full, &full_len, err, sizeof(err))) == NULL) {
+        log_warnx("reload refused: %s", err);
+        daemon_reply(&reply, false, err);
+        return;
+    }
+    if (d->reload_reply) /* an earlier reload still waits: this one supersedes it */
+        daemon_reply(&d->reload_reply, true, "");
+    d->reload_reply = reply;
+    (void)children_send(d->kids, PROC_KEYS, MSG_CONFIG, 0, -1, full, full_len + 1);
+    explicit_bzero(full, full_len);
+    free(full);
+    daemon_set_config(d, cfg);
+    (void)children_send(d->kids, PROC_QUEUE, MSG_CONFIG, 0, -1, d->redacted, d->redacted_len + 1);
+    (void)children_send(d->kids, PROC_SMTP, MSG_CONFIG, 0, -1, d->redacted, d->redacted_len + 1);
+    config_warnings(cfg, daemon_log_warning, NULL);
+    log_info("configuration reloaded from %s", d->config_path);
+    /* A new wildcard binding replaces specific ones on its port: the smtp
+     * process closes its copies first (bind_set.h). */
+    nkeep = bind_set_surviving(d->binds, cfg, &keep);
+    (void)bind_set_sockets(d->binds, &ncur);
+    if (nkeep != ncur && children_running(d->kids, PROC_SMTP)) {
+        d->rebind_waiting = true;
+        daemon_send_listeners(d, keep, nkeep);
+    } else {
+        daemon_rebind(d);
+    }
+    free(keep);
+}
+
+static void
+daemon_check_up(struct daemon *d)
+{
+    if (d->up || !d->ready[PROC_KEYS] || !d->ready[PROC_QUEUE] || !d->ready[PROC_SMTP])
+        return;
+    d->up = true;
+    if (d->detach_fd >= 0) {
+        (void)detach_ready(d->detach_fd, d->log_fd);
+        d->detach_fd = -1;
+    }
+    log_info("postern ready (instance %s, fqdn %s)", d->instance_dir,
+             d->cfg->transport.fqdn ? d->cfg->transport.fqdn : "?");
+}
+
+static void
+daemon_child_message(void *arg, enum proc_role role, const struct ipc_msg *m)
+{
+    struct daemon *d = arg;
+    struct ipc_rbuf r;
+
+    ipc_rbuf_init(&r, m->data, m->len);
+    switch (m->type) {
+    case MSG_READY:
+        d->ready[role] = true;
+        if (role == PROC_KEYS)
+            daemon_wipe_keys_text(d);
+        daemon_check_up(d);
+        break;
+    case MSG_LISTENERS_END:
+        if (role == PROC_SMTP && d->rebind_waiting && m->id == d->listeners_round)
+            daemon_rebind(d);
+        break;
+    case MSG_CONTROL_REPLY:
+        for (struct pending_control **pp = &d->pending; *pp; pp = &(*pp)->next) {
+            struct pending_control *p = *pp;
+            uint32_t ok;
+            const char *text;
+            if (p->id != m->id)
+                continue;
+            ok = ipc_get_u32(&r);
+            text = ipc_get_str(&r);
+            if (!ipc_rbuf_ok(&r))
+                control_reply_finish(p->reply, false, "bad answer from the queue process", 33);
+            else
+                control_reply_finish(p->reply, ok != 0, text, strlen(text));
+            *pp = p->next;
+            free(p);
+            break;
+        }
+        break;
+    case MSG_TEST_OPEN_RESULT:
+        for (struct pending_control **pp = &d->pending; *pp; pp = &(*pp)->next) {
+            struct pending_control *p = *pp;
+            char text[64];
+            if (p->id != m->id)
+                continue;
+            snprintf(text, sizeof(text), "%u\n", ipc_get_u32(&r));
+            control_reply_finish(p->reply, true, text, strlen(text));
+            *pp = p->next;
+            free(p);
+            break;
+        }
+        break;
+    default:
+        log_warnx("%s process sent an unexpected message %u", proc_role_name(role), m->type);
+        break;
+    }
+}
+
+/* Answers every cmdlet a restarted queue process can no longer answer. */
+static void
+daemon_fail_pending(struct daemon *d, const char *why)
+{
+    while (d->pending) {
+        struct pending_control *p = d->pending;
+        d->pending = p->next;
+        control_reply_finish(p->reply, false, why, strlen(why));
+        free(p);
+    }
+}
+
+static void
+daemon_child_restarted(void *arg, enum proc_role role)
+{
+    struct daemon *d = arg;
+
+    d->ready[role] = false;
+    if (role == PROC_QUEUE)
+        daemon_fail_pending(d, "the queue process was restarted; try again");
+    if (role == PROC_SMTP && d->rebind_waiting)
+        daemon_rebind(d); /* the old process's sockets are gone with it */
+}
+
+static void
+daemon_all_exited(void *arg)
+{
+    struct daemon *d = arg;
+
+    event_base_loopbreak(d->base);
+}
+
+static void
+daemon_forward(struct daemon *d, uint32_t type, enum proc_role to, char *const *argv, int from,
+               struct control_reply *reply)
+{
+    struct ipc_wbuf w = {0};
+    struct pending_control *p;
+
+    for (int i = from; i < CONTROL_MAX_ARGS; i++)
+        ipc_put_str(&w, argv[i]);
+    p = xcalloc(1, sizeof(*p));
+    p->id = ++d->next_id;
+    p->reply = reply;
+    if (children_send(d->kids, to, type, p->id, -1, w.data, w.len) < 0) {
+        const char *why = to == PROC_QUEUE ? "the queue process is not running; try again"
+                                           : "the smtp process is not running; try again";
+        control_reply_finish(reply, false, why, strlen(why));
+        free(p);
+    } else {
+        p->next = d->pending;
+        d->pending = p;
+    }
+    ipc_wbuf_free(&w);
+}
+
+/* One request on the control socket: reload here, queue cmdlets in the
+ * queue process. */
+static void
+daemon_control(void *arg, char *const *argv, struct control_reply *reply)
+{
+    struct daemon *d = arg;
+
+    if (strcmp(argv[0], "reload") == 0) {
+        daemon_reload(d, reply);
+        return;
+    }
+#ifdef POSTERN_TEST_HOOKS
+    if (strcmp(argv[0], "test-open") == 0) {
+        daemon_forward(d, MSG_TEST_OPEN, PROC_SMTP, argv, 1, reply);
+        return;
+    }
+#endif
+    if (d->stopping) {
+        control_reply_finish(reply, false, "the service is stopping", 23);
+        return;
+    }
+    daemon_forward(d, MSG_CONTROL, PROC_QUEUE, argv, 0, reply);
 }
 
 static void
 daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
     struct daemon *d = arg;
-    char err[512];
 
     if (sig == SIGHUP) {
         log_info("SIGHUP: reloading");
-        (void)daemon_reload(d, err, sizeof(err));
+        daemon_reload(d, NULL);
         return;
     }
     if (d->stopping) {
         log_info("signal %d again: stopping now", (int)sig);
-        d->stop_now = true;
-        event_base_loopbreak(d->base);
+        children_stop(d->kids, true, DAEMON_STOP_GRACE);
         return;
     }
     log_info("signal %d: stopping", (int)sig);
-    daemon_begin_shutdown(d);
+    d->stopping = true;
+    /* no new connection from now on: the smtp process closes its copies of
+     * the listening sockets when told to stop, these are the others */
+    bind_set_free(d->binds);
+    d->binds = NULL;
+    control_server_close(d->control);
+    d->control = NULL;
+    daemon_fail_pending(d, "the service is stopping");
+    children_stop(d->kids, false, DAEMON_STOP_GRACE);
 }
 
-static void
-daemon_flush_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct daemon *d = arg;
-
-    protolog_flush(d->smtp.protolog);
-    protolog_flush(d->smtp.send_protolog);
-    msgtrack_flush(d->smtp.track);
-    daemon_watch_certs(d);
-}
-
-/* Each message the receive side commits goes straight to delivery. */
-static void
-daemon_committed(void *arg, struct envelope *env)
-{
-    struct daemon *d = arg;
-
-    deliver_add(d->deliver, env);
-}
-
-/* One request on the control socket: reload, or a queue cmdlet. */
-static void
-daemon_control(void *arg, char *const *argv, struct control_reply *reply)
-{
-    struct daemon *d = arg;
-    char err[512], *text = NULL;
-    size_t len = 0;
-    FILE *f;
-    int rc = -1;
-
-    if (strcmp(argv[0], "reload") == 0) {
-        if (daemon_reload(d, err, sizeof(err)) == 0)
-            control_reply_finish(reply, true, "", 0);
-        else
-            control_reply_finish(reply, false, err, strlen(err));
-        return;
-    }
-    if ((f = open_memstream(&text, &len)) == NULL) {
-        control_reply_finish(reply, false, "out of memory", 13);
-        return;
-    }
-    if (strcmp(argv[0], "get-queue") == 0)
-        rc = deliver_cmd_get_queue(d->deliver, argv[1], f);
-    else if (strcmp(argv[0], "get-message") == 0)
-        rc = deliver_cmd_get_message(d->deliver, argv[1], argv[2], argv[3][0] == '1', f);
-    else if (strcmp(argv[0], "queue-action") == 0)
-        rc = deliver_cmd_queue_action(d->deliver, argv[1], argv[2], f);
-    else if (strcmp(argv[0], "message-action") == 0)
-        rc = deliver_cmd_message_action(d->deliver, argv[1], argv[2], argv[3][0] == '1', f);
-    else
-        fprintf(f, "unknown request\n");
-    fclose(f);
-    control_reply_finish(reply, rc == 0, text, len);
-    free(text);
-}
-
-/* Gives the instance to the service user and becomes that user. Only root
- * can do this; anyone else simply runs as themselves. */
+/* The service user and, as root, the instance handed to it. */
 static int
-daemon_drop_privileges(struct daemon *d)
+daemon_service_user(struct daemon *d)
 {
-    const char *user = d->smtp.cfg->transport.service_user;
+    const char *user = d->cfg->transport.service_user;
     struct passwd *pw;
+    char err[256];
 
-    d->service_uid = geteuid();
-    if (geteuid() != 0)
+    d->uid = geteuid();
+    d->gid = getegid();
+    if (geteuid() != 0) {
+        log_warnx("not started as root: every process runs as uid %ld, so the network process "
+                  "is not kept from the keys by file permissions",
+                  (long)d->uid);
         return 0;
+    }
     if (user == NULL || (pw = getpwnam(user)) == NULL) {
         log_warnx("service user \"%s\" does not exist: create it (useradd --system %s) or set "
                   "TransportConfig ServiceUser",
                   user ? user : "(none)", user ? user : "postern");
         return -1;
     }
+    d->uid = pw->pw_uid;
+    d->gid = pw->pw_gid;
     /* Cmdlets run as root may have left root-owned files behind. */
     if (fs_chown_tree(d->instance_dir, pw->pw_uid, pw->pw_gid) < 0) {
         log_warn("cannot give %s to user %s", d->instance_dir, user);
         return -1;
     }
-    /* Keep exactly one capability across setuid: binding ports below 1024,
-     * so that a connector added while running can listen on port 25. */
-    if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0 || setgroups(0, NULL) < 0 ||
-        setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
-        log_warn("cannot drop privileges to %s", user);
+    if (sandbox_prepare_empty_dir(DAEMON_EMPTY_DIR, err, sizeof(err)) < 0) {
+        log_warnx("%s", err);
         return -1;
     }
-    {
-        struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
-        struct __user_cap_data_struct data[2];
-        memset(data, 0, sizeof(data));
-        data[0].effective = data[0].permitted = 1u << CAP_NET_BIND_SERVICE;
-        if (syscall(SYS_capset, &hdr, data) < 0)
-            log_warn("cannot keep CAP_NET_BIND_SERVICE: ports below 1024 added while running "
-                     "will need a restart");
-        (void)prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
-    }
-    if (setuid(0) == 0) {
-        log_warnx("privileges were not dropped");
-        return -1;
-    }
-    d->service_uid = pw->pw_uid;
-    runas_sanitizer_keep_traceable();
-    log_info("running as user %s", user);
     return 0;
 }
 
+/* Files the daemon writes in the instance: as the instance's owner, so a
+ * link planted there leads nowhere (lib/runas.h). */
 static int
-daemon_write_pid(struct daemon *d)
+daemon_write_files(struct daemon *d)
 {
-    char *path = xasprintf("%s/run/postern.pid", d->instance_dir);
-    FILE *f = fopen(path, "w");
+    char err[512], *path;
+    FILE *f;
+    int rc = 0;
 
-    if (f == NULL) {
+    if (runas_owner_enter(d->instance_dir, err, sizeof(err)) < 0) {
+        log_warnx("%s", err);
+        return -1;
+    }
+    path = xasprintf("%s/run", d->instance_dir);
+    (void)mkdir(path, 0700);
+    free(path);
+    path = xasprintf("%s/run/postern.pid", d->instance_dir);
+    if ((f = fopen(path, "w")) == NULL) {
         log_warn("cannot write %s", path);
-        free(path);
-        return -1;
+    } else {
+        fprintf(f, "%ld\n", (long)getpid());
+        fclose(f);
     }
-    fprintf(f, "%ld\n", (long)getpid());
-    fclose(f);
     free(path);
-    return 0;
-}
-
-static int
-daemon_open_control(struct daemon *d, char *err, size_t errlen)
-{
-    char *rundir = xasprintf("%s/run", d->instance_dir);
-    char *path = xasprintf("%s/control.sock", rundir);
-
-    (void)mkdir(rundir, 0700);
-    d->control = control_server_open(d->base, path, d->service_uid, daemon_control, d, err, errlen);
-    free(rundir);
+    path = xasprintf("%s/run/control.sock", d->instance_dir);
+    d->control = control_server_open(d->base, path, d->uid, daemon_control, d, err, sizeof(err));
+    if (d->control == NULL) {
+        log_warnx("control socket: %s", err);
+        rc = -1;
+    }
     free(path);
-    return d->control ? 0 : -1;
+    if (rc == 0 && d->detach_fd >= 0 && (d->log_fd = detach_open_log(d->instance_dir)) < 0)
+        rc = -1;
+    runas_owner_leave();
+    return rc;
 }
 
 int
 daemon_run(const char *instance_dir, int detach_fd)
 {
     struct daemon d = {0};
-    struct server *srv = &d.smtp;
+    char err[512];
+    struct children_hooks hooks = {
+        .prepare = daemon_prepare_child,
+        .child_main = daemon_child_main,
+        .message = daemon_child_message,
+        .restarted = daemon_child_restarted,
+        .all_exited = daemon_all_exited,
+        .arg = &d,
+    };
     struct config *cfg;
-    char err[512], *path;
-    struct event *sig_hup = NULL, *sig_term = NULL, *sig_int = NULL, *flush_timer = NULL;
-    struct timeval one_second = {1, 0};
     int status = 1;
 
     signal(SIGPIPE, SIG_IGN);
     evthread_use_pthreads();
+    d.log_fd = -1;
+    d.detach_fd = detach_fd;
     d.instance_dir = xstrdup(instance_dir);
     d.config_path = xasprintf("%s/postern.conf", instance_dir);
-    /* Read with the instance owner's rights: the file is in a directory
-     * that user controls (lib/runas.h). */
-    if (runas_owner_enter(instance_dir, err, sizeof(err)) < 0) {
+    if ((cfg = daemon_read_config(&d, &d.keys_text, &d.keys_len, err, sizeof(err))) == NULL) {
         log_warnx("%s", err);
         goto out;
     }
-    cfg = config_load(d.config_path, err, sizeof(err));
-    runas_owner_leave();
-    if (cfg == NULL) {
-        log_warnx("%s", err);
-        goto out;
-    }
+    daemon_set_config(&d, cfg);
     config_warnings(cfg, daemon_log_warning, NULL);
     if ((d.base = event_base_new()) == NULL) {
         log_warnx("cannot create the event loop");
-        config_unref(cfg);
         goto out;
     }
-    server_init(srv, d.base, cfg);
-    /* As root: bind, then give up root for good. */
     d.binds = bind_set_new();
     if (bind_set_apply(d.binds, cfg, err, sizeof(err)) < 0) {
         log_warnx("%s", err);
         goto out;
     }
-    if (daemon_drop_privileges(&d) < 0)
+    if (daemon_service_user(&d) < 0 || daemon_write_files(&d) < 0)
         goto out;
-    daemon_pass_listeners(&d);
-    d.certs_stamp = daemon_certs_stamp(instance_dir);
-    srv->tls = daemon_load_tls(&d);
-    server_check_tls(srv);
-    path = xasprintf("%s/queue", instance_dir);
-    srv->queue = queue_open(path, d.base, err, sizeof(err));
-    free(path);
-    if (srv->queue == NULL) {
-        log_warnx("queue: %s", err);
-        goto out;
-    }
-    log_info("queue holds %zu message(s)", queue_count(srv->queue));
-    path = xasprintf("%s/logs", instance_dir);
-    srv->protolog = protolog_open(path, "SmtpReceive");
-    srv->send_protolog = protolog_open(path, "SmtpSend");
-    srv->track = msgtrack_open(path);
-    free(path);
-    srv->workers = workq_new(d.base, DAEMON_WORKERS);
-    {
-        struct deliver_env denv = {
-            .base = d.base,
-            .queue = srv->queue,
-            .workers = srv->workers,
-            .cfg = &srv->cfg,
-            .tls = &srv->tls,
-            .plog = srv->send_protolog,
-            .track = srv->track,
-            .instance_dir = d.instance_dir,
-        };
-        d.deliver = deliver_new(&denv);
-        queue_set_commit_hook(srv->queue, daemon_committed, &d);
-    }
-    if (daemon_open_control(&d, err, sizeof(err)) < 0) {
-        log_warnx("control socket: %s", err);
+    d.sig_hup = evsignal_new(d.base, SIGHUP, daemon_signal_cb, &d);
+    d.sig_term = evsignal_new(d.base, SIGTERM, daemon_signal_cb, &d);
+    d.sig_int = evsignal_new(d.base, SIGINT, daemon_signal_cb, &d);
+    evsignal_add(d.sig_hup, NULL);
+    evsignal_add(d.sig_term, NULL);
+    evsignal_add(d.sig_int, NULL);
+    d.kids = children_new(d.base, &hooks);
+    if (children_start(d.kids) < 0) {
+        children_stop(d.kids, true, 2);
+        event_base_dispatch(d.base);
         goto out;
     }
-    daemon_write_pid(&d);
-    if (detach_fd >= 0 && detach_ready(detach_fd, instance_dir) < 0)
-        goto out;
-
-    sig_hup = evsignal_new(d.base, SIGHUP, daemon_signal_cb, &d);
-    sig_term = evsignal_new(d.base, SIGTERM, daemon_signal_cb, &d);
-    sig_int = evsignal_new(d.base, SIGINT, daemon_signal_cb, &d);
-    flush_timer = event_new(d.base, -1, EV_PERSIST, daemon_flush_cb, &d);
-    evsignal_add(sig_hup, NULL);
-    evsignal_add(sig_term, NULL);
-    evsignal_add(sig_int, NULL);
-    evtimer_add(flush_timer, &one_second);
-    log_info("postern ready (instance %s, fqdn %s)", instance_dir,
-             srv->cfg->transport.fqdn ? srv->cfg->transport.fqdn : "?");
-
     event_base_dispatch(d.base);
-
-    if (d.stop_now && server_sessions_waiting(srv) > 0) {
-        /* Stop at once: waiting for a commit stuck on a slow disk is what
-         * the administrator just declined. None of the commits in flight
-         * was acknowledged: their clients send the message again, and the
-         * queue's recovery at the next start keeps or removes each one
-         * whole. Exiting closes every socket now; an orderly cleanup would
-         * first join the committer thread. */
-        log_warnx("stopping now: %zu session(s) still waiting for a commit are cut off",
-                  server_sessions_waiting(srv));
-        daemon_flush_cb(-1, 0, &d);
-        _exit(0);
-    }
-    status = 0;
+    status = d.stopping ? 0 : 1;
     log_info("postern stopped");
 out:
-    /* Close outbound connections (their messages stay queued), finish
-     * worker jobs (password checks, Maildir writes), drop the sessions
-     * (those waiting for a commit are freed when it completes), then let
-     * the queue finish its commits; only then can delivery's memory go. */
+    daemon_wipe_keys_text(&d);
+    daemon_fail_pending(&d, "the service stopped");
+    daemon_reply(&d.reload_reply, false, "the service stopped");
     control_server_close(d.control);
+    children_free(d.kids);
     bind_set_free(d.binds);
-    deliver_stop(d.deliver);
-    workq_free(srv->workers);
-    srv->workers = NULL;
-    if (srv->base)
-        server_close(srv);
-    if (srv->queue)
-        queue_set_commit_hook(srv->queue, NULL, NULL);
-    queue_close(srv->queue);
-    deliver_free(d.deliver);
-    protolog_close(srv->protolog);
-    protolog_close(srv->send_protolog);
-    msgtrack_close(srv->track);
-    if (sig_hup) {
-        event_free(sig_hup);
-        event_free(sig_term);
-        event_free(sig_int);
-        event_free(flush_timer);
+    if (d.sig_hup) {
+        event_free(d.sig_hup);
+        event_free(d.sig_term);
+        event_free(d.sig_int);
     }
-    if (d.drain)
-        event_free(d.drain);
-    tls_store_free(srv->tls);
-    config_unref(srv->cfg);
+    config_unref(d.cfg);
+    free(d.redacted);
+    daemon_free_listen_list(&d);
     if (d.base)
         event_base_free(d.base);
+    if (d.log_fd >= 0)
+        close(d.log_fd);
     free(d.instance_dir);
     free(d.config_path);
     return status;

@@ -10,7 +10,6 @@
 #include "delivery/deliver_int.h"
 #include "lib/log.h"
 #include "lib/util.h"
-#include "net/dns.h"
 #include "logs/msgtrack.h"
 #include "queue/queue.h"
 #include "smtp/smtp_parse.h"
@@ -538,46 +537,10 @@ deliver_add(struct deliver *d, struct envelope *env)
     deliver_kick(d);
 }
 
-/* (Re)creates the resolver when the DNS server list changed. The old one
- * may still have queries of running connections: it is kept until the end. */
-static void
-deliver_update_dns(struct deliver *d)
-{
-    const struct transport_config *tc = &deliver_config(d)->transport;
-    size_t n = tc->use_external_dns_servers_enabled ? tc->nexternal_dns_servers : 0;
-    char *key = xstrdup(""), err[256];
-    struct dns *dns;
-
-    for (size_t i = 0; i < n; i++) {
-        char *k = xasprintf("%s%s,", key, tc->external_dns_servers[i]);
-        free(key);
-        key = k;
-    }
-    if (d->dns && d->dns_servers && strcmp(key, d->dns_servers) == 0) {
-        free(key);
-        return;
-    }
-    if ((dns = dns_new(d->env.base, n ? tc->external_dns_servers : NULL, n, err, sizeof(err))) ==
-        NULL) {
-        log_warnx("delivery: cannot set up DNS: %s", err);
-        free(key);
-        return;
-    }
-    if (d->dns) {
-        // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
-        d->old_dns = xrealloc(d->old_dns, (d->nold_dns + 1) * sizeof(*d->old_dns));
-        d->old_dns[d->nold_dns++] = d->dns;
-    }
-    d->dns = dns;
-    free(d->dns_servers);
-    d->dns_servers = key;
-}
-
 /* Re-routes everything that waits (after a reload). */
 void
 deliver_reconfigure(struct deliver *d)
 {
-    deliver_update_dns(d);
     for (size_t i = 0; i < d->nqueues; i++) {
         struct dqueue *q = d->queues[i];
         struct ditem **pp = &q->items;
@@ -778,7 +741,6 @@ deliver_new(const struct deliver_env *env)
     d->tick = event_new(env->base, -1, EV_PERSIST, deliver_tick_cb, d);
     d->kick = event_new(env->base, -1, 0, deliver_tick_cb, d);
     event_add(d->tick, &beat);
-    deliver_update_dns(d);
     queue_scan(dir, load_one, d);
     free(dir);
     if (d->nmsgs)
@@ -804,11 +766,6 @@ deliver_free(struct deliver *d)
     deliver_stop(d);
     event_free(d->tick);
     event_free(d->kick);
-    dns_free(d->dns);
-    for (size_t i = 0; i < d->nold_dns; i++)
-        dns_free(d->old_dns[i]);
-    free(d->old_dns);
-    free(d->dns_servers);
     for (size_t i = 0; i < d->nqueues; i++) {
         struct ditem *it = d->queues[i]->items, *next;
         for (; it; it = next) {

@@ -24,20 +24,21 @@
 struct event_base;
 struct queue;
 struct workq;
-struct tls_store;
-struct protolog;
 struct msgtrack;
 struct deliver;
+struct outbound_ops;
 
 struct deliver_env {
     struct event_base *base;
     struct queue *queue;
     struct workq *workers;
     struct config **cfg;    /* the current configuration (changes on reload) */
-    struct tls_store **tls; /* the current certificate store */
-    struct protolog *plog;  /* SmtpSend protocol log */
     struct msgtrack *track; /* message tracking log */
     const char *instance_dir;
+    /* SMTP and LMTP connections (outbound/outbound.h): the proxy to the
+     * smtp process that runs them (qmgr/outbound_proxy.h) */
+    const struct outbound_ops *outbound;
+    void *outbound_arg;
 };
 
 /* Loads every committed message (queue_scan) and starts scheduling. */
@@ -51,7 +52,7 @@ void deliver_free(struct deliver *d);
  * d takes env. */
 void deliver_add(struct deliver *d, struct envelope *env);
 
-/* The configuration changed: re-route what waits, rebuild the resolver. */
+/* The configuration changed: re-route what waits. */
 void deliver_reconfigure(struct deliver *d);
 
 /* Queue cmdlets of a running service (control socket). Output is what

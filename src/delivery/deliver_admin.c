@@ -8,7 +8,7 @@
  * without a report) through the normal result path.
  */
 #include "delivery/deliver_int.h"
-#include "config/config_param.h"
+#include "queue/queue_show.h"
 #include "lib/util.h"
 
 #include <stdlib.h>
@@ -44,26 +44,6 @@ queue_status(const struct dqueue *q, time_t now)
     return "Ready";
 }
 
-static void
-iso_time(time_t t, char *buf, size_t len)
-{
-    struct tm tm;
-
-    if (t == 0) {
-        buf[0] = '\0';
-        return;
-    }
-    /* a damaged envelope's time may be beyond what gmtime_r can show */
-    if (gmtime_r(&t, &tm) == NULL || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        buf[0] = '\0';
-}
-
-static void
-field(FILE *out, const char *name, const char *value)
-{
-    fprintf(out, "%-17s : %s\n", name, value ? value : "");
-}
-
 /* "Server\hop" or "hop" names q? */
 static bool
 queue_named(const struct deliver *d, const struct dqueue *q, const char *identity)
@@ -97,22 +77,22 @@ deliver_cmd_get_queue(struct deliver *d, const char *identity, FILE *out)
 
     for (size_t i = 0; i < d->nqueues; i++) {
         const struct dqueue *q = d->queues[i];
-        char id[400], count[32], retry[32];
         if (identity && *identity && !queue_named(d, q, identity))
             continue;
+        struct queue_view view = {
+            .server = d->server_name,
+            .next_hop = q->next_hop,
+            .delivery_type = delivery_type(q),
+            .status = queue_status(q, now),
+            .connector = q->connector,
+            .last_error = q->last_error,
+            .count = queue_message_count(q),
+            .next_retry = q->next_retry > now ? q->next_retry : 0,
+        };
+
         if (shown++)
             fputc('\n', out);
-        snprintf(id, sizeof(id), "%s\\%s", d->server_name, q->next_hop);
-        snprintf(count, sizeof(count), "%zu", queue_message_count(q));
-        iso_time(q->next_retry > now ? q->next_retry : 0, retry, sizeof(retry));
-        field(out, "Identity", id);
-        field(out, "DeliveryType", delivery_type(q));
-        field(out, "Status", queue_status(q, now));
-        field(out, "MessageCount", count);
-        field(out, "NextHopDomain", q->next_hop);
-        field(out, "NextHopConnector", q->connector);
-        field(out, "LastError", q->last_error);
-        field(out, "NextRetryTime", retry);
+        queue_show(out, &view);
     }
     if (identity && *identity && shown == 0) {
         fprintf(out, "queue \"%s\" does not exist\n", identity);
@@ -138,47 +118,22 @@ print_message(struct deliver *d, const struct dqueue *q, const struct ditem *it,
               FILE *out, time_t now)
 {
     const struct dmsg *m = it->m;
-    const struct envelope *env = m->env;
-    const struct config *cfg = deliver_config(d);
-    char id[512], queue[400], size[64], date[32], expires[32], retries[16];
-    const char *last_error = q->last_error;
+    struct message_view view = {
+        .server = d->server_name,
+        .queue = q->next_hop,
+        .id = m->env->id,
+        .env = m->env,
+        .status = message_status(q, it, now),
+        .subject = m->subject,
+        .message_id = m->message_id,
+        .last_error = q->last_error,
+        .expiration_timeout = deliver_config(d)->transport.message_expiration_timeout,
+        .rcpts = it->rcpt,
+        .nrcpts = it->nrcpt,
+        .recipient_info = recipients,
+    };
 
-    snprintf(queue, sizeof(queue), "%s\\%s", d->server_name, q->next_hop);
-    snprintf(id, sizeof(id), "%s\\%s", queue, env->id);
-    config_bytes_format(env->size, size, sizeof(size));
-    iso_time(env->received, date, sizeof(date));
-    iso_time(env->received + (time_t)cfg->transport.message_expiration_timeout, expires,
-             sizeof(expires));
-    snprintf(retries, sizeof(retries), "%u", env->attempts);
-    for (size_t i = 0; i < it->nrcpt && !last_error; i++)
-        last_error = env->rcpts[it->rcpt[i]].last_error;
-    field(out, "Identity", id);
-    field(out, "FromAddress", env->from[0] ? env->from : "<>");
-    field(out, "Status", message_status(q, it, now));
-    field(out, "Size", size);
-    field(out, "Subject", m->subject);
-    field(out, "InternetMessageId", m->message_id);
-    field(out, "DateReceived", date);
-    field(out, "ExpirationTime", expires);
-    field(out, "LastError", last_error);
-    field(out, "RetryCount", retries);
-    field(out, "SourceIP", env->client_ip);
-    field(out, "MessageSourceName", env->connector);
-    field(out, "DomainSecured", env->domain_secured ? env->domain_secured : "False");
-    field(out, "Queue", queue);
-    fprintf(out, "%-17s : {", "Recipients");
-    for (size_t i = 0; i < it->nrcpt; i++) {
-        const struct envelope_rcpt *r = &env->rcpts[it->rcpt[i]];
-        fprintf(out, "%s%s", i ? ", " : "", r->address);
-        if (recipients)
-            fprintf(out, " (%s%s%s)",
-                    r->status == RCPT_DELIVERED ? "Complete"
-                    : r->status == RCPT_FAILED  ? "Failed"
-                    : r->last_error             ? "Retry"
-                                                : "Ready",
-                    r->last_error ? ": " : "", r->last_error ? r->last_error : "");
-    }
-    fprintf(out, "}\n");
+    message_show(out, &view);
 }
 
 int

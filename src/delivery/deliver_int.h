@@ -1,8 +1,9 @@
 /*
  * deliver_int.h — state shared by the delivery manager's files:
  * deliver.c (messages, queues, scheduling, results), deliver_smtp.c
- * (SMTP and LMTP connections), deliver_local.c (Maildir), deliver_dsn.c
- * (reports), deliver_admin.c (queue cmdlets). Not for use elsewhere.
+ * (the scheduler's side of SMTP and LMTP connections), deliver_local.c
+ * (Maildir), deliver_dsn.c (reports), deliver_admin.c (queue cmdlets).
+ * Not for use elsewhere.
  */
 #ifndef POSTERN_DELIVER_INT_H
 #define POSTERN_DELIVER_INT_H
@@ -12,11 +13,9 @@
 #include <time.h>
 
 #include "delivery/deliver.h"
-#include "delivery/smtp_client.h"
 #include "queue/dsn.h"
 #include "routing/route.h"
 
-struct dns;
 struct dqueue;
 
 /* A queued message. */
@@ -66,10 +65,6 @@ struct deliver {
     struct dqueue **queues;
     size_t nqueues;
     unsigned connections;
-    struct dns *dns;
-    char *dns_servers;    /* the server list dns was made for */
-    struct dns **old_dns; /* replaced resolvers, freed at the end (queries may run) */
-    size_t nold_dns;
     struct event *tick; /* the scheduler's beat */
     struct event *kick; /* run the scheduler now */
     bool stopping;

@@ -150,17 +150,6 @@ escaped_hostname(char *out, size_t outlen)
     out[o] = '\0';
 }
 
-static int
-fsync_dirfd(int dfd)
-{
-    int rc;
-
-    do
-        rc = fsync(dfd);
-    while (rc < 0 && errno == EINTR);
-    return rc;
-}
-
 /* mkdirat that accepts an existing directory; *created tells whether the
  * parent needs an fsync. An existing non-directory is ENOTDIR. */
 static int
@@ -181,38 +170,6 @@ ensure_dir(int parent, const char *name, bool *created)
         return -1;
     }
     return 0;
-}
-
-/* fsyncs the directory that holds path (for a newly created root). */
-static int
-fsync_parent(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir;
-    int dfd, rc, saved;
-
-    /* "/a/b/" style trailing slashes: the last component is before them. */
-    if (slash != NULL && slash[1] == '\0') {
-        while (slash > path && *slash == '/')
-            slash--;
-        while (slash > path && *slash != '/')
-            slash--;
-        if (*slash != '/')
-            slash = NULL;
-    }
-    if (slash == NULL)
-        dir = xstrdup(".");
-    else
-        dir = xstrndup(path, slash == path ? 1 : (size_t)(slash - path));
-    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(dir);
-    if (dfd < 0)
-        return -1;
-    rc = fsync_dirfd(dfd);
-    saved = errno;
-    close(dfd);
-    errno = saved;
-    return rc;
 }
 
 /* Was <name> delivered before? new/<name>, cur/<name> or cur/<name>:...
@@ -323,15 +280,7 @@ move_to_new(int tmpfd, int newfd, const char *name, bool *linked)
     if (errno != EPERM && errno != EOPNOTSUPP && errno != EXDEV && errno != EMLINK &&
         errno != ENOSYS)
         return -1;
-    if (renameat2(tmpfd, name, newfd, name, RENAME_NOREPLACE) == 0)
-        return 0;
-    if (errno != EINVAL && errno != ENOSYS)
-        return -1;
-    if (faccessat(newfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
-        errno = EEXIST;
-        return -1;
-    }
-    return renameat(tmpfd, name, newfd, name);
+    return fs_rename_noreplace(tmpfd, name, newfd, name);
 }
 
 /* Opens root/sub as a directory, creating it when missing. */
@@ -398,7 +347,7 @@ maildir_deliver(const char *maildir_root, const char *unique_key, const char *da
         fail_errno(errno, maildir_root, "cannot chmod directory", temporary, err, errlen);
         goto out;
     }
-    if (root_created && fsync_parent(maildir_root) != 0) {
+    if (root_created && fs_fsync_parent(maildir_root) != 0) {
         fail_errno(errno, maildir_root, "cannot fsync parent directory", temporary, err, errlen);
         goto out;
     }
@@ -413,7 +362,7 @@ maildir_deliver(const char *maildir_root, const char *unique_key, const char *da
         }
         sub_created = sub_created || created;
     }
-    if (sub_created && fsync_dirfd(rootfd) != 0) {
+    if (sub_created && fs_fsync_dirfd(rootfd) != 0) {
         fail_errno(errno, maildir_root, "cannot fsync directory", temporary, err, errlen);
         goto out;
     }
@@ -430,12 +379,12 @@ maildir_deliver(const char *maildir_root, const char *unique_key, const char *da
         /* The earlier attempt may have died between the link and the
          * fsync of new/: the entry is in the page cache, maybe not on
          * disk, and success here lets the queue forget the message. */
-        if (fsync_dirfd(fds[1]) != 0) {
+        if (fs_fsync_dirfd(fds[1]) != 0) {
             fail_errno(errno, maildir_root, "cannot fsync new/", temporary, err, errlen);
             goto out;
         }
         if (unlinkat(fds[0], name, 0) == 0)
-            (void)fsync_dirfd(fds[0]);
+            (void)fs_fsync_dirfd(fds[0]);
         log_debug("maildir %s: %s was already delivered", maildir_root, name);
         rc = 0;
         goto out;
@@ -500,7 +449,7 @@ maildir_deliver(const char *maildir_root, const char *unique_key, const char *da
         }
         goto fail_tmp;
     }
-    if (fsync_dirfd(fds[1]) != 0) {
+    if (fs_fsync_dirfd(fds[1]) != 0) {
         /* The entry may not be durable, yet a retry would find it and
          * report success: take it back so the retry writes it again. */
         fail_errno(errno, maildir_root, "cannot fsync new/", temporary, err, errlen);
@@ -514,7 +463,7 @@ maildir_deliver(const char *maildir_root, const char *unique_key, const char *da
      * of tmp/ (Dovecot after 36 hours). */
     if (linked && unlinkat(fds[0], name, 0) != 0)
         log_warn("maildir %s: cannot remove tmp/%s", maildir_root, name);
-    if (fsync_dirfd(fds[0]) != 0)
+    if (fs_fsync_dirfd(fds[0]) != 0)
         log_warn("maildir %s: cannot fsync tmp/", maildir_root);
     rc = 0;
     goto out;

@@ -40,28 +40,35 @@ detach_start(void)
 }
 
 int
-detach_ready(int report_fd, const char *instance_dir)
+detach_open_log(const char *instance_dir)
 {
     char *path = xasprintf("%s/logs/postern.log", instance_dir);
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640), null;
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
     struct stat st;
 
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         log_warn("cannot open %s", path);
         if (fd >= 0)
             close(fd);
-        free(path);
-        return -1;
+        fd = -1;
     }
     free(path);
+    return fd;
+}
+
+int
+detach_ready(int report_fd, int log_fd)
+{
+    int null;
+
     if ((null = open("/dev/null", O_RDWR)) >= 0) {
         dup2(null, STDIN_FILENO);
         dup2(null, STDOUT_FILENO);
         if (null > STDERR_FILENO)
             close(null);
     }
-    dup2(fd, STDERR_FILENO);
-    close(fd);
+    if (log_fd >= 0)
+        dup2(log_fd, STDERR_FILENO);
     if (write(report_fd, "1", 1) != 1)
         return -1;
     close(report_fd);

@@ -61,6 +61,9 @@ struct out_msg {
     unsigned char buf[];
 };
 
+/* In the descriptor queue: the place of one the kernel dropped. */
+#define FD_LOST (-2)
+
 struct ipc_chan {
     struct event_base *base;
     int sock;
@@ -110,7 +113,8 @@ static void
 drop_fds(struct ipc_chan *ch)
 {
     for (size_t i = 0; i < ch->nfdq; i++)
-        close(ch->fdq[i]);
+        if (ch->fdq[i] >= 0)
+            close(ch->fdq[i]);
     ch->nfdq = 0;
 }
 
@@ -240,8 +244,15 @@ take_fds(struct ipc_chan *ch, struct msghdr *mh)
         }
     }
     if (mh->msg_flags & MSG_CTRUNC) {
-        chan_die(ch, "protocol error: descriptors were cut off (MSG_CTRUNC)");
-        return false;
+        /* The kernel dropped the descriptor this read carried: this process
+         * has none left (EMFILE). One sendmsg carries one message's
+         * descriptor and one read takes at most one sendmsg's, so exactly
+         * that message goes without: it is delivered with fd_lost and the
+         * channel lives on. */
+        if (ch->nfdq < MAX_QUEUED_FDS)
+            ch->fdq[ch->nfdq++] = FD_LOST;
+        else
+            overflow = true;
     }
     if (overflow) {
         chan_die(ch, "protocol error: more than %d descriptors without their messages",
@@ -275,7 +286,7 @@ dispatch(struct ipc_chan *ch)
         }
         if (avail < IPC_HDR_SIZE + (size_t)h.len)
             break;
-        m = (struct ipc_msg){h.type, h.id, -1, ch->rbuf + ch->roff + IPC_HDR_SIZE, h.len};
+        m = (struct ipc_msg){h.type, h.id, -1, ch->rbuf + ch->roff + IPC_HDR_SIZE, h.len, false};
         if (h.flags & IPC_F_HAS_FD) {
             if (ch->nfdq == 0) {
                 chan_die(ch, "protocol error: message type %u should carry a descriptor, none came",
@@ -284,6 +295,10 @@ dispatch(struct ipc_chan *ch)
             }
             m.fd = ch->fdq[0];
             memmove(ch->fdq, ch->fdq + 1, --ch->nfdq * sizeof(int));
+            if (m.fd == FD_LOST) {
+                m.fd = -1;
+                m.fd_lost = true;
+            }
         }
         size_t start = ch->roff;
         ch->roff += IPC_HDR_SIZE + h.len;
@@ -682,7 +697,7 @@ ipc_read_blocking(int sock, struct ipc_msg *out, unsigned char **buf, int timeou
     int saved;
 
     *buf = NULL;
-    *out = (struct ipc_msg){0, 0, -1, NULL, 0};
+    *out = (struct ipc_msg){0, 0, -1, NULL, 0, false};
     if (read_exact(sock, &h, sizeof(h), &fds, deadline) < 0)
         goto fail;
     if (h.len > IPC_MAX_PAYLOAD) {
@@ -703,7 +718,7 @@ ipc_read_blocking(int sock, struct ipc_msg *out, unsigned char **buf, int timeou
         errno = EPROTO;
         goto fail;
     }
-    *out = (struct ipc_msg){h.type, h.id, fds.n ? fds.fds[0] : -1, payload, h.len};
+    *out = (struct ipc_msg){h.type, h.id, fds.n ? fds.fds[0] : -1, payload, h.len, false};
     *buf = payload;
     return 0;
 fail:

@@ -13,9 +13,11 @@
  *
  * The peer may be less trusted than we are (the smtp process parses the
  * network): a header that claims more than IPC_MAX_PAYLOAD, unknown flags,
- * a flagged message without a descriptor, descriptors that pile up without
- * messages or get truncated by the kernel all end the channel with a
- * reason, as does end of stream or a socket error.
+ * a flagged message without a descriptor, or descriptors that pile up
+ * without messages end the channel with a reason, as does end of stream or
+ * a socket error. A descriptor the kernel drops because this process has
+ * none left (EMFILE) is not the peer's fault: its message comes with
+ * fd_lost.
  *
  * Must never: block the event loop (sends are queued in memory and flushed
  * on EV_WRITE), allocate more than IPC_MAX_PAYLOAD plus a header for one
@@ -25,6 +27,7 @@
 #ifndef POSTERN_IPC_H
 #define POSTERN_IPC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,6 +44,10 @@ struct ipc_msg {
     int fd; /* -1, or the descriptor that came with the message */
     const unsigned char *data;
     size_t len;
+    /* A descriptor was sent with the message, but this process had no room
+     * for it and the kernel dropped it (MSG_CTRUNC): fd is -1. The channel
+     * goes on; the request that needed it fails. */
+    bool fd_lost;
 };
 
 /* A message arrived. The handler owns m->fd (close it or keep it); m->data

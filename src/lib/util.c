@@ -166,3 +166,12 @@ file_read(const char *path, size_t *len)
         *len = n;
     return buf;
 }
+
+void
+str_free_wiped(char *s)
+{
+    if (s != NULL) {
+        explicit_bzero(s, strlen(s));
+        free(s);
+    }
+}

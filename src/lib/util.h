@@ -32,6 +32,10 @@ bool str_iprefix(const char *s, const char *prefix);
 char *str_trim(char *s);
 void str_lower(char *s);
 
+/* Wipes the string s (may be NULL) before freeing it: a password or
+ * credential must not stay behind in freed memory. */
+void str_free_wiped(char *s);
+
 /* Reads a whole file into a NUL-terminated malloc'd buffer; NULL on error
  * (errno set). *len (if not NULL) receives its length. */
 char *file_read(const char *path, size_t *len);

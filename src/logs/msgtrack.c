@@ -1,8 +1,9 @@
 /*
- * msgtrack.c — see msgtrack.h. The file machinery is lib/csvlog.c's, as
- * for the protocol log: one CSV file per UTC day, lines buffered in stdio
+ * msgtrack.c — see msgtrack.h. The file machinery is logs/csvlog.c's, as
+ * for the protocol log: one CSV file per UTC day, lines buffered in memory
  * and written out by msgtrack_flush on the service's timer, at a day change
- * and at close, so tracking costs no syscall per event. This file lays out
+ * and at close (or when the buffer fills), so tracking costs no syscall
+ * per event. This file lays out
  * the rows.
  *
  * Several threads (receive, delivery, the queue) report events; csvlog
@@ -17,7 +18,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 
-static const struct csvlog_spec msgtrack_spec = {
+static const struct csvlog_spec msgtrack_spec_data = {
     .what = "message tracking log",
     .subdir = "MessageTracking",
     .prefix = "MSGTRK",
@@ -32,6 +33,12 @@ static const struct csvlog_spec msgtrack_spec = {
     .bufsize = 64 * 1024,
 };
 
+const struct csvlog_spec *
+msgtrack_spec(void)
+{
+    return &msgtrack_spec_data;
+}
+
 struct msgtrack {
     struct csvlog *log;
 };
@@ -41,7 +48,16 @@ msgtrack_open(const char *logs_dir)
 {
     struct msgtrack *mt = xcalloc(1, sizeof(*mt));
 
-    mt->log = csvlog_open(logs_dir, &msgtrack_spec);
+    mt->log = csvlog_open(logs_dir, &msgtrack_spec_data);
+    return mt;
+}
+
+struct msgtrack *
+msgtrack_open_remote(csvlog_opener_fn *open_day, void *arg)
+{
+    struct msgtrack *mt = xcalloc(1, sizeof(*mt));
+
+    mt->log = csvlog_open_remote(&msgtrack_spec_data, open_day, arg);
     return mt;
 }
 

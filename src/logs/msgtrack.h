@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "logs/csvlog.h"
+
 struct msgtrack;
 
 struct msgtrack_event {
@@ -41,6 +43,10 @@ struct msgtrack_event {
 };
 
 struct msgtrack *msgtrack_open(const char *logs_dir);
+/* The same with the day's files from open_day (logs/csvlog.h). */
+struct msgtrack *msgtrack_open_remote(csvlog_opener_fn *open_day, void *arg);
+/* What the log is (its directory, prefix and header). */
+const struct csvlog_spec *msgtrack_spec(void);
 void msgtrack_close(struct msgtrack *mt);
 void msgtrack_flush(struct msgtrack *mt);
 void msgtrack_write(struct msgtrack *mt, const struct msgtrack_event *ev);

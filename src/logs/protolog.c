@@ -1,7 +1,7 @@
 /*
  * protolog.c — see protolog.h. The file machinery (one file per UTC day,
  * header lines, CSV quoting, buffering until the service's periodic timer
- * or a disconnect flushes) is lib/csvlog.c's; this file names the two logs
+ * or a disconnect flushes) is logs/csvlog.c's; this file names the two logs
  * and lays out their rows.
  *
  * Must never: log a password or AUTH response (callers redact), or block
@@ -20,23 +20,50 @@ struct protolog {
     struct csvlog *log;
 };
 
+#define PROTOLOG_FIELDS                                                                            \
+    "date-time,connector-id,session-id,sequence-number,local-endpoint,remote-endpoint,event,"      \
+    "data,context"
+
+static const struct csvlog_spec protolog_specs[2] = {
+    {
+        .what = "protocol log",
+        .subdir = "ProtocolLog/SmtpReceive",
+        .prefix = "RECV",
+        .log_type = "SMTP Receive Protocol Log",
+        .fields = PROTOLOG_FIELDS,
+        .mode = 0666, /* as fopen(3) creates files: the umask decides */
+    },
+    {
+        .what = "protocol log",
+        .subdir = "ProtocolLog/SmtpSend",
+        .prefix = "SEND",
+        .log_type = "SMTP Send Protocol Log",
+        .fields = PROTOLOG_FIELDS,
+        .mode = 0666,
+    },
+};
+
+const struct csvlog_spec *
+protolog_spec(const char *kind)
+{
+    return &protolog_specs[strcmp(kind, "SmtpSend") == 0];
+}
+
 struct protolog *
 protolog_open(const char *logs_dir, const char *kind)
 {
-    bool send = strcmp(kind, "SmtpSend") == 0;
-    const struct csvlog_spec spec = {
-        .what = "protocol log",
-        .subdir = send ? "ProtocolLog/SmtpSend" : "ProtocolLog/SmtpReceive",
-        .prefix = send ? "SEND" : "RECV",
-        .log_type = send ? "SMTP Send Protocol Log" : "SMTP Receive Protocol Log",
-        .fields = "date-time,connector-id,session-id,sequence-number,local-endpoint,"
-                  "remote-endpoint,event,data,context",
-        .mode = 0666, /* as fopen(3) creates files: the umask decides */
-        .bufsize = 0, /* stdio's own */
-    };
     struct protolog *pl = xcalloc(1, sizeof(*pl));
 
-    pl->log = csvlog_open(logs_dir, &spec);
+    pl->log = csvlog_open(logs_dir, protolog_spec(kind));
+    return pl;
+}
+
+struct protolog *
+protolog_open_remote(const char *kind, csvlog_opener_fn *open_day, void *arg)
+{
+    struct protolog *pl = xcalloc(1, sizeof(*pl));
+
+    pl->log = csvlog_open_remote(protolog_spec(kind), open_day, arg);
     return pl;
 }
 

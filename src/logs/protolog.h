@@ -13,10 +13,16 @@
 
 #include <stdint.h>
 
+#include "logs/csvlog.h"
+
 struct protolog;
 
 /* kind: "SmtpReceive" (prefix RECV) or "SmtpSend" (prefix SEND). */
 struct protolog *protolog_open(const char *logs_dir, const char *kind);
+/* The same with the day's files from open_day (logs/csvlog.h). */
+struct protolog *protolog_open_remote(const char *kind, csvlog_opener_fn *open_day, void *arg);
+/* What the log of that kind is (its directory, prefix and header). */
+const struct csvlog_spec *protolog_spec(const char *kind);
 void protolog_close(struct protolog *pl);
 void protolog_flush(struct protolog *pl);
 

@@ -24,8 +24,12 @@
 #include "lib/util.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
 #include <event2/event.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -33,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unbound.h>
+#include <unistd.h>
 
 /* RFC 1035 3.2.2 / RFC 3596: the types and class we ask for. */
 #define DNS_TYPE_A 1
@@ -798,6 +803,157 @@ dns_ub_check(int r, const char *what, const char *val, char *err, size_t errlen)
     return false;
 }
 
+/*
+ * The system's resolvers, read once
+ *
+ * A process that is chrooted after start cannot read /etc/resolv.conf
+ * when it builds a resolver (at start, and again whenever the DNS server
+ * list of the configuration changes), so dns_system_load keeps what the
+ * file says in memory. The file is read as libunbound's
+ * ub_ctx_resolvconf, which dns_new used before, reads it: the address at
+ * the start of each "nameserver" line (its IPv4 or IPv6 characters;
+ * anything after them, a "%eth0" zone or a comment, is left out), and
+ * 127.0.0.1 without any (resolv.conf(5)). Unlike it, the keyword must be a
+ * whole word, and lines are not cut at 1023 bytes.
+ */
+
+/* A resolv.conf of more than this is not one. */
+#define RESOLV_CONF_MAX (1024 * 1024)
+#define RESOLV_CONF_PATH "/etc/resolv.conf"
+
+struct dns_sysconf {
+    char *path;
+    char **servers;
+    size_t nservers;
+    char error[256]; /* not empty: the file could not be read (why) */
+};
+
+static pthread_mutex_t sysconf_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct dns_sysconf *system_copy; /* dns_system_load's copy, or NULL */
+
+static void
+dns_sysconf_free(struct dns_sysconf *sc)
+{
+    if (sc == NULL)
+        return;
+    for (size_t i = 0; i < sc->nservers; i++)
+        free(sc->servers[i]);
+    free(sc->servers);
+    free(sc->path);
+    free(sc);
+}
+
+static void
+dns_sysconf_add(struct dns_sysconf *sc, const char *addr, size_t len)
+{
+    sc->servers = xrealloc(sc->servers, (sc->nservers + 1) * sizeof(*sc->servers));
+    sc->servers[sc->nservers++] = xstrndup(addr, len);
+}
+
+static void
+dns_sysconf_parse(struct dns_sysconf *sc, const char *text, size_t len)
+{
+    const char *p = text, *end = text + len;
+
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p)), *a;
+
+        if (eol == NULL)
+            eol = end;
+        while (p < eol && (*p == ' ' || *p == '\t'))
+            p++;
+        if ((size_t)(eol - p) > 10 && memcmp(p, "nameserver", 10) == 0 &&
+            (p[10] == ' ' || p[10] == '\t')) {
+            p += 10;
+            while (p < eol && (*p == ' ' || *p == '\t'))
+                p++;
+            a = p;
+            while (p < eol && (isxdigit((unsigned char)*p) || *p == '.' || *p == ':'))
+                p++;
+            /* An empty address is kept: ub_ctx_set_fwd refuses it, as it
+             * did when libunbound read the file. */
+            dns_sysconf_add(sc, a, (size_t)(p - a));
+        }
+        p = eol + (eol < end);
+    }
+    if (sc->nservers == 0)
+        dns_sysconf_add(sc, "127.0.0.1", 9);
+}
+
+/* Reads and parses path; a file that cannot be read gives a dns_sysconf
+ * whose error says why. */
+static struct dns_sysconf *
+dns_sysconf_read(const char *path)
+{
+    struct dns_sysconf *sc = xcalloc(1, sizeof(*sc));
+    char *buf = xmalloc(RESOLV_CONF_MAX);
+    size_t got = 0;
+    ssize_t n = 0;
+    int fd;
+
+    sc->path = xstrdup(path);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(sc->error, sizeof(sc->error), "%s", strerror(errno));
+        free(buf);
+        return sc;
+    }
+    while (got < RESOLV_CONF_MAX &&
+           ((n = read(fd, buf + got, RESOLV_CONF_MAX - got)) > 0 || (n < 0 && errno == EINTR)))
+        got += n > 0 ? (size_t)n : 0;
+    if (n < 0)
+        snprintf(sc->error, sizeof(sc->error), "%s", strerror(errno));
+    else if (got == RESOLV_CONF_MAX)
+        snprintf(sc->error, sizeof(sc->error), "larger than %d bytes", RESOLV_CONF_MAX);
+    else
+        dns_sysconf_parse(sc, buf, got);
+    close(fd);
+    free(buf);
+    return sc;
+}
+
+int
+dns_system_load(const char *path, char *err, size_t errlen)
+{
+    struct dns_sysconf *sc = dns_sysconf_read(path != NULL ? path : RESOLV_CONF_PATH), *old;
+    int rc = 0;
+
+    if (sc->error[0] != '\0') {
+        errorf(err, errlen, "DNS: cannot use \"%s\": %s", sc->path, sc->error);
+        rc = -1;
+    }
+    pthread_mutex_lock(&sysconf_lock);
+    old = system_copy;
+    system_copy = sc;
+    pthread_mutex_unlock(&sysconf_lock);
+    dns_sysconf_free(old);
+    return rc;
+}
+
+/* The system's resolvers as forwarders of ctx: dns_system_load's copy, or
+ * the file as it is now when there is none. */
+static bool
+dns_use_system(struct ub_ctx *ctx, char *err, size_t errlen)
+{
+    struct dns_sysconf *fresh = NULL;
+    const struct dns_sysconf *sc;
+    bool ok = true;
+
+    pthread_mutex_lock(&sysconf_lock);
+    sc = system_copy;
+    if (sc == NULL)
+        sc = fresh = dns_sysconf_read(RESOLV_CONF_PATH);
+    if (sc->error[0] != '\0') {
+        errorf(err, errlen, "DNS: cannot use \"%s\": %s", sc->path, sc->error);
+        ok = false;
+    }
+    for (size_t i = 0; ok && i < sc->nservers; i++)
+        ok = dns_ub_check(ub_ctx_set_fwd(ctx, sc->servers[i]), "cannot use", sc->path, err, errlen);
+    pthread_mutex_unlock(&sysconf_lock);
+    dns_sysconf_free(fresh);
+    return ok;
+}
+
 struct dns *
 dns_new(struct event_base *base, char *const *servers, size_t nservers, char *err, size_t errlen)
 {
@@ -841,8 +997,7 @@ dns_new(struct event_base *base, char *const *servers, size_t nservers, char *er
          * hosts entry (the machine's own name, "mail" aliases) silently
          * shadowing it would misroute mail. A smart host that is not in the
          * DNS can be given as an IP literal. */
-        ok = dns_ub_check(ub_ctx_resolvconf(dns->ctx, NULL), "cannot use", "/etc/resolv.conf", err,
-                          errlen);
+        ok = dns_use_system(dns->ctx, err, errlen);
     }
     if (!ok) {
         ub_ctx_delete(dns->ctx);

@@ -5,7 +5,10 @@
  * thread, never inside a dns_* call. No blocking call.
  *
  * The resolver asks the servers given (ExternalDNSServers: "IP" or
- * "IP@port") or, with none, those of /etc/resolv.conf.
+ * "IP@port") or, with none, those of /etc/resolv.conf. Nothing else is
+ * read from a file (not /etc/hosts: next hops come from the DNS), and
+ * after dns_system_load not even that: a chrooted process can build
+ * resolvers for as long as it runs.
  * Must never: block the loop, or call a callback after dns_cancel.
  */
 #ifndef POSTERN_DNS_H
@@ -41,6 +44,14 @@ struct dns_result {
 };
 
 typedef void dns_cb(void *arg, const struct dns_result *res);
+
+/* Reads the system's resolvers (the "nameserver" lines of path, NULL for
+ * /etc/resolv.conf) into memory: every dns_new without servers uses this
+ * copy from then on, instead of reading the file as it does until this is
+ * called. A process that will lose access to files calls it before. 0, or
+ * -1 with err set when the file cannot be read (such a dns_new then fails
+ * with the same reason); a later call replaces the copy. */
+int dns_system_load(const char *path, char *err, size_t errlen);
 
 /* servers may be NULL/0: the system's resolvers. NULL with err on failure. */
 struct dns *dns_new(struct event_base *base, char *const *servers, size_t nservers, char *err,

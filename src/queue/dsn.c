@@ -14,6 +14,7 @@
 #include "queue/dsn.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "smtp/header_read.h"
 #include "smtp/smtp_parse.h"
 
 #include <errno.h>
@@ -377,102 +378,6 @@ random_hex(char *out, size_t nbytes)
     out[2 * nbytes] = '\0';
 }
 
-/* ---- the original message ---------------------------------------------- */
-
-/* Length of the header section of s, including the CRLF of its last field
- * but not the empty line after it (RFC 5322 2.1). */
-static size_t
-header_len(const char *s, size_t n)
-{
-    if (n >= 2 && s[0] == '\r' && s[1] == '\n')
-        return 0;
-    if (n >= 1 && s[0] == '\n')
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] != '\n')
-            continue;
-        if (i + 1 < n && s[i + 1] == '\n')
-            return i + 1;
-        if (i + 2 < n && s[i + 1] == '\r' && s[i + 2] == '\n')
-            return i + 1;
-    }
-    return n;
-}
-
-/* Reads only the header section of a file, up to DSN_HEADERS_MAX. */
-static char *
-read_headers(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    struct buf b = {0};
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-
-    if (f == NULL)
-        return NULL;
-    while ((n = getline(&line, &cap, f)) > 0) {
-        if ((n == 2 && line[0] == '\r' && line[1] == '\n') || (n == 1 && line[0] == '\n'))
-            break;
-        if (b.len + (size_t)n > DSN_HEADERS_MAX)
-            break;
-        buf_add(&b, line, (size_t)n);
-    }
-    free(line);
-    if (ferror(f)) {
-        int e = errno;
-        fclose(f);
-        free(b.p);
-        errno = e;
-        return NULL;
-    }
-    fclose(f);
-    if (b.p == NULL)
-        b.p = xstrdup("");
-    *len = b.len;
-    return b.p;
-}
-
-/* The unfolded value of the first header field called name, or NULL. */
-static char *
-header_get(const char *h, size_t n, const char *name)
-{
-    size_t nl = strlen(name);
-    const char *p = h, *end = h + n;
-
-    while (p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        const char *next = eol ? eol + 1 : end;
-
-        if ((size_t)(end - p) > nl && strncasecmp(p, name, nl) == 0) {
-            const char *v = p + nl;
-            while (v < next && (*v == ' ' || *v == '\t'))
-                v++;
-            if (v < next && *v == ':') {
-                struct buf b = {0};
-                v++;
-                /* RFC 5322 2.2.3: unfolding removes the CRLF before WSP */
-                for (;;) {
-                    const char *e = next;
-                    while (e > v && (e[-1] == '\n' || e[-1] == '\r'))
-                        e--;
-                    buf_add(&b, v, (size_t)(e - v));
-                    if (next >= end || (*next != ' ' && *next != '\t'))
-                        break;
-                    v = next;
-                    eol = memchr(v, '\n', (size_t)(end - v));
-                    next = eol ? eol + 1 : end;
-                }
-                if (b.p == NULL)
-                    b.p = xstrdup("");
-                return b.p;
-            }
-        }
-        p = next;
-    }
-    return NULL;
-}
-
 /* ---- wording ----------------------------------------------------------- */
 
 /* Plain words for an RFC 3463 status code (subject.detail). */
@@ -757,10 +662,11 @@ dsn_build(enum dsn_kind kind, const char *reporting_mta, const char *postmaster_
                    (kind == DSN_SUCCESS && env->auth_user == NULL && env->domain_secured == NULL);
     if (env->ret == SMTP_RET_HDRS)
         cut_for_size = cut_binary = false; /* asked for: nothing to explain */
-    content = headers_only ? read_headers(original_path, &clen) : file_read(original_path, &clen);
+    content = headers_only ? header_section_read(original_path, DSN_HEADERS_MAX, &clen)
+                           : file_read(original_path, &clen);
     if (content == NULL)
         return NULL;
-    hlen = header_len(content, clen);
+    hlen = header_section_len(content, clen);
 
     for (size_t i = 0; i < nrcpts; i++)
         if (str_8bit(rcpts[i].address) || str_8bit(rcpts[i].orcpt))
@@ -771,8 +677,8 @@ dsn_build(enum dsn_kind kind, const char *reporting_mta, const char *postmaster_
 
     /* the subject: raw UTF-8 only where the original was SMTPUTF8 (RFC
      * 6532), otherwise the original's encoded words untouched (RFC 2047) */
-    subject = header_get(content, hlen, "Subject");
-    msgid = header_get(content, hlen, "Message-ID");
+    subject = header_field_get(content, hlen, "Subject");
+    msgid = header_field_get(content, hlen, "Message-ID");
 
     build_text(&text, kind, reporting_mta, env, rcpts, nrcpts, retry_until, cut_for_size,
                cut_binary, max_attach);

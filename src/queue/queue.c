@@ -44,6 +44,8 @@ struct queue_msg {
     char id[QUEUE_ID_LEN + 1];
     int fd;
     int error;
+    bool external;         /* written by another process: size from the file */
+    bool in_spare;         /* reserved, still spare/<ID> (not yet claimed) */
     unsigned data_dir_gen; /* q->data_dir_failures when data/<ID> was created */
     uint64_t size;
     char *buf;
@@ -70,8 +72,8 @@ struct sync_pool {
 };
 
 struct queue {
-    char *dir, *data_dir, *env_dir;
-    int data_dirfd, env_dirfd;
+    char *dir, *data_dir, *env_dir, *spare_dir;
+    int data_dirfd, env_dirfd, spare_dirfd;
     size_t count;
     uint64_t last_id;
     /* committer thread */
@@ -91,14 +93,6 @@ struct queue {
      * directory entry that no later success vouches for. */
     atomic_uint data_dir_failures;
 };
-
-static int
-mkdir_p(const char *path, mode_t mode)
-{
-    if (mkdir(path, mode) == 0 || errno == EEXIST)
-        return 0;
-    return -1;
-}
 
 /* A file name is ours when it is exactly a queue ID (optionally + suffix). */
 static bool
@@ -198,13 +192,18 @@ step_failed(const char *what, const char *dir, const char *name, int e)
 static void
 queue_recover(struct queue *q)
 {
-    size_t ntmp, nenv, ndata, removed = 0;
+    size_t ntmp, nenv, ndata, nspare, removed = 0;
     char **tmp = list_ids(q->env_dir, ".tmp", &ntmp);
+    char **spare = list_ids(q->spare_dir, "", &nspare);
     char **env, **data;
 
     for (size_t i = 0; i < ntmp; i++)
         unlink_in(q->env_dir, tmp[i]);
     free_names(tmp, ntmp);
+    /* files reserved for a writer and never claimed hold no message */
+    for (size_t i = 0; i < nspare; i++)
+        unlink_in(q->spare_dir, spare[i]);
+    free_names(spare, nspare);
 
     env = list_ids(q->env_dir, "", &nenv);
     data = list_ids(q->data_dir, "", &ndata);
@@ -252,9 +251,10 @@ queue_open(const char *queue_dir, struct event_base *base, char *err, size_t err
     q->dir = xstrdup(queue_dir);
     q->data_dir = xasprintf("%s/data", queue_dir);
     q->env_dir = xasprintf("%s/env", queue_dir);
-    q->data_dirfd = q->env_dirfd = -1;
-    if (mkdir_p(q->dir, 0700) < 0 || mkdir_p(q->data_dir, 0700) < 0 ||
-        mkdir_p(q->env_dir, 0700) < 0) {
+    q->spare_dir = xasprintf("%s/spare", queue_dir);
+    q->data_dirfd = q->env_dirfd = q->spare_dirfd = -1;
+    if (fs_mkdir(q->dir, 0700) < 0 || fs_mkdir(q->data_dir, 0700) < 0 ||
+        fs_mkdir(q->env_dir, 0700) < 0) {
         snprintf(err, errlen, "cannot create %s: %s", queue_dir, strerror(errno));
         goto fail;
     }
@@ -266,6 +266,11 @@ queue_open(const char *queue_dir, struct event_base *base, char *err, size_t err
     }
     if (base == NULL)
         return q;
+    if (fs_mkdir(q->spare_dir, 0700) < 0 ||
+        (q->spare_dirfd = open(q->spare_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", q->spare_dir, strerror(errno));
+        goto fail;
+    }
     queue_recover(q);
     pthread_mutex_init(&q->lock, NULL);
     pthread_cond_init(&q->wake, NULL);
@@ -306,9 +311,12 @@ queue_close(struct queue *q)
         close(q->data_dirfd);
     if (q->env_dirfd >= 0)
         close(q->env_dirfd);
+    if (q->spare_dirfd >= 0)
+        close(q->spare_dirfd);
     free(q->dir);
     free(q->data_dir);
     free(q->env_dir);
+    free(q->spare_dir);
     free(q);
 }
 
@@ -321,10 +329,16 @@ queue_count(const struct queue *q)
 bool
 queue_has_space(const struct queue *q, uint64_t size)
 {
+    return queue_fd_has_space(q->data_dirfd, size);
+}
+
+bool
+queue_fd_has_space(int fd, uint64_t size)
+{
     struct statvfs sv;
     uint64_t avail;
 
-    if (fstatvfs(q->data_dirfd, &sv) < 0)
+    if (fd < 0 || fstatvfs(fd, &sv) < 0)
         return true; /* cannot tell: the write itself will report ENOSPC */
     avail = (uint64_t)sv.f_bavail * sv.f_frsize;
     return avail >= size + size / 2 + QUEUE_SPACE_RESERVE && sv.f_favail > 16;
@@ -350,8 +364,9 @@ queue_next_id(struct queue *q, char *id)
     snprintf(id, QUEUE_ID_LEN + 1, "%016" PRIX64, q->last_id);
 }
 
-struct queue_msg *
-queue_msg_begin(struct queue *q, char *err, size_t errlen)
+/* A new content file under a new ID in dirfd (data/ or spare/). */
+static struct queue_msg *
+msg_create(struct queue *q, int dirfd, const char *dir, char *err, size_t errlen)
 {
     struct queue_msg *m = xcalloc(1, sizeof(*m));
 
@@ -360,18 +375,66 @@ queue_msg_begin(struct queue *q, char *err, size_t errlen)
     m->data_dir_gen = atomic_load(&q->data_dir_failures);
     for (int tries = 0; tries < 8; tries++) {
         queue_next_id(q, m->id);
-        m->fd = openat(q->data_dirfd, m->id, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        m->fd = openat(dirfd, m->id, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (m->fd >= 0 || errno != EEXIST)
             break;
     }
     if (m->fd < 0) {
-        snprintf(err, errlen, "cannot create message file %s/%s: %s", q->data_dir, m->id,
-                 strerror(errno));
+        int e = errno;
+        snprintf(err, errlen, "cannot create message file %s/%s: %s", dir, m->id, strerror(e));
         free(m);
+        errno = e;
         return NULL;
     }
-    m->buf = xmalloc(QUEUE_WRITE_CHUNK);
     return m;
+}
+
+struct queue_msg *
+queue_msg_begin(struct queue *q, char *err, size_t errlen)
+{
+    struct queue_msg *m = msg_create(q, q->data_dirfd, q->data_dir, err, errlen);
+
+    if (m != NULL)
+        m->buf = xmalloc(QUEUE_WRITE_CHUNK);
+    return m;
+}
+
+struct queue_msg *
+queue_msg_reserve(struct queue *q, char *err, size_t errlen)
+{
+    struct queue_msg *m = msg_create(q, q->spare_dirfd, q->spare_dir, err, errlen);
+
+    if (m != NULL)
+        m->external = m->in_spare = true;
+    return m;
+}
+
+int
+queue_msg_fd(const struct queue_msg *m)
+{
+    return m->fd;
+}
+
+int
+queue_msg_claim(struct queue_msg *m)
+{
+    struct queue *q = m->q;
+
+    if (!m->in_spare) {
+        errno = m->error;
+        return m->error ? -1 : 0;
+    }
+    /* data/<ID> is created now, as far as a failed fsync of data/ goes */
+    m->data_dir_gen = atomic_load(&q->data_dir_failures);
+    if (fs_rename_noreplace(q->spare_dirfd, m->id, q->data_dirfd, m->id) < 0) {
+        m->error = step_failed("rename", q->spare_dir, m->id, errno);
+        if (unlinkat(q->spare_dirfd, m->id, 0) == 0)
+            m->in_spare = false; /* nothing left to remove at abort */
+        errno = m->error;
+        return -1;
+    }
+    m->in_spare = false;
+    return 0;
 }
 
 const char *
@@ -402,7 +465,7 @@ queue_msg_write(struct queue_msg *m, const void *data, size_t len)
 {
     const char *p = data;
 
-    if (m->error)
+    if (m->error || m->external)
         return;
     m->size += len;
     while (len > 0) {
@@ -430,6 +493,14 @@ queue_msg_size(const struct queue_msg *m)
     return m->size;
 }
 
+void
+queue_msg_set_error(struct queue_msg *m, int error)
+{
+    if (m->error == 0 && error != 0)
+        m->error =
+            step_failed("write", m->in_spare ? m->q->spare_dir : m->q->data_dir, m->id, error);
+}
+
 static void
 queue_msg_free(struct queue_msg *m)
 {
@@ -446,7 +517,8 @@ queue_msg_abort(struct queue_msg *m)
 {
     if (m == NULL)
         return;
-    if (unlinkat(m->q->data_dirfd, m->id, 0) < 0 && errno != ENOENT)
+    if (unlinkat(m->in_spare ? m->q->spare_dirfd : m->q->data_dirfd, m->id, 0) < 0 &&
+        errno != ENOENT)
         log_warn("queue: cannot remove aborted message %s", m->id);
     queue_msg_free(m);
 }
@@ -501,10 +573,19 @@ void
 queue_msg_commit(struct queue_msg *m, struct envelope *env, queue_commit_cb *cb, void *arg)
 {
     struct queue *q = m->q;
+    struct stat st;
 
     queue_msg_flush(m);
     free(m->buf);
     m->buf = NULL;
+    /* Another process wrote the content (and has finished: it asked for
+     * the commit): the file says how much. */
+    if (m->external && queue_msg_claim(m) == 0) {
+        if (fstat(m->fd, &st) < 0)
+            m->error = step_failed("fstat", q->data_dir, m->id, errno);
+        else
+            m->size = (uint64_t)st.st_size;
+    }
     memcpy(env->id, m->id, sizeof(env->id));
     env->size = m->size;
     m->env = env;
@@ -646,7 +727,7 @@ commit_batch(struct queue *q, struct queue_msg *batch)
     free(items);
     /* The content files' directory entries must be durable before any
      * envelope that points at them becomes visible. */
-    if (fsync(q->data_dirfd) < 0) {
+    if (fs_fsync_dirfd(q->data_dirfd) < 0) {
         dir_error = step_failed("fsync", q->data_dir, NULL, errno);
         atomic_fetch_add(&q->data_dir_failures, 1);
     }
@@ -678,7 +759,7 @@ commit_batch(struct queue *q, struct queue_msg *batch)
         if (renameat(q->env_dirfd, tmp, q->env_dirfd, m->id) < 0)
             m->error = step_failed("rename", q->env_dir, tmp, errno);
     }
-    if (fsync(q->env_dirfd) < 0) {
+    if (fs_fsync_dirfd(q->env_dirfd) < 0) {
         dir_error = step_failed("fsync", q->env_dir, NULL, errno);
         /* New envelopes may or may not survive a crash: do not acknowledge,
          * and take them back so that no unacknowledged message is

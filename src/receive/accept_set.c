@@ -7,6 +7,10 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <event2/listener.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -14,6 +18,13 @@
 #include <unistd.h>
 
 #define ACCEPT_PAUSE_MS 250
+/* Descriptors kept free for what arrives from the other processes (content
+ * files, log files, their channels after a restart) and for outbound
+ * connections: a descriptor passed with a message is lost, and the channel
+ * with it, when the process has none left to receive it into. An eighth of
+ * the limit, at least 8 and at most 64. */
+#define ACCEPT_FD_RESERVE_MIN 8
+#define ACCEPT_FD_RESERVE_MAX 64
 
 struct acceptor {
     struct binding binding;
@@ -24,11 +35,14 @@ struct acceptor {
 
 struct accept_set {
     struct event_base *base;
+    int fd_limit; /* a connection on a descriptor from here on is refused */
     accept_fn *fn;
     void *arg;
     struct acceptor **items;
     size_t n;
 };
+
+static void accept_pause(struct acceptor *a, const char *why);
 
 static void
 accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
@@ -36,13 +50,28 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa, i
     struct acceptor *a = arg;
 
     a->set->fn(a->set->arg, fd, sa, salen);
+    /* the kernel hands out the lowest free descriptor: one this high means
+     * the reserve is being used; the next connections wait in the backlog */
+    if (fd >= a->set->fd_limit)
+        accept_pause(a, "too few descriptors left (a reserve is kept for the files the other "
+                        "processes send)");
 }
 
+/* Accepting resumes once descriptors are free again: the lowest free one
+ * is below the reserve. */
 static void
 accept_resume_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct acceptor *a = arg;
+    int probe = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 0);
+    struct timeval pause = {0, ACCEPT_PAUSE_MS * 1000};
 
+    if (probe >= 0)
+        close(probe);
+    if (probe < 0 || probe >= a->set->fd_limit) {
+        evtimer_add(a->resume, &pause);
+        return;
+    }
     evconnlistener_enable(a->evl);
 }
 
@@ -50,16 +79,19 @@ accept_resume_cb(evutil_socket_t fd, short what, void *arg)
  * in the backlog and accept would fail again at once, so accepting pauses
  * for a moment instead of spinning the loop and the log. */
 static void
-accept_error_cb(struct evconnlistener *evl, void *arg)
+accept_pause(struct acceptor *a, const char *why)
 {
-    struct acceptor *a = arg;
-    int err = EVUTIL_SOCKET_ERROR();
     struct timeval pause = {0, ACCEPT_PAUSE_MS * 1000};
 
-    log_warnx("accept failed: %s; pausing new connections for %d ms",
-              evutil_socket_error_to_string(err), ACCEPT_PAUSE_MS);
-    evconnlistener_disable(evl);
+    log_warnx("accept failed: %s; pausing new connections for %d ms", why, ACCEPT_PAUSE_MS);
+    evconnlistener_disable(a->evl);
     evtimer_add(a->resume, &pause);
+}
+
+static void
+accept_error_cb(struct evconnlistener *evl, void *arg)
+{
+    accept_pause(arg, evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 }
 
 static struct acceptor *
@@ -96,8 +128,18 @@ struct accept_set *
 accept_set_new(struct event_base *base, accept_fn *fn, void *arg)
 {
     struct accept_set *as = xcalloc(1, sizeof(*as));
+    struct rlimit rl;
 
     as->base = base;
+    as->fd_limit = INT_MAX;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur < (rlim_t)INT_MAX) {
+        int limit = (int)rl.rlim_cur, reserve = limit / 8;
+        reserve = reserve < ACCEPT_FD_RESERVE_MIN   ? ACCEPT_FD_RESERVE_MIN
+                  : reserve > ACCEPT_FD_RESERVE_MAX ? ACCEPT_FD_RESERVE_MAX
+                                                    : reserve;
+        as->fd_limit = limit > 2 * reserve ? limit - reserve : limit / 2;
+    }
     as->fn = fn;
     as->arg = arg;
     return as;
@@ -106,6 +148,7 @@ accept_set_new(struct event_base *base, accept_fn *fn, void *arg)
 void
 accept_set_replace(struct accept_set *as, const struct listen_socket *socks, size_t n)
 {
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
     struct acceptor **next = xcalloc(n ? n : 1, sizeof(*next));
     size_t nnext = 0;
 

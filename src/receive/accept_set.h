@@ -5,7 +5,8 @@
  * The set is replaced whole whenever the bindings change (start, reload):
  * a socket whose binding is still wanted keeps accepting without a gap;
  * one no longer in the list is closed. Accepting pauses briefly when
- * descriptors run out instead of spinning.
+ * descriptors run out instead of spinning, and before they run out: a
+ * reserve stays free for the descriptors the other processes send.
  * Must never: bind or listen itself (it may run without the right to).
  */
 #ifndef POSTERN_ACCEPT_SET_H

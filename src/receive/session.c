@@ -15,11 +15,12 @@
 #include "receive/session.h"
 #include "lib/log.h"
 #include "lib/util.h"
-#include "queue/queue.h"
+#include "receive/spool.h"
 #include "logs/protolog.h"
 #include "receive/server.h"
 #include "receive/session_int.h"
 #include "tls/tls.h"
+#include "tls/tls_handshake.h"
 #include "tls/tls_shutdown.h"
 
 #include <ctype.h>
@@ -27,6 +28,7 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +44,14 @@
 #define SESSION_INPUT_MAX (256 * 1024)
 /* Replies held for a client that does not read them. */
 #define SESSION_OUTPUT_MAX (256 * 1024)
+
+/* A STARTTLS handshake in progress: the socket and the SSL belong to the
+ * session until the TLS bufferevent takes them over. */
+struct session_starttls {
+    struct tls_handshake *hs;
+    struct ssl_st *ssl;
+    evutil_socket_t fd;
+};
 
 /* Lines are parsed one at a time on the loop thread, so one buffer serves
  * every session. */
@@ -159,12 +169,27 @@ session_reset_transaction(struct session *s)
     envelope_free(s->env);
     s->env = NULL;
     if (s->msg) {
-        queue_msg_abort(s->msg);
+        spool_msg_abort(s->msg);
         s->msg = NULL;
     }
     memset(&s->mail, 0, sizeof(s->mail));
     free(s->domain_secured);
     s->domain_secured = NULL;
+}
+
+/* Ends a STARTTLS handshake that has not finished, with its socket. */
+static void
+session_starttls_abandon(struct session *s)
+{
+    struct session_starttls *st = s->starttls;
+
+    if (st == NULL)
+        return;
+    tls_handshake_cancel(st->hs);
+    tls_ssl_free(st->ssl);
+    close(st->fd);
+    free(st);
+    s->starttls = NULL;
 }
 
 static void
@@ -173,6 +198,7 @@ session_free(struct session *s)
     struct server *srv = s->srv;
 
     session_reset_transaction(s);
+    session_starttls_abandon(s);
     tls_bufferevent_free(s->bev);
     if (s->lifetime_timer)
         event_free(s->lifetime_timer);
@@ -208,6 +234,7 @@ session_close(struct session *s, const char *reason)
          * to us: drop the connection now and free the rest when it lets
          * go. */
         s->dead = true;
+        session_starttls_abandon(s);
         tls_bufferevent_free(s->bev);
         s->bev = NULL;
         return;
@@ -219,6 +246,11 @@ session_close(struct session *s, const char *reason)
 static void
 session_close_after_reply(struct session *s, const char *reason)
 {
+    if (s->bev == NULL) {
+        /* in a STARTTLS handshake: no reply can reach the client */
+        session_close(s, reason);
+        return;
+    }
     session_enter_state(s, SS_QUIT);
     free(s->helo);
     s->helo = xstrdup(reason); /* kept for the disconnect log line */
@@ -411,7 +443,7 @@ cmd_mail(struct session *s, const struct smtp_command *cmd)
         session_reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
         return;
     }
-    if (!queue_has_space(s->srv->queue, params.has_size ? params.size : 0)) {
+    if (!spool_has_space(s->srv->spool, params.has_size ? params.size : 0)) {
         log_warnx("%016llx smtp queue disk is full: refusing mail", (unsigned long long)s->id);
         session_reply(s, "452 4.3.1 Insufficient system storage");
         return;
@@ -604,6 +636,42 @@ session_tls_established(struct session *s)
 }
 
 static void
+session_tls_done(void *arg, enum tls_handshake_result result, const char *reason)
+{
+    struct session *s = arg;
+    struct session_starttls *st = s->starttls;
+    struct timeval idle = {(time_t)s->rc->connection_inactivity_timeout, 0};
+
+    st->hs = NULL;
+    if (result != TLS_HANDSHAKE_OK) {
+        char text[320];
+        snprintf(text, sizeof(text), "TLS negotiation failed: %s", reason);
+        log_info("%016llx smtp %s client=%s", (unsigned long long)s->id, text, s->remote);
+        session_close(s, text);
+        return;
+    }
+    s->bev = bufferevent_openssl_socket_new(s->srv->base, st->fd, st->ssl, BUFFEREVENT_SSL_OPEN,
+                                            BEV_OPT_CLOSE_ON_FREE);
+    if (s->bev == NULL) {
+        session_close(s, "cannot start TLS");
+        return;
+    }
+    free(st);
+    s->starttls = NULL;
+    bufferevent_setcb(s->bev, session_read_cb, session_write_cb, session_event_cb, s);
+    bufferevent_setwatermark(s->bev, EV_READ, 0, SESSION_INPUT_MAX);
+    bufferevent_set_timeouts(s->bev, &idle, NULL);
+    bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+    session_tls_established(s);
+    if (s->srv->stopping) {
+        /* the stop found no connection to say goodbye on */
+        session_shutdown(s);
+        return;
+    }
+    session_process(s);
+}
+
+static void
 cmd_starttls(struct session *s, const struct smtp_command *cmd)
 {
     struct ssl_ctx_st *ctx;
@@ -620,6 +688,14 @@ cmd_starttls(struct session *s, const struct smtp_command *cmd)
     if (*cmd->arg) {
         session_reply(s, "501 5.5.4 Syntax: STARTTLS");
         session_protocol_error(s);
+        return;
+    }
+    /* The keys process signs every handshake: without it none can finish. */
+    if (!s->srv->keys_up) {
+        log_warnx("%016llx smtp STARTTLS refused: the keys process is not running",
+                  (unsigned long long)s->id);
+        session_log(s, '*', "STARTTLS refused: the keys process is not running", NULL);
+        session_reply(s, "454 4.7.0 TLS not available due to temporary reason");
         return;
     }
     if ((ctx = server_tls_ctx(s->srv, s->rc)) == NULL || (ssl = tls_ssl_new(ctx)) == NULL) {
@@ -659,19 +735,21 @@ cmd_starttls(struct session *s, const struct smtp_command *cmd)
     }
     bufferevent_setfd(s->bev, -1);
     bufferevent_free(s->bev);
-    s->bev = bufferevent_openssl_socket_new(s->srv->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                            BEV_OPT_CLOSE_ON_FREE);
-    if (s->bev == NULL) {
-        close(fd);
-        session_close(s, "cannot start TLS");
-        return;
-    }
-    bufferevent_setcb(s->bev, session_read_cb, session_write_cb, session_event_cb, s);
-    bufferevent_setwatermark(s->bev, EV_READ, 0, SESSION_INPUT_MAX);
-    bufferevent_enable(s->bev, EV_READ | EV_WRITE);
-    bufferevent_set_timeouts(
-        s->bev, &(struct timeval){(time_t)s->rc->connection_inactivity_timeout, 0}, NULL);
+    s->bev = NULL;
+    /* The handshake runs on its own (tls_handshake.h: a signature by the
+     * keys process pauses this session only); the TLS bufferevent takes
+     * the socket over when it is done (session_tls_done). */
+    s->starttls = xcalloc(1, sizeof(*s->starttls));
+    s->starttls->ssl = ssl;
+    s->starttls->fd = fd;
     session_enter_state(s, SS_TLS);
+    s->starttls->hs = tls_handshake_start(s->srv->base, fd, ssl,
+                                          s->rc->connection_inactivity_timeout > INT_MAX
+                                              ? INT_MAX
+                                              : (int)s->rc->connection_inactivity_timeout,
+                                          session_tls_done, s);
+    if (s->starttls->hs == NULL)
+        session_close(s, "cannot start TLS");
 }
 
 static void
@@ -868,12 +946,6 @@ session_event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct session *s = arg;
 
-    if (what & BEV_EVENT_CONNECTED) {
-        /* the TLS handshake finished */
-        session_tls_established(s);
-        session_process(s);
-        return;
-    }
     if (what & BEV_EVENT_TIMEOUT) {
         if (s->busy) {
             /* our own commit or password check is what takes time */
@@ -882,15 +954,6 @@ session_event_cb(struct bufferevent *bev, short what, void *arg)
         }
         session_reply(s, "421 4.4.2 %s Connection inactivity timeout; closing", session_fqdn(s));
         session_close_after_reply(s, "inactivity timeout");
-        return;
-    }
-    if (s->state == SS_TLS) {
-        char reason[256];
-        unsigned long e = bufferevent_get_openssl_error(bev);
-        snprintf(reason, sizeof(reason), "TLS negotiation failed: %s",
-                 e ? tls_error_text(e, reason + 128, 128) : "connection closed");
-        log_info("%016llx smtp %s client=%s", (unsigned long long)s->id, reason, s->remote);
-        session_close(s, reason);
         return;
     }
     if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR)) {

@@ -2,16 +2,16 @@
  * session_auth.c — SMTP AUTH (RFC 4954) with the PLAIN (RFC 4616) and
  * LOGIN mechanisms against the instance's mailboxes.
  *
- * The password check (yescrypt, deliberately slow) runs on a worker thread.
- * An unknown user is checked against a dummy hash so that its reply takes
- * as long as a wrong password's. MaxLogonFailures closes the session.
+ * The password check (yescrypt, deliberately slow) runs in the keys
+ * process, where the hashes are (receive/keys_client.h); an unknown user
+ * costs it as much as a wrong password. MaxLogonFailures closes the
+ * session; no answer from the keys process is a temporary failure (454).
  * Must never: offer or accept AUTH where the connector lacks BasicAuth or,
  * with BasicAuthRequireTLS, before TLS; log or keep a password.
  */
 #include "lib/log.h"
-#include "lib/password.h"
 #include "lib/util.h"
-#include "lib/workq.h"
+#include "receive/keys_client.h"
 #include "receive/server.h"
 #include "receive/session_int.h"
 #include "smtp/sasl_plain.h"
@@ -20,20 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A yescrypt hash of a random string nobody knows, to spend the same time
- * on unknown users as on known ones. */
-static const char dummy_hash[] =
-    "$y$j9T$qag/.3hQme3ceKcWcpm861$72TXJG.la.HMTatvsOh4Iau2kimc2XsG1VkiWDVGsl1";
-
 /* RFC 4954 4: base64 lines of at most 12288 octets decode to at most this. */
 #define AUTH_DECODED_MAX 9216
 
 struct auth_job {
     struct session *s;
-    char *user;
-    char *password;
-    char *hash; /* NULL: unknown user */
-    bool ok;
+    char *user; /* the mailbox's name, or what the client sent */
 };
 
 bool
@@ -67,25 +59,20 @@ auth_log_name(const char *user, char *out, size_t len)
 }
 
 static void
-auth_job_work(void *arg)
-{
-    struct auth_job *j = arg;
-
-    j->ok = password_verify(j->password, j->hash ? j->hash : dummy_hash) && j->hash != NULL;
-}
-
-static void
-auth_job_done(void *arg)
+auth_job_done(void *arg, int result)
 {
     struct auth_job *j = arg;
     struct session *s = j->s;
 
-    explicit_bzero(j->password, strlen(j->password));
-    free(j->password);
-    free(j->hash);
     if (!s->dead) {
         session_enter_state(s, SS_READY);
-        if (j->ok) {
+        if (result < 0) {
+            log_warnx("%016llx smtp auth not checked connector=\"%s\" client=%s: the keys "
+                      "process did not answer",
+                      (unsigned long long)s->id, s->rc->name, s->remote_ip);
+            session_log(s, '*', NULL, "authentication not checked: keys process unavailable");
+            session_reply(s, "454 4.7.0 Temporary authentication failure");
+        } else if (result > 0) {
             s->auth_user = j->user;
             j->user = NULL;
             log_info("%016llx smtp auth ok connector=\"%s\" client=%s user=\"%s\"",
@@ -122,10 +109,8 @@ auth_check(struct session *s, const char *user, const char *password)
 
     j->s = s;
     j->user = xstrdup(mb ? mb->name : user);
-    j->password = xstrdup(password);
-    j->hash = mb && mb->password_hash ? xstrdup(mb->password_hash) : NULL;
     s->busy = true;
-    workq_submit(s->srv->workers, auth_job_work, auth_job_done, j);
+    keys_client_check_password(s->srv->keys, user, password, auth_job_done, j);
 }
 
 static void

@@ -2,17 +2,19 @@
  * session_data.c — the DATA phase: the Received: header, dot-unstuffing,
  * the checks made while content streams to the queue, and the commit.
  *
- * Content goes to disk as it arrives (queue_msg_write), never whole into
- * memory. Only "<CRLF>.<CRLF>" ends the data: a bare LF or CR anywhere makes
- * the message fail (RFC 5321 2.3.8; SMTP smuggling), but reading goes on to
- * the real end so that nothing hidden after a fake end is read as commands.
- * Must never: reply 250 before queue_msg_commit reports the message durable.
+ * Content goes to disk as it arrives (spool_msg_write, into a file the
+ * queue process made), never whole into memory. Only "<CRLF>.<CRLF>" ends
+ * the data: a bare LF or CR anywhere makes the message fail (RFC 5321
+ * 2.3.8; SMTP smuggling), but reading goes on to the real end so that
+ * nothing hidden after a fake end is read as commands.
+ * Must never: reply 250 before spool_msg_commit reports the message
+ * durable, or answer a refused message before its file is gone.
  */
 #include "lib/log.h"
 #include "lib/util.h"
-#include "queue/queue.h"
 #include "receive/server.h"
 #include "receive/session_int.h"
+#include "receive/spool.h"
 
 #include <errno.h>
 #include <event2/bufferevent.h>
@@ -61,7 +63,7 @@ write_received(struct session *s)
     n = snprintf(header, sizeof(header),
                  "Received: from %s ([%s])\r\n\tby %s (postern) with %s id %s\r\n"
                  "\t(connector \"%s\"%s%s%s%s)",
-                 s->helo, s->remote_ip, session_fqdn(s), received_with(s), queue_msg_id(s->msg),
+                 s->helo, s->remote_ip, session_fqdn(s), received_with(s), spool_msg_id(s->msg),
                  s->rc->name, s->tls_desc ? "; " : "", s->tls_desc ? s->tls_desc : "",
                  s->domain_secured ? "; domain-secured=" : "",
                  s->domain_secured ? s->domain_secured : "");
@@ -76,21 +78,14 @@ write_received(struct session *s)
         n += snprintf(header + n, sizeof(header) - (size_t)n, "%s: %s\r\n", DOMAIN_SECURED_HEADER,
                       s->domain_secured);
     if (n > 0 && (size_t)n < sizeof(header))
-        queue_msg_write(s->msg, header, (size_t)n);
+        spool_msg_write(s->msg, header, (size_t)n);
 }
 
-void
-session_data_begin(struct session *s)
+/* DATA goes ahead on the message file m. */
+static void
+data_start(struct session *s, struct spool_msg *m)
 {
-    char err[256];
-
-    if ((s->msg = queue_msg_begin(s->srv->queue, err, sizeof(err))) == NULL) {
-        log_warnx("%016llx smtp cannot queue: %s", (unsigned long long)s->id, err);
-        session_reply(s, errno == ENOSPC
-                             ? "452 4.3.1 Insufficient system storage"
-                             : "451 4.3.0 Cannot queue the message now; try again later");
-        return;
-    }
+    s->msg = m;
     write_received(s);
     data_stream_begin(&s->data, &(struct data_limits){
                                     .max_size = session_max_message_size(s),
@@ -100,6 +95,39 @@ session_data_begin(struct session *s)
                                 });
     session_enter_state(s, SS_DATA);
     session_reply(s, "354 Start mail input; end with <CRLF>.<CRLF>");
+}
+
+/* The message file a session waited for (or why there is none). */
+static void
+data_begun(void *arg, struct spool_msg *m, int error)
+{
+    struct session *s = arg;
+
+    if (m == NULL) {
+        log_warnx("%016llx smtp cannot queue: %s", (unsigned long long)s->id, strerror(error));
+        if (!s->dead)
+            session_reply(s, error == ENOSPC
+                                 ? "452 4.3.1 Insufficient system storage"
+                                 : "451 4.3.0 Cannot queue the message now; try again later");
+    } else if (s->dead || s->srv->stopping) {
+        s->msg = m; /* dropped with the transaction when the session ends */
+    } else {
+        data_start(s, m);
+    }
+    session_resume(s);
+}
+
+void
+session_data_begin(struct session *s)
+{
+    struct spool_msg *m = spool_msg_begin(s->srv->spool, data_begun, s);
+
+    if (m != NULL) {
+        data_start(s, m);
+        return;
+    }
+    /* read nothing until the file is there; a stop waits for it too */
+    s->busy = true;
 }
 
 static void
@@ -125,29 +153,48 @@ session_commit_done(void *arg, int error)
     session_resume(s);
 }
 
+static const char *
+write_error_reply(int error)
+{
+    return error == ENOSPC ? "452 4.3.1 Insufficient system storage"
+                           : "451 4.3.0 Error writing the message";
+}
+
+/* A refused message's file is gone: now the client may hear why. */
+static void
+data_discarded(void *arg, int write_error)
+{
+    struct session *s = arg;
+    const char *refused = s->data.error ? s->data.error : write_error_reply(write_error);
+
+    if (!s->dead)
+        session_reply(s, "%s", refused);
+    session_reset_transaction(s);
+    if (!s->dead && s->state != SS_QUIT)
+        session_enter_state(s, SS_READY);
+    session_resume(s);
+}
+
 static void
 data_end(struct session *s)
 {
-    struct queue_msg *m = s->msg;
+    struct spool_msg *m = s->msg;
     struct envelope *env = s->env;
     const char *refused = data_stream_finish(&s->data);
 
-    if (refused == NULL && queue_msg_error(m))
-        refused = queue_msg_error(m) == ENOSPC ? "452 4.3.1 Insufficient system storage"
-                                               : "451 4.3.0 Error writing the message";
+    if (refused == NULL && spool_msg_error(m))
+        refused = write_error_reply(spool_msg_error(m));
+    s->msg = NULL;
+    s->busy = true;
     if (refused) {
         log_info("%016llx smtp message refused connector=\"%s\" client=%s reply=\"%s\"",
                  (unsigned long long)s->id, s->rc->name, s->remote_ip, refused);
-        session_reply(s, "%s", refused);
-        session_reset_transaction(s);
-        session_enter_state(s, SS_READY);
+        spool_msg_discard(m, data_discarded, s);
         return;
     }
-    strlcpy_p(s->queue_id, queue_msg_id(m), sizeof(s->queue_id));
-    s->msg = NULL;
+    strlcpy_p(s->queue_id, spool_msg_id(m), sizeof(s->queue_id));
     s->env = NULL;
-    s->busy = true;
-    queue_msg_commit(m, env, session_commit_done, s);
+    spool_msg_commit(m, env, session_commit_done, s);
 }
 
 bool
@@ -183,7 +230,7 @@ session_data_input(struct session *s)
         data_end(s);
         break;
     case DATA_STORE:
-        queue_msg_write(s->msg, store, store_len);
+        spool_msg_write(s->msg, store, store_len);
         break;
     case DATA_SKIP:
         break;

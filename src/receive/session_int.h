@@ -19,7 +19,7 @@
 struct bufferevent;
 struct event;
 struct ssl_st;
-struct queue_msg;
+struct spool_msg;
 struct server;
 
 enum session_state {
@@ -46,8 +46,9 @@ struct session {
     struct config *cfg; /* reference held for the session's life */
     const struct receive_connector *rc;
     uint64_t id;
-    struct bufferevent *bev;
-    struct event *lifetime_timer; /* ConnectionTimeout */
+    struct bufferevent *bev;           /* NULL during a STARTTLS handshake */
+    struct session_starttls *starttls; /* that handshake (session.c) */
+    struct event *lifetime_timer;      /* ConnectionTimeout */
     char local[64], remote[64], remote_ip[48];
     struct sockaddr_storage remote_sa;
     enum session_state state;
@@ -75,7 +76,7 @@ struct session {
     /* the mail transaction */
     struct envelope *env;
     struct smtp_mail_params mail;
-    struct queue_msg *msg;
+    struct spool_msg *msg;
     char *domain_secured;            /* sender domain proved by the client certificate, or NULL */
     struct data_stream data;         /* the content being received */
     char queue_id[QUEUE_ID_LEN + 1]; /* of the message being committed */

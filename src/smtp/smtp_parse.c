@@ -520,6 +520,37 @@ copy_n(char *dst, const char *src, size_t n)
     dst[n] = '\0';
 }
 
+/*
+ * The next esmtp-param of a MAIL or RCPT command (param_next) whose keyword
+ * is one of names[0..n): its index in *k. Returns 1, 0 at the end, or -1
+ * with the reply in *err for a malformed parameter, an unknown keyword or
+ * one already seen (RFC 1869 4.5 / RFC 3461 4: a keyword must not repeat).
+ */
+static int
+param_known(const char **s, struct param *p, const char *const *names, int n, bool *seen, int *k,
+            const char **err)
+{
+    int r = param_next(s, p);
+
+    if (r < 0)
+        *err = BAD_PARAM_SYNTAX;
+    if (r <= 0)
+        return r;
+    for (*k = 0; *k < n; (*k)++)
+        if (ascii_ieq_n(p->kw, p->kwlen, names[*k]))
+            break;
+    if (*k == n) {
+        *err = UNSUPPORTED_PARAM;
+        return -1;
+    }
+    if (seen[*k]) {
+        *err = DUPLICATE_PARAM;
+        return -1;
+    }
+    seen[*k] = true;
+    return 1;
+}
+
 enum mail_kw { MK_SIZE, MK_BODY, MK_SMTPUTF8, MK_RET, MK_ENVID, MK_AUTH, MK_COUNT };
 
 static const char *
@@ -527,23 +558,11 @@ mail_params(const char *s, struct smtp_mail_params *mp)
 {
     static const char *const names[MK_COUNT] = {"SIZE", "BODY", "SMTPUTF8", "RET", "ENVID", "AUTH"};
     bool seen[MK_COUNT] = {false};
+    const char *err = NULL;
     struct param p;
-    int r;
+    int r, k;
 
-    while ((r = param_next(&s, &p)) != 0) {
-        int k;
-
-        if (r < 0)
-            return BAD_PARAM_SYNTAX;
-        for (k = 0; k < MK_COUNT; k++)
-            if (ascii_ieq_n(p.kw, p.kwlen, names[k]))
-                break;
-        if (k == MK_COUNT)
-            return UNSUPPORTED_PARAM;
-        /* RFC 1869 4.5 / RFC 3461 4: a keyword must not repeat. */
-        if (seen[k])
-            return DUPLICATE_PARAM;
-        seen[k] = true;
+    while ((r = param_known(&s, &p, names, MK_COUNT, seen, &k, &err)) > 0) {
         switch (k) {
         case MK_SIZE:
             if (!size_value(&p, &mp->size))
@@ -590,7 +609,7 @@ mail_params(const char *s, struct smtp_mail_params *mp)
             break;
         }
     }
-    return NULL;
+    return r < 0 ? err : NULL;
 }
 
 /* NOTIFY="NEVER" / 1#( "SUCCESS" / "FAILURE" / "DELAY" ) (RFC 3461 4.1).
@@ -657,22 +676,11 @@ rcpt_params(const char *s, struct smtp_rcpt_params *rp)
 {
     static const char *const names[RK_COUNT] = {"NOTIFY", "ORCPT"};
     bool seen[RK_COUNT] = {false};
+    const char *err = NULL;
     struct param p;
-    int r;
+    int r, k;
 
-    while ((r = param_next(&s, &p)) != 0) {
-        int k;
-
-        if (r < 0)
-            return BAD_PARAM_SYNTAX;
-        for (k = 0; k < RK_COUNT; k++)
-            if (ascii_ieq_n(p.kw, p.kwlen, names[k]))
-                break;
-        if (k == RK_COUNT)
-            return UNSUPPORTED_PARAM;
-        if (seen[k])
-            return DUPLICATE_PARAM;
-        seen[k] = true;
+    while ((r = param_known(&s, &p, names, RK_COUNT, seen, &k, &err)) > 0) {
         if (k == RK_NOTIFY) {
             if (!notify_value(&p, &rp->notify))
                 return "501 5.5.4 Bad NOTIFY value";
@@ -682,6 +690,53 @@ rcpt_params(const char *s, struct smtp_rcpt_params *rp)
             copy_n(rp->orcpt, p.val, p.vallen);
         }
     }
+    return r < 0 ? err : NULL;
+}
+
+/* The replies for a MAIL or RCPT argument whose path is wrong. */
+struct path_replies {
+    const char *syntax, *bad, *too_long;
+};
+
+static const struct path_replies mail_replies = {BAD_MAIL_SYNTAX, BAD_SENDER, LONG_SENDER};
+static const struct path_replies rcpt_replies = {BAD_RCPT_SYNTAX, BAD_RECIPIENT, LONG_RECIPIENT};
+
+/*
+ * "FROM:<path>" or "TO:<path>" (keyword) at the start of arg, up to the end
+ * or the blank before the parameters (*rest then). A forward-path (RCPT)
+ * has no null form (RFC 5321 4.1.1.3) and may be <Postmaster>. Returns
+ * NULL, or the reply.
+ */
+static const char *
+command_path(const char *arg, const char *keyword, bool forward, const struct path_replies *r,
+             struct smtp_address *a, bool *nonascii, const char **rest)
+{
+    const char *s = arg;
+    size_t used = 0;
+
+    if (s == NULL || !ascii_iprefix(s, keyword))
+        return r->syntax;
+    s += strlen(keyword);
+    /* RFC 5321 4.1.2 has no space here, but enough clients send one that
+     * refusing it would only lose mail; one is tolerated, as Postfix does. */
+    if (*s == ' ')
+        s++;
+    if (*s != '<')
+        return r->syntax;
+    if (forward && s[1] == '>')
+        return r->bad;
+    switch (path_parse(s, forward, a, nonascii, &used)) {
+    case PATH_OK:
+        break;
+    case PATH_BAD:
+        return r->bad;
+    case PATH_LONG:
+        return r->too_long;
+    }
+    s += used;
+    if (*s != '\0' && !c_blank((unsigned char)*s))
+        return r->bad;
+    *rest = s;
     return NULL;
 }
 
@@ -689,110 +744,45 @@ int
 smtp_parse_mail(const char *arg, struct smtp_address *from, struct smtp_mail_params *params,
                 const char **reply)
 {
-    const char *s = arg, *err;
-    size_t used = 0;
+    const char *rest = NULL, *err;
     bool nonascii = false;
 
     memset(from, 0, sizeof(*from));
     memset(params, 0, sizeof(*params));
-    if (s == NULL || !ascii_iprefix(s, "FROM:")) {
-        err = BAD_MAIL_SYNTAX;
-        goto fail;
-    }
-    s += 5;
-    /* RFC 5321 4.1.2 has no space here, but enough clients send one that
-     * refusing it would only lose mail; one is tolerated, as Postfix does. */
-    if (*s == ' ')
-        s++;
-    if (*s != '<') {
-        err = BAD_MAIL_SYNTAX;
-        goto fail;
-    }
-    switch (path_parse(s, false, from, &nonascii, &used)) {
-    case PATH_OK:
-        break;
-    case PATH_BAD:
-        err = BAD_SENDER;
-        goto fail;
-    case PATH_LONG:
-        err = LONG_SENDER;
-        goto fail;
-    }
-    s += used;
-    if (*s != '\0' && !c_blank((unsigned char)*s)) {
-        err = BAD_SENDER;
-        goto fail;
-    }
-    if ((err = mail_params(s, params)) != NULL)
-        goto fail;
+    err = command_path(arg, "FROM:", false, &mail_replies, from, &nonascii, &rest);
+    if (err == NULL)
+        err = mail_params(rest, params);
     /* RFC 6531 3.4: UTF-8 in the path only once SMTPUTF8 is declared. */
-    if (nonascii && !params->smtputf8) {
+    if (err == NULL && nonascii && !params->smtputf8)
         err = NEED_SMTPUTF8;
-        goto fail;
+    if (err != NULL) {
+        memset(from, 0, sizeof(*from));
+        memset(params, 0, sizeof(*params));
     }
-    *reply = NULL;
-    return 0;
-fail:
-    memset(from, 0, sizeof(*from));
-    memset(params, 0, sizeof(*params));
     *reply = err;
-    return -1;
+    return err ? -1 : 0;
 }
 
 int
 smtp_parse_rcpt(const char *arg, struct smtp_address *to, struct smtp_rcpt_params *params,
                 const char **reply)
 {
-    const char *s = arg, *err;
-    size_t used = 0;
+    const char *rest = NULL, *err;
     bool nonascii = false;
 
     memset(to, 0, sizeof(*to));
     memset(params, 0, sizeof(*params));
-    if (s == NULL || !ascii_iprefix(s, "TO:")) {
-        err = BAD_RCPT_SYNTAX;
-        goto fail;
-    }
-    s += 3;
-    /* Same tolerance as for MAIL FROM: one space after the colon. */
-    if (*s == ' ')
-        s++;
-    if (*s != '<') {
-        err = BAD_RCPT_SYNTAX;
-        goto fail;
-    }
-    /* Forward-path has no null form (RFC 5321 4.1.1.3). */
-    if (s[1] == '>') {
-        err = BAD_RECIPIENT;
-        goto fail;
-    }
-    switch (path_parse(s, true, to, &nonascii, &used)) {
-    case PATH_OK:
-        break;
-    case PATH_BAD:
-        err = BAD_RECIPIENT;
-        goto fail;
-    case PATH_LONG:
-        err = LONG_RECIPIENT;
-        goto fail;
-    }
-    s += used;
-    if (*s != '\0' && !c_blank((unsigned char)*s)) {
-        err = BAD_RECIPIENT;
-        goto fail;
-    }
-    if ((err = rcpt_params(s, params)) != NULL)
-        goto fail;
     /* UTF-8 is accepted here and flagged; whether the transaction may carry
      * it depends on the MAIL command's SMTPUTF8, which the session holds. */
-    (void)nonascii;
-    *reply = NULL;
-    return 0;
-fail:
-    memset(to, 0, sizeof(*to));
-    memset(params, 0, sizeof(*params));
+    err = command_path(arg, "TO:", true, &rcpt_replies, to, &nonascii, &rest);
+    if (err == NULL)
+        err = rcpt_params(rest, params);
+    if (err != NULL) {
+        memset(to, 0, sizeof(*to));
+        memset(params, 0, sizeof(*params));
+    }
     *reply = err;
-    return -1;
+    return err ? -1 : 0;
 }
 
 bool

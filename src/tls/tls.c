@@ -13,7 +13,9 @@
 #include "tls/tls.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "net/dns_name.h"
 #include "tls/tls_int.h"
+#include "tls/tls_remote_key.h"
 
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
@@ -28,20 +30,16 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 /* Sessions resumed by ID must come from the same application. */
 #define SESSION_ID_CONTEXT "postern"
-/* A PEM RSA 16384 key is ~13 kB; anything near this is not a key. */
-#define KEY_FILE_MAX (1024 * 1024)
 /* RFC 5280 ub-common-name: a longer FQDN cannot be the subject CN. */
 #define CN_MAX 64
 #define YEARS_MAX 100
@@ -145,35 +143,6 @@ tls_asn1_time_to_time_t(const ASN1_TIME *at, time_t *out)
     return 0;
 }
 
-/* Checked so that a configuration typo becomes an error here rather than a
- * certificate no client accepts. */
-bool
-tls_valid_dns_name(const char *s, bool allow_wildcard)
-{
-    size_t len = strlen(s), label = 0;
-
-    if (len == 0 || len > DNS_NAME_MAX)
-        return false;
-    if (allow_wildcard && s[0] == '*' && s[1] == '.' && s[2] != '\0')
-        s += 2;
-    for (const char *p = s;; p++) {
-        if (*p == '.' || *p == '\0') {
-            if (label == 0 || label > 63 || p[-1] == '-')
-                return false;
-            if (*p == '\0')
-                return true;
-            label = 0;
-            continue;
-        }
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              *p == '-'))
-            return false;
-        if (label == 0 && *p == '-')
-            return false;
-        label++;
-    }
-}
-
 bool
 tls_name_matches(const char *pattern, const char *host)
 {
@@ -231,7 +200,7 @@ tls_create_selfsigned(const char *certdir, const char *fqdn, const char *short_n
         errorf(err, errlen, "no certificate directory or FQDN given");
         return -1;
     }
-    if (!tls_valid_dns_name(fqdn, true)) {
+    if (!dns_name_valid(fqdn, true)) {
         errorf(err, errlen, "\"%s\" is not a valid DNS name", fqdn);
         return -1;
     }
@@ -253,7 +222,7 @@ tls_create_selfsigned(const char *certdir, const char *fqdn, const char *short_n
             shortbuf[n] = '\0';
             short_name = shortbuf;
         }
-    } else if (!tls_valid_dns_name(short_name, true)) {
+    } else if (!dns_name_valid(short_name, true)) {
         errorf(err, errlen, "\"%s\" is not a valid DNS name", short_name);
         return -1;
     }
@@ -294,258 +263,8 @@ out:
 }
 
 /*
- * The store
+ * The store: loaded and freed in tls_store_build.c
  */
-
-static void
-cert_clear(struct tls_cert *c)
-{
-    SSL_CTX_free(c->ctx);
-    X509_free(c->leaf);
-    sk_X509_pop_free(c->chain, X509_free);
-    EVP_PKEY_free(c->key);
-    for (size_t i = 0; i < c->nnames; i++)
-        free(c->names[i]);
-    free(c->names);
-    memset(c, 0, sizeof(*c));
-}
-
-static void
-add_name(struct tls_cert *c, const ASN1_STRING *s)
-{
-    unsigned char *utf8 = NULL;
-    int len = ASN1_STRING_to_UTF8(&utf8, s);
-
-    /* An embedded NUL would make "good.example\0.evil" compare as
-     * "good.example"; such a name is dropped, not truncated. */
-    if (len > 0 && strlen((char *)utf8) == (size_t)len) {
-        char *name = xstrdup((char *)utf8);
-        str_lower(name);
-        c->names = xrealloc(c->names, (c->nnames + 1) * sizeof(*c->names));
-        c->names[c->nnames++] = name;
-    }
-    OPENSSL_free(utf8);
-}
-
-static void
-collect_names(struct tls_cert *c)
-{
-    const X509_NAME *subject = X509_get_subject_name(c->leaf);
-    GENERAL_NAMES *gens;
-    int i = -1;
-
-    while ((i = X509_NAME_get_index_by_NID(subject, NID_commonName, i)) >= 0)
-        add_name(c, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, i)));
-
-    gens = X509_get_ext_d2i(c->leaf, NID_subject_alt_name, NULL, NULL);
-    for (int j = 0; gens != NULL && j < sk_GENERAL_NAME_num(gens); j++) {
-        const GENERAL_NAME *gn = sk_GENERAL_NAME_value(gens, j);
-        if (gn->type == GEN_DNS)
-            add_name(c, gn->d.dNSName);
-    }
-    GENERAL_NAMES_free(gens);
-}
-
-/* Reads a key file into memory that is cleansed when freed, then parses
- * it. Returns the key state; *out is set only for KEY_OK. */
-static enum key_state
-load_key(const char *keypath, X509 *leaf, EVP_PKEY **out)
-{
-    struct stat st;
-    unsigned char *buf = NULL;
-    size_t size = 0, got = 0;
-    EVP_PKEY *key = NULL;
-    BIO *bio = NULL;
-    enum key_state state = KEY_UNREADABLE;
-    char e[256];
-    int fd;
-
-    *out = NULL;
-    fd = open(keypath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return KEY_NONE;
-        log_warn("tls: cannot open %s", keypath);
-        return KEY_UNREADABLE;
-    }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
-        st.st_size > KEY_FILE_MAX) {
-        log_warnx("tls: %s is not a plausible key file", keypath);
-        goto out;
-    }
-    if ((st.st_mode & 077) != 0)
-        log_warnx("tls: %s is accessible to group or others (mode %04o); it should be 0600",
-                  keypath, (unsigned)(st.st_mode & 07777));
-    size = (size_t)st.st_size;
-    buf = OPENSSL_secure_malloc(size);
-    if (buf == NULL)
-        goto out;
-    got = tls_read_full(fd, buf, size);
-    if (got == 0) {
-        log_warnx("tls: cannot read %s", keypath);
-        goto out;
-    }
-    ERR_clear_error();
-    bio = BIO_new_mem_buf(buf, (int)got);
-    if (bio == NULL ||
-        (key = PEM_read_bio_PrivateKey(bio, NULL, tls_no_passphrase, NULL)) == NULL) {
-        log_warnx("tls: %s: cannot parse private key (encrypted keys are not supported): %s",
-                  keypath, tls_last_error(e, sizeof(e)));
-        goto out;
-    }
-    if (X509_check_private_key(leaf, key) != 1) {
-        ERR_clear_error();
-        log_warnx("tls: %s does not match its certificate", keypath);
-        EVP_PKEY_free(key);
-        state = KEY_MISMATCH;
-        goto out;
-    }
-    *out = key;
-    state = KEY_OK;
-out:
-    BIO_free(bio);
-    if (buf != NULL)
-        OPENSSL_secure_clear_free(buf, size);
-    close(fd);
-    return state;
-}
-
-/* Parses one .pem (leaf, then chain) and its .key. Returns -1 for a file
- * to skip, having logged why. */
-static int
-load_cert(const char *path, struct tls_cert *c)
-{
-    BIO *bio;
-    X509 *x;
-    unsigned long e;
-    char *keypath;
-    char ebuf[256];
-
-    memset(c, 0, sizeof(*c));
-    ERR_clear_error();
-    bio = BIO_new_file(path, "r");
-    if (bio == NULL) {
-        log_warnx("tls: skipping %s: %s", path, tls_last_error(ebuf, sizeof(ebuf)));
-        return -1;
-    }
-    c->leaf = PEM_read_bio_X509(bio, NULL, tls_no_passphrase, NULL);
-    if (c->leaf == NULL) {
-        log_warnx("tls: skipping %s: no certificate: %s", path, tls_last_error(ebuf, sizeof(ebuf)));
-        BIO_free(bio);
-        return -1;
-    }
-    c->chain = sk_X509_new_null();
-    if (c->chain == NULL)
-        fatalx("tls: out of memory");
-    while ((x = PEM_read_bio_X509(bio, NULL, tls_no_passphrase, NULL)) != NULL) {
-        if (sk_X509_push(c->chain, x) <= 0)
-            fatalx("tls: out of memory");
-    }
-    BIO_free(bio);
-    /* The loop ends with "no start line" at a clean end of file; anything
-     * else is a damaged PEM block. */
-    e = ERR_peek_last_error();
-    if (e != 0 && !(ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)) {
-        log_warnx("tls: skipping %s: damaged chain certificate: %s", path,
-                  tls_last_error(ebuf, sizeof(ebuf)));
-        goto fail;
-    }
-    ERR_clear_error();
-
-    if (tls_thumbprint_of(c->leaf, c->thumbprint) != 0 ||
-        tls_asn1_time_to_time_t(X509_get0_notBefore(c->leaf), &c->not_before) != 0 ||
-        tls_asn1_time_to_time_t(X509_get0_notAfter(c->leaf), &c->not_after) != 0) {
-        log_warnx("tls: skipping %s: unreadable thumbprint or validity dates", path);
-        goto fail;
-    }
-    if (X509_get_extension_flags(c->leaf) & EXFLAG_INVALID) {
-        log_warnx("tls: skipping %s: malformed certificate extensions", path);
-        goto fail;
-    }
-    collect_names(c);
-    c->self_signed =
-        X509_NAME_cmp(X509_get_issuer_name(c->leaf), X509_get_subject_name(c->leaf)) == 0 &&
-        X509_verify(c->leaf, X509_get0_pubkey(c->leaf)) == 1;
-    /* X509_get_extended_key_usage() reports all bits without an EKU
-     * extension, matching "no EKU, or EKU serverAuth". */
-    c->server_auth = (X509_get_extended_key_usage(c->leaf) & XKU_SSL_SERVER) != 0;
-    c->client_auth = (X509_get_extended_key_usage(c->leaf) & XKU_SSL_CLIENT) != 0;
-    ERR_clear_error();
-
-    /* <name>.pem -> <name>.key (tls_pem_filter admits only names ending in .pem) */
-    keypath = xasprintf("%.*s.key", (int)(strlen(path) - 4), path);
-    c->key_state = load_key(keypath, c->leaf, &c->key);
-    free(keypath);
-    return 0;
-fail:
-    cert_clear(c);
-    return -1;
-}
-
-struct tls_store *
-tls_store_load(const char *certdir, char *err, size_t errlen)
-{
-    struct dirent **ents = NULL;
-    struct tls_store *store;
-    int n;
-
-    errorf(err, errlen, "%s", "");
-    if (certdir == NULL) {
-        errorf(err, errlen, "no certificate directory given");
-        return NULL;
-    }
-    /* Sorted, so that the store (and every tie) is the same on each load. */
-    n = scandir(certdir, &ents, tls_pem_filter, alphasort);
-    if (n < 0) {
-        errorf(err, errlen, "cannot read certificate directory %s: %s", certdir, strerror(errno));
-        return NULL;
-    }
-    store = xcalloc(1, sizeof(*store));
-    if (pthread_mutex_init(&store->lock, NULL) != 0)
-        fatalx("tls: pthread_mutex_init");
-    store->certdir = xstrdup(certdir);
-    store->certs = xcalloc((size_t)n, sizeof(*store->certs));
-    for (int i = 0; i < n; i++) {
-        char *path = xasprintf("%s/%s", certdir, ents[i]->d_name);
-        struct tls_cert *c = &store->certs[store->ncerts];
-        bool dup = false;
-
-        if (load_cert(path, c) == 0) {
-            for (size_t j = 0; j < store->ncerts; j++)
-                dup = dup || strcmp(store->certs[j].thumbprint, c->thumbprint) == 0;
-            if (dup) {
-                log_warnx("tls: skipping %s: certificate %s is already loaded", path,
-                          c->thumbprint);
-                cert_clear(c);
-            } else {
-                log_debug("tls: loaded %s (certificate %s)", path, c->thumbprint);
-                /* Enable-ExchangeCertificate's marker; the store is reloaded
-                 * whenever a file in certs/ changes, markers included */
-                c->smtp_enabled = tls_certs_smtp_enabled(certdir, c->thumbprint);
-                store->ncerts++;
-            }
-        }
-        free(path);
-        free(ents[i]);
-    }
-    free(ents);
-    tls_trust_load(store);
-    return store;
-}
-
-void
-tls_store_free(struct tls_store *store)
-{
-    if (store == NULL)
-        return;
-    tls_client_free(store);
-    for (size_t i = 0; i < store->ncerts; i++)
-        cert_clear(&store->certs[i]);
-    free(store->certs);
-    free(store->certdir);
-    pthread_mutex_destroy(&store->lock);
-    free(store);
-}
 
 /*
  * Selection
@@ -679,13 +398,15 @@ tls_store_set_profile(struct tls_store *store, enum tls_profile profile)
     pthread_mutex_unlock(&store->lock);
 }
 
-/* The lowest protocol and the suites of a profile. 0, or -1 with an
- * OpenSSL error queued. */
+/* The lowest protocol and the suites of a profile; without static-RSA key
+ * exchange for a server whose key can only sign (a remote key:
+ * tls_remote_key.h). 0, or -1 with an OpenSSL error queued. */
 static int
-profile_apply(SSL_CTX *ctx, enum tls_profile profile)
+profile_apply(SSL_CTX *ctx, enum tls_profile profile, bool sign_only)
 {
     int min = TLS1_2_VERSION;
     const char *ciphers = CIPHERS_INTERMEDIATE;
+    char list[512];
 
     switch (profile) {
     case TLS_PROFILE_MODERN:
@@ -698,8 +419,9 @@ profile_apply(SSL_CTX *ctx, enum tls_profile profile)
     case TLS_PROFILE_INTERMEDIATE:
         break;
     }
-    if (SSL_CTX_set_min_proto_version(ctx, min) != 1 ||
-        SSL_CTX_set_cipher_list(ctx, ciphers) != 1 ||
+    /* appended: DEFAULT is only understood at the start */
+    snprintf(list, sizeof(list), "%s%s", ciphers, sign_only ? ":!kRSA" : "");
+    if (SSL_CTX_set_min_proto_version(ctx, min) != 1 || SSL_CTX_set_cipher_list(ctx, list) != 1 ||
         SSL_CTX_set_ciphersuites(ctx, SUITES_TLS13) != 1)
         return -1;
     return 0;
@@ -713,7 +435,8 @@ tls_ctx_new(const struct tls_store *store, const SSL_METHOD *method, uint64_t ex
 
     if (ctx == NULL)
         return NULL;
-    if (profile_apply(ctx, store->profile) != 0)
+    if (profile_apply(ctx, store->profile,
+                      c != NULL && method == TLS_server_method() && tls_remote_key_is(c->key)) != 0)
         goto fail;
     /* Compression invites CRIME-style attacks; renegotiation is a DoS lever
      * and nothing in SMTP needs it. SMTP frames its own data ("." ends
@@ -783,7 +506,6 @@ tls_store_server_ctx(struct tls_store *store, const char *fqdn, char *why, size_
 {
     char host[DNS_NAME_MAX + 2];
     struct tls_cert *best;
-    size_t n;
     SSL_CTX *ctx;
 
     errorf(why, whylen, "%s", "");
@@ -791,14 +513,10 @@ tls_store_server_ctx(struct tls_store *store, const char *fqdn, char *why, size_
         errorf(why, whylen, "no certificate store or FQDN");
         return NULL;
     }
-    /* "mail.example.com." is the same name as "mail.example.com". */
-    n = strlcpy_p(host, fqdn, sizeof(host));
-    if (n >= sizeof(host)) {
+    if (!dns_name_without_root(fqdn, host)) {
         errorf(why, whylen, "\"%s\" is too long for a DNS name", fqdn);
         return NULL;
     }
-    if (n > 1 && host[n - 1] == '.')
-        host[n - 1] = '\0';
 
     pthread_mutex_lock(&store->lock);
     best = tls_select_cert(store, host, TLS_PURPOSE_SERVER, why, whylen);

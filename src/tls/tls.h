@@ -35,6 +35,55 @@ int tls_create_selfsigned(const char *certdir, const char *fqdn, const char *sho
 struct tls_store *tls_store_load(const char *certdir, char *err, size_t errlen);
 void tls_store_free(struct tls_store *store);
 
+/*
+ * The store as data, for a process that reads no file (the smtp process)
+ * and holds no private key. The process that may read certdir (the keys
+ * process) exports its public material as one text ("public bundle": the
+ * format is described in tls_pubbundle.c); the other builds the same store
+ * from it, with each private key coming from a factory. tls_store_load is
+ * exactly tls_bundle_export followed by tls_store_load_bundle with a factory
+ * that hands out the keys it read itself.
+ */
+
+/* Everything tls_store_load reads from certdir except private keys: each
+ * certificate file's name, certificates (leaf, chain), whether it has a
+ * usable key and that key's id (the certificate's thumbprint), its SMTP
+ * marker, the roots of certdir/root and the CRLs of certdir/crl. Files that
+ * cannot be read or parsed are logged and left out as tls_store_load does;
+ * what the certificates hold is checked by tls_store_load_bundle. A
+ * malloc'd NUL-terminated text of *len bytes, or NULL with err set (certdir
+ * unreadable). */
+char *tls_bundle_export(const char *certdir, size_t *len, char *err, size_t errlen);
+
+/* OpenSSL's EVP_PKEY and X509, without their headers. */
+struct evp_pkey_st;
+struct x509_st;
+
+/* The private key of leaf, whose thumbprint is key_id: a new reference the
+ * store owns (and frees), usable for the private operations of a handshake
+ * (a key whose operations are forwarded to the keys process will do), or
+ * NULL when there is none (the certificate is then not used, as one with an
+ * unreadable key file). */
+typedef struct evp_pkey_st *tls_key_factory(void *arg, struct x509_st *leaf, const char *key_id);
+
+/* The store tls_store_load would have built from the directory the blob was
+ * exported from (same certificates, selection, checks, logs and reasons),
+ * asking make_key for the key of each certificate that has one. The blob is
+ * not trusted: anything malformed (truncated, altered, over a limit) fails
+ * the whole load: NULL with the reason in err. */
+struct tls_store *tls_store_load_bundle(const char *blob, size_t len, tls_key_factory *make_key,
+                                        void *arg, char *err, size_t errlen);
+
+/* The system's trusted CA certificates (OpenSSL's default file and
+ * directory: $SSL_CERT_FILE and $SSL_CERT_DIR, else the ones OpenSSL was
+ * built with, /usr/lib/ssl/cert.pem and /usr/lib/ssl/certs on Debian) are
+ * read into memory once, when the first context is built or at this call,
+ * and every context uses that copy: no file is looked up during a
+ * handshake. A process that will lose access to files (chroot) calls this
+ * before; calling it again reads them anew for stores loaded afterwards.
+ * Returns the number of certificates read. */
+int tls_system_trust_load(void);
+
 /* The protocols and cipher suites every context of a store offers, server
  * (receive) and client (delivery) alike: TransportConfig TlsCipherProfile.
  * For opportunistic SMTP a failed handshake means clear text (RFC 7435),

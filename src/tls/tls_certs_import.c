@@ -11,6 +11,7 @@
 #include "tls/tls_certs_int.h"
 #include "lib/runas.h"
 #include "lib/util.h"
+#include "net/dns_name.h"
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -94,7 +95,7 @@ check_leaf(X509 *leaf, EVP_PKEY *key, STACK_OF(X509) * chain, const char *path, 
     }
     tls_cert_domains(X509_get_subject_name(leaf), gens, &domains, &ndomains);
     for (size_t i = 0; i < ndomains; i++)
-        named = named || tls_valid_dns_name(domains[i], true);
+        named = named || dns_name_valid(domains[i], true);
     if (!named) {
         errorf(err, errlen,
                "%s: certificate %s names no DNS domain (no DNS SubjectAltName, no CN that is "

@@ -49,21 +49,17 @@ tls_cert_status_name(enum tls_cert_status st)
     return "Unknown";
 }
 
-/* The trust the service's client side uses (tls_trust_apply): the system
- * paths, root/ and crl/, and the callback that ignores CAs without a CRL
- * and keeps the first error. */
+/* The trust the service's client side uses (tls_trust_apply): the
+ * system's CAs, root/ and crl/, and the callback that ignores CAs without a
+ * CRL and keeps the first error. */
 static X509_STORE *
 trust_store(const struct tls_store *store)
 {
-    X509_STORE *xs = X509_STORE_new();
+    X509_STORE *xs = tls_trust_store_new(store);
 
-    if (xs == NULL || X509_STORE_set_default_paths(xs) != 1 || tls_trust_add(store, xs) != 0)
-        goto fail;
-    X509_STORE_set_verify_cb(xs, tls_verify_continue);
+    if (xs != NULL)
+        X509_STORE_set_verify_cb(xs, tls_verify_continue);
     return xs;
-fail:
-    X509_STORE_free(xs);
-    return NULL;
 }
 
 static enum tls_cert_status

@@ -10,6 +10,7 @@
 #include "tls/tls_certs_int.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "net/dns_name.h"
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -42,7 +43,7 @@ resolve_names(const struct tls_new_cert *spec, X509_NAME **subject, char ***name
     for (size_t i = 0; i < spec->nnames; i++) {
         char *s = xstrdup(spec->names[i]);
         str_lower(s);
-        if (!tls_valid_dns_name(s, true)) {
+        if (!dns_name_valid(s, true)) {
             errorf(err, errlen, "DomainName: \"%s\" is not a valid DNS name", spec->names[i]);
             free(s);
             goto out;
@@ -52,7 +53,7 @@ resolve_names(const struct tls_new_cert *spec, X509_NAME **subject, char ***name
         free(s);
     }
     if (cn != NULL) {
-        bool dns = tls_valid_dns_name(cn, true);
+        bool dns = dns_name_valid(cn, true);
         if (*nnames == 0 && !dns) {
             errorf(err, errlen,
                    "SubjectName: CN=%s is not a DNS name, so it cannot be the certificate's "
@@ -75,7 +76,7 @@ resolve_names(const struct tls_new_cert *spec, X509_NAME **subject, char ***name
         char host[64];
         size_t hl;
 
-        if (spec->fqdn == NULL || !tls_valid_dns_name(spec->fqdn, true)) {
+        if (spec->fqdn == NULL || !dns_name_valid(spec->fqdn, true)) {
             errorf(err, errlen, "no -DomainName given and no usable server Fqdn");
             goto out;
         }

@@ -1,7 +1,7 @@
 /*
  * tls_certs_trust.c — Import-Certificate (tls_certs.h): trusted roots and
  * intermediates into root/, CRLs into crl/, which the service reads as
- * its trust when the store loads (tls_trust_load, tls_client.c).
+ * its trust when the store loads (tls_store_src.c).
  *
  * Must never: take a private key, make a certificate an anchor through the
  * intermediate store, replace a CRL with an older one, or import part of a

@@ -4,9 +4,10 @@
  * certificate), SNI, and the after-handshake peer check that both sides
  * use.
  *
- * Trust: the system default paths, every certificate in the .pem files of
- * <certdir>/root and every CRL in the .pem files of <certdir>/crl, read
- * when the store loads.
+ * Trust: the system's CAs (read once into memory, tls_system_trust.c),
+ * every certificate in the .pem files of <certdir>/root and every CRL in
+ * the .pem files of <certdir>/crl, read when the store loads
+ * (tls_store_src.c).
  * With any CRL present, CRLs are checked for every certificate of a chain
  * (X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL), but only for CAs that
  * have a CRL there: a missing CRL is not an error, or a single private CA's
@@ -33,15 +34,12 @@
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
 #include <arpa/inet.h>
-#include <dirent.h>
-#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -56,12 +54,8 @@
 static bool
 normalize_host(const char *in, char out[DNS_NAME_MAX + 2])
 {
-    size_t n = strlcpy_p(out, in, DNS_NAME_MAX + 2);
-
-    if (n > DNS_NAME_MAX + 1)
+    if (!dns_name_without_root(in, out))
         return false;
-    if (n > 1 && out[n - 1] == '.')
-        out[n - 1] = '\0';
     str_lower(out);
     return true;
 }
@@ -70,110 +64,15 @@ normalize_host(const char *in, char out[DNS_NAME_MAX + 2])
  * Trust anchors and CRLs
  */
 
-/* Reads every certificate (crls == NULL) or every CRL (roots == NULL) of
- * the *.pem files in dir. A missing directory holds nothing; a broken
- * file is skipped as a whole, with a warning. */
-static void
-load_pem_dir(const char *dir, STACK_OF(X509) * roots, STACK_OF(X509_CRL) * crls)
-{
-    struct dirent **ents = NULL;
-    char ebuf[256];
-    int n;
-
-    n = scandir(dir, &ents, tls_pem_filter, alphasort);
-    if (n < 0) {
-        if (errno != ENOENT)
-            log_warn("tls: cannot read %s", dir);
-        return;
-    }
-    for (int i = 0; i < n; i++) {
-        char *path = xasprintf("%s/%s", dir, ents[i]->d_name);
-        STACK_OF(X509) *xs = sk_X509_new_null();
-        STACK_OF(X509_CRL) *cs = sk_X509_CRL_new_null();
-        BIO *bio;
-        unsigned long e;
-
-        if (xs == NULL || cs == NULL)
-            fatalx("tls: out of memory");
-        ERR_clear_error();
-        bio = BIO_new_file(path, "r");
-        if (bio == NULL) {
-            log_warnx("tls: skipping %s: %s", path, tls_last_error(ebuf, sizeof(ebuf)));
-            goto next;
-        }
-        for (;;) {
-            if (roots != NULL) {
-                X509 *x = PEM_read_bio_X509(bio, NULL, tls_no_passphrase, NULL);
-                if (x == NULL)
-                    break;
-                if (sk_X509_push(xs, x) <= 0)
-                    fatalx("tls: out of memory");
-            } else {
-                X509_CRL *c = PEM_read_bio_X509_CRL(bio, NULL, tls_no_passphrase, NULL);
-                if (c == NULL)
-                    break;
-                if (sk_X509_CRL_push(cs, c) <= 0)
-                    fatalx("tls: out of memory");
-            }
-        }
-        BIO_free(bio);
-        /* A clean end of file reads as "no start line"; anything else is a
-         * damaged block, and half a file of anchors is not what was meant. */
-        e = ERR_peek_last_error();
-        if (e != 0 &&
-            !(ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)) {
-            log_warnx("tls: skipping %s: damaged PEM: %s", path,
-                      tls_last_error(ebuf, sizeof(ebuf)));
-            goto next;
-        }
-        ERR_clear_error();
-        if (sk_X509_num(xs) == 0 && sk_X509_CRL_num(cs) == 0) {
-            log_warnx("tls: skipping %s: no %s in it", path, roots != NULL ? "certificate" : "CRL");
-            goto next;
-        }
-        while (sk_X509_num(xs) > 0)
-            if (sk_X509_push(roots, sk_X509_shift(xs)) <= 0)
-                fatalx("tls: out of memory");
-        while (sk_X509_CRL_num(cs) > 0)
-            if (sk_X509_CRL_push(crls, sk_X509_CRL_shift(cs)) <= 0)
-                fatalx("tls: out of memory");
-        log_debug("tls: loaded %s", path);
-    next:
-        sk_X509_pop_free(xs, X509_free);
-        sk_X509_CRL_pop_free(cs, X509_CRL_free);
-        free(path);
-        free(ents[i]);
-    }
-    free(ents);
-}
-
-void
-tls_trust_load(struct tls_store *store)
-{
-    char *dir;
-
-    store->roots = sk_X509_new_null();
-    store->crls = sk_X509_CRL_new_null();
-    if (store->roots == NULL || store->crls == NULL)
-        fatalx("tls: out of memory");
-    if (store->certdir == NULL)
-        return;
-    dir = xasprintf("%s/root", store->certdir);
-    load_pem_dir(dir, store->roots, NULL);
-    free(dir);
-    dir = xasprintf("%s/crl", store->certdir);
-    load_pem_dir(dir, NULL, store->crls);
-    free(dir);
-}
-
 int
 tls_trust_apply(const struct tls_store *store, SSL_CTX *ctx)
 {
-    X509_STORE *xs = SSL_CTX_get_cert_store(ctx);
-
-    if (xs == NULL || SSL_CTX_set_default_verify_paths(ctx) != 1)
+    /* Shared by every context of the store, and built from memory: no
+     * file is looked up during a handshake (tls_system_trust.c). */
+    if (store->trust->xs == NULL && (store->trust->xs = tls_trust_store_new(store)) == NULL)
         return -1;
-    return tls_trust_add(store, xs);
+    SSL_CTX_set1_cert_store(ctx, store->trust->xs);
+    return 0;
 }
 
 int
@@ -203,8 +102,12 @@ tls_client_free(struct tls_store *store)
     store->nclient_ctxs = 0;
     sk_X509_pop_free(store->roots, X509_free);
     sk_X509_CRL_pop_free(store->crls, X509_CRL_free);
+    if (store->trust != NULL)
+        X509_STORE_free(store->trust->xs);
+    free(store->trust);
     store->roots = NULL;
     store->crls = NULL;
+    store->trust = NULL;
 }
 
 /*

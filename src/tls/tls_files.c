@@ -1,7 +1,8 @@
 /*
  * tls_files.c — the file operations every change of the certificate store
- * is made of: atomic writes through a temporary file, directory fsync, the
- * store's lock, giving new files to the store's owner, and reading a file
+ * is made of: atomic writes through a temporary file and directory fsync
+ * (both lib/fsutil's, worded for the store's messages here), the store's
+ * lock, giving new files to the store's owner, and reading a file
  * into memory that is cleansed when freed. tls_create_selfsigned (tls.c)
  * writes through them too.
  *
@@ -15,7 +16,6 @@
 #include "lib/util.h"
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -40,72 +40,28 @@ tls_owner_of(const char *certdir, struct tls_owner *o)
     }
 }
 
-/* Without replace, never replaces an existing file (a key must not be
- * overwritten silently); rename(2) only where RENAME_NOREPLACE is not
- * supported. */
-static int
-rename_into(const char *from, const char *to, bool replace)
-{
-    if (replace)
-        return rename(from, to);
-    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
-        return 0;
-    if (errno != EINVAL && errno != ENOSYS)
-        return -1;
-    if (access(to, F_OK) == 0) {
-        errno = EEXIST;
-        return -1;
-    }
-    return rename(from, to);
-}
-
 int
 tls_write_file_atomic(const char *dir, const char *name, const void *data, size_t len, mode_t mode,
                       bool replace, const struct tls_owner *o, char *err, size_t errlen)
 {
-    unsigned char rnd[8];
-    char rhex[2 * sizeof(rnd) + 1];
-    char *tmp = NULL, *final = NULL;
-    int fd = -1, rc = -1;
+    struct fs_atomic w = {.mode = mode, .replace = replace};
+    char *final = xasprintf("%s/%s", dir, name);
+    int rc;
 
-    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-        errorf(err, errlen, "cannot get random bytes for a temporary file name");
-        return -1;
+    if (o != NULL && o->set) {
+        w.chown = true;
+        w.uid = o->uid;
+        w.gid = o->gid;
     }
-    tls_hex_upper(rnd, sizeof(rnd), rhex);
-    tmp = xasprintf("%s/.%s.%ld.%s.tmp", dir, name, (long)getpid(), rhex);
-    final = xasprintf("%s/%s", dir, name);
-
-    fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, mode);
-    if (fd < 0) {
-        errorf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
-        goto out;
-    }
-    if (fchmod(fd, mode) != 0 || (o != NULL && o->set && fchown(fd, o->uid, o->gid) != 0) ||
-        fs_write_all(fd, data, len) != 0 || fsync(fd) != 0) {
-        errorf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-        goto out;
-    }
-    if (close(fd) != 0) {
-        fd = -1;
-        errorf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-        goto out;
-    }
-    fd = -1;
-    if (rename_into(tmp, final, replace) != 0) {
-        if (errno == EEXIST)
-            errorf(err, errlen, "%s already exists", final);
-        else
-            errorf(err, errlen, "cannot rename %s to %s: %s", tmp, final, strerror(errno));
-        goto out;
-    }
-    rc = 0;
-out:
-    if (fd >= 0)
-        close(fd);
-    if (rc != 0)
-        unlink(tmp);
-    free(tmp);
+    rc = fs_write_atomic(final, data, len, &w);
+    if (rc != 0 && strcmp(w.step, "create") == 0)
+        errorf(err, errlen, "cannot create %s: %s", w.tmp[0] ? w.tmp : final, strerror(errno));
+    else if (rc != 0 && strcmp(w.step, "rename") != 0)
+        errorf(err, errlen, "cannot write %s: %s", w.tmp, strerror(errno));
+    else if (rc != 0 && errno == EEXIST)
+        errorf(err, errlen, "%s already exists", final);
+    else if (rc != 0)
+        errorf(err, errlen, "cannot rename %s to %s: %s", w.tmp, final, strerror(errno));
     free(final);
     return rc;
 }
@@ -113,13 +69,8 @@ out:
 void
 tls_sync_dir(const char *dir)
 {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-    if (fd < 0)
-        return;
-    if (fsync(fd) != 0)
+    if (fs_fsync_dir(dir) != 0 && errno != ENOENT)
         log_warn("fsync %s", dir);
-    close(fd);
 }
 
 int

@@ -14,6 +14,7 @@
 
 #include "tls/tls.h"
 #include "lib/log.h"
+#include "net/dns_name.h" /* DNS_NAME_MAX, dns_name_valid */
 
 #include <openssl/asn1.h>
 #include <openssl/evp.h>
@@ -29,8 +30,6 @@
 #include <time.h>
 
 #define THUMBPRINT_LEN 40
-/* RFC 1035: the longest DNS name, without its trailing dot. */
-#define DNS_NAME_MAX 253
 
 enum key_state {
     KEY_NONE,       /* no .key file */
@@ -78,7 +77,63 @@ struct tls_store {
     struct tls_client_ctx *client_ctxs;
     size_t nclient_ctxs;
     enum tls_profile profile; /* of every context built from now on */
+    /* The system's CAs (tls_system_trust.c), roots and CRLs in one
+     * X509_STORE shared by all the store's contexts, built with the first
+     * of them (tls_trust_apply, under lock): a store that never makes a
+     * context (a cmdlet's) never reads the system's CAs. */
+    struct tls_shared_trust *trust;
 };
+
+struct tls_shared_trust {
+    X509_STORE *xs; /* NULL until the first context */
+};
+
+/*
+ * What a store is built from (tls_store_build.c): the public material of a
+ * certificate directory, read from the directory (tls_store_src.c) or
+ * decoded from a public bundle (tls_pubbundle.c), never trusted beyond
+ * what tls_store_build.c checks.
+ */
+
+struct tls_src_cert {
+    char *file; /* the .pem file's name in the directory, for messages */
+    X509 *leaf;
+    STACK_OF(X509) * chain;
+    enum key_state key_state;        /* of its .key file */
+    char key_id[THUMBPRINT_LEN + 1]; /* the thumbprint when KEY_OK, else "" */
+    bool smtp_enabled;               /* its <thumbprint>.smtp marker */
+    EVP_PKEY *key;                   /* read_dir with keep_keys only; never encoded */
+};
+
+struct tls_src {
+    char *certdir; /* for messages */
+    struct tls_src_cert *certs;
+    size_t ncerts;
+    STACK_OF(X509) * roots;
+    STACK_OF(X509_CRL) * crls;
+};
+
+/* tls_store_src.c: reads certdir's certificate files (sorted by name),
+ * their keys (kept in src only with keep_keys; checked against the
+ * certificate either way), SMTP markers, root/ and crl/. Unreadable or
+ * damaged files are logged and left out. 0, or -1 with err set when
+ * certdir cannot be read. Free src with tls_src_free either way. */
+int tls_src_read_dir(struct tls_src *src, const char *certdir, bool keep_keys, char *err,
+                     size_t errlen);
+void tls_src_free(struct tls_src *src);
+
+/* tls_pubbundle.c: src as a public bundle (never a key): a malloc'd,
+ * NUL-terminated text of *len bytes. */
+char *tls_src_encode(const struct tls_src *src, size_t *len);
+/* tls_pubbundle.c: a public bundle back into src (every key NULL). 0, or
+ * -1 with the reason in err; free src with tls_src_free either way. */
+int tls_src_decode(struct tls_src *src, const char *blob, size_t len, char *err, size_t errlen);
+
+/* tls_system_trust.c: a new X509_STORE with the system's CAs and CRLs
+ * (read on first use unless tls_system_trust_load did), the store's roots
+ * and CRLs and its CRL flags (tls_trust_add). NULL with an OpenSSL error
+ * queued. */
+X509_STORE *tls_trust_store_new(const struct tls_store *store);
 
 /* What a selected certificate is for: the EKU it needs (or no EKU). */
 enum tls_purpose {
@@ -107,16 +162,15 @@ SSL_CTX *tls_ctx_new(const struct tls_store *store, const SSL_METHOD *method,
 SSL_CTX *tls_ctx_fail(SSL_CTX *ctx, const struct tls_cert *c, const char *what, char *why,
                       size_t whylen);
 
-/* tls_client.c: reads <certdir>/root and <certdir>/crl into the store
- * (missing directories are empty; broken files are skipped with a warning)
- * and frees the client side of a store. */
-void tls_trust_load(struct tls_store *store);
+/* tls_client.c: frees the client side of a store (its client contexts,
+ * roots, CRLs and trust store). */
 void tls_client_free(struct tls_store *store);
 
-/* tls_client.c: adds the system default trust paths, the store's roots and
- * CRLs (with CRL checking when there are any) to ctx's X509_STORE. Also
- * for a server context that verifies client certificates. 0, or -1 with an
- * OpenSSL error queued. */
+/* tls_client.c: gives ctx the store's trust (store->trust: the system's
+ * CAs, the store's roots and CRLs, with CRL checking when there are any),
+ * building it for the first context. Also for a server context that
+ * verifies client certificates. Call with store->lock held. 0, or -1 with
+ * an OpenSSL error queued. */
 int tls_trust_apply(const struct tls_store *store, SSL_CTX *ctx);
 
 /* tls_client.c: the verify callback of every context that checks peers.
@@ -159,10 +213,6 @@ int tls_thumbprint_of(const X509 *x, char out[THUMBPRINT_LEN + 1]);
 
 /* 0, or -1 for a missing or unreadable time. */
 int tls_asn1_time_to_time_t(const ASN1_TIME *at, time_t *out);
-
-/* LDH labels of 1..63 characters, at most DNS_NAME_MAX in all; the
- * left-most label may be "*" when allow_wildcard. */
-bool tls_valid_dns_name(const char *s, bool allow_wildcard);
 
 /* RFC 6125 6.4: case-insensitive; "*" only as the whole left-most label,
  * standing for exactly one non-empty label, and never directly above a

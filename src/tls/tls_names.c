@@ -185,12 +185,9 @@ bool
 tls_cert_info_names(const struct tls_cert_info *ci, const char *domain)
 {
     char host[DNS_NAME_MAX + 2];
-    size_t n = strlcpy_p(host, domain, sizeof(host));
 
-    if (n >= sizeof(host) || n == 0)
+    if (domain[0] == '\0' || !dns_name_without_root(domain, host))
         return false;
-    if (n > 1 && host[n - 1] == '.')
-        host[n - 1] = '\0';
     for (size_t i = 0; i < ci->nmatch_names; i++)
         if (tls_name_matches(ci->match_names[i], host))
             return true;

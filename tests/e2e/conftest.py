@@ -138,10 +138,30 @@ class Instance:
         return status
 
     def kill9(self):
+        """SIGKILL the daemon; its children die with it (they ask the kernel
+        for that): wait until they are gone too."""
+        kids = self.children()
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
+        wait_for(lambda: not any(alive(pid) for pid in kids.values()),
+                 what="the child processes to die with the daemon")
         self.proc = None
         self.stderr_file.close()
+
+    def children(self):
+        """{role: pid} of the daemon's child processes (named postern-<role>)."""
+        found = {}
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    status = dict(line.rstrip("\n").split(":\t", 1) for line in f
+                                  if ":\t" in line)
+            except OSError:
+                continue
+            if (int(status.get("PPid", 0)) == self.proc.pid
+                    and status.get("Name", "").startswith("postern-")):
+                found[status["Name"][len("postern-"):]] = int(pid)
+        return found
 
     def reload(self):
         return self.run_cli("reload")
@@ -169,6 +189,15 @@ class Instance:
         return sorted(os.listdir(os.path.join(self.dir, "queue", "data")))
 
 
+def alive(pid):
+    """Is pid a process that has not exited (a zombie has, and holds nothing)?"""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def start_with_nofile(inst, limit):
     """Starts inst's daemon with RLIMIT_NOFILE = limit: it inherits our soft limit,
     lowered only for the moment of the fork (lowering needs no privilege; raising
@@ -187,6 +216,16 @@ def start_with_nofile(inst, limit):
 @pytest.fixture
 def workdir():
     base = tempfile.mkdtemp(prefix="postern-e2e-", dir="/tmp")
+    os.chmod(base, 0o755)
+    yield base
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def pki_dir():
+    """A directory for a test module's PKI, made once per module (key generation is the
+    slow part) and readable by the service user."""
+    base = tempfile.mkdtemp(prefix="postern-pki-", dir="/tmp")
     os.chmod(base, 0o755)
     yield base
     shutil.rmtree(base, ignore_errors=True)
@@ -244,12 +283,19 @@ def queue_id_from_reply(reply):
     return m.group(1).decode()
 
 
-def client_context():
+def client_context(version=None, leaf=None):
     """A TLS client context that takes any certificate: for tests that check the
-    certificate they were given themselves, or only need the session encrypted."""
+    certificate they were given themselves, or only need the session encrypted.
+    version (ssl.TLSVersion) pins the protocol; leaf (a pki.Leaf) is presented
+    as the client certificate."""
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
+    if version:
+        ctx.minimum_version = version
+        ctx.maximum_version = version
+    if leaf is not None:
+        ctx.load_cert_chain(leaf.cert, leaf.key)
     return ctx
 
 
@@ -300,10 +346,11 @@ class RawSMTP:
         self.sock.close()
 
 
-def open_transaction(host, port, rcpt="alice@a.test", data=False):
-    """A RawSMTP session left just after RCPT TO:<rcpt> (from bob@example.org), its DATA
-    still to come; with data, past DATA's 354: what it sends next is message content."""
-    raw = RawSMTP(host, port)
+def open_transaction(host, port, rcpt="alice@a.test", data=False, source=None):
+    """A RawSMTP session (from source, an address to connect from) left just after
+    RCPT TO:<rcpt> (from bob@example.org), its DATA still to come; with data, past
+    DATA's 354: what it sends next is message content."""
+    raw = RawSMTP(host, port, source=source)
     assert raw.reply()[0] == 220
     assert raw.cmd(b"EHLO client.test")[0] == 250
     assert raw.cmd(b"MAIL FROM:<bob@example.org>")[0] == 250
@@ -311,3 +358,57 @@ def open_transaction(host, port, rcpt="alice@a.test", data=False):
     if data:
         assert raw.cmd(b"DATA")[0] == 354
     return raw
+
+
+def finish_transaction(raw, subject):
+    """Sends DATA and a message with subject on a session open_transaction left after
+    RCPT, then QUIT; returns the queue id of the accepted message."""
+    assert raw.cmd(b"DATA")[0] == 354
+    code, text = raw.cmd(message(subject=subject).encode() + b".")
+    assert code == 250, text
+    assert raw.cmd(b"QUIT")[0] == 221
+    raw.close()
+    return queue_id_from_reply(text)
+
+
+def banner(host, port, source=None):
+    """The greeting of a new connection (from source), as text: "220 mail.a.test ..."."""
+    raw = RawSMTP(host, port, source=source)
+    try:
+        return raw.reply()[1].decode()
+    finally:
+        raw.close()
+
+
+def accepting(host, port):
+    """Does something accept connections on host:port?"""
+    try:
+        s = socket.create_connection((host, port), timeout=2)
+    except OSError:
+        return False
+    s.close()
+    return True
+
+
+def stored_copies(inst, qid):
+    """Every stored copy of the message with queue id qid: its queue data file while it is
+    queued, and what delivery made of it (a mailbox copy, or a report quoting its header)
+    once it has left the queue. Line ends are normalised to LF."""
+    found = []
+    for top in (os.path.join(inst.dir, "queue", "data"), os.path.join(inst.dir, "mail")):
+        for d, _, names in os.walk(top):
+            for n in names:
+                try:
+                    with open(os.path.join(d, n), "rb") as f:
+                        data = f.read()
+                except OSError:  # moved on meanwhile
+                    continue
+                if qid.encode() in data:
+                    found.append(data.replace(b"\r\n", b"\n"))
+    return found
+
+
+def stored(inst, qid):
+    """The message with queue id qid as stored (queued or delivered), never lost."""
+    return wait_for(lambda: b"".join(stored_copies(inst, qid)), timeout=5,
+                    what=f"message {qid} in the queue or a mailbox")

@@ -1,12 +1,12 @@
-"""A slow disk for one test: holds a running daemon's fsync(2)/fdatasync(2) of
+"""A slow disk for one test: holds a running process's fsync(2)/fdatasync(2) of
 chosen files until the test lets them go, so that a commit stays "in flight"
 for as long as the test needs (test_graceful_stop.py, test_session_limits.py).
 
-It is a ptrace(2) tracer of the daemon's threads other than the main one: the
-event loop (main thread) is never traced and keeps serving signals, clients
-and timers; the committer and its sync threads stop at the entry of an
-fsync whose descriptor names a path under `prefix` (read from
-/proc/PID/fd). Linux on x86_64 only (PTRACE_GET_SYSCALL_INFO, Linux 5.3).
+It is a ptrace(2) tracer of a process's threads (the queue process, which
+commits) other than the main one: the event loop (main thread) is never
+traced and keeps serving its channels and timers; the committer and its sync
+threads stop at the entry of an fsync whose descriptor names a path under
+`prefix` (read from /proc/PID/fd). Linux on x86_64 only (PTRACE_GET_SYSCALL_INFO, Linux 5.3).
 
 Must never: trace the main thread, change what any system call does or
 returns, or leave a thread traced or stopped when the test ends: every

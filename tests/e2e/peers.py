@@ -705,6 +705,14 @@ def queue_named(inst, hop):
     return None
 
 
+def queue_failed(inst, hop, timeout=15, what=None):
+    """Waits until queue hop records a failure (a LastError); returns the queue."""
+    def failed():
+        q = queue_named(inst, hop)
+        return q if q and q.get("LastError") else None
+    return wait_for(failed, timeout=timeout, what=what or f"queue {hop} to record a failure")
+
+
 def messages_in_queues(inst):
     return sum(int(q.get("MessageCount") or 0) for q in queues(inst))
 

@@ -241,3 +241,14 @@ def self_signed(directory, cn, sans=None, name=None, eku="serverAuth,clientAuth"
     openssl(*args)
     leaf.write_bundle()
     return leaf
+
+
+class TwoDomains:
+    """A test CA (in base) and the certificates of the two MTAs of the domain security
+    tests: mail.a.test (also a.test) and mail.b.test (also b.test)."""
+
+    def __init__(self, base):
+        self.base = base
+        self.ca = TestCA(base)
+        self.a = self.ca.issue("mail.a.test", ["mail.a.test", "a.test"], name="a")
+        self.b = self.ca.issue("mail.b.test", ["mail.b.test", "b.test"], name="b")

@@ -8,21 +8,14 @@ which connector answered; where mail is sent, the Received: header must name it 
 import base64
 import os
 import socket
-import ssl
 import time
 
 import pytest
 
-from conftest import SLOW, RawSMTP, free_port, message, queue_id_from_reply, wait_for
+from conftest import (SLOW, RawSMTP, banner, client_context, finish_transaction, free_port,
+                      message, open_transaction, queue_id_from_reply, stored, wait_for)
 
 ALL_IPV4 = "0.0.0.0-255.255.255.255"
-
-
-def client_context():
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 @pytest.fixture
@@ -44,61 +37,15 @@ def new_connector(inst, name, bindings, ranges, *extra, check=True):
                        *extra, check=check)
 
 
-def banner(host, port, source=None):
-    """The first reply of a new connection, as (code, text)."""
-    raw = RawSMTP(host, port, source=source)
-    try:
-        code, text = raw.reply()
-    finally:
-        raw.close()
-    return code, text.decode()
-
-
 def served_by(host, port, source=None):
-    code, text = banner(host, port, source)
-    assert code == 220, f"{source} -> {host}:{port}: {code} {text}"
+    text = banner(host, port, source)
+    assert text.startswith("220"), f"{source} -> {host}:{port}: {text}"
     return text
 
 
 def send_one(host, port, source=None, subject="via connector"):
     """One whole transaction from source; returns the queue id."""
-    raw = RawSMTP(host, port, source=source)
-    try:
-        assert raw.reply()[0] == 220
-        assert raw.cmd(b"EHLO client.test")[0] == 250
-        assert raw.cmd(b"MAIL FROM:<bob@example.org>")[0] == 250
-        assert raw.cmd(b"RCPT TO:<alice@a.test>")[0] == 250
-        assert raw.cmd(b"DATA")[0] == 354
-        code, text = raw.cmd(message(subject=subject).encode() + b".")
-        assert code == 250, text
-        raw.cmd(b"QUIT")
-    finally:
-        raw.close()
-    return queue_id_from_reply(text)
-
-
-def stored_copies(inst, qid):
-    """Every stored copy of the message with queue id qid: its queue data file while it is
-    queued, and what delivery made of it (a mailbox copy, or a report quoting its header)
-    once it has left the queue. Line ends are normalised to LF."""
-    found = []
-    for top in (os.path.join(inst.dir, "queue", "data"), os.path.join(inst.dir, "mail")):
-        for d, _, names in os.walk(top):
-            for n in names:
-                try:
-                    with open(os.path.join(d, n), "rb") as f:
-                        data = f.read()
-                except OSError:  # moved on meanwhile
-                    continue
-                if qid.encode() in data:
-                    found.append(data.replace(b"\r\n", b"\n"))
-    return found
-
-
-def stored(inst, qid):
-    """The message with queue id qid as stored (queued or delivered), never lost."""
-    return wait_for(lambda: b"".join(stored_copies(inst, qid)), timeout=5,
-                    what=f"message {qid} in the queue or a mailbox")
+    return finish_transaction(open_transaction(host, port, source=source), subject)
 
 
 def ranges_shown(inst, name):
@@ -309,7 +256,7 @@ def test_max_inbound_connection_per_source(inst):
         # once one of them leaves, the source may connect again
         assert first[0].cmd(b"QUIT")[0] == 221
         assert first[0].closed()
-        wait_for(lambda: banner(inst.host, inst.port, "127.0.0.2")[0] == 220, timeout=5,
+        wait_for(lambda: banner(inst.host, inst.port, "127.0.0.2").startswith("220"), timeout=5,
                  what="a free connection slot for 127.0.0.2")
     finally:
         for raw in first:
@@ -331,7 +278,7 @@ def test_max_inbound_connection_per_connector(inst):
     finally:
         for raw in first:
             raw.close()
-    wait_for(lambda: banner(inst.host, inst.port, "127.0.0.4")[0] == 220, timeout=5,
+    wait_for(lambda: banner(inst.host, inst.port, "127.0.0.4").startswith("220"), timeout=5,
              what="a free connection slot on the connector")
 
 

@@ -3,7 +3,7 @@ import os
 import signal
 import time
 
-from conftest import RawSMTP, message, queue_id_from_reply, wait_for
+from conftest import message, open_transaction, queue_id_from_reply, wait_for
 
 
 def test_kill9_after_ack_and_during_data(server):
@@ -17,12 +17,7 @@ def test_kill9_after_ack_and_during_data(server):
             assert code == 250
             acked.append(queue_id_from_reply(reply))
     # a message in the middle of DATA when the service dies
-    raw = RawSMTP(server.host, server.port)
-    raw.reply()
-    raw.cmd(b"EHLO client.test")
-    raw.cmd(b"MAIL FROM:<bob@example.org>")
-    raw.cmd(b"RCPT TO:<alice@a.test>")
-    assert raw.cmd(b"DATA")[0] == 354
+    raw = open_transaction(server.host, server.port, data=True)
     raw.send(b"Subject: partial\r\n\r\n" + b"half of it\r\n" * 1000)
     wait_for(lambda: len(server.data_files()) == 6, what="partial content on disk")
     server.kill9()
@@ -38,12 +33,7 @@ def test_kill9_after_ack_and_during_data(server):
 
 
 def test_sigterm_says_goodbye_and_keeps_acknowledged_mail(server):
-    raw = RawSMTP(server.host, server.port)
-    raw.reply()
-    raw.cmd(b"EHLO client.test")
-    raw.cmd(b"MAIL FROM:<bob@example.org>")
-    raw.cmd(b"RCPT TO:<alice@a.test>")
-    assert raw.cmd(b"DATA")[0] == 354
+    raw = open_transaction(server.host, server.port, data=True)
     code, text = raw.cmd(b"Subject: before stop\r\n\r\nbody\r\n.")
     assert code == 250
     qid = queue_id_from_reply(text)

@@ -11,9 +11,9 @@ import os
 import re
 
 from conftest import message, wait_for
-from peers import (LoopbackServer, ScriptedSMTP, connect_refused, maildir, queue_named, receive_log,
-                   receiver_instance, relay_instance, reports, send_log, submit, tracking_events,
-                   wait_queue_empty)
+from peers import (LoopbackServer, ScriptedSMTP, connect_refused, maildir, queue_failed,
+                   queue_named, receive_log, receiver_instance, relay_instance, reports, send_log,
+                   submit, tracking_events, wait_queue_empty)
 
 
 def b_instance(instances, auth_user=False):
@@ -125,11 +125,7 @@ def test_basic_auth_require_tls_withholds_credentials_without_tls(instances):
     qid = submit(a, "alice@a.test", ["carol@b.test"],
                  message(sender="alice@a.test", to="carol@b.test"))
 
-    def deferred():
-        q = queue_named(a, "Out")
-        return q if q and q.get("LastError") else None
-
-    q = wait_for(deferred, timeout=15, what="A's queue to record the failure")
+    q = queue_failed(a, "Out", what="A's queue to record the failure")
     assert re.search(r"TLS|credentials", q["LastError"]), q
     # the EHLO really offered AUTH in clear text, and A did not use it
     wait_for(lambda: any(r["event"] == "<" and r["data"].upper().startswith("EHLO")
@@ -151,11 +147,7 @@ def test_require_tls_defers_instead_of_sending_in_clear(instances):
     qid = submit(a, "alice@a.test", ["carol@b.test"],
                  message(subject="secret", sender="alice@a.test", to="carol@b.test"))
 
-    def deferred():
-        q = queue_named(a, "Out")
-        return q if q and q.get("LastError") else None
-
-    q = wait_for(deferred, timeout=15, what="A's queue to record the failure")
+    q = queue_failed(a, "Out", what="A's queue to record the failure")
     assert "TLS" in q["LastError"], q
     assert q["Status"] in ("Retry", "Active", "Ready"), q
     msgs = a.get("Get-Message", "-Queue", "Out")

@@ -21,8 +21,8 @@ import pytest
 
 from conftest import SLOW, message, wait_for
 from peers import (DNS_A, DNS_MX, NOERROR, NXDOMAIN, Unbound, connect_refused, dns_query,
-                   maildir, queue_named, receiver_instance, reports, send_log, set_timers,
-                   submit, tracking, tracking_events, wait_queue_empty, FAST_TIMERS)
+                   maildir, queue_failed, queue_named, receiver_instance, reports, send_log,
+                   set_timers, submit, tracking, tracking_events, wait_queue_empty, FAST_TIMERS)
 
 ZONE = [
     "mx.test. IN MX 10 mx1.mx.test.",
@@ -162,11 +162,8 @@ def test_nxdomain_with_downgrade_dns_failures_is_retried(instances, dns):
     a, b = setup_pair(instances, dns, connector=["-ErrorPolicies", "DowngradeDnsFailures"])
     qid = send_to(a, "user@nosuch.test", "no such domain, downgraded")
 
-    def retrying():
-        q = queue_named(a, "nosuch.test")
-        return q if q and q.get("LastError") else None
-
-    q = wait_for(retrying, timeout=10, what="queue nosuch.test to record the DNS failure")
+    q = queue_failed(a, "nosuch.test", timeout=10,
+                     what="queue nosuch.test to record the DNS failure")
     assert q["DeliveryType"] == "DNSConnectorDelivery", q
     assert q["Status"] in ("Retry", "Active"), q
     # the next attempt (NextRetryTime moves on) comes after the first one's outcome,

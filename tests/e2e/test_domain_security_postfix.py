@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import smtplib
-import tempfile
 
 import pytest
 
@@ -43,20 +42,9 @@ class TLSPostfix(Postfix):
         return super().postconf(*args)
 
 
-class Certs:
-    def __init__(self, base):
-        self.base = base
-        self.ca = pki.TestCA(base)
-        self.a = self.ca.issue("mail.a.test", ["mail.a.test", "a.test"], name="a")
-        self.b = self.ca.issue("mail.b.test", ["mail.b.test", "b.test"], name="b")
-
-
 @pytest.fixture(scope="module")
-def certs():
-    base = tempfile.mkdtemp(prefix="postern-pki-", dir="/tmp")
-    os.chmod(base, 0o755)
-    yield Certs(base)
-    shutil.rmtree(base, ignore_errors=True)
+def certs(pki_dir):
+    return pki.TwoDomains(pki_dir)
 
 
 def postfix_files(workdir, leaf, ca):

@@ -18,7 +18,13 @@ from conftest import SLOW, RawSMTP, message, open_transaction, queue_id_from_rep
 from fsync_hold import FsyncHold
 from peers import connect_refused
 
-GRACE = 10  # seconds, SERVER_STOP_GRACE in src/receive/server.c
+
+def DATA(server):
+    """Where content is committed: its fsyncs are the ones a slow disk holds."""
+    return os.path.join(server.dir, "queue", "data") + "/"
+
+
+GRACE = 10  # seconds, SMTP_STOP_GRACE in src/receive/smtp_process.c
 SLOW_COMMIT = 1.0  # seconds a commit in flight takes after SIGTERM, well within GRACE
 
 
@@ -61,8 +67,8 @@ def eof_within(raw, seconds):
 
 
 def test_sigterm_waits_for_the_commit_in_flight(server):
-    pid = server.proc.pid
-    with FsyncHold(pid, os.path.join(server.dir, "queue", "data") + "/") as hold:
+    # the queue process commits; its fsyncs are the ones a slow disk holds
+    with FsyncHold(server.children()["queue"], DATA(server)) as hold:
         busy = send_without_reading_the_reply(server, "committed while stopping")
         idle = idle_session(server)
         held = hold.wait_held(timeout=10 * SLOW)
@@ -99,7 +105,7 @@ def exit_within(proc, seconds):
 
 
 def test_second_signal_stops_at_once(server):
-    with FsyncHold(server.proc.pid, os.path.join(server.dir, "queue", "data") + "/") as hold:
+    with FsyncHold(server.children()["queue"], DATA(server)) as hold:
         busy = send_without_reading_the_reply(server, "second signal")
         idle = idle_session(server)
         hold.wait_held(timeout=10 * SLOW)
@@ -118,7 +124,7 @@ def test_second_signal_stops_at_once(server):
 def test_the_wait_for_commits_is_bounded(server):
     """A commit that does not finish within the grace period does not keep the service
     from stopping: its client is disconnected without a reply, and the service exits."""
-    with FsyncHold(server.proc.pid, os.path.join(server.dir, "queue", "data") + "/") as hold:
+    with FsyncHold(server.children()["queue"], DATA(server)) as hold:
         busy = send_without_reading_the_reply(server, "never durable")
         idle = idle_session(server)
         hold.wait_held(timeout=10 * SLOW)

@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from conftest import RawSMTP, free_port, wait_for
+from conftest import banner, free_port, wait_for
 
 
 def ipv6_loopback():
@@ -21,14 +21,6 @@ def ipv6_loopback():
 
 
 pytestmark = pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback (::1)")
-
-
-def banner(host, port):
-    raw = RawSMTP(host, port)
-    try:
-        return raw.reply()[1].decode()
-    finally:
-        raw.close()
 
 
 def refused(host, port):

@@ -5,8 +5,8 @@ import re
 import pytest
 
 from conftest import message, wait_for
-from peers import (Postfix, SmtpSink, connect_refused, queue_named, relay_instance, send_log,
-                   submit, tracking, wait_queue_empty)
+from peers import (Postfix, SmtpSink, connect_refused, queue_failed, queue_named, relay_instance,
+                   send_log, submit, tracking, wait_queue_empty)
 
 
 @pytest.fixture
@@ -54,11 +54,7 @@ def test_certificate_validation_against_postfix_certificate(instances, postfix):
     qid = submit(a, "alice@a.test", ["user@peer.test"],
                  message(subject="must not go", sender="alice@a.test", to="user@peer.test"))
 
-    def deferred():
-        q = queue_named(a, "Out")
-        return q if q and q.get("LastError") else None
-
-    q = wait_for(deferred, timeout=20, what="the queue to record the certificate failure")
+    q = queue_failed(a, "Out", timeout=20, what="the queue to record the certificate failure")
     assert re.search(r"certif|verif|TLS", q["LastError"], re.I), q
     assert qid in a.queued_ids()
     # the session that met the certificate is over and logged: whatever was sent in it

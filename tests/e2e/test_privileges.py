@@ -74,20 +74,43 @@ def stop_daemon(pid):
     wait_for(lambda: not os.path.exists(f"/proc/{pid}"), timeout=20, what="the daemon to stop")
 
 
-def test_daemon_runs_as_service_user_and_logs_as_it(instances):
+def child_pids(pid):
+    """{name: pid} of the processes whose parent is pid."""
+    found = {}
+    for p in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{p}/status") as f:
+                status = dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+        except OSError:
+            continue
+        if int(status.get("PPid", 0)) == pid:
+            found[status["Name"]] = int(p)
+    return found
+
+
+def test_only_the_daemon_stays_root_and_all_log_as_the_service_user(instances):
+    """The daemon (which reads nothing from the network) keeps root to bind
+    and supervise; its three processes run as the service user; the log file
+    all of them write is the service user's."""
     inst = owned_instance(instances)
     r = run_daemon(inst)
     assert r.returncode == 0, r.stderr
     pid = daemon_pid(inst)
     try:
         uid = service_user().pw_uid
-        assert proc_ids(pid, "Uid") == [uid] * 4  # real, effective, saved, fs
-        assert proc_ids(pid, "Gid")[:3] == [service_user().pw_gid] * 3
+        assert proc_ids(pid, "Uid") == [0] * 4
+        kids = child_pids(pid)
+        assert sorted(kids) == ["postern-keys", "postern-queue", "postern-smtp"], kids
+        for name, child in kids.items():
+            assert proc_ids(child, "Uid") == [uid] * 4, name  # real, effective, saved, fs
+            assert proc_ids(child, "Gid")[:3] == [service_user().pw_gid] * 3, name
         log = os.path.join(inst.dir, "logs", "postern.log")
         wait_for(lambda: os.path.exists(log) and b"postern ready" in open(log, "rb").read(),
                  what="the daemon's log")
         assert os.stat(log).st_uid == uid
-        # the keys were read after the drop: only the service user can read them
+        # the children's lines are in it too
+        assert b"smtp process: no file access" in open(log, "rb").read()
+        # only the service user (the keys process) can read the keys
         keys = [os.path.join(inst.dir, "certs", n) for n in os.listdir(os.path.join(
             inst.dir, "certs")) if n.endswith(".key")]
         assert keys and all(os.stat(k).st_uid == uid and os.stat(k).st_mode & 0o077 == 0

@@ -5,22 +5,14 @@ import csv
 import datetime
 import os
 import re
-import ssl
 
 import pytest
 
-from conftest import RawSMTP, free_port, message, queue_id_from_reply, wait_for
+from conftest import RawSMTP, client_context, free_port, message, queue_id_from_reply, wait_for
 
 FIELDS = ["date-time", "connector-id", "session-id", "sequence-number", "local-endpoint",
           "remote-endpoint", "event", "data", "context"]
 PASSWORD = "Secret-1234"
-
-
-def client_context():
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 @pytest.fixture

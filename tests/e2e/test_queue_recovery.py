@@ -3,7 +3,9 @@ content file is gone (queue/env/<ID> without queue/data/<ID>) is renamed
 <ID>.damaged and logged, and the rest of the queue is delivered as usual.
 
 The next hop is a scripted SMTP server (peers.ScriptedSMTP), down while the
-messages are queued and up when the service comes back.
+messages are queued and up when the service comes back. What a stopped
+instance's queue holds is read by the cmdlets themselves, in the fields the
+running service shows.
 Must never: touch a queue file while the service runs.
 """
 import os
@@ -44,3 +46,35 @@ def test_envelope_without_content_is_set_aside_and_the_rest_delivered(instances)
     a.start()
     assert os.path.exists(os.path.join(env, damaged + ".damaged"))
     assert a.queued_ids() == []
+
+
+def test_get_message_shows_the_same_fields_when_the_service_is_stopped(instances):
+    """Get-Message is rendered once (queue/queue_show.c): the running service's answer and
+    the cmdlet's own reading of a stopped instance's queue show the same fields, in the
+    same order, with the same values wherever both know them."""
+    port = free_port()
+    a = relay_instance(instances, "a", port)
+    assert connect_refused("127.0.0.1", port)
+    qid = submit(a, "alice@a.test", ["carol@b.test", "dave@b.test"],
+                 message(subject="shown twice", sender="alice@a.test", to="carol@b.test"))
+    running = wait_for(lambda: [m for m in a.get("Get-Message", "-Identity", qid)
+                                if m.get("Subject") and m.get("Status") == "Retry"],
+                       timeout=15, what="the message waiting in Retry")[0]
+    assert a.stop() == 0
+    listed = a.get("Get-Message", "-Identity", qid)
+    assert len(listed) == 1, listed
+    stopped = listed[0]
+    assert list(stopped) == list(running), (running, stopped)
+    for field in ("FromAddress", "Size", "Subject", "InternetMessageId", "DateReceived",
+                  "ExpirationTime", "SourceIP", "MessageSourceName", "DomainSecured",
+                  "TlsProtocol", "Recipients"):
+        assert stopped[field] == running[field], (field, running, stopped)
+    assert running["Identity"] == f"mail\\Out\\{qid}", running
+    assert stopped["Identity"] == f"mail\\Submission\\{qid}", stopped
+    assert stopped["Subject"] == "shown twice" and stopped["FromAddress"] == "alice@a.test"
+    assert stopped["Recipients"] == "{carol@b.test, dave@b.test}", stopped
+    assert stopped["InternetMessageId"].startswith("<") and stopped["DateReceived"], stopped
+    queues = a.get("Get-Queue")
+    assert [(q["Identity"], q["MessageCount"]) for q in queues] == [("mail\\Submission", "1")]
+    assert set(queues[0]) == {"Identity", "DeliveryType", "Status", "MessageCount",
+                              "NextHopDomain", "NextHopConnector", "LastError", "NextRetryTime"}

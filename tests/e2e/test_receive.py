@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from conftest import RawSMTP, message, queue_id_from_reply, wait_for
+from conftest import RawSMTP, message, open_transaction, queue_id_from_reply, wait_for
 
 
 def test_ehlo_advertises_extensions(server):
@@ -49,12 +49,7 @@ def test_message_is_queued_with_id_and_received_header(server):
 
 
 def test_dot_stuffing_is_undone(server):
-    raw = RawSMTP(server.host, server.port)
-    raw.reply()
-    raw.cmd(b"EHLO client.test")
-    raw.cmd(b"MAIL FROM:<bob@example.org>")
-    raw.cmd(b"RCPT TO:<alice@a.test>")
-    assert raw.cmd(b"DATA")[0] == 354
+    raw = open_transaction(server.host, server.port, data=True)
     code, text = raw.cmd(b"Subject: dots\r\n\r\n..leading dot\r\n.\r\n")
     assert code == 250
     qid = queue_id_from_reply(text)

@@ -21,9 +21,8 @@ recipient leaves the organisation.
 """
 import base64
 import smtplib
-import ssl
 
-from conftest import SLOW, free_port
+from conftest import SLOW, client_context, free_port
 
 PASSWORD = "Matrix-Secret-1"
 
@@ -142,13 +141,6 @@ def expected(kind, submit, relay):
     return (lambda c, t: True), "any (accepted domain)"
 
 
-def tls_context():
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
-
-
 def short(code, text):
     if text.startswith("MAIL "):
         return f"MAIL {code}"
@@ -178,7 +170,7 @@ def run_state(inst, port, state, groups, mechs):
                 if code == 220:
                     notes.append("STARTTLS accepted where AuthMechanism lacks Tls")
                 return notes, f"no STARTTLS ({code} {short(code, text.decode())})"
-            code, text = c.starttls(context=tls_context())
+            code, text = c.starttls(context=client_context())
             if code != 220:
                 notes.append(f"STARTTLS refused: {code} {text.decode(errors='replace')}")
                 return notes, "STARTTLS failed"

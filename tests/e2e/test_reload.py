@@ -8,8 +8,8 @@ import threading
 
 import pytest
 
-from conftest import (SLOW, RawSMTP, client_context, free_port, message, open_transaction,
-                      queue_id_from_reply, wait_for)
+from conftest import (SLOW, accepting, banner, client_context, finish_transaction, free_port,
+                      message, open_transaction, queue_id_from_reply, stored, wait_for)
 from peers import ScriptedSMTP, relay_instance, submit, tracking_events, wait_queue_empty
 
 
@@ -33,56 +33,6 @@ def hand_edit(inst, old, new):
     assert text.count(old) == 1, f"{old!r} is not once in postern.conf:\n{text}"
     write_conf(inst, text.replace(old, new))
     return text
-
-
-def banner(host, port, source=None):
-    raw = RawSMTP(host, port, source=source)
-    try:
-        return raw.reply()[1].decode()
-    finally:
-        raw.close()
-
-
-def accepting(host, port):
-    try:
-        s = socket.create_connection((host, port), timeout=2)
-    except OSError:
-        return False
-    s.close()
-    return True
-
-
-def finish_transaction(raw, subject):
-    assert raw.cmd(b"DATA")[0] == 354
-    code, text = raw.cmd(message(subject=subject).encode() + b".")
-    assert code == 250, text
-    assert raw.cmd(b"QUIT")[0] == 221
-    raw.close()
-    return queue_id_from_reply(text)
-
-
-def stored_copies(inst, qid):
-    """Every stored copy of the message with queue id qid: its queue data file while it is
-    queued, and what delivery made of it (a mailbox copy, or a report quoting its header)
-    once it has left the queue. Line ends are normalised to LF."""
-    found = []
-    for top in (os.path.join(inst.dir, "queue", "data"), os.path.join(inst.dir, "mail")):
-        for d, _, names in os.walk(top):
-            for n in names:
-                try:
-                    with open(os.path.join(d, n), "rb") as f:
-                        data = f.read()
-                except OSError:  # moved on meanwhile
-                    continue
-                if qid.encode() in data:
-                    found.append(data.replace(b"\r\n", b"\n"))
-    return found
-
-
-def stored(inst, qid):
-    """The message with queue id qid as stored (queued or delivered), never lost."""
-    return wait_for(lambda: b"".join(stored_copies(inst, qid)), timeout=5,
-                    what=f"message {qid} in the queue or a mailbox")
 
 
 def same_service(inst, pid):

@@ -97,7 +97,7 @@ def read_all(sock, rest):
 def check_limits(inst, sock, before_kib):
     sent, rest = flood(sock)
     assert sent < CAP, f"the daemon read all {CAP >> 20} MiB without the client reading a reply"
-    grew = peak_kib(inst.proc.pid) - before_kib
+    grew = peak_kib(inst.children()['smtp']) - before_kib
     assert grew < MAX_GROWTH_KIB, (f"the daemon's peak memory grew by {grew} KiB for one "
                                    f"session that does not read ({sent} bytes sent)")
     took = served(inst)
@@ -109,7 +109,7 @@ def check_limits(inst, sock, before_kib):
 
 def test_replies_a_client_does_not_read_are_bounded(instances):
     inst = start_instance(instances)
-    before = peak_kib(inst.proc.pid)
+    before = peak_kib(inst.children()['smtp'])
     raw = RawSMTP(inst.host, inst.port)
     assert raw.reply()[0] == 220
     noops, replies = check_limits(inst, raw.sock, before)
@@ -123,14 +123,14 @@ def test_input_behind_a_slow_commit_is_bounded(instances):
     """While a session waits for its commit it reads no commands; what the client
     pipelines behind the message waits in at most 256 KiB, then in TCP."""
     inst = start_instance(instances)
-    before = peak_kib(inst.proc.pid)
+    before = peak_kib(inst.children()['smtp'])
     raw = open_transaction(inst.host, inst.port, rcpt="postmaster@a.test", data=True)
-    with FsyncHold(inst.proc.pid, os.path.join(inst.dir, "queue", "data") + "/") as hold:
+    with FsyncHold(inst.children()["queue"], os.path.join(inst.dir, "queue", "data") + "/") as hold:
         raw.send(message(subject="slow commit").encode() + b".\r\n")
         hold.wait_held(timeout=10 * SLOW)
         sent, rest = flood(raw.sock)
         assert sent < CAP, f"the daemon read all {CAP >> 20} MiB while the session was busy"
-        grew = peak_kib(inst.proc.pid) - before
+        grew = peak_kib(inst.children()['smtp']) - before
         assert grew < MAX_GROWTH_KIB, f"peak memory grew by {grew} KiB behind a slow commit"
         took = served(inst)
         assert took < 3 * SLOW, f"another client waited {took:.1f} s"

@@ -17,7 +17,7 @@ import subprocess
 
 import pytest
 
-from conftest import POSTERN, RawSMTP, wait_for
+from conftest import POSTERN, SLOW, RawSMTP, wait_for
 from peers import receiver_instance, wait_queue_empty
 
 SHIM = os.environ.get("FAULTFS_SO") or os.path.join(os.path.dirname(POSTERN), "tests", "faults",
@@ -39,6 +39,9 @@ def preload():
         if m and m.group(2) not in libs:
             libs.append(m.group(2))
     return " ".join(libs + [SHIM])
+
+
+CONTROL_SIZE = 4000  # below the shim's RULES_TEXT_MAX
 
 
 class Faults:
@@ -63,12 +66,19 @@ class Faults:
                 "FAULTFS_CONTROL": self.control, "FAULTFS_LOG": self.log_path}
 
     def arm(self, *rules):
-        """Replaces the rules (atomically, so the daemon never reads half)."""
-        tmp = self.control + ".new"
-        with open(tmp, "w") as f:
-            f.write("\n".join(rules) + "\n")
-        os.chmod(tmp, 0o644)
-        os.rename(tmp, self.control)
+        """Replaces the rules. The shim holds the file open (a sandboxed process
+        cannot open it again), so it is rewritten in place, in one write of a
+        fixed size, between two equal generation markers: a read torn by the
+        write sees them differ and is ignored."""
+        self.generation = getattr(self, "generation", 0) + 1
+        marker = f"G={self.generation}\n"
+        text = (marker + "".join(r + "\n" for r in rules) + marker).encode()
+        assert len(text) < CONTROL_SIZE
+        fd = os.open(self.control, os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            os.pwrite(fd, text.ljust(CONTROL_SIZE, b"\0"), 0)
+        finally:
+            os.close(fd)
 
     def lift(self):
         self.arm()
@@ -146,7 +156,6 @@ def assert_clean(inst):
 
 # (test id, rule, errno, the reply's code and enhanced status, step the log names)
 COMMIT_FAULTS = [
-    ("content-create", "create:path=*/queue/data/*", "ENOSPC", 452, "4.3.1", "create"),
     # every write under queue/ and mail/ fails: only the prefix keeps the
     # shim off the sockets and the log, which must go on working
     ("content-write", "write", "EIO", 451, "4.3.0", "write"),
@@ -161,6 +170,29 @@ COMMIT_FAULTS = [
 ]
 
 
+def test_content_file_fault_gives_452_once_the_spare_files_are_used(faulty):
+    """Content files are made in advance (queue/spare/, handed to the smtp
+    process); when making them fails, the messages that already have one are
+    accepted and the first that finds none is refused with 452 4.3.1: never
+    a 250 for a message whose file could not be made."""
+    faulty.faults.arm("create:path=*/queue/spare/*:errno=ENOSPC")
+    results = []
+    for i in range(12):  # more than the smtp process keeps in advance
+        results.append(send(faulty, f"spare{i}"))
+        if results[-1][0] != 250:
+            break
+    code, text = results[-1]
+    assert (code, text.split()[0]) == (452, "4.3.1"), results
+    for i, (got, text) in enumerate(results[:-1]):  # accepted: delivered
+        wait_for(lambda: copies(faulty, f"spare{i}"), what=f"spare{i} in the Maildir")
+    op, path, what = faulty.faults.wait_fired("create")[0]
+    assert what == "ENOSPC"
+    assert f"cannot create message file {path}: {STRERROR['ENOSPC']}" in faulty.log()
+    faulty.faults.lift()
+    wait_for(lambda: send(faulty, "after")[0] == 250, timeout=10 * SLOW,
+             what="mail accepted again once files can be made")
+
+
 @pytest.mark.parametrize("rule,err,code,status,step", [c[1:] for c in COMMIT_FAULTS],
                          ids=[c[0] for c in COMMIT_FAULTS])
 def test_commit_fault_gives_no_250_and_leaves_nothing(faulty, rule, err, code, status, step):
@@ -170,7 +202,10 @@ def test_commit_fault_gives_no_250_and_leaves_nothing(faulty, rule, err, code, s
     assert re.search(r"storage|queue|writing", text, re.I), text
     op, path, what = faulty.faults.wait_fired(rule.split(":")[0])[0]
     assert what == err
-    # the log names the step, the file and the errno
+    # the log names the step, the file and the errno; the smtp process may
+    # write a file before the queue process has moved it from spare/ to data/
+    # (its name then): the queue process logs it by the name it has now
+    path = path.replace("/queue/spare/", "/queue/data/")
     if step == "create" and "/data/" in path:
         expect = f"cannot create message file {path}: {STRERROR[err]}"
     else:
@@ -272,15 +307,17 @@ def test_delivery_fault_keeps_message_queued_then_delivers_once(faulty, rule, er
 
 
 def test_crash_between_link_and_fsync_of_new(faulty):
-    """The service dies right after linking the message into new/, before
-    fsyncing new/. After the restart the delivery finds the copy; before it
-    lets the queue forget the message, new/ must be made durable."""
+    """The queue process (the Maildir writer) dies right after linking the
+    message into new/, before fsyncing new/, and the service is stopped with
+    it. After the restart the delivery finds the copy; before it lets the
+    queue forget the message, new/ must be made durable."""
     faulty.faults.arm("dirfsync:path=*/mail/*/new:action=kill")
     code, text = send(faulty, "linked")
     assert code == 250, text
     qid = text.split()[1]
-    wait_for(lambda: faulty.proc.poll() is not None, what="the daemon to die at the fsync")
-    faulty.kill9()  # reaps it
+    wait_for(lambda: "queue process was killed by signal 9" in faulty.log(),
+             what="the queue process to die at the fsync")
+    faulty.kill9()
     assert qid in faulty.queued_ids()
     assert len(copies(faulty, "linked")) == 1  # linked, not yet durable
     faulty.faults.arm("dirfsync:path=*/mail/*/new:action=trace")

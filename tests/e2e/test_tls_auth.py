@@ -7,17 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import RawSMTP, message, queue_id_from_reply
-
-
-def client_context(version=None):
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    if version:
-        ctx.minimum_version = version
-        ctx.maximum_version = version
-    return ctx
+from conftest import RawSMTP, client_context, message, queue_id_from_reply
 
 
 @pytest.mark.parametrize("version,name", [(ssl.TLSVersion.TLSv1_2, "TLSv1.2"),

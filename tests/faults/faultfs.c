@@ -10,11 +10,20 @@
  *                    fail (unset: the shim does nothing at all)
  *   FAULTFS_RULES    rules, separated by ';' or newlines
  *   FAULTFS_CONTROL  a file holding rules; when set, its contents replace
- *                    FAULTFS_RULES (a missing file: no rules). Replace it
- *                    atomically (write + rename): a changed file resets the
- *                    counters.
+ *                    FAULTFS_RULES (a missing file: no rules). The shim
+ *                    opens it once, when loaded, and reads it through that
+ *                    descriptor from then on: a process that loses access
+ *                    to files (the smtp process's sandbox) still sees new
+ *                    rules. So the file is rewritten in place, never
+ *                    replaced, as "G=<n>" line, rules, "G=<n>" line; a read
+ *                    whose two markers differ (torn by a concurrent write)
+ *                    is ignored. A new <n> resets the counters.
  *   FAULTFS_LOG      a file to which each injected fault appends one line
- *                    "op path ERRNO"; tests wait on it
+ *                    "op path ERRNO"; tests wait on it (also opened once)
+ *
+ * Both descriptors are opened without close-on-exec: the service closes
+ * the close-on-exec descriptors it inherits into its children and keeps
+ * the others, which is how they reach a sandboxed process.
  *
  * A rule is "op[:key=value]...", e.g. "fsync:path=*.tmp:nth=2:count=1:errno=EIO".
  *   op     write pwrite writev fsync fdatasync dirfsync rename link create
@@ -88,9 +97,8 @@ static struct {
     size_t nrules;
     unsigned armed; /* bit per op that some rule names: the fast path */
     char text[RULES_TEXT_MAX];
-    struct stat control_st;
-    bool control_present;
-} S = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    int control_fd, log_fd; /* opened when the shim is loaded; -1: none */
+} S = {.lock = PTHREAD_MUTEX_INITIALIZER, .control_fd = -1, .log_fd = -1};
 
 /* The real functions, found once. */
 static ssize_t (*real_write)(int, const void *, size_t);
@@ -226,42 +234,52 @@ set_rules(const char *text)
     }
 }
 
-/* Picks up a changed control file (caller holds the lock). */
+/* Opens the control file and the log while the process may still open
+ * files (before any sandbox): when the shim is loaded. */
+__attribute__((constructor)) static void
+open_files(void)
+{
+    const char *control = getenv("FAULTFS_CONTROL"), *log = getenv("FAULTFS_LOG");
+
+    init();
+    if (control != NULL)
+        S.control_fd = real_openat(AT_FDCWD, control, O_RDONLY);
+    if (log != NULL)
+        S.log_fd = real_openat(AT_FDCWD, log, O_WRONLY | O_APPEND);
+}
+
+/* Picks up changed rules (caller holds the lock). */
 static void
 refresh_rules(void)
 {
-    const char *control = getenv("FAULTFS_CONTROL");
     const char *env_rules = getenv("FAULTFS_RULES");
-    struct stat st;
-    char text[RULES_TEXT_MAX];
+    char text[RULES_TEXT_MAX], marker[32], *first_end, *last;
     ssize_t n;
-    int fd;
 
-    if (control == NULL) {
+    if (getenv("FAULTFS_CONTROL") == NULL) {
         if (strcmp(S.text, env_rules ? env_rules : "") != 0)
             set_rules(env_rules ? env_rules : "");
         return;
     }
-    if (stat(control, &st) != 0) {
-        if (S.control_present || S.nrules)
+    if (S.control_fd < 0 || (n = pread(S.control_fd, text, sizeof(text) - 1, 0)) <= 0) {
+        if (S.nrules)
             set_rules("");
-        S.control_present = false;
         return;
     }
-    if (S.control_present && st.st_ino == S.control_st.st_ino &&
-        st.st_mtim.tv_sec == S.control_st.st_mtim.tv_sec &&
-        st.st_mtim.tv_nsec == S.control_st.st_mtim.tv_nsec && st.st_size == S.control_st.st_size)
+    text[n] = '\0'; /* the text ends at the first NUL of the padding */
+    /* "G=<n>\n" rules "G=<n>\n": both markers, the same */
+    if (strncmp(text, "G=", 2) != 0 || (first_end = strchr(text, '\n')) == NULL ||
+        (size_t)(first_end - text) >= sizeof(marker))
         return;
-    fd = real_openat(AT_FDCWD, control, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    n = read(fd, text, sizeof(text) - 1);
-    close(fd);
-    if (n < 0)
-        return;
-    text[n] = '\0';
-    S.control_st = st;
-    S.control_present = true;
+    memcpy(marker, text, (size_t)(first_end - text));
+    marker[first_end - text] = '\0';
+    n = (ssize_t)strlen(text);
+    while (n > 0 && text[n - 1] == '\n')
+        text[--n] = '\0';
+    if ((last = strrchr(text, '\n')) == NULL || strcmp(last + 1, marker) != 0)
+        return; /* torn: a write is under way; the next call sees it whole */
+    *last = '\0';
+    /* the generation line stays in the text: a new one resets the counters */
     if (strcmp(text, S.text) != 0)
         set_rules(text);
 }
@@ -270,19 +288,14 @@ refresh_rules(void)
 static void
 log_fault(enum op op, const char *path, const char *what)
 {
-    const char *log = getenv("FAULTFS_LOG");
     char line[PATH_MAX + 64];
-    int fd, n;
+    int n;
 
-    if (log == NULL)
+    if (S.log_fd < 0)
         return;
     n = snprintf(line, sizeof(line), "%s %s %s\n", op_names[op], path, what);
-    fd = real_openat(AT_FDCWD, log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return;
     if (n > 0)
-        (void)real_write(fd, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
-    close(fd);
+        (void)real_write(S.log_fd, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
 
 static bool

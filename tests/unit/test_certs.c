@@ -21,6 +21,7 @@
 #include "lib/util.h"
 #include "tls/tls.h"
 #include "tls_testlib.h"
+#include "testlib.h"
 
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -53,87 +54,30 @@ struct inst {
 static struct inst *
 inst_new(void)
 {
-    char tmpl[] = "/tmp/postern-test-certs-XXXXXX", err[512];
     struct inst *in = xcalloc(1, sizeof(*in));
-    struct config *cfg;
-    char *conf;
 
-    assert_non_null(mkdtemp(tmpl));
-    in->dir = xstrdup(tmpl);
+    in->dir = testlib_instance("certs", FQDN);
     in->certdir = xasprintf("%s/certs", in->dir);
     in->work = xasprintf("%s/work", in->dir);
     assert_int_equal(mkdir(in->certdir, 0700), 0);
     assert_int_equal(mkdir(in->work, 0700), 0);
-    cfg = config_default(FQDN, NULL, 0);
-    assert_non_null(cfg);
-    conf = xasprintf("%s/postern.conf", in->dir);
-    assert_int_equal(config_save(cfg, conf, err, sizeof(err)), 0);
-    free(conf);
-    config_unref(cfg);
     return in;
 }
 
 static void
 inst_free(struct inst *in)
 {
-    char *cmd = xasprintf("rm -rf '%s'", in->dir);
-
-    assert_int_equal(system(cmd), 0);
-    free(cmd);
+    testlib_rmtree(in->dir);
     free(in->dir);
     free(in->certdir);
     free(in->work);
     free(in);
 }
 
-struct result {
-    int rc;
-    char *out;
-    char *err;
-};
-
-static void
-result_free(struct result *r)
-{
-    free(r->out);
-    free(r->err);
-    memset(r, 0, sizeof(*r));
-}
-
-/* Runs a cmdlet (NULL-terminated words) with stdin_text as its standard
- * input (may be NULL). */
-static struct result
-run_in(struct inst *in, const char *stdin_text, const char *first, ...)
-{
-    struct result r = {0};
-    char *argv[32];
-    int argc = 0;
-    size_t olen = 0, elen = 0;
-    FILE *out = open_memstream(&r.out, &olen), *err = open_memstream(&r.err, &elen);
-    FILE *inp = NULL;
-    va_list ap;
-
-    assert_non_null(out);
-    assert_non_null(err);
-    va_start(ap, first);
-    for (const char *w = first; w != NULL && argc < 31; w = va_arg(ap, const char *))
-        argv[argc++] = (char *)w;
-    va_end(ap);
-    argv[argc] = NULL;
-    if (stdin_text != NULL) {
-        inp = fmemopen((void *)stdin_text, strlen(stdin_text), "r");
-        assert_non_null(inp);
-    }
-    r.rc = cmdlet_run_io(in->dir, argc, argv, inp != NULL ? inp : stdin, out, err);
-    fclose(out);
-    fclose(err);
-    if (inp != NULL)
-        fclose(inp);
-    return r;
-}
-
-#define run(in, ...) run_in(in, NULL, __VA_ARGS__, (const char *)NULL)
-#define run_stdin(in, text, ...) run_in(in, text, __VA_ARGS__, (const char *)NULL)
+/* Runs a cmdlet on the instance, with text (may be NULL) as its standard
+ * input. */
+#define run(in, ...) testlib_cmdlet((in)->dir, NULL, __VA_ARGS__, (const char *)NULL)
+#define run_stdin(in, text, ...) testlib_cmdlet((in)->dir, text, __VA_ARGS__, (const char *)NULL)
 
 /* The value of "Name   : value" in Format-List output (the first one after
  * the start of text), malloc'd; NULL when absent. */
@@ -188,18 +132,10 @@ mode_of(const char *path)
 }
 
 static bool
-exists(const char *path)
-{
-    struct stat st;
-
-    return stat(path, &st) == 0;
-}
-
-static bool
 exists_in(const char *dir, const char *name, const char *suffix)
 {
     char *p = xasprintf("%s/%s%s", dir, name, suffix);
-    bool e = exists(p);
+    bool e = testlib_exists(p);
 
     free(p);
     return e;
@@ -264,37 +200,27 @@ sh(const char *fmt, ...)
     free(cmd);
 }
 
-static void
-write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
-}
-
 /* The test CA (EC P-256), its config, in in->work: ca.pem, ca.key. */
 static void
 make_ca(struct inst *in)
 {
     char *cnf = xasprintf("%s/ca.cnf", in->work);
 
-    write_text(cnf, "[req]\n"
-                    "distinguished_name = dn\n"
-                    "prompt = no\n"
-                    "[dn]\n"
-                    "CN = Postern Test CA\n"
-                    "[v3_ca]\n"
-                    "basicConstraints = critical,CA:TRUE\n"
-                    "keyUsage = critical,keyCertSign,cRLSign\n"
-                    "subjectKeyIdentifier = hash\n"
-                    "[v3_leaf]\n"
-                    "basicConstraints = CA:FALSE\n"
-                    "keyUsage = critical,digitalSignature,keyEncipherment\n"
-                    "extendedKeyUsage = serverAuth,clientAuth\n"
-                    "subjectAltName = DNS:" FQDN "\n"
-                    "authorityKeyIdentifier = keyid\n");
+    testlib_write_text(cnf, "[req]\n"
+                            "distinguished_name = dn\n"
+                            "prompt = no\n"
+                            "[dn]\n"
+                            "CN = Postern Test CA\n"
+                            "[v3_ca]\n"
+                            "basicConstraints = critical,CA:TRUE\n"
+                            "keyUsage = critical,keyCertSign,cRLSign\n"
+                            "subjectKeyIdentifier = hash\n"
+                            "[v3_leaf]\n"
+                            "basicConstraints = CA:FALSE\n"
+                            "keyUsage = critical,digitalSignature,keyEncipherment\n"
+                            "extendedKeyUsage = serverAuth,clientAuth\n"
+                            "subjectAltName = DNS:" FQDN "\n"
+                            "authorityKeyIdentifier = keyid\n");
     sh("cd '%s' && openssl req -x509 -config ca.cnf -extensions v3_ca -newkey ec "
        "-pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -days 30 "
        "2>openssl.log",
@@ -506,7 +432,7 @@ static void
 test_new_selfsigned_rsa(void **state)
 {
     struct inst *in = inst_new();
-    struct result r = run(in, "New-ExchangeCertificate");
+    struct testlib_run r = run(in, "New-ExchangeCertificate");
     char *tp, *p;
 
     assert_int_equal(r.rc, 0);
@@ -543,14 +469,14 @@ test_new_selfsigned_rsa(void **state)
     /* Keys are never printed. */
     assert_null(strstr(r.out, "PRIVATE KEY"));
     assert_null(strstr(r.err, "PRIVATE KEY"));
-    result_free(&r);
+    testlib_run_free(&r);
 
     /* Get- shows the same certificate. */
     r = run(in, "Get-ExchangeCertificate", "-Thumbprint", tp);
     assert_int_equal(r.rc, 0);
     assert_field(r.out, "Thumbprint", tp);
     assert_field(r.out, "Status", "Valid");
-    result_free(&r);
+    testlib_run_free(&r);
     /* Lower case and spaces, as copied from Windows, are accepted. */
     {
         char spaced[64];
@@ -560,7 +486,7 @@ test_new_selfsigned_rsa(void **state)
         r = run(in, "Get-ExchangeCertificate", spaced);
         assert_int_equal(r.rc, 0);
         assert_field(r.out, "Thumbprint", tp);
-        result_free(&r);
+        testlib_run_free(&r);
     }
     free(tp);
     inst_free(in);
@@ -570,9 +496,10 @@ static void
 test_new_selfsigned_ecdsa(void **state)
 {
     struct inst *in = inst_new();
-    struct result r = run(in, "New-ExchangeCertificate", "-SubjectName",
-                          "C=US, O=Contoso, CN=smtp.b.test", "-DomainName", "smtp.b.test,mx.b.test",
-                          "-KeyAlgorithm", "ECDSA", "-Services", "None", "-FriendlyName", "x");
+    struct testlib_run r =
+        run(in, "New-ExchangeCertificate", "-SubjectName", "C=US, O=Contoso, CN=smtp.b.test",
+            "-DomainName", "smtp.b.test,mx.b.test", "-KeyAlgorithm", "ECDSA", "-Services", "None",
+            "-FriendlyName", "x");
     char *tp;
 
     assert_int_equal(r.rc, 0);
@@ -584,29 +511,29 @@ test_new_selfsigned_ecdsa(void **state)
     assert_field(r.out, "PublicKeySize", "256");
     assert_field(r.out, "Services", "None");
     assert_false(exists_in(in->certdir, tp, ".smtp"));
-    result_free(&r);
+    testlib_run_free(&r);
 
     /* -DomainName filters, wildcards aside. */
     r = run(in, "Get-ExchangeCertificate", "-DomainName", "mx.b.test");
     assert_int_equal(r.rc, 0);
     assert_field(r.out, "Thumbprint", tp);
-    result_free(&r);
+    testlib_run_free(&r);
     r = run(in, "Get-ExchangeCertificate", "-DomainName", "other.test");
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "");
-    result_free(&r);
+    testlib_run_free(&r);
 
     /* A wildcard certificate names one label below it. */
     r = run(in, "New-ExchangeCertificate", "-DomainName", "*.c.test", "-KeyAlgorithm", "ECDSA");
     assert_int_equal(r.rc, 0);
-    result_free(&r);
+    testlib_run_free(&r);
     r = run(in, "Get-ExchangeCertificate", "-DomainName", "mx.c.test");
     assert_int_equal(r.rc, 0);
     assert_field(r.out, "CertificateDomains", "{*.c.test}");
-    result_free(&r);
+    testlib_run_free(&r);
     r = run(in, "Get-ExchangeCertificate", "-DomainName", "a.mx.c.test");
     assert_string_equal(r.out, "");
-    result_free(&r);
+    testlib_run_free(&r);
 
     /* Bad parameters change nothing. */
     {
@@ -614,21 +541,21 @@ test_new_selfsigned_ecdsa(void **state)
         r = run(in, "New-ExchangeCertificate", "-KeySize", "1024");
         assert_int_equal(r.rc, 1);
         assert_contains(r.err, "KeySize");
-        result_free(&r);
+        testlib_run_free(&r);
         r = run(in, "New-ExchangeCertificate", "-KeyAlgorithm", "DSA");
         assert_int_equal(r.rc, 2);
-        result_free(&r);
+        testlib_run_free(&r);
         r = run(in, "New-ExchangeCertificate", "-DomainName", "bad_name.test");
         assert_int_equal(r.rc, 1);
         assert_contains(r.err, "not a valid DNS name");
-        result_free(&r);
+        testlib_run_free(&r);
         r = run(in, "New-ExchangeCertificate", "-SubjectName", "CN=Contoso Mail");
         assert_int_equal(r.rc, 1);
         assert_contains(r.err, "-DomainName");
-        result_free(&r);
+        testlib_run_free(&r);
         r = run(in, "New-ExchangeCertificate", "-Bogus", "1");
         assert_int_equal(r.rc, 2);
-        result_free(&r);
+        testlib_run_free(&r);
         char *after = listing(in->certdir);
         assert_string_equal(before, after);
         free(before);
@@ -648,7 +575,7 @@ test_request_answer_trust_crl(void **state)
     struct inst *in = inst_new();
     char *reqfile = work_path(in, "req.pem"), *rdir = xasprintf("%s/requests", in->certdir);
     char *rid, *tp, *p;
-    struct result r;
+    struct testlib_run r;
 
     make_ca(in);
     /* Printed to standard output without -RequestFile. */
@@ -657,7 +584,7 @@ test_request_answer_trust_crl(void **state)
     assert_int_equal(r.rc, 0);
     assert_contains(r.out, "-----BEGIN CERTIFICATE REQUEST-----");
     assert_null(strstr(r.out, "PRIVATE KEY"));
-    result_free(&r);
+    testlib_run_free(&r);
 
     r = run(in, "New-ExchangeCertificate", "-GenerateRequest", "-SubjectName", "CN=" FQDN ", O=A",
             "-KeyAlgorithm", "ECDSA", "-RequestFile", reqfile);
@@ -666,15 +593,15 @@ test_request_answer_trust_crl(void **state)
     assert_field(r.out, "Subject", "CN=" FQDN ", O=A");
     assert_field(r.out, "CertificateDomains", "{" FQDN "}");
     rid = thumbprint_from(r.out);
-    result_free(&r);
+    testlib_run_free(&r);
     p = xasprintf("%s/%s.key", rdir, rid);
     assert_int_equal(mode_of(p), 0600);
     free(p);
-    assert_true(exists(reqfile));
+    assert_true(testlib_exists(reqfile));
     /* The request file is never replaced. */
     r = run(in, "New-ExchangeCertificate", "-GenerateRequest", "-RequestFile", reqfile);
     assert_int_equal(r.rc, 1);
-    result_free(&r);
+    testlib_run_free(&r);
 
     /* The CA signs it. */
     sh("cd '%s' && openssl x509 -req -in req.pem -CA ca.pem -CAkey ca.key -set_serial 4097 "
@@ -690,7 +617,7 @@ test_request_answer_trust_crl(void **state)
     assert_field(r.out, "Issuer", "CN=Postern Test CA");
     /* The CA is not trusted yet. */
     assert_field(r.out, "Status", "Untrusted");
-    result_free(&r);
+    testlib_run_free(&r);
     assert_false(exists_in(rdir, rid, ".key"));
     assert_false(exists_in(rdir, rid, ".req"));
     p = xasprintf("%s/%s.key", in->certdir, tp);
@@ -703,13 +630,13 @@ test_request_answer_trust_crl(void **state)
             "Cert:\\LocalMachine\\Root");
     assert_int_equal(r.rc, 0);
     assert_contains(r.out, "CN=Postern Test CA");
-    result_free(&r);
+    testlib_run_free(&r);
     {
         X509 *ca = read_cert_file(p);
         char catp[41], *rp;
         thumb_of(ca, catp);
         rp = xasprintf("%s/root/%s.pem", in->certdir, catp);
-        assert_true(exists(rp));
+        assert_true(testlib_exists(rp));
         free(rp);
         X509_free(ca);
     }
@@ -718,11 +645,11 @@ test_request_answer_trust_crl(void **state)
             "cert:/localmachine/root");
     assert_int_equal(r.rc, 0);
     assert_contains(r.out, "already trusted");
-    result_free(&r);
+    testlib_run_free(&r);
     free(p);
     r = run(in, "Get-ExchangeCertificate", "-Thumbprint", tp);
     assert_field(r.out, "Status", "Valid");
-    result_free(&r);
+    testlib_run_free(&r);
 
     /* A CRL that revokes another serial leaves it Valid; one that revokes
      * it makes it Revoked. */
@@ -732,22 +659,22 @@ test_request_answer_trust_crl(void **state)
             "Cert:\\LocalMachine\\Root");
     assert_int_equal(r.rc, 0);
     assert_contains(r.out, "CRL of CN=Postern Test CA");
-    result_free(&r);
+    testlib_run_free(&r);
     free(p);
     r = run(in, "Get-ExchangeCertificate", "-Thumbprint", tp);
     assert_field(r.out, "Status", "Valid");
-    result_free(&r);
+    testlib_run_free(&r);
     sleep(1); /* a later lastUpdate than the first CRL */
     make_crl(in, "revoked.crl", 4097);
     p = work_path(in, "revoked.crl");
     r = run(in, "Import-Certificate", "-FilePath", p, "-CertStoreLocation",
             "Cert:\\LocalMachine\\Root");
     assert_int_equal(r.rc, 0);
-    result_free(&r);
+    testlib_run_free(&r);
     free(p);
     r = run(in, "Get-ExchangeCertificate", "-Thumbprint", tp);
     assert_field(r.out, "Status", "Revoked");
-    result_free(&r);
+    testlib_run_free(&r);
     {
         /* One CRL per issuer: the newer replaced the older. */
         char *cdir = xasprintf("%s/crl", in->certdir);
@@ -767,7 +694,7 @@ test_request_answer_trust_crl(void **state)
             "Cert:\\LocalMachine\\Root");
     assert_int_equal(r.rc, 1);
     assert_contains(r.err, "newer");
-    result_free(&r);
+    testlib_run_free(&r);
     free(p);
 
     free(tp);
@@ -786,7 +713,7 @@ test_import_pem_bundle(void **state)
 {
     struct inst *in = inst_new();
     char *bundle = work_path(in, "bundle.pem"), *tp;
-    struct result r;
+    struct testlib_run r;
 
     make_ca(in);
     make_signed(in, "int", "Postern Test Intermediate", 300, "ca", "v3_ca");
@@ -804,7 +731,7 @@ test_import_pem_bundle(void **state)
     assert_field(r.out, "Status", "Untrusted");
     assert_field(r.out, "Services", "None");
     assert_contains(r.err, "WARNING: 1 certificate(s)");
-    result_free(&r);
+    testlib_run_free(&r);
     {
         /* The stored .pem holds the leaf, then the intermediate; the
          * self-signed root is not sent to peers. */
@@ -839,18 +766,18 @@ test_import_pem_bundle(void **state)
         r = run(in, "Import-Certificate", "-FilePath", p, "-CertStoreLocation",
                 "Cert:\\LocalMachine\\Root");
         assert_int_equal(r.rc, 0);
-        result_free(&r);
+        testlib_run_free(&r);
         free(p);
         r = run(in, "Get-ExchangeCertificate", "-Thumbprint", tp);
         assert_field(r.out, "Status", "Valid");
-        result_free(&r);
+        testlib_run_free(&r);
         /* The intermediate is welcome in the CA store (a link, no trust). */
         p = work_path(in, "int.pem");
         r = run(in, "Import-Certificate", "-FilePath", p, "-CertStoreLocation",
                 "Cert:\\LocalMachine\\CA");
         assert_int_equal(r.rc, 0);
         assert_contains(r.out, "CN=Postern Test Intermediate");
-        result_free(&r);
+        testlib_run_free(&r);
         free(p);
     }
     /* Twice is refused and changes nothing. */
@@ -859,7 +786,7 @@ test_import_pem_bundle(void **state)
         r = run(in, "Import-ExchangeCertificate", "-FileName", bundle);
         assert_int_equal(r.rc, 1);
         assert_contains(r.err, "already in the store");
-        result_free(&r);
+        testlib_run_free(&r);
         after = listing(in->certdir);
         assert_string_equal(before, after);
         free(before);
@@ -875,7 +802,7 @@ test_import_pkcs12(void **state)
 {
     struct inst *in = inst_new();
     char *pfx = work_path(in, "leaf.pfx"), *legacy = work_path(in, "legacy.pfx"), *before;
-    struct result r;
+    struct testlib_run r;
 
     make_ca(in);
     make_leaf(in, "leaf", 8194);
@@ -887,11 +814,11 @@ test_import_pkcs12(void **state)
     r = run(in, "Import-ExchangeCertificate", "-FileName", pfx);
     assert_int_equal(r.rc, 1);
     assert_contains(r.err, "-Password");
-    result_free(&r);
+    testlib_run_free(&r);
     r = run(in, "Import-ExchangeCertificate", "-FileName", pfx, "-Password", "wrong");
     assert_int_equal(r.rc, 1);
     assert_contains(r.err, "wrong password");
-    result_free(&r);
+    testlib_run_free(&r);
     {
         char *after = listing(in->certdir);
         assert_string_equal(before, after);
@@ -903,7 +830,7 @@ test_import_pkcs12(void **state)
     assert_field(r.out, "Subject", "CN=" FQDN);
     assert_null(strstr(r.out, "s3cret"));
     assert_null(strstr(r.err, "s3cret"));
-    result_free(&r);
+    testlib_run_free(&r);
 
     /* -Password - reads standard input; a Windows-style legacy file
      * (3DES, RC2) needs OpenSSL's legacy provider. */
@@ -914,7 +841,7 @@ test_import_pkcs12(void **state)
                   "-");
     assert_int_equal(r.rc, 0);
     assert_field(r.out, "HasPrivateKey", "True");
-    result_free(&r);
+    testlib_run_free(&r);
 
     /* A PEM bundle whose key is encrypted. */
     make_leaf(in, "leaf3", 8201);
@@ -926,14 +853,14 @@ test_import_pkcs12(void **state)
         r = run(in, "Import-ExchangeCertificate", "-FileName", p);
         assert_int_equal(r.rc, 1);
         assert_contains(r.err, "encrypted");
-        result_free(&r);
+        testlib_run_free(&r);
         r = run(in, "Import-ExchangeCertificate", "-FileName", p, "-Password", "nope");
         assert_int_equal(r.rc, 1);
-        result_free(&r);
+        testlib_run_free(&r);
         r = run(in, "Import-ExchangeCertificate", "-FileName", p, "-Password", "pw3");
         assert_int_equal(r.rc, 0);
         assert_field(r.out, "HasPrivateKey", "True");
-        result_free(&r);
+        testlib_run_free(&r);
         free(p);
     }
 
@@ -948,7 +875,7 @@ test_import_refusals(void **state)
 {
     struct inst *in = inst_new();
     char *before, *after, *p;
-    struct result r;
+    struct testlib_run r;
 
     make_ca(in);
     make_leaf(in, "leaf", 8196);
@@ -961,7 +888,7 @@ test_import_refusals(void **state)
     r = run(in, "Import-ExchangeCertificate", "-FileName", p);
     assert_int_equal(r.rc, 1);
     assert_contains(r.err, "does not match");
-    result_free(&r);
+    testlib_run_free(&r);
     free(p);
 
     /* A certificate alone, answering no request. */
@@ -969,40 +896,40 @@ test_import_refusals(void **state)
     r = run(in, "Import-ExchangeCertificate", "-FileName", p);
     assert_int_equal(r.rc, 1);
     assert_contains(r.err, "no private key");
-    result_free(&r);
+    testlib_run_free(&r);
     free(p);
 
     /* Garbage, an empty file, a missing file, a request. */
     p = work_path(in, "garbage.bin");
-    write_text(p, "this is not a certificate\n\x01\x02\x03");
+    testlib_write_text(p, "this is not a certificate\n\x01\x02\x03");
     r = run(in, "Import-ExchangeCertificate", "-FileName", p);
     assert_int_equal(r.rc, 1);
     assert_contains(r.err, "not a certificate file");
-    result_free(&r);
+    testlib_run_free(&r);
     free(p);
     p = work_path(in, "empty.pem");
-    write_text(p, "");
+    testlib_write_text(p, "");
     r = run(in, "Import-ExchangeCertificate", "-FileName", p);
     assert_int_equal(r.rc, 1);
-    result_free(&r);
+    testlib_run_free(&r);
     free(p);
     p = work_path(in, "missing.pem");
     r = run(in, "Import-ExchangeCertificate", "-FileName", p);
     assert_int_equal(r.rc, 1);
-    result_free(&r);
+    testlib_run_free(&r);
     free(p);
     p = work_path(in, "leaf.csr");
     r = run(in, "Import-ExchangeCertificate", "-FileName", p);
     assert_int_equal(r.rc, 1);
     assert_contains(r.err, "certificate request");
-    result_free(&r);
+    testlib_run_free(&r);
     free(p);
     /* A damaged PEM block. */
     sh("cd '%s' && head -c 300 leaf.pem > cut.pem && cat leaf.key >> cut.pem", in->work);
     p = work_path(in, "cut.pem");
     r = run(in, "Import-ExchangeCertificate", "-FileName", p);
     assert_int_equal(r.rc, 1);
-    result_free(&r);
+    testlib_run_free(&r);
     free(p);
 
     /* Expired, with its key: refused with a clear reason. */
@@ -1019,7 +946,7 @@ test_import_refusals(void **state)
         r = run(in, "Import-ExchangeCertificate", "-FileName", p);
         assert_int_equal(r.rc, 1);
         assert_contains(r.err, "expired on");
-        result_free(&r);
+        testlib_run_free(&r);
         free(p);
         X509_free(x);
         EVP_PKEY_free(k);
@@ -1027,7 +954,7 @@ test_import_refusals(void **state)
     /* No -FileName. */
     r = run(in, "Import-ExchangeCertificate");
     assert_int_equal(r.rc, 2);
-    result_free(&r);
+    testlib_run_free(&r);
 
     after = listing(in->certdir);
     assert_string_equal(before, after);
@@ -1048,7 +975,7 @@ test_status_date_invalid(void **state)
     X509 *future = build_cert(k, DAY, 30 * DAY, NULL, NULL, 21);
     X509 *expired = build_cert(k2, -30 * DAY, -DAY, NULL, NULL, 22);
     char *cp = work_path(in, "future.pem"), *kp = work_path(in, "future.key"), *p, tp[41];
-    struct result r;
+    struct testlib_run r;
 
     /* Not yet valid: imported, with a warning. */
     write_cert_file(cp, future);
@@ -1059,7 +986,7 @@ test_status_date_invalid(void **state)
     assert_int_equal(r.rc, 0);
     assert_contains(r.err, "WARNING: certificate CN=" FQDN " is not valid until");
     assert_field(r.out, "Status", "DateInvalid");
-    result_free(&r);
+    testlib_run_free(&r);
     free(p);
 
     /* Expired (put there before it expired, say). */
@@ -1067,12 +994,12 @@ test_status_date_invalid(void **state)
     r = run(in, "Get-ExchangeCertificate", "-Thumbprint", tp);
     assert_int_equal(r.rc, 0);
     assert_field(r.out, "Status", "DateInvalid");
-    result_free(&r);
+    testlib_run_free(&r);
     /* Enabling it is refused. */
     r = run(in, "Enable-ExchangeCertificate", "-Thumbprint", tp, "-Services", "SMTP");
     assert_int_equal(r.rc, 1);
     assert_contains(r.err, "expired");
-    result_free(&r);
+    testlib_run_free(&r);
     assert_false(exists_in(in->certdir, tp, ".smtp"));
 
     X509_free(future);
@@ -1093,16 +1020,16 @@ test_enable_changes_selection(void **state)
 {
     struct inst *in = inst_new();
     char *a, *b, picked[41], *other, *p;
-    struct result r;
+    struct testlib_run r;
 
     r = run(in, "New-ExchangeCertificate", "-KeyAlgorithm", "ECDSA", "-Services", "None");
     assert_int_equal(r.rc, 0);
     a = thumbprint_from(r.out);
-    result_free(&r);
+    testlib_run_free(&r);
     r = run(in, "New-ExchangeCertificate", "-KeyAlgorithm", "ECDSA", "-Services", "None");
     assert_int_equal(r.rc, 0);
     b = thumbprint_from(r.out);
-    result_free(&r);
+    testlib_run_free(&r);
 
     selected(in, FQDN, picked);
     assert_true(strcmp(picked, a) == 0 || strcmp(picked, b) == 0);
@@ -1112,13 +1039,13 @@ test_enable_changes_selection(void **state)
     r = run(in, "Enable-ExchangeCertificate", "-Thumbprint", other, "-Services", "IIS,SMTP");
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.err, "");
-    result_free(&r);
+    testlib_run_free(&r);
     assert_true(exists_in(in->certdir, other, ".smtp"));
     selected(in, FQDN, picked);
     assert_string_equal(picked, other);
     r = run(in, "Get-ExchangeCertificate", "-Thumbprint", other);
     assert_field(r.out, "Services", "SMTP");
-    result_free(&r);
+    testlib_run_free(&r);
 
     /* Even over a CA-issued certificate, which is preferred otherwise. */
     make_ca(in);
@@ -1127,7 +1054,7 @@ test_enable_changes_selection(void **state)
     p = work_path(in, "bundle.pem");
     r = run(in, "Import-ExchangeCertificate", "-FileName", p);
     assert_int_equal(r.rc, 0);
-    result_free(&r);
+    testlib_run_free(&r);
     free(p);
     selected(in, FQDN, picked);
     assert_string_equal(picked, other);
@@ -1142,24 +1069,24 @@ test_enable_changes_selection(void **state)
         r = run(in, "Enable-ExchangeCertificate", "-Thumbprint", nokey, "-Services", "SMTP");
         assert_int_equal(r.rc, 1);
         assert_contains(r.err, "no private key");
-        result_free(&r);
+        testlib_run_free(&r);
         assert_false(exists_in(in->certdir, nokey, ".smtp"));
     }
     r = run(in, "Enable-ExchangeCertificate", "-Thumbprint",
             "0000000000000000000000000000000000000000", "-Services", "SMTP");
     assert_int_equal(r.rc, 1);
     assert_contains(r.err, "no certificate");
-    result_free(&r);
+    testlib_run_free(&r);
     r = run(in, "Enable-ExchangeCertificate", "-Thumbprint", other);
     assert_int_equal(r.rc, 2);
-    result_free(&r);
+    testlib_run_free(&r);
     r = run(in, "Enable-ExchangeCertificate", "-Thumbprint", "xyz", "-Services", "SMTP");
     assert_int_equal(r.rc, 2);
-    result_free(&r);
+    testlib_run_free(&r);
     r = run(in, "Enable-ExchangeCertificate", "-Thumbprint", other, "-Services", "IMAP");
     assert_int_equal(r.rc, 0);
     assert_contains(r.err, "WARNING");
-    result_free(&r);
+    testlib_run_free(&r);
 
     free(a);
     free(b);
@@ -1175,16 +1102,16 @@ test_remove(void **state)
 {
     struct inst *in = inst_new();
     char *tp, *rid;
-    struct result r;
+    struct testlib_run r;
 
     r = run(in, "New-ExchangeCertificate", "-KeyAlgorithm", "ECDSA");
     assert_int_equal(r.rc, 0);
     tp = thumbprint_from(r.out);
-    result_free(&r);
+    testlib_run_free(&r);
 
     r = run(in, "Remove-ExchangeCertificate");
     assert_int_equal(r.rc, 2);
-    result_free(&r);
+    testlib_run_free(&r);
     assert_true(exists_in(in->certdir, tp, ".pem"));
 
     /* The only certificate for the server's name: removed, with a warning. */
@@ -1192,7 +1119,7 @@ test_remove(void **state)
     assert_int_equal(r.rc, 0);
     assert_contains(r.err, "WARNING");
     assert_contains(r.err, "only one for " FQDN);
-    result_free(&r);
+    testlib_run_free(&r);
     assert_false(exists_in(in->certdir, tp, ".pem"));
     assert_false(exists_in(in->certdir, tp, ".key"));
     assert_false(exists_in(in->certdir, tp, ".smtp"));
@@ -1200,32 +1127,32 @@ test_remove(void **state)
     r = run(in, "Remove-ExchangeCertificate", "-Thumbprint", tp);
     assert_int_equal(r.rc, 1);
     assert_contains(r.err, "no certificate");
-    result_free(&r);
+    testlib_run_free(&r);
 
     /* A pending request goes the same way. */
     r = run(in, "New-ExchangeCertificate", "-GenerateRequest", "-KeyAlgorithm", "ECDSA",
             "-RequestFile", "/dev/null/x");
     assert_int_equal(r.rc, 1); /* cannot write there: no pending request left */
-    result_free(&r);
+    testlib_run_free(&r);
     {
         char *req = work_path(in, "r.pem");
         r = run(in, "New-ExchangeCertificate", "-GenerateRequest", "-KeyAlgorithm", "ECDSA",
                 "-RequestFile", req);
         assert_int_equal(r.rc, 0);
         rid = thumbprint_from(r.out);
-        result_free(&r);
+        testlib_run_free(&r);
         free(req);
     }
     r = run(in, "Get-ExchangeCertificate");
     assert_field(r.out, "Status", "PendingRequest");
-    result_free(&r);
+    testlib_run_free(&r);
     r = run(in, "Remove-ExchangeCertificate", "-Identity", rid);
     assert_int_equal(r.rc, 0);
-    result_free(&r);
+    testlib_run_free(&r);
     r = run(in, "Get-ExchangeCertificate");
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "");
-    result_free(&r);
+    testlib_run_free(&r);
 
     free(rid);
     free(tp);
@@ -1241,7 +1168,7 @@ test_import_certificate_refusals(void **state)
 {
     struct inst *in = inst_new();
     char *before, *after, *p;
-    struct result r;
+    struct testlib_run r;
 
     make_ca(in);
     make_leaf(in, "leaf", 8199);
@@ -1252,7 +1179,7 @@ test_import_certificate_refusals(void **state)
             "Cert:\\LocalMachine\\Root");
     assert_int_equal(r.rc, 1);
     assert_contains(r.err, "neither a CA");
-    result_free(&r);
+    testlib_run_free(&r);
     free(p);
 
     sh("cd '%s' && cat ca.pem ca.key > ca-with-key.pem", in->work);
@@ -1261,7 +1188,7 @@ test_import_certificate_refusals(void **state)
             "Cert:\\LocalMachine\\Root");
     assert_int_equal(r.rc, 1);
     assert_contains(r.err, "private key");
-    result_free(&r);
+    testlib_run_free(&r);
     free(p);
 
     p = work_path(in, "ca.pem");
@@ -1269,15 +1196,15 @@ test_import_certificate_refusals(void **state)
             "Cert:\\LocalMachine\\CA");
     assert_int_equal(r.rc, 1);
     assert_contains(r.err, "self-signed");
-    result_free(&r);
+    testlib_run_free(&r);
     r = run(in, "Import-Certificate", "-FilePath", p, "-CertStoreLocation",
             "Cert:\\LocalMachine\\My");
     assert_int_equal(r.rc, 2);
     assert_contains(r.err, "Import-ExchangeCertificate");
-    result_free(&r);
+    testlib_run_free(&r);
     r = run(in, "Import-Certificate", "-FilePath", p);
     assert_int_equal(r.rc, 2);
-    result_free(&r);
+    testlib_run_free(&r);
     free(p);
 
     after = listing(in->certdir);
@@ -1290,7 +1217,7 @@ test_import_certificate_refusals(void **state)
             "Cert:\\LocalMachine\\Root");
     assert_int_equal(r.rc, 0);
     assert_contains(r.out, "CN=Postern Test CA");
-    result_free(&r);
+    testlib_run_free(&r);
     free(p);
 
     free(before);

@@ -22,37 +22,9 @@
 #include "config/config.h"
 #include "config/config_param.h"
 #include "lib/password.h"
+#include "testlib.h"
 
 /* ---- helpers ---- */
-
-static char *
-make_dir(void)
-{
-    char tmpl[] = "/tmp/postern-test-config-XXXXXX";
-    char *d = mkdtemp(tmpl);
-
-    assert_non_null(d);
-    return strdup(d);
-}
-
-static void
-remove_dir(char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-
-    assert_non_null(d);
-    while ((e = readdir(d)) != NULL) {
-        char path[512];
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        assert_int_equal(unlink(path), 0);
-    }
-    closedir(d);
-    assert_int_equal(rmdir(dir), 0);
-    free(dir);
-}
 
 static char *
 conf_path(const char *dir)
@@ -63,44 +35,18 @@ conf_path(const char *dir)
     return p;
 }
 
-static void
-write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
-}
-
-static char *
-read_text(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    int c;
-
-    assert_non_null(f);
-    while ((c = fgetc(f)) != EOF)
-        fputc(c, m);
-    fclose(f);
-    fclose(m);
-    return buf;
-}
-
 /* A config loaded from text; NULL with err when it does not load. */
 static struct config *
 load_text(const char *text, char *err, size_t errlen)
 {
-    char *dir = make_dir(), *path = conf_path(dir);
+    char *dir = testlib_mkdtemp("config"), *path = conf_path(dir);
     struct config *cfg;
 
-    write_text(path, text);
+    testlib_write_text(path, text);
     cfg = config_load(path, err, errlen);
     free(path);
-    remove_dir(dir);
+    testlib_rmtree(dir);
+    free(dir);
     return cfg;
 }
 
@@ -115,66 +61,14 @@ assert_load_error(const char *text, const char *want)
     assert_string_equal(err, want);
 }
 
-struct run {
-    int rc;
-    char *out;
-    char *err;
-};
-
-/* Runs a cmdlet; argv ends with NULL. */
-static struct run
-run_in(const char *dir, const char *input, ...)
-{
-    char *argv[64];
-    int argc = 0;
-    va_list ap;
-    struct run r = {0};
-    size_t olen, elen;
-    FILE *out = open_memstream(&r.out, &olen);
-    FILE *err = open_memstream(&r.err, &elen);
-    FILE *in = fmemopen((void *)(input ? input : ""), input ? strlen(input) : 0, "r");
-
-    assert_non_null(in);
-    va_start(ap, input);
-    while ((argv[argc] = va_arg(ap, char *)) != NULL)
-        argc++;
-    va_end(ap);
-    r.rc = cmdlet_run_io(dir, argc, argv, in, out, err);
-    fclose(in);
-    fclose(out);
-    fclose(err);
-    return r;
-}
-
-#define run(dir, ...) run_in(dir, NULL, __VA_ARGS__, (char *)NULL)
+#define run(dir, ...) testlib_cmdlet(dir, NULL, __VA_ARGS__, (char *)NULL)
 
 static void
-run_free(struct run *r)
-{
-    free(r->out);
-    free(r->err);
-}
-
-static void
-assert_run_ok(const char *dir, struct run r)
+assert_run_ok(const char *dir, struct testlib_run r)
 {
     if (r.rc != 0)
         fail_msg("cmdlet failed (%d): %s", r.rc, r.err);
-    run_free(&r);
-}
-
-/* A new instance directory holding config_default("mail.example.test"). */
-static char *
-make_instance(void)
-{
-    char *dir = make_dir(), *path = conf_path(dir), err[512];
-    struct config *cfg = config_default("mail.example.test", NULL, 0);
-
-    if (config_save(cfg, path, err, sizeof(err)) < 0)
-        fail_msg("%s", err);
-    config_unref(cfg);
-    free(path);
-    return dir;
+    testlib_run_free(&r);
 }
 
 static bool
@@ -715,7 +609,7 @@ test_load_errors(void **state)
 static void
 test_round_trip(void **state)
 {
-    char *dir = make_dir(), *path = conf_path(dir), err[1024] = "";
+    char *dir = testlib_mkdtemp("config"), *path = conf_path(dir), err[1024] = "";
     struct config *cfg = load_text(sample, err, sizeof(err));
     struct config *again;
     char *first, *second;
@@ -730,14 +624,14 @@ test_round_trip(void **state)
     assert_int_equal(config_save(cfg, path, err, sizeof(err)), 0);
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
-    first = read_text(path);
+    first = testlib_read_file(path, NULL);
     again = config_load(path, err, sizeof(err));
     if (again == NULL)
         fail_msg("%s\n%s", err, first);
     assert_string_equal(again->receive_connectors[0].comment,
                         "$null # not \\ a comment, \"quoted\"");
     assert_int_equal(config_save(again, path, err, sizeof(err)), 0);
-    second = read_text(path);
+    second = testlib_read_file(path, NULL);
     assert_string_equal(first, second);
     /* The writer documents every parameter, defaults included. */
     assert_has_line(first, "MaxHopCount = 30");
@@ -771,7 +665,8 @@ test_round_trip(void **state)
     config_unref(again);
     config_unref(cfg);
     free(path);
-    remove_dir(dir);
+    testlib_rmtree(dir);
+    free(dir);
 }
 
 static void
@@ -1089,8 +984,8 @@ test_args(void **state)
 static void
 test_cmdlet_seed_line(void **state)
 {
-    char *dir = make_instance();
-    struct run r;
+    char *dir = testlib_instance("config", "mail.example.test");
+    struct testlib_run r;
 
     (void)state;
     /* The seed document's exact line (step 19), as typed in a shell. */
@@ -1104,7 +999,7 @@ test_cmdlet_seed_line(void **state)
     assert_has_line(r.out, "PermissionGroups              : AnonymousUsers, ExchangeUsers");
     assert_has_line(r.out, "Bindings                      : {0.0.0.0:25, [::]:25}");
     assert_string_equal(r.err, "");
-    run_free(&r);
+    testlib_run_free(&r);
 
     /* Step 20: the domain secure list. */
     assert_run_ok(dir, run(dir, "Set-TransportConfig", "-TLSReceiveDomainSecureList",
@@ -1114,15 +1009,16 @@ test_cmdlet_seed_line(void **state)
     assert_has_line(r.out, "TLSReceiveDomainSecureList             : {remotedomain.com, "
                            "remotedomain.net}");
     assert_has_line(r.out, "MaxReceiveSize                         : 10 MB (10,485,760 bytes)");
-    run_free(&r);
-    remove_dir(dir);
+    testlib_run_free(&r);
+    testlib_rmtree(dir);
+    free(dir);
 }
 
 static void
 test_cmdlet_receive_connectors(void **state)
 {
-    char *dir = make_instance();
-    struct run r;
+    char *dir = testlib_instance("config", "mail.example.test");
+    struct testlib_run r;
 
     (void)state;
     r = run(dir, "New-ReceiveConnector", "-Name", "Clients", "-Usage", "Client", "-RemoteIPRanges",
@@ -1132,7 +1028,7 @@ test_cmdlet_receive_connectors(void **state)
     assert_has_line(r.out, "Bindings                      : {0.0.0.0:587}");
     assert_has_line(r.out, "PermissionGroups              : ExchangeUsers");
     assert_has_line(r.out, "AuthMechanism                 : Tls, BasicAuth, BasicAuthRequireTLS");
-    run_free(&r);
+    testlib_run_free(&r);
 
     /* -Internet on the default binding: the same remote ranges as the
      * default connector, which Exchange refuses too. */
@@ -1140,13 +1036,13 @@ test_cmdlet_receive_connectors(void **state)
     assert_int_equal(r.rc, 1);
     assert_non_null(strstr(r.err, "ReceiveConnector \"Internet2\": RemoteIPRanges:"));
     assert_non_null(strstr(r.err, "of ReceiveConnector \"Default mail\" on binding 0.0.0.0:25"));
-    run_free(&r);
+    testlib_run_free(&r);
     r = run(dir, "New-ReceiveConnector", "Internet2", "-Internet", "-Bindings", "127.0.0.1:2525");
     assert_int_equal(r.rc, 0);
     assert_has_line(r.out, "PermissionGroups              : AnonymousUsers");
     assert_has_line(r.out, "AuthMechanism                 : Tls");
     assert_has_line(r.out, "Usage                         : Internet");
-    run_free(&r);
+    testlib_run_free(&r);
 
     r = run(dir, "New-ReceiveConnector", "-Name", "Internal", "-Internal", "-RemoteIPRanges",
             "10.1.2.3");
@@ -1154,26 +1050,26 @@ test_cmdlet_receive_connectors(void **state)
     assert_has_line(r.out,
                     "PermissionGroups              : ExchangeServers, ExchangeLegacyServers");
     assert_has_line(r.out, "Bindings                      : {0.0.0.0:25}");
-    run_free(&r);
+    testlib_run_free(&r);
 
     /* Custom needs bindings and ranges. */
     r = run(dir, "New-ReceiveConnector", "-Name", "Bare", "-Custom");
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.err, "New-ReceiveConnector: ReceiveConnector \"Bare\": Bindings: at "
                                "least one binding (IP:port) is required\n");
-    run_free(&r);
+    testlib_run_free(&r);
     r = run(dir, "New-ReceiveConnector", "-Name", "Two", "-Client", "-Partner");
     assert_int_equal(r.rc, 2);
-    run_free(&r);
+    testlib_run_free(&r);
     r = run(dir, "New-ReceiveConnector", "-Name", "clients", "-Client", "-RemoteIPRanges",
             "1.2.3.4");
     assert_int_equal(r.rc, 1);
     assert_non_null(strstr(r.err, "already exists"));
-    run_free(&r);
+    testlib_run_free(&r);
     r = run(dir, "New-ReceiveConnector", "-Usage", "Client");
     assert_int_equal(r.rc, 2);
     assert_string_equal(r.err, "New-ReceiveConnector: Name: a value is required\n");
-    run_free(&r);
+    testlib_run_free(&r);
 
     /* Set: list add/remove, sizes, timespans. */
     assert_run_ok(dir, run(dir, "Set-ReceiveConnector", "Clients", "-RemoteIPRanges",
@@ -1187,13 +1083,13 @@ test_cmdlet_receive_connectors(void **state)
     assert_has_line(r.out, "ConnectionInactivityTimeout   : 00:01:00");
     assert_has_line(r.out, "Banner                        : 220 clients here");
     assert_has_line(r.out, "ProtocolLoggingLevel          : Verbose");
-    run_free(&r);
+    testlib_run_free(&r);
 
     /* Usage shapes creation only. */
     r = run(dir, "Set-ReceiveConnector", "Clients", "-Usage", "Internet");
     assert_int_equal(r.rc, 2);
     assert_string_equal(r.err, "Set-ReceiveConnector: Usage: unknown parameter\n");
-    run_free(&r);
+    testlib_run_free(&r);
 
     /* Get without identity: all of them, blank-line separated. */
     r = run(dir, "Get-ReceiveConnector");
@@ -1201,7 +1097,7 @@ test_cmdlet_receive_connectors(void **state)
     assert_has_line(r.out, "Identity                      : Default mail");
     assert_has_line(r.out, "Identity                      : Internal");
     assert_non_null(strstr(r.out, "ProtocolLoggingLevel          : None\n\nIdentity"));
-    run_free(&r);
+    testlib_run_free(&r);
 
     /* Rename, then remove. */
     assert_run_ok(dir, run(dir, "Set-ReceiveConnector", "Internal", "-Name", "Hubs"));
@@ -1209,25 +1105,26 @@ test_cmdlet_receive_connectors(void **state)
     assert_int_equal(r.rc, 1);
     assert_string_equal(
         r.err, "Get-ReceiveConnector: ReceiveConnector \"Internal\": Identity: not found\n");
-    run_free(&r);
+    testlib_run_free(&r);
     assert_run_ok(dir, run(dir, "Remove-ReceiveConnector", "SRV\\Hubs", "-Confirm:$false"));
     r = run(dir, "Remove-ReceiveConnector", "Hubs");
     assert_int_equal(r.rc, 1);
-    run_free(&r);
+    testlib_run_free(&r);
     r = run(dir, "Remove-ReceiveConnector");
     assert_int_equal(r.rc, 2);
     assert_string_equal(r.err, "Remove-ReceiveConnector: Identity: a value is required\n");
-    run_free(&r);
-    remove_dir(dir);
+    testlib_run_free(&r);
+    testlib_rmtree(dir);
+    free(dir);
 }
 
 static void
 test_cmdlet_failure_leaves_file(void **state)
 {
-    char *dir = make_instance(), *path = conf_path(dir);
-    char *before = read_text(path), *after;
+    char *dir = testlib_instance("config", "mail.example.test"), *path = conf_path(dir);
+    char *before = testlib_read_file(path, NULL), *after;
     struct stat st1, st2;
-    struct run r;
+    struct testlib_run r;
 
     (void)state;
     assert_int_equal(stat(path, &st1), 0);
@@ -1285,7 +1182,7 @@ test_cmdlet_failure_leaves_file(void **state)
         fclose(fe);
         assert_int_equal(rc, cases[i].rc);
         assert_string_equal(err, cases[i].err);
-        after = read_text(path);
+        after = testlib_read_file(path, NULL);
         assert_string_equal(before, after);
         free(after);
     }
@@ -1295,34 +1192,35 @@ test_cmdlet_failure_leaves_file(void **state)
     assert_int_equal(st1.st_mtim.tv_nsec, st2.st_mtim.tv_nsec);
 
     /* A hand edit gone wrong stops every cmdlet, naming the line. */
-    write_text(path, "[TransportConfig]\nFqdn = mail.example.test\nMaxSendSize = big\n");
+    testlib_write_text(path, "[TransportConfig]\nFqdn = mail.example.test\nMaxSendSize = big\n");
     r = run(dir, "Set-TransportConfig", "-MaxSendSize", "20MB");
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.err, "Set-TransportConfig: postern.conf:3: TransportConfig: "
                                "MaxSendSize: 'big' is not a size (examples: 10MB, 64 KB, 65536, "
                                "Unlimited)\n");
-    run_free(&r);
-    after = read_text(path);
+    testlib_run_free(&r);
+    after = testlib_read_file(path, NULL);
     assert_string_equal(after, "[TransportConfig]\nFqdn = mail.example.test\nMaxSendSize = big\n");
     free(after);
     free(before);
     free(path);
-    remove_dir(dir);
+    testlib_rmtree(dir);
+    free(dir);
 
     /* No instance at all. */
     r = run("/nonexistent-postern", "Get-ReceiveConnector");
     assert_int_equal(r.rc, 1);
     assert_non_null(strstr(r.err, "setup"));
-    run_free(&r);
+    testlib_run_free(&r);
 }
 
 static void
 test_cmdlet_domains_mailboxes(void **state)
 {
-    char *dir = make_instance(), *path = conf_path(dir), *text;
+    char *dir = testlib_instance("config", "mail.example.test"), *path = conf_path(dir), *text;
     struct config *cfg;
     char err[512];
-    struct run r;
+    struct testlib_run r;
 
     (void)state;
     /* No accepted domain yet: a mailbox has nowhere to live. */
@@ -1330,40 +1228,40 @@ test_cmdlet_domains_mailboxes(void **state)
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.err, "New-Mailbox: Mailbox \"alice@example.test\": PrimarySmtpAddress: "
                                "example.test is not in an Authoritative accepted domain\n");
-    run_free(&r);
+    testlib_run_free(&r);
 
     r = run(dir, "New-AcceptedDomain", "-DomainName", "Example.TEST");
     assert_int_equal(r.rc, 0);
     assert_has_line(r.out, "Identity   : example.test");
     assert_has_line(r.out, "DomainType : Authoritative");
     assert_has_line(r.out, "Default    : True");
-    run_free(&r);
+    testlib_run_free(&r);
     r = run(dir, "New-AcceptedDomain", "Corp", "-DomainName", "*.corp.test", "-DomainType",
             "InternalRelay");
     assert_int_equal(r.rc, 0);
     assert_has_line(r.out, "Default    : False");
-    run_free(&r);
+    testlib_run_free(&r);
     r = run(dir, "New-AcceptedDomain", "-DomainName", "bad.*.test");
     assert_int_equal(r.rc, 1);
-    run_free(&r);
+    testlib_run_free(&r);
     r = run(dir, "Set-AcceptedDomain", "Corp", "-DomainName", "x.test");
     assert_int_equal(r.rc, 2);
-    run_free(&r);
+    testlib_run_free(&r);
 
     /* The password from standard input, stored hashed, never shown. */
-    r = run_in(dir, "s3cret pass\n", "New-Mailbox", "-Name", "Alice", "-PrimarySmtpAddress",
-               "Alice@EXAMPLE.test", "-Password", "-", (char *)NULL);
+    r = testlib_cmdlet(dir, "s3cret pass\n", "New-Mailbox", "-Name", "Alice", "-PrimarySmtpAddress",
+                       "Alice@EXAMPLE.test", "-Password", "-", (char *)NULL);
     assert_int_equal(r.rc, 0);
     assert_has_line(r.out, "Identity           : Alice");
     assert_has_line(r.out, "PrimarySmtpAddress : Alice@example.test");
     assert_null(strstr(r.out, "$y$"));
     assert_null(strstr(r.out, "Password"));
-    run_free(&r);
+    testlib_run_free(&r);
     cfg = config_load(path, err, sizeof(err));
     assert_non_null(cfg);
     assert_true(password_verify("s3cret pass", cfg->mailboxes[0].password_hash));
     config_unref(cfg);
-    text = read_text(path);
+    text = testlib_read_file(path, NULL);
     assert_null(strstr(text, "s3cret"));
     free(text);
 
@@ -1374,39 +1272,40 @@ test_cmdlet_domains_mailboxes(void **state)
     r = run(dir, "Get-Mailbox");
     assert_int_equal(r.rc, 0);
     assert_null(strstr(r.out, "$y$"));
-    run_free(&r);
+    testlib_run_free(&r);
     r = run(dir, "Set-Mailbox", "Alice", "-PasswordHash", "$y$x");
     assert_int_equal(r.rc, 2);
-    run_free(&r);
-    r = run_in(dir, "", "Set-Mailbox", "Alice", "-Password", "-", (char *)NULL);
+    testlib_run_free(&r);
+    r = testlib_cmdlet(dir, "", "Set-Mailbox", "Alice", "-Password", "-", (char *)NULL);
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.err, "Set-Mailbox: Password: no password on standard input\n");
-    run_free(&r);
+    testlib_run_free(&r);
 
     /* The default domain moves, and cannot be removed while others exist. */
     r = run(dir, "Remove-AcceptedDomain", "example.test");
     assert_int_equal(r.rc, 1);
     assert_non_null(strstr(r.err, "the default accepted domain cannot be removed"));
-    run_free(&r);
+    testlib_run_free(&r);
     assert_run_ok(dir, run(dir, "Set-AcceptedDomain", "Corp", "-MakeDefault", "-DomainType",
                            "Authoritative"));
     r = run(dir, "Get-AcceptedDomain");
     assert_non_null(strstr(r.out, "Default    : False\n\nIdentity   : Corp\n"));
     assert_has_line(r.out, "Default    : True");
-    run_free(&r);
+    testlib_run_free(&r);
     /* Removing the domain would orphan the mailbox. */
     r = run(dir, "Remove-AcceptedDomain", "example.test");
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.err, "Remove-AcceptedDomain: Mailbox \"Alice\": PrimarySmtpAddress: "
                                "example.test is not in an Authoritative accepted domain\n");
-    run_free(&r);
+    testlib_run_free(&r);
     assert_run_ok(dir, run(dir, "Remove-Mailbox", "Alice"));
     assert_run_ok(dir, run(dir, "Remove-AcceptedDomain", "example.test"));
     r = run(dir, "Get-AcceptedDomain", "-Identity", "example.test");
     assert_int_equal(r.rc, 1);
-    run_free(&r);
+    testlib_run_free(&r);
     free(path);
-    remove_dir(dir);
+    testlib_rmtree(dir);
+    free(dir);
 }
 
 /* ---- send connectors, routing values, retry timers ---- */
@@ -1721,7 +1620,7 @@ test_tls_cipher_profile(void **state)
     struct transport_config tc;
     char *dir, *text, err[1024] = "";
     struct config *cfg;
-    struct run r;
+    struct testlib_run r;
 
     (void)state;
     /* Intermediate unless set; names case-insensitive, shown as spelled. */
@@ -1752,23 +1651,24 @@ test_tls_cipher_profile(void **state)
                       "Modern, Intermediate, Compatible");
 
     /* The cmdlet an administrator types. */
-    dir = make_instance();
+    dir = testlib_instance("config", "mail.example.test");
     r = run(dir, "Get-TransportConfig");
     assert_int_equal(r.rc, 0);
     assert_has_line(r.out, "TlsCipherProfile                       : Intermediate");
-    run_free(&r);
+    testlib_run_free(&r);
     assert_run_ok(dir, run(dir, "Set-TransportConfig", "-TlsCipherProfile", "Modern"));
     r = run(dir, "Get-TransportConfig");
     assert_has_line(r.out, "TlsCipherProfile                       : Modern");
-    run_free(&r);
+    testlib_run_free(&r);
     r = run(dir, "Set-TransportConfig", "-TlsCipherProfile", "Legacy");
     assert_int_not_equal(r.rc, 0);
     assert_non_null(strstr(r.err, "Modern, Intermediate, Compatible"));
-    run_free(&r);
+    testlib_run_free(&r);
     r = run(dir, "Get-TransportConfig");
     assert_has_line(r.out, "TlsCipherProfile                       : Modern");
-    run_free(&r);
-    remove_dir(dir);
+    testlib_run_free(&r);
+    testlib_rmtree(dir);
+    free(dir);
 }
 
 static const char send_sample[] = "[TransportConfig]\n"
@@ -1813,7 +1713,7 @@ static const char send_sample[] = "[TransportConfig]\n"
 static void
 test_send_connector_file(void **state)
 {
-    char *dir = make_dir(), *path = conf_path(dir), err[1024] = "";
+    char *dir = testlib_mkdtemp("config"), *path = conf_path(dir), err[1024] = "";
     struct config *cfg = load_text(send_sample, err, sizeof(err)), *again, *c;
     const struct send_connector *sc;
     char *first, *second;
@@ -1883,12 +1783,12 @@ test_send_connector_file(void **state)
 
     /* Round trip: the writer's text reads back as itself. */
     assert_int_equal(config_save(cfg, path, err, sizeof(err)), 0);
-    first = read_text(path);
+    first = testlib_read_file(path, NULL);
     again = config_load(path, err, sizeof(err));
     if (again == NULL)
         fail_msg("%s\n%s", err, first);
     assert_int_equal(config_save(again, path, err, sizeof(err)), 0);
-    second = read_text(path);
+    second = testlib_read_file(path, NULL);
     assert_string_equal(first, second);
     assert_has_line(first, "[SendConnector \"Relay\"]");
     assert_has_line(first, "AddressSpaces = SMTP:contoso.com;1, SMTP:*.fabrikam.com;5");
@@ -1929,7 +1829,8 @@ test_send_connector_file(void **state)
     config_unref(again);
     config_unref(cfg);
     free(path);
-    remove_dir(dir);
+    testlib_rmtree(dir);
+    free(dir);
 
     /* Faults point at the line. */
     assert_load_error("[SendConnector \"X\"]\nAddressSpaces = *contoso.com\n",
@@ -2067,7 +1968,7 @@ static void
 test_redact_secrets(void **state)
 {
     static const char *const secret_params[] = {"PasswordHash", "AuthenticationCredential"};
-    char *dir = make_dir(), *path = conf_path(dir), err[1024] = "";
+    char *dir = testlib_mkdtemp("config"), *path = conf_path(dir), err[1024] = "";
     char *text = secrets_sample(), *full, *redacted, *again_text;
     struct config *cfg = config_load_text(text, strlen(text), "daemon", err, sizeof(err));
     struct config *red, *again;
@@ -2156,7 +2057,7 @@ test_redact_secrets(void **state)
     assert_non_null(strstr(err, "a configuration without its secrets is not saved"));
     assert_int_equal(stat(path, &st), -1);
     assert_int_equal(config_save(cfg, path, err, sizeof(err)), 0);
-    char *saved = read_text(path);
+    char *saved = testlib_read_file(path, NULL);
     assert_string_equal(saved, full);
     free(saved);
 
@@ -2186,7 +2087,8 @@ test_redact_secrets(void **state)
     config_unref(cfg);
     unlink(path);
     free(path);
-    remove_dir(dir);
+    testlib_rmtree(dir);
+    free(dir);
 }
 
 static struct send_connector *
@@ -2326,8 +2228,8 @@ test_validate_send_rules(void **state)
 static void
 test_cmdlet_send_connectors(void **state)
 {
-    char *dir = make_instance(), *path = conf_path(dir), *text;
-    struct run r;
+    char *dir = testlib_instance("config", "mail.example.test"), *path = conf_path(dir), *text;
+    struct testlib_run r;
 
     (void)state;
     r = run(dir, "New-SendConnector", "-Name", "Out", "-AddressSpaces", "*", "-SmartHosts",
@@ -2339,7 +2241,7 @@ test_cmdlet_send_connectors(void **state)
     assert_has_line(r.out, "SmartHosts                  : {127.0.0.1}");
     assert_has_line(r.out, "Port                        : 2526");
     assert_has_line(r.out, "DNSRoutingEnabled           : False");
-    run_free(&r);
+    testlib_run_free(&r);
     r = run(dir, "Get-SendConnector", "out");
     assert_int_equal(r.rc, 0);
     assert_has_line(r.out, "Identity                    : Out");
@@ -2352,7 +2254,7 @@ test_cmdlet_send_connectors(void **state)
     assert_has_line(r.out, "ConnectionInactivityTimeOut : 00:10:00");
     assert_has_line(r.out, "ErrorPolicies               : Default");
     assert_string_equal(r.err, "");
-    run_free(&r);
+    testlib_run_free(&r);
 
     /* The credential: on the command line or from standard input, kept in
      * the file, shown by user name only. */
@@ -2360,38 +2262,39 @@ test_cmdlet_send_connectors(void **state)
             "-AuthenticationCredential", "relayuser:s3cret-arg");
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "");
-    run_free(&r);
+    testlib_run_free(&r);
     r = run(dir, "Get-SendConnector");
     assert_int_equal(r.rc, 0);
     assert_has_line(r.out, "AuthenticationCredential    : relayuser");
     assert_null(strstr(r.out, "s3cret"));
-    run_free(&r);
-    text = read_text(path);
+    testlib_run_free(&r);
+    text = testlib_read_file(path, NULL);
     assert_has_line(text, "AuthenticationCredential = relayuser:s3cret-arg");
     free(text);
-    r = run_in(dir, "other:pa ss word\n", "Set-SendConnector", "-Identity", "Out",
-               "-AuthenticationCredential", "-", (char *)NULL);
+    r = testlib_cmdlet(dir, "other:pa ss word\n", "Set-SendConnector", "-Identity", "Out",
+                       "-AuthenticationCredential", "-", (char *)NULL);
     assert_int_equal(r.rc, 0);
-    run_free(&r);
-    text = read_text(path);
+    testlib_run_free(&r);
+    text = testlib_read_file(path, NULL);
     assert_has_line(text, "AuthenticationCredential = \"other:pa ss word\"");
     free(text);
-    r = run_in(dir, "", "Set-SendConnector", "Out", "-AuthenticationCredential", "-", (char *)NULL);
+    r = testlib_cmdlet(dir, "", "Set-SendConnector", "Out", "-AuthenticationCredential", "-",
+                       (char *)NULL);
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.err,
                         "Set-SendConnector: AuthenticationCredential: no user:password on standard "
                         "input\n");
-    run_free(&r);
+    testlib_run_free(&r);
     r = run(dir, "Set-SendConnector", "Out", "-AuthenticationCredential", "nopass");
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.err,
                         "Set-SendConnector: SendConnector \"Out\": AuthenticationCredential: "
                         "expected user:password\n");
-    run_free(&r);
+    testlib_run_free(&r);
     r = run(dir, "Set-SendConnector", "Out", "-AuthenticationCredential", "a:b",
             "-AuthenticationCredential", "c:d");
     assert_int_equal(r.rc, 2);
-    run_free(&r);
+    testlib_run_free(&r);
     /* Removing the credential that BasicAuthRequireTLS needs is refused. */
     r = run(dir, "Set-SendConnector", "Out", "-AuthenticationCredential", "$null");
     assert_int_equal(r.rc, 1);
@@ -2399,82 +2302,82 @@ test_cmdlet_send_connectors(void **state)
                         "Set-SendConnector: SendConnector \"Out\": AuthenticationCredential: "
                         "required by SmartHostAuthMechanism BasicAuthRequireTLS "
                         "(user:password)\n");
-    run_free(&r);
+    testlib_run_free(&r);
 
     /* New- with a credential from standard input: the output names the
      * user only. */
-    r = run_in(dir, "isp-user:t0psecret\n", "New-SendConnector", "ISP", "-AddressSpaces",
-               "contoso.com,*.contoso.com;5", "-DNSRoutingEnabled:$false", "-SmartHosts",
-               "relay.isp.test,[2001:db8::25]", "-SmartHostAuthMechanism", "BasicAuth",
-               "-AuthenticationCredential", "-", (char *)NULL);
+    r = testlib_cmdlet(dir, "isp-user:t0psecret\n", "New-SendConnector", "ISP", "-AddressSpaces",
+                       "contoso.com,*.contoso.com;5", "-DNSRoutingEnabled:$false", "-SmartHosts",
+                       "relay.isp.test,[2001:db8::25]", "-SmartHostAuthMechanism", "BasicAuth",
+                       "-AuthenticationCredential", "-", (char *)NULL);
     if (r.rc != 0)
         fail_msg("%s", r.err);
     assert_has_line(r.out, "AuthenticationCredential    : isp-user");
     assert_has_line(r.out, "AddressSpaces               : {SMTP:contoso.com;1, "
                            "SMTP:*.contoso.com;5}");
     assert_null(strstr(r.out, "t0psecret"));
-    run_free(&r);
+    testlib_run_free(&r);
     r = run(dir, "Get-SendConnector");
     assert_null(strstr(r.out, "t0psecret"));
     assert_null(strstr(r.out, "s3cret"));
     assert_null(strstr(r.out, "pa ss"));
-    run_free(&r);
+    testlib_run_free(&r);
 
     /* Usage presets. */
     r = run(dir, "New-SendConnector", "Hub", "-Internal", "-AddressSpaces", "corp.test");
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.err, "New-SendConnector: SendConnector \"Hub\": SmartHosts: at least "
                                "one smart host is required when DNSRoutingEnabled is False\n");
-    run_free(&r);
+    testlib_run_free(&r);
     r = run(dir, "New-SendConnector", "Hub", "-Usage", "Internal", "-AddressSpaces", "corp.test",
             "-SmartHosts", "hub.corp.test");
     assert_int_equal(r.rc, 0);
     assert_has_line(r.out, "Usage                       : Internal");
     assert_has_line(r.out, "DNSRoutingEnabled           : False");
-    run_free(&r);
+    testlib_run_free(&r);
     r = run(dir, "New-SendConnector", "Partners", "-Partner", "-AddressSpaces", "*");
     assert_int_equal(r.rc, 1);
     assert_non_null(strstr(r.err, "DomainSecureEnabled: cannot be used with the address space *"));
-    run_free(&r);
+    testlib_run_free(&r);
     r = run(dir, "New-SendConnector", "Partners", "-Partner", "-AddressSpaces", "fabrikam.com");
     assert_int_equal(r.rc, 0);
     assert_has_line(r.out, "DomainSecureEnabled         : True");
     assert_has_line(r.out, "DNSRoutingEnabled           : True");
-    run_free(&r);
+    testlib_run_free(&r);
     r = run(dir, "New-SendConnector", "Web", "-Internet", "-AddressSpaces", "*;10",
             "-DNSRoutingEnabled", "$false", "-SmartHosts", "192.0.2.1");
     assert_int_equal(r.rc, 0);
     /* Explicit parameters win over the preset. */
     assert_has_line(r.out, "DNSRoutingEnabled           : False");
-    run_free(&r);
+    testlib_run_free(&r);
     r = run(dir, "New-SendConnector", "Two", "-Internet", "-Partner", "-AddressSpaces", "*");
     assert_int_equal(r.rc, 2);
-    run_free(&r);
+    testlib_run_free(&r);
 
     /* Usage errors: no AddressSpaces, no name, a name taken, Set -Usage. */
     r = run(dir, "New-SendConnector", "-Name", "NoSpace");
     assert_int_equal(r.rc, 2);
     assert_string_equal(r.err, "New-SendConnector: AddressSpaces: a value is required "
                                "(contoso.com, *.contoso.com;5, *)\n");
-    run_free(&r);
+    testlib_run_free(&r);
     r = run(dir, "New-SendConnector", "-AddressSpaces", "*");
     assert_int_equal(r.rc, 2);
     assert_string_equal(r.err, "New-SendConnector: Name: a value is required\n");
-    run_free(&r);
+    testlib_run_free(&r);
     r = run(dir, "New-SendConnector", "OUT", "-AddressSpaces", "*");
     assert_int_equal(r.rc, 1);
     assert_non_null(strstr(r.err, "already exists"));
-    run_free(&r);
+    testlib_run_free(&r);
     r = run(dir, "Set-SendConnector", "Out", "-Usage", "Internet");
     assert_int_equal(r.rc, 2);
     assert_string_equal(r.err, "Set-SendConnector: Usage: unknown parameter\n");
-    run_free(&r);
+    testlib_run_free(&r);
     r = run(dir, "New-SendConnector", "Bad", "-AddressSpaces", "*contoso.com");
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.err, "New-SendConnector: SendConnector \"Bad\": AddressSpaces: "
                                "'*contoso.com': a wildcard is allowed only as * or as *.domain "
                                "(*.contoso.com)\n");
-    run_free(&r);
+    testlib_run_free(&r);
 
     /* Set: address spaces by @{Add/Remove}, the smart host list. */
     assert_run_ok(dir, run(dir, "Set-SendConnector", "ISP", "-AddressSpaces",
@@ -2487,12 +2390,12 @@ test_cmdlet_send_connectors(void **state)
     assert_has_line(r.out, "SmartHosts                  : {relay.isp.test}");
     assert_has_line(r.out, "TlsAuthLevel                : CertificateValidation");
     assert_has_line(r.out, "ErrorPolicies               : DowngradeDnsFailures");
-    run_free(&r);
+    testlib_run_free(&r);
     r = run(dir, "Set-SendConnector", "ISP", "-IgnoreSTARTTLS", "$true");
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.err, "Set-SendConnector: SendConnector \"ISP\": IgnoreSTARTTLS: cannot "
                                "be True when RequireTLS is True\n");
-    run_free(&r);
+    testlib_run_free(&r);
 
     /* LmtpServer on accepted domains and mailboxes. */
     assert_run_ok(dir, run(dir, "New-AcceptedDomain", "-DomainName", "example.test"));
@@ -2500,21 +2403,21 @@ test_cmdlet_send_connectors(void **state)
         dir, run(dir, "Set-AcceptedDomain", "example.test", "-LmtpServer", "/run/dovecot/lmtp"));
     r = run(dir, "Get-AcceptedDomain", "example.test");
     assert_has_line(r.out, "LmtpServer : /run/dovecot/lmtp");
-    run_free(&r);
+    testlib_run_free(&r);
     r = run(dir, "New-Mailbox", "-PrimarySmtpAddress", "bob@example.test", "-LmtpServer",
             "[::1]:2424");
     assert_int_equal(r.rc, 0);
     assert_has_line(r.out, "LmtpServer         : [::1]:2424");
-    run_free(&r);
+    testlib_run_free(&r);
     assert_run_ok(dir, run(dir, "Set-Mailbox", "bob@example.test", "-LmtpServer", "127.0.0.1:24"));
     r = run(dir, "Set-Mailbox", "bob@example.test", "-LmtpServer", "localhost");
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.err, "Set-Mailbox: Mailbox \"bob@example.test\": LmtpServer: not "
                                "host:port, [IPv6]:port or /path/to/socket\n");
-    run_free(&r);
+    testlib_run_free(&r);
     r = run(dir, "Get-Mailbox", "bob@example.test");
     assert_has_line(r.out, "LmtpServer         : 127.0.0.1:24");
-    run_free(&r);
+    testlib_run_free(&r);
 
     /* TransportConfig timers through the cmdlet. */
     assert_run_ok(dir, run(dir, "Set-TransportConfig", "-MessageRetryInterval", "00:00:02",
@@ -2524,19 +2427,20 @@ test_cmdlet_send_connectors(void **state)
     assert_has_line(r.out, "MessageRetryInterval                   : 00:00:02");
     assert_has_line(r.out, "MessageExpirationTimeout               : 1.00:00:00");
     assert_has_line(r.out, "ExternalDNSServers                     : {127.0.0.1@5353}");
-    run_free(&r);
+    testlib_run_free(&r);
 
     /* Remove. */
     assert_run_ok(dir, run(dir, "Remove-SendConnector", "SRV\\Hub", "-Confirm:$false"));
     r = run(dir, "Get-SendConnector", "Hub");
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.err, "Get-SendConnector: SendConnector \"Hub\": Identity: not found\n");
-    run_free(&r);
+    testlib_run_free(&r);
     r = run(dir, "Remove-SendConnector", "Hub");
     assert_int_equal(r.rc, 1);
-    run_free(&r);
+    testlib_run_free(&r);
     free(path);
-    remove_dir(dir);
+    testlib_rmtree(dir);
+    free(dir);
 }
 
 int

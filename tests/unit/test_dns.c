@@ -1,7 +1,10 @@
 /*
  * test_dns.c — tests for net/dns against a real unbound server on loopback
  * (started by the test with local zone data), a UDP socket that never
- * answers (timeouts), and IP literals (no DNS at all).
+ * answers (timeouts), and IP literals (no DNS at all); and resolvers built
+ * from a copy of resolv.conf in a child chroot()ed into an empty directory
+ * (root only), answered by a second unbound on port 53 of an unused
+ * 127.53.x.y.
  * Must never: use the host's resolvers or the network beyond 127.0.0.1, or
  * leave the unbound process behind (it is killed in teardown, and dies
  * with the test process if that crashes).
@@ -25,11 +28,13 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "net/dns.h"
+#include "testlib.h"
 
 #define UNBOUND_PATH "/usr/sbin/unbound"
 #define WAIT_MS 10000 /* longest wait for one answer from the local server */
@@ -220,14 +225,14 @@ udp_bound(uint16_t port, uint16_t *got)
 }
 
 static void
-write_conf(uint16_t port)
+write_conf(const char *path, const char *ip, uint16_t port)
 {
-    FILE *f = fopen(conf_path, "w");
+    FILE *f = fopen(path, "w");
 
     assert_non_null(f);
     fprintf(f,
             "server:\n"
-            "  interface: 127.0.0.1\n"
+            "  interface: %s\n"
             "  port: %u\n"
             "  do-daemonize: no\n"
             "  use-syslog: no\n"
@@ -240,7 +245,7 @@ write_conf(uint16_t port)
             "  do-ip6: no\n"
             "  num-threads: 1\n"
             "  module-config: \"iterator\"\n",
-            port, tmpdir);
+            ip, port, tmpdir);
     for (size_t i = 0; i < sizeof(zone_lines) / sizeof(zone_lines[0]); i++)
         fprintf(f, "  %s\n", zone_lines[i]);
     /* Twelve MX hosts, to check the limit of ten. */
@@ -254,7 +259,7 @@ write_conf(uint16_t port)
 
 /* One raw query for ready.test A (RFC 1035 4.1): true on any answer. */
 static bool
-unbound_answers(uint16_t port)
+unbound_answers(const char *ip, uint16_t port)
 {
     static const uint8_t query[] = {0x12, 0x34, 0x01, 0x00, 0, 1,   0,   0,   0,   0, 0, 0, 5, 'r',
                                     'e',  'a',  'd',  'y',  4, 't', 'e', 's', 't', 0, 0, 1, 0, 1};
@@ -267,7 +272,7 @@ unbound_answers(uint16_t port)
     assert_true(fd >= 0);
     memset(&sin, 0, sizeof(sin));
     sin.sin_family = AF_INET;
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(inet_pton(AF_INET, ip, &sin.sin_addr), 1);
     sin.sin_port = htons(port);
     if (sendto(fd, query, sizeof(query), 0, (struct sockaddr *)&sin, sizeof(sin)) ==
         (ssize_t)sizeof(query)) {
@@ -284,14 +289,50 @@ unbound_answers(uint16_t port)
 }
 
 static void
-unbound_stop(void)
+unbound_kill(pid_t *pid)
 {
-    if (unbound_pid > 0) {
-        kill(unbound_pid, SIGTERM);
-        while (waitpid(unbound_pid, NULL, 0) < 0 && errno == EINTR)
+    if (*pid > 0) {
+        kill(*pid, SIGTERM);
+        while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
             ;
     }
-    unbound_pid = -1;
+    *pid = -1;
+}
+
+static void
+unbound_stop(void)
+{
+    unbound_kill(&unbound_pid);
+}
+
+/* Runs unbound with conf until it answers on ip:port: its pid, or -1. */
+static pid_t
+unbound_spawn(const char *conf, const char *ip, uint16_t port)
+{
+    pid_t pid = fork();
+
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int lfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+
+        /* Dies with the test, even if the test crashes before teardown. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (lfd >= 0) {
+            dup2(lfd, 1);
+            dup2(lfd, 2);
+        }
+        execl(UNBOUND_PATH, "unbound", "-d", "-c", conf, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 50; i++) {
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return -1;
+        if (unbound_answers(ip, port))
+            return pid;
+        usleep(100 * 1000);
+    }
+    unbound_kill(&pid);
+    return -1;
 }
 
 static bool
@@ -303,34 +344,12 @@ unbound_start(void)
     /* Free a moment ago; unbound binds it again (a race we retry on). */
     assert_true(fd >= 0);
     close(fd);
-    write_conf(port);
-    unbound_pid = fork();
-    assert_true(unbound_pid >= 0);
-    if (unbound_pid == 0) {
-        int lfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-
-        /* Dies with the test, even if the test crashes before teardown. */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (lfd >= 0) {
-            dup2(lfd, 1);
-            dup2(lfd, 2);
-        }
-        execl(UNBOUND_PATH, "unbound", "-d", "-c", conf_path, (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 50; i++) {
-        if (waitpid(unbound_pid, NULL, WNOHANG) == unbound_pid) {
-            unbound_pid = -1;
-            return false;
-        }
-        if (unbound_answers(port)) {
-            snprintf(server, sizeof(server), "127.0.0.1@%u", port);
-            return true;
-        }
-        usleep(100 * 1000);
-    }
-    unbound_stop();
-    return false;
+    write_conf(conf_path, "127.0.0.1", port);
+    unbound_pid = unbound_spawn(conf_path, "127.0.0.1", port);
+    if (unbound_pid < 0)
+        return false;
+    snprintf(server, sizeof(server), "127.0.0.1@%u", port);
+    return true;
 }
 
 static int
@@ -813,6 +832,180 @@ test_new_errors(void **state)
     dns_free(NULL);
 }
 
+/* --- the system's resolvers, read once ------------------------------------ */
+
+static void
+test_system_resolvers_copy(void **state)
+{
+    char path[160], text[256], err[256] = "";
+    struct dns *dns;
+
+    snprintf(path, sizeof(path), "%s/resolv.conf", tmpdir);
+    /* No nameserver line: the local one (resolv.conf(5)); only creation is
+     * checked (nothing listens there). */
+    testlib_write_text(path, "search example.test\noptions ndots:1\n");
+    assert_int_equal(dns_system_load(path, err, sizeof(err)), 0);
+    dns = dns_new(base, NULL, 0, err, sizeof(err));
+    if (dns == NULL)
+        fail_msg("dns_new: %s", err);
+    dns_free(dns);
+    /* An address libunbound refuses fails dns_new, naming the file. */
+    testlib_write_text(path, "nameserver\tzz.example\n");
+    assert_int_equal(dns_system_load(path, err, sizeof(err)), 0);
+    assert_null(dns_new(base, NULL, 0, err, sizeof(err)));
+    snprintf(text, sizeof(text), "DNS: cannot use \"%s\": ", path);
+    assert_true(strncmp(err, text, strlen(text)) == 0);
+    /* The copy stands: a good file on disk now changes nothing. */
+    testlib_write_text(path, "nameserver 127.0.0.1\n");
+    assert_null(dns_new(base, NULL, 0, err, sizeof(err)));
+    /* A missing file: the load fails, and so does dns_new, with that reason. */
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(dns_system_load(path, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "No such file or directory"));
+    err[0] = '\0';
+    assert_null(dns_new(base, NULL, 0, err, sizeof(err)));
+    assert_non_null(strstr(err, "No such file or directory"));
+    /* Explicit servers never needed the file. */
+    dns_free(dns_for(server));
+    /* Back to the system's own for whatever runs next. */
+    if (access("/etc/resolv.conf", R_OK) == 0)
+        assert_int_equal(dns_system_load(NULL, err, sizeof(err)), 0);
+}
+
+/* Can ip:53 be bound, over UDP and TCP? */
+static bool
+port53_free(const char *ip)
+{
+    struct sockaddr_in sin;
+    bool ok = true;
+
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(53);
+    assert_int_equal(inet_pton(AF_INET, ip, &sin.sin_addr), 1);
+    for (int i = 0; i < 2 && ok; i++) {
+        int fd = socket(AF_INET, i == 0 ? SOCK_DGRAM : SOCK_STREAM, 0);
+
+        assert_true(fd >= 0);
+        ok = bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0;
+        close(fd);
+    }
+    return ok;
+}
+
+/* In a child chrooted into empty (no file at all): resolvers built from
+ * the copy of resolv.conf, twice (as a reconfiguration rebuilds them), and
+ * from a server list, each answering. 0, or 1 with why in msg. No cmocka
+ * assertion here: the child must not go on with the parent's tests. */
+static int
+chroot_child(const char *empty, char *msg, size_t msglen)
+{
+    static const uint8_t want[4] = {192, 0, 2, 99};
+    char *servers[1] = {server}, err[256] = "";
+    const struct sockaddr_in *sin;
+    struct capture c;
+    struct dns *dns;
+
+    if (chroot(empty) != 0 || chdir("/") != 0)
+        return snprintf(msg, msglen, "cannot chroot to %s: %s", empty, strerror(errno)), 1;
+    /* The loop of this process: the parent's shares its epoll instance. */
+    if ((base = event_base_new()) == NULL)
+        return snprintf(msg, msglen, "event_base_new"), 1;
+    for (int round = 0; round < 2; round++) {
+        if ((dns = dns_new(base, NULL, 0, err, sizeof(err))) == NULL)
+            return snprintf(msg, msglen, "dns_new from resolv.conf's copy: %s", err), 1;
+        memset(&c, 0, sizeof(c));
+        dns_resolve_mx(dns, "multi.test", capture_cb, &c);
+        run_until(&c.calls, 1, WAIT_MS);
+        dns_free(dns);
+        if (c.calls != 1 || c.status != DNS_OK || c.nhosts != 3)
+            return snprintf(msg, msglen, "round %d: MX multi.test: %d calls, status %d (%s)", round,
+                            c.calls, c.status, c.error),
+                   1;
+    }
+    if ((dns = dns_new(base, servers, 1, err, sizeof(err))) == NULL)
+        return snprintf(msg, msglen, "dns_new(%s): %s", server, err), 1;
+    memset(&c, 0, sizeof(c));
+    dns_resolve_host(dns, "ready.test", capture_cb, &c);
+    run_until(&c.calls, 1, WAIT_MS);
+    dns_free(dns);
+    sin = (const struct sockaddr_in *)&c.hosts[0].addrs[0];
+    if (c.calls != 1 || c.status != DNS_OK || c.nhosts != 1 || c.hosts[0].naddrs != 1 ||
+        memcmp(&sin->sin_addr, want, 4) != 0)
+        return snprintf(msg, msglen, "ready.test: status %d (%s)", c.status, c.error), 1;
+    /* The control: the chroot itself has no resolv.conf to read. */
+    if (dns_system_load(NULL, err, sizeof(err)) == 0)
+        return snprintf(msg, msglen, "/etc/resolv.conf is readable in the chroot"), 1;
+    if ((dns = dns_new(base, NULL, 0, err, sizeof(err))) != NULL)
+        return snprintf(msg, msglen, "dns_new without resolv.conf or its copy worked"), 1;
+    return 0;
+}
+
+static void
+test_resolvers_in_chroot(void **state)
+{
+    char ip[32] = "", conf53[160], resolv[160], empty[160], text[256], msg[512] = "", err[256];
+    pid_t ns_pid = -1, pid;
+    int fds[2], status;
+    ssize_t n;
+
+    if (geteuid() != 0) {
+        skip();
+        return;
+    }
+    /* resolv.conf has no port: a second unbound on port 53 of an address
+     * of 127.0.0.0/8 that nobody uses. */
+    srand((unsigned)getpid());
+    snprintf(conf53, sizeof(conf53), "%s/unbound53.conf", tmpdir);
+    for (int attempt = 0; attempt < 5 && ns_pid < 0; attempt++) {
+        snprintf(ip, sizeof(ip), "127.53.%d.%d", 1 + rand() % 254, 1 + rand() % 254);
+        if (!port53_free(ip))
+            continue;
+        write_conf(conf53, ip, 53);
+        ns_pid = unbound_spawn(conf53, ip, 53);
+    }
+    if (ns_pid < 0) {
+        unlink(conf53);
+        print_message("no free port 53 on 127.53.0.0/16 for a name server: skipped\n");
+        skip();
+        return;
+    }
+    snprintf(resolv, sizeof(resolv), "%s/resolv.conf", tmpdir);
+    snprintf(text, sizeof(text),
+             "# as a system has it\nsearch example.test\nnameserver %s # the test's unbound\n"
+             "options ndots:1 timeout:2\n",
+             ip);
+    testlib_write_text(resolv, text);
+    assert_int_equal(dns_system_load(resolv, err, sizeof(err)), 0);
+    snprintf(empty, sizeof(empty), "%s/empty", tmpdir);
+    assert_int_equal(mkdir(empty, 0755), 0);
+
+    assert_int_equal(pipe(fds), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int rc;
+
+        close(fds[0]);
+        rc = chroot_child(empty, msg, sizeof(msg));
+        (void)!write(fds[1], msg, strlen(msg));
+        _exit(rc);
+    }
+    close(fds[1]);
+    n = read(fds[0], msg, sizeof(msg) - 1);
+    msg[n > 0 ? n : 0] = '\0';
+    close(fds[0]);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    unbound_kill(&ns_pid);
+    unlink(conf53);
+    unlink(resolv);
+    rmdir(empty);
+    if (access("/etc/resolv.conf", R_OK) == 0)
+        assert_int_equal(dns_system_load(NULL, err, sizeof(err)), 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("in the chroot: %s", msg[0] != '\0' ? msg : "the child died");
+}
+
 int
 main(void)
 {
@@ -833,6 +1026,8 @@ main(void)
         cmocka_unit_test(test_callback_reentry),
         cmocka_unit_test(test_parallel),
         cmocka_unit_test(test_new_errors),
+        cmocka_unit_test(test_system_resolvers_copy),
+        cmocka_unit_test(test_resolvers_in_chroot),
     };
 
     if (access(UNBOUND_PATH, X_OK) != 0) {

@@ -19,6 +19,7 @@
 #include "queue/envelope.h"
 #include "logs/msgtrack.h"
 #include "smtp/smtp_parse.h"
+#include "testlib.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -35,7 +36,7 @@
     "Hello there, this is a rather long subject line that goes on and on so that the report "      \
     "Subject field must be folded over more than one line"
 
-static char tmpdir[64];
+static char *tmpdir;
 static char original[128];
 
 /* The content as the queue stores it: postern's own Received: first. */
@@ -66,8 +67,7 @@ write_original(const char *path)
 static int
 setup(void **state)
 {
-    strcpy(tmpdir, "/tmp/test_dsn.XXXXXX");
-    assert_non_null(mkdtemp(tmpdir));
+    tmpdir = testlib_mkdtemp("dsn");
     snprintf(original, sizeof(original), "%s/original.eml", tmpdir);
     write_original(original);
     return 0;
@@ -76,9 +76,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-    char *cmd = xasprintf("rm -rf '%s'", tmpdir);
-    assert_int_equal(system(cmd), 0);
-    free(cmd);
+    testlib_rmtree(tmpdir);
+    free(tmpdir);
     return 0;
 }
 
@@ -203,12 +202,9 @@ assert_python_parses(const char *dsn, size_t len, const char *third_type, int nr
                      const char *action)
 {
     char *path = xasprintf("%s/dsn.eml", tmpdir), *cmd;
-    FILE *f = fopen(path, "wb");
     int rc;
 
-    assert_non_null(f);
-    assert_int_equal(fwrite(dsn, 1, len, f), len);
-    fclose(f);
+    testlib_write_file(path, dsn, len);
     cmd = xasprintf(
         "/usr/bin/python3 -c '\n"
         "import email, email.policy, sys\n"
@@ -435,14 +431,10 @@ test_subjects(void **state)
 {
     struct envelope *env = sample_envelope();
     char *path = xasprintf("%s/utf8.eml", tmpdir), *dsn;
-    FILE *f = fopen(path, "wb");
     size_t len;
 
-    assert_non_null(f);
-    fputs("Received: from x\r\nSubject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?= \xc3\xa9t\xc3\xa9\r\n"
-          "\r\nbody\r\n",
-          f);
-    fclose(f);
+    testlib_write_text(path, "Received: from x\r\nSubject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?= "
+                             "\xc3\xa9t\xc3\xa9\r\n\r\nbody\r\n");
     dsn = dsn_build(DSN_FAILURE, MTA, POSTMASTER, env, failed_rcpts, 1, path, 1 << 20, 1764358300,
                     0, &len);
     assert_non_null(dsn);
@@ -666,8 +658,7 @@ test_msgtrack(void **state)
     }
 
     path = tracking_file(logs);
-    text = file_read(path, NULL);
-    assert_non_null(text);
+    text = testlib_read_file(path, NULL);
     for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         if (line[0] == '#') {
             assert_int_equal(nlines, 0); /* headers only at the top */

@@ -15,6 +15,7 @@
 
 #include "delivery/maildir.h"
 #include "lib/util.h"
+#include "testlib.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -49,48 +50,21 @@ struct fixture {
     char *data; /* dir/data: the queued content, CRLF */
 };
 
-static void
-write_file(const char *path, const char *text, size_t len)
-{
-    FILE *f = fopen(path, "w");
-
-    assert_non_null(f);
-    assert_int_equal(fwrite(text, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
-}
-
-static char *
-read_whole(const char *path)
-{
-    char *s = file_read(path, NULL);
-
-    assert_non_null(s);
-    return s;
-}
-
 static int
 setup(void **state)
 {
-    char tmpl[] = "/tmp/postern-test-maildir-XXXXXX";
     struct fixture *f = xcalloc(1, sizeof(*f));
     char *mail;
 
-    assert_non_null(mkdtemp(tmpl));
-    f->dir = xstrdup(tmpl);
+    f->dir = testlib_mkdtemp("maildir");
     mail = xasprintf("%s/mail", f->dir);
     assert_int_equal(mkdir(mail, 0700), 0);
     f->root = xasprintf("%s/bob", mail);
     free(mail);
     f->data = xasprintf("%s/data", f->dir);
-    write_file(f->data, message, sizeof(message) - 1);
+    testlib_write_file(f->data, message, sizeof(message) - 1);
     *state = f;
     return 0;
-}
-
-static int
-rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    return remove(path);
 }
 
 static int
@@ -98,7 +72,7 @@ teardown(void **state)
 {
     struct fixture *f = *state;
 
-    assert_int_equal(nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+    testlib_rmtree(f->dir);
     free(f->dir);
     free(f->root);
     free(f->data);
@@ -198,7 +172,7 @@ test_deliver(void **state)
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 07777, 0600);
     assert_int_equal(st.st_nlink, 1); /* the tmp link is gone */
-    content = read_whole(path);
+    content = testlib_read_file(path, NULL);
     assert_string_equal(content, expected);
     assert_int_equal(count(f->root, "tmp"), 0);
     assert_int_equal(count(f->root, "cur"), 0);
@@ -231,7 +205,7 @@ test_redelivery_is_idempotent(void **state)
     assert_int_equal(deliver(f, "Q1.0", &temporary, err, sizeof(err)), 0);
     assert_int_equal(count(f->root, "new"), 0);
     assert_int_equal(count(f->root, "cur"), 1);
-    content = read_whole(to);
+    content = testlib_read_file(to, NULL);
     assert_string_equal(content, expected);
     free(content);
 
@@ -304,13 +278,13 @@ test_stale_tmp_replaced(void **state)
     tmpdir = xasprintf("%s/tmp", f->root);
     assert_int_equal(mkdir(tmpdir, 0700), 0);
     stale = xasprintf("%s/%s", tmpdir, name);
-    write_file(stale, "Return-Path: <x>\nDelivered-To: trunc", 36);
+    testlib_write_file(stale, "Return-Path: <x>\nDelivered-To: trunc", 36);
 
     assert_int_equal(deliver(f, "Q2.0", &temporary, err, sizeof(err)), 0);
     assert_int_equal(count(f->root, "tmp"), 0);
     assert_int_equal(count(f->root, "new"), 1);
     path = xasprintf("%s/new/%s", f->root, name);
-    content = read_whole(path);
+    content = testlib_read_file(path, NULL);
     assert_string_equal(content, expected);
 
     free(content);
@@ -337,13 +311,13 @@ test_headers_and_line_endings(void **state)
         buf[64 * 1024] = '\n';
         buf[big - 1] = '\r';
         buf[big] = '\0';
-        write_file(f->data, buf, big);
+        testlib_write_file(f->data, buf, big);
         free(buf);
     }
     assert_int_equal(
         maildir_deliver(f->root, "Q3.0", f->data, "", TO, &temporary, err, sizeof(err)), 0);
     path = xasprintf("%s/new/%s", f->root, name);
-    content = read_whole(path);
+    content = testlib_read_file(path, NULL);
     {
         const char *head = "Return-Path: <>\nDelivered-To: bob@example.test\n";
         size_t hl = strlen(head), body = strlen(content) - hl;
@@ -358,12 +332,12 @@ test_headers_and_line_endings(void **state)
     free(name);
 
     /* A bracketed reverse-path is not bracketed twice. */
-    write_file(f->data, message, sizeof(message) - 1);
+    testlib_write_file(f->data, message, sizeof(message) - 1);
     name = expected_name("Q3.1");
     assert_int_equal(
         maildir_deliver(f->root, "Q3.1", f->data, "<" RP ">", TO, &temporary, err, sizeof(err)), 0);
     path = xasprintf("%s/new/%s", f->root, name);
-    content = read_whole(path);
+    content = testlib_read_file(path, NULL);
     assert_string_equal(content, expected);
     free(content);
     free(path);
@@ -379,7 +353,7 @@ test_root_under_a_file(void **state)
 
     /* The parent of the root is a regular file: permanent. */
     blocker = xasprintf("%s/blocker", f->dir);
-    write_file(blocker, "x", 1);
+    testlib_write_file(blocker, "x", 1);
     root = xasprintf("%s/bob", blocker);
     assert_int_equal(maildir_deliver(root, "Q4.0", f->data, RP, TO, &temporary, err, sizeof(err)),
                      -1);
@@ -397,7 +371,7 @@ test_root_under_a_file(void **state)
     {
         char *newp = xasprintf("%s/new", f->root);
         assert_int_equal(mkdir(f->root, 0700), 0);
-        write_file(newp, "x", 1);
+        testlib_write_file(newp, "x", 1);
         temporary = true;
         assert_int_equal(deliver(f, "Q4.0", &temporary, err, sizeof(err)), -1);
         assert_false(temporary);

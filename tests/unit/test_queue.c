@@ -12,6 +12,8 @@
 #include "lib/util.h"
 #include "queue/envelope.h"
 #include "queue/queue.h"
+#include "queue/queue_show.h"
+#include "testlib.h"
 
 #include <dirent.h>
 #include <event2/event.h>
@@ -149,30 +151,11 @@ run_loop(struct event_base *base)
     event_free(idle);
 }
 
-static char *
-make_tmpdir(void)
-{
-    char tmpl[] = "/tmp/postern-qtest-XXXXXX";
-    char *d = mkdtemp(tmpl);
-
-    assert_non_null(d);
-    return xstrdup(d);
-}
-
-static void
-rm_rf(const char *dir)
-{
-    char *cmd = xasprintf("rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
-    free(cmd);
-}
-
 static bool
 exists(const char *dir, const char *sub, const char *name)
 {
     char *p = xasprintf("%s/%s/%s", dir, sub, name);
-    struct stat st;
-    bool ok = stat(p, &st) == 0;
+    bool ok = testlib_exists(p);
 
     free(p);
     return ok;
@@ -181,7 +164,7 @@ exists(const char *dir, const char *sub, const char *name)
 static void
 test_queue_commit_and_recover(void **state)
 {
-    char *dir = make_tmpdir(), err[256], id[QUEUE_ID_LEN + 1], partial[QUEUE_ID_LEN + 1];
+    char *dir = testlib_mkdtemp("queue"), err[256], id[QUEUE_ID_LEN + 1], partial[QUEUE_ID_LEN + 1];
     struct event_base *base = event_base_new();
     struct queue *q = queue_open(dir, base, err, sizeof(err));
     struct queue_msg *m, *p;
@@ -258,7 +241,7 @@ test_queue_commit_and_recover(void **state)
     }
     queue_close(q);
     event_base_free(base);
-    rm_rf(dir);
+    testlib_rmtree(dir);
     free(dir);
 }
 
@@ -276,7 +259,7 @@ scan_fn(const char *id, const struct envelope *env, const char *data_path, void 
 static void
 test_queue_abort_and_scan(void **state)
 {
-    char *dir = make_tmpdir(), err[256], id[QUEUE_ID_LEN + 1];
+    char *dir = testlib_mkdtemp("queue"), err[256], id[QUEUE_ID_LEN + 1];
     struct event_base *base = event_base_new();
     struct queue *q = queue_open(dir, base, err, sizeof(err));
     struct commit_result r = {0, -1, base};
@@ -299,8 +282,120 @@ test_queue_abort_and_scan(void **state)
     assert_int_equal(seen, 3);
     queue_close(q);
     event_base_free(base);
-    rm_rf(dir);
+    testlib_rmtree(dir);
     free(dir);
+}
+
+/* Get-Message and Get-Queue as both the service and the cmdlets on a
+ * stopped instance print them (queue/queue_show.c): the exact text the
+ * e2e harness and scripts parse. */
+static char *
+shown_message(const struct message_view *v)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+
+    assert_non_null(f);
+    message_show(f, v);
+    assert_int_equal(fclose(f), 0);
+    return text;
+}
+
+static void
+test_message_show(void **state)
+{
+    struct envelope *env = sample_envelope();
+    size_t second[] = {1};
+    struct message_view v = {
+        .server = "mail",
+        .queue = "b.test",
+        .id = env->id,
+        .env = env,
+        .status = "Retry",
+        .subject = "Hello",
+        .message_id = "<m1@example.org>",
+        .expiration_timeout = 2 * 86400,
+        .recipient_info = true,
+    };
+    char *text;
+
+    env->size = 2048;
+    env->attempts = 3;
+    env->rcpts[0].last_error = xstrdup("smtp; 451 4.3.0 busy");
+    env->rcpts[1].status = RCPT_DELIVERED;
+    text = shown_message(&v);
+    assert_string_equal(text,
+                        "Identity          : mail\\b.test\\0006A1B2C3D4E5F6\n"
+                        "FromAddress       : alice@example.org\n"
+                        "Status            : Retry\n"
+                        "Size              : 2 KB (2,048 bytes)\n"
+                        "Subject           : Hello\n"
+                        "InternetMessageId : <m1@example.org>\n"
+                        "DateReceived      : 2025-11-28T19:30:00Z\n"
+                        "ExpirationTime    : 2025-11-30T19:30:00Z\n"
+                        "LastError         : smtp; 451 4.3.0 busy\n"
+                        "RetryCount        : 3\n"
+                        "SourceIP          : 192.0.2.7\n"
+                        "MessageSourceName : Default mail, with comma\n"
+                        "DomainSecured     : False\n"
+                        "TlsProtocol       : version=TLSv1.3 cipher=TLS_AES_256_GCM_SHA384\n"
+                        "Queue             : mail\\b.test\n"
+                        "Recipients        : {bob@example.test (Retry: smtp; 451 4.3.0 busy), "
+                        "\"odd local\\\"\"@example.test (Complete)}\n");
+    free(text);
+
+    /* only the recipients in this queue; the queue's error comes first */
+    v.rcpts = second;
+    v.nrcpts = 1;
+    v.recipient_info = false;
+    v.last_error = "TLS negotiation failed";
+    text = shown_message(&v);
+    assert_non_null(strstr(text, "\nLastError         : TLS negotiation failed\n"));
+    assert_non_null(strstr(text, "\nRecipients        : {\"odd local\\\"\"@example.test}\n"));
+    free(text);
+
+    /* an envelope that cannot be read */
+    v.env = NULL;
+    text = shown_message(&v);
+    assert_string_equal(text, "Identity          : mail\\b.test\\0006A1B2C3D4E5F6\n"
+                              "Status            : Damaged\n"
+                              "LastError         : the envelope cannot be read\n");
+    free(text);
+    envelope_free(env);
+}
+
+static void
+test_queue_show(void **state)
+{
+    struct queue_view v = {
+        .server = "mail",
+        .next_hop = "Submission",
+        .delivery_type = "Undefined",
+        .status = "Ready",
+        .count = 2,
+    };
+    char *text = NULL, server[64];
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+
+    assert_non_null(f);
+    queue_show(f, &v);
+    assert_int_equal(fclose(f), 0);
+    assert_string_equal(text, "Identity          : mail\\Submission\n"
+                              "DeliveryType      : Undefined\n"
+                              "Status            : Ready\n"
+                              "MessageCount      : 2\n"
+                              "NextHopDomain     : Submission\n"
+                              "NextHopConnector  : \n"
+                              "LastError         : \n"
+                              "NextRetryTime     : \n");
+    free(text);
+
+    queue_show_server("mail.example.test", server, sizeof(server));
+    assert_string_equal(server, "mail");
+    queue_show_server(NULL, server, sizeof(server));
+    assert_string_equal(server, "postern");
 }
 
 int
@@ -313,6 +408,8 @@ main(void)
         cmocka_unit_test(test_envelope_bad_version_refused),
         cmocka_unit_test(test_queue_commit_and_recover),
         cmocka_unit_test(test_queue_abort_and_scan),
+        cmocka_unit_test(test_message_show),
+        cmocka_unit_test(test_queue_show),
     };
 
     evthread_use_pthreads();

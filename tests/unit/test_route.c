@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "routing/route.h"
+#include "testlib.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,23 +37,6 @@ static const char conf_text[] =
     "[Mailbox \"alice\"]\nPrimarySmtpAddress = alice@a.test\n\n"
     "[Mailbox \"carol\"]\nPrimarySmtpAddress = carol@lmtp.test\n";
 
-static struct config *
-load(void)
-{
-    char path[] = "/tmp/postern-route-XXXXXX", err[512];
-    int fd = mkstemp(path);
-    struct config *cfg;
-
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, conf_text, sizeof(conf_text) - 1), (ssize_t)sizeof(conf_text) - 1);
-    close(fd);
-    cfg = config_load(path, err, sizeof(err));
-    unlink(path);
-    if (cfg == NULL)
-        fail_msg("%s", err);
-    return cfg;
-}
-
 static void
 test_space_match(void **state)
 {
@@ -74,7 +58,7 @@ test_space_match(void **state)
 static void
 test_connector_selection(void **state)
 {
-    struct config *cfg = load();
+    struct config *cfg = testlib_config(conf_text);
     struct route r;
 
     route_recipient(cfg, "x@fabrikam.example", "fabrikam.example", 100, &r);
@@ -114,7 +98,7 @@ test_connector_selection(void **state)
 static void
 test_local_and_unreachable(void **state)
 {
-    struct config *cfg = load();
+    struct config *cfg = testlib_config(conf_text);
     struct route r;
 
     route_recipient(cfg, "alice@a.test", "a.test", 100, &r);

@@ -17,6 +17,7 @@
 #include "lib/util.h"
 #include "tls/tls.h"
 #include "tls_testlib.h"
+#include "testlib.h"
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -36,61 +37,6 @@
 /*
  * Helpers
  */
-
-static char *
-make_dir(void)
-{
-    char tmpl[] = "/tmp/postern-test-tls-XXXXXX";
-
-    assert_non_null(mkdtemp(tmpl));
-    return xstrdup(tmpl);
-}
-
-static void
-remove_dir(char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *de;
-
-    assert_non_null(d);
-    while ((de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        char *p = xasprintf("%s/%s", dir, de->d_name);
-        assert_int_equal(unlink(p), 0);
-        free(p);
-    }
-    closedir(d);
-    assert_int_equal(rmdir(dir), 0);
-    free(dir);
-}
-
-static int
-count_files(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    int n = 0;
-
-    assert_non_null(d);
-    while ((de = readdir(d)) != NULL)
-        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-            n++;
-    closedir(d);
-    return n;
-}
-
-static void
-write_text(const char *dir, const char *name, const char *text)
-{
-    char *p = xasprintf("%s/%s", dir, name);
-    FILE *f = fopen(p, "w");
-
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
-    free(p);
-}
 
 static X509 *
 read_cert(const char *dir, const char *thumb)
@@ -124,7 +70,7 @@ ctx_thumb(SSL_CTX *ctx, char out[41])
 static void
 test_create_selfsigned(void **state)
 {
-    char *dir = make_dir();
+    char *dir = testlib_mkdtemp("tls");
     char thumb[41], err[256], cli[128], line[256];
     char *keypath, *pempath, *cmd;
     struct stat st;
@@ -144,7 +90,7 @@ test_create_selfsigned(void **state)
     assert_int_equal(strlen(thumb), 40);
     for (int i = 0; i < 40; i++)
         assert_true(isdigit((unsigned char)thumb[i]) || (thumb[i] >= 'A' && thumb[i] <= 'F'));
-    assert_int_equal(count_files(dir), 2); /* no temporaries left behind */
+    assert_int_equal(testlib_count_entries(dir), 2); /* no temporaries left behind */
 
     keypath = xasprintf("%s/%s.key", dir, thumb);
     pempath = xasprintf("%s/%s.pem", dir, thumb);
@@ -219,13 +165,14 @@ test_create_selfsigned(void **state)
 
     free(keypath);
     free(pempath);
-    remove_dir(dir);
+    testlib_rmtree(dir);
+    free(dir);
 }
 
 static void
 test_create_selfsigned_duplicate_short_name(void **state)
 {
-    char *dir = make_dir();
+    char *dir = testlib_mkdtemp("tls");
     char thumb[41], err[256];
     X509 *x;
     GENERAL_NAMES *gens;
@@ -236,13 +183,14 @@ test_create_selfsigned_duplicate_short_name(void **state)
     assert_int_equal(sk_GENERAL_NAME_num(gens), 1);
     GENERAL_NAMES_free(gens);
     X509_free(x);
-    remove_dir(dir);
+    testlib_rmtree(dir);
+    free(dir);
 }
 
 static void
 test_create_selfsigned_bad_input(void **state)
 {
-    char *dir = make_dir();
+    char *dir = testlib_mkdtemp("tls");
     char thumb[41], err[256];
 
     assert_int_equal(
@@ -254,8 +202,9 @@ test_create_selfsigned_bad_input(void **state)
                                            thumb, err, sizeof(err)),
                      -1);
     assert_non_null(strstr(err, "/nonexistent/postern"));
-    assert_int_equal(count_files(dir), 0);
-    remove_dir(dir);
+    assert_int_equal(testlib_count_entries(dir), 0);
+    testlib_rmtree(dir);
+    free(dir);
 }
 
 /*
@@ -287,7 +236,7 @@ handshake(SSL_CTX *server_ctx)
 static void
 test_store_server_ctx(void **state)
 {
-    char *dir = make_dir();
+    char *dir = testlib_mkdtemp("tls");
     char thumb[41], err[256], why[512], t2[41];
     struct tls_store *st;
     SSL_CTX *ctx, *ctx2;
@@ -322,13 +271,14 @@ test_store_server_ctx(void **state)
     assert_non_null(strstr(why, "no certificate names"));
 
     tls_store_free(st);
-    remove_dir(dir);
+    testlib_rmtree(dir);
+    free(dir);
 }
 
 static void
 test_store_load_errors(void **state)
 {
-    char *dir = make_dir();
+    char *dir = testlib_mkdtemp("tls");
     char thumb[41], err[256], why[512];
     struct tls_store *st;
 
@@ -336,29 +286,31 @@ test_store_load_errors(void **state)
     assert_non_null(strstr(err, "/nonexistent/postern"));
 
     /* Broken files are skipped; the good one still loads. */
-    write_text(dir, "garbage.pem", "this is not PEM\n");
-    write_text(dir, "truncated.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n");
-    write_text(dir, "notes.txt", "ignored\n");
+    testlib_write_in(dir, "garbage.pem", "this is not PEM\n");
+    testlib_write_in(dir, "truncated.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n");
+    testlib_write_in(dir, "notes.txt", "ignored\n");
     assert_int_equal(
         tls_create_selfsigned(dir, "mail.example.test", NULL, 1, thumb, err, sizeof(err)), 0);
     st = load(dir);
     assert_non_null(tls_store_server_ctx(st, "mail.example.test", why, sizeof(why)));
     tls_store_free(st);
-    remove_dir(dir);
+    testlib_rmtree(dir);
+    free(dir);
 
     /* An empty directory is an empty store, not an error. */
-    dir = make_dir();
+    dir = testlib_mkdtemp("tls");
     st = load(dir);
     assert_null(tls_store_server_ctx(st, "mail.example.test", why, sizeof(why)));
     assert_string_equal(why, "no certificate names mail.example.test");
     tls_store_free(st);
-    remove_dir(dir);
+    testlib_rmtree(dir);
+    free(dir);
 }
 
 static void
 test_wildcard(void **state)
 {
-    char *dir = make_dir();
+    char *dir = testlib_mkdtemp("tls");
     char thumb[41], err[256], why[512];
     struct tls_store *st;
 
@@ -385,13 +337,14 @@ test_wildcard(void **state)
     assert_null(tls_store_server_ctx(st, "aexample.test", why, sizeof(why)));
     assert_null(tls_store_server_ctx(st, "foo.test", why, sizeof(why)));
     tls_store_free(st);
-    remove_dir(dir);
+    testlib_rmtree(dir);
+    free(dir);
 }
 
 static void
 test_expired_and_not_yet_valid(void **state)
 {
-    char *dir = make_dir();
+    char *dir = testlib_mkdtemp("tls");
     char why[512], texp[41], tfut[41], tss[41], got[41], err[256];
     EVP_PKEY *k = ec_key();
     struct certspec expired = {.cn = "mail.example.test", .nb = -400 * DAY, .na = -DAY};
@@ -427,13 +380,14 @@ test_expired_and_not_yet_valid(void **state)
     tls_store_free(st);
 
     EVP_PKEY_free(k);
-    remove_dir(dir);
+    testlib_rmtree(dir);
+    free(dir);
 }
 
 static void
 test_key_and_eku_problems(void **state)
 {
-    char *dir = make_dir();
+    char *dir = testlib_mkdtemp("tls");
     char why[512], t1[41], t2[41], t3[41];
     EVP_PKEY *k = ec_key(), *other = ec_key();
     struct certspec nokey = {.cn = "nokey.example.test", .nb = -DAY, .na = DAY};
@@ -472,13 +426,14 @@ test_key_and_eku_problems(void **state)
 
     EVP_PKEY_free(k);
     EVP_PKEY_free(other);
-    remove_dir(dir);
+    testlib_rmtree(dir);
+    free(dir);
 }
 
 static void
 test_ca_issued_preferred(void **state)
 {
-    char *dir = make_dir();
+    char *dir = testlib_mkdtemp("tls");
     char why[512], err[256], tss[41], told[41], tnew[41], tca[41], got[41];
     EVP_PKEY *cakey = ec_key(), *k1 = ec_key(), *k2 = ec_key();
     struct certspec ca = {
@@ -533,7 +488,8 @@ test_ca_issued_preferred(void **state)
     EVP_PKEY_free(cakey);
     EVP_PKEY_free(k1);
     EVP_PKEY_free(k2);
-    remove_dir(dir);
+    testlib_rmtree(dir);
+    free(dir);
 }
 
 /*
@@ -633,7 +589,7 @@ test_profiles(void **state)
         "ECDHE-RSA-AES128-SHA256:ECDHE-RSA-AES256-SHA:AES128-SHA:AES256-SHA256";
     static const char static_rsa[] = "AES128-GCM-SHA256:AES256-GCM-SHA384";
     static const char weak[] = "aNULL:eNULL:RC4:3DES:EXPORT:@SECLEVEL=0";
-    char *dir = make_dir();
+    char *dir = testlib_mkdtemp("tls");
     char thumb[41], err[256], why[512], version[16], cipher[64];
     struct tls_store *st;
     SSL_CTX *ctx, *c;
@@ -711,7 +667,9 @@ test_profiles(void **state)
     assert_true(accepts(ctx, TLS1_VERSION, TLS1_2_VERSION, weak));
     SSL_CTX_free(ctx);
 
-    remove_dir(dir);
+    testlib_rmtree(dir);
+
+    free(dir);
 }
 
 static void

@@ -19,6 +19,7 @@
 #include "lib/util.h"
 #include "tls/tls.h"
 #include "tls_testlib.h"
+#include "testlib.h"
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -40,28 +41,6 @@
 /*
  * Helpers
  */
-
-static char *
-make_dir(void)
-{
-    char tmpl[] = "/tmp/postern-test-tlsc-XXXXXX";
-
-    assert_non_null(mkdtemp(tmpl));
-    return xstrdup(tmpl);
-}
-
-static int
-rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    return remove(path);
-}
-
-static void
-remove_dir(char *dir)
-{
-    assert_int_equal(nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
-    free(dir);
-}
 
 /* Puts a trust anchor into <dir>/root/<name>.pem. */
 static void
@@ -85,24 +64,8 @@ static void
 store_crl(const char *dir, const char *name, X509 *ca, EVP_PKEY *cakey, X509 *revoked, long next)
 {
     char *sub = xasprintf("%s/crl", dir), *p = xasprintf("%s/%s.pem", sub, name);
-    X509_CRL *crl = X509_CRL_new();
-    ASN1_TIME *last = X509_gmtime_adj(NULL, -3600), *due = X509_gmtime_adj(NULL, next);
+    X509_CRL *crl = issue_crl(ca, cakey, revoked, next);
     FILE *f;
-
-    assert_non_null(crl);
-    assert_int_equal(X509_CRL_set_version(crl, X509_CRL_VERSION_2), 1);
-    assert_int_equal(X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca)), 1);
-    assert_int_equal(X509_CRL_set1_lastUpdate(crl, last), 1);
-    assert_int_equal(X509_CRL_set1_nextUpdate(crl, due), 1);
-    if (revoked != NULL) {
-        X509_REVOKED *r = X509_REVOKED_new();
-        assert_non_null(r);
-        assert_int_equal(X509_REVOKED_set_serialNumber(r, X509_get_serialNumber(revoked)), 1);
-        assert_int_equal(X509_REVOKED_set_revocationDate(r, last), 1);
-        assert_int_equal(X509_CRL_add0_revoked(crl, r), 1);
-    }
-    assert_int_equal(X509_CRL_sort(crl), 1);
-    assert_true(X509_CRL_sign(crl, cakey, EVP_sha256()) > 0);
 
     (void)mkdir(sub, 0755);
     f = fopen(p, "w");
@@ -110,8 +73,6 @@ store_crl(const char *dir, const char *name, X509 *ca, EVP_PKEY *cakey, X509 *re
     assert_int_equal(PEM_write_X509_CRL(f, crl), 1);
     assert_int_equal(fclose(f), 0);
     X509_CRL_free(crl);
-    ASN1_TIME_free(last);
-    ASN1_TIME_free(due);
     free(p);
     free(sub);
 }
@@ -192,7 +153,7 @@ pki_init(struct pki *p, const char *ca_cn, bool trusted)
     struct certspec ca = {
         .cn = ca_cn, .no_san = true, .nb = -1000 * DAY, .na = 1000 * DAY, .ca = true};
 
-    p->dir = make_dir();
+    p->dir = testlib_mkdtemp("tlsc");
     p->cakey = ec_key();
     p->key = ec_key();
     p->ca = make_cert(&ca, p->cakey, NULL, NULL);
@@ -206,7 +167,8 @@ pki_free(struct pki *p)
     X509_free(p->ca);
     EVP_PKEY_free(p->cakey);
     EVP_PKEY_free(p->key);
-    remove_dir(p->dir);
+    testlib_rmtree(p->dir);
+    free(p->dir);
 }
 
 static X509 *
@@ -614,20 +576,6 @@ test_status_names(void **state)
 }
 
 static void
-write_text(const char *dir, const char *name, const char *text)
-{
-    char *p = xasprintf("%s/%s", dir, name);
-    FILE *f;
-
-    (void)mkdir(dir, 0755);
-    f = fopen(p, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
-    free(p);
-}
-
-static void
 test_broken_trust_files(void **state)
 {
     struct pki p;
@@ -642,10 +590,12 @@ test_broken_trust_files(void **state)
     pki_init(&p, "Test CA", true);
     root = xasprintf("%s/root", p.dir);
     crl = xasprintf("%s/crl", p.dir);
-    write_text(root, "garbage.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n");
-    write_text(root, "empty.pem", "");
-    write_text(root, "notes.txt", "ignored\n");
-    write_text(crl, "garbage.pem", "this is not PEM\n");
+    (void)mkdir(root, 0755);
+    (void)mkdir(crl, 0755);
+    testlib_write_in(root, "garbage.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n");
+    testlib_write_in(root, "empty.pem", "");
+    testlib_write_in(root, "notes.txt", "ignored\n");
+    testlib_write_in(crl, "garbage.pem", "this is not PEM\n");
     leaf = pki_issue(&p, &mx);
     sctx = raw_server_ctx(leaf, p.key, NULL);
     X509_free(leaf);

@@ -78,6 +78,31 @@ make_cert(const struct certspec *s, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issue
     return x;
 }
 
+X509_CRL *
+issue_crl(X509 *ca, EVP_PKEY *cakey, X509 *revoked, long next)
+{
+    X509_CRL *crl = X509_CRL_new();
+    ASN1_TIME *last = X509_gmtime_adj(NULL, -3600), *due = X509_gmtime_adj(NULL, next);
+
+    assert_non_null(crl);
+    assert_int_equal(X509_CRL_set_version(crl, X509_CRL_VERSION_2), 1);
+    assert_int_equal(X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca)), 1);
+    assert_int_equal(X509_CRL_set1_lastUpdate(crl, last), 1);
+    assert_int_equal(X509_CRL_set1_nextUpdate(crl, due), 1);
+    if (revoked != NULL) {
+        X509_REVOKED *r = X509_REVOKED_new();
+        assert_non_null(r);
+        assert_int_equal(X509_REVOKED_set_serialNumber(r, X509_get_serialNumber(revoked)), 1);
+        assert_int_equal(X509_REVOKED_set_revocationDate(r, last), 1);
+        assert_int_equal(X509_CRL_add0_revoked(crl, r), 1);
+    }
+    assert_int_equal(X509_CRL_sort(crl), 1);
+    assert_true(X509_CRL_sign(crl, cakey, EVP_sha256()) > 0);
+    ASN1_TIME_free(last);
+    ASN1_TIME_free(due);
+    return crl;
+}
+
 void
 thumb_of(X509 *x, char out[41])
 {

@@ -36,6 +36,10 @@ EVP_PKEY *ec_key(void);
  * (self-signed when issuer is NULL). */
 X509 *make_cert(const struct certspec *s, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key);
 
+/* A CRL signed by ca with cakey, revoking revoked (may be NULL), issued an
+ * hour ago and next due at now + next seconds. */
+X509_CRL *issue_crl(X509 *ca, EVP_PKEY *cakey, X509 *revoked, long next);
+
 /* The SHA-1 thumbprint, upper-case hex, as the store names files. */
 void thumb_of(X509 *x, char out[41]);
 

@@ -4,12 +4,13 @@
  * AUTH PLAIN/LOGIN when asked, then any number of transactions on the same
  * connection, then QUIT.
  *
- * The caller (the delivery manager) supplies the policy and gets callbacks
+ * The caller (outbound.c) supplies the policy and gets callbacks
  * on the loop: ready (a transaction may be sent), done (per-recipient
  * results of a transaction) and failed (the connection cannot be used:
  * a reason and whether it is temporary). Every wait has a timeout.
  * Must never: send credentials outside TLS when the policy requires TLS
- * for AUTH; send mail in clear text when TLS is required; block the loop.
+ * for AUTH; send mail in clear text when TLS is required; block the loop;
+ * open a file (the content arrives as a descriptor).
  */
 #ifndef POSTERN_SMTP_CLIENT_H
 #define POSTERN_SMTP_CLIENT_H
@@ -61,7 +62,7 @@ struct smtp_transaction {
     const struct envelope *env;
     const size_t *rcpt_index; /* which recipients of env */
     size_t nrcpts;
-    const char *data_path;
+    int data_fd; /* the content, read-only; the client owns it from smtp_client_send */
 };
 
 struct smtp_client_callbacks {
@@ -82,7 +83,8 @@ struct smtp_client *smtp_client_new(struct event_base *base, const struct sockad
                                     const struct smtp_client_policy *policy,
                                     const struct smtp_client_callbacks *cb, void *arg);
 
-/* Sends one transaction; only after ready. */
+/* Sends one transaction; only after ready. t->data_fd is closed by the
+ * client in every case. */
 void smtp_client_send(struct smtp_client *c, const struct smtp_transaction *t);
 
 /* QUIT and close; closed() follows. */

@@ -9,12 +9,13 @@
  * when the peer offers PIPELINING (RFC 2920) and one by one otherwise; the
  * replies are matched to them in order either way.
  */
-#include "delivery/smtp_client.h"
+#include "outbound/smtp_client.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "logs/protolog.h"
 #include "smtp/smtp_parse.h"
 #include "tls/tls.h"
+#include "tls/tls_handshake.h"
 #include "tls/tls_shutdown.h"
 
 #include <errno.h>
@@ -22,7 +23,6 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -83,7 +83,12 @@ enum cmd_kind { CMD_MAIL, CMD_RCPT, CMD_DATA };
 
 struct smtp_client {
     struct event_base *base;
-    struct bufferevent *bev;
+    struct bufferevent *bev; /* NULL during the STARTTLS handshake */
+    /* that handshake, and the socket and SSL it runs on until the TLS
+     * bufferevent takes them over */
+    struct tls_handshake *hs;
+    struct ssl_st *hs_ssl;
+    evutil_socket_t hs_fd;
     const struct smtp_client_policy *p;
     struct smtp_client_callbacks cb;
     void *arg;
@@ -182,9 +187,23 @@ isdigit_ascii(char ch)
     return ch >= '0' && ch <= '9';
 }
 
+/* Ends a STARTTLS handshake that has not finished, with its socket. */
+static void
+client_tls_abandon(struct smtp_client *c)
+{
+    tls_handshake_cancel(c->hs);
+    c->hs = NULL;
+    tls_ssl_free(c->hs_ssl);
+    c->hs_ssl = NULL;
+    if (c->hs_fd >= 0)
+        close(c->hs_fd);
+    c->hs_fd = -1;
+}
+
 static void
 client_free(struct smtp_client *c)
 {
+    client_tls_abandon(c);
     tls_bufferevent_free(c->bev);
     if (c->deferred)
         event_free(c->deferred);
@@ -220,6 +239,7 @@ client_close(struct smtp_client *c, int code, bool temporary, const char *fmt, .
         txn_report_dead(c);
     }
     client_enter_state(c, CS_DEAD);
+    client_tls_abandon(c);
     tls_bufferevent_free(c->bev);
     c->bev = NULL;
     c->cb.closed(c, c->arg, &why);
@@ -348,6 +368,40 @@ client_after_tls_decision(struct smtp_client *c)
 
 /* ---- TLS ---- */
 
+static void client_tls_established(struct smtp_client *c);
+
+static void
+client_tls_done(void *arg, enum tls_handshake_result result, const char *reason)
+{
+    struct smtp_client *c = arg;
+    struct timeval tv = {c->p->timeout, 0};
+
+    c->hs = NULL;
+    if (result == TLS_HANDSHAKE_TIMEOUT) {
+        client_close(c, 0, true, "timeout talking to %s in state %s", c->peer,
+                     client_state_names[c->state]);
+        return;
+    }
+    if (result != TLS_HANDSHAKE_OK) {
+        c->tls_failed = true;
+        client_close(c, 0, true, "TLS negotiation with %s failed: %s", c->peer, reason);
+        return;
+    }
+    c->bev = bufferevent_openssl_socket_new(c->base, c->hs_fd, c->hs_ssl, BUFFEREVENT_SSL_OPEN,
+                                            BEV_OPT_CLOSE_ON_FREE);
+    if (c->bev == NULL) {
+        client_close(c, 0, true, "cannot start TLS");
+        return;
+    }
+    c->hs_ssl = NULL;
+    c->hs_fd = -1;
+    bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+    bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb, c);
+    bufferevent_set_timeouts(c->bev, &tv, &tv);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    client_tls_established(c);
+}
+
 static void
 client_start_tls(struct smtp_client *c)
 {
@@ -362,19 +416,16 @@ client_start_tls(struct smtp_client *c)
                    evbuffer_get_length(bufferevent_get_input(c->bev)));
     bufferevent_setfd(c->bev, -1);
     bufferevent_free(c->bev);
-    c->bev = bufferevent_openssl_socket_new(c->base, fd, ssl, BUFFEREVENT_SSL_CONNECTING,
-                                            BEV_OPT_CLOSE_ON_FREE);
-    if (c->bev == NULL) {
-        close(fd);
-        client_close(c, 0, true, "cannot start TLS");
-        return;
-    }
-    bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
-    bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb, c);
-    bufferevent_set_timeouts(c->bev, &(struct timeval){c->p->timeout, 0},
-                             &(struct timeval){c->p->timeout, 0});
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    c->bev = NULL;
+    /* The handshake runs on its own (tls_handshake.h: a signature by the
+     * keys process pauses this connection only); client_tls_done hands
+     * the socket to a TLS bufferevent. */
+    c->hs_ssl = ssl;
+    c->hs_fd = fd;
     client_enter_state(c, CS_TLS);
+    c->hs = tls_handshake_start(c->base, fd, ssl, (int)c->p->timeout, client_tls_done, c);
+    if (c->hs == NULL)
+        client_close(c, 0, true, "cannot start TLS");
 }
 
 static void
@@ -545,6 +596,7 @@ smtp_client_send(struct smtp_client *c, const struct smtp_transaction *t)
     const struct envelope *env = t->env;
 
     c->t = *t;
+    c->data_fd = t->data_fd; /* ours now: txn_clear closes it */
     c->results = xcalloc(t->nrcpts, sizeof(*c->results));
     c->accepted_index = xcalloc(t->nrcpts, sizeof(size_t));
     c->cmds = xcalloc(t->nrcpts + 2, sizeof(*c->cmds));
@@ -570,12 +622,8 @@ smtp_client_send(struct smtp_client *c, const struct smtp_transaction *t)
         txn_refuse_all(c, 552, false, text);
         return;
     }
-    c->data_fd = open(t->data_path, O_RDONLY | O_CLOEXEC);
     if (c->data_fd < 0) {
-        char text[300];
-        snprintf(text, sizeof(text), "451 4.3.0 cannot read the queued message: %s",
-                 strerror(errno));
-        txn_refuse_all(c, 451, true, text);
+        txn_refuse_all(c, 451, true, "451 4.3.0 cannot read the queued message");
         return;
     }
     txn_push(c, CMD_MAIL, mail_command(c));
@@ -905,19 +953,12 @@ static void
 client_event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct smtp_client *c = arg;
-    char err[256];
 
     if (what & BEV_EVENT_CONNECTED) {
-        if (c->state == CS_TLS) {
-            client_tls_established(c);
-            return;
-        }
-        {
-            struct sockaddr_storage ss;
-            socklen_t sl = sizeof(ss);
-            if (getsockname(bufferevent_getfd(bev), (struct sockaddr *)&ss, &sl) == 0)
-                sockaddr_format((struct sockaddr *)&ss, c->local, sizeof(c->local));
-        }
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        if (getsockname(bufferevent_getfd(bev), (struct sockaddr *)&ss, &sl) == 0)
+            sockaddr_format((struct sockaddr *)&ss, c->local, sizeof(c->local));
         client_log(c, '+', NULL, NULL);
         client_enter_state(c, CS_BANNER);
         return;
@@ -925,13 +966,6 @@ client_event_cb(struct bufferevent *bev, short what, void *arg)
     if (what & BEV_EVENT_TIMEOUT) {
         client_close(c, 0, true, "timeout talking to %s in state %s", c->peer,
                      client_state_names[c->state]);
-        return;
-    }
-    if (c->state == CS_TLS) {
-        unsigned long e = bufferevent_get_openssl_error(bev);
-        c->tls_failed = true;
-        client_close(c, 0, true, "TLS negotiation with %s failed: %s", c->peer,
-                     e ? tls_error_text(e, err, sizeof(err)) : "connection closed");
         return;
     }
     if (c->state == CS_CONNECTING) {
@@ -963,6 +997,7 @@ smtp_client_new(struct event_base *base, const struct sockaddr *addr,
     c->cb = *cb;
     c->arg = arg;
     c->data_fd = -1;
+    c->hs_fd = -1;
     c->id = ((uint64_t)time(NULL) << 24) | (client_next_id++ & 0xffffff);
     sockaddr_format(addr, c->remote, sizeof(c->remote));
     snprintf(c->peer, sizeof(c->peer), "%s[%s]", policy->peer_name ? policy->peer_name : "",

@@ -1,0 +1,428 @@
+/*
+ * outbound.c — one outbound connection (see outbound.h):
+ *
+ *   [credential] → resolve (MX, hosts one by one, or a literal target)
+ *     → for each address: smtp_client until one is ready
+ *     → ready ⇄ transactions → QUIT → finished
+ *
+ * A failure before the connection is ready moves on to the next address,
+ * except a permanent one (null MX, no such domain, refused credentials),
+ * which ends the connection at once so that the scheduler fails the
+ * hop's mail. finished is always delivered from the loop (a deferred
+ * event), so no call into this file ever calls back into its caller.
+ */
+#include "outbound/outbound.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "net/dns.h"
+#include "net/iprange.h"
+#include "tls/tls.h"
+
+#include <arpa/inet.h>
+#include <event2/event.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+struct target {
+    struct sockaddr_storage ss;
+    char *name;
+};
+
+struct outbound {
+    const struct outbound_env *env;
+    struct route_policy p;
+    struct outbound_events ev;
+    void *arg;
+    struct smtp_client_policy cp;
+    char tls_fallback_reason[256]; /* the handshake failure before a clear-text retry */
+    char *password;
+    bool want_password; /* a credential request is out */
+    struct dns_query *dq;
+    size_t next_host;
+    struct target *targets;
+    size_t ntargets, next_target;
+    struct smtp_client *client;
+    struct event *finish; /* delivers finished from the loop */
+    struct outbound_end end;
+};
+
+static void connect_next(struct outbound *o);
+
+static void
+outbound_free(struct outbound *o)
+{
+    if (o->want_password && o->env->credential_cancel)
+        o->env->credential_cancel(o->env->credential_arg, o);
+    if (o->dq)
+        dns_cancel(o->dq);
+    if (o->client)
+        smtp_client_abort(o->client);
+    for (size_t i = 0; i < o->ntargets; i++)
+        free(o->targets[i].name);
+    free(o->targets);
+    tls_ctx_unref(o->cp.tls_ctx);
+    if (o->password) {
+        explicit_bzero(o->password, strlen(o->password));
+        free(o->password);
+    }
+    event_free(o->finish);
+    route_policy_free(&o->p);
+    free(o);
+}
+
+static void
+finish_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct outbound *o = arg;
+    struct outbound_end end = o->end;
+
+    if (!end.ever_ready && !end.permanent && end.error[0] == '\0')
+        strlcpy_p(end.error, "no address to try", sizeof(end.error));
+    o->ev.finished(o->arg, &end);
+    outbound_free(o);
+}
+
+/* The end: every address tried, a permanent refusal, or after QUIT. */
+static void
+finish(struct outbound *o)
+{
+    event_active(o->finish, EV_TIMEOUT, 0);
+}
+
+static void fail(struct outbound *o, bool permanent, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+fail(struct outbound *o, bool permanent, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(o->end.error, sizeof(o->end.error), fmt, ap);
+    va_end(ap);
+    o->end.permanent = permanent;
+    finish(o);
+}
+
+/* ---- the SMTP client's events ---- */
+
+static void
+on_ready(struct smtp_client *client, void *arg)
+{
+    struct outbound *o = arg;
+
+    o->end.ever_ready = true;
+    o->ev.ready(o->arg);
+}
+
+static void
+on_done(struct smtp_client *client, void *arg, const struct smtp_result *results, size_t n)
+{
+    struct outbound *o = arg;
+
+    o->ev.done(o->arg, results, n);
+    if (smtp_client_usable(client))
+        o->ev.ready(o->arg);
+}
+
+static void
+on_closed(struct smtp_client *client, void *arg, const struct smtp_result *why)
+{
+    struct outbound *o = arg;
+
+    o->client = NULL;
+    strlcpy_p(o->end.error, why->text, sizeof(o->end.error));
+    if (o->end.ever_ready) {
+        finish(o);
+        return;
+    }
+    if (!why->temporary) {
+        o->end.permanent = true;
+        finish(o);
+        return;
+    }
+    /* Opportunistic TLS (RFC 7435): a peer whose TLS handshake fails gets
+     * the same attempt again in clear text, as Postfix does at its "may"
+     * level. Never where TLS is required (RequireTLS, domain security). */
+    if (why->tls_failed && !o->cp.require_tls && !o->cp.ignore_starttls) {
+        log_info("queue: %s: %s; trying again without TLS", o->p.next_hop, why->text);
+        strlcpy_p(o->tls_fallback_reason, why->text, sizeof(o->tls_fallback_reason));
+        o->cp.tls_fallback_reason = o->tls_fallback_reason;
+        o->cp.ignore_starttls = true;
+        o->next_target--;
+        connect_next(o);
+        return;
+    }
+    log_info("queue: %s: %s", o->p.next_hop, why->text);
+    connect_next(o);
+}
+
+static const struct smtp_client_callbacks client_callbacks = {on_ready, on_done, on_closed};
+
+/* ---- addresses ---- */
+
+static void
+connect_next(struct outbound *o)
+{
+    struct target *t;
+    char addr[80];
+
+    if (o->next_target >= o->ntargets) {
+        finish(o);
+        return;
+    }
+    t = &o->targets[o->next_target++];
+    o->cp.peer_name = t->name;
+    sockaddr_format((struct sockaddr *)&t->ss, addr, sizeof(addr));
+    snprintf(o->end.relay, sizeof(o->end.relay), "%s[%s]", t->name, addr);
+    o->client =
+        smtp_client_new(o->env->base, (struct sockaddr *)&t->ss, &o->cp, &client_callbacks, o);
+}
+
+static void
+add_target(struct outbound *o, const struct sockaddr_storage *ss, const char *name)
+{
+    struct target *t;
+
+    o->targets = xrealloc(o->targets, (o->ntargets + 1) * sizeof(*o->targets));
+    t = &o->targets[o->ntargets++];
+    t->ss = *ss;
+    t->name = xstrdup(name);
+    if (ss->ss_family == AF_INET)
+        ((struct sockaddr_in *)&t->ss)->sin_port = htons(o->p.port);
+    else if (ss->ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)&t->ss)->sin6_port = htons(o->p.port);
+}
+
+static void resolve_next_host(struct outbound *o);
+
+static void
+on_resolved(void *arg, const struct dns_result *res)
+{
+    struct outbound *o = arg;
+
+    o->dq = NULL;
+    if (res->status == DNS_OK) {
+        for (size_t i = 0; i < res->nhosts; i++)
+            for (size_t j = 0; j < res->hosts[i].naddrs; j++)
+                add_target(o, &res->hosts[i].addrs[j], res->hosts[i].name);
+    } else {
+        bool permanent = res->status == DNS_NULL_MX || res->status == DNS_NO_DOMAIN;
+        strlcpy_p(o->end.error, res->error, sizeof(o->end.error));
+        /* a mail domain that does not exist or takes no mail: its senders
+         * hear so now, unless the connector downgrades DNS failures */
+        if (permanent && o->p.dest == ROUTE_DEST_MX && !o->p.downgrade_dns_failures) {
+            fail(o, true, "%s %s", res->status == DNS_NULL_MX ? "556 5.1.10" : "550 5.1.2",
+                 res->error);
+            return;
+        }
+    }
+    if (o->p.dest == ROUTE_DEST_HOSTS && o->next_host < o->p.nhosts) {
+        resolve_next_host(o);
+        return;
+    }
+    connect_next(o);
+}
+
+static struct dns *
+resolver(struct outbound *o)
+{
+    struct dns *dns = o->env->dns ? *o->env->dns : NULL;
+
+    if (dns == NULL)
+        fail(o, false, "no DNS resolver to look up %s", o->p.next_hop);
+    return dns;
+}
+
+static void
+resolve_next_host(struct outbound *o)
+{
+    struct dns *dns = resolver(o);
+
+    if (dns)
+        o->dq = dns_resolve_host(dns, o->p.hosts[o->next_host++], on_resolved, o);
+}
+
+/* A target that needs no DNS: an IP address or a Unix socket. */
+static void
+literal_target(struct outbound *o)
+{
+    struct sockaddr_storage ss;
+    const char *text = o->p.hosts[0];
+
+    memset(&ss, 0, sizeof(ss));
+    if (o->p.dest == ROUTE_DEST_UNIX) {
+        struct sockaddr_un *sun = (struct sockaddr_un *)&ss;
+        sun->sun_family = AF_UNIX;
+        if (strlcpy_p(sun->sun_path, text, sizeof(sun->sun_path)) < sizeof(sun->sun_path))
+            add_target(o, &ss, o->p.peer_name);
+    } else if (inet_pton(AF_INET, text, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+        ss.ss_family = AF_INET;
+        add_target(o, &ss, o->p.peer_name);
+    } else if (inet_pton(AF_INET6, text, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+        ss.ss_family = AF_INET6;
+        add_target(o, &ss, o->p.peer_name);
+    }
+    if (o->ntargets == 0)
+        snprintf(o->end.error, sizeof(o->end.error), "cannot connect to \"%s\"", text);
+    connect_next(o);
+}
+
+static void
+start_resolve(struct outbound *o)
+{
+    struct dns *dns;
+
+    switch (o->p.dest) {
+    case ROUTE_DEST_MX:
+        if ((dns = resolver(o)) != NULL)
+            o->dq = dns_resolve_mx(dns, o->p.hosts[0], on_resolved, o);
+        break;
+    case ROUTE_DEST_HOSTS:
+        if (o->p.nhosts == 0)
+            connect_next(o);
+        else
+            resolve_next_host(o);
+        break;
+    case ROUTE_DEST_ADDRESS:
+    case ROUTE_DEST_UNIX:
+        literal_target(o);
+        break;
+    }
+}
+
+/* ---- setting up ---- */
+
+static void
+on_credential(void *arg, const char *password, const char *why)
+{
+    struct outbound *o = arg;
+
+    o->want_password = false;
+    if (password == NULL) {
+        fail(o, false, "no credential for send connector \"%s\": %s",
+             o->p.connector ? o->p.connector : "", why ? why : "unknown reason");
+        return;
+    }
+    o->password = xstrdup(password);
+    o->cp.auth_password = o->password;
+    start_resolve(o);
+}
+
+/* The TLS client context of this connection, from the current store; it
+ * is held (tls_ctx_ref) because the store may be replaced meanwhile. */
+static void
+client_tls_context(struct outbound *o)
+{
+    struct tls_store *store = o->env->tls ? *o->env->tls : NULL;
+    const char *connector = o->p.connector ? o->p.connector : "";
+    char why[512];
+
+    if (o->p.ignore_starttls || store == NULL)
+        return;
+    o->cp.tls_ctx = tls_store_client_ctx(store, o->p.client_cert_fqdn, why, sizeof(why));
+    if (o->cp.tls_ctx == NULL && o->p.client_cert_fqdn) {
+        log_warnx("send connector \"%s\": no client certificate for %s (%s); domain "
+                  "security to %s goes on without one",
+                  connector, o->p.client_cert_fqdn, why, o->p.next_hop);
+        o->cp.tls_ctx = tls_store_client_ctx(store, NULL, why, sizeof(why));
+    }
+    if (o->cp.tls_ctx == NULL)
+        log_warnx("send connector \"%s\": no TLS client context: %s", connector, why);
+    tls_ctx_ref(o->cp.tls_ctx);
+}
+
+static void
+client_policy(struct outbound *o)
+{
+    const struct route_policy *p = &o->p;
+
+    o->cp.ehlo_name = p->ehlo_name;
+    o->cp.lmtp = p->lmtp;
+    o->cp.force_helo = p->force_helo;
+    o->cp.ignore_starttls = p->ignore_starttls;
+    o->cp.require_tls = p->require_tls;
+    o->cp.tls_auth_level = p->tls_auth_level;
+    o->cp.tls_names = (const char *const *)p->tls_names;
+    o->cp.ntls_names = p->ntls_names;
+    o->cp.auth = p->auth != ROUTE_AUTH_NONE;
+    o->cp.auth_require_tls = p->auth == ROUTE_AUTH_BASIC_REQUIRE_TLS;
+    o->cp.auth_user = p->auth_user;
+    o->cp.auth_failure_temporary = p->downgrade_auth_failures;
+    o->cp.timeout = p->timeout;
+    o->cp.plog = p->protocol_log ? o->env->plog : NULL;
+    o->cp.connector = p->connector;
+    client_tls_context(o);
+}
+
+struct outbound *
+outbound_open(const struct outbound_env *env, const struct route_policy *p,
+              const struct outbound_events *ev, void *arg)
+{
+    struct outbound *o = xcalloc(1, sizeof(*o));
+
+    o->env = env;
+    o->ev = *ev;
+    o->arg = arg;
+    route_policy_copy(&o->p, p);
+    o->finish = event_new(env->base, -1, 0, finish_cb, o);
+    if (p->status != ROUTE_POLICY_OK) {
+        fail(o, false, "%s", p->error ? p->error : "no next hop");
+        return o;
+    }
+    client_policy(o);
+    if (o->cp.auth) {
+        if (env->credential == NULL) {
+            fail(o, false, "no credential source for send connector \"%s\"",
+                 p->connector ? p->connector : "");
+            return o;
+        }
+        o->want_password = true;
+        env->credential(env->credential_arg, p->connector ? p->connector : "", p->auth_user,
+                        on_credential, o);
+        return o;
+    }
+    start_resolve(o);
+    return o;
+}
+
+void
+outbound_send(struct outbound *o, const struct envelope *env, const size_t *rcpt_index, size_t n,
+              int content_fd)
+{
+    struct smtp_transaction t = {
+        .env = env, .rcpt_index = rcpt_index, .nrcpts = n, .data_fd = content_fd};
+
+    if (o->client == NULL) {
+        /* not ready: a caller's mistake; the transaction is lost with the
+         * connection, as the contract says */
+        log_warnx("outbound: %s: a transaction sent while not ready", o->p.next_hop);
+        if (content_fd >= 0)
+            close(content_fd);
+        return;
+    }
+    smtp_client_send(o->client, &t);
+}
+
+void
+outbound_quit(struct outbound *o)
+{
+    if (o->client)
+        smtp_client_quit(o->client);
+}
+
+void
+outbound_abort(struct outbound *o)
+{
+    outbound_free(o);
+}
+
+const char *
+outbound_relay(const struct outbound *o)
+{
+    return o->end.relay;
+}
