@@ -90,8 +90,9 @@ def main():
     try:
         for tree in trees:
             copy_tree(tree)
-            subprocess.run(["meson", "setup", os.path.join(tree, "build-mut")], cwd=tree,
-                           check=True, capture_output=True)
+            # with the test hook, so the sandbox's test can run
+            subprocess.run(["meson", "setup", "-Dtest_hooks=true", os.path.join(tree, "build-mut")],
+                           cwd=tree, check=True, capture_output=True)
             ok, log = build(tree)
             if not ok:
                 print(log)
