@@ -56,9 +56,16 @@ struct daemon {
     struct control_server *control;
     struct pending_control *pending;
     uint32_t next_id;
-    struct control_reply *reload_reply; /* a reload waiting for the smtp process */
-    uint32_t listeners_round;           /* of the listener set sent to smtp */
-    bool rebind_waiting;                /* smtp must release sockets first */
+    /* A reload is answered once every child applied the configuration and
+     * the smtp process the listening sockets: a cmdlet's change is in force
+     * when it returns. */
+    struct control_reply *reload_reply;
+    char reload_error[512]; /* "" or what to answer */
+    uint32_t config_round;  /* of the MSG_CONFIG sent last */
+    bool config_waiting[PROC_NROLES];
+    uint32_t listeners_round; /* of the listener set sent to smtp last */
+    bool listeners_waiting;   /* for smtp's answer to that set */
+    bool rebind_waiting;      /* smtp must release sockets before the rebind */
     uid_t uid;
     gid_t gid;
     int log_fd;             /* run --daemon: the log file every process writes to */
@@ -217,8 +224,8 @@ daemon_send_listeners(struct daemon *d, const struct listen_socket *socks, size_
         binding_format(&socks[i].binding, text, sizeof(text));
         (void)children_send(d->kids, PROC_SMTP, MSG_LISTENER, 0, fd, text, strlen(text) + 1);
     }
-    (void)children_send(d->kids, PROC_SMTP, MSG_LISTENERS_END, ++d->listeners_round, -1, w.data,
-                        w.len);
+    d->listeners_waiting = children_send(d->kids, PROC_SMTP, MSG_LISTENERS_END,
+                                         ++d->listeners_round, -1, w.data, w.len) == 0;
 }
 
 static void
@@ -229,6 +236,18 @@ daemon_reply(struct control_reply **reply, bool ok, const char *text)
     *reply = NULL;
 }
 
+/* Answers the reload once nothing of it is outstanding. */
+static void
+daemon_reload_check(struct daemon *d)
+{
+    for (int r = 0; r < PROC_NROLES; r++)
+        if (d->config_waiting[r])
+            return;
+    if (d->rebind_waiting || d->listeners_waiting)
+        return;
+    daemon_reply(&d->reload_reply, d->reload_error[0] == '\0', d->reload_error);
+}
+
 /* Binds what the configuration now wants and hands the sockets on. */
 static void
 daemon_rebind(struct daemon *d)
@@ -237,18 +256,14 @@ daemon_rebind(struct daemon *d)
     size_t n;
     const struct listen_socket *socks;
 
-    if (bind_set_apply(d->binds, d->cfg, err, sizeof(err)) < 0)
+    if (bind_set_apply(d->binds, d->cfg, err, sizeof(err)) < 0) {
         log_warnx("reload: %s", err);
-    socks = bind_set_sockets(d->binds, &n);
-    daemon_send_listeners(d, socks, n);
-    d->rebind_waiting = false;
-    if (err[0]) {
-        char msg[512];
-        snprintf(msg, sizeof(msg), "configuration applied, but %s", err);
-        daemon_reply(&d->reload_reply, false, msg);
-    } else {
-        daemon_reply(&d->reload_reply, true, "");
+        snprintf(d->reload_error, sizeof(d->reload_error), "configuration applied, but %s", err);
     }
+    socks = bind_set_sockets(d->binds, &n);
+    d->rebind_waiting = false;
+    daemon_send_listeners(d, socks, n);
+    daemon_reload_check(d);
 }
 
 static void
@@ -271,12 +286,16 @@ daemon_reload(struct daemon *d, struct control_reply *reply)
     if (d->reload_reply) /* an earlier reload still waits: this one supersedes it */
         daemon_reply(&d->reload_reply, true, "");
     d->reload_reply = reply;
-    (void)children_send(d->kids, PROC_KEYS, MSG_CONFIG, 0, -1, full, full_len + 1);
+    d->reload_error[0] = '\0';
+    d->config_round++;
+    d->config_waiting[PROC_KEYS] =
+        children_send(d->kids, PROC_KEYS, MSG_CONFIG, d->config_round, -1, full, full_len + 1) == 0;
     explicit_bzero(full, full_len);
     free(full);
     daemon_set_config(d, cfg);
-    (void)children_send(d->kids, PROC_QUEUE, MSG_CONFIG, 0, -1, d->redacted, d->redacted_len + 1);
-    (void)children_send(d->kids, PROC_SMTP, MSG_CONFIG, 0, -1, d->redacted, d->redacted_len + 1);
+    for (enum proc_role r = PROC_QUEUE; r <= PROC_SMTP; r++)
+        d->config_waiting[r] = children_send(d->kids, r, MSG_CONFIG, d->config_round, -1,
+                                             d->redacted, d->redacted_len + 1) == 0;
     config_warnings(cfg, daemon_log_warning, NULL);
     log_info("configuration reloaded from %s", d->config_path);
     /* A new wildcard binding replaces specific ones on its port: the smtp
@@ -320,9 +339,20 @@ daemon_child_message(void *arg, enum proc_role role, const struct ipc_msg *m)
             daemon_wipe_keys_text(d);
         daemon_check_up(d);
         break;
-    case MSG_LISTENERS_END:
-        if (role == PROC_SMTP && d->rebind_waiting && m->id == d->listeners_round)
+    case MSG_CONFIG: /* applied */
+        if (m->id == d->config_round) {
+            d->config_waiting[role] = false;
+            daemon_reload_check(d);
+        }
+        break;
+    case MSG_LISTENERS_END: /* applied */
+        if (role != PROC_SMTP || m->id != d->listeners_round)
+            break;
+        d->listeners_waiting = false;
+        if (d->rebind_waiting)
             daemon_rebind(d);
+        else
+            daemon_reload_check(d);
         break;
     case MSG_CONTROL_REPLY:
         for (struct pending_control **pp = &d->pending; *pp; pp = &(*pp)->next) {
@@ -381,8 +411,15 @@ daemon_child_restarted(void *arg, enum proc_role role)
     d->ready[role] = false;
     if (role == PROC_QUEUE)
         daemon_fail_pending(d, "the queue process was restarted; try again");
-    if (role == PROC_SMTP && d->rebind_waiting)
-        daemon_rebind(d); /* the old process's sockets are gone with it */
+    /* a restarted child starts with the current configuration (and smtp
+     * with the current sockets): nothing of a reload is owed by it */
+    d->config_waiting[role] = false;
+    if (role == PROC_SMTP) {
+        d->listeners_waiting = false;
+        if (d->rebind_waiting)
+            daemon_rebind(d); /* the old process's sockets are gone with it */
+    }
+    daemon_reload_check(d);
 }
 
 static void
