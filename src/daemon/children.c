@@ -337,12 +337,6 @@ children_running(const struct children *cs, enum proc_role role)
     return cs->kids[role].pid != 0;
 }
 
-pid_t
-children_pid(const struct children *cs, enum proc_role role)
-{
-    return cs->kids[role].pid;
-}
-
 static void
 children_kill_cb(evutil_socket_t fd, short what, void *arg)
 {

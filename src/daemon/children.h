@@ -48,7 +48,6 @@ int children_start(struct children *c);
 int children_send(struct children *c, enum proc_role role, uint32_t type, uint32_t id, int fd,
                   const void *data, size_t len);
 bool children_running(const struct children *c, enum proc_role role);
-pid_t children_pid(const struct children *c, enum proc_role role);
 /* Stops the service: MSG_STOP (or MSG_STOP_NOW) to smtp; once it has
  * exited, to queue and keys (smtp's commits and TLS handshakes in flight
  * need them). Children that do not exit within grace seconds are killed. */

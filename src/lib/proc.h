@@ -100,7 +100,6 @@ enum proc_msg_type {
     MSG_SPOOL_COMMIT,     /* id + str message id, u32 write errno, u64 size, bytes envelope */
     MSG_SPOOL_COMMITTED,  /* id + u32 errno */
     MSG_SPOOL_ABORT,      /* id (0: no answer) + str message id, u32 write errno */
-    MSG_SPOOL_SPACE,      /* queue -> smtp: u64 bytes free above the reserve */
     MSG_SPOOL_ABORTED,    /* id: the file of that ABORT is gone */
     MSG_SPOOL_USE,        /* str message id: a transaction starts writing it */
     /* queue -> smtp: outbound connections; id = connection */

@@ -1,10 +1,11 @@
 /*
  * server.h — what the SMTP sessions of one process share: the event loop,
- * the current configuration and certificate store, the queue, the logs,
- * the worker pool, the accepting sockets and the list of live sessions;
+ * the current configuration and certificate store, the spool (message
+ * files of the queue process), the keys process's client, the logs, the
+ * accepting sockets and the list of live sessions;
  * and admission of each new connection (connector choice, limits).
  *
- * The process that owns it (src/daemon/) creates it, replaces the
+ * The smtp process (receive/smtp_process.c) creates it, replaces the
  * configuration and certificates on reload and stops it; sessions only read
  * it. Sessions already running keep the configuration they started with,
  * so a reload loses no session.
@@ -24,7 +25,6 @@ struct event_base;
 struct tls_store;
 struct spool;
 struct keys_client;
-struct workq;
 struct protolog;
 struct accept_set;
 struct session;
@@ -37,7 +37,6 @@ struct server {
     struct spool *spool;      /* the queue process's message files */
     struct keys_client *keys; /* signatures, password checks, credentials */
     bool keys_up;             /* the keys process is there: STARTTLS can work */
-    struct workq *workers;
     struct protolog *protolog;      /* SmtpReceive */
     struct protolog *send_protolog; /* SmtpSend */
     struct msgtrack *track;

@@ -53,12 +53,6 @@ tls_keyring_get(const struct tls_keyring *ring, const char *key_id)
     return NULL;
 }
 
-size_t
-tls_keyring_count(const struct tls_keyring *ring)
-{
-    return ring ? ring->n : 0;
-}
-
 void
 tls_keyring_free(struct tls_keyring *ring)
 {

@@ -22,7 +22,6 @@ struct tls_keyring *tls_keyring_load(const char *certdir, char *err, size_t errl
 /* The key of the certificate whose thumbprint is key_id, or NULL. It stays
  * the ring's. */
 struct evp_pkey_st *tls_keyring_get(const struct tls_keyring *ring, const char *key_id);
-size_t tls_keyring_count(const struct tls_keyring *ring);
 void tls_keyring_free(struct tls_keyring *ring);
 
 #endif
