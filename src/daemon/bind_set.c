@@ -118,7 +118,7 @@ bind_set_apply(struct bind_set *bs, const struct config *cfg, char *err, size_t 
 {
     struct binding *want;
     size_t nwant = wanted_bindings(cfg, &want);
-    int rc = 0;
+    int rc = 0, first_errno = 0;
 
     for (size_t i = 0; i < bs->n; i++)
         bs->wanted[i] = false;
@@ -150,6 +150,8 @@ bind_set_apply(struct bind_set *bs, const struct config *cfg, char *err, size_t 
         }
         fd = bind_open(&want[w], err, errlen);
         if (fd < 0) {
+            if (rc == 0)
+                first_errno = errno;
             rc = -1;
             err = NULL; /* keep the first error */
             errlen = 0;
@@ -172,6 +174,7 @@ bind_set_apply(struct bind_set *bs, const struct config *cfg, char *err, size_t 
         i++;
     }
     free(want);
+    errno = first_errno;
     return rc;
 }
 

@@ -24,7 +24,8 @@ struct bind_set;
 
 struct bind_set *bind_set_new(void);
 /* Opens/closes sockets to match cfg. Returns 0, or -1 with the first bind
- * error in err (sockets that did open stay open). */
+ * error in err and errno (sockets that did open stay open; calling again
+ * tries the others again). */
 int bind_set_apply(struct bind_set *bs, const struct config *cfg, char *err, size_t errlen);
 /* A socket is open in the daemon and, duplicated, in the smtp process: a
  * new wildcard binding on a port where specific addresses listen can only

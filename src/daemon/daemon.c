@@ -32,6 +32,9 @@
 
 /* How long a stop waits for commits in flight before children are killed. */
 #define DAEMON_STOP_GRACE 12
+/* How long a port in use at start is tried again: 2 s. */
+#define DAEMON_BIND_TRIES 20
+#define DAEMON_BIND_PAUSE_US 100000
 /* Where the smtp process is locked up when the kernel has no Landlock. */
 #define DAEMON_EMPTY_DIR "/run/postern-empty"
 
@@ -505,6 +508,21 @@ daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
     children_stop(d->kids, false, DAEMON_STOP_GRACE);
 }
 
+/* Binds at start. A port still in use may be held by the processes of a
+ * service that was just killed (the kernel kills them a moment after their
+ * daemon): a short wait tells that apart from a port that is taken. */
+static int
+daemon_bind(struct daemon *d, char *err, size_t errlen)
+{
+    for (int i = 0;; i++) {
+        if (bind_set_apply(d->binds, d->cfg, err, errlen) == 0)
+            return 0;
+        if (errno != EADDRINUSE || i == DAEMON_BIND_TRIES)
+            return -1;
+        usleep(DAEMON_BIND_PAUSE_US);
+    }
+}
+
 /* The service user and, as root, the instance handed to it. */
 static int
 daemon_service_user(struct daemon *d)
@@ -611,7 +629,7 @@ daemon_run(const char *instance_dir, int detach_fd)
         goto out;
     }
     d.binds = bind_set_new();
-    if (bind_set_apply(d.binds, cfg, err, sizeof(err)) < 0) {
+    if (daemon_bind(&d, err, sizeof(err)) < 0) {
         log_warnx("%s", err);
         goto out;
     }

@@ -18,7 +18,9 @@
 #include "queue/spool_server.h"
 
 #include <event2/event.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,9 @@
 
 /* Maildir writes are the pooled work: two threads on a 2-core machine. */
 #define QMGR_WORKERS 2
+/* How long a queue process waits for the spool lock: 10 s. */
+#define QMGR_LOCK_TRIES 200
+#define QMGR_LOCK_PAUSE_US 50000
 
 struct qmgr {
     struct event_base *base;
@@ -41,6 +46,7 @@ struct qmgr {
     struct log_server *logs;
     struct ipc_chan *ctl;
     struct event *tick;
+    int lock_fd; /* the spool's lock (qmgr_lock_spool), held until exit */
     bool stopping;
 };
 
@@ -220,10 +226,36 @@ qmgr_tick_cb(evutil_socket_t fd, short what, void *arg)
     msgtrack_flush(q->track);
 }
 
+/*
+ * One queue process per spool: after `kill -9` of a daemon its queue
+ * process is killed by the kernel a moment later, which a service started
+ * again at once may overtake. The lock (on the queue directory, released
+ * when the process dies) makes the new one wait for the old one to be gone
+ * before it recovers the spool. Returns the locked descriptor, or -1.
+ */
+static int
+qmgr_lock_spool(const char *queue_dir)
+{
+    int fd = open(queue_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    if (fd < 0)
+        return -1; /* queue_open creates it: nobody else has it */
+    for (int i = 0; i < QMGR_LOCK_TRIES; i++) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            return fd;
+        if (i == 0)
+            log_warnx("queue process: another process still holds %s; waiting", queue_dir);
+        usleep(QMGR_LOCK_PAUSE_US);
+    }
+    log_warnx("queue process: %s stays locked by another process", queue_dir);
+    close(fd);
+    return -2;
+}
+
 int
 qmgr_process_main(const struct proc_start *st)
 {
-    struct qmgr q = {0};
+    struct qmgr q = {.lock_fd = -1};
     char err[512], *path;
     struct timeval one_second = {1, 0};
     int status = 1;
@@ -244,6 +276,10 @@ qmgr_process_main(const struct proc_start *st)
     }
     q.base = event_base_new();
     path = xasprintf("%s/queue", q.instance_dir);
+    if ((q.lock_fd = qmgr_lock_spool(path)) == -2) {
+        free(path);
+        goto out;
+    }
     q.queue = queue_open(path, q.base, err, sizeof(err));
     free(path);
     if (q.queue == NULL) {
@@ -301,5 +337,7 @@ out:
     if (q.base)
         event_base_free(q.base);
     free(q.instance_dir);
+    if (q.lock_fd >= 0)
+        close(q.lock_fd);
     return status;
 }
