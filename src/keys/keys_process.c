@@ -38,6 +38,10 @@ struct keys_process {
     char *certdir;
     struct config *cfg; /* whole: hashes and credentials */
     struct tls_keyring *keys;
+    /* the keys before the last change: a handshake may have begun with the
+     * previous certificates, which the smtp process uses until the new
+     * ones reach it */
+    struct tls_keyring *previous;
     struct ipc_chan *ctl, *smtp;
     unsigned smtp_generation; /* which smtp channel an answer belongs to */
     struct workq *workers;
@@ -98,7 +102,8 @@ keys_load(struct keys_process *kp)
     if ((fresh = tls_keyring_load(kp->certdir, err, sizeof(err))) == NULL) {
         log_warnx("keys process: %s", err);
     } else {
-        tls_keyring_free(kp->keys);
+        tls_keyring_free(kp->previous);
+        kp->previous = kp->keys;
         kp->keys = fresh;
     }
     if (kp->smtp == NULL)
@@ -132,7 +137,8 @@ keys_sign(struct keys_process *kp, struct ipc_chan *ch, const struct ipc_msg *m)
     in = ipc_get_bytes(&r, &inlen);
     if (!ipc_rbuf_done(&r))
         log_warnx("keys process: malformed signing request");
-    else if (kp->keys == NULL || (key = tls_keyring_get(kp->keys, key_id)) == NULL)
+    else if ((key = tls_keyring_get(kp->keys, key_id)) == NULL &&
+             (key = tls_keyring_get(kp->previous, key_id)) == NULL)
         log_warnx("keys process: no private key for certificate %.64s", key_id);
     else
         ok = tls_key_op(key, (int)op, (int)pad, in, inlen, out, &outlen) == 0;
@@ -366,6 +372,7 @@ keys_process_main(const struct proc_start *st)
     ipc_chan_free(kp.ctl);
     event_free(kp.tick);
     tls_keyring_free(kp.keys);
+    tls_keyring_free(kp.previous);
     config_unref(kp.cfg);
     event_base_free(kp.base);
     free(kp.certdir);
