@@ -331,6 +331,7 @@ static void
 release(struct spool_server *ss)
 {
     while (ss->msgs)
+        // NOLINTNEXTLINE(clang-analyzer-unix.Malloc): take_msg unlinks the head first
         queue_msg_abort(take_msg(ss, ss->msgs));
     for (struct spool_commit *c = ss->commits, *next; c; c = next) {
         next = c->next;
