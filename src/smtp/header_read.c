@@ -90,7 +90,7 @@ header_field_get(const char *h, size_t n, const char *name)
 
         if (!data_header_is(p, (size_t)(next - p), name, false))
             continue;
-        v = memchr(p, ':', (size_t)(next - p)) + 1;
+        v = (const char *)memchr(p, ':', (size_t)(next - p)) + 1;
         for (;;) {
             e = next;
             while (e > v && (e[-1] == '\n' || e[-1] == '\r'))

@@ -182,8 +182,8 @@ next_line(struct cursor *c, const char **s, size_t *n)
 static int
 header_line(struct cursor *c, char *buf, size_t buflen)
 {
-    const char *s;
-    size_t n;
+    const char *s = "";
+    size_t n = 0;
 
     if (next_line(c, &s, &n) != 0)
         return -1;
@@ -277,8 +277,8 @@ static int
 pem_block(struct cursor *c, const char *label, unsigned char **der, long *derlen)
 {
     char begin[64], endl[64];
-    const char *start = c->p, *s;
-    size_t n, first = c->line + 1;
+    const char *start = c->p, *s = "";
+    size_t n = 0, first = c->line + 1;
     char *name = NULL, *header = NULL;
     unsigned char *data = NULL;
     long len = 0;
@@ -391,7 +391,7 @@ read_cert_record(struct cursor *c, char *line, struct tls_src *src)
 {
     char *f[6], thumbprint[THUMBPRINT_LEN + 1];
     struct tls_src_cert *e;
-    int count;
+    int count = 0;
 
     if (split(line, f, 6) != 6 || strcmp(f[0], "cert") != 0 || strncmp(f[2], "key=", 4) != 0 ||
         strncmp(f[3], "key-id=", 7) != 0 || strncmp(f[4], "smtp=", 5) != 0 ||
@@ -439,7 +439,7 @@ tls_src_decode(struct tls_src *src, const char *blob, size_t len, char *err, siz
     struct cursor c = {blob, blob + len, 0, err, errlen};
     char *line = xmalloc(LINE_MAX_HEADER + 1), magic[64];
     const char *rest;
-    int count, rc = -1;
+    int count = 0, rc = -1;
 
     memset(src, 0, sizeof(*src));
     errorf(err, errlen, "%s", "");

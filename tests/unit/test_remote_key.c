@@ -607,8 +607,8 @@ remote_handshake(const struct case_spec *cs)
     char why[256];
     EVP_PKEY *remote;
     SSL_CTX *sctx, *cctx;
-    struct server s;
-    struct client c;
+    struct server s = {0};
+    struct client c = {0};
 
     assert_non_null(base);
     signer_start(base);
@@ -701,8 +701,8 @@ test_client_certificate_remote(void **state)
     for (size_t i = 0; i < 2; i++) {
         SSL_CTX *mine = client_ctx(rsa_k.cert, versions[i], versions[i], NULL);
         SSL_CTX *peer = server_ctx(rsa_k.cert, rsa_k.key, versions[i], versions[i]);
-        struct server s;
-        struct client c;
+        struct server s = {0};
+        struct client c = {0};
 
         assert_int_equal(SSL_CTX_use_certificate(mine, ec_k.cert), 1);
         assert_int_equal(SSL_CTX_use_PrivateKey(mine, remote), 1);
@@ -772,8 +772,8 @@ test_loop_runs_while_signing(void **state)
     char why[256];
     EVP_PKEY *remote;
     SSL_CTX *sctx, *cctx;
-    struct server s[2];
-    struct client c[2];
+    struct server s[2] = {{0}};
+    struct client c[2] = {{0}};
     struct pair p[2] = {{&s[0], &c[0]}, {&s[1], &c[1]}};
     struct waiting w = {{&s[0], &s[1]}, 0, false};
     struct event *tick;
@@ -858,8 +858,8 @@ failed_handshake(enum failure f, const char *reason_part)
     char why[256];
     EVP_PKEY *remote;
     SSL_CTX *sctx, *cctx;
-    struct server s;
-    struct client c;
+    struct server s = {0};
+    struct client c = {0};
     struct failing x = {f, &s, false};
     struct pair p = {&s, &c};
     struct event *tick;
@@ -992,8 +992,8 @@ inplace_handshake(bool garbage)
     EVP_PKEY *remote = tls_remote_key_new(rsa_k.cert, why, sizeof(why));
     SSL_CTX *sctx = server_ctx(rsa_k.cert, remote, TLS1_3_VERSION, TLS1_3_VERSION);
     SSL_CTX *cctx = client_ctx(rsa_k.cert, TLS1_3_VERSION, TLS1_3_VERSION, NULL);
-    struct server s;
-    struct client c;
+    struct server s = {0};
+    struct client c = {0};
 
     inplace_garbage = garbage;
     inplace_calls = 0;
@@ -1152,8 +1152,8 @@ test_store_local_key_through_driver(void **state)
     char *dir = make_dir(), why[512];
     struct tls_store *store;
     SSL_CTX *sctx, *cctx;
-    struct server s;
-    struct client c;
+    struct server s = {0};
+    struct client c = {0};
 
     /* keys loaded as today: no transport is needed, nothing pauses */
     tls_remote_key_set_transport(NULL);
@@ -1181,8 +1181,8 @@ test_store_remote_keys(void **state)
     char *dir = make_dir(), why[512], err[512];
     struct tls_store *local, *remote;
     SSL_CTX *lctx, *sctx, *cctx, *krsa;
-    struct server s;
-    struct client c;
+    struct server s = {0};
+    struct client c = {0};
     char *blob;
     size_t len;
 
