@@ -32,11 +32,11 @@ struct msgtrack;
 
 struct server {
     struct event_base *base;
-    struct config *cfg;       /* current configuration (sessions hold refs) */
-    struct tls_store *tls;    /* current certificate store */
-    struct spool *spool;      /* the queue process's message files */
-    struct keys_client *keys; /* signatures, password checks, credentials */
-    bool keys_up;             /* the keys process is there: STARTTLS can work */
+    struct config *cfg;             /* current configuration (sessions hold refs) */
+    struct tls_store *tls;          /* current certificate store */
+    struct spool *spool;            /* the queue process's message files */
+    struct keys_client *keys;       /* signatures, password checks, credentials */
+    bool keys_up;                   /* the keys process is there: STARTTLS can work */
     struct protolog *protolog;      /* SmtpReceive */
     struct protolog *send_protolog; /* SmtpSend */
     struct msgtrack *track;
