@@ -159,7 +159,9 @@ COMMIT_FAULTS = [
     # every write under queue/ and mail/ fails: only the prefix keeps the
     # shim off the sockets and the log, which must go on working
     ("content-write", "write", "EIO", 451, "4.3.0", "write"),
-    ("content-write-full", "write:path=*/queue/data/*", "ENOSPC", 452, "4.3.1", "write"),
+    # the smtp process may write the content file while it is still in
+    # queue/spare/ (the queue process moves it to data/ at its own pace)
+    ("content-write-full", "write:path=*/queue/[ds][pa]*/*", "ENOSPC", 452, "4.3.1", "write"),
     ("content-fsync", "fsync:path=*/queue/data/*", "EIO", 451, "4.3.0", "fsync"),
     ("envelope-create", "create:path=*/queue/env/*.tmp", "EIO", 451, "4.3.0", "create"),
     ("envelope-write", "write:path=*/queue/env/*.tmp", "ENOSPC", 452, "4.3.1", "write"),
