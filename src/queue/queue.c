@@ -6,6 +6,7 @@
  */
 #include "queue/queue.h"
 #include "lib/log.h"
+#include "lib/fd_writer.h"
 #include "lib/fsutil.h"
 #include "lib/util.h"
 
@@ -25,9 +26,6 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-/* Content is written in chunks of this size: few syscalls, bounded memory
- * per session in DATA. */
-#define QUEUE_WRITE_CHUNK (64 * 1024)
 /* Per-message fsyncs of one batch run on this many threads at once: a
  * disk completes concurrent syncs far faster than the same ones in a row
  * (PERF-ANCHORS.md: ~1,200 serial vs ~2,500 concurrent commits/s here). */
@@ -48,8 +46,7 @@ struct queue_msg {
     bool in_spare;         /* reserved, still spare/<ID> (not yet claimed) */
     unsigned data_dir_gen; /* q->data_dir_failures when data/<ID> was created */
     uint64_t size;
-    char *buf;
-    size_t buflen;
+    struct fd_writer out; /* content written here (not external) */
     /* filled at commit */
     struct envelope *env;
     char *envtext;
@@ -395,7 +392,7 @@ queue_msg_begin(struct queue *q, char *err, size_t errlen)
     struct queue_msg *m = msg_create(q, q->data_dirfd, q->data_dir, err, errlen);
 
     if (m != NULL)
-        m->buf = xmalloc(QUEUE_WRITE_CHUNK);
+        fd_writer_start(&m->out, m->fd);
     return m;
 }
 
@@ -443,42 +440,15 @@ queue_msg_id(const struct queue_msg *m)
     return m->id;
 }
 
-static void
-queue_msg_flush(struct queue_msg *m)
-{
-    size_t off = 0;
-
-    while (m->error == 0 && off < m->buflen) {
-        ssize_t n = write(m->fd, m->buf + off, m->buflen - off);
-        if (n < 0) {
-            if (errno != EINTR)
-                m->error = step_failed("write", m->q->data_dir, m->id, errno);
-            continue;
-        }
-        off += (size_t)n;
-    }
-    m->buflen = 0;
-}
-
 void
 queue_msg_write(struct queue_msg *m, const void *data, size_t len)
 {
-    const char *p = data;
-
     if (m->error || m->external)
         return;
-    m->size += len;
-    while (len > 0) {
-        size_t n = QUEUE_WRITE_CHUNK - m->buflen;
-        if (n > len)
-            n = len;
-        memcpy(m->buf + m->buflen, p, n);
-        m->buflen += n;
-        p += n;
-        len -= n;
-        if (m->buflen == QUEUE_WRITE_CHUNK)
-            queue_msg_flush(m);
-    }
+    fd_writer_put(&m->out, data, len);
+    m->size = m->out.size;
+    if (m->out.error)
+        m->error = step_failed("write", m->q->data_dir, m->id, m->out.error);
 }
 
 int
@@ -508,7 +478,7 @@ queue_msg_free(struct queue_msg *m)
         close(m->fd);
     envelope_free(m->env);
     free(m->envtext);
-    free(m->buf);
+    fd_writer_drop(&m->out);
     free(m);
 }
 
@@ -575,9 +545,8 @@ queue_msg_commit(struct queue_msg *m, struct envelope *env, queue_commit_cb *cb,
     struct queue *q = m->q;
     struct stat st;
 
-    queue_msg_flush(m);
-    free(m->buf);
-    m->buf = NULL;
+    if (fd_writer_finish(&m->out) != 0 && m->error == 0)
+        m->error = step_failed("write", q->data_dir, m->id, m->out.error);
     /* Another process wrote the content (and has finished: it asked for
      * the commit): the file says how much. */
     if (m->external && queue_msg_claim(m) == 0) {

@@ -9,6 +9,7 @@
  * is failed exactly once).
  */
 #include "receive/spool.h"
+#include "lib/fd_writer.h"
 #include "lib/ipc.h"
 #include "lib/ipc_buf.h"
 #include "lib/log.h"
@@ -26,9 +27,6 @@
 /* Files kept ready: enough for a burst of sessions reaching DATA at once
  * between two answers of the queue process. */
 #define SPOOL_POOL 8
-/* Content is written in chunks of this size, as the queue wrote it: few
- * syscalls, bounded memory per session in DATA. */
-#define SPOOL_WRITE_CHUNK (64 * 1024)
 
 enum spool_op { OP_NONE, OP_COMMIT, OP_DISCARD };
 
@@ -38,9 +36,7 @@ struct spool_msg {
     int fd;
     char id[QUEUE_ID_LEN + 1];
     int error;
-    uint64_t size;
-    char *buf;
-    size_t buflen;
+    struct fd_writer out; /* the content, into fd */
     /* a commit or discard waiting for its answer */
     enum spool_op op;
     uint32_t req;
@@ -119,7 +115,7 @@ msg_free(struct spool_msg *m)
 {
     if (m->fd >= 0)
         close(m->fd);
-    free(m->buf);
+    fd_writer_drop(&m->out);
     free(m);
 }
 
@@ -206,7 +202,7 @@ hand_out(struct spool *sp, struct spool_msg *m)
 {
     struct ipc_wbuf w = {0};
 
-    m->buf = xmalloc(SPOOL_WRITE_CHUNK);
+    fd_writer_start(&m->out, m->fd);
     list_add(&sp->held, m);
     ipc_put_str(&w, m->id);
     (void)ipc_send(sp->ch, MSG_SPOOL_USE, 0, -1, w.data, w.len);
@@ -488,42 +484,13 @@ spool_msg_id(const struct spool_msg *m)
     return m->id;
 }
 
-static void
-msg_flush(struct spool_msg *m)
-{
-    size_t off = 0;
-
-    while (m->error == 0 && off < m->buflen) {
-        ssize_t n = write(m->fd, m->buf + off, m->buflen - off);
-        if (n < 0) {
-            if (errno != EINTR)
-                m->error = errno;
-            continue;
-        }
-        off += (size_t)n;
-    }
-    m->buflen = 0;
-}
-
 void
 spool_msg_write(struct spool_msg *m, const void *data, size_t len)
 {
-    const char *p = data;
-
     if (m->error)
         return;
-    m->size += len;
-    while (len > 0) {
-        size_t n = SPOOL_WRITE_CHUNK - m->buflen;
-        if (n > len)
-            n = len;
-        memcpy(m->buf + m->buflen, p, n);
-        m->buflen += n;
-        p += n;
-        len -= n;
-        if (m->buflen == SPOOL_WRITE_CHUNK)
-            msg_flush(m);
-    }
+    fd_writer_put(&m->out, data, len);
+    m->error = m->out.error;
 }
 
 int
@@ -535,7 +502,7 @@ spool_msg_error(const struct spool_msg *m)
 uint64_t
 spool_msg_size(const struct spool_msg *m)
 {
-    return m->size;
+    return m->out.size;
 }
 
 /* Takes m out of the held list and asks the queue process to remove its
@@ -557,8 +524,7 @@ send_abort(struct spool_msg *m, uint32_t req)
     }
     close(m->fd);
     m->fd = -1;
-    free(m->buf);
-    m->buf = NULL;
+    fd_writer_drop(&m->out);
     return sent;
 }
 
@@ -610,19 +576,18 @@ spool_msg_commit(struct spool_msg *m, struct envelope *env, spool_done_cb *cb, v
     char *text;
     size_t len;
 
-    msg_flush(m);
-    free(m->buf);
-    m->buf = NULL;
+    if (fd_writer_finish(&m->out) != 0 && m->error == 0)
+        m->error = m->out.error;
     if (m->sp != NULL)
         list_del(&m->sp->held, m);
     memcpy(env->id, m->id, sizeof(env->id));
-    env->size = m->size;
+    env->size = m->out.size;
     if (msg_current(m)) {
         text = envelope_serialize(env, &len);
         req = next_req(m->sp);
         ipc_put_str(&w, m->id);
         ipc_put_u32(&w, (uint32_t)m->error);
-        ipc_put_u64(&w, m->size);
+        ipc_put_u64(&w, m->out.size);
         ipc_put_bytes(&w, text, len);
         sent = ipc_send(m->sp->ch, MSG_SPOOL_COMMIT, req, -1, w.data, w.len) == 0;
         ipc_wbuf_free(&w);
