@@ -61,10 +61,7 @@ password_from_arg(struct cmdlet_ctx *ctx, struct cmdlet_arg *arg, char *hash, si
         rc = CMDLET_OK;
         *given = true;
     }
-    if (line != NULL) {
-        explicit_bzero(line, cap);
-        free(line);
-    }
+    mem_free_wiped(line, cap);
     explicit_bzero(arg->value, strlen(arg->value));
     return rc;
 }

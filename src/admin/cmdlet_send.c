@@ -119,8 +119,7 @@ read_credential(struct cmdlet_ctx *ctx, struct cmdlet_arg *arg, char **out)
     }
     line[strcspn(line, "\r\n")] = '\0';
     *out = xstrdup(line);
-    explicit_bzero(line, cap);
-    free(line);
+    mem_free_wiped(line, cap);
     return CMDLET_OK;
 }
 

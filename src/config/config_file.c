@@ -55,10 +55,7 @@ struct text {
 static void
 text_free(struct text *t)
 {
-    if (t->s != NULL) {
-        explicit_bzero(t->s, t->cap);
-        free(t->s);
-    }
+    mem_free_wiped(t->s, t->cap);
     t->s = NULL;
     t->len = t->cap = 0;
 }
@@ -171,15 +168,13 @@ unquote(const char *s, char **out, const char **end, char *reason, size_t rlen)
     for (s++; *s != '"'; s++) {
         if (*s == '\0') {
             snprintf(reason, rlen, "missing closing quote");
-            explicit_bzero(buf, cap);
-            free(buf);
+            mem_free_wiped(buf, cap);
             return -1;
         }
         if (*s == '\\') {
             if (s[1] != '"' && s[1] != '\\') {
                 snprintf(reason, rlen, "unknown escape \\%c (only \\\" and \\\\)", s[1]);
-                explicit_bzero(buf, cap);
-                free(buf);
+                mem_free_wiped(buf, cap);
                 return -1;
             }
             s++;
@@ -382,8 +377,7 @@ config_load_text(const char *text, size_t len, const char *origin, char *err, si
             rc = ld_line(&ld, copy + start);
         start = end + 1;
     }
-    explicit_bzero(copy, len + 1);
-    free(copy);
+    mem_free_wiped(copy, len + 1);
     if (rc == 0) {
         struct config_fault fault = {0};
         char msg[1024];
@@ -493,8 +487,7 @@ write_object(struct text *t, const struct config_kind_info *k, const void *obj)
         }
         text_putc(t, '\n');
         if (config_secret_type(p->type))
-            explicit_bzero(value, strlen(value));
-        free(value);
+            mem_free_wiped(value, strlen(value));
     }
 }
 
@@ -552,7 +545,6 @@ config_save(const struct config *cfg, const char *path, char *err, size_t errlen
     rc = fs_write_atomic(path, text, len, &w);
     if (rc < 0)
         snprintf(err, errlen, "%s: %s: %s", path, w.step, strerror(errno));
-    explicit_bzero(text, len);
-    free(text);
+    mem_free_wiped(text, len);
     return rc;
 }

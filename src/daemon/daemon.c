@@ -109,8 +109,7 @@ daemon_read_config(struct daemon *d, char **full, size_t *full_len, char *err, s
         return NULL;
     }
     if ((cfg = config_load_text(*full, *full_len, d->config_path, err, errlen)) == NULL) {
-        explicit_bzero(*full, *full_len);
-        free(*full);
+        mem_free_wiped(*full, *full_len);
         *full = NULL;
         return NULL;
     }
@@ -121,10 +120,7 @@ daemon_read_config(struct daemon *d, char **full, size_t *full_len, char *err, s
 static void
 daemon_wipe_keys_text(struct daemon *d)
 {
-    if (d->keys_text) {
-        explicit_bzero(d->keys_text, d->keys_len);
-        free(d->keys_text);
-    }
+    mem_free_wiped(d->keys_text, d->keys_len);
     d->keys_text = NULL;
     d->keys_len = 0;
 }
@@ -293,8 +289,7 @@ daemon_reload(struct daemon *d, struct control_reply *reply)
     d->config_round++;
     d->config_waiting[PROC_KEYS] =
         children_send(d->kids, PROC_KEYS, MSG_CONFIG, d->config_round, -1, full, full_len + 1) == 0;
-    explicit_bzero(full, full_len);
-    free(full);
+    mem_free_wiped(full, full_len);
     daemon_set_config(d, cfg);
     for (enum proc_role r = PROC_QUEUE; r <= PROC_SMTP; r++)
         d->config_waiting[r] = children_send(d->kids, r, MSG_CONFIG, d->config_round, -1,

@@ -121,10 +121,7 @@ drop_fds(struct ipc_chan *ch)
 static void
 release_rbuf(struct ipc_chan *ch)
 {
-    if (ch->rbuf != NULL) {
-        explicit_bzero(ch->rbuf, ch->rcap);
-        free(ch->rbuf);
-    }
+    mem_free_wiped(ch->rbuf, ch->rcap);
     ch->rbuf = NULL;
     ch->rcap = ch->roff = ch->rend = 0;
 }
@@ -221,28 +218,38 @@ make_room(struct ipc_chan *ch)
     return cap - avail;
 }
 
+/* Appends the descriptors one recvmsg brought to fds (*n of max used);
+ * closes those that do not fit and returns false then. */
+static bool
+collect_fds(struct msghdr *mh, int *fds, size_t *n, size_t max)
+{
+    bool fit = true;
+
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < k; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+            if (*n < max)
+                fds[(*n)++] = fd;
+            else {
+                close(fd);
+                fit = false;
+            }
+        }
+    }
+    return fit;
+}
+
 /* Queues the descriptors of one recvmsg; closes what cannot be kept.
  * Returns false (the channel is dead) on a protocol error. */
 static bool
 take_fds(struct ipc_chan *ch, struct msghdr *mh)
 {
-    bool overflow = false;
+    bool overflow = !collect_fds(mh, ch->fdq, &ch->nfdq, MAX_QUEUED_FDS);
 
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-            continue;
-        size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < n; i++) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-            if (ch->nfdq < MAX_QUEUED_FDS)
-                ch->fdq[ch->nfdq++] = fd;
-            else {
-                close(fd);
-                overflow = true;
-            }
-        }
-    }
     if (mh->msg_flags & MSG_CTRUNC) {
         /* The kernel dropped the descriptor this read carried: this process
          * has none left (EMFILE). One sendmsg carries one message's
@@ -661,21 +668,8 @@ read_exact(int sock, void *buf, size_t len, struct fdset *fds, long long deadlin
         }
         if (n < 0)
             return -1;
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c)) {
-            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-                continue;
-            size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            for (size_t i = 0; i < k; i++) {
-                int fd;
-                memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-                if (fds->n < FDS_PER_RECV)
-                    fds->fds[fds->n++] = fd;
-                else {
-                    close(fd);
-                    fds->lost = true;
-                }
-            }
-        }
+        if (!collect_fds(&mh, fds->fds, &fds->n, FDS_PER_RECV))
+            fds->lost = true;
         if (mh.msg_flags & MSG_CTRUNC)
             fds->lost = true;
         if (n == 0) {
@@ -724,10 +718,8 @@ ipc_read_blocking(int sock, struct ipc_msg *out, unsigned char **buf, int timeou
 fail:
     saved = errno;
     fdset_close(&fds);
-    if (payload != NULL) {
-        explicit_bzero(payload, (size_t)h.len + 1);
-        free(payload);
-    }
+    if (payload != NULL)
+        mem_free_wiped(payload, (size_t)h.len + 1);
     errno = saved;
     return -1;
 }

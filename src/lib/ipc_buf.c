@@ -23,10 +23,7 @@ wbuf_grow(struct ipc_wbuf *w, size_t n)
         unsigned char *nd = xmalloc(cap);
         if (w->len > 0)
             memcpy(nd, w->data, w->len);
-        if (w->data != NULL) {
-            explicit_bzero(w->data, w->cap);
-            free(w->data);
-        }
+        mem_free_wiped(w->data, w->cap);
         w->data = nd;
         w->cap = cap;
     }
@@ -39,8 +36,7 @@ void
 ipc_wbuf_free(struct ipc_wbuf *w)
 {
     if (w->data != NULL) {
-        explicit_bzero(w->data, w->cap);
-        free(w->data);
+        mem_free_wiped(w->data, w->cap);
     }
     w->data = NULL;
     w->len = w->cap = 0;
@@ -99,25 +95,31 @@ take(struct ipc_rbuf *r, size_t n)
     return at;
 }
 
+/* Copies the next n bytes into v (left as it was when they are missing). */
+static void
+take_into(struct ipc_rbuf *r, void *v, size_t n)
+{
+    const unsigned char *at = take(r, n);
+
+    if (at != NULL)
+        memcpy(v, at, n);
+}
+
 uint32_t
 ipc_get_u32(struct ipc_rbuf *r)
 {
-    const unsigned char *at = take(r, sizeof(uint32_t));
     uint32_t v = 0;
 
-    if (at != NULL)
-        memcpy(&v, at, sizeof(v));
+    take_into(r, &v, sizeof(v));
     return v;
 }
 
 uint64_t
 ipc_get_u64(struct ipc_rbuf *r)
 {
-    const unsigned char *at = take(r, sizeof(uint64_t));
     uint64_t v = 0;
 
-    if (at != NULL)
-        memcpy(&v, at, sizeof(v));
+    take_into(r, &v, sizeof(v));
     return v;
 }
 

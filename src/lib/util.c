@@ -170,8 +170,15 @@ file_read(const char *path, size_t *len)
 void
 str_free_wiped(char *s)
 {
-    if (s != NULL) {
-        explicit_bzero(s, strlen(s));
-        free(s);
+    if (s != NULL)
+        mem_free_wiped(s, strlen(s));
+}
+
+void
+mem_free_wiped(void *p, size_t n)
+{
+    if (p != NULL) {
+        explicit_bzero(p, n);
+        free(p);
     }
 }

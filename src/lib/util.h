@@ -35,6 +35,8 @@ void str_lower(char *s);
 /* Wipes the string s (may be NULL) before freeing it: a password or
  * credential must not stay behind in freed memory. */
 void str_free_wiped(char *s);
+/* The same for n bytes at p (may be NULL). */
+void mem_free_wiped(void *p, size_t n);
 
 /* Reads a whole file into a NUL-terminated malloc'd buffer; NULL on error
  * (errno set). *len (if not NULL) receives its length. */
