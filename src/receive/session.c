@@ -158,7 +158,7 @@ session_rights(const struct session *s)
         rights |= RIGHT_SUBMIT | RIGHT_RELAY | RIGHT_ORG_HEADERS;
     /* Partners: exactly the transactions whose sender domain the client
      * certificate proved (domain security). */
-    if (s->domain_secured != NULL && (groups & PERM_PARTNERS))
+    if (s->tx.domain_secured != NULL && (groups & PERM_PARTNERS))
         rights |= RIGHT_SUBMIT;
     return rights;
 }
@@ -166,15 +166,10 @@ session_rights(const struct session *s)
 void
 session_reset_transaction(struct session *s)
 {
-    envelope_free(s->env);
-    s->env = NULL;
-    if (s->msg) {
-        spool_msg_abort(s->msg);
-        s->msg = NULL;
-    }
-    memset(&s->mail, 0, sizeof(s->mail));
-    free(s->domain_secured);
-    s->domain_secured = NULL;
+    envelope_free(s->tx.env);
+    spool_msg_abort(s->tx.msg);
+    free(s->tx.domain_secured);
+    memset(&s->tx, 0, sizeof(s->tx));
 }
 
 /* Ends a STARTTLS handshake that has not finished, with its socket. */
@@ -345,7 +340,7 @@ cmd_helo(struct session *s, const struct smtp_command *cmd)
  * trusted root, passes revocation and names the domain. Every refusal is
  * 454 4.7.5 (temporary): the partner's mail waits in its queue until its
  * TLS is fixed instead of bouncing. Returns NULL when the transaction may
- * go on (setting s->domain_secured when proved), else the reply.
+ * go on (setting s->tx.domain_secured when proved), else the reply.
  */
 static const char *
 session_domain_security(struct session *s, const struct smtp_address *from)
@@ -368,7 +363,7 @@ session_domain_security(struct session *s, const struct smtp_address *from)
         st = tls_peer_check(bufferevent_openssl_get_ssl(s->bev), names, 1, why, sizeof(why));
     }
     if (st == TLS_PEER_OK) {
-        s->domain_secured = xstrdup(domain);
+        s->tx.domain_secured = xstrdup(domain);
         log_info("%016llx smtp domain-secured connector=\"%s\" client=%s domain=%s",
                  (unsigned long long)s->id, s->rc->name, s->remote_ip, domain);
         session_log(s, '*', domain, "domain secured: client certificate accepted");
@@ -399,22 +394,12 @@ cmd_mail(struct session *s, const struct smtp_command *cmd)
     const char *reply;
     uint64_t max = session_max_message_size(s);
 
-    if (s->state == SS_GREETING) {
-        session_reply(s, "503 5.5.1 Send EHLO or HELO first");
-        session_protocol_error(s);
-        return;
-    }
-    if (s->state != SS_READY) {
-        session_reply(s, "503 5.5.1 Sender already specified");
-        session_protocol_error(s);
-        return;
-    }
     if (s->rc->require_tls && !s->tls) {
         session_reply(s, "530 5.7.0 Must issue a STARTTLS command first");
         return;
     }
-    free(s->domain_secured);
-    s->domain_secured = NULL;
+    free(s->tx.domain_secured);
+    s->tx.domain_secured = NULL;
     if (smtp_parse_mail(cmd->arg, &from, &params, &reply) < 0) {
         session_reply(s, "%s", reply);
         session_protocol_error(s);
@@ -426,8 +411,8 @@ cmd_mail(struct session *s, const struct smtp_command *cmd)
     }
     if (!(session_rights(s) & RIGHT_SUBMIT)) {
         session_reply(s, "530 5.7.1 Client was not authenticated");
-        free(s->domain_secured);
-        s->domain_secured = NULL;
+        free(s->tx.domain_secured);
+        s->tx.domain_secured = NULL;
         return;
     }
     if (!s->esmtp && mail_has_params(&params)) {
@@ -448,20 +433,20 @@ cmd_mail(struct session *s, const struct smtp_command *cmd)
         session_reply(s, "452 4.3.1 Insufficient system storage");
         return;
     }
-    s->mail = params;
-    s->env = envelope_new();
-    s->env->from = xstrdup(from.addr);
-    s->env->received = time(NULL);
-    s->env->connector = xstrdup(s->rc->name);
-    s->env->client_ip = xstrdup(s->remote_ip);
-    s->env->client_helo = xstrdup(s->helo);
-    s->env->auth_user = s->auth_user ? xstrdup(s->auth_user) : NULL;
-    s->env->tls = s->tls_desc ? xstrdup(s->tls_desc) : NULL;
-    s->env->envid = params.envid[0] ? xstrdup(params.envid) : NULL;
-    s->env->ret = params.ret;
-    s->env->body = params.body;
-    s->env->smtputf8 = params.smtputf8;
-    s->env->domain_secured = s->domain_secured ? xstrdup(s->domain_secured) : NULL;
+    s->tx.mail = params;
+    s->tx.env = envelope_new();
+    s->tx.env->from = xstrdup(from.addr);
+    s->tx.env->received = time(NULL);
+    s->tx.env->connector = xstrdup(s->rc->name);
+    s->tx.env->client_ip = xstrdup(s->remote_ip);
+    s->tx.env->client_helo = xstrdup(s->helo);
+    s->tx.env->auth_user = s->auth_user ? xstrdup(s->auth_user) : NULL;
+    s->tx.env->tls = s->tls_desc ? xstrdup(s->tls_desc) : NULL;
+    s->tx.env->envid = params.envid[0] ? xstrdup(params.envid) : NULL;
+    s->tx.env->ret = params.ret;
+    s->tx.env->body = params.body;
+    s->tx.env->smtputf8 = params.smtputf8;
+    s->tx.env->domain_secured = s->tx.domain_secured ? xstrdup(s->tx.domain_secured) : NULL;
     session_enter_state(s, SS_MAIL);
     session_reply(s, "250 2.1.0 Sender OK");
 }
@@ -523,17 +508,12 @@ cmd_rcpt(struct session *s, const struct smtp_command *cmd)
     uint64_t max = min_limit(s->rc->max_recipients_per_message,
                              s->cfg->transport.max_recipient_envelope_limit);
 
-    if (s->state != SS_MAIL && s->state != SS_RCPT) {
-        session_reply(s, "503 5.5.1 Need MAIL command");
-        session_protocol_error(s);
-        return;
-    }
     if (smtp_parse_rcpt(cmd->arg, &to, &params, &reply) < 0) {
         session_reply(s, "%s", reply);
         session_protocol_error(s);
         return;
     }
-    if (to.utf8 && !s->mail.smtputf8) {
+    if (to.utf8 && !s->tx.mail.smtputf8) {
         session_reply(s, "553 5.6.7 Non-ASCII address requires SMTPUTF8");
         return;
     }
@@ -541,7 +521,7 @@ cmd_rcpt(struct session *s, const struct smtp_command *cmd)
         session_reply(s, "555 5.5.4 RCPT parameters need EHLO");
         return;
     }
-    if (s->env->nrcpts >= max) {
+    if (s->tx.env->nrcpts >= max) {
         session_reply(s, "452 4.5.3 Too many recipients");
         return;
     }
@@ -551,7 +531,7 @@ cmd_rcpt(struct session *s, const struct smtp_command *cmd)
         session_reply(s, "%s", reply);
         return;
     }
-    envelope_add_rcpt(s->env, to.addr, params.notify, params.orcpt);
+    envelope_add_rcpt(s->tx.env, to.addr, params.notify, params.orcpt);
     session_enter_state(s, SS_RCPT);
     session_reply(s, "250 2.1.5 Recipient OK");
 }
@@ -559,12 +539,6 @@ cmd_rcpt(struct session *s, const struct smtp_command *cmd)
 static void
 cmd_data(struct session *s, const struct smtp_command *cmd)
 {
-    if (s->state != SS_RCPT) {
-        session_reply(s, s->state == SS_MAIL ? "503 5.5.1 Need RCPT command"
-                                             : "503 5.5.1 Need MAIL command");
-        session_protocol_error(s);
-        return;
-    }
     if (*cmd->arg) {
         session_reply(s, "501 5.5.4 Syntax: DATA");
         session_protocol_error(s);
@@ -765,16 +739,53 @@ cmd_unknown(struct session *s, const struct smtp_command *cmd)
     session_protocol_error(s);
 }
 
-static const struct {
+/*
+ * The commands and the states that accept them (OpenSMTPD's check column):
+ * a command is dispatched only in one of its states, so no handler has to
+ * test the order of the dialogue again. Lines read in the other states
+ * (DATA, an AUTH exchange, a TLS handshake, closing) never come here.
+ */
+#define IN(st) (1u << (st))
+#define DIALOGUE (IN(SS_GREETING) | IN(SS_READY) | IN(SS_MAIL) | IN(SS_RCPT))
+
+static const struct session_command {
     enum smtp_verb verb;
+    unsigned states;
+    const char *too_late; /* the 503 once its states are past */
     void (*handler)(struct session *, const struct smtp_command *);
 } session_commands[] = {
-    {SMTP_VERB_HELO, cmd_helo},         {SMTP_VERB_EHLO, cmd_helo}, {SMTP_VERB_MAIL, cmd_mail},
-    {SMTP_VERB_RCPT, cmd_rcpt},         {SMTP_VERB_DATA, cmd_data}, {SMTP_VERB_RSET, cmd_rset},
-    {SMTP_VERB_NOOP, cmd_noop},         {SMTP_VERB_QUIT, cmd_quit}, {SMTP_VERB_VRFY, cmd_vrfy},
-    {SMTP_VERB_EXPN, cmd_expn},         {SMTP_VERB_HELP, cmd_help}, {SMTP_VERB_AUTH, cmd_auth},
-    {SMTP_VERB_STARTTLS, cmd_starttls},
+    {SMTP_VERB_HELO, DIALOGUE, NULL, cmd_helo},
+    {SMTP_VERB_EHLO, DIALOGUE, NULL, cmd_helo},
+    {SMTP_VERB_MAIL, IN(SS_READY), "503 5.5.1 Sender already specified", cmd_mail},
+    {SMTP_VERB_RCPT, IN(SS_MAIL) | IN(SS_RCPT), NULL, cmd_rcpt},
+    {SMTP_VERB_DATA, IN(SS_RCPT), NULL, cmd_data},
+    {SMTP_VERB_RSET, DIALOGUE, NULL, cmd_rset},
+    {SMTP_VERB_NOOP, DIALOGUE, NULL, cmd_noop},
+    {SMTP_VERB_QUIT, DIALOGUE, NULL, cmd_quit},
+    {SMTP_VERB_VRFY, DIALOGUE, NULL, cmd_vrfy},
+    {SMTP_VERB_EXPN, DIALOGUE, NULL, cmd_expn},
+    {SMTP_VERB_HELP, DIALOGUE, NULL, cmd_help},
+    {SMTP_VERB_AUTH, IN(SS_READY), "503 5.5.1 AUTH is not permitted during a mail transaction",
+     cmd_auth},
+    {SMTP_VERB_STARTTLS, DIALOGUE, NULL, cmd_starttls},
 };
+
+/* The reply to a command out of order: what the dialogue still lacks, or
+ * the command's own reply when its moment has passed. */
+static const char *
+out_of_order(const struct session_command *c, enum session_state state)
+{
+    static const char *const missing[] = {
+        [SS_GREETING] = "503 5.5.1 Send EHLO or HELO first",
+        [SS_READY] = "503 5.5.1 Need MAIL command",
+        [SS_MAIL] = "503 5.5.1 Need RCPT command",
+    };
+
+    /* the states of the dialogue run in order: a later one is accepted */
+    if (c->states >> state != 0 && state < sizeof(missing) / sizeof(missing[0]))
+        return missing[state];
+    return c->too_late ? c->too_late : "503 5.5.1 Bad sequence of commands";
+}
 
 static void
 session_command(struct session *s, char *line)
@@ -787,10 +798,16 @@ session_command(struct session *s, char *line)
         session_log(s, '<', cmd.verb == SMTP_VERB_AUTH ? "AUTH ****" : line, NULL);
     }
     for (size_t i = 0; i < sizeof(session_commands) / sizeof(session_commands[0]); i++) {
-        if (session_commands[i].verb == cmd.verb) {
-            session_commands[i].handler(s, &cmd);
+        const struct session_command *c = &session_commands[i];
+        if (c->verb != cmd.verb)
+            continue;
+        if (!(c->states & IN(s->state))) {
+            session_reply(s, "%s", out_of_order(c, s->state));
+            session_protocol_error(s);
             return;
         }
+        c->handler(s, &cmd);
+        return;
     }
     cmd_unknown(s, &cmd);
 }

@@ -202,18 +202,13 @@ session_auth_command(struct session *s, const char *arg)
     const char *initial;
     size_t mlen;
 
-    if (s->state == SS_GREETING || !s->esmtp) {
+    if (!s->esmtp) {
         session_reply(s, "503 5.5.1 Send EHLO first");
         session_protocol_error(s);
         return;
     }
     if (s->auth_user) {
         session_reply(s, "503 5.5.1 Already authenticated");
-        session_protocol_error(s);
-        return;
-    }
-    if (s->state != SS_READY) {
-        session_reply(s, "503 5.5.1 AUTH is not permitted during a mail transaction");
         session_protocol_error(s);
         return;
     }

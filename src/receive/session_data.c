@@ -45,9 +45,9 @@ received_with(const struct session *s)
 
     if (!s->esmtp)
         return "SMTP";
-    if (!s->tls && !s->auth_user && !s->mail.smtputf8)
+    if (!s->tls && !s->auth_user && !s->tx.mail.smtputf8)
         return "ESMTP";
-    return names[s->mail.smtputf8][s->tls][s->auth_user != NULL];
+    return names[s->tx.mail.smtputf8][s->tls][s->auth_user != NULL];
 }
 
 static void
@@ -63,36 +63,36 @@ write_received(struct session *s)
     n = snprintf(header, sizeof(header),
                  "Received: from %s ([%s])\r\n\tby %s (postern) with %s id %s\r\n"
                  "\t(connector \"%s\"%s%s%s%s)",
-                 s->helo, s->remote_ip, session_fqdn(s), received_with(s), spool_msg_id(s->msg),
+                 s->helo, s->remote_ip, session_fqdn(s), received_with(s), spool_msg_id(s->tx.msg),
                  s->rc->name, s->tls_desc ? "; " : "", s->tls_desc ? s->tls_desc : "",
-                 s->domain_secured ? "; domain-secured=" : "",
-                 s->domain_secured ? s->domain_secured : "");
-    if (n > 0 && (size_t)n < sizeof(header) && s->env->nrcpts == 1)
+                 s->tx.domain_secured ? "; domain-secured=" : "",
+                 s->tx.domain_secured ? s->tx.domain_secured : "");
+    if (n > 0 && (size_t)n < sizeof(header) && s->tx.env->nrcpts == 1)
         n += snprintf(header + n, sizeof(header) - (size_t)n, "\r\n\tfor <%s>",
-                      s->env->rcpts[0].address);
+                      s->tx.env->rcpts[0].address);
     if (n > 0 && (size_t)n < sizeof(header))
         n += snprintf(header + n, sizeof(header) - (size_t)n, "; %s\r\n", date);
     /* Readers and later hops see the mark; the header firewall below makes
      * sure only we (or a trusted server of ours) can have set it. */
-    if (s->domain_secured && n > 0 && (size_t)n < sizeof(header))
+    if (s->tx.domain_secured && n > 0 && (size_t)n < sizeof(header))
         n += snprintf(header + n, sizeof(header) - (size_t)n, "%s: %s\r\n", DOMAIN_SECURED_HEADER,
-                      s->domain_secured);
+                      s->tx.domain_secured);
     if (n > 0 && (size_t)n < sizeof(header))
-        spool_msg_write(s->msg, header, (size_t)n);
+        spool_msg_write(s->tx.msg, header, (size_t)n);
 }
 
 /* DATA goes ahead on the message file m. */
 static void
 data_start(struct session *s, struct spool_msg *m)
 {
-    s->msg = m;
+    s->tx.msg = m;
     write_received(s);
-    data_stream_begin(&s->data, &(struct data_limits){
-                                    .max_size = session_max_message_size(s),
-                                    .max_header_size = s->rc->max_header_size,
-                                    .max_hop_count = s->rc->max_hop_count,
-                                    .may_set_own_headers = session_rights(s) & RIGHT_ORG_HEADERS,
-                                });
+    data_stream_begin(&s->tx.data, &(struct data_limits){
+                                       .max_size = session_max_message_size(s),
+                                       .max_header_size = s->rc->max_header_size,
+                                       .max_hop_count = s->rc->max_hop_count,
+                                       .may_set_own_headers = session_rights(s) & RIGHT_ORG_HEADERS,
+                                   });
     session_enter_state(s, SS_DATA);
     session_reply(s, "354 Start mail input; end with <CRLF>.<CRLF>");
 }
@@ -110,7 +110,7 @@ data_begun(void *arg, struct spool_msg *m, int error)
                                  ? "452 4.3.1 Insufficient system storage"
                                  : "451 4.3.0 Cannot queue the message now; try again later");
     } else if (s->dead || s->srv->stopping) {
-        s->msg = m; /* dropped with the transaction when the session ends */
+        s->tx.msg = m; /* dropped with the transaction when the session ends */
     } else {
         data_start(s, m);
     }
@@ -137,16 +137,16 @@ session_commit_done(void *arg, int error)
 
     if (error) {
         log_warnx("%016llx smtp queue commit failed id=%s: %s", (unsigned long long)s->id,
-                  s->queue_id, strerror(error));
+                  s->tx.queue_id, strerror(error));
         if (!s->dead)
             session_reply(s, (error == ENOSPC || error == EDQUOT)
                                  ? "452 4.3.1 Insufficient system storage"
                                  : "451 4.3.0 Error writing the message to the queue; try again");
     } else {
         log_info("%016llx smtp queued id=%s connector=\"%s\" client=%s", (unsigned long long)s->id,
-                 s->queue_id, s->rc->name, s->remote_ip);
+                 s->tx.queue_id, s->rc->name, s->remote_ip);
         if (!s->dead)
-            session_reply(s, "250 2.6.0 %s Queued mail for delivery", s->queue_id);
+            session_reply(s, "250 2.6.0 %s Queued mail for delivery", s->tx.queue_id);
     }
     if (!s->dead && s->state != SS_QUIT)
         session_enter_state(s, SS_READY);
@@ -165,7 +165,7 @@ static void
 data_discarded(void *arg, int write_error)
 {
     struct session *s = arg;
-    const char *refused = s->data.error ? s->data.error : write_error_reply(write_error);
+    const char *refused = s->tx.data.error ? s->tx.data.error : write_error_reply(write_error);
 
     if (!s->dead)
         session_reply(s, "%s", refused);
@@ -178,13 +178,13 @@ data_discarded(void *arg, int write_error)
 static void
 data_end(struct session *s)
 {
-    struct spool_msg *m = s->msg;
-    struct envelope *env = s->env;
-    const char *refused = data_stream_finish(&s->data);
+    struct spool_msg *m = s->tx.msg;
+    struct envelope *env = s->tx.env;
+    const char *refused = data_stream_finish(&s->tx.data);
 
     if (refused == NULL && spool_msg_error(m))
         refused = write_error_reply(spool_msg_error(m));
-    s->msg = NULL;
+    s->tx.msg = NULL;
     s->busy = true;
     if (refused) {
         log_info("%016llx smtp message refused connector=\"%s\" client=%s reply=\"%s\"",
@@ -192,8 +192,8 @@ data_end(struct session *s)
         spool_msg_discard(m, data_discarded, s);
         return;
     }
-    strlcpy_p(s->queue_id, spool_msg_id(m), sizeof(s->queue_id));
-    s->env = NULL;
+    strlcpy_p(s->tx.queue_id, spool_msg_id(m), sizeof(s->tx.queue_id));
+    s->tx.env = NULL;
     spool_msg_commit(m, env, session_commit_done, s);
 }
 
@@ -216,9 +216,9 @@ session_data_input(struct session *s)
     default:
         break;
     }
-    removed = s->data.fields_removed;
-    action = data_stream_line(&s->data, data_line, len, end, too_long, &store, &store_len);
-    if (s->data.fields_removed != removed) {
+    removed = s->tx.data.fields_removed;
+    action = data_stream_line(&s->tx.data, data_line, len, end, too_long, &store, &store_len);
+    if (s->tx.data.fields_removed != removed) {
         /* one protocol log line per field removed, naming it */
         const char *name = data_line + (data_line[0] == '.');
         char field[80];
@@ -230,7 +230,7 @@ session_data_input(struct session *s)
         data_end(s);
         break;
     case DATA_STORE:
-        spool_msg_write(s->msg, store, store_len);
+        spool_msg_write(s->tx.msg, store, store_len);
         break;
     case DATA_SKIP:
         break;

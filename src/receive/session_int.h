@@ -40,6 +40,17 @@ enum session_state {
 
 enum auth_step { AUTH_PLAIN_WAIT, AUTH_LOGIN_USER, AUTH_LOGIN_PASS };
 
+/* One mail transaction: created by MAIL, ended by its commit, RSET, a new
+ * EHLO/HELO, STARTTLS or the end of the session (session_reset_transaction). */
+struct session_transaction {
+    struct envelope *env;            /* NULL outside a transaction */
+    struct smtp_mail_params mail;    /* MAIL FROM's parameters */
+    struct spool_msg *msg;           /* the content file, from DATA on */
+    char *domain_secured;            /* sender domain proved by the client certificate, or NULL */
+    struct data_stream data;         /* the content being received */
+    char queue_id[QUEUE_ID_LEN + 1]; /* of the message being committed */
+};
+
 struct session {
     struct session *prev, *next;
     struct server *srv;
@@ -73,13 +84,7 @@ struct session {
     unsigned protocol_errors;
     unsigned logon_failures;
 
-    /* the mail transaction */
-    struct envelope *env;
-    struct smtp_mail_params mail;
-    struct spool_msg *msg;
-    char *domain_secured;            /* sender domain proved by the client certificate, or NULL */
-    struct data_stream data;         /* the content being received */
-    char queue_id[QUEUE_ID_LEN + 1]; /* of the message being committed */
+    struct session_transaction tx; /* from MAIL to the end of DATA */
 };
 
 /* session.c */

@@ -80,13 +80,24 @@ def test_unknown_local_user_refused(server):
 
 
 def test_command_sequence_errors(server):
+    """Each command out of order gets 503 and says what the dialogue lacks
+    (or that its moment has passed); nothing of it is carried out."""
     with server.smtp() as c:
-        assert c.docmd("MAIL FROM:<bob@example.org>")[0] == 503
+        for cmd in ("MAIL FROM:<bob@example.org>", "RCPT TO:<alice@a.test>", "DATA",
+                    "AUTH PLAIN AGJvYgBwdw=="):
+            assert c.docmd(cmd) == (503, b"5.5.1 Send EHLO or HELO first"), cmd
+    with server.smtp() as c:  # a new session: each 503 counts against MaxProtocolErrors
         c.ehlo()
-        assert c.docmd("RCPT TO:<alice@a.test>")[0] == 503
-        assert c.docmd("DATA")[0] == 503
+        assert c.docmd("RCPT TO:<alice@a.test>") == (503, b"5.5.1 Need MAIL command")
+        assert c.docmd("DATA") == (503, b"5.5.1 Need MAIL command")
         assert c.docmd("MAIL FROM:<bob@example.org>")[0] == 250
-        assert c.docmd("MAIL FROM:<bob@example.org>")[0] == 503
+        assert c.docmd("DATA") == (503, b"5.5.1 Need RCPT command")
+        assert c.docmd("MAIL FROM:<bob@example.org>") == (503, b"5.5.1 Sender already specified")
+        assert c.docmd("AUTH PLAIN AGJvYgBwdw==") == (
+            503, b"5.5.1 AUTH is not permitted during a mail transaction")
+        assert c.docmd("RCPT TO:<alice@a.test>")[0] == 250
+    with server.smtp() as c:
+        c.ehlo()
         assert c.docmd("RSET")[0] == 250
         assert c.docmd("NOOP")[0] == 250
         assert c.docmd("VRFY alice")[0] == 252
