@@ -18,6 +18,7 @@
 #include "receive/server.h"
 #include "receive/spool.h"
 #include "tls/tls.h"
+#include "tls/tls_handshake.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -31,6 +32,12 @@
 
 /* How long a stop waits for commits in flight to be answered. */
 #define SMTP_STOP_GRACE 10
+/* Handshakes paused on a signature by the keys process at once, each with
+ * a 32 KiB job stack (4 MiB in all). The keys process signs about a
+ * thousand a second, so this is a tenth of a second of its work: more in
+ * flight would only wait there instead of here. Beyond it handshakes
+ * wait in line (tls_handshake.h). */
+#define SMTP_PAUSED_HANDSHAKES_MAX 128
 
 struct smtp_process {
     const struct proc_start *st;
@@ -266,6 +273,8 @@ smtp_process_main(const struct proc_start *st)
         log_info("smtp process: no file access (%s)", what);
 
     p.base = event_base_new();
+    if (tls_handshake_init_thread(SMTP_PAUSED_HANDSHAKES_MAX) < 0)
+        log_warnx("smtp process: cannot bound the TLS handshakes waiting for keys");
     server_init(&p.srv, p.base, cfg);
     /* Log files come from the queue process, one blocking call per file
      * and day, bounded. */

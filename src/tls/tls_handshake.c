@@ -6,7 +6,7 @@
  * WANT_READ or WANT_WRITE (wait for the socket), WANT_ASYNC (a key
  * operation paused its job: wait for the wake-up, which tls_remote_key
  * sends through the job's ASYNC_WAIT_CTX callback), WANT_ASYNC_JOB (no job
- * free: try again shortly), success or failure. The wake-up only marks an
+ * free: wait in line), success or failure. The wake-up only marks an
  * event active: the next step always runs from the loop, never inside
  * whoever delivered the answer.
  *
@@ -15,9 +15,11 @@
  * job would keep its stack and its request for ever).
  */
 #include "tls/tls_handshake.h"
+#include "lib/log.h"
 #include "lib/util.h"
 #include "tls/tls_int.h"
 
+#include <openssl/async.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -27,10 +29,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-/* How long to wait before trying again when every ASYNC job of this
- * thread is in use (only with a bounded pool: ASYNC_init_thread). */
-#define JOB_RETRY_USEC 10000
+/* A handshake that found no free ASYNC job is woken when a paused one
+ * finishes its job; this retry only covers a job freed some other way
+ * (another user of the thread's pool). */
+#define JOB_RETRY_USEC 100000
 /* Resumptions tried when winding up a paused job; one suffices (the
  * abandoned request fails, and so does the handshake). */
 #define WIND_UP_TRIES 4
@@ -40,7 +44,80 @@ struct tls_handshake {
     struct event *rd, *wr, *step_ev, *timer;
     tls_handshake_done_fn done;
     void *arg;
+    bool waiting; /* in the line for a free job */
+    struct tls_handshake *wait_prev, *wait_next;
 };
+
+/* The handshakes of this thread waiting for an ASYNC job, oldest first.
+ * Per thread, as OpenSSL's job pool is; handshakes run on their loop's
+ * thread only. */
+static _Thread_local struct tls_handshake *job_line_head, *job_line_tail;
+static _Thread_local size_t job_line_len;
+static _Thread_local size_t job_pool_max;
+static _Thread_local time_t job_line_logged;
+
+static void
+job_line_leave(struct tls_handshake *h)
+{
+    if (!h->waiting)
+        return;
+    if (h->wait_prev)
+        h->wait_prev->wait_next = h->wait_next;
+    else
+        job_line_head = h->wait_next;
+    if (h->wait_next)
+        h->wait_next->wait_prev = h->wait_prev;
+    else
+        job_line_tail = h->wait_prev;
+    h->wait_prev = h->wait_next = NULL;
+    h->waiting = false;
+    job_line_len--;
+}
+
+static void
+job_line_join(struct tls_handshake *h)
+{
+    time_t now = time(NULL);
+
+    if (h->waiting)
+        return;
+    h->waiting = true;
+    h->wait_prev = job_line_tail;
+    if (job_line_tail)
+        job_line_tail->wait_next = h;
+    else
+        job_line_head = h;
+    job_line_tail = h;
+    job_line_len++;
+    if (now - job_line_logged >= 60) {
+        job_line_logged = now;
+        log_warnx("tls: %zu handshakes wait for a key operation slot (all %zu in use)",
+                  job_line_len, job_pool_max);
+    }
+}
+
+/* A job went back to the pool: the first in line takes its turn. */
+static void
+job_line_wake(void)
+{
+    struct tls_handshake *h = job_line_head;
+
+    if (h == NULL)
+        return;
+    job_line_leave(h);
+    event_active(h->step_ev, EV_TIMEOUT, 0);
+}
+
+int
+tls_handshake_init_thread(size_t max_paused)
+{
+    if (ASYNC_init_thread(max_paused, 0) != 1) {
+        ERR_clear_error();
+        return -1;
+    }
+    job_pool_max = max_paused;
+    return 0;
+}
 
 /* What the SSL keeps as its async callback once h is gone: libssl calls
  * it without checking for NULL, and nothing should reach it anyway. */
@@ -53,6 +130,7 @@ async_ignore(SSL *ssl, void *arg)
 static void
 release(struct tls_handshake *h)
 {
+    job_line_leave(h);
     SSL_clear_mode(h->ssl, SSL_MODE_ASYNC);
     if (SSL_set_async_callback(h->ssl, async_ignore) != 1 ||
         SSL_set_async_callback_arg(h->ssl, NULL) != 1)
@@ -73,11 +151,15 @@ release(struct tls_handshake *h)
 static void
 wind_up(struct tls_handshake *h)
 {
+    bool paused = SSL_waiting_for_async(h->ssl);
+
     for (int i = 0; i < WIND_UP_TRIES && SSL_waiting_for_async(h->ssl); i++) {
         ERR_clear_error();
         (void)SSL_do_handshake(h->ssl);
     }
     ERR_clear_error();
+    if (paused && !SSL_waiting_for_async(h->ssl))
+        job_line_wake();
 }
 
 static void
@@ -111,11 +193,14 @@ step(struct tls_handshake *h)
 {
     char reason[256];
     int r, err, saved_errno;
+    bool paused = SSL_waiting_for_async(h->ssl);
 
     ERR_clear_error();
     errno = 0;
     r = SSL_do_handshake(h->ssl);
     saved_errno = errno;
+    if (paused && !SSL_waiting_for_async(h->ssl))
+        job_line_wake(); /* its job is back in the pool */
     if (r == 1) {
         finish(h, TLS_HANDSHAKE_OK, "");
         return;
@@ -133,6 +218,7 @@ step(struct tls_handshake *h)
         return;
     case SSL_ERROR_WANT_ASYNC_JOB: {
         struct timeval retry = {0, JOB_RETRY_USEC};
+        job_line_join(h);
         evtimer_add(h->step_ev, &retry);
         return;
     }

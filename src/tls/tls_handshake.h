@@ -25,6 +25,8 @@
 #ifndef POSTERN_TLS_HANDSHAKE_H
 #define POSTERN_TLS_HANDSHAKE_H
 
+#include <stddef.h>
+
 struct event_base;
 struct ssl_st;
 struct tls_handshake;
@@ -48,6 +50,13 @@ typedef void (*tls_handshake_done_fn)(void *arg, enum tls_handshake_result resul
 struct tls_handshake *tls_handshake_start(struct event_base *base, int fd, struct ssl_st *ssl,
                                           int timeout_seconds, tls_handshake_done_fn done,
                                           void *arg);
+
+/* Bounds the ASYNC jobs of the calling thread (each paused one keeps a
+ * stack of OpenSSL's size, 32 KiB, while its key operation is answered):
+ * beyond max_paused a handshake waits in line, in order, for a job to
+ * come free, and a warning says so once a minute. Call before the
+ * thread's first handshake. -1 when OpenSSL refuses. */
+int tls_handshake_init_thread(size_t max_paused);
 
 /* Abandons a handshake that has not called done (h may be NULL): a
  * key operation in flight is given up and its job wound up (the peer may

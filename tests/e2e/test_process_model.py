@@ -4,6 +4,7 @@ load loses no acknowledged message and the daemon starts it again; without the
 keys process STARTTLS is refused with 454 until it is back."""
 import os
 import pwd
+import signal
 import smtplib
 import socket
 import ssl
@@ -202,3 +203,51 @@ def test_without_the_keys_process_starttls_is_refused_until_it_is_back(server):
         c.starttls(context=client_context())
         assert c.sock.version() in ("TLSv1.2", "TLSv1.3")
     assert all_children(server)["smtp"] == smtp
+
+
+def test_handshakes_waiting_for_the_keys_process_are_bounded_and_all_finish(server):
+    """A burst of STARTTLS handshakes while the keys process does not answer
+    (stopped here; a slow or flooded one looks the same): at most 128 pause
+    in OpenSSL jobs, the rest wait in line, the administrator is told, plain
+    sessions go on meanwhile, and every handshake completes once the keys
+    process answers again."""
+    burst = 200
+    server.cmdlet("Set-ReceiveConnector", "Default mail", "-MaxInboundConnectionPerSource",
+                  str(burst + 10))
+    server.reload()
+    keys = all_children(server)["keys"]
+    results = []
+    ready = threading.Barrier(burst + 1, timeout=60 * SLOW)
+
+    def handshake():
+        try:
+            with server.smtp(timeout=120 * SLOW) as c:
+                c.ehlo()
+                ready.wait()
+                c.starttls(context=client_context())
+                c.ehlo()
+                results.append(c.sock.version())
+        except Exception as e:  # reported below, with the others
+            results.append(repr(e))
+
+    os.kill(keys, signal.SIGSTOP)
+    try:
+        threads = [threading.Thread(target=handshake) for _ in range(burst)]
+        for t in threads:
+            t.start()
+        ready.wait()
+        wait_for(lambda: "handshakes wait for a key operation slot (all 128 in use)"
+                 in server.log(), timeout=30 * SLOW, what="the warning about the line")
+        started = time.monotonic()
+        with server.smtp() as c:  # the loop is not stalled by the paused handshakes
+            c.ehlo()
+            c.sendmail("bob@example.org", ["alice@a.test"], message("meanwhile"))
+        assert time.monotonic() - started < 5 * SLOW
+        assert results == [], "a handshake finished without the keys process"
+    finally:
+        os.kill(keys, signal.SIGCONT)
+    for t in threads:
+        t.join(timeout=120 * SLOW)
+    assert len(results) == burst
+    assert set(results) <= {"TLSv1.2", "TLSv1.3"}, [r for r in results if "TLS" not in r][:3]
+    assert all_children(server)["keys"] == keys
