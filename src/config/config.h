@@ -223,6 +223,10 @@ struct config *config_load(const char *path, char *err, size_t errlen);
 struct config *config_load_text(const char *text, size_t len, const char *origin, char *err,
                                 size_t errlen);
 
+/* A configuration the daemon sent to a child: config_format's text and
+ * its NUL (len counts both), loaded as config_load_text does. */
+struct config *config_load_message(const void *data, size_t len, char *err, size_t errlen);
+
 /* The text config_save writes, malloc'd and NUL-terminated; *len (if not
  * NULL) its length. It holds the secrets cfg holds: wipe it before free. */
 char *config_format(const struct config *cfg, size_t *len);

@@ -350,6 +350,18 @@ ld_fault(struct loader *ld, const struct config_fault *f, const char *msg)
 }
 
 struct config *
+config_load_message(const void *data, size_t len, char *err, size_t errlen)
+{
+    const char *text = data;
+
+    if (len == 0 || text[len - 1] != '\0') {
+        snprintf(err, errlen, "malformed configuration message");
+        return NULL;
+    }
+    return config_load_text(text, len - 1, "(daemon)", err, errlen);
+}
+
+struct config *
 config_load_text(const char *text, size_t len, const char *origin, char *err, size_t errlen)
 {
     struct loader ld = {0};

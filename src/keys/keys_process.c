@@ -278,10 +278,8 @@ keys_apply_config(struct keys_process *kp, const struct ipc_msg *m)
     char err[512];
     struct config *cfg;
 
-    if (m->len == 0 || m->data[m->len - 1] != '\0' ||
-        (cfg = config_load_text((const char *)m->data, m->len - 1, "(daemon)", err, sizeof(err))) ==
-            NULL) {
-        log_warnx("keys process: configuration refused");
+    if ((cfg = config_load_message(m->data, m->len, err, sizeof(err))) == NULL) {
+        log_warnx("keys process: configuration refused: %s", err);
         return;
     }
     config_unref(kp->cfg);

@@ -107,12 +107,7 @@ smtp_apply_config(struct smtp_process *p, const struct ipc_msg *m)
     char err[512];
     struct config *cfg;
 
-    if (m->len == 0 || m->data[m->len - 1] != '\0') {
-        log_warnx("smtp process: malformed configuration message");
-        return;
-    }
-    if ((cfg = config_load_text((const char *)m->data, m->len - 1, "(daemon)", err, sizeof(err))) ==
-        NULL) {
+    if ((cfg = config_load_message(m->data, m->len, err, sizeof(err))) == NULL) {
         log_warnx("smtp process: configuration refused: %s", err);
         return;
     }
