@@ -565,6 +565,21 @@ wait_sock(int sock, short events, long long deadline)
     }
 }
 
+/* After a non-blocking sendmsg or recvmsg that returned n: 0 when it
+ * moved data (or saw the end), 1 to call it again (interrupted, or the
+ * socket is ready now), -1 on an error or past the deadline. */
+static int
+after_io(ssize_t n, int sock, short events, long long deadline)
+{
+    if (n >= 0)
+        return 0;
+    if (errno == EINTR)
+        return 1;
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return wait_sock(sock, events, deadline) < 0 ? -1 : 1;
+    return -1;
+}
+
 static long long
 deadline_of(int timeout_ms)
 {
@@ -611,15 +626,12 @@ ipc_write_blocking(int sock, uint32_t type, uint32_t id, int fd, const void *dat
             memcpy(CMSG_DATA(c), &fd, sizeof(int));
         }
         ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (wait_sock(sock, POLLOUT, deadline) < 0)
+        int next = after_io(n, sock, POLLOUT, deadline);
+        if (next != 0) {
+            if (next < 0)
                 return -1;
             continue;
         }
-        if (n < 0)
-            return -1;
         fd_sent = true;
         done += (size_t)n;
     }
@@ -658,16 +670,13 @@ read_exact(int sock, void *buf, size_t len, struct fdset *fds, long long deadlin
                             .msg_control = cbuf.buf,
                             .msg_controllen = sizeof(cbuf.buf)};
         ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+        int next = after_io(n, sock, POLLIN, deadline);
 
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (wait_sock(sock, POLLIN, deadline) < 0)
+        if (next != 0) {
+            if (next < 0)
                 return -1;
             continue;
         }
-        if (n < 0)
-            return -1;
         if (!collect_fds(&mh, fds->fds, &fds->n, FDS_PER_RECV))
             fds->lost = true;
         if (mh.msg_flags & MSG_CTRUNC)

@@ -78,6 +78,42 @@ ascii_ieq_n(const char *s, size_t n, const char *word)
     return strlen(word) == n && ascii_iprefix(s, word);
 }
 
+/* A keyword a parameter's value may be, and what it stands for. */
+struct keyword {
+    const char *word;
+    int value;
+};
+
+/* The value of the keyword s[0..n) names, from a table that ends with a
+ * NULL word; 0 when none matches (each table's values are non-zero). */
+static int
+keyword_value(const char *s, size_t n, const struct keyword *table)
+{
+    for (; table->word != NULL; table++)
+        if (ascii_ieq_n(s, n, table->word))
+            return table->value;
+    return 0;
+}
+
+static const struct keyword body_keywords[] = {
+    {"7BIT", SMTP_BODY_7BIT},
+    {"8BITMIME", SMTP_BODY_8BITMIME},
+    {"BINARYMIME", SMTP_BODY_BINARYMIME},
+    {NULL, 0},
+};
+static const struct keyword ret_keywords[] = {
+    {"FULL", SMTP_RET_FULL},
+    {"HDRS", SMTP_RET_HDRS},
+    {NULL, 0},
+};
+static const struct keyword notify_keywords[] = {
+    {"NEVER", SMTP_NOTIFY_NEVER},
+    {"SUCCESS", SMTP_NOTIFY_SUCCESS},
+    {"FAILURE", SMTP_NOTIFY_FAILURE},
+    {"DELAY", SMTP_NOTIFY_DELAY},
+    {NULL, 0},
+};
+
 /*
  * Length of the well-formed UTF-8 sequence for one non-ASCII character at s
  * (RFC 3629 4), or 0. Overlong forms, surrogates and code points above
@@ -570,13 +606,7 @@ mail_params(const char *s, struct smtp_mail_params *mp)
             mp->has_size = true;
             break;
         case MK_BODY:
-            if (p.has_val && ascii_ieq_n(p.val, p.vallen, "7BIT"))
-                mp->body = SMTP_BODY_7BIT;
-            else if (p.has_val && ascii_ieq_n(p.val, p.vallen, "8BITMIME"))
-                mp->body = SMTP_BODY_8BITMIME;
-            else if (p.has_val && ascii_ieq_n(p.val, p.vallen, "BINARYMIME"))
-                mp->body = SMTP_BODY_BINARYMIME;
-            else
+            if (!p.has_val || (mp->body = keyword_value(p.val, p.vallen, body_keywords)) == 0)
                 return "501 5.5.4 Bad BODY value";
             break;
         case MK_SMTPUTF8:
@@ -586,11 +616,7 @@ mail_params(const char *s, struct smtp_mail_params *mp)
             mp->smtputf8 = true;
             break;
         case MK_RET:
-            if (p.has_val && ascii_ieq_n(p.val, p.vallen, "FULL"))
-                mp->ret = SMTP_RET_FULL;
-            else if (p.has_val && ascii_ieq_n(p.val, p.vallen, "HDRS"))
-                mp->ret = SMTP_RET_HDRS;
-            else
+            if (!p.has_val || (mp->ret = keyword_value(p.val, p.vallen, ret_keywords)) == 0)
                 return "501 5.5.4 Bad RET value";
             break;
         case MK_ENVID:
@@ -625,20 +651,15 @@ notify_value(const struct param *p, unsigned *out)
     for (;;) {
         const char *e = s;
         size_t n;
+        int bit;
 
         while (e < end && *e != ',')
             e++;
         n = (size_t)(e - s);
-        if (ascii_ieq_n(s, n, "NEVER"))
-            bits |= SMTP_NOTIFY_NEVER;
-        else if (ascii_ieq_n(s, n, "SUCCESS"))
-            bits |= SMTP_NOTIFY_SUCCESS;
-        else if (ascii_ieq_n(s, n, "FAILURE"))
-            bits |= SMTP_NOTIFY_FAILURE;
-        else if (ascii_ieq_n(s, n, "DELAY"))
-            bits |= SMTP_NOTIFY_DELAY;
-        else
+        bit = keyword_value(s, n, notify_keywords);
+        if (bit == 0)
             return false;
+        bits |= (unsigned)bit;
         if (e == end)
             break;
         s = e + 1;
