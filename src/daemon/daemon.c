@@ -42,6 +42,7 @@
 struct pending_control {
     struct pending_control *next;
     uint32_t id;
+    enum proc_role to; /* only its answer counts: another child cannot forge it */
     struct control_reply *reply;
 };
 
@@ -357,7 +358,7 @@ daemon_child_message(void *arg, enum proc_role role, const struct ipc_msg *m)
             struct pending_control *p = *pp;
             uint32_t ok;
             const char *text;
-            if (p->id != m->id)
+            if (p->id != m->id || p->to != role)
                 continue;
             ok = ipc_get_u32(&r);
             text = ipc_get_str(&r);
@@ -374,7 +375,7 @@ daemon_child_message(void *arg, enum proc_role role, const struct ipc_msg *m)
         for (struct pending_control **pp = &d->pending; *pp; pp = &(*pp)->next) {
             struct pending_control *p = *pp;
             char text[64];
-            if (p->id != m->id)
+            if (p->id != m->id || p->to != role)
                 continue;
             snprintf(text, sizeof(text), "%u\n", ipc_get_u32(&r));
             control_reply_finish(p->reply, true, text, strlen(text));
@@ -389,13 +390,18 @@ daemon_child_message(void *arg, enum proc_role role, const struct ipc_msg *m)
     }
 }
 
-/* Answers every cmdlet a restarted queue process can no longer answer. */
+/* Answers every cmdlet a restarted child (PROC_NROLES: any) can no longer
+ * answer. */
 static void
-daemon_fail_pending(struct daemon *d, const char *why)
+daemon_fail_pending(struct daemon *d, enum proc_role role, const char *why)
 {
-    while (d->pending) {
-        struct pending_control *p = d->pending;
-        d->pending = p->next;
+    for (struct pending_control **pp = &d->pending; *pp;) {
+        struct pending_control *p = *pp;
+        if (role != PROC_NROLES && p->to != role) {
+            pp = &p->next;
+            continue;
+        }
+        *pp = p->next;
         control_reply_finish(p->reply, false, why, strlen(why));
         free(p);
     }
@@ -407,8 +413,9 @@ daemon_child_restarted(void *arg, enum proc_role role)
     struct daemon *d = arg;
 
     d->ready[role] = false;
-    if (role == PROC_QUEUE)
-        daemon_fail_pending(d, "the queue process was restarted; try again");
+    daemon_fail_pending(d, role,
+                        role == PROC_QUEUE ? "the queue process was restarted; try again"
+                                           : "the smtp process was restarted; try again");
     /* a restarted child starts with the current configuration (and smtp
      * with the current sockets): nothing of a reload is owed by it */
     d->config_waiting[role] = false;
@@ -439,6 +446,7 @@ daemon_forward(struct daemon *d, uint32_t type, enum proc_role to, char *const *
         ipc_put_str(&w, argv[i]);
     p = xcalloc(1, sizeof(*p));
     p->id = ++d->next_id;
+    p->to = to;
     p->reply = reply;
     if (children_send(d->kids, to, type, p->id, -1, w.data, w.len) < 0) {
         const char *why = to == PROC_QUEUE ? "the queue process is not running; try again"
@@ -499,7 +507,7 @@ daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
     d->binds = NULL;
     control_server_close(d->control);
     d->control = NULL;
-    daemon_fail_pending(d, "the service is stopping");
+    daemon_fail_pending(d, PROC_NROLES, "the service is stopping");
     children_stop(d->kids, false, DAEMON_STOP_GRACE);
 }
 
@@ -647,7 +655,7 @@ daemon_run(const char *instance_dir, int detach_fd)
     log_info("postern stopped");
 out:
     daemon_wipe_keys_text(&d);
-    daemon_fail_pending(&d, "the service stopped");
+    daemon_fail_pending(&d, PROC_NROLES, "the service stopped");
     daemon_reply(&d.reload_reply, false, "the service stopped");
     control_server_close(d.control);
     children_free(d.kids);
