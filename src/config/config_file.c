@@ -499,7 +499,8 @@ write_object(struct text *t, const struct config_kind_info *k, const void *obj)
         }
         text_putc(t, '\n');
         if (config_secret_type(p->type))
-            mem_free_wiped(value, strlen(value));
+            explicit_bzero(value, strlen(value));
+        free(value);
     }
 }
 
