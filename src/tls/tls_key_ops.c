@@ -21,6 +21,18 @@
 #include <string.h>
 
 /* A DigestInfo of SHA-1/224/256/384/512, and nothing after it. */
+/* Does sig encode (DER) to exactly in? */
+static bool
+is_same_der(const X509_SIG *sig, const unsigned char *in, size_t inlen)
+{
+    unsigned char *der = NULL;
+    int n = i2d_X509_SIG(sig, &der);
+    bool same = n >= 0 && (size_t)n == inlen && memcmp(der, in, inlen) == 0;
+
+    OPENSSL_free(der);
+    return same;
+}
+
 static bool
 is_digest_info(const unsigned char *in, size_t inlen)
 {
@@ -38,7 +50,10 @@ is_digest_info(const unsigned char *in, size_t inlen)
         return false;
     X509_SIG_get0(sig, &alg, &digest);
     X509_ALGOR_get0(&obj, &ptype, &params, alg);
-    if (p == in + inlen && (ptype == V_ASN1_NULL || ptype == V_ASN1_UNDEF)) {
+    /* only the DER a TLS stack produces: the decoder also takes BER forms
+     * (long lengths, indefinite length) that nothing honest sends */
+    if (p == in + inlen && is_same_der(sig, in, inlen) &&
+        (ptype == V_ASN1_NULL || ptype == V_ASN1_UNDEF)) {
         int nid = OBJ_obj2nid(obj);
         for (size_t i = 0; i < sizeof(nids) / sizeof(nids[0]); i++) {
             const EVP_MD *md = EVP_get_digestbynid(nids[i]);
