@@ -72,6 +72,9 @@ class Instance:
         env.pop("POSTERN_HOME", None)
         r = subprocess.run([POSTERN, "-D", self.dir, *args], capture_output=True, text=True,
                            timeout=60 * SLOW, input=input, env=env)
+        # a cmdlet that fails on purpose must still fail cleanly
+        report = [m for m in SANITIZER_MARKERS if m in r.stderr]
+        assert not report, f"postern {' '.join(args)}: sanitizer report:\n{r.stderr}"
         if check and r.returncode != 0:
             raise AssertionError(f"postern {' '.join(args)} failed ({r.returncode}):\n"
                                  f"{r.stdout}\n{r.stderr}")
