@@ -1,8 +1,9 @@
 /*
  * fuzz_cmdlet_args.c — libFuzzer target for the cmdlet language: a
  * command line as the shell hands it over (argv words, separated by NUL
- * in the input; the first is the cmdlet), parsed by admin/cmdlet_args.c
- * with that cmdlet's switches, read back through every accessor, and for
+ * in the input; the first is the cmdlet), read by the command language
+ * (admin/ps_parse.c, ps_parse_argv) and bound (ps_run.c, ps_bind) with that
+ * cmdlet's switches, read back through every accessor, and for
  * the New-/Set- configuration cmdlets applied to a fresh object through
  * the parameter tables (-Param value, -Param:value, -Switch, $true,
  * "a,b", @{Add=...;Remove=...}) exactly as cmdlet_object.c does before
@@ -16,6 +17,8 @@
 #include "admin/cmdlet.h"
 #include "admin/cmdlet_args.h"
 #include "admin/cmdlet_object.h"
+#include "admin/ps_parse.h"
+#include "admin/ps_run.h"
 #include "config/config_param.h"
 #include "fuzz_common.h"
 
@@ -133,6 +136,29 @@ apply(const struct cmdlet *c, struct cmdlet_args *a)
     free(obj);
 }
 
+/* The words read and bound as the command line would be (the first
+ * statement's first command; its name is the first word). */
+static int
+bind_words(const char *const *switches, int argc, char **argv, struct cmdlet_args *a, char *err,
+           size_t errlen)
+{
+    struct cmdlet c = {"Fuzz-Args", NULL, switches};
+    struct ps_script s;
+    int rc;
+
+    memset(a, 0, sizeof(*a));
+    if (ps_parse_argv(argc, argv, &s, err, errlen) < 0)
+        return -1;
+    if (s.npipes == 0) {
+        snprintf(err, errlen, "no command");
+        rc = -1;
+    } else {
+        rc = ps_bind(&c, &s.pipes[0].cmds[0], a, err, errlen);
+    }
+    ps_script_free(&s);
+    return rc;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -145,14 +171,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* a word ends at its first NUL, as an argv word would */
     err[0] = '\0';
-    if (cmdlet_args_parse(&a, (int)n - 1, words + 1, switches, err, sizeof(err)) < 0) {
+    if (bind_words(switches, (int)n, words, &a, err, sizeof(err)) < 0) {
         FUZZ_CHECK(err[0] != '\0');
     } else {
         read_all(&a);
     }
     cmdlet_args_free(&a);
 
-    if (c != NULL && cmdlet_args_parse(&a, (int)n - 1, words + 1, switches, err, sizeof(err)) == 0)
+    if (c != NULL && bind_words(switches, (int)n, words, &a, err, sizeof(err)) == 0)
         apply(c, &a);
     cmdlet_args_free(&a);
     free(s);

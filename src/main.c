@@ -10,6 +10,7 @@
  */
 #include "admin/cmdlet.h"
 #include "admin/control.h"
+#include "admin/ps_run.h"
 #include "admin/secret_args.h"
 #include "admin/setup.h"
 #include "admin/shell.h"
@@ -165,15 +166,9 @@ main(int argc, char **argv)
         return shell_run(dir);
     if (strcmp(argv[i], "reload") == 0 || str_ieq(argv[i], "Restart-Service"))
         return cmd_reload(dir);
-    if (strchr(argv[i], '-') != NULL) {
-        char **owned = xcalloc((size_t)(argc - i), sizeof(char *));
-        int rc = shell_expand_credentials(argc - i, argv + i, owned) < 0
-                     ? 2
-                     : cmdlet_run(dir, argc - i, argv + i, stdout, stderr);
-        shell_free_credentials(argc - i, owned);
-        free(owned);
-        return rc;
-    }
+    /* a cmdlet, or a whole command line given as one argument */
+    if (strpbrk(argv[i], "- \t|;") != NULL)
+        return ps_run_argv(dir, argc - i, argv + i, stdin, stdout, stderr);
     fprintf(stderr, "postern: unknown command '%s'\n", argv[i]);
     usage(stderr);
     return 2;

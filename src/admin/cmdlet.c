@@ -1,6 +1,6 @@
 /*
- * cmdlet.c — the table of cmdlets and cmdlet_run, which finds one by name,
- * parses its arguments and runs it (see cmdlet.h).
+ * cmdlet.c — the table of cmdlets and cmdlet_exec, which runs one with its
+ * bound arguments (see cmdlet.h).
  *
  * To add a cmdlet: write a cmdlet_fn, declare it in its module's header,
  * and add one line to the table below.
@@ -93,38 +93,15 @@ cmdlet_warning(const struct cmdlet_ctx *ctx, const char *fmt, ...)
 }
 
 int
-cmdlet_run_io(const char *instance_dir, int argc, char **argv, FILE *in, FILE *out, FILE *err)
+cmdlet_exec(const char *instance_dir, const struct cmdlet *c, struct cmdlet_args *args, FILE *in,
+            FILE *out, FILE *err)
 {
-    struct cmdlet_ctx ctx = {instance_dir, "postern", in, out, err};
-    const struct cmdlet *c;
-    struct cmdlet_args args;
-    char msg[512];
+    struct cmdlet_ctx ctx = {instance_dir, c->name, in, out, err};
     int rc;
 
-    if (argc < 1) {
-        cmdlet_error(&ctx, "no cmdlet given");
-        return CMDLET_USAGE;
-    }
-    if ((c = cmdlet_find(argv[0])) == NULL) {
-        cmdlet_error(&ctx, "%s: unknown cmdlet", argv[0]);
-        return CMDLET_USAGE;
-    }
-    ctx.name = c->name;
-    if (cmdlet_args_parse(&args, argc - 1, argv + 1, c->switches, msg, sizeof(msg)) < 0) {
-        cmdlet_error(&ctx, "%s", msg);
-        cmdlet_args_free(&args);
-        return CMDLET_USAGE;
-    }
     /* -Confirm is accepted everywhere and ignored: cmdlets never prompt. */
-    (void)cmdlet_args_take(&args, "Confirm", NULL);
-    rc = c->run(&ctx, &args);
-    cmdlet_args_free(&args);
+    (void)cmdlet_args_take(args, "Confirm", NULL);
+    rc = c->run(&ctx, args);
     fflush(out);
     return rc;
-}
-
-int
-cmdlet_run(const char *instance_dir, int argc, char **argv, FILE *out, FILE *err)
-{
-    return cmdlet_run_io(instance_dir, argc, argv, stdin, out, err);
 }

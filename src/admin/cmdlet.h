@@ -3,6 +3,8 @@
  *
  *   postern -D DIR Set-ReceiveConnector -Identity "Default mail" -RequireTLS $true
  *
+ * (the command language itself, pipelines included, is admin/ps_parse.h
+ * and admin/ps_run.h; a cmdlet sees only its bound arguments).
  * Cmdlets live in one table (cmdlet.c) of {name, function, switches}; a new
  * one is a function with the cmdlet_fn signature and a line in the table.
  * Arguments are read with the accessors of cmdlet_args.h; configuration
@@ -42,12 +44,12 @@ struct cmdlet {
     const char *const *switches;
 };
 
-/* Runs one cmdlet; argv[0] is the cmdlet name (case-insensitive). Output to
- * out, errors to err (one line naming object, parameter, reason). Returns
- * the process exit status (0 ok, 1 error, 2 usage). */
-int cmdlet_run(const char *instance_dir, int argc, char **argv, FILE *out, FILE *err);
-/* The same, reading standard input (for -Password -) from in. */
-int cmdlet_run_io(const char *instance_dir, int argc, char **argv, FILE *in, FILE *out, FILE *err);
+/* Runs c with its bound arguments (admin/ps_run.c binds them): standard
+ * input (for -Password -) from in, output to out, errors to err (one line
+ * naming object, parameter, reason). Returns the process exit status (0
+ * ok, 1 error, 2 usage). */
+int cmdlet_exec(const char *instance_dir, const struct cmdlet *c, struct cmdlet_args *args,
+                FILE *in, FILE *out, FILE *err);
 
 /* The table, for completion in the shell; and one entry by name. */
 const struct cmdlet *cmdlet_table(size_t *n);

@@ -14,26 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Common parameters every cmdlet accepts as switches. */
-static const char *const common_switches[] = {"Confirm", NULL};
-
-static bool
-in_list(const char *const *list, const char *name)
-{
-    for (; list != NULL && *list != NULL; list++)
-        if (str_ieq(*list, name))
-            return true;
-    return false;
-}
-
-/* "-Name" or "-Name:value": a dash, then a letter. A lone "-" is a value
- * (-Password - reads standard input). */
-static bool
-is_param(const char *tok)
-{
-    return tok[0] == '-' && isalpha((unsigned char)tok[1]);
-}
-
 static char *
 value_dup(const char *s)
 {
@@ -45,42 +25,29 @@ value_dup(const char *s)
 }
 
 int
-cmdlet_args_parse(struct cmdlet_args *a, int argc, char **argv, const char *const *switches,
-                  char *err, size_t errlen)
+cmdlet_args_add(struct cmdlet_args *a, const char *name, char *value, char *err, size_t errlen)
 {
-    a->v = xcalloc((size_t)(argc > 0 ? argc : 1), sizeof(*a->v));
-    a->n = 0;
-    for (int i = 0; i < argc; i++) {
-        struct cmdlet_arg *arg = &a->v[a->n];
-        const char *tok = argv[i];
-
-        if (!is_param(tok)) {
-            arg->value = value_dup(tok);
-            a->n++;
-            continue;
-        }
-        size_t len = strcspn(tok + 1, ":");
-        arg->name = xstrndup(tok + 1, len);
-        for (const char *c = arg->name; *c; c++) {
+    if (name != NULL) {
+        for (const char *c = name; *c; c++) {
             if (!isalnum((unsigned char)*c)) {
-                snprintf(err, errlen, "'%s': not a parameter name", tok);
-                a->n++;
+                snprintf(err, errlen, "'-%s': not a parameter name", name);
+                str_free_wiped(value);
                 return -1;
             }
         }
-        if (tok[1 + len] == ':')
-            arg->value = value_dup(tok + 2 + len);
-        else if (!in_list(switches, arg->name) && !in_list(common_switches, arg->name) &&
-                 i + 1 < argc && !is_param(argv[i + 1]))
-            arg->value = value_dup(argv[++i]);
-        a->n++;
-        for (size_t j = 0; j + 1 < a->n; j++) {
-            if (a->v[j].name != NULL && str_ieq(a->v[j].name, arg->name)) {
-                snprintf(err, errlen, "%s: parameter given twice", arg->name);
+        for (size_t j = 0; j < a->n; j++) {
+            if (a->v[j].name != NULL && str_ieq(a->v[j].name, name)) {
+                snprintf(err, errlen, "%s: parameter given twice", name);
+                str_free_wiped(value);
                 return -1;
             }
         }
     }
+    a->v = xrealloc(a->v, (a->n + 1) * sizeof(*a->v));
+    a->v[a->n].name = name ? xstrdup(name) : NULL;
+    a->v[a->n].value = value;
+    a->v[a->n].used = false;
+    a->n++;
     return 0;
 }
 
@@ -89,7 +56,7 @@ cmdlet_args_free(struct cmdlet_args *a)
 {
     for (size_t i = 0; i < a->n; i++) {
         free(a->v[i].name);
-        free(a->v[i].value);
+        str_free_wiped(a->v[i].value); /* may be a password */
     }
     free(a->v);
     a->v = NULL;

@@ -1,15 +1,8 @@
 /*
- * cmdlet_args.h — a cmdlet's arguments, PowerShell-style, as typed in a
- * POSIX shell:
- *
- *   -Param value   -Param:value   -Switch   positional
- *
- * Parameter names compare case-insensitively and must be given in full
- * (no prefixes). A parameter listed as a switch never takes the next word
- * as its value (-Internet "name" leaves "name" positional); any other
- * parameter takes the next word unless that word is itself a parameter.
- * One pair of matching outer quotes is removed from values the shell left
- * quoted. The first positional argument is the Identity.
+ * cmdlet_args.h — a cmdlet's arguments once bound (admin/ps_run.c binds
+ * what the command language read): named parameters with their value
+ * text, and positional values, the first of which is the Identity.
+ * Parameter names compare case-insensitively and must be given in full.
  *
  * Each accessor marks what it reads as used, so that a cmdlet can finally
  * ask for anything left over and report it as an unknown parameter.
@@ -32,10 +25,10 @@ struct cmdlet_args {
     size_t n;
 };
 
-/* Parses argv (without the cmdlet name). switches: NULL-terminated names,
- * or NULL. Returns 0, or -1 (a usage error) with the reason in err. */
-int cmdlet_args_parse(struct cmdlet_args *a, int argc, char **argv, const char *const *switches,
-                      char *err, size_t errlen);
+/* Appends a parameter (name without its dash; NULL: a positional value)
+ * with its value (malloc'd, taken over; NULL: a bare switch). -1 with err
+ * set (value freed) for a malformed name or one given twice. */
+int cmdlet_args_add(struct cmdlet_args *a, const char *name, char *value, char *err, size_t errlen);
 void cmdlet_args_free(struct cmdlet_args *a);
 
 /* The argument named name (or alias, may be NULL), marked used; NULL when

@@ -3,6 +3,7 @@
  */
 #include "admin/shell.h"
 #include "admin/cmdlet.h"
+#include "admin/ps_run.h"
 #include "lib/util.h"
 
 #include <stdbool.h>
@@ -11,42 +12,6 @@
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
-
-#define SHELL_MAX_WORDS 256
-
-/* Splits line in place into words; returns the count, or -1 on an
- * unterminated quote or too many words. */
-static int
-shell_split(char *line, char **words)
-{
-    int n = 0;
-    char *r = line, *w = line;
-
-    for (;;) {
-        while (*r == ' ' || *r == '\t' || *r == '\r' || *r == '\n')
-            r++;
-        if (*r == '\0' || *r == '#')
-            return n;
-        if (n == SHELL_MAX_WORDS)
-            return -1;
-        words[n++] = w;
-        while (*r && *r != ' ' && *r != '\t' && *r != '\r' && *r != '\n') {
-            if (*r == '\'' || *r == '"') {
-                char q = *r++;
-                while (*r && *r != q)
-                    *w++ = *r++;
-                if (*r != q)
-                    return -1;
-                r++;
-            } else {
-                *w++ = *r++;
-            }
-        }
-        if (*r)
-            r++;
-        *w++ = '\0';
-    }
-}
 
 /* Reads one line from the terminal, without echo when secret. */
 static char *
@@ -79,84 +44,106 @@ prompt_line(const char *prompt, bool secret)
     return line;
 }
 
-int
-shell_expand_credentials(int argc, char **argv, char **owned)
+char *
+shell_read_credential(char *err, size_t errlen)
 {
-    /* All of owned[] is cleared before the first early return: the caller
-     * frees argc entries even on failure, and the shell's array is on the
-     * stack, uninitialised. */
-    for (int i = 0; i < argc; i++)
-        owned[i] = NULL;
-    for (int i = 0; i < argc; i++) {
-        char *user, *pass;
-        if (!str_ieq(argv[i], "(Get-Credential)"))
-            continue;
-        if (!isatty(STDIN_FILENO)) {
-            fprintf(stderr, "postern: (Get-Credential) needs a terminal; give \"-\" instead and "
-                            "user:password on standard input\n");
-            return -1;
-        }
-        if ((user = prompt_line("User name: ", false)) == NULL ||
-            (pass = prompt_line("Password: ", true)) == NULL) {
-            free(user);
-            return -1;
-        }
-        owned[i] = xasprintf("%s:%s", user, pass);
-        explicit_bzero(pass, strlen(pass));
-        free(user);
-        free(pass);
-        argv[i] = owned[i];
+    char *user, *pass, *both;
+
+    if (!isatty(STDIN_FILENO)) {
+        snprintf(err, errlen,
+                 "(Get-Credential) needs a terminal; give \"-\" instead and "
+                 "user:password on standard input");
+        return NULL;
     }
-    return 0;
+    if ((user = prompt_line("User name: ", false)) == NULL ||
+        (pass = prompt_line("Password: ", true)) == NULL) {
+        free(user);
+        snprintf(err, errlen, "(Get-Credential): no answer");
+        return NULL;
+    }
+    both = xasprintf("%s:%s", user, pass);
+    str_free_wiped(pass);
+    free(user);
+    return both;
 }
 
-void
-shell_free_credentials(int argc, char **owned)
+/* Reads one statement: a line, and the lines that complete it when it
+ * ends open (a quote, a brace, a trailing '|', ',' or backtick). NULL at
+ * the end of input. *first_line: the number of its first line. */
+static char *
+read_statement(bool tty, int *lineno, int *first_line)
 {
-    for (int i = 0; i < argc; i++) {
-        str_free_wiped(owned[i]);
+    char *text = NULL, *line = NULL;
+    size_t cap = 0, len = 0;
+
+    *first_line = *lineno + 1;
+    for (;;) {
+        struct ps_script probe;
+        char err[256];
+        bool incomplete = false;
+        ssize_t n;
+
+        if (tty) {
+            fputs(text == NULL ? "postern> " : ">> ", stdout);
+            fflush(stdout);
+        }
+        if ((n = getline(&line, &cap, stdin)) < 0)
+            break;
+        (*lineno)++;
+        text = xrealloc(text, len + (size_t)n + 1);
+        memcpy(text + len, line, (size_t)n + 1);
+        len += (size_t)n;
+        if (ps_parse_text(text, &probe, &incomplete, err, sizeof(err)) == 0)
+            ps_script_free(&probe);
+        if (!incomplete)
+            break;
     }
+    mem_free_wiped(line, cap); /* after EOF, getline leaves no NUL */
+    return text;
 }
 
 int
 shell_run(const char *instance_dir)
 {
     bool tty = isatty(STDIN_FILENO);
-    char *line = NULL, *words[SHELL_MAX_WORDS];
-    size_t cap = 0;
-    int status = 0, lineno = 0;
+    struct ps_io io = {stdin, stdout, stderr};
+    int status = 0, lineno = 0, first;
+    char *text;
 
-    for (;;) {
-        int n, rc;
-        if (tty) {
-            printf("postern> ");
-            fflush(stdout);
+    while ((text = read_statement(tty, &lineno, &first)) != NULL) {
+        struct ps_script s;
+        char err[512];
+        int rc;
+        char word[8] = "";
+
+        if (sscanf(text, " %7s", word) == 1 && (str_ieq(word, "exit") || str_ieq(word, "quit")) &&
+            strlen(text) - strspn(text, " \t") <= 6) {
+            str_free_wiped(text);
+            break;
         }
-        if (getline(&line, &cap, stdin) < 0)
-            break;
-        lineno++;
-        if ((n = shell_split(line, words)) < 0) {
-            fprintf(stderr, "line %d: unterminated quote or too many words\n", lineno);
-            rc = CMDLET_USAGE;
-        } else if (n == 0) {
-            continue;
-        } else if (str_ieq(words[0], "exit") || str_ieq(words[0], "quit")) {
-            break;
-        } else {
-            char *owned[SHELL_MAX_WORDS];
-            if (shell_expand_credentials(n, words, owned) < 0)
-                rc = CMDLET_USAGE;
+        if (ps_parse_text(text, &s, NULL, err, sizeof(err)) < 0) {
+            unsigned l = 1, c = 1;
+            const char *why = strstr(err, ": ");
+            /* the parser counts from the statement's first line */
+            if (sscanf(err, "line %u, column %u:", &l, &c) == 2 && why != NULL)
+                fprintf(stderr, "line %u, column %u%s\n", (unsigned)first + l - 1, c, why);
             else
-                rc = cmdlet_run_io(instance_dir, n, words, stdin, stdout, stderr);
-            shell_free_credentials(n, owned);
-            if (rc != 0 && !tty)
-                fprintf(stderr, "line %d: %s failed\n", lineno, words[0]);
+                fprintf(stderr, "line %d: %s\n", first, err);
+            rc = CMDLET_USAGE;
+        } else {
+            /* statement lines count from the statement's first line */
+            for (size_t i = 0; i < s.npipes; i++)
+                s.pipes[i].line += (unsigned)first - 1;
+            rc = ps_run_script(instance_dir, &s, &io, tty, !tty);
+            ps_script_free(&s);
         }
+        str_free_wiped(text);
         if (rc != 0 && status == 0)
             status = rc;
+        if (rc != 0 && !tty)
+            break; /* a script stops at its first failure */
         fflush(stdout);
     }
-    free(line);
     if (tty)
         printf("\n");
     return tty ? 0 : status;

@@ -1,23 +1,22 @@
 /*
- * shell.h — `postern -D DIR shell`: the cmdlets one line at a time, from a
- * terminal (with a prompt) or from a script on standard input.
- *
- * A line is split like a PowerShell command line typed in a POSIX shell:
- * blanks separate words, single or double quotes group them (and are
- * removed), `#` starts a comment. `exit` or end of input ends the shell.
- * Must never: stop a script silently: the exit status is the first failing
- * cmdlet's, and each failure names its line number.
+ * shell.h — `postern -D DIR shell`: the command language (admin/ps_parse.h)
+ * one statement at a time, from a terminal (with a prompt; ">>" while a
+ * statement continues on the next line) or from a script on standard
+ * input. `exit` or end of input ends the shell.
+ * Must never: go on with a script after a failing statement, or stop it
+ * silently: the exit status is the failing statement's, and the failure
+ * names its line number.
  */
 #ifndef POSTERN_SHELL_H
 #define POSTERN_SHELL_H
 
+#include <stddef.h>
+
 int shell_run(const char *instance_dir);
 
-/* Replaces each "(Get-Credential)" argument with "user:password" asked on
- * the terminal (password without echo), as PowerShell's Get-Credential.
- * owned[i] is what must be freed (shell_free_credentials wipes it).
- * Returns -1 (message on stderr) without a terminal. */
-int shell_expand_credentials(int argc, char **argv, char **owned);
-void shell_free_credentials(int argc, char **owned);
+/* (Get-Credential): "user:password" asked on the terminal (password
+ * without echo), malloc'd (wipe it). NULL with err set without a terminal
+ * or an answer. */
+char *shell_read_credential(char *err, size_t errlen);
 
 #endif

@@ -9,7 +9,7 @@ import time
 from conftest import POSTERN
 
 
-def test_shell_runs_a_script_and_reports_the_failing_line(instances):
+def test_shell_runs_a_script_and_stops_at_the_failing_line(instances):
     inst = instances("a")
     script = ("# a comment\n"
               "New-AcceptedDomain -DomainName 'b.test' -DomainType InternalRelay\n"
@@ -17,9 +17,10 @@ def test_shell_runs_a_script_and_reports_the_failing_line(instances):
               "Set-ReceiveConnector \"Default mail\" -MaxMessageSize lots\n"
               "Get-AcceptedDomain\n")
     r = inst.run_cli("shell", input=script, check=False)
-    assert r.returncode != 0
-    assert "line 4" in r.stderr and "MaxMessageSize" in r.stderr
-    assert "DomainName : b.test" in r.stdout  # line 5 still ran
+    assert r.returncode == 1
+    assert "line 4: Set-ReceiveConnector failed" in r.stderr and "MaxMessageSize" in r.stderr
+    # a script stops at its first failure: line 5 did not show b.test again
+    assert r.stdout.count("DomainName : b.test") == 1, r.stdout
     rc = inst.get("Get-ReceiveConnector")[0]
     assert rc["MaxMessageSize"].startswith("20 MB")
 

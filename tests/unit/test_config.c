@@ -19,6 +19,8 @@
 
 #include "admin/cmdlet.h"
 #include "admin/cmdlet_args.h"
+#include "admin/ps_parse.h"
+#include "admin/ps_run.h"
 #include "config/config.h"
 #include "config/config_param.h"
 #include "lib/password.h"
@@ -908,6 +910,29 @@ test_validate_domains_mailboxes(void **state)
 
 /* ---- arguments ---- */
 
+/* argv as the POSIX shell hands it over, read by the command language and
+ * bound to a cmdlet with these switches. */
+static int
+parse_args(struct cmdlet_args *a, int argc, char **argv, const char *const *switches, char *err,
+           size_t errlen)
+{
+    char *words[16] = {"Test-Args"};
+    struct cmdlet c = {"Test-Args", NULL, switches};
+    struct ps_script s;
+    int rc;
+
+    for (int i = 0; i < argc; i++)
+        words[i + 1] = argv[i];
+    if (ps_parse_argv(argc + 1, words, &s, err, errlen) < 0) {
+        memset(a, 0, sizeof(*a));
+        return -1;
+    }
+    assert_int_equal(s.npipes, 1);
+    rc = ps_bind(&c, &s.pipes[0].cmds[0], a, err, errlen);
+    ps_script_free(&s);
+    return rc;
+}
+
 static void
 test_args(void **state)
 {
@@ -931,7 +956,7 @@ test_args(void **state)
     bool b;
 
     (void)state;
-    assert_int_equal(cmdlet_args_parse(&a, 11, argv, switches, err, sizeof(err)), 0);
+    assert_int_equal(parse_args(&a, 11, argv, switches, err, sizeof(err)), 0);
     assert_int_equal(cmdlet_args_identity(&a, &id, err, sizeof(err)), 1);
     assert_string_equal(id, "Default mail");
     assert_int_equal(cmdlet_args_bool(&a, "requiretls", &b, err, sizeof(err)), 1);
@@ -960,12 +985,12 @@ test_args(void **state)
     cmdlet_args_free(&a);
 
     char *dup[] = {"-Name", "a", "-name:b"};
-    assert_int_equal(cmdlet_args_parse(&a, 3, dup, NULL, err, sizeof(err)), -1);
+    assert_int_equal(parse_args(&a, 3, dup, NULL, err, sizeof(err)), -1);
     assert_string_equal(err, "name: parameter given twice");
     cmdlet_args_free(&a);
 
     char *bools[] = {"-A", "$false", "-B:0", "-C", "TRUE", "-D", "nope", "extra"};
-    assert_int_equal(cmdlet_args_parse(&a, 8, bools, NULL, err, sizeof(err)), 0);
+    assert_int_equal(parse_args(&a, 8, bools, NULL, err, sizeof(err)), 0);
     assert_int_equal(cmdlet_args_bool(&a, "a", &b, err, sizeof(err)), 1);
     assert_false(b);
     assert_int_equal(cmdlet_args_bool(&a, "b", &b, err, sizeof(err)), 1);
@@ -1177,7 +1202,7 @@ test_cmdlet_failure_leaves_file(void **state)
         FILE *fo = fmemopen(out, sizeof(out), "w"), *fe = fmemopen(err, sizeof(err), "w");
         while (cases[i].argv[argc] != NULL)
             argc++;
-        int rc = cmdlet_run(dir, argc, cases[i].argv, fo, fe);
+        int rc = ps_run_argv(dir, argc, cases[i].argv, stdin, fo, fe);
         fclose(fo);
         fclose(fe);
         assert_int_equal(rc, cases[i].rc);

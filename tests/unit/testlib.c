@@ -9,6 +9,7 @@
 
 #include "testlib.h"
 #include "admin/cmdlet.h"
+#include "admin/ps_run.h"
 #include "config/config.h"
 #include "lib/util.h"
 
@@ -146,7 +147,7 @@ testlib_cmdlet(const char *dir, const char *input, ...)
         assert_true(argc < CMDLET_WORDS_MAX);
     }
     va_end(ap);
-    r.rc = cmdlet_run_io(dir, argc, argv, in, out, err);
+    r.rc = ps_run_argv(dir, argc, argv, in, out, err);
     fclose(in);
     fclose(out);
     fclose(err);

@@ -1,0 +1,165 @@
+"""The command language as an Exchange administrator types it (issue 9): the
+seed's lines unchanged, PowerShell's syntax forms on the command line (split into
+words or as one argument) and in `postern shell`, the pipeline commands, and one
+clear line for what is not supported. Each change is checked with Get- output or
+the file itself; a refused line leaves postern.conf byte for byte as it was."""
+import csv
+import json
+
+import pytest
+
+SEED_LINE = "Set-TransportConfig -TLSReceiveDomainSecureList contoso.com, contoso.net"
+
+
+@pytest.fixture
+def inst(instances):
+    i = instances("a")
+    i.cmdlet("New-ReceiveConnector", "-Name", "Partners", "-Usage", "Custom", "-Bindings",
+             "127.0.0.1:2526", "-RemoteIPRanges", "192.0.2.0/24")
+    return i
+
+
+def conf(inst):
+    with open(f"{inst.dir}/postern.conf", "rb") as f:
+        return f.read()
+
+
+def shell(inst, script, check=True):
+    r = inst.run_cli("shell", input=script, check=False)
+    if check:
+        assert r.returncode == 0, r.stderr
+    return r
+
+
+def domain_secure_list(inst):
+    return inst.get("Get-TransportConfig")[0]["TLSReceiveDomainSecureList"]
+
+
+@pytest.mark.parametrize("how", ["words", "one argument", "shell"])
+def test_the_seed_line_runs_as_written(inst, how):
+    if how == "words":  # as typed at a POSIX prompt without quotes
+        inst.cmdlet(*SEED_LINE.split(" "))
+    elif how == "one argument":
+        inst.cmdlet(SEED_LINE)
+    else:
+        shell(inst, SEED_LINE + "\n")
+    assert domain_secure_list(inst) == "{contoso.com, contoso.net}"
+
+
+@pytest.mark.parametrize("value", [
+    "contoso.com,contoso.net", "contoso.com , contoso.net", '"contoso.com","contoso.net"',
+    "'contoso.com', 'contoso.net'", '@("contoso.com","contoso.net")',
+    "@('contoso.com'\n  'contoso.net')", "contoso.com,`\n  contoso.net", "contoso.com,\n contoso.net",
+])
+def test_every_list_form(inst, value):
+    shell(inst, f"Set-TransportConfig -TLSReceiveDomainSecureList {value}\n")
+    assert domain_secure_list(inst) == "{contoso.com, contoso.net}"
+
+
+def test_parameter_forms_quotes_and_positional_identity(inst):
+    shell(inst, "\n".join([
+        "# comments and blank lines are skipped",
+        "",
+        "Set-ReceiveConnector \"Partners\" -RequireTLS:$true -Enabled:$false  # trailing comment",
+        "set-receiveconnector -identity 'Partners' -Banner '220 costs $5; no `escape'",
+        "Set-ReceiveConnector Partners -Comment \"say `\"hi`\" \"\"quoted\"\"\"; "
+        "Set-ReceiveConnector Partners -MaxMessageSize 20MB",
+    ]) + "\n")
+    rc = inst.get("Get-ReceiveConnector", "Partners")[0]
+    assert rc["RequireTLS"] == "True" and rc["Enabled"] == "False"
+    assert rc["Banner"] == "220 costs $5; no `escape"
+    assert rc["MaxMessageSize"].startswith("20 MB")
+    out = inst.cmdlet("Get-ReceiveConnector Partners | Select-Object Comment").stdout
+    assert out.strip() == 'Comment : say "hi" "quoted"'
+
+
+def test_multi_valued_update(inst):
+    inst.cmdlet("Set-ReceiveConnector", "Partners", "-RemoteIPRanges",
+                '@{Add="10.0.0.0/8","172.16.0.0/12"; Remove="192.0.2.0/24"}')
+    assert inst.get("Get-ReceiveConnector", "Partners")[0]["RemoteIPRanges"] == \
+        "{10.0.0.0/8, 172.16.0.0/12}"
+    shell(inst, "Set-ReceiveConnector Partners -RemoteIPRanges @{\n"
+                "  Remove = '10.0.0.0/8'\n}\n")
+    assert inst.get("Get-ReceiveConnector", "Partners")[0]["RemoteIPRanges"] == "{172.16.0.0/12}"
+
+
+def test_format_list_and_table(inst):
+    out = inst.cmdlet("Get-ReceiveConnector | fl Name,Bindings").stdout
+    assert out.splitlines() == ["Name     : Default mail", f"Bindings : {{{bindings(inst)}}}", "",
+                                "Name     : Partners", "Bindings : {127.0.0.1:2526}"]
+    out = inst.cmdlet("Get-ReceiveConnector", "|", "Format-Table", "Name,RequireTLS",
+                      "-AutoSize").stdout.splitlines()
+    assert out[0].split() == ["Name", "RequireTLS"] and set(out[1]) <= {"-", " "}
+    assert out[2].split() == ["Default", "mail", "False"]
+    assert out[3].split() == ["Partners", "False"]
+    every = inst.cmdlet("Get-TransportConfig | fl *").stdout
+    assert every == inst.cmdlet("Get-TransportConfig").stdout
+
+
+def bindings(inst):
+    return inst.get("Get-ReceiveConnector", "Default mail")[0]["Bindings"].strip("{}")
+
+
+def test_select_where_and_pipe_into_set(inst):
+    out = inst.cmdlet("Get-ReceiveConnector | Where-Object {$_.RemoteIPRanges -contains "
+                      "'192.0.2.0/24'} | Select-Object Name").stdout
+    assert out.strip() == "Name : Partners"
+    out = inst.cmdlet("Get-ReceiveConnector | ? Name -like 'part*' | select Name").stdout
+    assert out.strip() == "Name : Partners"
+    out = inst.cmdlet("Get-ReceiveConnector | where {$_.MaxMessageSize -gt 5MB -and "
+                      "-not ($_.Name -eq 'Partners')} | select Name").stdout
+    assert out.strip() == "Name : Default mail"
+    # every connector, changed through the pipeline by its Identity
+    inst.cmdlet("Get-ReceiveConnector | Set-ReceiveConnector -RequireTLS $true")
+    assert [r["RequireTLS"] for r in inst.get("Get-ReceiveConnector")] == ["True", "True"]
+    out = inst.cmdlet("Get-ReceiveConnector | Where-Object {$_.RequireTLS -eq $false}").stdout
+    assert out == ""
+
+
+def test_json_and_csv_for_scripts(inst, tmp_path):
+    data = json.loads(inst.cmdlet("Get-ReceiveConnector | Select-Object Name,Enabled,"
+                                  "RemoteIPRanges,MaxRecipientsPerMessage | ConvertTo-Json").stdout)
+    assert data[1] == {"Name": "Partners", "Enabled": True, "RemoteIPRanges": ["192.0.2.0/24"],
+                       "MaxRecipientsPerMessage": 200}
+    path = f"{inst.dir}/connectors.csv"  # cmdlets run with the instance owner's rights
+    inst.cmdlet(f"Get-ReceiveConnector | Select-Object Name,Bindings | Export-Csv -Path {path} "
+                "-NoTypeInformation")
+    rows = list(csv.DictReader(open(path, newline="")))
+    assert [r["Name"] for r in rows] == ["Default mail", "Partners"]
+    assert rows[1]["Bindings"] == "{127.0.0.1:2526}"
+
+
+@pytest.mark.parametrize("line,says", [
+    ("Set-ReceiveConnector Partners -Comment $x", "variables are not supported"),
+    ('Set-ReceiveConnector Partners -Comment "costs $price"', "use '...'"),
+    ("Get-ReceiveConnector | ForEach-Object {$_.Name}", "ForEach-Object: unknown cmdlet"),
+    ("fl Name", "works on objects from a pipeline"),
+    ("Get-ReceiveConnector | fl | ft", "cannot be piped on"),
+    ("Get-ReceiveConnector | Where-Object {$_.Name.Length -gt 3}", "only $_.Property"),
+    ("Get-ReceiveConnector | Where-Object {Get-Date}", "Where-Object:"),
+    ("Get-ReceiveConnector Partners | Set-ReceiveConnector Partners -Enabled $false",
+     "takes its Identity from the pipeline"),
+    ("Set-ReceiveConnector Partners -Comment 'unterminated", "no closing '"),
+    ("Set-ReceiveConnector Partners -Comment (Get-Date)", "only (Get-Credential)"),
+])
+def test_what_is_not_supported_says_so_and_changes_nothing(inst, line, says):
+    before = conf(inst)
+    r = inst.cmdlet(line, check=False)
+    assert r.returncode == 2, r.stderr
+    errors = [l for l in r.stderr.splitlines() if l.strip()]
+    assert len(errors) == 1 and says in errors[0], r.stderr
+    assert conf(inst) == before
+
+
+def test_a_script_stops_at_its_first_failure_with_the_line(inst):
+    before = conf(inst)
+    r = shell(inst, "Get-AcceptedDomain\n"
+                    "Set-ReceiveConnector Partners `\n"
+                    "  -MaxMessageSize lots\n"
+                    "Set-ReceiveConnector Partners -Enabled $false\n", check=False)
+    assert r.returncode == 1
+    assert "line 2: Set-ReceiveConnector failed" in r.stderr
+    assert conf(inst) == before  # line 4 did not run
+    r = shell(inst, "Get-AcceptedDomain\nSet-ReceiveConnector Partners -Comment 'open\n",
+              check=False)
+    assert r.returncode == 2 and "line 2, column" in r.stderr
