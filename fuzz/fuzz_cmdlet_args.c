@@ -142,7 +142,7 @@ static int
 bind_words(const char *const *switches, int argc, char **argv, struct cmdlet_args *a, char *err,
            size_t errlen)
 {
-    struct cmdlet c = {"Fuzz-Args", NULL, switches};
+    struct cmdlet c = {"Fuzz-Args", NULL, switches, false};
     struct ps_script s;
     int rc;
 

@@ -12,44 +12,48 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 static const char *const get_message_switches[] = {"IncludeRecipientInfo", NULL};
 
 static const struct cmdlet cmdlets[] = {
-    {"New-ReceiveConnector", cmdlet_new_receive_connector, cmdlet_new_receive_connector_switches},
-    {"Set-ReceiveConnector", cmdlet_set_receive_connector, NULL},
-    {"Get-ReceiveConnector", cmdlet_get_receive_connector, NULL},
-    {"Remove-ReceiveConnector", cmdlet_remove_receive_connector, NULL},
-    {"New-SendConnector", cmdlet_new_send_connector, cmdlet_new_send_connector_switches},
-    {"Set-SendConnector", cmdlet_set_send_connector, NULL},
-    {"Get-SendConnector", cmdlet_get_send_connector, NULL},
-    {"Remove-SendConnector", cmdlet_remove_send_connector, NULL},
-    {"New-AcceptedDomain", cmdlet_new_accepted_domain, NULL},
-    {"Set-AcceptedDomain", cmdlet_set_accepted_domain, cmdlet_set_accepted_domain_switches},
-    {"Get-AcceptedDomain", cmdlet_get_accepted_domain, NULL},
-    {"Remove-AcceptedDomain", cmdlet_remove_accepted_domain, NULL},
-    {"New-Mailbox", cmdlet_new_mailbox, NULL},
-    {"Set-Mailbox", cmdlet_set_mailbox, NULL},
-    {"Get-Mailbox", cmdlet_get_mailbox, NULL},
-    {"Remove-Mailbox", cmdlet_remove_mailbox, NULL},
-    {"Get-TransportConfig", cmdlet_get_transport_config, NULL},
-    {"Set-TransportConfig", cmdlet_set_transport_config, NULL},
-    {"Get-Queue", cmdlet_get_queue, NULL},
-    {"Get-Message", cmdlet_get_message, get_message_switches},
-    {"Retry-Queue", cmdlet_queue_action, NULL},
-    {"Suspend-Queue", cmdlet_queue_action, NULL},
-    {"Resume-Queue", cmdlet_queue_action, NULL},
-    {"Suspend-Message", cmdlet_message_action, NULL},
-    {"Resume-Message", cmdlet_message_action, NULL},
-    {"Remove-Message", cmdlet_message_action, NULL},
+    {"New-ReceiveConnector", cmdlet_new_receive_connector, cmdlet_new_receive_connector_switches,
+     true},
+    {"Set-ReceiveConnector", cmdlet_set_receive_connector, NULL, true},
+    {"Get-ReceiveConnector", cmdlet_get_receive_connector, NULL, false},
+    {"Remove-ReceiveConnector", cmdlet_remove_receive_connector, NULL, true},
+    {"New-SendConnector", cmdlet_new_send_connector, cmdlet_new_send_connector_switches, true},
+    {"Set-SendConnector", cmdlet_set_send_connector, NULL, true},
+    {"Get-SendConnector", cmdlet_get_send_connector, NULL, false},
+    {"Remove-SendConnector", cmdlet_remove_send_connector, NULL, true},
+    {"New-AcceptedDomain", cmdlet_new_accepted_domain, NULL, true},
+    {"Set-AcceptedDomain", cmdlet_set_accepted_domain, cmdlet_set_accepted_domain_switches, true},
+    {"Get-AcceptedDomain", cmdlet_get_accepted_domain, NULL, false},
+    {"Remove-AcceptedDomain", cmdlet_remove_accepted_domain, NULL, true},
+    {"New-Mailbox", cmdlet_new_mailbox, NULL, true},
+    {"Set-Mailbox", cmdlet_set_mailbox, NULL, true},
+    {"Get-Mailbox", cmdlet_get_mailbox, NULL, false},
+    {"Remove-Mailbox", cmdlet_remove_mailbox, NULL, true},
+    {"Get-TransportConfig", cmdlet_get_transport_config, NULL, false},
+    {"Set-TransportConfig", cmdlet_set_transport_config, NULL, true},
+    {"Get-Queue", cmdlet_get_queue, NULL, false},
+    {"Get-Message", cmdlet_get_message, get_message_switches, false},
+    {"Retry-Queue", cmdlet_queue_action, NULL, false},
+    {"Suspend-Queue", cmdlet_queue_action, NULL, false},
+    {"Resume-Queue", cmdlet_queue_action, NULL, false},
+    {"Suspend-Message", cmdlet_message_action, NULL, false},
+    {"Resume-Message", cmdlet_message_action, NULL, false},
+    {"Remove-Message", cmdlet_message_action, NULL, false},
     {"New-ExchangeCertificate", cmdlet_new_exchange_certificate,
-     cmdlet_new_exchange_certificate_switches},
-    {"Import-ExchangeCertificate", cmdlet_import_exchange_certificate, NULL},
-    {"Get-ExchangeCertificate", cmdlet_get_exchange_certificate, NULL},
+     cmdlet_new_exchange_certificate_switches, false},
+    {"Import-ExchangeCertificate", cmdlet_import_exchange_certificate, NULL, false},
+    {"Get-ExchangeCertificate", cmdlet_get_exchange_certificate, NULL, false},
     {"Enable-ExchangeCertificate", cmdlet_enable_exchange_certificate,
-     cmdlet_enable_exchange_certificate_switches},
-    {"Remove-ExchangeCertificate", cmdlet_remove_exchange_certificate, NULL},
-    {"Import-Certificate", cmdlet_import_certificate, NULL},
+     cmdlet_enable_exchange_certificate_switches, false},
+    {"Remove-ExchangeCertificate", cmdlet_remove_exchange_certificate, NULL, false},
+    {"Import-Certificate", cmdlet_import_certificate, NULL, false},
 };
 
 const struct cmdlet *
@@ -92,15 +96,77 @@ cmdlet_warning(const struct cmdlet_ctx *ctx, const char *fmt, ...)
     fputc('\n', ctx->err);
 }
 
+/* Every verb but Get- may change something: only those take -WhatIf. */
+static bool
+changes_something(const struct cmdlet *c)
+{
+    return strncasecmp(c->name, "Get-", 4) != 0;
+}
+
+/* The Identity as given (-Identity or the first positional value), not
+ * taken: for messages before the cmdlet runs. */
+static const char *
+peek_identity(const struct cmdlet_args *a)
+{
+    for (size_t i = 0; i < a->n; i++)
+        if (a->v[i].name != NULL && str_ieq(a->v[i].name, "Identity") && a->v[i].value)
+            return a->v[i].value;
+    for (size_t i = 0; i < a->n; i++)
+        if (a->v[i].name == NULL)
+            return a->v[i].value;
+    return "";
+}
+
+/* A common switch (-WhatIf, -Confirm): -1 when its value is not a bool. */
+static int
+take_switch(struct cmdlet_ctx *ctx, struct cmdlet_args *a, const char *name, bool *out)
+{
+    char msg[256];
+
+    if (cmdlet_args_bool(a, name, out, msg, sizeof(msg)) < 0) {
+        cmdlet_error(ctx, "%s", msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* -Confirm, as PowerShell asks on a terminal before Remove-: true to go on. */
+static bool
+confirmed(struct cmdlet_ctx *ctx, const char *identity)
+{
+    char answer[16] = "";
+
+    fprintf(ctx->err,
+            "Confirm\nAre you sure you want to perform this action?\n"
+            "%s \"%s\".\n[Y] Yes  [N] No  (default is \"Y\"): ",
+            ctx->name, identity);
+    fflush(ctx->err);
+    if (fgets(answer, sizeof(answer), ctx->in) == NULL)
+        return false;
+    answer[strcspn(answer, "\r\n")] = '\0';
+    return answer[0] == '\0' || str_ieq(answer, "y") || str_ieq(answer, "yes");
+}
+
 int
 cmdlet_exec(const char *instance_dir, const struct cmdlet *c, struct cmdlet_args *args, FILE *in,
             FILE *out, FILE *err)
 {
-    struct cmdlet_ctx ctx = {instance_dir, c->name, in, out, err};
+    struct cmdlet_ctx ctx = {instance_dir, c->name, in, out, err, false};
+    bool confirm = strncasecmp(c->name, "Remove-", 7) == 0 && isatty(fileno(in));
     int rc;
 
-    /* -Confirm is accepted everywhere and ignored: cmdlets never prompt. */
-    (void)cmdlet_args_take(args, "Confirm", NULL);
+    if ((changes_something(c) && take_switch(&ctx, args, "WhatIf", &ctx.whatif) < 0) ||
+        take_switch(&ctx, args, "Confirm", &confirm) < 0)
+        return CMDLET_USAGE;
+    if (ctx.whatif && !c->config_change) {
+        /* nothing this cmdlet does can be shown in advance: it is not run */
+        fprintf(out, "What if: %s \"%s\" would run; nothing was changed.\n", c->name,
+                peek_identity(args));
+        return CMDLET_OK;
+    }
+    /* a script cannot answer: only a terminal is asked */
+    if (confirm && !ctx.whatif && isatty(fileno(in)) && !confirmed(&ctx, peek_identity(args)))
+        return CMDLET_OK;
     rc = c->run(&ctx, args);
     fflush(out);
     return rc;

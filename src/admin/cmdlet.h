@@ -18,6 +18,7 @@
 #ifndef POSTERN_CMDLET_H
 #define POSTERN_CMDLET_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "admin/cmdlet_args.h"
@@ -32,6 +33,7 @@ struct cmdlet_ctx {
     FILE *in;         /* -Password - reads a line from here */
     FILE *out;
     FILE *err;
+    bool whatif; /* -WhatIf: say what would change, change nothing */
 };
 
 typedef int cmdlet_fn(struct cmdlet_ctx *ctx, struct cmdlet_args *args);
@@ -42,6 +44,10 @@ struct cmdlet {
     /* Parameters that never take the next word as their value
      * (NULL-terminated, or NULL). */
     const char *const *switches;
+    /* Changes postern.conf through a transaction (cmdlet_object.h), which
+     * honours -WhatIf itself; other cmdlets that change something are
+     * not run under -WhatIf, only described. */
+    bool config_change;
 };
 
 /* Runs c with its bound arguments (admin/ps_run.c binds them): standard

@@ -55,7 +55,7 @@ cmdlet_new_accepted_domain(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
     ad = &t.cfg->accepted_domains[index];
     if ((status = cmdlet_txn_commit(ctx, &t)) != CMDLET_OK)
         goto out;
-    cmdlet_print_object(ctx->out, k, ad);
+    cmdlet_print_created(ctx, k, ad);
 out:
     cmdlet_txn_end(&t);
     return status;

@@ -100,7 +100,7 @@ cmdlet_new_mailbox(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
         (status = cmdlet_params_apply(ctx, k, mb, a, true)) != CMDLET_OK ||
         (status = cmdlet_txn_commit(ctx, &t)) != CMDLET_OK)
         goto out;
-    cmdlet_print_object(ctx->out, k, mb);
+    cmdlet_print_created(ctx, k, mb);
 out:
     explicit_bzero(hash, sizeof(hash));
     cmdlet_txn_end(&t);

@@ -78,7 +78,7 @@ cmdlet_txn_begin(struct cmdlet_ctx *ctx, struct cmdlet_txn *t)
     if ((cur = load(ctx, t->path)) == NULL)
         return CMDLET_ERROR;
     t->cfg = config_clone(cur);
-    config_unref(cur);
+    t->before = cur;
     return CMDLET_OK;
 }
 
@@ -90,6 +90,8 @@ cmdlet_txn_end(struct cmdlet_txn *t)
     t->dirfd = -1;
     config_unref(t->cfg);
     t->cfg = NULL;
+    config_unref(t->before);
+    t->before = NULL;
     free(t->path);
     t->path = NULL;
 }
@@ -100,6 +102,93 @@ warn_saved(void *arg, const char *text)
     cmdlet_warning(arg, "%s", text);
 }
 
+/* -WhatIf: one object's properties that differ, "Kind "Name": Param:
+ * old -> new"; a secret only as "(changed)". */
+static size_t
+whatif_object(struct cmdlet_ctx *ctx, const struct config_kind_info *k, const void *before,
+              const void *after)
+{
+    char label[256];
+    size_t lines = 0;
+
+    config_object_label(k, after, label, sizeof(label));
+    for (size_t i = 0; i < k->nparams; i++) {
+        const struct config_param *p = &k->params[i];
+        char *old = config_param_format(p, before, CONFIG_FORMAT_FILE);
+        char *new = config_param_format(p, after, CONFIG_FORMAT_FILE);
+        if (strcmp(old, new) != 0) {
+            lines++;
+            if (p->flags & CPF_SECRET) {
+                fprintf(ctx->out, "What if: %s: %s: (changed)\n", label, p->name);
+            } else {
+                char *o = config_param_format(p, before, CONFIG_FORMAT_DISPLAY);
+                char *n = config_param_format(p, after, CONFIG_FORMAT_DISPLAY);
+                fprintf(ctx->out, "What if: %s: %s: %s -> %s\n", label, p->name, *o ? o : "$null",
+                        *n ? n : "$null");
+                free(o);
+                free(n);
+            }
+        }
+        str_free_wiped(old);
+        str_free_wiped(new);
+    }
+    return lines;
+}
+
+/* Does kind k of cfg hold an object named name? Its index in *at. */
+static bool
+has_named(const struct config *cfg, enum config_kind kind, const char *name, size_t *at)
+{
+    return name != NULL && config_object_find(cfg, kind, name, at);
+}
+
+/* -WhatIf: everything the change would do, object by object. Objects are
+ * matched by position when their number did not change (so a rename is
+ * a change of Name), by name otherwise (New- appends, Remove- takes one
+ * out). */
+static void
+whatif_report(struct cmdlet_ctx *ctx, const struct config *before, const struct config *after)
+{
+    size_t lines = 0;
+
+    for (enum config_kind kind = 0; kind < CONFIG_NKINDS; kind++) {
+        const struct config_kind_info *k = config_kind(kind);
+        size_t nb, na, at;
+        char label[256];
+
+        if (k->singleton) {
+            lines += whatif_object(ctx, k, config_object_at(before, kind, 0),
+                                   config_object_at(after, kind, 0));
+            continue;
+        }
+        (void)config_objects(before, kind, &nb);
+        (void)config_objects(after, kind, &na);
+        for (size_t i = 0; i < na; i++) {
+            const void *a = config_object_at(after, kind, i);
+            if (na == nb) {
+                lines += whatif_object(ctx, k, config_object_at(before, kind, i), a);
+            } else if (has_named(before, kind, config_object_name(k, a), &at)) {
+                lines += whatif_object(ctx, k, config_object_at(before, kind, at), a);
+            } else {
+                config_object_label(k, a, label, sizeof(label));
+                fprintf(ctx->out, "What if: creating %s\n", label);
+                lines++;
+            }
+        }
+        for (size_t i = 0; i < nb && na != nb; i++) {
+            const void *b = config_object_at(before, kind, i);
+            if (!has_named(after, kind, config_object_name(k, b), &at)) {
+                config_object_label(k, b, label, sizeof(label));
+                fprintf(ctx->out, "What if: removing %s\n", label);
+                lines++;
+            }
+        }
+    }
+    if (lines == 0)
+        fprintf(ctx->out, "What if: nothing would change\n");
+    fprintf(ctx->out, "(-WhatIf: postern.conf was not changed)\n");
+}
+
 int
 cmdlet_txn_commit(struct cmdlet_ctx *ctx, struct cmdlet_txn *t)
 {
@@ -108,6 +197,10 @@ cmdlet_txn_commit(struct cmdlet_ctx *ctx, struct cmdlet_txn *t)
     if (config_validate(t->cfg, msg, sizeof(msg)) < 0) {
         cmdlet_error(ctx, "%s", msg);
         return CMDLET_ERROR;
+    }
+    if (ctx->whatif) {
+        whatif_report(ctx, t->before, t->cfg);
+        return CMDLET_OK;
     }
     if (config_save(t->cfg, t->path, msg, sizeof(msg)) < 0) {
         cmdlet_error(ctx, "%s", msg);
@@ -254,6 +347,13 @@ cmdlet_print_object(FILE *out, const struct config_kind_info *k, const void *obj
     }
 }
 
+void
+cmdlet_print_created(struct cmdlet_ctx *ctx, const struct config_kind_info *k, const void *obj)
+{
+    if (!ctx->whatif)
+        cmdlet_print_object(ctx->out, k, obj);
+}
+
 /* The Identity a Set-/Remove- needs; prints the usage error. */
 static int
 identity_required(struct cmdlet_ctx *ctx, struct cmdlet_args *a, const char **id)
@@ -398,7 +498,7 @@ cmdlet_new_object(struct cmdlet_ctx *ctx, struct cmdlet_args *a, enum config_kin
         (hook == NULL || (rc = hook(ctx, t.cfg, index, data)) == CMDLET_OK) &&
         (rc = cmdlet_params_apply(ctx, k, obj, a, true)) == CMDLET_OK &&
         (rc = cmdlet_txn_commit(ctx, &t)) == CMDLET_OK)
-        cmdlet_print_object(ctx->out, k, obj);
+        cmdlet_print_created(ctx, k, obj);
 out:
     cmdlet_txn_end(&t);
     return rc;

@@ -27,7 +27,8 @@
 struct cmdlet_txn {
     int dirfd; /* the instance directory, flock()ed: one change at a time */
     char *path;
-    struct config *cfg; /* the working copy */
+    struct config *before; /* as loaded: what -WhatIf compares with */
+    struct config *cfg;    /* the working copy */
 };
 
 /* Loads postern.conf to read it (Get-). NULL after printing the error. */
@@ -36,7 +37,10 @@ struct config *cmdlet_config_read(struct cmdlet_ctx *ctx);
 /* Starts a change. Returns CMDLET_OK, or an exit status after printing. */
 int cmdlet_txn_begin(struct cmdlet_ctx *ctx, struct cmdlet_txn *t);
 /* Validates and saves the working copy, then asks the service to reload.
- * Returns CMDLET_OK or CMDLET_ERROR (printed). Call cmdlet_txn_end after. */
+ * Under -WhatIf it validates and prints what would change (each object
+ * created or removed, each property: old -> new; secrets as "(changed)")
+ * instead, leaving the file untouched. Returns CMDLET_OK or CMDLET_ERROR
+ * (printed). Call cmdlet_txn_end after. */
 int cmdlet_txn_commit(struct cmdlet_ctx *ctx, struct cmdlet_txn *t);
 /* Ends a change, committed or not (unlocks, frees). */
 void cmdlet_txn_end(struct cmdlet_txn *t);
@@ -59,6 +63,10 @@ int cmdlet_param_set(struct cmdlet_ctx *ctx, const struct config_kind_info *k, v
 
 /* Format-List: "Name     : value", the Identity first. */
 void cmdlet_print_object(FILE *out, const struct config_kind_info *k, const void *obj);
+/* What New- prints once it committed: the object, unless under -WhatIf
+ * (nothing was created). */
+void cmdlet_print_created(struct cmdlet_ctx *ctx, const struct config_kind_info *k,
+                          const void *obj);
 
 /* Called inside a transaction, after the object is found (Set-, Remove-)
  * or appended and named (New-), before the arguments are applied or the

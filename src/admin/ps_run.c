@@ -24,7 +24,7 @@
 /* ---- binding a cmdlet's arguments ---- */
 
 /* Parameters every cmdlet takes as switches. */
-static const char *const common_switches[] = {"Confirm", NULL};
+static const char *const common_switches[] = {"Confirm", "WhatIf", NULL};
 
 static bool
 in_list(const char *const *list, const char *name)

@@ -5,8 +5,11 @@ clear line for what is not supported. Each change is checked with Get- output or
 the file itself; a refused line leaves postern.conf byte for byte as it was."""
 import csv
 import json
+import os
 
 import pytest
+
+from conftest import POSTERN
 
 SEED_LINE = "Set-TransportConfig -TLSReceiveDomainSecureList contoso.com, contoso.net"
 
@@ -163,3 +166,53 @@ def test_a_script_stops_at_its_first_failure_with_the_line(inst):
     r = shell(inst, "Get-AcceptedDomain\nSet-ReceiveConnector Partners -Comment 'open\n",
               check=False)
     assert r.returncode == 2 and "line 2, column" in r.stderr
+
+
+@pytest.mark.parametrize("line,says", [
+    ("Set-ReceiveConnector Partners -RequireTLS $true -Banner '220 hi' -WhatIf",
+     ['What if: ReceiveConnector "Partners": Banner: $null -> 220 hi',
+      'What if: ReceiveConnector "Partners": RequireTLS: False -> True']),
+    ("New-AcceptedDomain c.test -DomainName c.test -DomainType InternalRelay -WhatIf",
+     ['What if: creating AcceptedDomain "c.test"']),
+    ("Remove-ReceiveConnector Partners -WhatIf", ['What if: removing ReceiveConnector "Partners"']),
+    (SEED_LINE + " -WhatIf",
+     ["What if: TransportConfig: TLSReceiveDomainSecureList: {} -> {contoso.com, contoso.net}"]),
+    ("Get-ReceiveConnector | Set-ReceiveConnector -MaxMessageSize 20MB -WhatIf",
+     ['What if: ReceiveConnector "Default mail": MaxMessageSize: 10 MB (10,485,760 bytes) -> '
+      '20 MB (20,971,520 bytes)',
+      'What if: ReceiveConnector "Partners": MaxMessageSize: 10 MB (10,485,760 bytes) -> '
+      '20 MB (20,971,520 bytes)']),
+    ("Set-ReceiveConnector Partners -Enabled $true -WhatIf", ["What if: nothing would change"]),
+    ("Remove-Message 'a\\1' -WhatIf", ['What if: Remove-Message "a\\1" would run; nothing was '
+                                       'changed.']),
+])
+def test_whatif_says_what_would_change_and_changes_nothing(inst, line, says):
+    path = f"{inst.dir}/postern.conf"
+    before, stat = conf(inst), os.stat(path)
+    out = inst.cmdlet(line).stdout.splitlines()
+    for s in says:
+        assert s in out, out
+    assert all(l.startswith("What if:") or l.startswith("(-WhatIf") for l in out), out
+    assert conf(inst) == before and os.stat(path).st_mtime_ns == stat.st_mtime_ns
+
+
+def test_whatif_still_refuses_a_bad_value_and_get_has_no_whatif(inst):
+    r = inst.cmdlet("Set-ReceiveConnector Partners -MaxMessageSize lots -WhatIf", check=False)
+    assert r.returncode == 1 and "MaxMessageSize" in r.stderr and "What if" not in r.stdout
+    r = inst.cmdlet("Get-ReceiveConnector -WhatIf", check=False)
+    assert r.returncode == 2 and "WhatIf: unknown parameter" in r.stderr
+
+
+def test_remove_asks_on_a_terminal_unless_confirm_false(inst):
+    from test_cli import run_on_pty
+    cmd = [POSTERN, "-D", inst.dir, "Remove-ReceiveConnector", "Partners"]
+    status, shown = run_on_pty(cmd, [(b"(default is \"Y\"):", b"n\n")])
+    assert status == 0 and b"Are you sure you want to perform this action?" in shown
+    assert [r["Name"] for r in inst.get("Get-ReceiveConnector")] == ["Default mail", "Partners"]
+    status, shown = run_on_pty(cmd, [(b"(default is \"Y\"):", b"y\n")])
+    assert status == 0
+    assert [r["Name"] for r in inst.get("Get-ReceiveConnector")] == ["Default mail"]
+    status, shown = run_on_pty([POSTERN, "-D", inst.dir, "Remove-ReceiveConnector",
+                                "Default mail", "-Confirm:$false"], [])
+    assert status == 0 and b"Are you sure" not in shown
+    assert inst.get("Get-ReceiveConnector") == []

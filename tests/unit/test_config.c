@@ -917,7 +917,7 @@ parse_args(struct cmdlet_args *a, int argc, char **argv, const char *const *swit
            size_t errlen)
 {
     char *words[16] = {"Test-Args"};
-    struct cmdlet c = {"Test-Args", NULL, switches};
+    struct cmdlet c = {"Test-Args", NULL, switches, false};
     struct ps_script s;
     int rc;
 
