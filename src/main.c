@@ -164,7 +164,7 @@ main(int argc, char **argv)
         return cmd_setup(dir, argc - i - 1, argv + i + 1);
     if (strcmp(argv[i], "shell") == 0)
         return shell_run(dir);
-    if (strcmp(argv[i], "reload") == 0 || str_ieq(argv[i], "Restart-Service"))
+    if (strcmp(argv[i], "reload") == 0)
         return cmd_reload(dir);
     /* a cmdlet, or a whole command line given as one argument */
     if (strpbrk(argv[i], "- \t|;") != NULL)

@@ -54,6 +54,8 @@ static const struct cmdlet cmdlets[] = {
      cmdlet_enable_exchange_certificate_switches, false},
     {"Remove-ExchangeCertificate", cmdlet_remove_exchange_certificate, NULL, false},
     {"Import-Certificate", cmdlet_import_certificate, NULL, false},
+    {"Get-Service", cmdlet_get_service, NULL, false},
+    {"Restart-Service", cmdlet_restart_service, NULL, false},
 };
 
 const struct cmdlet *

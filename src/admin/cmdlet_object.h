@@ -158,4 +158,8 @@ int cmdlet_import_certificate(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
 extern const char *const cmdlet_new_exchange_certificate_switches[];
 extern const char *const cmdlet_enable_exchange_certificate_switches[];
 
+/* cmdlet_service.c: Get-Service, Restart-Service (a reload) */
+int cmdlet_get_service(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
+int cmdlet_restart_service(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
+
 #endif

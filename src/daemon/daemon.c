@@ -471,6 +471,11 @@ daemon_control(void *arg, char *const *argv, struct control_reply *reply)
         daemon_reload(d, reply);
         return;
     }
+    if (strcmp(argv[0], "status") == 0) { /* Get-Service */
+        const char *state = d->stopping ? "StopPending\n" : "Running\n";
+        control_reply_finish(reply, true, state, strlen(state));
+        return;
+    }
 #ifdef POSTERN_TEST_HOOKS
     if (strcmp(argv[0], "test-open") == 0) {
         daemon_forward(d, MSG_TEST_OPEN, PROC_SMTP, argv, 1, reply);

@@ -216,3 +216,18 @@ def test_remove_asks_on_a_terminal_unless_confirm_false(inst):
                                 "Default mail", "-Confirm:$false"], [])
     assert status == 0 and b"Are you sure" not in shown
     assert inst.get("Get-ReceiveConnector") == []
+
+
+def test_get_service_and_restart_service_as_the_seed_ends(inst):
+    def status():
+        return inst.get("Get-Service", "MSExchangeTransport")[0]["Status"]
+
+    assert status() == "Stopped"
+    r = inst.cmdlet("Restart-Service MSExchangeTransport", check=False)
+    assert r.returncode == 1 and "not running" in r.stderr
+    inst.start()
+    assert status() == "Running"
+    assert inst.get("Get-Service postern")[0]["Status"] == "Running"
+    r = inst.cmdlet("Restart-Service", "MSExchangeTransport")
+    assert "reloaded" in r.stdout
+    assert inst.cmdlet("Restart-Service nosuch", check=False).returncode == 1
