@@ -7,6 +7,7 @@
  * Must never: run a cmdlet whose arguments did not parse.
  */
 #include "admin/cmdlet.h"
+#include "admin/cmdlet_help.h"
 #include "admin/cmdlet_object.h"
 #include "lib/util.h"
 
@@ -56,6 +57,8 @@ static const struct cmdlet cmdlets[] = {
     {"Import-Certificate", cmdlet_import_certificate, NULL, false},
     {"Get-Service", cmdlet_get_service, NULL, false},
     {"Restart-Service", cmdlet_restart_service, NULL, false},
+    {"Get-Help", cmdlet_get_help, NULL, false},
+    {"Get-Command", cmdlet_get_command, NULL, false},
 };
 
 const struct cmdlet *
@@ -96,13 +99,6 @@ cmdlet_warning(const struct cmdlet_ctx *ctx, const char *fmt, ...)
     vfprintf(ctx->err, fmt, ap);
     va_end(ap);
     fputc('\n', ctx->err);
-}
-
-/* Every verb but Get- may change something: only those take -WhatIf. */
-static bool
-changes_something(const struct cmdlet *c)
-{
-    return strncasecmp(c->name, "Get-", 4) != 0;
 }
 
 /* The Identity as given (-Identity or the first positional value), not
@@ -157,7 +153,7 @@ cmdlet_exec(const char *instance_dir, const struct cmdlet *c, struct cmdlet_args
     bool confirm = strncasecmp(c->name, "Remove-", 7) == 0 && isatty(fileno(in));
     int rc;
 
-    if ((changes_something(c) && take_switch(&ctx, args, "WhatIf", &ctx.whatif) < 0) ||
+    if ((cmdlet_help_changes(c->name) && take_switch(&ctx, args, "WhatIf", &ctx.whatif) < 0) ||
         take_switch(&ctx, args, "Confirm", &confirm) < 0)
         return CMDLET_USAGE;
     if (ctx.whatif && !c->config_change) {

@@ -100,9 +100,14 @@ ps_record_get(const struct ps_record *r, const char *name)
 const char *
 ps_record_identity(const struct ps_record *r)
 {
-    const char *id = ps_record_get(r, "Identity");
+    static const char *const names[] = {"Identity", "Name", "Thumbprint"};
 
-    return id != NULL && *id ? id : ps_record_get(r, "Name");
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        const char *id = ps_record_get(r, names[i]);
+        if (id != NULL && *id)
+            return id;
+    }
+    return NULL;
 }
 
 static bool

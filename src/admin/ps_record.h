@@ -36,7 +36,8 @@ void ps_records_free(struct ps_records *r);
 
 /* The value of a property (case-insensitive name), NULL when absent. */
 const char *ps_record_get(const struct ps_record *r, const char *name);
-/* The Identity a record stands for in Set-/Remove-: Identity, else Name. */
+/* The Identity a record stands for in Set-/Remove-: Identity, else Name,
+ * else Thumbprint (certificates); NULL when it has none. */
 const char *ps_record_identity(const struct ps_record *r);
 
 /* Keeps the properties matching the patterns (wildcards, case-insensitive;

@@ -9,6 +9,7 @@
  */
 #include "admin/ps_run.h"
 #include "admin/cmdlet.h"
+#include "admin/cmdlet_help.h"
 #include "admin/ps_filter.h"
 #include "admin/ps_record.h"
 #include "admin/shell.h"
@@ -60,25 +61,42 @@ arg_text(const struct ps_value *v, char *err, size_t errlen)
     return ps_value_text(v);
 }
 
+/* Is name (in full) a switch of c's? */
+static bool
+is_switch(const struct cmdlet *c, const struct cmdlet_help *h, const char *name)
+{
+    if (in_list(c->switches, name) || in_list(common_switches, name))
+        return true;
+    for (const struct help_param *p = h ? h->params : NULL; p && p->name; p++)
+        if (str_ieq(p->name, name))
+            return (p->flags & HP_SWITCH) != 0;
+    return false;
+}
+
 int
 ps_bind(const struct cmdlet *c, const struct ps_command *cmd, struct cmdlet_args *a, char *err,
         size_t errlen)
 {
+    const struct cmdlet_help *h = cmdlet_help_find(c->name);
+
     memset(a, 0, sizeof(*a));
     for (size_t i = 0; i < cmd->nelems; i++) {
         const struct ps_element *e = &cmd->elems[i];
         const struct ps_value *v = e->value;
+        const char *name = e->name;
         char *text = NULL;
 
+        /* Exchange's aliases and unique prefixes, as PowerShell takes them */
+        if (name != NULL && h != NULL && (name = cmdlet_help_resolve(h, name, err, errlen)) == NULL)
+            return -1;
         /* -Name value: the next element is its value unless -Name is a
          * switch or the next is another parameter */
-        if (e->name != NULL && v == NULL && !in_list(c->switches, e->name) &&
-            !in_list(common_switches, e->name) && i + 1 < cmd->nelems &&
+        if (name != NULL && v == NULL && !is_switch(c, h, name) && i + 1 < cmd->nelems &&
             cmd->elems[i + 1].name == NULL)
             v = cmd->elems[++i].value;
         if (v != NULL && (text = arg_text(v, err, errlen)) == NULL)
             return -1;
-        if (cmdlet_args_add(a, e->name, text, err, errlen) < 0)
+        if (cmdlet_args_add(a, name, text, err, errlen) < 0)
             return -1;
     }
     return 0;

@@ -6,6 +6,7 @@ the file itself; a refused line leaves postern.conf byte for byte as it was."""
 import csv
 import json
 import os
+import re
 
 import pytest
 
@@ -231,3 +232,60 @@ def test_get_service_and_restart_service_as_the_seed_ends(inst):
     r = inst.cmdlet("Restart-Service", "MSExchangeTransport")
     assert "reloaded" in r.stdout
     assert inst.cmdlet("Restart-Service nosuch", check=False).returncode == 1
+
+
+def cmdlets(inst):
+    return [o["Name"] for o in inst.get("Get-Command")]
+
+
+def test_get_command_lists_every_cmdlet_and_filters(inst):
+    names = cmdlets(inst)
+    assert "Set-ReceiveConnector" in names and "Get-Help" in names and len(names) >= 30
+    assert [o["Name"] for o in inst.get("Get-Command", "-Noun", "ReceiveConnector")] == [
+        "New-ReceiveConnector", "Set-ReceiveConnector", "Get-ReceiveConnector",
+        "Remove-ReceiveConnector"]
+    assert {o["Name"] for o in inst.get("Get-Command Set-*Connector")} == {
+        "Set-ReceiveConnector", "Set-SendConnector"}
+    assert all(o["Verb"] == "Remove" for o in inst.get("Get-Command -Verb remove"))
+
+
+def test_help_covers_every_cmdlet_and_parameter_the_binder_takes(inst):
+    """Every cmdlet has a synopsis, a syntax and a meaning for each parameter;
+    each parameter Get-Help lists is one the binder resolves, by its name and by
+    a prefix that help shows is unique."""
+    for name in cmdlets(inst):
+        out = inst.cmdlet("Get-Help", name).stdout
+        assert out.startswith(f"NAME\n    {name}\n\nSYNOPSIS\n"), out[:200]
+        assert "\nSYNTAX\n    " + name in out
+        params = re.findall(r"^    -(\w+)(?: <([^>]+)>)?\n        (\S.*)$", out, re.M)
+        assert params or name in ("Get-Queue",), name
+        for pname, ptype, meaning in params:
+            assert meaning.strip(), f"{name} -{pname} has no meaning"
+            one = inst.cmdlet("Get-Help", name, "-Parameter", pname).stdout
+            assert one.startswith(f"    -{pname}"), one
+    # the seed's parameters, with their table's values and defaults
+    out = inst.cmdlet("Get-Help Set-ReceiveConnector -Parameter RequireTLS").stdout
+    assert "-RequireTLS <Boolean>" in out and "Default: False" in out
+    out = inst.cmdlet("Get-Help Set-ReceiveConnector -Parameter AuthMechanism").stdout
+    assert "Values: None, Tls," in out and "Alias: AuthenticationMechanism" in out
+    out = inst.cmdlet("Get-Help Set-TransportConfig -Examples").stdout
+    assert "PS> Set-TransportConfig -TLSReceiveDomainSecureList contoso.com, contoso.net" in out
+    r = inst.cmdlet("Get-Help Set-Nothing", check=False)
+    assert r.returncode == 1 and "Get-Command lists them" in r.stderr
+
+
+def test_parameter_prefixes_and_aliases(inst):
+    inst.cmdlet("Set-ReceiveConnector -iden Partners -RequireT $true -AuthenticationMechanism TLS")
+    rc = inst.get("Get-ReceiveConnector", "Partners")[0]
+    assert rc["RequireTLS"] == "True" and rc["AuthMechanism"] == "Tls"
+    before = conf(inst)
+    r = inst.cmdlet("Set-ReceiveConnector Partners -Max 5", check=False)
+    assert r.returncode == 2 and "-Max is ambiguous: it may be MaxMessageSize" in r.stderr
+    assert conf(inst) == before
+
+
+def test_the_seeds_first_line_runs_as_written(inst):
+    inst.cmdlet("Set-ReceiveConnector  -identity  Partners -RequireTLS $true "
+                "-AuthenticationMechanism TLS")
+    rc = inst.get("Get-ReceiveConnector", "Partners")[0]
+    assert rc["RequireTLS"] == "True" and rc["AuthMechanism"] == "Tls"

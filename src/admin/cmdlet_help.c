@@ -1,0 +1,441 @@
+/*
+ * cmdlet_help.c — the declarations of cmdlet_help.h: one entry per cmdlet
+ * of cmdlet.c's table, and the views the binder and Get-Help build on.
+ * Must never: describe a parameter differently from what the cmdlet does
+ * with it (the configuration parameters' types, defaults and values come
+ * from config_param.c, not from here).
+ */
+#include "admin/cmdlet_help.h"
+#include "lib/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define P_IDENTITY(kindname, req)                                                                  \
+    {                                                                                              \
+        "Identity", kindname "IdParameter", HP_POSITIONAL | (req),                                 \
+            "The object's name (SERVER\\Name, as Exchange shows it, is accepted)."                 \
+    }
+#define END                                                                                        \
+    {                                                                                              \
+        NULL, NULL, 0, NULL                                                                        \
+    }
+
+static const struct help_param get_rc[] = {P_IDENTITY("ReceiveConnector", 0), END};
+static const struct help_param set_rc[] = {P_IDENTITY("ReceiveConnector", HP_MANDATORY), END};
+static const struct help_param new_rc[] = {
+    {"Custom", "SwitchParameter", HP_SWITCH, "The same as -Usage Custom."},
+    {"Internet", "SwitchParameter", HP_SWITCH,
+     "The same as -Usage Internet: anonymous mail from anywhere, TLS offered."},
+    {"Internal", "SwitchParameter", HP_SWITCH,
+     "The same as -Usage Internal: other servers of the organisation, on port 25."},
+    {"Client", "SwitchParameter", HP_SWITCH,
+     "The same as -Usage Client: authenticated users submitting on port 587."},
+    {"Partner", "SwitchParameter", HP_SWITCH,
+     "The same as -Usage Partner: partner domains over mutual TLS."},
+    END,
+};
+static const struct help_param get_sc[] = {P_IDENTITY("SendConnector", 0), END};
+static const struct help_param set_sc[] = {P_IDENTITY("SendConnector", HP_MANDATORY), END};
+static const struct help_param new_sc[] = {
+    {"Custom", "SwitchParameter", HP_SWITCH, "The same as -Usage Custom."},
+    {"Internet", "SwitchParameter", HP_SWITCH,
+     "The same as -Usage Internet: delivery by DNS (MX) to the internet."},
+    {"Internal", "SwitchParameter", HP_SWITCH,
+     "The same as -Usage Internal: delivery to smart hosts of the organisation."},
+    {"Partner", "SwitchParameter", HP_SWITCH,
+     "The same as -Usage Partner: delivery by DNS with domain security (mutual TLS)."},
+    END,
+};
+static const struct help_param get_ad[] = {P_IDENTITY("AcceptedDomain", 0), END};
+static const struct help_param set_ad[] = {
+    P_IDENTITY("AcceptedDomain", HP_MANDATORY),
+    {"MakeDefault", "SwitchParameter", HP_SWITCH,
+     "Makes this domain the default one (postmaster@ and reports use it)."},
+    END,
+};
+static const struct help_param rm_ad[] = {P_IDENTITY("AcceptedDomain", HP_MANDATORY), END};
+static const struct help_param get_mb[] = {P_IDENTITY("Mailbox", 0), END};
+static const struct help_param rm_mb[] = {P_IDENTITY("Mailbox", HP_MANDATORY), END};
+static const struct help_param set_mb[] = {
+    P_IDENTITY("Mailbox", HP_MANDATORY),
+    {"Password", "SecureString", 0,
+     "The new password for SMTP AUTH; \"-\" reads it from standard input, (Get-Credential) asks "
+     "on the terminal. Stored only as a yescrypt hash."},
+    END,
+};
+static const struct help_param new_mb[] = {
+    {"Password", "SecureString", 0,
+     "The password for SMTP AUTH; \"-\" reads it from standard input. Stored only as a "
+     "yescrypt hash."},
+    END,
+};
+static const struct help_param get_tc[] = {
+    {"Identity", "OrganizationIdParameter", HP_POSITIONAL,
+     "Accepted and ignored: there is one transport configuration."},
+    END,
+};
+
+static const struct help_param queue_id[] = {
+    {"Identity", "QueueIdentity", HP_POSITIONAL,
+     "The queue: SERVER\\Submission, SERVER\\<destination> or SERVER\\Unreachable, as "
+     "Get-Queue shows it; without it, every queue."},
+    END,
+};
+static const struct help_param queue_action[] = {
+    {"Identity", "QueueIdentity", HP_POSITIONAL | HP_MANDATORY,
+     "The queue, as Get-Queue shows it."},
+    END,
+};
+static const struct help_param get_message[] = {
+    {"Identity", "MessageIdentity", HP_POSITIONAL,
+     "The message: SERVER\\Queue\\ID or its ID, as Get-Message shows it."},
+    {"Queue", "QueueIdentity", 0, "Only the messages of this queue."},
+    {"IncludeRecipientInfo", "SwitchParameter", HP_SWITCH,
+     "Also shows each recipient with its status and last error."},
+    END,
+};
+static const struct help_param message_action[] = {
+    {"Identity", "MessageIdentity", HP_POSITIONAL | HP_MANDATORY,
+     "The message, as Get-Message shows it."},
+    END,
+};
+static const struct help_param remove_message[] = {
+    {"Identity", "MessageIdentity", HP_POSITIONAL | HP_MANDATORY,
+     "The message, as Get-Message shows it."},
+    {"WithNDR", "Boolean", 0,
+     "Whether the sender gets a non-delivery report for the recipients not yet delivered "
+     "(default True)."},
+    END,
+};
+
+static const struct help_param new_cert[] = {
+    {"SubjectName", "X500DistinguishedName", 0,
+     "The certificate's subject, as \"CN=mail.contoso.com\"."},
+    {"DomainName", "MultiValuedProperty", 0, "The names the certificate is for (its SANs)."},
+    {"KeySize", "Int32", 0, "The RSA key size in bits (2048, 3072 or 4096)."},
+    {"KeyAlgorithm", "String", 0, "RSA or ECDSA (P-256)."},
+    {"GenerateRequest", "SwitchParameter", HP_SWITCH,
+     "Makes a certificate request for a CA instead of a self-signed certificate."},
+    {"BinaryEncoded", "SwitchParameter", HP_SWITCH, "Writes the request in DER, not PEM."},
+    {"RequestFile", "String", 0, "Where to write the request (else it is printed)."},
+    {"Force", "SwitchParameter", HP_SWITCH, "Does not ask before replacing the default."},
+    {"IncludeServerFQDN", "SwitchParameter", HP_SWITCH, "Adds the server's FQDN to the names."},
+    {"IncludeServerNetBIOSName", "SwitchParameter", HP_SWITCH,
+     "Adds the server's short host name to the names."},
+    {"IncludeAcceptedDomains", "SwitchParameter", HP_SWITCH,
+     "Adds every accepted domain to the names."},
+    {"IncludeAutoDiscover", "SwitchParameter", HP_SWITCH,
+     "Adds autodiscover.<domain> for each accepted domain."},
+    {"Services", "AllowedServices", 0, "SMTP to use it for SMTP at once, or None."},
+    END,
+};
+static const struct help_param import_cert[] = {
+    {"Path", "String", HP_POSITIONAL, "The PKCS#12 (.pfx) or PEM file to import."},
+    {"FileName", "String", 0, "The same as -Path."},
+    {"FileData", "Byte[]", 0, "Not supported here: give -Path instead."},
+    {"Password", "SecureString", 0,
+     "The password of the PKCS#12 file; \"-\" reads it from standard input."},
+    END,
+};
+static const struct help_param get_cert[] = {
+    {"Thumbprint", "String", HP_POSITIONAL, "The certificate's SHA-1 thumbprint."},
+    {"Identity", "ExchangeCertificateIdParameter", 0, "The same as -Thumbprint."},
+    {"DomainName", "String", 0, "Only the certificates valid for this name."},
+    END,
+};
+static const struct help_param enable_cert[] = {
+    {"Thumbprint", "String", HP_POSITIONAL | HP_MANDATORY, "The certificate's SHA-1 thumbprint."},
+    {"Identity", "ExchangeCertificateIdParameter", 0, "The same as -Thumbprint."},
+    {"Services", "AllowedServices", HP_MANDATORY, "SMTP."},
+    {"Force", "SwitchParameter", HP_SWITCH, "Replaces the default certificate without asking."},
+    END,
+};
+static const struct help_param remove_cert[] = {
+    {"Thumbprint", "String", HP_POSITIONAL | HP_MANDATORY, "The certificate's SHA-1 thumbprint."},
+    {"Identity", "ExchangeCertificateIdParameter", 0, "The same as -Thumbprint."},
+    END,
+};
+static const struct help_param import_root[] = {
+    {"FilePath", "String", HP_POSITIONAL | HP_MANDATORY,
+     "A CA certificate (PEM or DER) or a CRL to trust for TLS with partners."},
+    {"CertStoreLocation", "String", 0,
+     "Cert:\\LocalMachine\\Root (trusted roots) or Cert:\\LocalMachine\\CA; others are refused."},
+    END,
+};
+static const struct help_param service[] = {
+    {"Name", "String", HP_POSITIONAL, "MSExchangeTransport or postern (the same service)."},
+    END,
+};
+static const struct help_param get_help[] = {
+    {"Name", "String", HP_POSITIONAL, "The cmdlet, as Set-ReceiveConnector."},
+    {"Examples", "SwitchParameter", HP_SWITCH, "Shows the examples only."},
+    {"Parameter", "String", 0, "Shows this parameter only (wildcards allowed)."},
+    {"Full", "SwitchParameter", HP_SWITCH, "Everything, examples included."},
+    END,
+};
+static const struct help_param get_command[] = {
+    {"Name", "String", HP_POSITIONAL, "Cmdlet names, wildcards allowed (Get-*)."},
+    {"Noun", "String", 0, "Only cmdlets for this noun (ReceiveConnector, wildcards allowed)."},
+    {"Verb", "String", 0, "Only cmdlets with this verb (Set, wildcards allowed)."},
+    END,
+};
+
+static const char *const ex_set_rc[] = {
+    "Set-ReceiveConnector -identity \"Default mail\" -RequireTLS $true -AuthenticationMechanism "
+    "TLS",
+    "Set-ReceiveConnector \"From partners\" -DomainSecureEnabled $true -PermissionGroups Partners",
+    "Set-ReceiveConnector \"Default mail\" -RemoteIPRanges @{Add=\"10.0.0.0/8\"; "
+    "Remove=\"192.168.0.0/16\"}",
+    "Get-ReceiveConnector | Set-ReceiveConnector -MaxMessageSize 20MB -WhatIf",
+    NULL,
+};
+static const char *const ex_new_rc[] = {
+    "New-ReceiveConnector -Name \"From partners\" -Usage Partner -Bindings 0.0.0.0:25 "
+    "-RemoteIPRanges 192.0.2.0/24",
+    NULL,
+};
+static const char *const ex_get_rc[] = {
+    "Get-ReceiveConnector | fl Name,Bindings,RequireTLS",
+    "Get-ReceiveConnector | Where-Object {$_.RequireTLS -eq $false} | ft Name,Bindings",
+    NULL,
+};
+static const char *const ex_new_sc[] = {
+    "New-SendConnector -Name \"To Contoso\" -Usage Partner -AddressSpaces contoso.com "
+    "-DomainSecureEnabled $true",
+    "New-SendConnector -Name \"Smart host\" -AddressSpaces * -SmartHosts relay.isp.example "
+    "-SmartHostAuthMechanism BasicAuthRequireTLS -AuthenticationCredential (Get-Credential)",
+    NULL,
+};
+static const char *const ex_set_sc[] = {
+    "Set-SendConnector \"To Contoso\" -DomainSecureEnabled $true",
+    "Set-SendConnector \"Smart host\" -TlsAuthLevel DomainValidation -TlsDomain relay.isp.example",
+    NULL,
+};
+static const char *const ex_set_tc[] = {
+    "Set-TransportConfig -TLSReceiveDomainSecureList contoso.com, contoso.net",
+    "Set-TransportConfig -TLSSendDomainSecureList contoso.com",
+    NULL,
+};
+static const char *const ex_new_ad[] = {
+    "New-AcceptedDomain -Name contoso.com -DomainName contoso.com -DomainType Authoritative",
+    NULL,
+};
+static const char *const ex_new_mb[] = {
+    "New-Mailbox -Name alice -PrimarySmtpAddress alice@contoso.com -Password -",
+    NULL,
+};
+static const char *const ex_queue[] = {
+    "Get-Queue",
+    "Get-Queue | Where-Object {$_.MessageCount -gt 0} | ft Identity,Status,MessageCount",
+    NULL,
+};
+static const char *const ex_message[] = {
+    "Get-Message -Queue SERVER\\Submission -IncludeRecipientInfo",
+    NULL,
+};
+static const char *const ex_cert[] = {
+    "New-ExchangeCertificate -SubjectName \"CN=mail.contoso.com\" -DomainName mail.contoso.com "
+    "-Services SMTP",
+    "Import-ExchangeCertificate -Path mail.pfx -Password - | Enable-ExchangeCertificate "
+    "-Services SMTP",
+    NULL,
+};
+static const char *const ex_root[] = {
+    "Import-Certificate -FilePath partner-ca.pem -CertStoreLocation Cert:\\LocalMachine\\Root",
+    NULL,
+};
+static const char *const ex_service[] = {"Restart-Service MSExchangeTransport", NULL};
+static const char *const ex_help[] = {
+    "Get-Help Set-ReceiveConnector -Parameter RequireTLS",
+    "Get-Help New-SendConnector -Examples",
+    NULL,
+};
+static const char *const ex_command[] = {"Get-Command -Noun ReceiveConnector", "Get-Command Set-*",
+                                         NULL};
+
+#define KIND(name, syn, mode, kind, params, ex)                                                    \
+    {                                                                                              \
+        name, syn, mode, kind, params, ex                                                          \
+    }
+#define OTHER(name, syn, params, ex)                                                               \
+    {                                                                                              \
+        name, syn, HM_OTHER, CONFIG_TRANSPORT, params, ex                                          \
+    }
+
+static const struct cmdlet_help helps[] = {
+    KIND("New-ReceiveConnector",
+         "Creates a Receive connector: where and from whom mail is "
+         "accepted, with which TLS and authentication.",
+         HM_NEW, CONFIG_RECEIVE_CONNECTOR, new_rc, ex_new_rc),
+    KIND("Set-ReceiveConnector", "Changes a Receive connector.", HM_SET, CONFIG_RECEIVE_CONNECTOR,
+         set_rc, ex_set_rc),
+    KIND("Get-ReceiveConnector", "Shows the Receive connectors.", HM_GET, CONFIG_RECEIVE_CONNECTOR,
+         get_rc, ex_get_rc),
+    KIND("Remove-ReceiveConnector", "Removes a Receive connector.", HM_REMOVE,
+         CONFIG_RECEIVE_CONNECTOR, set_rc, NULL),
+    KIND("New-SendConnector",
+         "Creates a Send connector: which domains it carries mail for, "
+         "how (DNS or smart hosts) and with which TLS.",
+         HM_NEW, CONFIG_SEND_CONNECTOR, new_sc, ex_new_sc),
+    KIND("Set-SendConnector", "Changes a Send connector.", HM_SET, CONFIG_SEND_CONNECTOR, set_sc,
+         ex_set_sc),
+    KIND("Get-SendConnector", "Shows the Send connectors.", HM_GET, CONFIG_SEND_CONNECTOR, get_sc,
+         NULL),
+    KIND("Remove-SendConnector", "Removes a Send connector.", HM_REMOVE, CONFIG_SEND_CONNECTOR,
+         set_sc, NULL),
+    KIND("New-AcceptedDomain",
+         "Accepts mail for a domain: delivered here (Authoritative) or "
+         "relayed (InternalRelay, ExternalRelay).",
+         HM_NEW, CONFIG_ACCEPTED_DOMAIN, NULL, ex_new_ad),
+    KIND("Set-AcceptedDomain", "Changes an accepted domain.", HM_SET, CONFIG_ACCEPTED_DOMAIN,
+         set_ad, NULL),
+    KIND("Get-AcceptedDomain", "Shows the accepted domains.", HM_GET, CONFIG_ACCEPTED_DOMAIN,
+         get_ad, NULL),
+    KIND("Remove-AcceptedDomain", "Stops accepting mail for a domain.", HM_REMOVE,
+         CONFIG_ACCEPTED_DOMAIN, rm_ad, NULL),
+    KIND("New-Mailbox",
+         "Creates a mailbox: an address delivered here, and a login for SMTP "
+         "AUTH.",
+         HM_NEW, CONFIG_MAILBOX, new_mb, ex_new_mb),
+    KIND("Set-Mailbox", "Changes a mailbox or its password.", HM_SET, CONFIG_MAILBOX, set_mb, NULL),
+    KIND("Get-Mailbox", "Shows the mailboxes.", HM_GET, CONFIG_MAILBOX, get_mb, NULL),
+    KIND("Remove-Mailbox", "Removes a mailbox (its Maildir is kept).", HM_REMOVE, CONFIG_MAILBOX,
+         rm_mb, NULL),
+    KIND("Get-TransportConfig", "Shows the organisation-wide transport settings.", HM_GET,
+         CONFIG_TRANSPORT, get_tc, NULL),
+    KIND("Set-TransportConfig",
+         "Changes the organisation-wide transport settings, among them "
+         "the partner domains of domain security.",
+         HM_SET, CONFIG_TRANSPORT, NULL, ex_set_tc),
+    OTHER("Get-Queue", "Shows the queues of the running service.", queue_id, ex_queue),
+    OTHER("Get-Message", "Shows the messages in the queues.", get_message, ex_message),
+    OTHER("Retry-Queue", "Tries a queue's next hop again now.", queue_action, NULL),
+    OTHER("Suspend-Queue", "Stops delivery from a queue until it is resumed.", queue_action, NULL),
+    OTHER("Resume-Queue", "Resumes delivery from a suspended queue.", queue_action, NULL),
+    OTHER("Suspend-Message", "Holds a message until it is resumed.", message_action, NULL),
+    OTHER("Resume-Message", "Releases a suspended message.", message_action, NULL),
+    OTHER("Remove-Message",
+          "Removes a message from the queue, with or without a non-delivery "
+          "report.",
+          remove_message, NULL),
+    OTHER("New-ExchangeCertificate",
+          "Makes a key and a self-signed certificate, or a "
+          "certificate request for a CA.",
+          new_cert, ex_cert),
+    OTHER("Import-ExchangeCertificate", "Imports a certificate and its key (PKCS#12 or PEM).",
+          import_cert, ex_cert),
+    OTHER("Get-ExchangeCertificate", "Shows the certificates and which one SMTP uses.", get_cert,
+          NULL),
+    OTHER("Enable-ExchangeCertificate", "Makes a certificate the one SMTP presents.", enable_cert,
+          NULL),
+    OTHER("Remove-ExchangeCertificate", "Removes a certificate and its key.", remove_cert, NULL),
+    OTHER("Import-Certificate", "Trusts a CA certificate (or a CRL) for TLS with partners.",
+          import_root, ex_root),
+    OTHER("Get-Service", "Says whether the transport service is running.", service, NULL),
+    OTHER("Restart-Service",
+          "Applies the configuration and certificates to the running service "
+          "(a reload: nothing is lost).",
+          service, ex_service),
+    OTHER("Get-Help", "Shows how to use a cmdlet.", get_help, ex_help),
+    OTHER("Get-Command", "Lists the cmdlets.", get_command, ex_command),
+};
+
+const struct cmdlet_help *
+cmdlet_help_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof(helps) / sizeof(helps[0]); i++)
+        if (str_ieq(helps[i].name, name))
+            return &helps[i];
+    return NULL;
+}
+
+const struct cmdlet_help *
+cmdlet_help_all(size_t *n)
+{
+    *n = sizeof(helps) / sizeof(helps[0]);
+    return helps;
+}
+
+bool
+cmdlet_help_changes(const char *cmdlet)
+{
+    return strncasecmp(cmdlet, "Get-", 4) != 0 && strncasecmp(cmdlet, "Test-", 5) != 0;
+}
+
+/* Is configuration parameter p one that h's cmdlet takes? */
+static bool
+takes_conf(const struct cmdlet_help *h, const struct config_param *p)
+{
+    if (p->flags & (CPF_FILE_ONLY | CPF_NO_SET))
+        return false;
+    if (h->mode == HM_NEW)
+        return true;
+    return h->mode == HM_SET && !(p->flags & CPF_NEW_ONLY);
+}
+
+static const struct help_param common_params[] = {
+    {"WhatIf", "SwitchParameter", HP_SWITCH,
+     "Shows what the cmdlet would change (object, property: old -> new) and changes nothing."},
+    {"Confirm", "SwitchParameter", HP_SWITCH,
+     "Asks before doing it (Remove- asks on a terminal by default; -Confirm:$false does not)."},
+};
+
+struct help_param_view *
+cmdlet_help_params(const struct cmdlet_help *h, size_t *n)
+{
+    const struct config_kind_info *k = config_kind(h->kind);
+    size_t cap = 4 + (h->mode != HM_OTHER ? k->nparams : 0);
+    struct help_param_view *v;
+
+    for (const struct help_param *p = h->params; p && p->name; p++)
+        cap++;
+    v = xcalloc(cap, sizeof(*v));
+    *n = 0;
+    for (const struct help_param *p = h->params; p && p->name; p++)
+        v[(*n)++] = (struct help_param_view){p->name, p, NULL};
+    if (h->mode == HM_NEW || h->mode == HM_SET)
+        for (size_t i = 0; i < k->nparams; i++)
+            if (takes_conf(h, &k->params[i]))
+                v[(*n)++] = (struct help_param_view){k->params[i].name, NULL, &k->params[i]};
+    if (cmdlet_help_changes(h->name) && strcmp(h->name, "Restart-Service") != 0)
+        for (size_t i = 0; i < sizeof(common_params) / sizeof(common_params[0]); i++)
+            v[(*n)++] = (struct help_param_view){common_params[i].name, &common_params[i], NULL};
+    return v;
+}
+
+const char *
+cmdlet_help_resolve(const struct cmdlet_help *h, const char *name, char *err, size_t errlen)
+{
+    size_t n, len = strlen(name), found = 0;
+    struct help_param_view *v = cmdlet_help_params(h, &n);
+    const char *result = name, *first = NULL;
+    char list[256] = "";
+
+    for (size_t i = 0; i < n && result == name; i++) {
+        if (str_ieq(v[i].name, name))
+            result = v[i].name;
+        else if (v[i].conf && v[i].conf->alias && str_ieq(v[i].conf->alias, name))
+            result = v[i].conf->name;
+    }
+    if (result == name) {
+        for (size_t i = 0; i < n; i++) {
+            if (strncasecmp(v[i].name, name, len) != 0)
+                continue;
+            if (found++ == 0)
+                first = v[i].name;
+            snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+                     found > 1 ? ", " : "", v[i].name);
+        }
+        if (found == 1)
+            result = first;
+        else if (found > 1) {
+            snprintf(err, errlen, "-%s is ambiguous: it may be %s", name, list);
+            result = NULL;
+        }
+    }
+    free(v);
+    return result;
+}
