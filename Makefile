@@ -18,7 +18,7 @@ PYTEST     ?= /usr/bin/python3 -m pytest
 # Build and test dependencies: compiler and libraries, then the real peers
 # the end-to-end tests talk to.
 DEB_PACKAGES = gcc libc6-dev pkg-config meson ninja-build libssl-dev libevent-dev \
-	libunbound-dev libcrypt-dev libcmocka-dev openssl ca-certificates python3 python3-pytest \
+	libunbound-dev libcrypt-dev libedit-dev libcmocka-dev openssl ca-certificates python3 python3-pytest \
 	swaks libnet-ssleay-perl postfix unbound dovecot-lmtpd clang-format \
 	clang libclang-rt-dev testssl.sh libidn12 cppcheck clang-tidy valgrind
 

@@ -4,6 +4,7 @@
 #include "admin/shell.h"
 #include "admin/cmdlet.h"
 #include "admin/ps_run.h"
+#include "admin/shell_edit.h"
 #include "lib/util.h"
 
 #include <stdbool.h>
@@ -71,7 +72,7 @@ shell_read_credential(char *err, size_t errlen)
  * ends open (a quote, a brace, a trailing '|', ',' or backtick). NULL at
  * the end of input. *first_line: the number of its first line. */
 static char *
-read_statement(bool tty, int *lineno, int *first_line)
+read_statement(bool tty, const char *prompt, int *lineno, int *first_line)
 {
     char *text = NULL, *line = NULL;
     size_t cap = 0, len = 0;
@@ -80,15 +81,26 @@ read_statement(bool tty, int *lineno, int *first_line)
     for (;;) {
         struct ps_script probe;
         char err[256];
-        bool incomplete = false;
+        bool incomplete = false, cancelled = false;
         ssize_t n;
 
         if (tty) {
-            fputs(text == NULL ? "postern> " : ">> ", stdout);
-            fflush(stdout);
-        }
-        if ((n = getline(&line, &cap, stdin)) < 0)
+            char *typed = shell_edit_line(text == NULL ? prompt : ">> ", &cancelled);
+            if (typed == NULL)
+                break;
+            if (cancelled) { /* Ctrl-C drops the whole statement */
+                str_free_wiped(text);
+                free(typed);
+                text = xstrdup("");
+                break;
+            }
+            n = (ssize_t)strlen(typed);
+            mem_free_wiped(line, cap);
+            line = typed;
+            cap = (size_t)n + 1;
+        } else if ((n = getline(&line, &cap, stdin)) < 0) {
             break;
+        }
         (*lineno)++;
         text = xrealloc(text, len + (size_t)n + 1);
         memcpy(text + len, line, (size_t)n + 1);
@@ -108,19 +120,30 @@ shell_run(const char *instance_dir)
     bool tty = isatty(STDIN_FILENO);
     struct ps_io io = {stdin, stdout, stderr};
     int status = 0, lineno = 0, first;
-    char *text;
+    char *text, *prompt;
+    const char *base = strrchr(instance_dir, '/');
 
-    while ((text = read_statement(tty, &lineno, &first)) != NULL) {
+    /* the prompt names the instance, as Exchange's names the server */
+    prompt = xasprintf("[PS] %s> ", base && base[1] ? base + 1 : instance_dir);
+    if (tty)
+        shell_edit_begin(instance_dir);
+    while ((text = read_statement(tty, prompt, &lineno, &first)) != NULL) {
         struct ps_script s;
         char err[512];
         int rc;
         char word[8] = "";
 
+        if (*text == '\0') { /* cancelled with Ctrl-C */
+            free(text);
+            continue;
+        }
         if (sscanf(text, " %7s", word) == 1 && (str_ieq(word, "exit") || str_ieq(word, "quit")) &&
             strlen(text) - strspn(text, " \t") <= 6) {
             str_free_wiped(text);
             break;
         }
+        if (tty)
+            shell_edit_remember(text);
         if (ps_parse_text(text, &s, NULL, err, sizeof(err)) < 0) {
             unsigned l = 1, c = 1;
             const char *why = strstr(err, ": ");
@@ -144,7 +167,10 @@ shell_run(const char *instance_dir)
             break; /* a script stops at its first failure */
         fflush(stdout);
     }
-    if (tty)
+    if (tty) {
+        shell_edit_end();
         printf("\n");
+    }
+    free(prompt);
     return tty ? 0 : status;
 }

@@ -6,11 +6,14 @@ the file itself; a refused line leaves postern.conf byte for byte as it was."""
 import csv
 import json
 import os
+import pty
 import re
+import select
+import time
 
 import pytest
 
-from conftest import POSTERN
+from conftest import POSTERN, SANITIZER_MARKERS
 
 SEED_LINE = "Set-TransportConfig -TLSReceiveDomainSecureList contoso.com, contoso.net"
 
@@ -289,3 +292,72 @@ def test_the_seeds_first_line_runs_as_written(inst):
                 "-AuthenticationMechanism TLS")
     rc = inst.get("Get-ReceiveConnector", "Partners")[0]
     assert rc["RequireTLS"] == "True" and rc["AuthMechanism"] == "Tls"
+
+
+def shell_on_pty(inst, keys, pause=0.4):
+    """Types keys (a list of byte strings, one write each) into `postern shell`
+    on a pseudo-terminal; returns (exit status, what the terminal showed)."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ["TERM"] = "xterm"
+        os.execv(POSTERN, [POSTERN, "-D", inst.dir, "shell"])
+    shown = b""
+
+    def pump(seconds):
+        nonlocal shown
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            ready, _, _ = select.select([fd], [], [], 0.05)
+            if ready:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    return
+                if not chunk:
+                    return
+                shown += chunk
+
+    pump(1)
+    for k in keys:
+        os.write(fd, k)
+        pump(pause)
+    pump(1)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        pump(0.2)
+    else:
+        os.kill(pid, 9)
+        _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    report = [m for m in SANITIZER_MARKERS if m.encode() in shown]
+    assert not report, shown.decode(errors="replace")
+    return os.WEXITSTATUS(status), shown
+
+
+def test_interactive_shell_completes_remembers_and_survives_ctrl_c(inst):
+    # a cmdlet, an identity (quoted, it has a blank), a parameter, a value
+    status, shown = shell_on_pty(inst, [
+        b"Set-Recei\t", b"Def\t", b"-RequireT\t", b"$true\n",
+        b"Set-ReceiveConnector Partners -ProtocolLoggingLevel Verb\t\n",
+        b"Remove-ReceiveConnector Partners", b"\x03",  # Ctrl-C drops the line
+        b"Set-ReceiveConnector Partners -Comment 'from history'\n",
+        b"Set-Mailbox x -Password 'not kept'\n",
+        b"exit\n"])
+    assert status == 0, shown
+    assert b"[PS] a> " in shown  # the prompt names the instance
+    rc = {r["Name"]: r for r in inst.get("Get-ReceiveConnector")}
+    assert rc["Default mail"]["RequireTLS"] == "True"
+    assert rc["Partners"]["ProtocolLoggingLevel"] == "Verbose"  # and not removed
+    history = f"{inst.dir}/shell_history"
+    assert os.stat(history).st_mode & 0o777 == 0o600
+    with open(history, "rb") as f:
+        kept = f.read()
+    assert b"not\\040kept" not in kept and b"Password" not in kept
+    # a second session recalls the last line with the Up arrow
+    inst.cmdlet("Set-ReceiveConnector", "Partners", "-Comment", "changed")
+    status, shown = shell_on_pty(inst, [b"\x1b[A", b"\n", b"exit\n"])
+    assert status == 0, shown
+    assert inst.get("Get-ReceiveConnector", "Partners")[0]["Comment"] == "from history"
