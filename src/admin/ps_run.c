@@ -61,6 +61,35 @@ arg_text(const struct ps_value *v, char *err, size_t errlen)
     return ps_value_text(v);
 }
 
+/* -ErrorAction (alias -ea), a common parameter of every cmdlet: whether a
+ * failure of this command ends the script. The binder leaves it out. */
+static bool
+is_error_action(const char *name)
+{
+    return name != NULL && (str_ieq(name, "ErrorAction") || str_ieq(name, "ea"));
+}
+
+/* Does the pipeline ask to go on after its failure (-ErrorAction Continue
+ * or SilentlyContinue on one of its commands)? */
+static bool
+continues_on_error(const struct ps_pipeline *p)
+{
+    for (size_t c = 0; c < p->ncmds; c++) {
+        const struct ps_command *cmd = &p->cmds[c];
+        for (size_t i = 0; i < cmd->nelems; i++) {
+            const struct ps_value *v = cmd->elems[i].value;
+            if (!is_error_action(cmd->elems[i].name))
+                continue;
+            if (v == NULL && i + 1 < cmd->nelems && cmd->elems[i + 1].name == NULL)
+                v = cmd->elems[i + 1].value;
+            if (v != NULL && v->kind == PSV_STRING &&
+                (str_ieq(v->text, "Continue") || str_ieq(v->text, "SilentlyContinue")))
+                return true;
+        }
+    }
+    return false;
+}
+
 /* Is name (in full) a switch of c's? */
 static bool
 is_switch(const struct cmdlet *c, const struct cmdlet_help *h, const char *name)
@@ -86,6 +115,11 @@ ps_bind(const struct cmdlet *c, const struct ps_command *cmd, struct cmdlet_args
         const char *name = e->name;
         char *text = NULL;
 
+        if (is_error_action(name)) { /* ps_run_script's business */
+            if (v == NULL && i + 1 < cmd->nelems && cmd->elems[i + 1].name == NULL)
+                i++;
+            continue;
+        }
         /* Exchange's aliases and unique prefixes, as PowerShell takes them */
         if (name != NULL && h != NULL && (name = cmdlet_help_resolve(h, name, err, errlen)) == NULL)
             return -1;
@@ -525,10 +559,12 @@ run_pipeline(const char *dir, const struct ps_pipeline *p, const struct ps_io *i
 
 int
 ps_run_script(const char *instance_dir, const struct ps_script *s, const struct ps_io *io,
-              bool keep_going, bool line_numbers)
+              bool keep_going, bool line_numbers, bool *stopped)
 {
     int status = 0;
 
+    if (stopped)
+        *stopped = false;
     for (size_t i = 0; i < s->npipes; i++) {
         int rc = run_pipeline(instance_dir, &s->pipes[i], io);
         if (rc == 0)
@@ -537,8 +573,11 @@ ps_run_script(const char *instance_dir, const struct ps_script *s, const struct 
             fprintf(io->err, "line %u: %s failed\n", s->pipes[i].line, s->pipes[i].cmds[0].name);
         if (status == 0)
             status = rc;
-        if (!keep_going)
+        if (!keep_going && !continues_on_error(&s->pipes[i])) {
+            if (stopped)
+                *stopped = true;
             break;
+        }
     }
     return status;
 }
@@ -555,7 +594,7 @@ ps_run_argv(const char *instance_dir, int argc, char **argv, FILE *in, FILE *out
         fprintf(err, "postern: %s\n", msg);
         return CMDLET_USAGE;
     }
-    rc = ps_run_script(instance_dir, &s, &io, false, false);
+    rc = ps_run_script(instance_dir, &s, &io, false, false, NULL);
     ps_script_free(&s);
     return rc;
 }

@@ -42,11 +42,12 @@ int ps_bind(const struct cmdlet *c, const struct ps_command *cmd, struct cmdlet_
             size_t errlen);
 
 /* Runs every statement of s. A failing statement stops the rest unless
- * keep_going; with line_numbers each failure is followed by "line N: X
- * failed". Returns 0, or the exit status of the first failure (1 error, 2
- * usage). */
+ * keep_going or the statement says -ErrorAction Continue (or
+ * SilentlyContinue; the error is shown either way); with line_numbers each failure is followed by
+ * "line N: X failed". Returns 0, or the exit status of the first failure (1 error, 2 usage);
+ * *stopped (may be NULL) says whether a failure stopped it. */
 int ps_run_script(const char *instance_dir, const struct ps_script *s, const struct ps_io *io,
-                  bool keep_going, bool line_numbers);
+                  bool keep_going, bool line_numbers, bool *stopped);
 
 /* A command line as the POSIX shell split it (ps_parse_argv), run. */
 int ps_run_argv(const char *instance_dir, int argc, char **argv, FILE *in, FILE *out, FILE *err);

@@ -132,6 +132,7 @@ shell_run(const char *instance_dir)
         char err[512];
         int rc;
         char word[8] = "";
+        bool stop = false;
 
         if (*text == '\0') { /* cancelled with Ctrl-C */
             free(text);
@@ -153,17 +154,18 @@ shell_run(const char *instance_dir)
             else
                 fprintf(stderr, "line %d: %s\n", first, err);
             rc = CMDLET_USAGE;
+            stop = !tty;
         } else {
             /* statement lines count from the statement's first line */
             for (size_t i = 0; i < s.npipes; i++)
                 s.pipes[i].line += (unsigned)first - 1;
-            rc = ps_run_script(instance_dir, &s, &io, tty, !tty);
+            rc = ps_run_script(instance_dir, &s, &io, tty, !tty, &stop);
             ps_script_free(&s);
         }
         str_free_wiped(text);
         if (rc != 0 && status == 0)
             status = rc;
-        if (rc != 0 && !tty)
+        if (stop)
             break; /* a script stops at its first failure */
         fflush(stdout);
     }

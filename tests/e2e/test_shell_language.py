@@ -361,3 +361,11 @@ def test_interactive_shell_completes_remembers_and_survives_ctrl_c(inst):
     status, shown = shell_on_pty(inst, [b"\x1b[A", b"\n", b"exit\n"])
     assert status == 0, shown
     assert inst.get("Get-ReceiveConnector", "Partners")[0]["Comment"] == "from history"
+
+
+def test_error_action_continue_lets_a_script_go_on(inst):
+    r = shell(inst, "Set-ReceiveConnector Partners -MaxMessageSize lots -ErrorAction Continue\n"
+                    "Set-ReceiveConnector Partners -Comment 'after the failure'\n", check=False)
+    assert r.returncode == 1  # the script still says that something failed
+    assert "line 1: Set-ReceiveConnector failed" in r.stderr
+    assert inst.get("Get-ReceiveConnector", "Partners")[0]["Comment"] == "after the failure"
