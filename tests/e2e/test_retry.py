@@ -261,7 +261,8 @@ def test_get_queue_retry_state_and_retry_queue(instances):
     with ScriptedSMTP(port=port) as peer:
         # (that no attempt comes before NextRetryTime is test_connection_failure_retry_tiers's)
         assert not peer.connections
-        a.cmdlet("Retry-Queue", "-Identity", "mail\\Out")
+        # the pipeline form of the README: each queue with mail, by its Identity
+        a.cmdlet("Get-Queue | Where-Object {$_.MessageCount -gt 0} | Retry-Queue")
         wait_for(lambda: peer.accepted(), timeout=10, what="Retry-Queue to force an attempt")
         wait_queue_empty(a)
     assert len(peer.accepted()) == 1
