@@ -169,6 +169,12 @@ static const struct help_param service[] = {
     {"Name", "String", HP_POSITIONAL, "MSExchangeTransport or postern (the same service)."},
     END,
 };
+static const struct help_param test_rc[] = {
+    {"RemoteIPAddress", "IPAddress", HP_MANDATORY, "The client's address."},
+    {"LocalEndPoint", "IPEndPoint", HP_MANDATORY,
+     "The local address and port the client connects to, as 10.0.0.1:25 or [2001:db8::1]:25."},
+    END,
+};
 static const struct help_param get_help[] = {
     {"Name", "String", HP_POSITIONAL, "The cmdlet, as Set-ReceiveConnector."},
     {"Examples", "SwitchParameter", HP_SWITCH, "Shows the examples only."},
@@ -248,6 +254,10 @@ static const char *const ex_root[] = {
     NULL,
 };
 static const char *const ex_service[] = {"Restart-Service MSExchangeTransport", NULL};
+static const char *const ex_test_rc[] = {
+    "Test-ReceiveConnector -RemoteIPAddress 192.0.2.7 -LocalEndPoint 10.0.0.1:25",
+    NULL,
+};
 static const char *const ex_help[] = {
     "Get-Help Set-ReceiveConnector -Parameter RequireTLS",
     "Get-Help New-SendConnector -Examples",
@@ -339,6 +349,10 @@ static const struct cmdlet_help helps[] = {
           "Applies the configuration and certificates to the running service "
           "(a reload: nothing is lost).",
           service, ex_service),
+    OTHER("Test-ReceiveConnector",
+          "Explains which Receive connector would take a connection, "
+          "why, and what a client could do there.",
+          test_rc, ex_test_rc),
     OTHER("Get-Help", "Shows how to use a cmdlet.", get_help, ex_help),
     OTHER("Get-Command", "Lists the cmdlets.", get_command, ex_command),
 };

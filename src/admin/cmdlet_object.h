@@ -162,6 +162,9 @@ extern const char *const cmdlet_enable_exchange_certificate_switches[];
 int cmdlet_get_service(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
 int cmdlet_restart_service(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
 
+/* cmdlet_explain.c: Test-ReceiveConnector */
+int cmdlet_test_receive_connector(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
+
 /* cmdlet_help_show.c: Get-Help, Get-Command (declarations in cmdlet_help.h) */
 int cmdlet_get_help(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
 int cmdlet_get_command(struct cmdlet_ctx *ctx, struct cmdlet_args *a);

@@ -9,6 +9,7 @@
 #ifndef POSTERN_RCVCONN_SELECT_H
 #define POSTERN_RCVCONN_SELECT_H
 
+#include <stdbool.h>
 #include <sys/socket.h>
 
 #include "config/config.h"
@@ -16,5 +17,39 @@
 const struct receive_connector *rcvconn_select(const struct config *cfg,
                                                const struct sockaddr *local,
                                                const struct sockaddr *remote);
+
+/* Why a connector was or was not chosen (Test-ReceiveConnector). */
+enum rcvconn_verdict {
+    RCV_CHOSEN,
+    RCV_DISABLED,
+    RCV_NO_BINDING,    /* no binding matches the local address and port */
+    RCV_NO_RANGE,      /* no RemoteIPRanges entry contains the client */
+    RCV_LESS_SPECIFIC, /* it matches, but another matches more specifically */
+};
+
+struct rcvconn_reason {
+    const struct receive_connector *rc;
+    enum rcvconn_verdict verdict;
+    const struct binding *binding; /* its most specific matching binding, or NULL */
+    const struct iprange *range;   /* its smallest range containing the client, or NULL */
+};
+
+/* rcvconn_select, saying why for each connector: out (may be NULL) gets
+ * one reason per connector of cfg, in order. */
+const struct receive_connector *rcvconn_explain(const struct config *cfg,
+                                                const struct sockaddr *local,
+                                                const struct sockaddr *remote,
+                                                struct rcvconn_reason *out);
+
+/* Rights a session holds (EXCHANGE-MODEL.md 1.4). */
+#define RIGHT_SUBMIT 0x1
+#define RIGHT_RELAY 0x2       /* Accept-Any-Recipient */
+#define RIGHT_ORG_HEADERS 0x4 /* may set postern's own X-Postern-* headers */
+
+/* The rights of a session on rc: for a client that authenticated (AUTH) or
+ * not, and whose sender domain a client certificate proved (domain
+ * security) or not. */
+unsigned rcvconn_rights(const struct receive_connector *rc, bool authenticated,
+                        bool domain_secured);
 
 #endif

@@ -148,19 +148,7 @@ session_max_message_size(const struct session *s)
 unsigned
 session_rights(const struct session *s)
 {
-    unsigned groups = s->rc->permission_groups, rights = 0;
-
-    if (s->auth_user == NULL && (groups & PERM_ANONYMOUS_USERS))
-        rights |= RIGHT_SUBMIT;
-    if (s->auth_user != NULL && (groups & PERM_EXCHANGE_USERS))
-        rights |= RIGHT_SUBMIT | RIGHT_RELAY;
-    if ((s->rc->auth_mechanism & AUTHM_EXTERNAL_AUTHORITATIVE) && (groups & PERM_EXCHANGE_SERVERS))
-        rights |= RIGHT_SUBMIT | RIGHT_RELAY | RIGHT_ORG_HEADERS;
-    /* Partners: exactly the transactions whose sender domain the client
-     * certificate proved (domain security). */
-    if (s->tx.domain_secured != NULL && (groups & PERM_PARTNERS))
-        rights |= RIGHT_SUBMIT;
-    return rights;
+    return rcvconn_rights(s->rc, s->auth_user != NULL, s->tx.domain_secured != NULL);
 }
 
 void

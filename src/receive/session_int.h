@@ -13,6 +13,7 @@
 
 #include "config/config.h"
 #include "queue/envelope.h"
+#include "receive/rcvconn_select.h"
 #include "smtp/data_stream.h"
 #include "smtp/smtp_parse.h"
 
@@ -33,10 +34,6 @@ enum session_state {
     SS_QUIT,     /* closing once the output is flushed */
 };
 
-/* Rights a session holds (EXCHANGE-MODEL.md 1.4). */
-#define RIGHT_SUBMIT 0x1
-#define RIGHT_RELAY 0x2       /* Accept-Any-Recipient */
-#define RIGHT_ORG_HEADERS 0x4 /* may set postern's own X-Postern-* headers */
 
 enum auth_step { AUTH_PLAIN_WAIT, AUTH_LOGIN_USER, AUTH_LOGIN_PASS };
 

@@ -9,6 +9,7 @@ import os
 import pty
 import re
 import select
+import socket
 import time
 
 import pytest
@@ -369,3 +370,34 @@ def test_error_action_continue_lets_a_script_go_on(inst):
     assert r.returncode == 1  # the script still says that something failed
     assert "line 1: Set-ReceiveConnector failed" in r.stderr
     assert inst.get("Get-ReceiveConnector", "Partners")[0]["Comment"] == "after the failure"
+
+
+def test_test_receive_connector_explains_the_choice_the_service_makes(inst):
+    local = f"{inst.host}:{inst.port}"
+    inst.cmdlet("New-ReceiveConnector", "-Name", "Trusted host", "-Usage", "Custom", "-Bindings",
+                local, "-RemoteIPRanges", "127.0.0.2", "-PermissionGroups",
+                "AnonymousUsers,ExchangeServers", "-AuthMechanism", "Tls,ExternalAuthoritative",
+                "-Banner", "220 trusted host connector")
+    out = inst.get("Test-ReceiveConnector", "-RemoteIPAddress", "127.0.0.2", "-LocalEndPoint",
+                   local)[0]
+    assert out["Connector"] == "Trusted host"
+    assert "range 127.0.0.2" in out["Why"]
+    assert "Default mail: matches, but less specifically" in out["Considered"]
+    assert "Partners: no binding matches the local endpoint" in out["Considered"]
+    assert out["AnonymousMayRelay"] == "True"  # ExternalAuthoritative: relay for everyone there
+    other = inst.get(f"Test-ReceiveConnector -RemoteIPAddress 127.0.0.3 -LocalEndPoint {local}")[0]
+    assert other["Connector"] == "Default mail"
+    assert other["AnonymousMaySubmit"] == "True" and other["AnonymousMayRelay"] == "False"
+    assert other["AuthenticatedMayRelay"] == "True"
+    none = inst.get("Test-ReceiveConnector -RemoteIPAddress 10.0.0.1 -LocalEndPoint 10.9.9.9:25")
+    assert none[0]["Connector"].startswith("(none")
+    # the service chooses the same: its greeting is the chosen connector's
+    inst.start()
+
+    def greeting(source):
+        with socket.create_connection((inst.host, inst.port), timeout=10,
+                                      source_address=(source, 0)) as sock:
+            return sock.recv(512)
+
+    assert greeting("127.0.0.2") == b"220 trusted host connector\r\n"
+    assert b"trusted host" not in greeting("127.0.0.3")
