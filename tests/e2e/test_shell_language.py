@@ -247,7 +247,7 @@ def test_get_command_lists_every_cmdlet_and_filters(inst):
     assert "Set-ReceiveConnector" in names and "Get-Help" in names and len(names) >= 30
     assert [o["Name"] for o in inst.get("Get-Command", "-Noun", "ReceiveConnector")] == [
         "New-ReceiveConnector", "Set-ReceiveConnector", "Get-ReceiveConnector",
-        "Remove-ReceiveConnector"]
+        "Remove-ReceiveConnector", "Test-ReceiveConnector"]
     assert {o["Name"] for o in inst.get("Get-Command Set-*Connector")} == {
         "Set-ReceiveConnector", "Set-SendConnector"}
     assert all(o["Verb"] == "Remove" for o in inst.get("Get-Command -Verb remove"))
