@@ -58,6 +58,7 @@ static const struct cmdlet cmdlets[] = {
     {"Get-Service", cmdlet_get_service, NULL, false},
     {"Restart-Service", cmdlet_restart_service, NULL, false},
     {"Test-ReceiveConnector", cmdlet_test_receive_connector, NULL, false},
+    {"Test-MailRoute", cmdlet_test_mail_route, NULL, false},
     {"Get-Help", cmdlet_get_help, NULL, false},
     {"Get-Command", cmdlet_get_command, NULL, false},
 };

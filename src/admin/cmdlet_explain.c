@@ -1,17 +1,23 @@
 /*
- * cmdlet_explain.c — Test-ReceiveConnector: which Receive connector would
+ * cmdlet_explain.c — the explain cmdlets. Test-MailRoute: where mail for a
+ * recipient would go (local mailbox, LMTP, a Send connector and why it won,
+ * the next hop, port, TLS and authentication that would apply).
+ * Test-ReceiveConnector: which Receive connector would
  * take a connection from an address to a local endpoint, why (each
  * connector considered, with the binding and range that decided), and what
  * a client could do there: submit, relay, with or without AUTH, as a
  * domain-secured partner. Works on the configuration file, service
  * running or not.
- * Must never: decide differently from the service: the choice and the
- * rights are the service's own functions (receive/rcvconn_select.h).
+ * Must never: decide differently from the service: the choices, rights
+ * and policies are the service's own functions (receive/rcvconn_select.h,
+ * routing/route.h, routing/route_policy.h).
  */
 #include "admin/cmdlet_object.h"
 #include "lib/util.h"
 #include "net/iprange.h"
 #include "receive/rcvconn_select.h"
+#include "routing/route.h"
+#include "routing/route_policy.h"
 
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -182,6 +188,170 @@ cmdlet_test_receive_connector(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
         free(auth);
     }
     free(reasons);
+    config_unref(cfg);
+    return CMDLET_OK;
+}
+
+static const char *
+route_verdict_text(enum route_verdict v)
+{
+    switch (v) {
+    case RV_CHOSEN:
+        return "chosen";
+    case RV_DISABLED:
+        return "disabled";
+    case RV_NOT_THIS_SERVER:
+        return "its SourceTransportServers do not include this server";
+    case RV_TOO_SMALL:
+        return "its MaxMessageSize is smaller than the message";
+    case RV_NO_SPACE:
+        return "no address space matches";
+    case RV_LESS_SPECIFIC:
+        return "a more specific address space wins";
+    case RV_COSTLIER:
+        return "as specific, but costs more";
+    case RV_NAME_ORDER:
+        return "as specific and as cheap; the lower name wins";
+    }
+    return "";
+}
+
+/* The TLS a connection of p insists on, in words. */
+static void
+tls_text(const struct route_policy *p, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (p->lmtp || p->ignore_starttls) {
+        snprintf(buf, len, "none (%s)", p->lmtp ? "local LMTP" : "IgnoreSTARTTLS");
+        return;
+    }
+    if (!p->require_tls) {
+        snprintf(buf, len, "opportunistic: STARTTLS when offered, else clear text");
+        return;
+    }
+    append(buf, len, "required");
+    if (p->tls_auth_level == TLSAUTH_CERTIFICATE_VALIDATION)
+        append(buf, len, ", certificate validated against trusted roots");
+    else if (p->tls_auth_level == TLSAUTH_DOMAIN_VALIDATION)
+        append(buf, len, ", certificate validated and naming the next hop");
+    if (p->client_cert_fqdn != NULL)
+        append(buf, len, "; mutual TLS (domain security): our certificate for %s is presented",
+               p->client_cert_fqdn);
+}
+
+int
+cmdlet_test_mail_route(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
+{
+    const char *rcpt = NULL, *sender = NULL, *size_text = NULL;
+    char msg[512], considered[TEXT_MAX] = "", domain[256], tls[256];
+    uint64_t size = 0;
+    struct config *cfg;
+    struct route r;
+    struct route_candidate *cands;
+    const struct accepted_domain *ad;
+    const char *at;
+
+    if (cmdlet_args_string(a, "Recipient", &rcpt, msg, sizeof(msg)) < 0 ||
+        cmdlet_args_string(a, "Sender", &sender, msg, sizeof(msg)) < 0 ||
+        cmdlet_args_string(a, "MessageSize", &size_text, msg, sizeof(msg)) < 0 ||
+        cmdlet_args_check_unused(a, msg, sizeof(msg)) < 0) {
+        cmdlet_error(ctx, "%s", msg);
+        return CMDLET_USAGE;
+    }
+    if (rcpt == NULL || (at = strrchr(rcpt, '@')) == NULL || at[1] == '\0') {
+        cmdlet_error(ctx, "Recipient: an address is required, as in -Recipient bob@contoso.com");
+        return CMDLET_USAGE;
+    }
+    if (size_text != NULL) {
+        char *end;
+        size = strtoull(size_text, &end, 10);
+        if (*end != '\0' || end == size_text) {
+            cmdlet_error(ctx, "MessageSize: '%s' is not a number of bytes", size_text);
+            return CMDLET_USAGE;
+        }
+    }
+    strlcpy_p(domain, at + 1, sizeof(domain));
+    str_lower(domain);
+    if ((cfg = cmdlet_config_read(ctx)) == NULL)
+        return CMDLET_ERROR;
+    route_recipient(cfg, rcpt, domain, size, &r);
+    ad = config_match_accepted_domain(cfg, domain);
+    fprintf(ctx->out, "%-18s : %s\n", "Recipient", rcpt);
+    if (sender != NULL)
+        fprintf(ctx->out, "%-18s : %s\n", "Sender", sender);
+    fprintf(ctx->out, "%-18s : %s%s%s\n", "AcceptedDomain",
+            ad ? ad->name : "(none: a foreign domain)", ad ? " " : "",
+            ad ? (ad->domain_type == DOMAIN_AUTHORITATIVE    ? "(Authoritative)"
+                  : ad->domain_type == DOMAIN_INTERNAL_RELAY ? "(InternalRelay)"
+                                                             : "(ExternalRelay)")
+               : "");
+    switch (r.kind) {
+    case ROUTE_MAILBOX:
+        fprintf(ctx->out, "%-18s : local delivery to the Maildir of %s\n", "Route",
+                r.mailbox ? r.mailbox->name : "postmaster");
+        break;
+    case ROUTE_LMTP:
+        fprintf(ctx->out, "%-18s : local delivery over LMTP to %s (mailbox %s)\n", "Route",
+                r.lmtp_server, r.mailbox ? r.mailbox->name : "postmaster");
+        break;
+    case ROUTE_NO_MAILBOX:
+        fprintf(ctx->out,
+                "%-18s : refused: %s is Authoritative and has no such mailbox "
+                "(550 5.1.1)\n",
+                "Route", domain);
+        break;
+    case ROUTE_UNREACHABLE:
+        fprintf(ctx->out, "%-18s : the Unreachable queue: no Send connector takes %s\n", "Route",
+                domain);
+        break;
+    case ROUTE_DNS:
+    case ROUTE_SMART_HOST:
+        fprintf(ctx->out, "%-18s : Send connector \"%s\" (%s)\n", "Route", r.connector->name,
+                r.kind == ROUTE_DNS ? "DNS: the MX of the domain" : "smart hosts");
+        break;
+    }
+    if (r.kind != ROUTE_MAILBOX && r.kind != ROUTE_LMTP && r.kind != ROUTE_NO_MAILBOX) {
+        cands = xcalloc(cfg->nsend_connectors + 1, sizeof(*cands));
+        (void)route_select_explain(cfg, domain, size, cands);
+        for (size_t i = 0; i < cfg->nsend_connectors; i++) {
+            append(considered, sizeof(considered), "%s%s: %s", i ? "; " : "", cands[i].sc->name,
+                   route_verdict_text(cands[i].verdict));
+            if (cands[i].space)
+                append(considered, sizeof(considered), " (address space %s, cost %u)",
+                       cands[i].space->domain, cands[i].cost);
+        }
+        free(cands);
+        fprintf(ctx->out, "%-18s : {%s}\n", "Considered", considered);
+    }
+    if (r.kind == ROUTE_DNS || r.kind == ROUTE_SMART_HOST || r.kind == ROUTE_LMTP) {
+        struct route_hop hop = {r.kind, r.next_hop, r.connector ? r.connector->name : NULL,
+                                r.lmtp_server, r.domain_secure};
+        struct route_policy p;
+        char hosts[1024] = "";
+        if (route_policy(cfg, &hop, &p) == 0) {
+            for (size_t i = 0; i < p.nhosts; i++)
+                append(hosts, sizeof(hosts), "%s%s%s", i ? ", " : "",
+                       p.dest == ROUTE_DEST_MX ? "MX of " : "", p.hosts[i]);
+            tls_text(&p, tls, sizeof(tls));
+            fprintf(ctx->out, "%-18s : %s\n%-18s : {%s}\n", "NextHop", p.next_hop, "Hosts", hosts);
+            if (p.dest != ROUTE_DEST_UNIX)
+                fprintf(ctx->out, "%-18s : %u\n", "Port", (unsigned)p.port);
+            fprintf(ctx->out, "%-18s : %s\n", "Tls", tls);
+            if (p.ntls_names > 0) {
+                char names[512] = "";
+                for (size_t i = 0; i < p.ntls_names; i++)
+                    append(names, sizeof(names), "%s%s", i ? ", " : "", p.tls_names[i]);
+                fprintf(ctx->out, "%-18s : {%s}\n", "CertificateNames", names);
+            }
+            fprintf(ctx->out, "%-18s : %s%s%s\n", "Authentication",
+                    p.auth == ROUTE_AUTH_NONE ? "none" : "Basic (PLAIN or LOGIN) as ",
+                    p.auth_user ? p.auth_user : "",
+                    p.auth == ROUTE_AUTH_BASIC_REQUIRE_TLS ? ", only inside TLS" : "");
+        } else {
+            fprintf(ctx->out, "%-18s : %s\n", "NextHop", p.error ? p.error : "?");
+        }
+        route_policy_free(&p);
+    }
     config_unref(cfg);
     return CMDLET_OK;
 }

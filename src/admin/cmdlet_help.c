@@ -175,6 +175,13 @@ static const struct help_param test_rc[] = {
      "The local address and port the client connects to, as 10.0.0.1:25 or [2001:db8::1]:25."},
     END,
 };
+static const struct help_param test_route[] = {
+    {"Recipient", "SmtpAddress", HP_MANDATORY, "The recipient whose route is explained."},
+    {"Sender", "SmtpAddress", 0, "The sender (shown; routing does not depend on it)."},
+    {"MessageSize", "Int64", 0,
+     "The message's size in bytes: connectors whose MaxMessageSize is smaller are skipped."},
+    END,
+};
 static const struct help_param get_help[] = {
     {"Name", "String", HP_POSITIONAL, "The cmdlet, as Set-ReceiveConnector."},
     {"Examples", "SwitchParameter", HP_SWITCH, "Shows the examples only."},
@@ -256,6 +263,11 @@ static const char *const ex_root[] = {
 static const char *const ex_service[] = {"Restart-Service MSExchangeTransport", NULL};
 static const char *const ex_test_rc[] = {
     "Test-ReceiveConnector -RemoteIPAddress 192.0.2.7 -LocalEndPoint 10.0.0.1:25",
+    NULL,
+};
+static const char *const ex_test_route[] = {
+    "Test-MailRoute -Recipient bob@contoso.com",
+    "Test-MailRoute -Recipient bob@contoso.com | fl Route,Tls",
     NULL,
 };
 static const char *const ex_help[] = {
@@ -353,6 +365,10 @@ static const struct cmdlet_help helps[] = {
           "Explains which Receive connector would take a connection, "
           "why, and what a client could do there.",
           test_rc, ex_test_rc),
+    OTHER("Test-MailRoute",
+          "Explains where mail for a recipient would go: the mailbox or the "
+          "Send connector and why, the next hop, port, TLS and authentication.",
+          test_route, ex_test_route),
     OTHER("Get-Help", "Shows how to use a cmdlet.", get_help, ex_help),
     OTHER("Get-Command", "Lists the cmdlets.", get_command, ex_command),
 };

@@ -55,32 +55,75 @@ connector_serves_us(const struct config *cfg, const struct send_connector *sc)
     return false;
 }
 
-static const struct send_connector *
-select_connector(const struct config *cfg, const char *domain, uint64_t size)
+/* Does (m, cost, name) beat the best so far? */
+static bool
+beats(unsigned m, unsigned cost, const char *name, const struct send_connector *best,
+      unsigned best_match, unsigned best_cost)
+{
+    return best == NULL || m > best_match || (m == best_match && cost < best_cost) ||
+           (m == best_match && cost == best_cost && strcasecmp(name, best->name) < 0);
+}
+
+const struct send_connector *
+route_select_explain(const struct config *cfg, const char *domain, uint64_t size,
+                     struct route_candidate *out)
 {
     const struct send_connector *best = NULL;
     unsigned best_match = 0, best_cost = 0;
+    size_t best_index = 0;
 
     for (size_t i = 0; i < cfg->nsend_connectors; i++) {
         const struct send_connector *sc = &cfg->send_connectors[i];
-        if (!sc->enabled || !connector_serves_us(cfg, sc))
-            continue;
-        if (sc->max_message_size != CONFIG_UNLIMITED && size > sc->max_message_size)
-            continue;
-        for (size_t j = 0; j < sc->naddress_spaces; j++) {
+        struct route_candidate c = {sc, RV_NO_SPACE, NULL, 0, 0};
+        if (!sc->enabled)
+            c.verdict = RV_DISABLED;
+        else if (!connector_serves_us(cfg, sc))
+            c.verdict = RV_NOT_THIS_SERVER;
+        else if (sc->max_message_size != CONFIG_UNLIMITED && size > sc->max_message_size)
+            c.verdict = RV_TOO_SMALL;
+        for (size_t j = 0; j < sc->naddress_spaces && c.verdict == RV_NO_SPACE; j++) {
             unsigned m = route_space_match(sc->address_spaces[j].domain, domain);
             unsigned cost = sc->address_spaces[j].cost;
-            if (m == 0)
+            if (m == 0 || !(c.space == NULL || m > c.match || (m == c.match && cost < c.cost)))
                 continue;
-            if (best == NULL || m > best_match || (m == best_match && cost < best_cost) ||
-                (m == best_match && cost == best_cost && strcasecmp(sc->name, best->name) < 0)) {
+            c.space = &sc->address_spaces[j];
+            c.match = m;
+            c.cost = cost;
+        }
+        if (c.space != NULL) {
+            c.verdict = RV_LESS_SPECIFIC; /* until it wins, below */
+            if (beats(c.match, c.cost, sc->name, best, best_match, best_cost)) {
                 best = sc;
-                best_match = m;
-                best_cost = cost;
+                best_match = c.match;
+                best_cost = c.cost;
+                best_index = i;
             }
+        }
+        if (out != NULL)
+            out[i] = c;
+    }
+    if (out != NULL) {
+        for (size_t i = 0; i < cfg->nsend_connectors; i++) {
+            struct route_candidate *c = &out[i];
+            if (c->space == NULL)
+                continue;
+            if (i == best_index)
+                c->verdict = RV_CHOSEN;
+            else if (c->match < best_match)
+                c->verdict = RV_LESS_SPECIFIC;
+            else if (c->cost > best_cost)
+                c->verdict = RV_COSTLIER;
+            else
+                c->verdict = RV_NAME_ORDER;
         }
     }
     return best;
+}
+
+static const struct send_connector *
+select_connector(const struct config *cfg, const char *domain, uint64_t size)
+{
+    return route_select_explain(cfg, domain, size, NULL);
 }
 
 static bool

@@ -49,6 +49,31 @@ struct route {
 void route_recipient(const struct config *cfg, const char *address, const char *domain,
                      uint64_t message_size, struct route *out);
 
+/* Why a Send connector was or was not chosen (Test-MailRoute). */
+enum route_verdict {
+    RV_CHOSEN,
+    RV_DISABLED,
+    RV_NOT_THIS_SERVER, /* SourceTransportServers names other servers */
+    RV_TOO_SMALL,       /* its MaxMessageSize is below the message's size */
+    RV_NO_SPACE,        /* no address space matches the domain */
+    RV_LESS_SPECIFIC,   /* another's address space matches more specifically */
+    RV_COSTLIER,        /* as specific, but at a higher cost */
+    RV_NAME_ORDER,      /* as specific and as cheap: the lower name wins */
+};
+
+struct route_candidate {
+    const struct send_connector *sc;
+    enum route_verdict verdict;
+    const struct address_space *space; /* its best matching space, or NULL */
+    unsigned match, cost;
+};
+
+/* The Send connector route_recipient would use for domain and a message of
+ * size bytes (NULL: none), with the reason for each connector of cfg in out
+ * (may be NULL), in order. */
+const struct send_connector *route_select_explain(const struct config *cfg, const char *domain,
+                                                  uint64_t size, struct route_candidate *out);
+
 /* How specifically an address space matches domain: 0 for no match, else
  * a number that grows with specificity ("*" < "*.contoso.com" <
  * "marketing.contoso.com"). */

@@ -401,3 +401,31 @@ def test_test_receive_connector_explains_the_choice_the_service_makes(inst):
 
     assert greeting("127.0.0.2") == b"220 trusted host connector\r\n"
     assert b"trusted host" not in greeting("127.0.0.3")
+
+
+def test_test_mail_route_explains_connector_choice_and_policy(inst):
+    inst.cmdlet("New-AcceptedDomain", "a.test", "-DomainName", "a.test")
+    inst.cmdlet("New-Mailbox", "-Name", "alice", "-PrimarySmtpAddress", "alice@a.test",
+                "-Password", "Secret-1234")
+    inst.cmdlet("New-SendConnector", "-Name", "To Contoso", "-Usage", "Partner", "-AddressSpaces",
+                "contoso.com")
+    inst.cmdlet("New-SendConnector", "-Name", "Out", "-AddressSpaces", "*", "-SmartHosts",
+                "relay.isp.test", "-DNSRoutingEnabled:$false", "-MaxMessageSize", "1MB")
+    inst.cmdlet(SEED_LINE.replace("Receive", "Send"))  # TLSSendDomainSecureList
+    r = inst.get("Test-MailRoute -Recipient bob@contoso.com")[0]
+    assert r["Route"] == 'Send connector "To Contoso" (DNS: the MX of the domain)'
+    assert "To Contoso: chosen (address space contoso.com" in r["Considered"]
+    assert "Out: a more specific address space wins" in r["Considered"]
+    assert r["Hosts"] == "{MX of contoso.com}" and r["Port"] == "25"
+    assert r["Tls"].startswith("required") and "mutual TLS" in r["Tls"]
+    assert r["CertificateNames"] == "{contoso.com}"
+    r = inst.get("Test-MailRoute -Recipient x@other.org -Sender a@a.test")[0]
+    assert r["Route"] == 'Send connector "Out" (smart hosts)' and r["Hosts"] == "{relay.isp.test}"
+    assert r["Tls"].startswith("opportunistic")
+    # too big for Out: nothing takes it
+    r = inst.get("Test-MailRoute -Recipient x@other.org -MessageSize 2000000")[0]
+    assert r["Route"].startswith("the Unreachable queue")
+    assert "Out: its MaxMessageSize is smaller than the message" in r["Considered"]
+    assert inst.get("Test-MailRoute -Recipient alice@a.test")[0]["Route"] == \
+        "local delivery to the Maildir of alice"
+    assert "550 5.1.1" in inst.get("Test-MailRoute -Recipient nobody@a.test")[0]["Route"]
