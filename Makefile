@@ -20,9 +20,9 @@ PYTEST     ?= /usr/bin/python3 -m pytest
 DEB_PACKAGES = gcc libc6-dev pkg-config meson ninja-build libssl-dev libevent-dev \
 	libunbound-dev libcrypt-dev libedit-dev libcmocka-dev openssl ca-certificates python3 python3-pytest \
 	swaks libnet-ssleay-perl postfix unbound dovecot-lmtpd clang-format \
-	clang libclang-rt-dev testssl.sh libidn12 cppcheck clang-tidy valgrind
+	clang libclang-rt-dev testssl.sh libidn12 cppcheck clang-tidy valgrind man-db groff-base
 
-.PHONY: all deps build asan run test unit e2e test-asan clean format crashtest fuzz mutants lint valgrind
+.PHONY: all deps build install uninstall asan run test unit e2e test-asan clean format crashtest fuzz mutants lint valgrind
 
 all: build
 
@@ -52,6 +52,14 @@ $(ASAN_BUILD)/build.ninja:
 
 build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
+
+# The binary and its man pages (postern(8), postern.conf(5)) under the
+# prefix meson was given (default /usr/local); DESTDIR=... stages them.
+install: build
+	meson install -C $(BUILD) --no-rebuild
+
+uninstall:
+	ninja -C $(BUILD) uninstall
 
 asan: deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)

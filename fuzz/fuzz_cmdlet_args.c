@@ -103,7 +103,7 @@ apply(const struct cmdlet *c, struct cmdlet_args *a)
 {
     const char *dash = strchr(c->name, '-'), *name = NULL, *id = NULL;
     const struct config_kind_info *k = config_kind_by_name(dash + 1);
-    struct cmdlet_ctx ctx = {"/nonexistent", c->name, NULL, devnull(), devnull()};
+    struct cmdlet_ctx ctx = {"/nonexistent", c->name, NULL, devnull(), devnull(), false};
     bool creating = strncmp(c->name, "New-", 4) == 0;
     size_t preset;
     void *obj;

@@ -10,6 +10,7 @@
  */
 #include "admin/cmdlet.h"
 #include "admin/control.h"
+#include "admin/manpage.h"
 #include "admin/ps_run.h"
 #include "admin/secret_args.h"
 #include "admin/setup.h"
@@ -149,6 +150,8 @@ main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (strcmp(argv[i], "--man") == 0 && i + 1 < argc) /* the build writes the man pages */
+        return manpage_write(stdout, atoi(argv[i + 1])) == 0 ? 0 : 2;
     if (strcmp(argv[i], "--version") == 0) {
         printf("postern 0.1.0\n");
         return 0;

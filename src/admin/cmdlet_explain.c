@@ -124,7 +124,7 @@ cmdlet_test_receive_connector(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
     const char *remote_text = NULL, *local_text = NULL;
     struct sockaddr_storage remote, local;
     struct binding lb;
-    char msg[512], considered[TEXT_MAX] = "", why[256] = "";
+    char msg[512], considered[TEXT_MAX] = "", why[400] = "";
     struct config *cfg;
     struct rcvconn_reason *reasons;
     const struct receive_connector *rc;

@@ -10,6 +10,7 @@ import pty
 import re
 import select
 import socket
+import subprocess
 import time
 
 import pytest
@@ -429,3 +430,27 @@ def test_test_mail_route_explains_connector_choice_and_policy(inst):
     assert inst.get("Test-MailRoute -Recipient alice@a.test")[0]["Route"] == \
         "local delivery to the Maildir of alice"
     assert "550 5.1.1" in inst.get("Test-MailRoute -Recipient nobody@a.test")[0]["Route"]
+
+
+def test_man_pages_cover_every_cmdlet_and_every_setting(inst):
+    """postern(8) and postern.conf(5), written by the binary from the same tables,
+    render with man -l and name every cmdlet and every configuration parameter."""
+    pages = {}
+    for section in ("8", "5"):
+        roff = subprocess.run([POSTERN, "--man", section], capture_output=True, check=True).stdout
+        page = os.path.join(inst.dir, f"page.{section}")
+        with open(page, "wb") as f:
+            f.write(roff)
+        r = subprocess.run(["man", "-l", "-P", "cat", page], capture_output=True, text=True,
+                           env={**os.environ, "MANWIDTH": "100"}, check=True)
+        assert "warning" not in r.stderr.lower(), r.stderr
+        pages[section] = r.stdout
+    for name in cmdlets(inst):
+        assert f"\n   {name}\n" in pages["8"], name
+    assert "Set-TransportConfig -TLSReceiveDomainSecureList contoso.com, contoso.net" in pages["8"]
+    for kind in ("TransportConfig", "ReceiveConnector", "SendConnector", "AcceptedDomain",
+                 "Mailbox"):
+        assert f"\n{kind}\n" in pages["5"], kind
+    conf_text = conf(inst).decode()
+    for param in re.findall(r"^(\w+) = ", conf_text, re.M):
+        assert re.search(rf"^       {param}\b", pages["5"], re.M), param
