@@ -7,6 +7,7 @@
  * understand into a value (an error says where instead).
  */
 #include "admin/ps_parse.h"
+#include "lib/strbuf.h"
 #include "lib/util.h"
 
 #include <ctype.h>
@@ -123,30 +124,6 @@ ends_word(int c)
     return c == '\0' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || strchr("|;,(){}", c);
 }
 
-struct buf {
-    char *s;
-    size_t len, cap;
-};
-
-static void
-buf_put(struct buf *b, char c)
-{
-    if (b->len + 2 > b->cap) {
-        b->cap = b->cap ? b->cap * 2 : 32;
-        b->s = xrealloc(b->s, b->cap);
-    }
-    b->s[b->len++] = c;
-    b->s[b->len] = '\0';
-}
-
-static char *
-buf_take(struct buf *b)
-{
-    if (b->s == NULL)
-        return xstrdup("");
-    return b->s;
-}
-
 static struct ps_value *
 value_new(enum ps_value_kind kind, char *text)
 {
@@ -201,7 +178,7 @@ fail_open(struct scan *sc, size_t start, const char *what)
 static struct ps_value *
 parse_single_quoted(struct scan *sc)
 {
-    struct buf b = {0};
+    struct strbuf b = {0};
     size_t start = sc->pos;
 
     sc->pos++;
@@ -218,9 +195,9 @@ parse_single_quoted(struct scan *sc)
                 break;
             sc->pos++;
         }
-        buf_put(&b, (char)c);
+        strbuf_putc(&b, (char)c);
     }
-    struct ps_value *v = value_new(PSV_STRING, buf_take(&b));
+    struct ps_value *v = value_new(PSV_STRING, strbuf_take(&b));
     v->quoted = true;
     return v;
 }
@@ -267,7 +244,7 @@ starts_variable(const struct scan *sc)
 static struct ps_value *
 parse_double_quoted(struct scan *sc)
 {
-    struct buf b = {0};
+    struct strbuf b = {0};
     size_t start = sc->pos;
 
     sc->pos++;
@@ -302,9 +279,9 @@ parse_double_quoted(struct scan *sc)
                 break;
             sc->pos++;
         }
-        buf_put(&b, (char)c);
+        strbuf_putc(&b, (char)c);
     }
-    struct ps_value *v = value_new(PSV_STRING, buf_take(&b));
+    struct ps_value *v = value_new(PSV_STRING, strbuf_take(&b));
     v->quoted = true;
     return v;
 }
@@ -340,11 +317,11 @@ parse_variable(struct scan *sc)
     if (str_ieq(name, "null"))
         return value_new(PSV_NULL, NULL);
     if (strcmp(name, "_") == 0 || str_ieq(name, "PSItem")) {
-        struct buf b = {0};
+        struct strbuf b = {0};
         if (peek(sc) == '.') {
             sc->pos++;
             while (is_name_char(peek(sc)))
-                buf_put(&b, (char)sc->s[sc->pos++]);
+                strbuf_putc(&b, (char)sc->s[sc->pos++]);
             if (b.len == 0) {
                 fail(sc, "a property name must follow '$_.'");
                 return NULL;
@@ -355,7 +332,7 @@ parse_variable(struct scan *sc)
                 return NULL;
             }
         }
-        return value_new(PSV_CURRENT, buf_take(&b));
+        return value_new(PSV_CURRENT, strbuf_take(&b));
     }
     fail(sc, "$%s: variables are not supported (only $true, $false, $null and $_)", name);
     return NULL;
@@ -366,7 +343,7 @@ parse_variable(struct scan *sc)
 static struct ps_value *
 parse_bare_word(struct scan *sc)
 {
-    struct buf b = {0};
+    struct strbuf b = {0};
 
     while (!ends_word(peek(sc))) {
         int c = peek(sc);
@@ -385,14 +362,14 @@ parse_bare_word(struct scan *sc)
             }
             c = backtick_char(peek(sc));
         }
-        buf_put(&b, (char)c);
+        strbuf_putc(&b, (char)c);
         sc->pos++;
     }
     if (b.len == 0) {
         fail(sc, "unexpected '%c'", peek(sc) ? peek(sc) : ' ');
         return NULL;
     }
-    return value_new(PSV_STRING, buf_take(&b));
+    return value_new(PSV_STRING, strbuf_take(&b));
 }
 
 /* { ... }: the text between the braces, quotes and nested braces
@@ -473,7 +450,7 @@ parse_hash(struct scan *sc)
 
     sc->pos += 2;
     for (;;) {
-        struct buf key = {0};
+        struct strbuf key = {0};
         struct ps_value *v;
 
         skip_space(sc, true);
@@ -500,7 +477,7 @@ parse_hash(struct scan *sc)
             ps_value_free(k);
         } else {
             while (is_name_char(peek(sc)))
-                buf_put(&key, (char)sc->s[sc->pos++]);
+                strbuf_putc(&key, (char)sc->s[sc->pos++]);
         }
         if (key.s == NULL || *key.s == '\0') {
             free(key.s);
@@ -535,12 +512,12 @@ parse_hash(struct scan *sc)
 static struct ps_value *
 parse_subexpr(struct scan *sc)
 {
-    struct buf name = {0};
+    struct strbuf name = {0};
 
     sc->pos++;
     skip_space(sc, false);
     while (is_name_char(peek(sc)) || peek(sc) == '-')
-        buf_put(&name, (char)sc->s[sc->pos++]);
+        strbuf_putc(&name, (char)sc->s[sc->pos++]);
     skip_space(sc, false);
     if (name.len == 0 || peek(sc) != ')') {
         free(name.s);
@@ -552,7 +529,7 @@ parse_subexpr(struct scan *sc)
         return NULL;
     }
     sc->pos++;
-    return value_new(PSV_SUBEXPR, buf_take(&name));
+    return value_new(PSV_SUBEXPR, strbuf_take(&name));
 }
 
 static struct ps_value *
@@ -645,15 +622,15 @@ at_statement_end(const struct scan *sc)
 static int
 parse_command(struct scan *sc, struct ps_command *cmd)
 {
-    struct buf name = {0};
+    struct strbuf name = {0};
 
     memset(cmd, 0, sizeof(*cmd));
     if (peek(sc) == '?' && ends_word(peek_at(sc, 1))) { /* ? is Where-Object */
-        buf_put(&name, '?');
+        strbuf_putc(&name, '?');
         sc->pos++;
     } else {
         while (is_name_char(peek(sc)) || peek(sc) == '-')
-            buf_put(&name, (char)sc->s[sc->pos++]);
+            strbuf_putc(&name, (char)sc->s[sc->pos++]);
     }
     if (name.len == 0 || (name.s[0] != '?' && !isalpha((unsigned char)name.s[0])) ||
         !ends_word(peek(sc))) {
@@ -676,11 +653,11 @@ parse_command(struct scan *sc, struct ps_command *cmd)
             return -1;
         }
         if (peek(sc) == '-' && (isalpha(peek_at(sc, 1)) || peek_at(sc, 1) == '_')) {
-            struct buf param = {0};
+            struct strbuf param = {0};
             struct ps_value *value = NULL;
             sc->pos++;
             while (is_name_char(peek(sc)) || peek(sc) == '-')
-                buf_put(&param, (char)sc->s[sc->pos++]);
+                strbuf_putc(&param, (char)sc->s[sc->pos++]);
             if (peek(sc) == ':') {
                 sc->pos++;
                 skip_space(sc, false);
@@ -835,15 +812,15 @@ literal_word(const char *w)
 }
 
 static void
-put_literal(struct buf *b, const char *w)
+put_literal(struct strbuf *b, const char *w)
 {
-    buf_put(b, '\'');
+    strbuf_putc(b, '\'');
     for (; *w; w++) {
         if (*w == '\'')
-            buf_put(b, '\'');
-        buf_put(b, *w);
+            strbuf_putc(b, '\'');
+        strbuf_putc(b, *w);
     }
-    buf_put(b, '\'');
+    strbuf_putc(b, '\'');
 }
 
 /* The length of "-Name:" at the start of w, 0 if w does not start so. */
@@ -862,7 +839,7 @@ attached_param(const char *w)
 int
 ps_parse_argv(int argc, char **argv, struct ps_script *out, char *err, size_t errlen)
 {
-    struct buf b = {0};
+    struct strbuf b = {0};
     int rc;
 
     if (argc == 1 && !literal_word(argv[0]))
@@ -871,16 +848,16 @@ ps_parse_argv(int argc, char **argv, struct ps_script *out, char *err, size_t er
         const char *w = argv[i];
         size_t param = i > 0 ? attached_param(w) : 0;
         if (i > 0)
-            buf_put(&b, ' ');
+            strbuf_putc(&b, ' ');
         /* -Name:value: the value is a word of its own */
         for (size_t k = 0; k < param; k++)
-            buf_put(&b, w[k]);
+            strbuf_putc(&b, w[k]);
         w += param;
         if (i > 0 && literal_word(w)) {
             put_literal(&b, w);
         } else {
             for (; *w; w++)
-                buf_put(&b, *w);
+                strbuf_putc(&b, *w);
         }
     }
     rc = ps_parse_text(b.s ? b.s : "", out, NULL, err, errlen);
@@ -890,80 +867,73 @@ ps_parse_argv(int argc, char **argv, struct ps_script *out, char *err, size_t er
 
 /* ---- values as argument text ---- */
 
-static void
-text_append(struct buf *b, const char *s)
-{
-    for (; *s; s++)
-        buf_put(b, *s);
-}
-
-static void value_text(struct buf *b, const struct ps_value *v);
+static void value_text(struct strbuf *b, const struct ps_value *v);
 
 /* An item of @{Key=...} in the configuration's syntax: quoted when the
  * parser there would otherwise split it (';', '}', blanks, '='). */
 static void
-hash_item_text(struct buf *b, const struct ps_value *v)
+hash_item_text(struct strbuf *b, const struct ps_value *v)
 {
     if (v->kind == PSV_ARRAY) {
         for (size_t i = 0; i < v->nitems; i++) {
             if (i > 0)
-                buf_put(b, ',');
+                strbuf_putc(b, ',');
             hash_item_text(b, v->items[i]);
         }
         return;
     }
     if (v->kind == PSV_STRING && strpbrk(v->text, ";}{= \t'\"") != NULL) {
         char q = strchr(v->text, '\'') ? '"' : '\'';
-        buf_put(b, q);
-        text_append(b, v->text);
-        buf_put(b, q);
+        strbuf_putc(b, q);
+        strbuf_puts(b, v->text);
+        strbuf_putc(b, q);
         return;
     }
     value_text(b, v);
 }
 
 static void
-value_text(struct buf *b, const struct ps_value *v)
+value_text(struct strbuf *b, const struct ps_value *v)
 {
     switch (v->kind) {
     case PSV_STRING:
     case PSV_SUBEXPR:
-        text_append(b, v->text);
+        strbuf_puts(b, v->text);
         break;
     case PSV_BOOL:
-        text_append(b, v->truth ? "$true" : "$false");
+        strbuf_puts(b, v->truth ? "$true" : "$false");
         break;
     case PSV_NULL:
-        text_append(b, "$null");
+        strbuf_puts(b, "$null");
         break;
     case PSV_ARRAY:
         for (size_t i = 0; i < v->nitems; i++) {
             if (i > 0)
-                buf_put(b, ',');
+                strbuf_putc(b, ',');
             value_text(b, v->items[i]);
         }
         break;
     case PSV_HASH:
-        text_append(b, "@{");
+        strbuf_puts(b, "@{");
         for (size_t i = 0; i < v->nitems; i++) {
             if (i > 0)
-                text_append(b, "; ");
-            text_append(b, v->keys[i]);
-            buf_put(b, '=');
+                strbuf_puts(b, "; ");
+            strbuf_puts(b, v->keys[i]);
+            strbuf_putc(b, '=');
             hash_item_text(b, v->items[i]);
         }
-        buf_put(b, '}');
+        strbuf_putc(b, '}');
         break;
     case PSV_BLOCK:
-        buf_put(b, '{');
-        text_append(b, v->text);
-        buf_put(b, '}');
+        strbuf_putc(b, '{');
+        strbuf_puts(b, v->text);
+        strbuf_putc(b, '}');
         break;
     case PSV_CURRENT:
-        text_append(b, "$_");
+        strbuf_puts(b, "$_");
         if (*v->text) {
-            buf_put(b, '.');
-            text_append(b, v->text);
+            strbuf_putc(b, '.');
+            strbuf_puts(b, v->text);
         }
         break;
     }
@@ -972,8 +942,8 @@ value_text(struct buf *b, const struct ps_value *v)
 char *
 ps_value_text(const struct ps_value *v)
 {
-    struct buf b = {0};
+    struct strbuf b = {0};
 
     value_text(&b, v);
-    return buf_take(&b);
+    return strbuf_take(&b);
 }

@@ -13,6 +13,7 @@
  */
 #include "queue/dsn.h"
 #include "lib/log.h"
+#include "lib/strbuf.h"
 #include "lib/util.h"
 #include "smtp/header_read.h"
 #include "smtp/smtp_parse.h"
@@ -34,52 +35,6 @@
 /* Bound on the header section read for a headers-only report: a header
  * larger than this is cut at a line boundary rather than read whole. */
 #define DSN_HEADERS_MAX (1024 * 1024)
-
-/* ---- growing buffer ---------------------------------------------------- */
-
-struct buf {
-    char *p;
-    size_t len, cap;
-};
-
-static void
-buf_add(struct buf *b, const void *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        b->p = xrealloc(b->p, cap);
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void
-buf_puts(struct buf *b, const char *s)
-{
-    buf_add(b, s, strlen(s));
-}
-
-static void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-buf_printf(struct buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    char *s;
-    int n;
-
-    va_start(ap, fmt);
-    n = vasprintf(&s, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        fatal("vasprintf"); /* as xasprintf: out of memory is not survivable */
-    buf_add(b, s, (size_t)n);
-    free(s);
-}
 
 /* ---- small text helpers ------------------------------------------------ */
 
@@ -190,15 +145,15 @@ utf8_cut(const char *s, size_t max)
  * to the value but keeps the field valid on the wire.
  */
 static void
-put_field(struct buf *b, const char *name, const char *value, bool keep_8bit)
+put_field(struct strbuf *b, const char *name, const char *value, bool keep_8bit)
 {
     char *v = field_clean(value, keep_8bit);
     const char *p = v;
     size_t col = strlen(name) + 2;
     bool line_empty = true;
 
-    buf_puts(b, name);
-    buf_puts(b, ": ");
+    strbuf_puts(b, name);
+    strbuf_puts(b, ": ");
     while (*p) {
         const char *q = p;
         size_t n;
@@ -209,23 +164,23 @@ put_field(struct buf *b, const char *name, const char *value, bool keep_8bit)
             q++;
         n = (size_t)(q - p);
         if (!line_empty && *p == ' ' && col + n > LINE_SOFT) {
-            buf_puts(b, "\r\n"); /* the blank that starts p begins the continuation */
+            strbuf_puts(b, "\r\n"); /* the blank that starts p begins the continuation */
             col = 0;
         }
         while (col + n > LINE_MAX_OCTETS) {
             size_t take = utf8_cut(p, LINE_MAX_OCTETS - col);
-            buf_add(b, p, take);
-            buf_puts(b, "\r\n ");
+            strbuf_add(b, p, take);
+            strbuf_puts(b, "\r\n ");
             col = 1;
             p += take;
             n -= take;
         }
-        buf_add(b, p, n);
+        strbuf_add(b, p, n);
         col += n;
         line_empty = false;
         p = q;
     }
-    buf_puts(b, "\r\n");
+    strbuf_puts(b, "\r\n");
     free(v);
 }
 
@@ -234,7 +189,7 @@ put_field(struct buf *b, const char *name, const char *value, bool keep_8bit)
  * with indent; a word longer than a line is broken hard before 998 octets.
  */
 static void
-put_text(struct buf *b, const char *indent, const char *text)
+put_text(struct strbuf *b, const char *indent, const char *text)
 {
     char *v = field_clean(text, true);
     const char *p = v;
@@ -248,30 +203,30 @@ put_text(struct buf *b, const char *indent, const char *text)
             q++;
         n = (size_t)(q - p);
         if (col > 0 && col + 1 + n > TEXT_WIDTH) {
-            buf_puts(b, "\r\n");
+            strbuf_puts(b, "\r\n");
             col = 0;
         }
         if (col == 0) {
-            buf_puts(b, indent);
+            strbuf_puts(b, indent);
             col = ind;
         } else {
-            buf_puts(b, " ");
+            strbuf_puts(b, " ");
             col++;
         }
         while (col + n > LINE_MAX_OCTETS) {
             size_t take = utf8_cut(p, LINE_MAX_OCTETS - col);
-            buf_add(b, p, take);
-            buf_puts(b, "\r\n");
-            buf_puts(b, indent);
+            strbuf_add(b, p, take);
+            strbuf_puts(b, "\r\n");
+            strbuf_puts(b, indent);
             col = ind;
             p += take;
             n -= take;
         }
-        buf_add(b, p, n);
+        strbuf_add(b, p, n);
         col += n;
         p = *q ? q + 1 : q;
     }
-    buf_puts(b, "\r\n");
+    strbuf_puts(b, "\r\n");
     free(v);
 }
 
@@ -282,14 +237,14 @@ put_text(struct buf *b, const char *indent, const char *text)
  * a header continuation.
  */
 static void
-put_content(struct buf *b, const char *s, size_t n)
+put_content(struct strbuf *b, const char *s, size_t n)
 {
     size_t i = 0, start = 0, col = 0;
 
     while (i < n) {
         if (s[i] == '\r' || s[i] == '\n') {
-            buf_add(b, s + start, i - start);
-            buf_puts(b, "\r\n");
+            strbuf_add(b, s + start, i - start);
+            strbuf_puts(b, "\r\n");
             i += (s[i] == '\r' && i + 1 < n && s[i + 1] == '\n') ? 2 : 1;
             start = i;
             col = 0;
@@ -297,8 +252,8 @@ put_content(struct buf *b, const char *s, size_t n)
         }
         if (col == LINE_MAX_OCTETS) {
             size_t take = utf8_cut(s + start, i - start);
-            buf_add(b, s + start, take);
-            buf_puts(b, "\r\n ");
+            strbuf_add(b, s + start, take);
+            strbuf_puts(b, "\r\n ");
             start += take;
             col = 1 + (i - start);
             continue;
@@ -306,7 +261,7 @@ put_content(struct buf *b, const char *s, size_t n)
         col++;
         i++;
     }
-    buf_add(b, s + start, i - start);
+    strbuf_add(b, s + start, i - start);
 }
 
 /* RFC 5322 3.3 date-time in UTC. Written by hand rather than strftime
@@ -441,7 +396,7 @@ after_type(const char *s)
 }
 
 static void
-put_rcpt_text(struct buf *b, enum dsn_kind kind, const struct dsn_rcpt *r)
+put_rcpt_text(struct strbuf *b, enum dsn_kind kind, const struct dsn_rcpt *r)
 {
     char date[64];
     char *s;
@@ -482,15 +437,15 @@ put_rcpt_text(struct buf *b, enum dsn_kind kind, const struct dsn_rcpt *r)
         put_text(b, "    ", s);
         free(s);
     }
-    buf_puts(b, "\r\n");
+    strbuf_puts(b, "\r\n");
 }
 
 /* The human-readable first part (RFC 6522 3: "any other text ... shall be
  * in the first body part"). */
 static void
-build_text(struct buf *b, enum dsn_kind kind, const char *reporting_mta, const struct envelope *env,
-           const struct dsn_rcpt *rcpts, size_t nrcpts, time_t retry_until, bool cut_for_size,
-           bool cut_binary, size_t max_attach)
+build_text(struct strbuf *b, enum dsn_kind kind, const char *reporting_mta,
+           const struct envelope *env, const struct dsn_rcpt *rcpts, size_t nrcpts,
+           time_t retry_until, bool cut_for_size, bool cut_binary, size_t max_attach)
 {
     char date[64];
     char *s;
@@ -510,7 +465,7 @@ build_text(struct buf *b, enum dsn_kind kind, const char *reporting_mta, const s
         put_text(b, "", "Your message has been delivered to these recipients or groups:");
         break;
     }
-    buf_puts(b, "\r\n");
+    strbuf_puts(b, "\r\n");
     for (size_t i = 0; i < nrcpts; i++)
         put_rcpt_text(b, kind, &rcpts[i]);
     if (kind == DSN_DELAY) {
@@ -526,7 +481,7 @@ build_text(struct buf *b, enum dsn_kind kind, const char *reporting_mta, const s
         }
         put_text(b, "", s);
         free(s);
-        buf_puts(b, "\r\n");
+        strbuf_puts(b, "\r\n");
     }
     rfc5322_date(env->received, date, sizeof(date));
     s = xasprintf("Generating server: %s. The message was received on %s (queue ID %s).",
@@ -548,7 +503,7 @@ build_text(struct buf *b, enum dsn_kind kind, const char *reporting_mta, const s
 
 /* The message/delivery-status part (RFC 3464 2). */
 static void
-build_status(struct buf *b, enum dsn_kind kind, const char *reporting_mta,
+build_status(struct strbuf *b, enum dsn_kind kind, const char *reporting_mta,
              const struct envelope *env, const struct dsn_rcpt *rcpts, size_t nrcpts,
              time_t retry_until, bool global)
 {
@@ -574,7 +529,7 @@ build_status(struct buf *b, enum dsn_kind kind, const char *reporting_mta,
     for (size_t i = 0; i < nrcpts; i++) {
         const struct dsn_rcpt *r = &rcpts[i];
 
-        buf_puts(b, "\r\n"); /* RFC 3464 2.1: a blank line before each block */
+        strbuf_puts(b, "\r\n"); /* RFC 3464 2.1: a blank line before each block */
         if (r->orcpt && *r->orcpt)
             put_field(b, "Original-Recipient", r->orcpt, global);
         /* RFC 6533 3: a non-ASCII address has the utf-8 address type */
@@ -634,7 +589,7 @@ dsn_build(enum dsn_kind kind, const char *reporting_mta, const char *postmaster_
           const struct envelope *env, const struct dsn_rcpt *rcpts, size_t nrcpts,
           const char *original_path, size_t max_attach, time_t now, time_t retry_until, size_t *len)
 {
-    struct buf out = {0}, text = {0}, status = {0}, orig = {0};
+    struct strbuf out = {0}, text = {0}, status = {0}, orig = {0};
     struct stat st;
     char *content, *subject, *msgid, *s, date[64], boundary[64], rnd[40];
     size_t clen = 0, hlen;
@@ -684,19 +639,19 @@ dsn_build(enum dsn_kind kind, const char *reporting_mta, const char *postmaster_
                cut_binary, max_attach);
     build_status(&status, kind, reporting_mta, env, rcpts, nrcpts, retry_until, global);
     put_content(&orig, content, headers_only ? hlen : clen);
-    if (orig.p == NULL)
-        buf_puts(&orig, "");
+    if (orig.s == NULL)
+        strbuf_puts(&orig, "");
     free(content);
-    text_8bit = has_8bit(text.p, text.len);
-    orig_8bit = has_8bit(orig.p, orig.len);
+    text_8bit = has_8bit(text.s, text.len);
+    orig_8bit = has_8bit(orig.s, orig.len);
 
     /* RFC 2046 5.1.1: the boundary must not occur in any part */
     do {
         random_hex(rnd, 16);
         snprintf(boundary, sizeof(boundary), "=_postern_dsn_%s", rnd);
-    } while (memmem(text.p, text.len, boundary, strlen(boundary)) ||
-             memmem(status.p, status.len, boundary, strlen(boundary)) ||
-             memmem(orig.p, orig.len, boundary, strlen(boundary)));
+    } while (memmem(text.s, text.len, boundary, strlen(boundary)) ||
+             memmem(status.s, status.len, boundary, strlen(boundary)) ||
+             memmem(orig.s, orig.len, boundary, strlen(boundary)));
 
     /* ---- header ---- */
     s = xasprintf("\"Mail Delivery System\" <%s>", postmaster_from);
@@ -727,47 +682,49 @@ dsn_build(enum dsn_kind kind, const char *reporting_mta, const char *postmaster_
         free(s);
     }
     put_field(&out, "Auto-Submitted", "auto-replied", false); /* RFC 3834 5 */
-    buf_puts(&out, "MIME-Version: 1.0\r\n");
+    strbuf_puts(&out, "MIME-Version: 1.0\r\n");
     /* RFC 6522 3: report-type names the subtype of the second part */
-    buf_printf(&out, "Content-Type: multipart/report; report-type=%s;\r\n\tboundary=\"%s\"\r\n",
-               global ? "global-delivery-status" : "delivery-status", boundary);
+    strbuf_printf(&out, "Content-Type: multipart/report; report-type=%s;\r\n\tboundary=\"%s\"\r\n",
+                  global ? "global-delivery-status" : "delivery-status", boundary);
     if (text_8bit || orig_8bit || global)
-        buf_puts(&out, "Content-Transfer-Encoding: 8bit\r\n"); /* RFC 2045 6.4 */
-    buf_puts(&out, "\r\nThis is a delivery status notification in MIME format.\r\n");
+        strbuf_puts(&out, "Content-Transfer-Encoding: 8bit\r\n"); /* RFC 2045 6.4 */
+    strbuf_puts(&out, "\r\nThis is a delivery status notification in MIME format.\r\n");
 
     /* ---- 1: text ---- */
-    buf_printf(&out, "\r\n--%s\r\n", boundary);
-    buf_printf(&out, "Content-Type: text/plain; charset=%s\r\n", text_8bit ? "utf-8" : "us-ascii");
-    buf_printf(&out, "Content-Transfer-Encoding: %s\r\n\r\n", text_8bit ? "8bit" : "7bit");
-    buf_add(&out, text.p, text.len);
+    strbuf_printf(&out, "\r\n--%s\r\n", boundary);
+    strbuf_printf(&out, "Content-Type: text/plain; charset=%s\r\n",
+                  text_8bit ? "utf-8" : "us-ascii");
+    strbuf_printf(&out, "Content-Transfer-Encoding: %s\r\n\r\n", text_8bit ? "8bit" : "7bit");
+    strbuf_add(&out, text.s, text.len);
 
     /* ---- 2: delivery status ---- */
-    buf_printf(&out, "\r\n--%s\r\n", boundary);
-    buf_printf(&out, "Content-Type: message/%s\r\n",
-               global ? "global-delivery-status" : "delivery-status");
+    strbuf_printf(&out, "\r\n--%s\r\n", boundary);
+    strbuf_printf(&out, "Content-Type: message/%s\r\n",
+                  global ? "global-delivery-status" : "delivery-status");
     if (global)
-        buf_puts(&out, "Content-Transfer-Encoding: 8bit\r\n");
-    buf_puts(&out, "\r\n");
-    buf_add(&out, status.p, status.len);
+        strbuf_puts(&out, "Content-Transfer-Encoding: 8bit\r\n");
+    strbuf_puts(&out, "\r\n");
+    strbuf_add(&out, status.s, status.len);
 
     /* ---- 3: the original ---- */
-    buf_printf(&out, "\r\n--%s\r\n", boundary);
+    strbuf_printf(&out, "\r\n--%s\r\n", boundary);
     if (headers_only)
-        buf_printf(&out, "Content-Type: %s\r\n",
-                   orig_global ? "message/global-headers" : "text/rfc822-headers");
+        strbuf_printf(&out, "Content-Type: %s\r\n",
+                      orig_global ? "message/global-headers" : "text/rfc822-headers");
     else
-        buf_printf(&out, "Content-Type: %s\r\n", orig_global ? "message/global" : "message/rfc822");
+        strbuf_printf(&out, "Content-Type: %s\r\n",
+                      orig_global ? "message/global" : "message/rfc822");
     /* RFC 2046 5.2.1: message/rfc822 allows only 7bit, 8bit or binary */
-    buf_printf(&out, "Content-Transfer-Encoding: %s\r\n", orig_8bit ? "8bit" : "7bit");
-    buf_puts(&out, "\r\n");
-    buf_add(&out, orig.p, orig.len);
-    buf_printf(&out, "\r\n--%s--\r\n", boundary);
+    strbuf_printf(&out, "Content-Transfer-Encoding: %s\r\n", orig_8bit ? "8bit" : "7bit");
+    strbuf_puts(&out, "\r\n");
+    strbuf_add(&out, orig.s, orig.len);
+    strbuf_printf(&out, "\r\n--%s--\r\n", boundary);
 
-    free(text.p);
-    free(status.p);
-    free(orig.p);
+    free(text.s);
+    free(status.s);
+    free(orig.s);
     free(subject);
     free(msgid);
     *len = out.len;
-    return out.p;
+    return out.s;
 }

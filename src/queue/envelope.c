@@ -12,6 +12,7 @@
  * one field is always one line.
  */
 #include "queue/envelope.h"
+#include "lib/strbuf.h"
 #include "lib/util.h"
 
 #include <ctype.h>
@@ -64,66 +65,42 @@ envelope_add_rcpt(struct envelope *env, const char *address, unsigned notify, co
     r->last_error = NULL;
 }
 
-/* A growable output string; the envelope is small, so simplicity wins. */
-struct sbuf {
-    char *p;
-    size_t len, cap;
-};
-
 static void
-sbuf_putc(struct sbuf *b, char c)
-{
-    if (b->len + 2 > b->cap) {
-        b->cap = b->cap ? b->cap * 2 : 512;
-        b->p = xrealloc(b->p, b->cap);
-    }
-    b->p[b->len++] = c;
-    b->p[b->len] = '\0';
-}
-
-static void
-sbuf_puts(struct sbuf *b, const char *s)
-{
-    while (*s)
-        sbuf_putc(b, *s++);
-}
-
-static void
-sbuf_escaped(struct sbuf *b, const char *s)
+sbuf_escaped(struct strbuf *b, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
 
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         if (c == '\\') {
-            sbuf_puts(b, "\\\\");
+            strbuf_puts(b, "\\\\");
         } else if (c == ' ') {
             /* spaces separate fields of a rcpt line */
-            sbuf_puts(b, "\\x20");
+            strbuf_puts(b, "\\x20");
         } else if (c < 0x20 || c == 0x7f) {
-            sbuf_putc(b, '\\');
-            sbuf_putc(b, 'x');
-            sbuf_putc(b, hex[c >> 4]);
-            sbuf_putc(b, hex[c & 15]);
+            strbuf_putc(b, '\\');
+            strbuf_putc(b, 'x');
+            strbuf_putc(b, hex[c >> 4]);
+            strbuf_putc(b, hex[c & 15]);
         } else {
-            sbuf_putc(b, (char)c);
+            strbuf_putc(b, (char)c);
         }
     }
 }
 
 static void
-sbuf_field(struct sbuf *b, const char *key, const char *value)
+sbuf_field(struct strbuf *b, const char *key, const char *value)
 {
     if (value == NULL)
         return;
-    sbuf_puts(b, key);
-    sbuf_puts(b, ": ");
+    strbuf_puts(b, key);
+    strbuf_puts(b, ": ");
     sbuf_escaped(b, value);
-    sbuf_putc(b, '\n');
+    strbuf_putc(b, '\n');
 }
 
 static void
-sbuf_number(struct sbuf *b, const char *key, uint64_t v)
+sbuf_number(struct strbuf *b, const char *key, uint64_t v)
 {
     char num[32];
 
@@ -136,7 +113,7 @@ static const char *const rcpt_status_names[] = {"ready", "delivered", "failed"};
 char *
 envelope_serialize(const struct envelope *env, size_t *len)
 {
-    struct sbuf b = {0};
+    struct strbuf b = {0};
     char num[32];
 
     sbuf_number(&b, "version", ENVELOPE_VERSION);
@@ -156,17 +133,17 @@ envelope_serialize(const struct envelope *env, size_t *len)
     sbuf_number(&b, "size", env->size);
     for (size_t i = 0; i < env->nrcpts; i++) {
         const struct envelope_rcpt *r = &env->rcpts[i];
-        sbuf_puts(&b, "rcpt: ");
-        sbuf_puts(&b, rcpt_status_names[r->status]);
+        strbuf_puts(&b, "rcpt: ");
+        strbuf_puts(&b, rcpt_status_names[r->status]);
         snprintf(num, sizeof(num), " %u ", r->notify);
-        sbuf_puts(&b, num);
+        strbuf_puts(&b, num);
         if (r->orcpt)
             sbuf_escaped(&b, r->orcpt);
         else
-            sbuf_putc(&b, '-');
-        sbuf_putc(&b, ' ');
+            strbuf_putc(&b, '-');
+        strbuf_putc(&b, ' ');
         sbuf_escaped(&b, r->address);
-        sbuf_putc(&b, '\n');
+        strbuf_putc(&b, '\n');
     }
     sbuf_number(&b, "attempts", env->attempts);
     sbuf_number(&b, "next-attempt", (uint64_t)env->next_attempt);
@@ -176,14 +153,14 @@ envelope_serialize(const struct envelope *env, size_t *len)
         if (env->rcpts[i].last_error == NULL)
             continue;
         snprintf(num, sizeof(num), "%zu ", i);
-        sbuf_puts(&b, "rcpt-error: ");
-        sbuf_puts(&b, num);
+        strbuf_puts(&b, "rcpt-error: ");
+        strbuf_puts(&b, num);
         sbuf_escaped(&b, env->rcpts[i].last_error);
-        sbuf_putc(&b, '\n');
+        strbuf_putc(&b, '\n');
     }
-    sbuf_puts(&b, "end\n");
+    strbuf_puts(&b, "end\n");
     *len = b.len;
-    return b.p;
+    return b.s;
 }
 
 /* Undoes sbuf_escaped in place; returns -1 on a malformed escape. */
