@@ -167,39 +167,22 @@ ps_value_free(struct ps_value *v)
 static struct ps_value *parse_expr(struct scan *sc);
 
 /* 'literal': '' stands for one quote. */
+/* The text of a quoted string as a value ('$null' stays a string). */
+static struct ps_value *
+quoted_string(struct strbuf *b)
+{
+    struct ps_value *v = value_new(PSV_STRING, strbuf_take(b));
+
+    v->quoted = true;
+    return v;
+}
+
 /* Reports an unterminated construct where it opened. */
 static void
 fail_open(struct scan *sc, size_t start, const char *what)
 {
     sc->pos = start;
     fail_incomplete(sc, what);
-}
-
-static struct ps_value *
-parse_single_quoted(struct scan *sc)
-{
-    struct strbuf b = {0};
-    size_t start = sc->pos;
-
-    sc->pos++;
-    for (;;) {
-        int c = peek(sc);
-        if (c == '\0') {
-            str_free_wiped(b.s);
-            fail_open(sc, start, "the string has no closing '");
-            return NULL;
-        }
-        sc->pos++;
-        if (c == '\'') {
-            if (peek(sc) != '\'')
-                break;
-            sc->pos++;
-        }
-        strbuf_putc(&b, (char)c);
-    }
-    struct ps_value *v = value_new(PSV_STRING, strbuf_take(&b));
-    v->quoted = true;
-    return v;
 }
 
 /* The character a backtick escape stands for (PowerShell's about_Special_
@@ -238,30 +221,34 @@ starts_variable(const struct scan *sc)
     return peek(sc) == '$' && (isalpha(n) || n == '_' || n == '{' || n == '(' || n == '?');
 }
 
-/* "expandable": backtick escapes, "" for one quote. Variables would be
- * expanded by PowerShell (to nothing, when unknown): refused, so that a
- * password with a '$' is not silently changed. */
+/* 'literal' ('' for one quote) or "expandable" (backtick escapes, "" for
+ * one quote). Variables in "..." would be expanded by PowerShell (to
+ * nothing, when unknown): refused, so that a password with a '$' is not
+ * silently changed. */
 static struct ps_value *
-parse_double_quoted(struct scan *sc)
+parse_quoted(struct scan *sc)
 {
     struct strbuf b = {0};
     size_t start = sc->pos;
+    char quote = sc->s[sc->pos];
+    bool expandable = quote == '"';
 
     sc->pos++;
     for (;;) {
         int c = peek(sc);
         if (c == '\0') {
             str_free_wiped(b.s);
-            fail_open(sc, start, "the string has no closing \"");
+            fail_open(sc, start,
+                      expandable ? "the string has no closing \"" : "the string has no closing '");
             return NULL;
         }
-        if (starts_variable(sc)) {
+        if (expandable && starts_variable(sc)) {
             str_free_wiped(b.s);
             fail(sc, "variables in \"...\" are not supported; use '...' for a literal $");
             return NULL;
         }
         sc->pos++;
-        if (c == '`') {
+        if (expandable && c == '`') {
             if (peek(sc) == '\0') {
                 str_free_wiped(b.s);
                 fail_open(sc, start, "the string has no closing \"");
@@ -274,16 +261,14 @@ parse_double_quoted(struct scan *sc)
                 fail(sc, "a NUL character (`0) cannot be part of a value");
                 return NULL;
             }
-        } else if (c == '"') {
-            if (peek(sc) != '"')
+        } else if (c == quote) {
+            if (peek(sc) != quote)
                 break;
             sc->pos++;
         }
         strbuf_putc(&b, (char)c);
     }
-    struct ps_value *v = value_new(PSV_STRING, strbuf_take(&b));
-    v->quoted = true;
-    return v;
+    return quoted_string(&b);
 }
 
 static bool
@@ -469,8 +454,7 @@ parse_hash(struct scan *sc)
             break;
         }
         if (peek(sc) == '\'' || peek(sc) == '"') {
-            struct ps_value *k =
-                peek(sc) == '\'' ? parse_single_quoted(sc) : parse_double_quoted(sc);
+            struct ps_value *k = parse_quoted(sc);
             if (k == NULL)
                 break;
             key.s = xstrdup(k->text);
@@ -537,10 +521,8 @@ parse_primary(struct scan *sc)
 {
     int c = peek(sc);
 
-    if (c == '\'')
-        return parse_single_quoted(sc);
-    if (c == '"')
-        return parse_double_quoted(sc);
+    if (c == '\'' || c == '"')
+        return parse_quoted(sc);
     if (c == '$')
         return parse_variable(sc);
     if (c == '@' && peek_at(sc, 1) == '(')
