@@ -2,7 +2,9 @@
  * test_param_help.c — unit tests for admin/param_help: every parameter of
  * every kind's table has a help text (plain ASCII, one or two sentences,
  * not overlong), there is no text for a parameter no table has, lookups
- * ignore case, and unknown kinds or parameters give NULL.
+ * ignore case, and unknown kinds or parameters give NULL; and every cmdlet
+ * of the table (admin/cmdlet.c) is declared for Get-Help
+ * (admin/cmdlet_help.c), and nothing else is.
  * Must never: depend on the wording of a text (only on its presence and
  * shape), or touch the file system.
  */
@@ -12,6 +14,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "admin/cmdlet.h"
+#include "admin/cmdlet_help.h"
 #include "admin/param_help.h"
 #include "config/config_param.h"
 
@@ -88,6 +92,23 @@ test_unknown_gives_null(void **state)
     assert_null(param_help("ReceiveConnector", "MaxMessage"));
 }
 
+static void
+test_every_cmdlet_is_declared(void **state)
+{
+    size_t nc, nh;
+    const struct cmdlet *c = cmdlet_table(&nc);
+    const struct cmdlet_help *h = cmdlet_help_all(&nh);
+
+    (void)state;
+    for (size_t i = 0; i < nc; i++)
+        if (cmdlet_help_find(c[i].name) == NULL)
+            fail_msg("%s: not declared in cmdlet_help.c", c[i].name);
+    for (size_t i = 0; i < nh; i++)
+        if (cmdlet_find(h[i].name) == NULL)
+            fail_msg("%s: declared, but no such cmdlet", h[i].name);
+    assert_int_equal(nc, nh);
+}
+
 int
 main(void)
 {
@@ -95,6 +116,7 @@ main(void)
         cmocka_unit_test(test_every_parameter_has_help),
         cmocka_unit_test(test_lookup_ignores_case),
         cmocka_unit_test(test_unknown_gives_null),
+        cmocka_unit_test(test_every_cmdlet_is_declared),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
