@@ -6,6 +6,7 @@
  * from config_param.c, not from here).
  */
 #include "admin/cmdlet_help.h"
+#include "admin/param_help.h"
 #include "lib/util.h"
 
 #include <stdio.h>
@@ -434,6 +435,18 @@ cmdlet_help_params(const struct cmdlet_help *h, size_t *n)
         for (size_t i = 0; i < sizeof(common_params) / sizeof(common_params[0]); i++)
             v[(*n)++] = (struct help_param_view){common_params[i].name, &common_params[i], NULL};
     return v;
+}
+
+const char *
+cmdlet_help_meaning(const struct cmdlet_help *h, const struct help_param_view *v)
+{
+    const char *text = NULL;
+
+    if (v->decl != NULL)
+        text = v->decl->help;
+    else if (v->conf != NULL)
+        text = param_help(config_kind(h->kind)->name, v->conf->name);
+    return text ? text : "";
 }
 
 const char *

@@ -57,6 +57,10 @@ const struct cmdlet_help *cmdlet_help_find(const char *name);
 /* All of them, in the cmdlet table's order. */
 const struct cmdlet_help *cmdlet_help_all(size_t *n);
 
+/* What a parameter of h means: its declaration's text, or param_help's
+ * for a configuration parameter ("" when there is none). */
+const char *cmdlet_help_meaning(const struct cmdlet_help *h, const struct help_param_view *v);
+
 /* Every parameter of h in order (its own, then the kind's, then WhatIf and
  * Confirm where they apply), malloc'd; *n their number. */
 struct help_param_view *cmdlet_help_params(const struct cmdlet_help *h, size_t *n);

@@ -7,7 +7,6 @@
  */
 #include "admin/cmdlet_help.h"
 #include "admin/cmdlet_object.h"
-#include "admin/param_help.h"
 #include "lib/util.h"
 
 #include <fnmatch.h>
@@ -158,8 +157,8 @@ print_param(FILE *out, const struct cmdlet_help *h, const struct help_param_view
         fprintf(out, "    -%s\n", v->name);
     else
         fprintf(out, "    -%s <%s>\n", v->name, view_type(v));
-    meaning = v->decl ? v->decl->help : param_help(config_kind(h->kind)->name, v->conf->name);
-    wrap(out, meaning ? meaning : "", 8);
+    meaning = cmdlet_help_meaning(h, v);
+    wrap(out, meaning, 8);
     if (v->conf != NULL) {
         print_values(out, v->conf);
         if (v->conf->def != NULL)

@@ -60,7 +60,7 @@ cmdlet_txn_begin(struct cmdlet_ctx *ctx, struct cmdlet_txn *t)
 {
     struct config *cur;
 
-    t->cfg = NULL;
+    t->cfg = t->before = NULL;
     t->path = conf_path(ctx);
     t->dirfd = open(ctx->instance_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (t->dirfd < 0) {

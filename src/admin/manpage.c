@@ -115,11 +115,8 @@ write_admin(FILE *out)
         para(out, all[i].synopsis);
         v = cmdlet_help_params(&all[i], &np);
         for (size_t j = 0; j < np; j++) {
-            const char *meaning = v[j].decl
-                                      ? v[j].decl->help
-                                      : param_help(config_kind(all[i].kind)->name, v[j].conf->name);
             fprintf(out, ".TP\n.B \\-%s\n", v[j].name);
-            para(out, meaning ? meaning : "");
+            para(out, cmdlet_help_meaning(&all[i], &v[j]));
             if (v[j].conf != NULL)
                 param_values(out, v[j].conf);
         }

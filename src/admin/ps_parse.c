@@ -137,6 +137,7 @@ value_new(enum ps_value_kind kind, char *text)
 static void
 value_add(struct ps_value *v, struct ps_value *item, char *key)
 {
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers, sized as such
     v->items = xrealloc(v->items, (v->nitems + 1) * sizeof(*v->items));
     if (v->kind == PSV_HASH) {
         v->keys = xrealloc(v->keys, (v->nitems + 1) * sizeof(*v->keys));
@@ -187,7 +188,7 @@ fail_open(struct scan *sc, size_t start, const char *what)
 
 /* The character a backtick escape stands for (PowerShell's about_Special_
  * Characters); any other character stands for itself. */
-static char
+static int
 backtick_char(int c)
 {
     switch (c) {
@@ -208,7 +209,7 @@ backtick_char(int c)
     case 'v':
         return '\v';
     default:
-        return (char)c;
+        return c;
     }
 }
 

@@ -355,9 +355,11 @@ bind_builtin(enum builtin kind, const char *name, const struct ps_command *cmd,
             rc = count_value(param_value(cmd, &i), &b->first, "First", err, errlen);
         } else if (kind == B_SELECT && param_is(e->name, "Last", 1)) {
             rc = count_value(param_value(cmd, &i), &b->last, "Last", err, errlen);
-        } else if (kind == B_FORMAT_TABLE &&
-                   (param_is(e->name, "AutoSize", 1) || param_is(e->name, "Wrap", 1))) {
-            /* columns are always as wide as their values: nothing is cut */
+        } else if ((kind == B_FORMAT_TABLE &&
+                    (param_is(e->name, "AutoSize", 1) || param_is(e->name, "Wrap", 1))) ||
+                   (kind == B_CSV && param_is(e->name, "NoTypeInformation", 1))) {
+            /* taken, with nothing to do: columns are always as wide as their
+             * values, and no #TYPE line is written (PowerShell 7's default) */
         } else if (kind == B_JSON && param_is(e->name, "Depth", 1)) {
             size_t depth;
             rc = count_value(param_value(cmd, &i), &depth, "Depth", err, errlen);
@@ -370,8 +372,6 @@ bind_builtin(enum builtin kind, const char *name, const struct ps_command *cmd,
                 free(b->path);
                 b->path = xstrdup(v->text);
             }
-        } else if (kind == B_CSV && param_is(e->name, "NoTypeInformation", 1)) {
-            /* PowerShell 7's default: no #TYPE line is written anyway */
         } else {
             snprintf(err, errlen, "%s: -%s is not supported", name, e->name);
             rc = -1;
