@@ -79,9 +79,9 @@ MUTANTS = [
      "if (ad->domain_type != DOMAIN_AUTHORITATIVE && has_routing_characters(to) && false &&",
      ["test_relay_matrix.py"]),
     ("anonymous submission needs the AnonymousUsers group",
-     "src/receive/session.c",
-     "if (s->auth_user == NULL && (groups & PERM_ANONYMOUS_USERS))",
-     "if (s->auth_user == NULL)",
+     "src/receive/rcvconn_select.c",
+     "if (!authenticated && (groups & PERM_ANONYMOUS_USERS))",
+     "if (!authenticated)",
      ["test_relay_matrix.py"]),
     # --- TLS requirement and AUTH before TLS ---
     ("RequireTLS refuses MAIL before STARTTLS",
