@@ -34,7 +34,6 @@ enum session_state {
     SS_QUIT,     /* closing once the output is flushed */
 };
 
-
 enum auth_step { AUTH_PLAIN_WAIT, AUTH_LOGIN_USER, AUTH_LOGIN_PASS };
 
 /* One mail transaction: created by MAIL, ended by its commit, RSET, a new
