@@ -22,6 +22,7 @@
 #include "net/dns.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "net/iprange.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -1034,4 +1035,22 @@ dns_free(struct dns *dns)
      * between network events, so this does not wait for slow servers. */
     ub_ctx_delete(dns->ctx);
     free(dns);
+}
+
+void
+dns_result_text(const struct dns_result *res, char *out, size_t outlen)
+{
+    size_t used = 0;
+    char addr[INET6_ADDRSTRLEN + 8];
+
+    snprintf(out, outlen, "%s", res->status == DNS_OK ? "no address" : res->error);
+    if (res->status != DNS_OK)
+        return;
+    for (size_t i = 0; i < res->nhosts; i++)
+        for (size_t j = 0; j < res->hosts[i].naddrs && used < outlen; j++) {
+            sockaddr_format_ip((const struct sockaddr *)&res->hosts[i].addrs[j], addr,
+                               sizeof(addr));
+            used += (size_t)snprintf(out + used, outlen - used, "%s%s[%s]", used ? ", " : "",
+                                     res->hosts[i].name, addr);
+        }
 }

@@ -73,6 +73,11 @@ struct dns_query *dns_resolve_host(struct dns *dns, const char *host, dns_cb *cb
 
 void dns_cancel(struct dns_query *q);
 
+/* What a lookup found, for a report: "mx.b.test[192.0.2.1],
+ * mx.b.test[2001:db8::1], ..." in the order they would be tried, or the
+ * error when it found nothing. */
+void dns_result_text(const struct dns_result *res, char *out, size_t outlen);
+
 /* Overall deadline of one query, MX and address lookups together:
  * libunbound retries on its own, and past this the answer is DNS_TEMPFAIL
  * ("DNS timeout after 30 s for ..."). */

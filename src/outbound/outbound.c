@@ -52,6 +52,26 @@ struct outbound {
 
 static void connect_next(struct outbound *o);
 
+/* For a probe: what a lookup found, or why it found nothing. */
+static void
+trace_resolved(struct outbound *o, const struct dns_result *res)
+{
+    const struct smtp_client_trace *t = o->env->trace;
+    char text[1024];
+
+    if (t == NULL || t->line == NULL)
+        return;
+    dns_result_text(res, text, sizeof(text));
+    t->line(t->arg, '*', text, res->status == DNS_OK ? "resolved" : "lookup failed");
+}
+
+static void
+trace_step(struct outbound *o, enum smtp_step step, const char *detail)
+{
+    if (o->env->trace && o->env->trace->step)
+        o->env->trace->step(o->env->trace->arg, step, detail);
+}
+
 static void
 outbound_free(struct outbound *o)
 {
@@ -206,6 +226,7 @@ on_resolved(void *arg, const struct dns_result *res)
     struct outbound *o = arg;
 
     o->dq = NULL;
+    trace_resolved(o, res);
     if (res->status == DNS_OK) {
         for (size_t i = 0; i < res->nhosts; i++)
             for (size_t j = 0; j < res->hosts[i].naddrs; j++)
@@ -243,8 +264,10 @@ resolve_next_host(struct outbound *o)
 {
     struct dns *dns = resolver(o);
 
-    if (dns)
+    if (dns) {
+        trace_step(o, SMTP_STEP_RESOLVE, o->p.hosts[o->next_host]);
         o->dq = dns_resolve_host(dns, o->p.hosts[o->next_host++], on_resolved, o);
+    }
 }
 
 /* A target that needs no DNS: an IP address or a Unix socket. */
@@ -279,8 +302,12 @@ start_resolve(struct outbound *o)
 
     switch (o->p.dest) {
     case ROUTE_DEST_MX:
-        if ((dns = resolver(o)) != NULL)
+        if ((dns = resolver(o)) != NULL) {
+            char what[300];
+            snprintf(what, sizeof(what), "MX of %s", o->p.hosts[0]);
+            trace_step(o, SMTP_STEP_RESOLVE, what);
             o->dq = dns_resolve_mx(dns, o->p.hosts[0], on_resolved, o);
+        }
         break;
     case ROUTE_DEST_HOSTS:
         if (o->p.nhosts == 0)
@@ -356,6 +383,8 @@ client_policy(struct outbound *o)
     o->cp.timeout = p->timeout;
     o->cp.plog = p->protocol_log ? o->env->plog : NULL;
     o->cp.connector = p->connector;
+    o->cp.trace = o->env->trace;
+    o->cp.rset_before_quit = o->env->trace != NULL;
     client_tls_context(o);
 }
 

@@ -67,6 +67,9 @@ struct outbound_env {
                        outbound_credential_cb *done, void *done_arg);
     void (*credential_cancel)(void *credential_arg, void *done_arg);
     void *credential_arg;
+    /* A probe (Test-SendConnector) watching each step, which also ends
+     * with RSET before QUIT; NULL for delivery. */
+    const struct smtp_client_trace *trace;
 };
 
 /* Starts a connection; p is copied. env must outlive the connection. */

@@ -54,29 +54,18 @@ enum client_state {
     CS_BODY,     /* sending content */
     CS_BODY_END, /* waiting for the final reply (or replies, LMTP) */
     CS_RSET,
+    CS_PROBE_RSET, /* a probe's RSET before QUIT */
     CS_QUIT,
     CS_REFUSED, /* a transaction refused locally, its report pending */
     CS_DEAD,
 };
 
 static const char *const client_state_names[] = {
-    "CONNECTING",
-    "BANNER",
-    "EHLO",
-    "HELO",
-    "STARTTLS",
-    "TLS",
-    "AUTH",
-    "AUTH_LOGIN_USER",
-    "AUTH_LOGIN_PASS",
-    "READY",
-    "TXN",
-    "BODY",
-    "BODY_END",
-    "RSET",
-    "QUIT",
-    "REFUSED",
-    "DEAD",
+    "CONNECTING",      "BANNER", "EHLO",       "HELO",
+    "STARTTLS",        "TLS",    "AUTH",       "AUTH_LOGIN_USER",
+    "AUTH_LOGIN_PASS", "READY",  "TXN",        "BODY",
+    "BODY_END",        "RSET",   "PROBE_RSET", "QUIT",
+    "REFUSED",         "DEAD",
 };
 
 enum cmd_kind { CMD_MAIL, CMD_RCPT, CMD_DATA };
@@ -147,6 +136,15 @@ client_log(struct smtp_client *c, char event, const char *data, const char *cont
     if (c->p->plog)
         protolog_write(c->p->plog, c->p->connector ? c->p->connector : "", c->id, c->log_seq++,
                        c->local, c->remote, event, data, context);
+    if (c->p->trace && c->p->trace->line)
+        c->p->trace->line(c->p->trace->arg, event, data, context);
+}
+
+static void
+client_step(struct smtp_client *c, enum smtp_step step, const char *detail)
+{
+    if (c->p->trace && c->p->trace->step)
+        c->p->trace->step(c->p->trace->arg, step, detail);
 }
 
 static void client_send(struct smtp_client *c, const char *fmt, ...)
@@ -290,6 +288,7 @@ static void
 client_send_ehlo(struct smtp_client *c)
 {
     c->ehlo_lines[0] = '\0';
+    client_step(c, SMTP_STEP_EHLO, c->tls_desc ? "again inside TLS" : c->peer);
     if (c->p->force_helo && !c->p->lmtp) {
         client_enter_state(c, CS_HELO);
         client_send(c, "HELO %s", c->p->ehlo_name);
@@ -306,6 +305,8 @@ static void client_after_tls_decision(struct smtp_client *c);
 static void
 client_after_ehlo(struct smtp_client *c)
 {
+    if (!c->tls_desc)
+        client_step(c, SMTP_STEP_STARTTLS, c->peer);
     if (!c->tls_desc && c->starttls && !c->p->ignore_starttls && c->p->tls_ctx) {
         client_enter_state(c, CS_STARTTLS);
         client_send(c, "STARTTLS");
@@ -351,6 +352,7 @@ static void
 client_after_tls_decision(struct smtp_client *c)
 {
     if (c->p->auth) {
+        client_step(c, SMTP_STEP_AUTH, c->p->auth_user);
         if (c->p->auth_require_tls && !c->tls_desc) {
             /* BasicAuthRequireTLS: the credentials never leave in clear */
             client_send(c, "QUIT");
@@ -362,6 +364,7 @@ client_after_tls_decision(struct smtp_client *c)
         client_auth_start(c);
         return;
     }
+    client_step(c, SMTP_STEP_READY, c->peer);
     client_enter_state(c, CS_READY);
     c->cb.ready(c, c->arg);
 }
@@ -422,6 +425,7 @@ client_start_tls(struct smtp_client *c)
      * the socket to a TLS bufferevent. */
     c->hs_ssl = ssl;
     c->hs_fd = fd;
+    client_step(c, SMTP_STEP_TLS, c->peer);
     client_enter_state(c, CS_TLS);
     c->hs = tls_handshake_start(c->base, fd, ssl, (int)c->p->timeout, client_tls_done, c);
     if (c->hs == NULL)
@@ -436,13 +440,17 @@ client_tls_established(struct smtp_client *c)
 
     c->tls_desc = xasprintf("version=%s cipher=%s", tls_ssl_version(ssl), tls_ssl_cipher(ssl));
     client_log(c, '*', c->tls_desc, "TLS negotiation succeeded");
+    if (c->p->trace && c->p->trace->tls)
+        c->p->trace->tls(c->p->trace->arg, ssl);
     if (c->p->tls_auth_level == TLSAUTH_CERTIFICATE_VALIDATION ||
         c->p->tls_auth_level == TLSAUTH_DOMAIN_VALIDATION || c->p->ntls_names > 0) {
         size_t nnames =
             c->p->tls_auth_level == TLSAUTH_CERTIFICATE_VALIDATION && c->p->ntls_names == 0
                 ? 0
                 : c->p->ntls_names;
-        enum tls_peer_status st = tls_peer_check(ssl, c->p->tls_names, nnames, why, sizeof(why));
+        enum tls_peer_status st;
+        client_step(c, SMTP_STEP_CERTIFICATE, c->peer);
+        st = tls_peer_check(ssl, c->p->tls_names, nnames, why, sizeof(why));
         if (st != TLS_PEER_OK) {
             client_log(c, '*', why, "TLS certificate check failed");
             client_send(c, "QUIT");
@@ -828,6 +836,7 @@ client_reply(struct smtp_client *c)
             return;
         }
         client_log(c, '*', c->p->auth_user, "authenticated");
+        client_step(c, SMTP_STEP_READY, c->peer);
         client_enter_state(c, CS_READY);
         c->cb.ready(c, c->arg);
         break;
@@ -869,6 +878,9 @@ client_reply(struct smtp_client *c)
         break;
     case CS_RSET:
         txn_report(c);
+        break;
+    case CS_PROBE_RSET:
+        smtp_client_quit(c);
         break;
     case CS_QUIT:
         client_close(c, code, false, "QUIT");
@@ -960,6 +972,7 @@ client_event_cb(struct bufferevent *bev, short what, void *arg)
         if (getsockname(bufferevent_getfd(bev), (struct sockaddr *)&ss, &sl) == 0)
             sockaddr_format((struct sockaddr *)&ss, c->local, sizeof(c->local));
         client_log(c, '+', NULL, NULL);
+        client_step(c, SMTP_STEP_GREETING, c->peer);
         client_enter_state(c, CS_BANNER);
         return;
     }
@@ -1006,6 +1019,7 @@ smtp_client_new(struct event_base *base, const struct sockaddr *addr,
     bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb, c);
     bufferevent_set_timeouts(c->bev, &tv, &tv);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    client_step(c, SMTP_STEP_CONNECT, c->peer);
     client_enter_state(c, CS_CONNECTING);
     if (bufferevent_socket_connect(c->bev, addr, (int)len) < 0) {
         /* reported from the loop so the caller never sees re-entrancy */
@@ -1020,6 +1034,11 @@ smtp_client_new(struct event_base *base, const struct sockaddr *addr,
 void
 smtp_client_quit(struct smtp_client *c)
 {
+    if (c->p->rset_before_quit && c->state == CS_READY) {
+        client_enter_state(c, CS_PROBE_RSET);
+        client_send(c, "RSET");
+        return;
+    }
     client_enter_state(c, CS_QUIT);
     client_send(c, "QUIT");
 }

@@ -26,7 +26,37 @@
 struct event_base;
 struct protolog;
 struct ssl_ctx_st;
+struct ssl_st;
 struct smtp_client;
+
+/* The steps of a connection, in the order they come. */
+enum smtp_step {
+    SMTP_STEP_RESOLVE, /* the next hop's addresses (outbound.c) */
+    SMTP_STEP_CONNECT,
+    SMTP_STEP_GREETING,
+    SMTP_STEP_EHLO,
+    SMTP_STEP_STARTTLS, /* whether to start TLS, and the STARTTLS command */
+    SMTP_STEP_TLS,      /* the handshake */
+    SMTP_STEP_CERTIFICATE,
+    SMTP_STEP_AUTH,
+    SMTP_STEP_READY, /* a transaction could be sent */
+};
+
+/*
+ * A watcher of a connection's progress: Test-SendConnector
+ * (admin/cmdlet_probe.c) reports each step and names the one that failed.
+ * Delivery has none. The callbacks must not call into the client.
+ */
+struct smtp_client_trace {
+    /* A step begins; detail says with what (the peer, a host name). */
+    void (*step)(void *arg, enum smtp_step step, const char *detail);
+    /* Each line in ('<') and out ('>') and each note ('*'), as the
+     * protocol log gets them: credentials already masked. */
+    void (*line)(void *arg, char event, const char *data, const char *context);
+    /* TLS is up, before the certificate is checked: ssl is readable. */
+    void (*tls)(void *arg, struct ssl_st *ssl);
+    void *arg;
+};
 
 struct smtp_client_policy {
     const char *ehlo_name; /* the connector's Fqdn */
@@ -44,10 +74,12 @@ struct smtp_client_policy {
     bool auth;                  /* AUTH with user/password */
     bool auth_require_tls;      /* never AUTH outside TLS */
     const char *auth_user, *auth_password;
-    bool auth_failure_temporary; /* ErrorPolicies DowngradeAuthFailures */
-    unsigned timeout;            /* inactivity timeout, seconds */
-    struct protolog *plog;       /* SmtpSend protocol log, or NULL */
-    const char *connector;       /* for the protocol log */
+    bool auth_failure_temporary;           /* ErrorPolicies DowngradeAuthFailures */
+    unsigned timeout;                      /* inactivity timeout, seconds */
+    struct protolog *plog;                 /* SmtpSend protocol log, or NULL */
+    const char *connector;                 /* for the protocol log */
+    const struct smtp_client_trace *trace; /* NULL: nobody watches */
+    bool rset_before_quit; /* a probe's ending: RSET shows the session still works */
 };
 
 /* The outcome of one recipient (or of the whole transaction). */
@@ -87,7 +119,7 @@ struct smtp_client *smtp_client_new(struct event_base *base, const struct sockad
  * client in every case. */
 void smtp_client_send(struct smtp_client *c, const struct smtp_transaction *t);
 
-/* QUIT and close; closed() follows. */
+/* QUIT (after RSET with rset_before_quit) and close; closed() follows. */
 void smtp_client_quit(struct smtp_client *c);
 
 /* Frees at once, without QUIT and without calling closed(). */

@@ -137,6 +137,7 @@ route_recipient(const struct config *cfg, const char *address, const char *domai
                 uint64_t message_size, struct route *out)
 {
     const struct accepted_domain *ad = domain[0] ? config_match_accepted_domain(cfg, domain) : NULL;
+    const struct send_connector *sc;
 
     memset(out, 0, sizeof(*out));
     /* <postmaster> without a domain (RFC 5321 4.5.1) is this host's */
@@ -169,20 +170,28 @@ route_recipient(const struct config *cfg, const char *address, const char *domai
         }
         return;
     }
-    out->connector = select_connector(cfg, domain, message_size);
-    if (out->connector == NULL) {
+    sc = select_connector(cfg, domain, message_size);
+    if (sc == NULL) {
         out->kind = ROUTE_UNREACHABLE;
         snprintf(out->next_hop, sizeof(out->next_hop), "%s", UNREACHABLE_QUEUE);
         return;
     }
-    out->domain_secure =
-        out->connector->domain_secure_enabled && config_send_domain_secure(cfg, domain);
-    if (out->connector->dns_routing_enabled || out->connector->nsmart_hosts == 0) {
+    route_via_connector(cfg, sc, domain, out);
+}
+
+void
+route_via_connector(const struct config *cfg, const struct send_connector *sc, const char *domain,
+                    struct route *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->connector = sc;
+    out->domain_secure = sc->domain_secure_enabled && config_send_domain_secure(cfg, domain);
+    if (sc->dns_routing_enabled || sc->nsmart_hosts == 0) {
         out->kind = ROUTE_DNS;
         snprintf(out->next_hop, sizeof(out->next_hop), "%s", domain);
     } else {
         out->kind = ROUTE_SMART_HOST;
         snprintf(out->next_hop, sizeof(out->next_hop), "%s",
-                 out->domain_secure ? domain : out->connector->name);
+                 out->domain_secure ? domain : sc->name);
     }
 }

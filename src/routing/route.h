@@ -49,6 +49,12 @@ struct route {
 void route_recipient(const struct config *cfg, const char *address, const char *domain,
                      uint64_t message_size, struct route *out);
 
+/* The route through Send connector sc for a recipient in domain, as
+ * route_recipient gives it once it has chosen sc (Test-SendConnector
+ * tests a connector that routing might not choose). */
+void route_via_connector(const struct config *cfg, const struct send_connector *sc,
+                         const char *domain, struct route *out);
+
 /* Why a Send connector was or was not chosen (Test-MailRoute). */
 enum route_verdict {
     RV_CHOSEN,

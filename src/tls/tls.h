@@ -183,6 +183,11 @@ enum tls_peer_status tls_peer_check(struct ssl_st *ssl, const char *const *names
                                     char *why, size_t whylen);
 const char *tls_peer_status_name(enum tls_peer_status st);
 
+/* The certificates the peer sent, leaf first, on one line for a report:
+ * "[0] CN=mx.b.test (issuer CN=Test CA; until 2027-12-05 10:00:00 UTC;
+ * thumbprint 3F9A...) [1] ..."; "none" without any. */
+void tls_peer_chain_text(struct ssl_st *ssl, char *out, size_t outlen);
+
 /* Text for an OpenSSL error code (as bufferevent_get_openssl_error gives). */
 const char *tls_error_text(unsigned long code, char *buf, size_t len);
 

@@ -439,6 +439,27 @@ tls_peer_check(struct ssl_st *ssl, const char *const *names, size_t nnames, char
     return TLS_PEER_NAME_MISMATCH;
 }
 
+void
+tls_peer_chain_text(struct ssl_st *ssl, char *out, size_t outlen)
+{
+    STACK_OF(X509) *chain = ssl ? SSL_get_peer_cert_chain(ssl) : NULL;
+    size_t used = 0;
+
+    strlcpy_p(out, "none", outlen);
+    for (int i = 0; chain != NULL && i < sk_X509_num(chain) && used < outlen; i++) {
+        X509 *x = sk_X509_value(chain, i);
+        char subject[DN_TEXT_MAX], issuer[DN_TEXT_MAX], until[64], thumb[THUMBPRINT_LEN + 1] = "?";
+
+        dn_text(X509_get_subject_name(x), subject, sizeof(subject));
+        dn_text(X509_get_issuer_name(x), issuer, sizeof(issuer));
+        asn1_time_text(X509_get0_notAfter(x), until, sizeof(until));
+        (void)tls_thumbprint_of(x, thumb);
+        used += (size_t)snprintf(out + used, outlen - used,
+                                 "%s[%d] %s (issuer %s; until %s; thumbprint %s)", i ? " " : "", i,
+                                 subject, issuer, until, thumb);
+    }
+}
+
 const char *
 tls_peer_status_name(enum tls_peer_status st)
 {
