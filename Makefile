@@ -19,7 +19,7 @@ PYTEST     ?= /usr/bin/python3 -m pytest
 # the end-to-end tests talk to.
 DEB_PACKAGES = gcc libc6-dev pkg-config meson ninja-build libssl-dev libevent-dev \
 	libunbound-dev libcrypt-dev libedit-dev libcmocka-dev openssl ca-certificates python3 python3-pytest \
-	swaks libnet-ssleay-perl postfix unbound dovecot-lmtpd clang-format \
+	swaks libnet-ssleay-perl postfix sasl2-bin libsasl2-modules unbound dovecot-lmtpd clang-format \
 	clang libclang-rt-dev testssl.sh libidn12 cppcheck clang-tidy valgrind man-db groff-base
 
 .PHONY: all deps build install uninstall asan run test unit e2e test-asan clean format crashtest fuzz mutants lint valgrind

@@ -59,6 +59,8 @@ static const struct cmdlet cmdlets[] = {
     {"Restart-Service", cmdlet_restart_service, NULL, false},
     {"Test-ReceiveConnector", cmdlet_test_receive_connector, NULL, false},
     {"Test-MailRoute", cmdlet_test_mail_route, NULL, false},
+    {"Test-SendConnector", cmdlet_test_send_connector, NULL, false},
+    {"Test-SmtpConnectivity", cmdlet_test_smtp_connectivity, NULL, false},
     {"Get-Help", cmdlet_get_help, NULL, false},
     {"Get-Command", cmdlet_get_command, NULL, false},
 };

@@ -13,6 +13,7 @@
  * routing/route.h, routing/route_policy.h).
  */
 #include "admin/cmdlet_object.h"
+#include "admin/probe.h"
 #include "lib/util.h"
 #include "net/iprange.h"
 #include "receive/rcvconn_select.h"
@@ -239,6 +240,25 @@ tls_text(const struct route_policy *p, char *buf, size_t len)
                p->client_cert_fqdn);
 }
 
+/* The next hop's addresses in the order delivery would try them, looked
+ * up now with the service's resolver settings. */
+static void
+print_addresses(struct cmdlet_ctx *ctx, const struct config *cfg, const struct route_policy *p)
+{
+    char text[1024], err[256];
+    struct probe_env *env;
+
+    if (p->dest != ROUTE_DEST_MX && p->dest != ROUTE_DEST_HOSTS)
+        return;
+    if ((env = probe_env_new(ctx->instance_dir, cfg, false, err, sizeof(err))) == NULL) {
+        fprintf(ctx->out, "%-18s : (no lookup: %s)\n", "Addresses", err);
+        return;
+    }
+    probe_resolve(env, p, text, sizeof(text));
+    fprintf(ctx->out, "%-18s : %s\n", "Addresses", text);
+    probe_env_free(env);
+}
+
 int
 cmdlet_test_mail_route(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
 {
@@ -334,6 +354,7 @@ cmdlet_test_mail_route(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
                        p.dest == ROUTE_DEST_MX ? "MX of " : "", p.hosts[i]);
             tls_text(&p, tls, sizeof(tls));
             fprintf(ctx->out, "%-18s : %s\n%-18s : {%s}\n", "NextHop", p.next_hop, "Hosts", hosts);
+            print_addresses(ctx, cfg, &p);
             if (p.dest != ROUTE_DEST_UNIX)
                 fprintf(ctx->out, "%-18s : %u\n", "Port", (unsigned)p.port);
             fprintf(ctx->out, "%-18s : %s\n", "Tls", tls);

@@ -183,6 +183,19 @@ static const struct help_param test_route[] = {
      "The message's size in bytes: connectors whose MaxMessageSize is smaller are skipped."},
     END,
 };
+static const struct help_param test_sc[] = {
+    {"Identity", "SendConnectorIdParameter", HP_MANDATORY | HP_POSITIONAL,
+     "The Send connector to test."},
+    {"Recipient", "SmtpAddress", 0,
+     "Test the next hop of this recipient's domain (default: the connector's first address "
+     "space that names a domain)."},
+    END,
+};
+static const struct help_param test_smtp[] = {
+    {"Identity", "ReceiveConnectorIdParameter", HP_POSITIONAL,
+     "Test only this Receive connector (default: every enabled one)."},
+    END,
+};
 static const struct help_param get_help[] = {
     {"Name", "String", HP_POSITIONAL, "The cmdlet, as Set-ReceiveConnector."},
     {"Examples", "SwitchParameter", HP_SWITCH, "Shows the examples only."},
@@ -269,6 +282,16 @@ static const char *const ex_test_rc[] = {
 static const char *const ex_test_route[] = {
     "Test-MailRoute -Recipient bob@contoso.com",
     "Test-MailRoute -Recipient bob@contoso.com | fl Route,Tls",
+    NULL,
+};
+static const char *const ex_test_sc[] = {
+    "Test-SendConnector \"To Contoso\"",
+    "Test-SendConnector \"To Contoso\" -Recipient bob@contoso.com | fl Peer,TlsVersion,Result",
+    NULL,
+};
+static const char *const ex_test_smtp[] = {
+    "Test-SmtpConnectivity",
+    "Test-SmtpConnectivity \"Default internet\" | ft ReceiveConnector,StartTls,Result",
     NULL,
 };
 static const char *const ex_help[] = {
@@ -370,6 +393,15 @@ static const struct cmdlet_help helps[] = {
           "Explains where mail for a recipient would go: the mailbox or the "
           "Send connector and why, the next hop, port, TLS and authentication.",
           test_route, ex_test_route),
+    OTHER("Test-SendConnector",
+          "Connects to a Send connector's next hop as delivery would: EHLO, STARTTLS, the "
+          "certificate checks and AUTH, then RSET and QUIT without sending mail; names the step "
+          "that fails.",
+          test_sc, ex_test_sc),
+    OTHER("Test-SmtpConnectivity",
+          "Connects to each binding of this server's Receive connectors as a client would: the "
+          "greeting, EHLO, STARTTLS and the certificate presented; names the step that fails.",
+          test_smtp, ex_test_smtp),
     OTHER("Get-Help", "Shows how to use a cmdlet.", get_help, ex_help),
     OTHER("Get-Command", "Lists the cmdlets.", get_command, ex_command),
 };

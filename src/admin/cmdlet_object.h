@@ -165,6 +165,8 @@ int cmdlet_restart_service(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
 /* cmdlet_explain.c: Test-ReceiveConnector */
 int cmdlet_test_receive_connector(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
 int cmdlet_test_mail_route(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
+int cmdlet_test_send_connector(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
+int cmdlet_test_smtp_connectivity(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
 
 /* cmdlet_help_show.c: Get-Help, Get-Command (declarations in cmdlet_help.h) */
 int cmdlet_get_help(struct cmdlet_ctx *ctx, struct cmdlet_args *a);

@@ -465,10 +465,13 @@ class Postfix(ProcessPeer):
 
     Accepts mail for `domain` into virtual Maildirs <vmail>/<domain>/<user>/
     for the users given; smtpd on 127.0.0.1:port with its own self-signed
-    certificate (smtpd_tls_security_level=may, TLS noted in Received:).
+    certificate (smtpd_tls_security_level=may, TLS noted in Received:), or
+    no STARTTLS at all with tls=False. sasl_users ({name: password}) turns
+    on AUTH PLAIN/LOGIN through Cyrus SASL with a sasldb of those users.
     """
 
-    def __init__(self, base, domain="peer.test", users=("user",), port=None):
+    def __init__(self, base, domain="peer.test", users=("user",), port=None, tls=True,
+                 sasl_users=None):
         import pwd
         self.dir = os.path.join(base, "postfix")
         self.etc = os.path.join(self.dir, "etc")
@@ -482,6 +485,8 @@ class Postfix(ProcessPeer):
         self.hostname = f"mx.{domain}"
         self.pw = pwd.getpwnam("postfix")
         self.master_pid = None
+        self.tls = tls
+        self.sasl_users = sasl_users or {}
 
     def postconf(self, *args):
         r = subprocess.run([POSTCONF, "-c", self.etc, *args], capture_output=True, text=True)
@@ -523,12 +528,14 @@ class Postfix(ProcessPeer):
             f"virtual_gid_maps=static:{self.pw.pw_gid}",
             f"smtpd_tls_cert_file={cert}",
             f"smtpd_tls_key_file={key}",
-            "smtpd_tls_security_level=may",
+            "smtpd_tls_security_level=" + ("may" if self.tls else "none"),
             "smtpd_tls_received_header=yes",
             "smtpd_tls_loglevel=1",
             f"maillog_file={self.maillog}",
             f"maillog_file_prefixes={self.dir}",
         )
+        if self.sasl_users:
+            self._sasl()
         # a private instance: no chroot (that would need a copy of /etc in the spool)
         self.postconf("-F", "*/*/chroot=n")
         self.postconf("-M", f"smtp/inet=127.0.0.1:{self.port} inet n - n - - smtpd")
@@ -542,6 +549,22 @@ class Postfix(ProcessPeer):
         self._read_pid()
         assert self.master_pid, "no master.pid"
         return self
+
+    def _sasl(self):
+        """Cyrus SASL for smtpd: its own smtpd.conf and sasldb, readable by postfix."""
+        sasl_dir = os.path.join(self.etc, "sasl")
+        os.makedirs(sasl_dir, exist_ok=True)
+        db = os.path.join(sasl_dir, "sasldb2")
+        for name, password in self.sasl_users.items():
+            subprocess.run(["saslpasswd2", "-f", db, "-c", "-p", "-u", self.domain, name],
+                           input=password, text=True, check=True, capture_output=True)
+        os.chown(db, self.pw.pw_uid, self.pw.pw_gid)
+        with open(os.path.join(sasl_dir, "smtpd.conf"), "w") as f:
+            f.write(f"pwcheck_method: auxprop\nauxprop_plugin: sasldb\n"
+                    f"mech_list: PLAIN LOGIN\nsasldb_path: {db}\n")
+        self.postconf("-e", "smtpd_sasl_auth_enable=yes", "smtpd_sasl_type=cyrus",
+                      "smtpd_sasl_path=smtpd", f"cyrus_sasl_config_path={sasl_dir}",
+                      f"smtpd_sasl_local_domain={self.domain}")
 
     def _read_pid(self):
         try:

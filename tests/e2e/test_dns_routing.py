@@ -193,3 +193,24 @@ def test_unreachable_queue(instances, dns):
     assert qid in a.queued_ids()
     assert not reports(a, "alice@a.test")
     assert not send_log(a)
+
+
+def test_explain_and_test_commands_resolve_mx_in_order(instances, dns):
+    """Test-MailRoute lists the addresses delivery would try, in MX order;
+    Test-SendConnector tries them as delivery does: 127.0.0.9 refuses, the
+    next MX answers, and the verdict is that mail would go."""
+    a, b = setup_pair(instances, dns)
+    r = a.get("Test-MailRoute", "-Recipient", "user@mx.test")[0]
+    assert r["Addresses"] == "mx1.mx.test[127.0.0.9], mx2.mx.test[127.0.0.1]", r
+    r = a.get("Test-MailRoute", "-Recipient", "user@nullmx.test")[0]
+    assert "null MX" in r["Addresses"], r
+    out = a.cmdlet("Test-SendConnector", "Internet", "-Recipient", "user@mx.test").stdout
+    recs = [x for x in out.split("\n\n") if x.strip()]
+    assert len(recs) == 2, out
+    assert re.search(r"Peer\s+: mx1\.mx\.test\[127\.0\.0\.9:\d+\]", recs[0]), out
+    assert re.search(r"Result\s+: Failed at Connect: connection to mx1\.mx\.test", recs[0]), out
+    assert re.search(r"Peer\s+: mx2\.mx\.test\[127\.0\.0\.1:\d+\]", recs[1]), out
+    assert re.search(r"Result\s+: Success", recs[1]), out
+    r = a.cmdlet("Test-SendConnector", "Internet", "-Recipient", "user@nosuch.test", check=False)
+    assert r.returncode == 1
+    assert "failed at Resolve: 550 5.1.2" in r.stderr, r.stderr

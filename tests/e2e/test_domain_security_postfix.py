@@ -118,6 +118,13 @@ def test_postern_sends_domain_secured_to_postfix(instances, certs, workdir):
         a = domain_instance(instances, certs, "a", certs.a)
         secure_connector(a, "ToB", "b.test", pf.port)
         a.cmdlet("Set-TransportConfig", "-TLSSendDomainSecureList", "b.test")
+        # "Test the connection" first, service stopped: Postfix demands
+        # our certificate (smtpd_tls_req_ccert) and we check its for b.test
+        probe = a.get("Test-SendConnector", "ToB", "-Recipient", "bob@b.test")[0]
+        assert probe["DomainSecure"] == "True", probe
+        assert probe["CertificateCheck"].startswith("passed: ") and "names b.test" in \
+            probe["CertificateCheck"], probe
+        assert probe["Result"].startswith("Success"), probe
         a.start()
         submit_auth(a, "alice@a.test", ["bob@b.test"],
                     message(subject="to postfix", sender="alice@a.test", to="bob@b.test"))
@@ -146,6 +153,9 @@ def test_postern_refuses_postfix_with_untrusted_certificate(instances, certs, wo
         a = domain_instance(instances, certs, "a", certs.a)
         secure_connector(a, "ToB", "b.test", pf.port)
         a.cmdlet("Set-TransportConfig", "-TLSSendDomainSecureList", "b.test")
+        r = a.cmdlet("Test-SendConnector", "ToB", "-Recipient", "bob@b.test", check=False)
+        assert r.returncode == 1, r.stdout
+        assert "failed at Certificate: " in r.stderr and "UntrustedRoot" in r.stderr, r.stderr
         a.start()
         submit_auth(a, "alice@a.test", ["bob@b.test"],
                     message(subject="to postfix", sender="alice@a.test", to="bob@b.test"))

@@ -16,6 +16,7 @@ import time
 import pytest
 
 from conftest import POSTERN, SANITIZER_MARKERS
+from peers import Unbound
 
 SEED_LINE = "Set-TransportConfig -TLSReceiveDomainSecureList contoso.com, contoso.net"
 
@@ -373,6 +374,78 @@ def test_error_action_continue_lets_a_script_go_on(inst):
     assert inst.get("Get-ReceiveConnector", "Partners")[0]["Comment"] == "after the failure"
 
 
+THREE_LINES = ("Get-AcceptedDomain\n"
+               "Set-ReceiveConnector Partners -MaxMessageSize lots\n"
+               "Set-ReceiveConnector Partners -Comment 'line 3 ran'\n")
+
+
+def comment(inst):
+    return inst.get("Get-ReceiveConnector", "Partners")[0].get("Comment")
+
+
+def test_a_script_stops_at_a_failing_line_without_error_action(inst):
+    r = inst.run_cli("shell", input=THREE_LINES, check=False)
+    assert r.returncode == 1
+    assert "line 2: Set-ReceiveConnector failed" in r.stderr
+    assert comment(inst) != "line 3 ran"
+
+
+@pytest.mark.parametrize("options", [
+    ["-ErrorAction", "Continue"], ["-ea", "Continue"], ["-ErrorAction:Continue"],
+    ["-erroraction", "continue"], ["-EA:CONTINUE"], ["-ErrorAction", "SilentlyContinue"],
+])
+def test_shell_error_action_continue_runs_every_line(inst, options):
+    r = inst.run_cli("shell", *options, input=THREE_LINES, check=False)
+    assert r.returncode == 1, r.stderr  # the script still says that something failed
+    assert "line 2: Set-ReceiveConnector failed" in r.stderr
+    assert comment(inst) == "line 3 ran"
+
+
+def test_shell_error_action_continue_goes_past_a_line_it_cannot_read(inst):
+    r = inst.run_cli("shell", "-ErrorAction", "Continue", check=False, input=(
+        "Get-AcceptedDomain\n"
+        "Set-ReceiveConnector Partners }\n"
+        "Set-ReceiveConnector Partners -MaxMessageSize lots\n"
+        "Set-ReceiveConnector Partners -Comment 'line 4 ran'\n"))
+    assert r.returncode == 2, r.stderr  # the first failure's status: a usage error
+    assert "line 2, column" in r.stderr
+    assert "line 3: Set-ReceiveConnector failed" in r.stderr
+    assert comment(inst) == "line 4 ran"
+
+
+@pytest.mark.parametrize("options", [[], ["-ErrorAction", "Continue"], ["-ea", "Stop"]])
+def test_a_script_that_succeeds_exits_0(inst, options):
+    r = inst.run_cli("shell", *options, check=False, input=(
+        "Get-AcceptedDomain\nSet-ReceiveConnector Partners -Comment 'all ran'\n"))
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ""
+    assert comment(inst) == "all ran"
+
+
+def test_shell_error_action_stop_is_the_default(inst):
+    r = inst.run_cli("shell", "-ErrorAction:Stop", input=THREE_LINES, check=False)
+    assert r.returncode == 1
+    assert "line 2: Set-ReceiveConnector failed" in r.stderr
+    assert comment(inst) != "line 3 ran"
+
+
+@pytest.mark.parametrize("options,says", [
+    (["-Verbose"], "unknown option '-Verbose'"),
+    (["Continue"], "unknown option 'Continue'"),
+    (["-ErrorAction"], "-ErrorAction needs a value"),
+    (["-ea:"], "-ea needs a value"),
+    (["-ErrorAction", "Inquire"], "-ErrorAction Inquire: not supported"),
+])
+def test_a_bad_shell_option_exits_2_and_runs_nothing(inst, options, says):
+    before = conf(inst)
+    r = inst.run_cli("shell", *options, check=False,
+                     input="Set-ReceiveConnector Partners -Comment 'ran'\n")
+    assert r.returncode == 2
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("postern: shell: ") and says in lines[0]
+    assert conf(inst) == before
+
+
 def test_test_receive_connector_explains_the_choice_the_service_makes(inst):
     local = f"{inst.host}:{inst.port}"
     inst.cmdlet("New-ReceiveConnector", "-Name", "Trusted host", "-Usage", "Custom", "-Bindings",
@@ -404,7 +477,17 @@ def test_test_receive_connector_explains_the_choice_the_service_makes(inst):
     assert b"trusted host" not in greeting("127.0.0.3")
 
 
-def test_test_mail_route_explains_connector_choice_and_policy(inst):
+@pytest.fixture
+def contoso_dns(workdir):
+    """contoso.com's MX on a loopback resolver: Test-MailRoute looks it up."""
+    zone = ["contoso.com. IN MX 10 mx1.contoso.com.", "mx1.contoso.com. IN A 127.0.0.5"]
+    with Unbound(workdir, zone, zones=(("contoso.com.", "static"), ("test.", "static"))) as ub:
+        yield ub
+
+
+def test_test_mail_route_explains_connector_choice_and_policy(inst, contoso_dns):
+    inst.cmdlet("Set-TransportConfig", "-ExternalDNSServers", contoso_dns.server,
+                "-UseExternalDNSServersEnabled", "$true")
     inst.cmdlet("New-AcceptedDomain", "a.test", "-DomainName", "a.test")
     inst.cmdlet("New-Mailbox", "-Name", "alice", "-PrimarySmtpAddress", "alice@a.test",
                 "-Password", "Secret-1234")
@@ -418,10 +501,12 @@ def test_test_mail_route_explains_connector_choice_and_policy(inst):
     assert "To Contoso: chosen (address space contoso.com" in r["Considered"]
     assert "Out: a more specific address space wins" in r["Considered"]
     assert r["Hosts"] == "{MX of contoso.com}" and r["Port"] == "25"
+    assert r["Addresses"] == "mx1.contoso.com[127.0.0.5]"
     assert r["Tls"].startswith("required") and "mutual TLS" in r["Tls"]
     assert r["CertificateNames"] == "{contoso.com}"
     r = inst.get("Test-MailRoute -Recipient x@other.org -Sender a@a.test")[0]
     assert r["Route"] == 'Send connector "Out" (smart hosts)' and r["Hosts"] == "{relay.isp.test}"
+    assert "relay.isp.test" in r["Addresses"] and "127." not in r["Addresses"]
     assert r["Tls"].startswith("opportunistic")
     # too big for Out: nothing takes it
     r = inst.get("Test-MailRoute -Recipient x@other.org -MessageSize 2000000")[0]
