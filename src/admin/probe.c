@@ -60,6 +60,20 @@ probe_step_name(enum smtp_step step)
                : "?";
 }
 
+/* Text from the peer (its greeting, replies, and the errors that quote
+ * them) is printed on the administrator's terminal and read back as
+ * records: control characters become '?', so that a hostile server can
+ * neither drive the terminal nor forge a line. */
+static void
+clean(char *dst, const char *src, size_t len)
+{
+    size_t i = 0;
+
+    for (; src && src[i] && i + 1 < len; i++)
+        dst[i] = (unsigned char)src[i] < 0x20 || src[i] == 0x7f ? '?' : src[i];
+    dst[i] = '\0';
+}
+
 static struct probe_attempt *
 current(struct probe *pr)
 {
@@ -79,7 +93,7 @@ on_step(void *arg, enum smtp_step step, const char *detail)
             xrealloc(pr->out->attempts, (pr->out->nattempts + 1) * sizeof(*pr->out->attempts));
         a = &pr->out->attempts[pr->out->nattempts++];
         memset(a, 0, sizeof(*a));
-        strlcpy_p(a->peer, detail ? detail : "", sizeof(a->peer));
+        clean(a->peer, detail, sizeof(a->peer));
     }
     pr->step = step;
     pr->stepped = true;
@@ -155,10 +169,15 @@ on_reply_line(struct probe *pr, struct probe_attempt *a, const char *line)
 }
 
 static void
-on_line(void *arg, char event, const char *data, const char *context)
+on_line(void *arg, char event, const char *raw_data, const char *raw_context)
 {
     struct probe *pr = arg;
     struct probe_attempt *a = current(pr);
+    char data_buf[1024], context_buf[1024];
+    const char *data = raw_data ? data_buf : NULL, *context = raw_context ? context_buf : NULL;
+
+    clean(data_buf, raw_data, sizeof(data_buf));
+    clean(context_buf, raw_context, sizeof(context_buf));
 
     if (event == '*' && context && strcmp(context, "resolved") == 0)
         append(pr->out->resolved, sizeof(pr->out->resolved), ", ", data);
@@ -234,8 +253,8 @@ ev_finished(void *arg, const struct outbound_end *end)
     pr->finished = true;
     pr->out->success = end->ever_ready;
     if (!end->ever_ready) {
-        strlcpy_p(pr->out->error, end->error[0] ? end->error : "no address to try",
-                  sizeof(pr->out->error));
+        clean(pr->out->error, end->error[0] ? end->error : "no address to try",
+              sizeof(pr->out->error));
         if (a != NULL)
             pr->out->failed_step = probe_step_name(a->step);
         else if (pr->stepped)

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from conftest import wait_for
-from peers import Postfix, relay_instance
+from peers import LoopbackServer, Postfix, relay_instance
 
 SASL_USER, SASL_PASSWORD = "relayuser", "Right-Pass-42"
 
@@ -199,3 +199,46 @@ def test_smtp_connectivity_of_own_receive_connectors(instances):
     assert rec["Result"].startswith("Success (RSET: 250 ")
     # no message was queued by the test
     assert a.queued_ids() == []
+
+
+class HostileServer(LoopbackServer):
+    """Greets and answers with terminal escapes, a bell and a stray CR; AUTH
+    refused with more of the same. Records the commands it was sent."""
+
+    def __init__(self):
+        super().__init__()
+        self.commands = []
+
+    def serve(self, conn):
+        f = conn.makefile("rb")
+        conn.sendall(b"220 evil.test \x1b]0;owned\x07\x1b[2J ESMTP\r\n")
+        for line in f:
+            cmd = line.strip().decode(errors="replace")
+            self.commands.append(cmd)
+            verb = cmd.split(" ")[0].upper()
+            if verb == "EHLO":
+                conn.sendall(b"250-evil.test\r\n250-AUTH PLAIN\x1b[31m\r\n250 8BITMIME\r\n")
+            elif verb == "AUTH":
+                conn.sendall(b"535 5.7.8 no\x1b[1A\rFAKE : line\r\n")
+            elif verb == "QUIT":
+                conn.sendall(b"221 bye\r\n")
+                return
+            else:
+                conn.sendall(b"250 ok\r\n")
+
+
+def test_a_hostile_peer_cannot_write_control_characters_to_the_terminal(instances):
+    with HostileServer() as evil:
+        a = relay_instance(instances, "a", evil.port, relay_domains=("peer.test",),
+                           connector=["-SmartHostAuthMechanism", "BasicAuth",
+                                      "-AuthenticationCredential", "u:secret-pw"], start=False)
+        r, recs = probe(a)
+    assert r.returncode == 1
+    out = r.stdout + r.stderr
+    assert not any(ch in out for ch in "\x1b\x07\r"), repr(out)
+    assert recs[0]["Greeting"] == "220 evil.test ?]0;owned??[2J ESMTP"
+    assert recs[0]["Result"].startswith("Failed at AUTH: ")
+    # the forged "FAKE : line" stayed inside the Result value
+    assert "FAKE" not in recs[0] and len(recs) == 1
+    # no mail: nothing after AUTH but QUIT
+    assert not any(c.upper().startswith(("MAIL", "RCPT", "DATA")) for c in evil.commands)
