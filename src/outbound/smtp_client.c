@@ -24,6 +24,8 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -438,7 +440,8 @@ client_tls_established(struct smtp_client *c)
     struct ssl_st *ssl = bufferevent_openssl_get_ssl(c->bev);
     char why[512];
 
-    c->tls_desc = xasprintf("version=%s cipher=%s", tls_ssl_version(ssl), tls_ssl_cipher(ssl));
+    c->tls_desc = xasprintf("version=%s cipher=%s group=%s", tls_ssl_version(ssl),
+                            tls_ssl_cipher(ssl), tls_ssl_group(ssl));
     client_log(c, '*', c->tls_desc, "TLS negotiation succeeded");
     if (c->p->trace && c->p->trace->tls)
         c->p->trace->tls(c->p->trace->arg, ssl);
@@ -969,6 +972,11 @@ client_event_cb(struct bufferevent *bev, short what, void *arg)
     if (what & BEV_EVENT_CONNECTED) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
+        int on = 1;
+
+        /* commands are whole lines written at once (accept_set.c says why);
+         * a Unix socket (LMTP) has no Nagle and refuses the option */
+        (void)setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
         if (getsockname(bufferevent_getfd(bev), (struct sockaddr *)&ss, &sl) == 0)
             sockaddr_format((struct sockaddr *)&ss, c->local, sizeof(c->local));
         client_log(c, '+', NULL, NULL);

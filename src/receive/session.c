@@ -584,7 +584,8 @@ session_tls_established(struct session *s)
 
     s->tls = true;
     free(s->tls_desc);
-    s->tls_desc = xasprintf("version=%s cipher=%s", tls_ssl_version(ssl), tls_ssl_cipher(ssl));
+    s->tls_desc = xasprintf("version=%s cipher=%s group=%s", tls_ssl_version(ssl),
+                            tls_ssl_cipher(ssl), tls_ssl_group(ssl));
     log_info("%016llx smtp tls connector=\"%s\" client=%s %s", (unsigned long long)s->id,
              s->rc->name, s->remote, s->tls_desc);
     session_log(s, '*', s->tls_desc, "TLS negotiation succeeded");

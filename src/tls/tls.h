@@ -136,6 +136,8 @@ void tls_ssl_free(struct ssl_st *ssl);
  * headers and logs; "none" for a NULL ssl. */
 const char *tls_ssl_version(const struct ssl_st *ssl);
 const char *tls_ssl_cipher(const struct ssl_st *ssl);
+/* The key exchange group ("x25519", "secp256r1", "ffdhe2048"), or "none". */
+const char *tls_ssl_group(struct ssl_st *ssl);
 
 /* The first queued OpenSSL error (the root cause) as text for logs, or
  * "unknown error"; clears this thread's error queue. */

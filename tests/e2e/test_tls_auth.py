@@ -1,5 +1,6 @@
 """STARTTLS (RFC 3207) and AUTH (RFC 4954) on Receive connectors."""
 import base64
+import re
 import os
 import smtplib
 import ssl
@@ -34,6 +35,8 @@ def test_starttls_each_version(server, version, name):
     head = server.queued_content(qid).split(b"\r\n\r\n")[0]
     assert b"with ESMTPS id" in head
     assert f"version={name}".encode() in head and b"cipher=" in head
+    # the key exchange group, as Postfix's "key-exchange X25519"
+    assert re.search(rb"group=(x25519|secp256r1|secp384r1|ffdhe\d+)", head, re.I), head
 
 
 def test_auth_not_offered_or_accepted_before_tls(server):
@@ -173,6 +176,19 @@ def test_openssl_s_client_starttls(server):
     out = r.stdout + r.stderr
     assert "CONNECTION ESTABLISHED" in out
     assert "mail.a.test" in out
+
+
+def test_one_tls13_session_ticket(server):
+    """OpenSSL's default is two tickets per TLS 1.3 session; an SMTP client
+    resumes with one at most, and each costs the server work (Postfix sends
+    one). openssl s_client -msg shows each NewSessionTicket it receives."""
+    r = subprocess.run(["openssl", "s_client", "-starttls", "smtp", "-connect",
+                        f"127.0.0.1:{server.port}", "-tls1_3", "-msg", "-ign_eof"],
+                       input="EHLO client.test\r\nQUIT\r\n", capture_output=True, text=True,
+                       timeout=30)
+    out = r.stdout + r.stderr
+    assert "221 " in out, out
+    assert out.count("NewSessionTicket") == 1, out
 
 
 def test_swaks_tls_auth_relay(server):
