@@ -190,10 +190,10 @@ on_line(void *arg, char event, const char *raw_data, const char *raw_context)
     else if (event == '>' && data && pr->step == SMTP_STEP_STARTTLS &&
              strcasecmp(data, "STARTTLS") == 0)
         strlcpy_p(a->starttls, "sent, no reply", sizeof(a->starttls));
-    else if (event == '*' && context && strncmp(context, "TLS certificate check", 21) == 0)
-        snprintf(a->check, sizeof(a->check), "%s: %s",
-                 strstr(context, "failed") ? "failed" : "passed", data ? data : "");
-    else if (event == '-' && context && !a->ready)
+    else if (event == '*' && context && strncmp(context, "TLS certificate check", 21) == 0) {
+        strlcpy_p(a->check, strstr(context, "failed") ? "failed: " : "passed: ", sizeof(a->check));
+        append(a->check, sizeof(a->check), "", data ? data : "");
+    } else if (event == '-' && context && !a->ready)
         strlcpy_p(a->error, context, sizeof(a->error));
 }
 
