@@ -2,12 +2,14 @@
 #   make         build build/postern
 #   make run     set up an instance in ./var on 127.0.0.1:2525 and run it in the foreground
 #   make test    unit and end-to-end tests, then again under ASan+UBSan
+#   make bench   postern against Postfix, every workload, one table (QUICK=1: a short look)
 # Every target first installs missing Debian packages (apt-get), so a fresh
 # Debian 12 machine needs nothing else.
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
+BENCH_BUILD ?= build-bench
 FUZZ_SECONDS ?= 30
 FUZZ_JOBS    ?= 1
 INSTANCE   ?= var
@@ -18,11 +20,11 @@ PYTEST     ?= /usr/bin/python3 -m pytest
 # Build and test dependencies: compiler and libraries, then the real peers
 # the end-to-end tests talk to.
 DEB_PACKAGES = gcc libc6-dev pkg-config meson ninja-build libssl-dev libevent-dev \
-	libunbound-dev libcrypt-dev libedit-dev libcmocka-dev openssl ca-certificates python3 python3-pytest \
+	libunbound-dev libcrypt-dev libedit-dev zlib1g-dev libcmocka-dev openssl ca-certificates python3 python3-pytest \
 	swaks libnet-ssleay-perl postfix sasl2-bin libsasl2-modules unbound dovecot-lmtpd clang-format \
 	clang libclang-rt-dev testssl.sh libidn12 cppcheck clang-tidy valgrind man-db groff-base
 
-.PHONY: all deps build install uninstall asan run test unit e2e test-asan clean format crashtest fuzz mutants lint valgrind
+.PHONY: all deps build install uninstall asan run test unit e2e test-asan clean format crashtest fuzz mutants lint valgrind bench
 
 all: build
 
@@ -132,6 +134,16 @@ ROUNDS ?= 50
 MUTANT_JOBS ?= 2
 crashtest: build
 	/usr/bin/python3 tests/crash/crashtest.py --rounds $(ROUNDS) $(if $(SEED),--seed $(SEED)) $(BUILD)/postern
+
+# bench/run.sh on an optimized build: postern against a private Postfix (accept,
+# relay, STARTTLS, latency, idle sessions, recovery), one table, also appended
+# to bench/RESULTS.md. Needs root. `make bench QUICK=1`: 1 run each, under 3 minutes.
+$(BENCH_BUILD)/build.ninja:
+	meson setup $(BENCH_BUILD) --buildtype=debugoptimized
+
+bench: deps $(BENCH_BUILD)/build.ninja
+	ninja -C $(BENCH_BUILD)
+	POSTERN_BIN=$(CURDIR)/$(BENCH_BUILD)/postern QUICK=$(if $(filter-out 0,$(QUICK)),1,0) bash bench/run.sh -w
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
