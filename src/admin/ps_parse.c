@@ -97,9 +97,9 @@ skip_space(struct scan *sc, bool newlines)
         int c = peek(sc);
         if (c == ' ' || c == '\t' || (newlines && (c == '\n' || c == '\r'))) {
             sc->pos++;
-        } else if (c == '`' &&
-                   (peek_at(sc, 1) == '\n' || (peek_at(sc, 1) == '\r' && peek_at(sc, 2) == '\n'))) {
-            sc->pos += peek_at(sc, 1) == '\r' ? 3 : 2;
+        } else if (c == '`' && (peek_at(sc, 1) == '\n' || peek_at(sc, 1) == '\r')) {
+            /* a line ends at LF, CR LF or CR (as at_statement_end has it) */
+            sc->pos += peek_at(sc, 1) == '\r' && peek_at(sc, 2) == '\n' ? 3 : 2;
             if (peek(sc) == '\0') {
                 fail_incomplete(sc, "the line continues after '`'");
                 return;
@@ -340,6 +340,10 @@ parse_bare_word(struct scan *sc)
             return NULL;
         }
         if (c == '`') {
+            /* `<line end> continues the line: it ends the word, as a blank
+             * would (skip_space takes it), and is never part of it */
+            if (peek_at(sc, 1) == '\n' || peek_at(sc, 1) == '\r')
+                break;
             sc->pos++;
             if (peek(sc) == '\0') {
                 free(b.s);

@@ -142,9 +142,14 @@ resolve_props(const struct ps_records *r, char *const *props, size_t nprops, siz
                 }
             }
         }
-        if (!found && !wild) { /* asked for by name: shown empty */
-            names = xrealloc(names, (*n + 1) * sizeof(*names));
-            names[(*n)++] = xstrdup(props[p]);
+        if (!found && !wild) { /* asked for by name: shown empty, once */
+            bool seen = false;
+            for (size_t k = 0; k < *n; k++)
+                seen = seen || str_ieq(names[k], props[p]);
+            if (!seen) {
+                names = xrealloc(names, (*n + 1) * sizeof(*names));
+                names[(*n)++] = xstrdup(props[p]);
+            }
         }
     }
     return names;
