@@ -3,7 +3,7 @@
  *   postern [-D DIR] setup [--fqdn NAME] [--bind IP:PORT ...]
  *   postern [-D DIR] run [--daemon]
  *   postern [-D DIR] reload
- *   postern [-D DIR] shell
+ *   postern [-D DIR] shell [-ErrorAction Continue]
  *   postern [-D DIR] <Cmdlet> [-Param value ...]
  * DIR defaults to $POSTERN_HOME, then /var/lib/postern.
  * Must never: run a cmdlet or the service on a half-parsed command line.
@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -39,7 +40,7 @@ usage(FILE *f)
     fprintf(f, "usage: postern [-D DIR] [-d] setup [--fqdn NAME] [--bind IP:PORT ...]\n"
                "       postern [-D DIR] [-d] run [--daemon]\n"
                "       postern [-D DIR] reload\n"
-               "       postern [-D DIR] shell\n"
+               "       postern [-D DIR] shell [-ErrorAction Continue|SilentlyContinue|Stop]\n"
                "       postern [-D DIR] <Cmdlet> [-Parameter value ...]\n"
                "DIR defaults to $POSTERN_HOME, then " DEFAULT_INSTANCE ".\n");
 }
@@ -114,6 +115,52 @@ cmd_reload(const char *dir)
     return 1;
 }
 
+/* The options of `shell`: -ErrorAction (alias -ea) Continue or
+ * SilentlyContinue (a script goes on after a failing line; the failure is
+ * still shown and sets the exit status) or Stop (the default), as
+ * "-ErrorAction X" or "-ErrorAction:X", case-insensitive. 0, or -1 after
+ * one line on stderr. */
+static int
+shell_options(int argc, char **argv, bool *keep_going)
+{
+    *keep_going = false;
+    for (int i = 0; i < argc; i++) {
+        const char *name = argv[i], *value = NULL, *colon = strchr(name, ':');
+        size_t len = colon ? (size_t)(colon - name) : strlen(name);
+
+        if (!((len == 12 && strncasecmp(name, "-ErrorAction", len) == 0) ||
+              (len == 3 && strncasecmp(name, "-ea", len) == 0))) {
+            fprintf(stderr,
+                    "postern: shell: unknown option '%s' (the shell takes only "
+                    "-ErrorAction Continue, SilentlyContinue or Stop)\n",
+                    name);
+            return -1;
+        }
+        if (colon != NULL)
+            value = colon + 1;
+        else if (i + 1 < argc)
+            value = argv[++i];
+        if (value != NULL && (str_ieq(value, "Continue") || str_ieq(value, "SilentlyContinue"))) {
+            *keep_going = true;
+        } else if (value != NULL && str_ieq(value, "Stop")) {
+            *keep_going = false;
+        } else if (value == NULL || *value == '\0') {
+            fprintf(stderr,
+                    "postern: shell: %.*s needs a value: Continue, SilentlyContinue or "
+                    "Stop\n",
+                    (int)len, name);
+            return -1;
+        } else {
+            fprintf(stderr,
+                    "postern: shell: %.*s %s: not supported (Continue, SilentlyContinue or "
+                    "Stop)\n",
+                    (int)len, name, value);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* The secrets taken out of argv, kept reachable until exit. */
 static char **hidden_secrets;
 
@@ -123,6 +170,7 @@ main(int argc, char **argv)
     const char *dir = getenv("POSTERN_HOME");
     char err[512];
     int i = 1;
+    bool keep_going = false;
 
     /* First of all: other users can read our command line */
     (void)secret_args_hide(argc, argv, &hidden_secrets);
@@ -158,6 +206,8 @@ main(int argc, char **argv)
     }
     if (strcmp(argv[i], "run") == 0)
         return cmd_run(dir, argc - i - 1, argv + i + 1);
+    if (strcmp(argv[i], "shell") == 0 && shell_options(argc - i - 1, argv + i + 1, &keep_going) < 0)
+        return 2;
     /* Everything else works on the instance with its owner's rights. */
     if (runas_owner_enter(dir, err, sizeof(err)) < 0) {
         fprintf(stderr, "postern: %s\n", err);
@@ -166,7 +216,7 @@ main(int argc, char **argv)
     if (strcmp(argv[i], "setup") == 0)
         return cmd_setup(dir, argc - i - 1, argv + i + 1);
     if (strcmp(argv[i], "shell") == 0)
-        return shell_run(dir);
+        return shell_run(dir, keep_going);
     if (strcmp(argv[i], "reload") == 0)
         return cmd_reload(dir);
     /* a cmdlet, or a whole command line given as one argument */

@@ -96,7 +96,8 @@ write_admin(FILE *out)
           ".SH SYNOPSIS\n"
           ".B postern\n[\\-D DIR] [\\-d] setup [\\-\\-fqdn NAME] [\\-\\-bind IP:PORT ...]\n.br\n"
           ".B postern\n[\\-D DIR] [\\-d] run [\\-\\-daemon]\n.br\n"
-          ".B postern\n[\\-D DIR] reload | shell\n.br\n"
+          ".B postern\n[\\-D DIR] reload\n.br\n"
+          ".B postern\n[\\-D DIR] shell [\\-ErrorAction Continue]\n.br\n"
           ".B postern\n[\\-D DIR] Cmdlet [\\-Parameter value ...] [| Cmdlet ...]\n"
           ".SH DESCRIPTION\n",
           out);
@@ -106,6 +107,12 @@ write_admin(FILE *out)
               "syntax (quoted as one argument or split into words by the shell), pipelines "
               "(Format-List, Format-Table, Select-Object, Where-Object, ConvertTo-Json, "
               "Export-Csv), -WhatIf and -Confirm; Get-Help Cmdlet explains each one.");
+    fputs(".PP\n", out);
+    para(out, "postern shell reads the same language from a terminal, or a script from standard "
+              "input: a script stops at its first failing line and names it, with the exit "
+              "status of that failure (1, or 2 for a usage error). With -ErrorAction Continue "
+              "(or SilentlyContinue; alias -ea, also -ErrorAction:Continue) it runs every line, "
+              "still naming each failing one, and exits with the status of the first failure.");
     fputs(".SH CMDLETS\n", out);
     for (size_t i = 0; i < n; i++) {
         struct help_param_view *v;

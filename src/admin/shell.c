@@ -115,7 +115,7 @@ read_statement(bool tty, const char *prompt, int *lineno, int *first_line)
 }
 
 int
-shell_run(const char *instance_dir)
+shell_run(const char *instance_dir, bool keep_going)
 {
     bool tty = isatty(STDIN_FILENO);
     struct ps_io io = {stdin, stdout, stderr};
@@ -154,19 +154,19 @@ shell_run(const char *instance_dir)
             else
                 fprintf(stderr, "line %d: %s\n", first, err);
             rc = CMDLET_USAGE;
-            stop = !tty;
+            stop = !tty && !keep_going;
         } else {
             /* statement lines count from the statement's first line */
             for (size_t i = 0; i < s.npipes; i++)
                 s.pipes[i].line += (unsigned)first - 1;
-            rc = ps_run_script(instance_dir, &s, &io, tty, !tty, &stop);
+            rc = ps_run_script(instance_dir, &s, &io, tty || keep_going, !tty, &stop);
             ps_script_free(&s);
         }
         str_free_wiped(text);
         if (rc != 0 && status == 0)
             status = rc;
         if (stop)
-            break; /* a script stops at its first failure */
+            break; /* a script stops at its first failure, unless keep_going */
         fflush(stdout);
     }
     if (tty) {
