@@ -12,7 +12,9 @@
 #    mailbox server (127.0.0.1:1) is down, so every message is committed to the
 #    queue and parked in Retry (accept-and-park, like Postfix's HOLD below); the
 #    per-source connection limit is off (Postfix exempts $mynetworks from its
-#    limits too). It is restarted with an empty queue before each run.
+#    limits too). Before each run it is stopped, the instance restored from a
+#    copy taken after set-up (an empty queue in fresh directories) and started.
+#    Its queue is counted by postern itself: Get-Queue's MessageCount, summed.
 #  * Postfix: a private instance: a copy of /etc/postfix in a temp dir with its
 #    own queue_directory/data_directory, smtpd on a free 127.0.0.1 port only, no
 #    chroot, mynetworks=127.0.0.0/8 and
@@ -30,18 +32,20 @@
 #                        [-o postern|postfix] [-M conn|reuse] [-p] [-R FILE]
 #   -p       pin: the MTA on CPU 1, smtp-source on CPU 0 (PERF-ANCHORS 3)
 #   -R FILE  also append the raw results (TSV) to FILE
-# Environment: POSTERN_BIN (default build/postern), SMTP_SOURCE.
+# Environment: POSTERN_BIN (default build/postern), SMTP_SOURCE, KEEP_WORK=1.
+# The set-up of both instances is bench/lib.sh's.
 # Needs root (postern drops to its service user; Postfix needs root to start).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BENCH_NAME=accept.sh
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 POSTERN=${POSTERN_BIN:-$ROOT/build/postern}
 SMTP_SOURCE=${SMTP_SOURCE:-/usr/sbin/smtp-source}
-CPU="/usr/bin/python3 $ROOT/bench/cpu.py"
 MSGS=10000 SESSIONS=20 SIZE=1024 RUNS=3 MTAS="postern postfix" MODES="conn reuse"
 PIN=0 RAW=""
 RUN_TIMEOUT=900
-PARK_LMTP=127.0.0.1:1
 
 while getopts "m:s:l:r:o:M:pR:h" opt; do
     case $opt in
@@ -57,129 +61,45 @@ while getopts "m:s:l:r:o:M:pR:h" opt; do
     esac
 done
 
-die() { echo "accept.sh: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "run as root"
 [ -x "$SMTP_SOURCE" ] || die "no smtp-source at $SMTP_SOURCE"
 case " $MTAS " in *" postern "*) [ -x "$POSTERN" ] || die "no postern binary at $POSTERN" ;; esac
 case " $MTAS " in *" postfix "*) command -v postfix >/dev/null || die "Postfix is not installed" ;; esac
 for m in $MODES; do case $m in conn|reuse) ;; *) die "mode $m: conn or reuse" ;; esac; done
 
-MTA_PIN=() SRC_PIN=()
+SRC_PIN=()
 if [ "$PIN" = 1 ]; then MTA_PIN=(taskset -c 1); SRC_PIN=(taskset -c 0); fi
 
-WORK=$(mktemp -d /tmp/postern-bench.XXXXXX)
-chmod 755 "$WORK" # the postern service user must reach its instance
+bench_workdir postern-bench
 RESULTS=$WORK/results.tsv
 : >"$RESULTS"
-PN=$WORK/postern PN_PORT="" POSTERN_PID=""
-PF=$WORK/postfix PF_PORT="" PF_STARTED=""
+PN=$WORK/postern PN_PORT="" PF_PORT=""
 SRC_PID=""
 
-# ---- postern ---------------------------------------------------------------
+# ---- postern (bench/lib.sh) ------------------------------------------------
 postern_setup() {
-    PN_PORT=$($CPU port)
-    local rc_name
-    rc_name=$("$POSTERN" -D "$PN" setup --fqdn mail.postern.test --bind "127.0.0.1:$PN_PORT" |
-        sed -n 's/^ *Receive connector "\(.*\)":.*/\1/p' | head -1)
-    [ -n "$rc_name" ] || die "postern setup named no receive connector"
-    # parked: the mailboxes of dst.test are on an LMTP server that is down (nothing
-    # listens on 127.0.0.1:1), so accepted messages wait in the queue, in Retry
-    "$POSTERN" -D "$PN" New-AcceptedDomain -Name dst.test -DomainName dst.test \
-        -LmtpServer "$PARK_LMTP" >/dev/null
-    "$POSTERN" -D "$PN" New-Mailbox -Name b -PrimarySmtpAddress b@dst.test \
-        -Password Bench-Secret-1 >/dev/null
-    "$POSTERN" -D "$PN" Set-ReceiveConnector "$rc_name" \
-        -MaxInboundConnectionPerSource unlimited >/dev/null
+    PN_PORT=$(free_port)
+    pn_setup "$POSTERN" "$PN" "$PN_PORT" mail.postern.test
+    pn_snapshot "$PN"
 }
-
-postern_start() {
-    local before i
-    before=$(grep -c "postern ready" "$WORK/postern.log" 2>/dev/null || true)
-    "${MTA_PIN[@]}" "$POSTERN" -D "$PN" run >>"$WORK/postern.log" 2>&1 &
-    POSTERN_PID=$!
-    for i in $(seq 100); do
-        [ "$(grep -c "postern ready" "$WORK/postern.log" || true)" -gt "${before:-0}" ] && return 0
-        kill -0 "$POSTERN_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    tail -20 "$WORK/postern.log" >&2
-    die "postern did not start"
-}
-
-postern_stop() {
-    [ -n "$POSTERN_PID" ] || return 0
-    kill -TERM "$POSTERN_PID" 2>/dev/null || true
-    wait "$POSTERN_PID" 2>/dev/null || true
-    POSTERN_PID=""
-}
-
-postern_count() { ls "$PN/queue/env" | grep -cE '^[0-9A-F]{16}$' || true; }
-
-postern_prepare() { # empty queue, fresh daemon
-    postern_stop
-    find "$PN/queue/env" "$PN/queue/data" -mindepth 1 -delete
+postern_start() { pn_start "$POSTERN" "$PN" "$WORK/postern.log"; }
+postern_count() { pn_count "$POSTERN" "$PN"; }
+postern_prepare() { # empty queue (the instance as set up), fresh daemon
+    pn_stop
+    pn_restore "$PN"
     postern_start
 }
 
-# ---- Postfix ---------------------------------------------------------------
-pfconf() { postconf -c "$PF/etc" "$@"; }
-
+# ---- Postfix (bench/lib.sh) ------------------------------------------------
 postfix_setup() {
-    PF_PORT=$($CPU port)
-    mkdir -p "$PF/etc" "$PF/queue" "$PF/data"
-    cp -a /etc/postfix/. "$PF/etc/"
-    rm -f "$PF/etc/makedefs.out" # a symlink out of the directory; informational only
-    chown postfix: "$PF/data"
-    pfconf -e "queue_directory = $PF/queue" "data_directory = $PF/data" \
-        "meta_directory = $PF/etc" \
-        "inet_interfaces = loopback-only" "inet_protocols = ipv4" \
-        "mynetworks = 127.0.0.0/8" "smtpd_relay_restrictions = permit_mynetworks, reject" \
-        "smtpd_data_restrictions = check_client_access static:HOLD" \
-        "smtpd_peername_lookup = no" "smtp_dns_support_level = disabled" \
-        "myhostname = bench.postfix.test" "mydestination =" "relayhost =" \
-        "alias_maps =" "alias_database =" "syslog_name = postfix-bench" \
-        "maillog_file = $WORK/postfix.log" "maillog_file_prefixes = $WORK" \
-        "smtpd_tls_security_level = none" "smtp_tls_security_level = none"
-    # smtpd on our port only (the copied smtp/inet service would be port 25); no chroot
-    pfconf -M# smtp/inet
-    pfconf -Me "127.0.0.1:$PF_PORT/inet = 127.0.0.1:$PF_PORT inet n - n - - smtpd"
-    pfconf -F '*/*/chroot = n'
+    PF_PORT=$(free_port)
+    pf_setup "$WORK/postfix" "myhostname = bench.postfix.test"
+    pf_add_smtpd "$PF_PORT" "${PF_HOLD[@]}"
 }
-
-postfix_master_pid() { awk '{print $1; exit}' "$PF/queue/pid/master.pid" 2>/dev/null; }
-
-postfix_start() {
-    local i
-    "${MTA_PIN[@]}" postfix -c "$PF/etc" start >>"$WORK/postfix-start.log" 2>&1 ||
-        { cat "$WORK/postfix-start.log" >&2; die "postfix start failed"; }
-    PF_STARTED=1
-    for i in $(seq 100); do
-        if /usr/bin/python3 -c "import socket,sys; s=socket.create_connection(('127.0.0.1',$PF_PORT),2); sys.exit(0 if s.recv(64).startswith(b'220') else 1)" 2>/dev/null; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    die "Postfix does not answer on 127.0.0.1:$PF_PORT"
-}
-
-postfix_stop() {
-    local pid i
-    [ -n "$PF_STARTED" ] || return 0
-    pid=$(postfix_master_pid || true)
-    postfix -c "$PF/etc" stop >/dev/null 2>&1 || true
-    for i in $(seq 100); do
-        [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    PF_STARTED=""
-}
-
-postfix_count() { find "$PF/queue/hold" -type f | wc -l; }
-
-postfix_prepare() {
-    postsuper -c "$PF/etc" -d ALL >/dev/null 2>&1 || true
-    [ "$(postfix_count)" = 0 ] || die "Postfix hold queue not empty after postsuper -d ALL"
-}
+postfix_start() { pf_start "$PF_PORT"; }
+postfix_master_pid() { pf_master_pid; }
+postfix_count() { pf_count_hold; }
+postfix_prepare() { pf_purge; }
 
 cleanup() {
     set +e
@@ -187,9 +107,7 @@ cleanup() {
         kill -TERM "$SRC_PID" 2>/dev/null
         wait "$SRC_PID" 2>/dev/null
     fi
-    postern_stop
-    postfix_stop
-    [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
+    bench_cleanup
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
@@ -198,7 +116,7 @@ trap 'exit 130' INT TERM HUP
 run_one() { # mta mode run
     local mta=$1 mode=$2 run=$3 port pid flag="" t0 t1 c0 c1 m0 m1 src rc=0 n status
     "${mta}_prepare"
-    if [ "$mta" = postern ]; then port=$PN_PORT pid=$POSTERN_PID; else port=$PF_PORT pid=$(postfix_master_pid); fi
+    if [ "$mta" = postern ]; then port=$PN_PORT pid=$PN_PID; else port=$PF_PORT pid=$(postfix_master_pid); fi
     [ "$mode" = reuse ] && flag=-d
     sync
     sleep 2
@@ -254,14 +172,13 @@ for run in $(seq "$RUNS"); do
         done
     done
 done
-postern_stop
-postfix_stop
+pn_stop
+pf_stop
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo
 echo "| MTA | load | runs (msg/s) | median msg/s | median MTA CPU ms/msg | median machine CPU ms/msg | other load (cores) |"
 echo "|---|---|---|---|---|---|---|"
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 for mta in $MTAS; do
     for mode in $MODES; do
         rows=$(awk -F'\t' -v a="$mta" -v b="$mode" '$1 == a && $2 == b && $12 == "ok"' "$RESULTS")
@@ -270,9 +187,9 @@ for mta in $MTAS; do
         others=$(awk -F'\t' -v a="$mta" -v b="$mode" '$1 == a && $2 == b { printf "%s%s", sep, $11; sep = " / " }' "$RESULTS")
         label="${SIZE} B, $([ "$mode" = reuse ] && echo "-d" || echo "connection per message")"
         printf "| %s | %s | %s | **%s** | %s | %s | %s |\n" "$mta" "$label" "$runs" \
-            "$(echo "$rows" | awk -F'\t' 'NF { printf "%.0f\n", $7 }' | median)" \
-            "$(echo "$rows" | awk -F'\t' 'NF { printf "%.3f\n", $8 }' | median)" \
-            "$(echo "$rows" | awk -F'\t' 'NF { printf "%.3f\n", $9 }' | median)" "$others"
+            "$(echo "$rows" | awk -F'\t' 'NF { printf "%.0f\n", $7 }' | median 2)" \
+            "$(echo "$rows" | awk -F'\t' 'NF { printf "%.3f\n", $8 }' | median 2)" \
+            "$(echo "$rows" | awk -F'\t' 'NF { printf "%.3f\n", $9 }' | median 2)" "$others"
         [ "$failed" = 0 ] || echo "  ($mta $mode: $failed failed run(s))" >&2
     done
 done

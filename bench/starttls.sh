@@ -52,13 +52,14 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BENCH_NAME=starttls.sh
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 POSTERN_A=${POSTERN_BIN:-$ROOT/build/postern}
 POSTERN_B=${POSTERN_BIN_B:-}
-CPU="/usr/bin/python3 $ROOT/bench/cpu.py"
 SESSIONS=3000 CONNS=20 SIZE=1024 RUNS=3 KEYS="rsa ec" TLSV=1.3 PIN=0 RAW="" WRITE=0
 MTAS="A${POSTERN_B:+ B} postfix"
 RUN_TIMEOUT=120
-PARK_LMTP=127.0.0.1:1
 FQDN=mail.bench.test
 COMMAND="${POSTERN_BIN:+POSTERN_BIN=$POSTERN_BIN }${POSTERN_BIN_B:+POSTERN_BIN_B=$POSTERN_BIN_B }bash bench/starttls.sh${*:+ $*}"
 
@@ -78,12 +79,11 @@ while getopts "n:c:l:r:k:o:s:pR:wh" opt; do
     esac
 done
 
-die() { echo "starttls.sh: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "run as root"
 for m in $MTAS; do
     case $m in
     A) [ -x "$POSTERN_A" ] || die "no postern binary at $POSTERN_A" ;;
-    B) [ -n "$POSTERN_B" ] && [ -x "$POSTERN_B" ] || die "MTA B needs POSTERN_BIN_B (an executable)" ;;
+    B) [ -x "${POSTERN_B:-/nonexistent}" ] || die "MTA B needs POSTERN_BIN_B (an executable)" ;;
     postfix) command -v postfix >/dev/null || die "Postfix is not installed" ;;
     *) die "MTA $m: A, B or postfix" ;;
     esac
@@ -91,15 +91,14 @@ done
 for k in $KEYS; do case $k in rsa|ec) ;; *) die "key $k: rsa or ec" ;; esac; done
 case $TLSV in 1.3|1.2|any|none) ;; *) die "-s $TLSV: 1.3, 1.2, any or none" ;; esac
 
-MTA_PIN=() CLI_PIN=()
+CLI_PIN=()
 if [ "$PIN" = 1 ]; then MTA_PIN=(taskset -c 1); CLI_PIN=(taskset -c 0); fi
 
-WORK=$(mktemp -d /tmp/postern-starttls.XXXXXX)
-chmod 755 "$WORK" # the postern service user must reach its instances
+bench_workdir postern-starttls
 RESULTS=$WORK/results.tsv
 REPORT=$WORK/report.md
 : >"$RESULTS"
-PN_PID="" PF_STARTED="" CLI_PID=""
+CLI_PID=""
 declare -A PN_PORT PF_PORT
 
 cleanup() {
@@ -108,9 +107,7 @@ cleanup() {
         kill -TERM "$CLI_PID" 2>/dev/null
         wait "$CLI_PID" 2>/dev/null
     fi
-    postern_stop
-    postfix_stop
-    [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
+    bench_cleanup
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
@@ -133,125 +130,43 @@ expected_key() { [ "$1" = rsa ] && echo RSA-2048 || echo EC-256; }
 postern_bin() { [ "$1" = A ] && echo "$POSTERN_A" || echo "$POSTERN_B"; }
 
 postern_setup() { # label key
-    local label=$1 k=$2 bin dir port out tp old t
+    local label=$1 k=$2 bin dir port
     bin=$(postern_bin "$label") dir=$WORK/pn-$label-$k
-    port=$($CPU port)
+    port=$(free_port)
     PN_PORT[$label-$k]=$port
-    "$bin" -D "$dir" setup --fqdn "$FQDN" --bind "127.0.0.1:$port" >"$WORK/setup-$label-$k.log" ||
-        die "postern $label setup failed (see $WORK/setup-$label-$k.log)"
-    old=$("$bin" -D "$dir" Get-ExchangeCertificate | sed -n 's/^Thumbprint *: *\([0-9A-F]\{40\}\)$/\1/p')
-    out=$("$bin" -D "$dir" Import-ExchangeCertificate -FileName "$WORK/keys/$k.bundle.pem") ||
-        die "postern $label: Import-ExchangeCertificate of the $k key failed"
-    tp=$(echo "$out" | sed -n 's/^Thumbprint *: *\([0-9A-F]\{40\}\)$/\1/p' | head -1)
-    [ -n "$tp" ] || die "postern $label: no thumbprint in: $out"
-    "$bin" -D "$dir" Enable-ExchangeCertificate -Thumbprint "$tp" -Services SMTP >/dev/null
-    for t in $old; do
-        [ "$t" = "$tp" ] || "$bin" -D "$dir" Remove-ExchangeCertificate -Thumbprint "$t" >/dev/null
-    done
-    "$bin" -D "$dir" New-AcceptedDomain -Name dst.test -DomainName dst.test \
-        -LmtpServer "$PARK_LMTP" >/dev/null
-    "$bin" -D "$dir" New-Mailbox -Name b -PrimarySmtpAddress b@dst.test \
-        -Password Bench-Secret-1 >/dev/null
-    "$bin" -D "$dir" Set-ReceiveConnector "Default mail" \
-        -MaxInboundConnectionPerSource unlimited >/dev/null
-    cp -a "$dir" "$dir.pristine"
+    pn_setup "$bin" "$dir" "$port" "$FQDN"
+    pn_use_cert "$bin" "$dir" "$WORK/keys/$k.bundle.pem"
+    pn_snapshot "$dir"
 }
 
-postern_start() { # label key
-    local label=$1 k=$2 bin dir log
-    bin=$(postern_bin "$label") dir=$WORK/pn-$label-$k log=$WORK/postern-$label-$k.log
-    rm -rf "$dir"
-    cp -a "$dir.pristine" "$dir"
+postern_start() { # label key: the instance as set up (empty queue), started
+    local dir=$WORK/pn-$1-$2 log=$WORK/postern-$1-$2.log
+    pn_restore "$dir"
     : >"$log"
-    "${MTA_PIN[@]}" "$bin" -D "$dir" run >>"$log" 2>&1 &
-    PN_PID=$!
-    for _ in $(seq 100); do
-        grep -q "postern ready" "$log" && return 0
-        kill -0 "$PN_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    tail -20 "$log" >&2
-    die "postern $label did not start"
+    pn_start "$(postern_bin "$1")" "$dir" "$log"
 }
+postern_stop() { pn_stop; }
+postern_count() { pn_count "$(postern_bin "$1")" "$WORK/pn-$1-$2"; } # label key
 
-postern_stop() {
-    [ -n "$PN_PID" ] || return 0
-    kill -TERM "$PN_PID" 2>/dev/null || true
-    wait "$PN_PID" 2>/dev/null || true
-    PN_PID=""
-}
-
-postern_count() { # label key: messages in the queue (daemon stopped), by postern itself
-    "$(postern_bin "$1")" -D "$WORK/pn-$1-$2" Get-Queue 2>/dev/null |
-        awk -F: '/^MessageCount/ { n += $2 } END { print n + 0 }'
-}
-
-# ---- Postfix ---------------------------------------------------------------
-PF=$WORK/postfix
-pfconf() { postconf -c "$PF/etc" "$@"; }
-
-postfix_setup() {
+# ---- Postfix (bench/lib.sh) ------------------------------------------------
+postfix_setup() { # one smtpd per key, on its own port, parking on hold
     local k protocols
     case $TLSV in 1.3) protocols=">=TLSv1.3" ;; 1.2) protocols="<=TLSv1.2" ;; *) protocols=">=TLSv1.2" ;; esac
-    mkdir -p "$PF/etc" "$PF/queue" "$PF/data"
-    cp -a /etc/postfix/. "$PF/etc/"
-    rm -f "$PF/etc/makedefs.out" # a symlink out of the directory; informational only
-    chown postfix: "$PF/data"
-    pfconf -e "queue_directory = $PF/queue" "data_directory = $PF/data" \
-        "meta_directory = $PF/etc" \
-        "inet_interfaces = loopback-only" "inet_protocols = ipv4" \
-        "mynetworks = 127.0.0.0/8" "smtpd_relay_restrictions = permit_mynetworks, reject" \
-        "smtpd_data_restrictions = check_client_access static:HOLD" \
-        "smtpd_peername_lookup = no" "smtp_dns_support_level = disabled" \
-        "myhostname = $FQDN" "mydestination =" "relayhost =" \
-        "alias_maps =" "alias_database =" "syslog_name = postfix-starttls-bench" \
-        "maillog_file = $WORK/postfix.log" "maillog_file_prefixes = $WORK" \
+    pf_setup "$WORK/postfix" "myhostname = $FQDN" "syslog_name = postfix-starttls-bench" \
         "smtpd_tls_security_level = may" "smtpd_tls_protocols = $protocols" \
         "smtpd_tls_session_cache_database =" "smtpd_tls_session_cache_timeout = 0" \
-        "tls_ssl_options = NO_TICKET" "smtpd_tls_loglevel = 0" \
-        "smtp_tls_security_level = none"
-    # smtpd on our ports only, one per key (the copied smtp/inet would be port 25); no chroot
-    pfconf -M# smtp/inet
+        "tls_ssl_options = NO_TICKET" "smtpd_tls_loglevel = 0"
     for k in $KEYS; do
-        PF_PORT[$k]=$($CPU port)
-        pfconf -Me "127.0.0.1:${PF_PORT[$k]}/inet = 127.0.0.1:${PF_PORT[$k]} inet n - n - - smtpd -o smtpd_tls_cert_file=$WORK/keys/$k.crt -o smtpd_tls_key_file=$WORK/keys/$k.key"
+        PF_PORT[$k]=$(free_port)
+        pf_add_smtpd "${PF_PORT[$k]}" "${PF_HOLD[@]}" -o "smtpd_tls_cert_file=$WORK/keys/$k.crt" \
+            -o "smtpd_tls_key_file=$WORK/keys/$k.key"
     done
-    pfconf -F '*/*/chroot = n'
 }
-
-postfix_master_pid() { awk '{print $1; exit}' "$PF/queue/pid/master.pid" 2>/dev/null; }
-
-postfix_start() { # key: waits for that service's greeting
-    local port=${PF_PORT[$1]}
-    "${MTA_PIN[@]}" postfix -c "$PF/etc" start >>"$WORK/postfix-start.log" 2>&1 ||
-        { cat "$WORK/postfix-start.log" >&2; die "postfix start failed"; }
-    PF_STARTED=1
-    for _ in $(seq 100); do
-        if /usr/bin/python3 -c "import socket,sys; s=socket.create_connection(('127.0.0.1',$port),2); sys.exit(0 if s.recv(64).startswith(b'220') else 1)" 2>/dev/null; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    die "Postfix does not answer on 127.0.0.1:$port"
-}
-
-postfix_stop() {
-    local pid
-    [ -n "$PF_STARTED" ] || return 0
-    pid=$(postfix_master_pid || true)
-    postfix -c "$PF/etc" stop >/dev/null 2>&1 || true
-    for _ in $(seq 100); do
-        [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    PF_STARTED=""
-}
-
-postfix_prepare() { # a fresh queue directory (postfix start makes its subdirectories)
-    find "$PF/queue" -mindepth 1 -delete
-}
-
-postfix_count() { find "$PF/queue/hold" -type f 2>/dev/null | wc -l; }
+postfix_master_pid() { pf_master_pid; }
+postfix_start() { pf_start "${PF_PORT[$1]}"; } # key
+postfix_stop() { pf_stop; }
+postfix_prepare() { pf_fresh_queue; }
+postfix_count() { pf_count_hold; }
 
 # ---- one run ---------------------------------------------------------------
 field() { echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
@@ -359,7 +274,6 @@ done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "# load average after: $LOAD_AFTER"
 
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 col() { # mta key column: the values of the ok runs
     awk -F'\t' -v a="$1" -v b="$2" -v c="$3" '$1 == a && $2 == b && $18 == "ok" { print $c }' "$RESULTS"
 }
@@ -384,24 +298,24 @@ keyname() { [ "$1" = rsa ] && echo "RSA-2048" || echo "ECDSA P-256"; }
     echo "| MTA | key | runs (sessions/s) | median sessions/s | vs Postfix | median MTA CPU ms/session | vs Postfix | session p50 / p99 ms | connect→handshake done p50 ms | TLS tickets/session | other load (cores) |"
     echo "|---|---|---|---|---|---|---|---|---|---|---|"
     for k in $KEYS; do
-        pf_rate=$(col postfix "$k" 8 | median) pf_cpu=$(col postfix "$k" 9 | median)
+        pf_rate=$(col postfix "$k" 8 | median 3) pf_cpu=$(col postfix "$k" 9 | median 3)
         for m in $MTAS; do
             runs=$(awk -F'\t' -v a="$m" -v b="$k" '$1 == a && $2 == b { printf "%s%s", sep, ($18 == "ok" ? sprintf("%.0f", $8) : "FAILED"); sep = " / " }' "$RESULTS")
             others=$(awk -F'\t' -v a="$m" -v b="$k" '$1 == a && $2 == b { printf "%s%s", sep, $12; sep = " / " }' "$RESULTS")
-            rate=$(col "$m" "$k" 8 | median) cpu=$(col "$m" "$k" 9 | median)
+            rate=$(col "$m" "$k" 8 | median 3) cpu=$(col "$m" "$k" 9 | median 3)
             if [ "$m" = postfix ]; then vr="-" vc="-"; else vr=$(ratio "$rate" "$pf_rate") vc=$(ratio "$cpu" "$pf_cpu"); fi
             printf "| %s | %s | %s | **%s** | %s | %s | %s | %s / %s | %s | %s | %s |\n" "$(label "$m")" \
                 "$(keyname "$k")" "$runs" "$(num "$rate" 0)" "$vr" \
                 "$(num "$cpu" 2)" "$vc" \
-                "$(col "$m" "$k" 13 | median)" "$(col "$m" "$k" 14 | median)" \
-                "$(col "$m" "$k" 15 | median)" "$(col "$m" "$k" 16 | median)" "$others"
+                "$(col "$m" "$k" 13 | median 3)" "$(col "$m" "$k" 14 | median 3)" \
+                "$(col "$m" "$k" 15 | median 3)" "$(col "$m" "$k" 16 | median 3)" "$others"
         done
     done
     if [[ " $MTAS " == *" A "* && " $MTAS " == *" B "* ]]; then
         echo
         for k in $KEYS; do
-            echo "B against A, $(keyname "$k"): sessions/s $(ratio "$(col B "$k" 8 | median)" "$(col A "$k" 8 | median)")," \
-                "MTA CPU per session $(ratio "$(col B "$k" 9 | median)" "$(col A "$k" 9 | median)")."
+            echo "B against A, $(keyname "$k"): sessions/s $(ratio "$(col B "$k" 8 | median 3)" "$(col A "$k" 8 | median 3)")," \
+                "MTA CPU per session $(ratio "$(col B "$k" 9 | median 3)" "$(col A "$k" 9 | median 3)")."
         done
     fi
     fails=$(awk -F'\t' '$18 != "ok"' "$RESULTS" | wc -l)

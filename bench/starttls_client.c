@@ -18,11 +18,15 @@
  *
  * Build: cc -O2 -std=c11 -Wall -Wextra -Werror bench/starttls_client.c \
  *            $(pkg-config --cflags --libs openssl) -o starttls_client
- * Usage: starttls_client [-c CONNS] [-n SESSIONS] [-l BYTES] [-s 1.3|1.2|any|none]
- *                        [-t SECONDS] [-f FROM] [-r RCPT] HOST:PORT
+ * Usage: starttls_client [-c CONNS] [-n SESSIONS] [-l BYTES]
+ *                        [-s 1.3|1.2|any|none|direct] [-t SECONDS] [-f FROM]
+ *                        [-r RCPT] HOST:PORT
  *   -s 1.3  TLS 1.3 only (default); 1.2: TLS 1.2 only; any: what the server
  *           picks; none: no STARTTLS at all (clear text, to compare with
- *           smtp-source)
+ *           smtp-source); direct: no SMTP at all, a TLS 1.3 handshake right
+ *           after connect, then close_notify and close (a "session" is one
+ *           handshake: the handshake rate of a TLS server that does not speak
+ *           SMTP, such as openssl s_server, as a ceiling)
  *   -l      size of the message (header and body, CRLF line ends) before the
  *           final "."
  *   -t      a session that takes longer fails (default 30 s)
@@ -84,6 +88,7 @@ static struct {
     const char *from, *rcpt, *helo;
     int tls_min, tls_max; /* 0/0 with tls_none */
     bool tls_none;
+    bool direct; /* -s direct: handshake at once, no SMTP */
     double timeout;
     struct addrinfo *addr;
     SSL_CTX *ctx;
@@ -340,6 +345,20 @@ on_reply(struct conn *c, int code)
     return 0;
 }
 
+/* -s direct: the TLS handshake starts right after connect (the next drive()
+ * call runs it); false when it cannot. */
+static bool
+start_direct(struct conn *c)
+{
+    if ((c->ssl = SSL_new(opt.ctx)) == NULL || SSL_set_fd(c->ssl, c->fd) != 1) {
+        fail(c, "SSL_new failed");
+        return false;
+    }
+    SSL_set_connect_state(c->ssl);
+    c->step = S_HANDSHAKE;
+    return true;
+}
+
 /* Runs the session as far as it goes without waiting. 1 done, 0 waiting
  * (events set), -1 failed. */
 static int
@@ -357,7 +376,10 @@ drive(struct conn *c, short *events)
                 fail(c, "%s", strerror(err ? err : errno));
                 return -1;
             }
-            c->step = S_GREETING;
+            if (opt.direct && !start_direct(c))
+                return -1;
+            if (!opt.direct)
+                c->step = S_GREETING;
             continue;
         }
         if (c->step == S_HANDSHAKE) {
@@ -367,6 +389,8 @@ drive(struct conn *c, short *events)
             if (SSL_session_reused(c->ssl))
                 stats.resumed++;
             note_tls(c);
+            if (opt.direct)
+                return 1;
             send_cmd(c, S_EHLO2, "EHLO %s\r\n", opt.helo);
             continue;
         }
@@ -412,8 +436,12 @@ conn_start(struct conn *c, short *events)
      * server's */
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (connect(c->fd, opt.addr->ai_addr, opt.addr->ai_addrlen) == 0) {
-        c->step = S_GREETING;
-        *events = POLLIN;
+        if (opt.direct && !start_direct(c)) {
+            conn_close(c);
+            return false;
+        }
+        c->step = opt.direct ? S_HANDSHAKE : S_GREETING;
+        *events = opt.direct ? POLLOUT : POLLIN;
     } else if (errno == EINPROGRESS) {
         *events = POLLOUT;
     } else {
@@ -509,7 +537,7 @@ static void
 usage(void)
 {
     fprintf(stderr, "usage: starttls_client [-c CONNS] [-n SESSIONS] [-l BYTES] "
-                    "[-s 1.3|1.2|any|none] [-t SECONDS] [-f FROM] [-r RCPT] HOST:PORT\n");
+                    "[-s 1.3|1.2|any|none|direct] [-t SECONDS] [-f FROM] [-r RCPT] HOST:PORT\n");
     exit(2);
 }
 
@@ -546,7 +574,9 @@ setup_tls(const char *version)
         opt.tls_none = true;
         return;
     }
-    if (strcmp(version, "1.3") == 0)
+    if (strcmp(version, "direct") == 0)
+        opt.direct = true;
+    if (strcmp(version, "1.3") == 0 || opt.direct)
         opt.tls_min = opt.tls_max = TLS1_3_VERSION;
     else if (strcmp(version, "1.2") == 0)
         opt.tls_min = opt.tls_max = TLS1_2_VERSION;
