@@ -16,6 +16,7 @@
 
 #include <event2/event.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -189,23 +190,41 @@ item_free(struct ditem *it)
 }
 
 /* Adds recipient rcpt of m to q, in the item of m if it has one. */
+/* Recipient rcpt of m joins q: with m's other recipients there, else in a
+ * new item at the end. A message's recipients are routed in one go
+ * (route_message; a reload first drops every item not in flight), so the
+ * item that may take more of them can only be the last one: no walk over
+ * a queue that may hold 100,000 messages. */
 static void
 queue_add_rcpt(struct dqueue *q, struct dmsg *m, size_t rcpt)
 {
-    struct ditem *it, **tail = &q->items;
+    struct ditem *it = q->tail;
 
-    for (it = q->items; it; it = it->next) {
-        if (it->m == m && !it->in_flight)
-            break;
-        tail = &it->next;
-    }
-    if (it == NULL) {
+    if (it == NULL || it->m != m || it->in_flight) {
         it = xcalloc(1, sizeof(*it));
         it->m = m;
-        *tail = it;
+        if (q->tail)
+            q->tail->next = it;
+        else
+            q->items = it;
+        q->tail = it;
     }
     it->rcpt = xrealloc(it->rcpt, (it->nrcpt + 1) * sizeof(size_t));
     it->rcpt[it->nrcpt++] = rcpt;
+}
+
+/* Takes *pp, an item of q, off the list (the caller frees it); the tail
+ * moves back to the item whose next pp is when *pp was the last. */
+static struct ditem *
+queue_unlink(struct dqueue *q, struct ditem **pp)
+{
+    struct ditem *it = *pp;
+
+    *pp = it->next;
+    if (q->tail == it)
+        q->tail =
+            pp == &q->items ? NULL : (struct ditem *)((char *)pp - offsetof(struct ditem, next));
+    return it;
 }
 
 static void
@@ -213,7 +232,7 @@ queue_remove_item(struct dqueue *q, struct ditem *it)
 {
     for (struct ditem **pp = &q->items; *pp; pp = &(*pp)->next) {
         if (*pp == it) {
-            *pp = it->next;
+            (void)queue_unlink(q, pp);
             return;
         }
     }
@@ -550,8 +569,7 @@ deliver_reconfigure(struct deliver *d)
                 pp = &it->next;
                 continue;
             }
-            *pp = it->next;
-            item_free(it);
+            item_free(queue_unlink(q, pp));
         }
     }
     for (struct dmsg *m = d->msgs; m; m = m->next)
@@ -589,8 +607,7 @@ deliver_fail_waiting(struct deliver *d, struct dmsg *m, const char *status_text,
                          last ? "; last error: " : "", last ? last : "");
                 n++;
             }
-            *pp = it->next;
-            item_free(it);
+            item_free(queue_unlink(q, pp));
         }
     }
     if (n == 0)

@@ -50,6 +50,7 @@ struct dqueue {
     char *lmtp_server;
     bool domain_secure; /* mutual TLS with the partner domain next_hop */
     struct ditem *items;
+    struct ditem *tail; /* the last of items: appending is O(1) */
     unsigned connections;
     bool suspended;
     unsigned failures; /* consecutive connection failures */
