@@ -24,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #define HEAD 32
 #define NFIELDS 9
@@ -82,6 +84,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct dsn_rcpt r = {0};
     enum dsn_kind kind;
     char *out;
+    int orig_fd;
 
     memcpy(head, data, size < HEAD ? size : HEAD);
     s = fuzz_cstr(data + (size < HEAD ? size : HEAD), size < HEAD ? 0 : size - HEAD);
@@ -106,9 +109,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     r.last_attempt = (time_t)u64_at(head + 16);
     envelope_add_rcpt(env, r.address, 0, r.orcpt);
 
-    out = dsn_build(kind, "mail.example.test", "postmaster@example.test", env, &r, 1,
-                    fuzz_memfile(0, f[8], orig_len), attach[head[4] % 4], 1764358200,
-                    (time_t)u64_at(head + 24), &out_len);
+    orig_fd = open(fuzz_memfile(0, f[8], orig_len), O_RDONLY | O_CLOEXEC);
+    FUZZ_CHECK(orig_fd >= 0);
+    out = dsn_build(kind, "mail.example.test", "postmaster@example.test", env, &r, 1, orig_fd,
+                    attach[head[4] % 4], 1764358200, (time_t)u64_at(head + 24), &out_len);
+    close(orig_fd);
     FUZZ_CHECK(out != NULL);
     check_report(out, out_len, env->smtputf8);
     free(out);

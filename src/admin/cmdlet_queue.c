@@ -27,10 +27,9 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #define SUBMISSION_QUEUE "Submission"
-/* Only the header section is read for Subject and Message-ID. */
-#define HEADER_READ_MAX (64 * 1024)
 
 struct message_listing {
     struct cmdlet_ctx *ctx;
@@ -56,7 +55,7 @@ instance_settings(struct cmdlet_ctx *ctx, char *server, size_t len, uint64_t *ex
 }
 
 static void
-list_message(const char *id, const struct envelope *env, const char *data_path, void *arg)
+list_message(const char *id, const struct envelope *env, struct queue_reader *r, void *arg)
 {
     struct message_listing *l = arg;
     struct message_view view = {
@@ -70,15 +69,20 @@ list_message(const char *id, const struct envelope *env, const char *data_path, 
     };
     char *headers = NULL, *subject = NULL, *msgid = NULL;
     size_t hlen = 0;
+    int fd;
 
     l->count++;
     if (l->only_id && strcasecmp(l->only_id, id) != 0)
         return;
     if (l->shown++)
         fputc('\n', l->ctx->out);
-    if (env != NULL && (headers = header_section_read(data_path, HEADER_READ_MAX, &hlen)) != NULL) {
-        view.subject = subject = header_field_get(headers, hlen, "Subject");
-        view.message_id = msgid = header_field_get(headers, hlen, "Message-ID");
+    /* only the header section is read, for Subject and Message-ID */
+    if (env != NULL && (fd = queue_reader_content(r, id, HEADER_SECTION_READ)) >= 0) {
+        if ((headers = header_section_read(fd, HEADER_SECTION_MAX, &hlen)) != NULL) {
+            view.subject = subject = header_field_get(headers, hlen, "Subject");
+            view.message_id = msgid = header_field_get(headers, hlen, "Message-ID");
+        }
+        close(fd);
     }
     message_show(l->ctx->out, &view);
     free(subject);
@@ -153,7 +157,7 @@ cmdlet_get_message(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
 }
 
 static void
-count_message(const char *id, const struct envelope *env, const char *data_path, void *arg)
+count_message(const char *id, const struct envelope *env, struct queue_reader *r, void *arg)
 {
     (*(size_t *)arg)++;
 }

@@ -12,6 +12,7 @@
 #include "lib/util.h"
 #include "logs/msgtrack.h"
 #include "queue/queue.h"
+#include "smtp/header_read.h"
 #include "smtp/smtp_parse.h"
 
 #include <event2/event.h>
@@ -21,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 /* The scheduler looks at every queue this often even when nothing happens:
  * retry times, expiry and delay notices are checked on this beat. */
@@ -56,30 +58,28 @@ deliver_kick(struct deliver *d)
 
 /* Subject and Message-ID for the tracking log, read once per message. */
 static void
-dmsg_read_headers(struct dmsg *m)
+dmsg_read_headers(struct deliver *d, struct dmsg *m)
 {
-    FILE *f;
-    char line[1024];
+    int fd;
+    char *h;
+    size_t n;
 
     if (m->message_id || m->subject)
         return;
-    if ((f = fopen(m->data_path, "r")) == NULL)
+    if ((fd = queue_content_head_fd(d->env.queue, m->env->id, HEADER_SECTION_READ)) < 0)
         return;
-    while (fgets(line, sizeof(line), f) && line[0] != '\r' && line[0] != '\n') {
-        line[strcspn(line, "\r\n")] = '\0';
-        if (m->message_id == NULL && strncasecmp(line, "Message-ID:", 11) == 0)
-            m->message_id = xstrdup(str_trim(line + 11));
-        else if (m->subject == NULL && strncasecmp(line, "Subject:", 8) == 0)
-            m->subject = xstrdup(str_trim(line + 8));
+    if ((h = header_section_read(fd, HEADER_SECTION_MAX, &n)) != NULL) {
+        m->message_id = header_field_get(h, n, "Message-ID");
+        m->subject = header_field_get(h, n, "Subject");
+        free(h);
     }
-    fclose(f);
+    close(fd);
 }
 
 static void
 dmsg_free(struct dmsg *m)
 {
     envelope_free(m->env);
-    free(m->data_path);
     free(m->message_id);
     free(m->subject);
     free(m);
@@ -126,7 +126,7 @@ track(struct deliver *d, struct dmsg *m, const char *event, const char *source, 
         snprintf(info, sizeof(info), "DomainSecured=%s", m->env->domain_secured);
         ev.message_info = info;
     }
-    dmsg_read_headers(m);
+    dmsg_read_headers(d, m);
     ev.message_id = m->message_id;
     ev.subject = m->subject;
     msgtrack_write(d->env.track, &ev);
@@ -536,7 +536,6 @@ dmsg_add(struct deliver *d, struct envelope *env)
 
     m->env = env;
     m->d = d;
-    m->data_path = xasprintf("%s/queue/data/%s", d->env.instance_dir, env->id);
     m->next = d->msgs;
     if (m->next)
         m->next->prev = m;
@@ -724,7 +723,7 @@ deliver_tick_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-load_one(const char *id, const struct envelope *env, const char *data_path, void *arg)
+load_one(const char *id, const struct envelope *env, struct queue_reader *r, void *arg)
 {
     struct deliver *d = arg;
     char err[256];
@@ -758,7 +757,7 @@ deliver_new(const struct deliver_env *env)
     d->tick = event_new(env->base, -1, EV_PERSIST, deliver_tick_cb, d);
     d->kick = event_new(env->base, -1, 0, deliver_tick_cb, d);
     event_add(d->tick, &beat);
-    queue_scan(dir, load_one, d);
+    queue_load(env->queue, load_one, d);
     free(dir);
     if (d->nmsgs)
         log_info("delivery: %zu message(s) to deliver", d->nmsgs);

@@ -14,6 +14,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 /* Exchange's External/InternalDsnMaxMessageAttachSize default. */
@@ -92,8 +93,16 @@ deliver_send_dsn(struct deliver *d, struct dmsg *m, enum dsn_kind kind,
         rcpts[i].diagnostic = diag[i];
         rcpts[i].last_attempt = now;
     }
-    text = dsn_build(kind, fqdn, postmaster, m->env, rcpts, nres, m->data_path, DSN_MAX_ATTACH, now,
-                     m->env->received + (time_t)cfg->transport.message_expiration_timeout, &len);
+    {
+        int fd = queue_content_fd(d->env.queue, m->env->id);
+        text = fd < 0
+                   ? NULL
+                   : dsn_build(kind, fqdn, postmaster, m->env, rcpts, nres, fd, DSN_MAX_ATTACH, now,
+                               m->env->received + (time_t)cfg->transport.message_expiration_timeout,
+                               &len);
+        if (fd >= 0)
+            close(fd);
+    }
     free(postmaster);
     if (text == NULL) {
         log_warnx("queue: cannot build the report about %s", m->env->id);

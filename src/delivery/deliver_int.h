@@ -22,7 +22,6 @@ struct dqueue;
 struct dmsg {
     struct dmsg *prev, *next;
     struct envelope *env;
-    char *data_path;
     char *message_id; /* Message-ID header, for the tracking log */
     char *subject;
     unsigned in_flight; /* items of this message being delivered */

@@ -9,10 +9,14 @@
 #include "delivery/maildir.h"
 #include "lib/util.h"
 #include "lib/workq.h"
+#include "queue/queue.h"
+
+#include <errno.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct local_job {
     struct deliver *d;
@@ -20,7 +24,8 @@ struct local_job {
     struct ditem *it;
     char **maildir; /* per recipient */
     char **key;     /* per recipient */
-    char *data_path;
+    int content_fd; /* -1 when it could not be read (content_errno) */
+    int content_errno;
     char *return_path;
     char **delivered_to;
     struct drcpt_result *res;
@@ -37,7 +42,11 @@ local_work(void *arg)
         char err[400];
         r->rcpt = j->it->rcpt[i];
         r->relay = "Maildir";
-        if (maildir_deliver(j->maildir[i], j->key[i], j->data_path, j->return_path,
+        if (j->content_fd < 0)
+            snprintf(err, sizeof(err), "cannot read the queued message: %s",
+                     strerror(j->content_errno));
+        if (j->content_fd >= 0 &&
+            maildir_deliver(j->maildir[i], j->key[i], j->content_fd, j->return_path,
                             j->delivered_to[i], &temporary, err, sizeof(err)) == 0) {
             r->code = 250;
             snprintf(r->text, sizeof(r->text), "250 2.0.0 delivered to %s", j->maildir[i]);
@@ -68,7 +77,8 @@ local_done(void *arg)
     free(j->maildir);
     free(j->key);
     free(j->delivered_to);
-    free(j->data_path);
+    if (j->content_fd >= 0)
+        close(j->content_fd);
     free(j->return_path);
     free(j->res);
     free(j);
@@ -117,7 +127,8 @@ deliver_local_start(struct deliver *d, struct dqueue *q)
         j->key[i] = xasprintf("%s.%zu", it->m->env->id, it->rcpt[i]);
         j->delivered_to[i] = xstrdup(it->m->env->rcpts[it->rcpt[i]].address);
     }
-    j->data_path = xstrdup(it->m->data_path);
+    j->content_fd = queue_content_fd(d->env.queue, it->m->env->id);
+    j->content_errno = errno;
     j->return_path = xstrdup(it->m->env->from);
     q->connections++;
     d->connections++;

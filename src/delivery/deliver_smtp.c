@@ -13,6 +13,7 @@
 #include "delivery/deliver_int.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "queue/queue.h"
 #include "outbound/outbound.h"
 #include "routing/route_policy.h"
 
@@ -70,7 +71,7 @@ conn_fail_queue(struct dconn *c, const char *why, const char *relay)
 static int
 item_content(struct dconn *c, struct ditem *it)
 {
-    int fd = open(it->m->data_path, O_RDONLY | O_CLOEXEC);
+    int fd = queue_content_fd(c->d->env.queue, it->m->env->id);
 
     if (fd < 0) {
         struct drcpt_result *res = xcalloc(it->nrcpt, sizeof(*res));

@@ -208,25 +208,22 @@ already_delivered(int newfd, int curfd, const char *name)
 }
 
 /*
- * Copies data_path to fd, CRLF -> LF. A CR at the end of a chunk is held
+ * Copies content_fd (from its start) to fd, CRLF -> LF. A CR at the end of a chunk is held
  * back until the next byte shows whether it starts a CRLF. Returns 0, or -1
  * with errno set and *data_side telling whether the data file (rather than
  * the Maildir file) failed.
  */
 static int
-copy_lf(int fd, const char *data_path, bool *data_side)
+copy_lf(int fd, int content_fd, bool *data_side)
 {
     /* One byte more out than in at most: a CR held from the chunk before. */
     char *in = xmalloc(COPY_CHUNK), *out = xmalloc(COPY_CHUNK + 1);
     bool held_cr = false;
-    int dfd, rc = -1, saved;
+    int rc = -1, saved;
+    off_t at = 0;
 
-    *data_side = true;
-    dfd = open(data_path, O_RDONLY | O_CLOEXEC);
-    if (dfd < 0)
-        goto out;
     for (;;) {
-        ssize_t n = read(dfd, in, COPY_CHUNK);
+        ssize_t n = pread(content_fd, in, COPY_CHUNK, at);
         size_t o = 0;
 
         if (n < 0 && errno == EINTR)
@@ -236,6 +233,7 @@ copy_lf(int fd, const char *data_path, bool *data_side)
             goto out;
         if (n == 0)
             break;
+        at += n;
         for (ssize_t i = 0; i < n; i++) {
             if (held_cr) {
                 held_cr = false;
@@ -257,8 +255,6 @@ copy_lf(int fd, const char *data_path, bool *data_side)
     rc = 0;
 out:
     saved = errno;
-    if (dfd >= 0)
-        close(dfd);
     free(in);
     free(out);
     errno = saved;
@@ -293,7 +289,7 @@ open_subdir(int rootfd, const char *sub, bool *created)
 }
 
 int
-maildir_deliver(const char *maildir_root, const char *unique_key, const char *data_path,
+maildir_deliver(const char *maildir_root, const char *unique_key, int content_fd,
                 const char *return_path, const char *delivered_to, bool *temporary, char *err,
                 size_t errlen)
 {
@@ -308,8 +304,8 @@ maildir_deliver(const char *maildir_root, const char *unique_key, const char *da
         temporary = &dummy;
     *temporary = false;
     errorf(err, errlen, "%s", "");
-    if (maildir_root == NULL || maildir_root[0] == '\0' || unique_key == NULL ||
-        data_path == NULL || return_path == NULL || delivered_to == NULL) {
+    if (maildir_root == NULL || maildir_root[0] == '\0' || unique_key == NULL || content_fd < 0 ||
+        return_path == NULL || delivered_to == NULL) {
         errorf(err, errlen, "maildir: missing argument");
         return -1;
     }
@@ -420,11 +416,9 @@ maildir_deliver(const char *maildir_root, const char *unique_key, const char *da
     what = "cannot write";
     if (fs_write_all(fd, head, strlen(head)) != 0)
         goto fail_tmp;
-    if (copy_lf(fd, data_path, &data_side) != 0) {
-        if (data_side) {
-            w = xasprintf("cannot read data file %s", data_path);
-            what = w;
-        }
+    if (copy_lf(fd, content_fd, &data_side) != 0) {
+        if (data_side)
+            what = "cannot read the queued message for";
         goto fail_tmp;
     }
     what = "cannot fsync";

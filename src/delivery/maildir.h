@@ -15,13 +15,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Delivers the content file at data_path into maildir_root (created with
+/* Delivers the message content_fd (read from its start with pread: the
+ * descriptor's offset is left alone) into maildir_root (created with
  * tmp/new/cur, mode 0700, when missing), prepending "Return-Path: <rp>" and
  * "Delivered-To: <to>" lines. Returns 0 (delivered, or found already
  * delivered), or -1 with err set and *temporary telling whether a retry may
  * succeed (a full disk is temporary; a path that is not a directory is
  * not). */
-int maildir_deliver(const char *maildir_root, const char *unique_key, const char *data_path,
+int maildir_deliver(const char *maildir_root, const char *unique_key, int content_fd,
                     const char *return_path, const char *delivered_to, bool *temporary, char *err,
                     size_t errlen);
 

@@ -101,7 +101,6 @@ enum proc_msg_type {
     MSG_SPOOL_COMMITTED,  /* id + u32 errno */
     MSG_SPOOL_ABORT,      /* id (0: no answer) + str message id, u32 write errno */
     MSG_SPOOL_ABORTED,    /* id: the file of that ABORT is gone */
-    MSG_SPOOL_USE,        /* str message id: a transaction starts writing it */
     /* queue -> smtp: outbound connections; id = connection */
     MSG_OUT_OPEN = 60, /* bytes: route policy (routing/route_policy.h) */
     MSG_OUT_SEND,      /* fd (content) + str envelope text, u32 n, u32 rcpt index... */

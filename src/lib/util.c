@@ -131,28 +131,23 @@ str_lower(char *s)
 }
 
 char *
-file_read(const char *path, size_t *len)
+fd_read_all(int fd, size_t *len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
     size_t cap = 4096, n = 0;
-    char *buf;
+    char *buf = xmalloc(cap);
 
-    if (fd < 0)
-        return NULL;
-    buf = xmalloc(cap);
     for (;;) {
         ssize_t r;
         if (n + 1 >= cap) {
             cap *= 2;
             buf = xrealloc(buf, cap);
         }
-        r = read(fd, buf + n, cap - n - 1);
+        r = pread(fd, buf + n, cap - n - 1, (off_t)n);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
             int saved = errno;
             free(buf);
-            close(fd);
             errno = saved;
             return NULL;
         }
@@ -160,10 +155,24 @@ file_read(const char *path, size_t *len)
             break;
         n += (size_t)r;
     }
-    close(fd);
     buf[n] = '\0';
     if (len)
         *len = n;
+    return buf;
+}
+
+char *
+file_read(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC), saved;
+    char *buf;
+
+    if (fd < 0)
+        return NULL;
+    buf = fd_read_all(fd, len);
+    saved = errno;
+    close(fd);
+    errno = saved;
     return buf;
 }
 

@@ -41,5 +41,8 @@ void mem_free_wiped(void *p, size_t n);
 /* Reads a whole file into a NUL-terminated malloc'd buffer; NULL on error
  * (errno set). *len (if not NULL) receives its length. */
 char *file_read(const char *path, size_t *len);
+/* The same for the whole of an open file, from its start (pread: the
+ * descriptor's offset is left alone). */
+char *fd_read_all(int fd, size_t *len);
 
 #endif

@@ -586,8 +586,8 @@ dsn_wanted(const struct envelope *env, const struct envelope_rcpt *r, enum dsn_k
 
 char *
 dsn_build(enum dsn_kind kind, const char *reporting_mta, const char *postmaster_from,
-          const struct envelope *env, const struct dsn_rcpt *rcpts, size_t nrcpts,
-          const char *original_path, size_t max_attach, time_t now, time_t retry_until, size_t *len)
+          const struct envelope *env, const struct dsn_rcpt *rcpts, size_t nrcpts, int original_fd,
+          size_t max_attach, time_t now, time_t retry_until, size_t *len)
 {
     struct strbuf out = {0}, text = {0}, status = {0}, orig = {0};
     struct stat st;
@@ -601,7 +601,7 @@ dsn_build(enum dsn_kind kind, const char *reporting_mta, const char *postmaster_
         errno = EINVAL;
         return NULL;
     }
-    if (stat(original_path, &st) < 0)
+    if (fstat(original_fd, &st) < 0)
         return NULL;
 
     /* RFC 3461 4.3: RET=HDRS asks for the header only; a large original is
@@ -617,8 +617,8 @@ dsn_build(enum dsn_kind kind, const char *reporting_mta, const char *postmaster_
                    (kind == DSN_SUCCESS && env->auth_user == NULL && env->domain_secured == NULL);
     if (env->ret == SMTP_RET_HDRS)
         cut_for_size = cut_binary = false; /* asked for: nothing to explain */
-    content = headers_only ? header_section_read(original_path, DSN_HEADERS_MAX, &clen)
-                           : file_read(original_path, &clen);
+    content = headers_only ? header_section_read(original_fd, DSN_HEADERS_MAX, &clen)
+                           : fd_read_all(original_fd, &clen);
     if (content == NULL)
         return NULL;
     hlen = header_section_len(content, clen);

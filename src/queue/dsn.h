@@ -45,7 +45,6 @@ bool dsn_wanted(const struct envelope *env, const struct envelope_rcpt *r, enum 
  */
 char *dsn_build(enum dsn_kind kind, const char *reporting_mta, const char *postmaster_from,
                 const struct envelope *env, const struct dsn_rcpt *rcpts, size_t nrcpts,
-                const char *original_path, size_t max_attach, time_t now, time_t retry_until,
-                size_t *len);
+                int original_fd, size_t max_attach, time_t now, time_t retry_until, size_t *len);
 
 #endif

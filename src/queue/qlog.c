@@ -42,7 +42,6 @@ struct segment {
     uint64_t synced; /* durable up to here */
     bool new_entry;  /* its directory entry is not durable yet */
     bool failed;     /* a flush failed: no more records here */
-    bool damaged;    /* renamed aside at open (.damaged): never unlinked */
     size_t live;     /* live messages whose content is here */
     uint64_t live_bytes;
 };
@@ -185,6 +184,22 @@ pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
     return 0;
 }
 
+/* "queue: fdatasync DIR/0000000000000002.seg failed: ..." The queue names
+ * the step and the file of a failure where it happens; its callers only
+ * pass errno on. Returns e. */
+static int
+step_failed(const struct qlog *l, const char *step, uint64_t seq, int e)
+{
+    char buf[128];
+
+    if (seq == 0)
+        log_warnx("queue: %s %s failed: %s", step, l->dir, strerror_r(e, buf, sizeof(buf)));
+    else
+        log_warnx("queue: %s %s/%016llx.seg failed: %s", step, l->dir, (unsigned long long)seq,
+                  strerror_r(e, buf, sizeof(buf)));
+    return e;
+}
+
 /* ---- the index: live messages ---- */
 
 static void
@@ -254,15 +269,100 @@ seq_cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* The record at off of a segment of size bytes: 0 with its fields, or -1
+ * with why it is not a whole record. buf is CHUNK bytes of scratch. */
+struct record {
+    enum rec_type type;
+    char id[QLOG_ID_LEN + 1];
+    uint32_t env_len;
+    uint64_t content_len, total; /* total: header and payload */
+};
+
+static int
+read_record(int fd, uint64_t off, uint64_t size, unsigned char *buf, struct record *r,
+            const char **why)
+{
+    unsigned char h[HEADER];
+    uint64_t payload, done = 0;
+    uint32_t crc;
+
+    memset(r, 0, sizeof(*r));
+    if (size - off < HEADER || pread_all(fd, h, HEADER, off) < 0) {
+        *why = "a record is cut short";
+        return -1;
+    }
+    r->type = h[8];
+    r->env_len = get32(h + 12);
+    r->content_len = get64(h + 16);
+    memcpy(r->id, h + 24, QLOG_ID_LEN);
+    r->id[QLOG_ID_LEN] = '\0';
+    if (get32(h) != MAGIC || r->type < REC_MSG || r->type > REC_DEL || r->env_len > ENV_MAX ||
+        !id_valid(r->id) || (r->type != REC_MSG && r->content_len != 0)) {
+        *why = "a record header is damaged";
+        return -1;
+    }
+    payload = (uint64_t)r->env_len + r->content_len;
+    if (payload > size - off - HEADER) {
+        *why = "a record is cut short";
+        return -1;
+    }
+    crc = (uint32_t)crc32(0L, h + 8, HEADER - 8);
+    while (done < payload) {
+        size_t n = payload - done < CHUNK ? (size_t)(payload - done) : CHUNK;
+        if (pread_all(fd, buf, n, off + HEADER + done) < 0)
+            break;
+        crc = (uint32_t)crc32(crc, buf, (uInt)n);
+        done += n;
+    }
+    if (done < payload || crc != get32(h + 4)) {
+        *why = "a record fails its checksum";
+        return -1;
+    }
+    r->total = HEADER + payload;
+    return 0;
+}
+
+/* The offset of the next whole record after from, or size when there is
+ * none: where reading goes on after damage. */
+static uint64_t
+next_record(int fd, uint64_t from, uint64_t size, unsigned char *buf)
+{
+    static const unsigned char magic[4] = {MAGIC & 0xff, (MAGIC >> 8) & 0xff, (MAGIC >> 16) & 0xff,
+                                           MAGIC >> 24};
+    unsigned char *rest;
+    uint64_t found = size;
+    const char *why;
+    struct record r;
+
+    if (from >= size)
+        return size;
+    rest = xmalloc(size - from);
+    if (pread_all(fd, rest, size - from, from) == 0) {
+        for (uint64_t p = 0; p + HEADER <= size - from && found == size; p++) {
+            const unsigned char *m = memmem(rest + p, size - from - p, magic, sizeof(magic));
+            if (m == NULL)
+                break;
+            p = (uint64_t)(m - rest);
+            if (read_record(fd, from + p, size, buf, &r, &why) == 0)
+                found = from + p;
+        }
+    }
+    free(rest);
+    return found;
+}
+
 /* Reads one segment's records into the index; returns 0, or -1 when it
- * cannot be read at all. Stops at the first record that is not whole. */
+ * cannot be read at all. A record that is not whole is skipped up to the
+ * next whole one (damage, logged); with none after it, the segment ends
+ * there, and the newest is cut there (a write a crash interrupted). */
 static int
 replay_segment(struct qlog *l, struct segment *s, bool newest, char *err, size_t errlen)
 {
     struct stat st;
-    uint64_t off = 0;
-    unsigned char h[HEADER], *buf = xmalloc(CHUNK);
+    uint64_t off = 0, size;
+    unsigned char *buf = xmalloc(CHUNK);
     const char *why = NULL;
+    struct record r;
 
     if (fstat(s->fd, &st) < 0) {
         free(buf);
@@ -270,79 +370,49 @@ replay_segment(struct qlog *l, struct segment *s, bool newest, char *err, size_t
                strerror(errno));
         return -1;
     }
-    while (off < (uint64_t)st.st_size) {
-        uint32_t env_len, crc;
-        uint64_t content_len, total, done = 0;
-        char id[QLOG_ID_LEN + 1];
-        enum rec_type type;
+    size = (uint64_t)st.st_size;
+    while (off < size) {
+        uint64_t next;
 
-        if ((uint64_t)st.st_size - off < HEADER || pread_all(s->fd, h, HEADER, off) < 0) {
-            why = "a record is cut short";
-            break;
+        if (read_record(s->fd, off, size, buf, &r, &why) == 0) {
+            struct loc env = {s->seq, off + HEADER, r.env_len};
+            struct loc content = {s->seq, off + HEADER + r.env_len, r.content_len};
+            apply(l, r.type, r.id, &content, &env);
+            off += r.total;
+            continue;
         }
-        type = h[8];
-        env_len = get32(h + 12);
-        content_len = get64(h + 16);
-        memcpy(id, h + 24, QLOG_ID_LEN);
-        id[QLOG_ID_LEN] = '\0';
-        if (get32(h) != MAGIC || type < REC_MSG || type > REC_DEL || env_len > ENV_MAX ||
-            !id_valid(id) || (type != REC_MSG && content_len != 0)) {
-            why = "a record header is damaged";
-            break;
-        }
-        total = (uint64_t)env_len + content_len;
-        if (total > (uint64_t)st.st_size - off - HEADER) {
-            why = "a record is cut short";
-            break;
-        }
-        crc = (uint32_t)crc32(0L, h + 8, HEADER - 8);
-        while (done < total) {
-            size_t n = total - done < CHUNK ? (size_t)(total - done) : CHUNK;
-            if (pread_all(s->fd, buf, n, off + HEADER + done) < 0)
-                break;
-            crc = (uint32_t)crc32(crc, buf, (uInt)n);
-            done += n;
-        }
-        if (done < total || crc != get32(h + 4)) {
-            why = "a record fails its checksum";
-            break;
-        }
-        {
-            struct loc env = {s->seq, off + HEADER, env_len};
-            struct loc content = {s->seq, off + HEADER + env_len, content_len};
-            apply(l, type, id, &content, &env);
-        }
-        off += HEADER + total;
+        if ((next = next_record(s->fd, off + 1, size, buf)) == size)
+            break; /* nothing whole after it: the end of the segment */
+        if (!l->read_only)
+            log_warnx("queue: %s/%016llx.seg: %s at offset %llu; %llu bytes skipped to the next "
+                      "whole record%s%s (the disk lost data that had been flushed)",
+                      l->dir, (unsigned long long)s->seq, why, (unsigned long long)off,
+                      (unsigned long long)(next - off),
+                      id_valid(r.id) ? ", among them a record of message " : "",
+                      id_valid(r.id) ? r.id : "");
+        off = next;
+        why = NULL;
     }
     free(buf);
     s->size = s->synced = off;
-    if (why == NULL)
+    if (why == NULL || l->read_only)
         return 0;
-    if (newest && !l->read_only) {
+    if (newest) {
         /* a batch a crash interrupted: none of it was acknowledged */
         log_warnx("queue: %s/%016llx.seg: %s at offset %llu: the end of the log is cut there "
                   "(%llu bytes, a write a crash interrupted)",
                   l->dir, (unsigned long long)s->seq, why, (unsigned long long)off,
-                  (unsigned long long)((uint64_t)st.st_size - off));
+                  (unsigned long long)(size - off));
         if (ftruncate(s->fd, (off_t)off) < 0 || fdatasync(s->fd) < 0) {
             errorf(err, errlen, "%s/%016llx.seg: cannot cut the damaged end: %s", l->dir,
                    (unsigned long long)s->seq, strerror(errno));
             return -1;
         }
-    } else if (!newest && !l->read_only) {
-        /* Not a torn write: the disk lost data that was flushed. What
-         * comes before the damage is used; the file is kept aside for
-         * whoever wants to look at the rest, out of the log's order. */
-        char *name = segment_name(s->seq), *aside = xasprintf("%s.damaged", name);
-        log_warnx("queue: %s/%s: %s at offset %llu: the %llu bytes after it are damaged and "
-                  "not used; the file is kept as %s.damaged",
-                  l->dir, name, why, (unsigned long long)off,
-                  (unsigned long long)((uint64_t)st.st_size - off), name);
-        if (renameat(l->dirfd, name, l->dirfd, aside) < 0)
-            log_warn("queue: cannot rename %s/%s", l->dir, name);
-        s->failed = s->damaged = true;
-        free(name);
-        free(aside);
+    } else {
+        log_warnx("queue: %s/%016llx.seg: %s at offset %llu: its last %llu bytes are damaged "
+                  "and not used (the disk lost data that had been flushed)",
+                  l->dir, (unsigned long long)s->seq, why, (unsigned long long)off,
+                  (unsigned long long)(size - off));
     }
     return 0;
 }
@@ -381,7 +451,8 @@ load_segments(struct qlog *l, char *err, size_t errlen)
         l->nsegs++;
     }
     closedir(d);
-    qsort(l->segs, l->nsegs, sizeof(*l->segs), seq_cmp);
+    if (l->nsegs > 1)
+        qsort(l->segs, l->nsegs, sizeof(*l->segs), seq_cmp);
     for (size_t i = 0; i < l->nsegs; i++)
         if (replay_segment(l, &l->segs[i], i + 1 == l->nsegs, err, errlen) < 0)
             return -1;
@@ -398,16 +469,7 @@ segment_add(struct qlog *l)
     struct segment *s;
 
     if (fd < 0) {
-        free(name);
-        return -1;
-    }
-    /* Reserve the blocks now, so that a full disk fails here, between
-     * records, and not in the middle of one. */
-    if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)l->segment_size) < 0 && errno != EOPNOTSUPP &&
-        errno != ENOSYS) {
-        int e = errno;
-        (void)unlinkat(l->dirfd, name, 0);
-        close(fd);
+        int e = step_failed(l, "create", seq, errno);
         free(name);
         errno = e;
         return -1;
@@ -472,6 +534,7 @@ append(struct qlog *l, enum rec_type type, const char *id, const char *env, size
     unsigned char h[HEADER], *buf = NULL;
     struct segment *s;
     uint32_t crc;
+    const char *step = "write";
 
     if (!id_valid(id) || env_len > ENV_MAX) {
         errno = EINVAL;
@@ -497,8 +560,11 @@ append(struct qlog *l, enum rec_type type, const char *id, const char *env, size
         buf = xmalloc(CHUNK);
     while (done < content_len) {
         size_t n = content_len - done < CHUNK ? (size_t)(content_len - done) : CHUNK;
-        if (pread_all(src_fd, buf, n, src_off + done) < 0 ||
-            pwrite_all(s->fd, buf, n, off + HEADER + env_len + done) < 0)
+        if (pread_all(src_fd, buf, n, src_off + done) < 0) {
+            step = "read the content for";
+            goto fail;
+        }
+        if (pwrite_all(s->fd, buf, n, off + HEADER + env_len + done) < 0)
             goto fail;
         crc = (uint32_t)crc32(crc, buf, (uInt)n);
         done += n;
@@ -515,10 +581,13 @@ append(struct qlog *l, enum rec_type type, const char *id, const char *env, size
     }
     return 0;
 fail : {
-    int e = errno;
+    int e = step_failed(l, step, s->seq, errno);
     free(buf);
-    /* the next record starts where this one did */
+    /* the next record starts where this one did; after an I/O error (not
+     * a full disk) the segment itself is suspect and takes no more */
     (void)ftruncate(s->fd, (off_t)off);
+    if (e != ENOSPC && e != EDQUOT && strcmp(step, "write") == 0)
+        s->failed = true;
     errno = e;
     return -1;
 }
@@ -559,10 +628,6 @@ reclaim(struct qlog *l)
         return;
     for (size_t i = 0; i < gone; i++) {
         char *name = segment_name(l->segs[i].seq);
-        if (l->segs[i].damaged) {
-            free(name);
-            continue;
-        }
         /* no fsync: a removal the crash undid is redone at the next start,
          * and every message in it is dead by records in later segments */
         if (unlinkat(l->dirfd, name, 0) < 0)
@@ -583,25 +648,28 @@ qlog_sync(struct qlog *l)
     bool dir = false;
     int error = 0;
 
-    for (size_t i = 0; i < l->nsegs; i++) {
+    for (size_t i = 0; i < l->nsegs && error == 0; i++) {
         struct segment *s = &l->segs[i];
-        if (s->synced == s->size && !s->new_entry)
-            continue;
-        if (s->synced != s->size && fdatasync(s->fd) < 0) {
-            error = errno;
-            s->failed = true;
-            /* what the failed flush covered is unknown: cut it off (best
-             * effort) so that a restart does not take it for committed */
+        if (s->synced != s->size && fdatasync(s->fd) < 0)
+            error = step_failed(l, "fdatasync", s->seq, errno);
+        dir = dir || s->new_entry;
+    }
+    if (error == 0 && dir && fs_fsync_dirfd(l->dirfd) < 0)
+        error = step_failed(l, "fsync", 0, errno);
+    if (error != 0) {
+        /* Every record of the batch is reported as failed, so none may
+         * come back at a restart: each segment is cut back to what earlier
+         * syncs made durable (best effort) and takes no more records. */
+        for (size_t i = 0; i < l->nsegs; i++) {
+            struct segment *s = &l->segs[i];
+            if (s->synced == s->size && !s->new_entry)
+                continue;
             if (ftruncate(s->fd, (off_t)s->synced) < 0 || fdatasync(s->fd) < 0)
                 log_warn("queue: cannot cut %s/%016llx.seg back after a failed flush", l->dir,
                          (unsigned long long)s->seq);
             s->size = s->synced;
+            s->failed = true;
         }
-        dir = dir || s->new_entry;
-    }
-    if (error == 0 && dir && fs_fsync_dirfd(l->dirfd) < 0)
-        error = errno;
-    if (error != 0) {
         l->npending = 0;
         errno = error;
         return -1;
@@ -677,7 +745,7 @@ qlog_compact(struct qlog *l)
 /* ---- reading ---- */
 
 int
-qlog_content_fd(struct qlog *l, const char *id)
+qlog_content_fd(struct qlog *l, const char *id, uint64_t max)
 {
     struct live_msg *e;
     struct segment *s;
@@ -694,7 +762,7 @@ qlog_content_fd(struct qlog *l, const char *id)
         return -1;
     }
     off = e->content.off;
-    len = e->content.len;
+    len = e->content.len < max ? e->content.len : max;
     /* a descriptor of our own: the segment may be removed meanwhile */
     src = fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
     pthread_mutex_unlock(&l->lock);
@@ -751,33 +819,68 @@ qlog_stats(struct qlog *l, struct qlog_stats *out)
 
 /* ---- open and close ---- */
 
+/* What qlog_each reports of one message, read under the lock. */
+struct live_copy {
+    char id[QLOG_ID_LEN + 1];
+    char *env;
+    size_t env_len;
+    uint64_t content_len;
+};
+
 struct live_walk {
     struct qlog *l;
-    qlog_live_fn *fn;
-    void *arg;
-    char *env;
+    struct live_copy *v;
+    size_t n;
 };
 
 static _Thread_local struct live_walk *live_walk;
 
 static void
-report_live(const void *node, VISIT which, int depth)
+copy_live(const void *node, VISIT which, int depth)
 {
     const struct live_msg *e = *(struct live_msg *const *)node;
     struct segment *s;
+    struct live_copy *c;
 
     (void)depth;
     if (which != postorder && which != leaf)
         return;
     s = segment_of(live_walk->l, e->env.seq);
-    live_walk->env = xrealloc(live_walk->env, e->env.len + 1);
-    if (s != NULL && pread_all(s->fd, live_walk->env, e->env.len, e->env.off) == 0)
-        live_walk->fn(live_walk->arg, e->id, live_walk->env, e->env.len, e->content.len);
+    c = &live_walk->v[live_walk->n];
+    c->env = xmalloc(e->env.len + 1);
+    if (s == NULL || pread_all(s->fd, c->env, e->env.len, e->env.off) < 0) {
+        free(c->env);
+        return;
+    }
+    memcpy(c->id, e->id, sizeof(c->id));
+    c->env_len = e->env.len;
+    c->content_len = e->content.len;
+    live_walk->n++;
+}
+
+size_t
+qlog_each(struct qlog *l, qlog_live_fn *fn, void *arg)
+{
+    struct live_walk w = {l, NULL, 0};
+
+    /* the envelopes are read under the lock (the appending thread may
+     * remove a segment), fn runs without it (it may read content) */
+    pthread_mutex_lock(&l->lock);
+    w.v = xcalloc(l->nentries + 1, sizeof(*w.v));
+    live_walk = &w;
+    twalk(l->index, copy_live);
+    live_walk = NULL;
+    pthread_mutex_unlock(&l->lock);
+    for (size_t i = 0; i < w.n; i++) {
+        fn(arg, w.v[i].id, w.v[i].env, w.v[i].env_len, w.v[i].content_len);
+        free(w.v[i].env);
+    }
+    free(w.v);
+    return w.n;
 }
 
 struct qlog *
-qlog_open(const char *dir, const struct qlog_options *opt, qlog_live_fn *fn, void *arg, char *err,
-          size_t errlen)
+qlog_open(const char *dir, const struct qlog_options *opt, char *err, size_t errlen)
 {
     struct qlog *l = xcalloc(1, sizeof(*l));
 
@@ -796,13 +899,6 @@ qlog_open(const char *dir, const struct qlog_options *opt, qlog_live_fn *fn, voi
     }
     if (load_segments(l, err, errlen) < 0)
         goto fail;
-    if (fn != NULL) {
-        struct live_walk w = {l, fn, arg, NULL};
-        live_walk = &w;
-        twalk(l->index, report_live);
-        live_walk = NULL;
-        free(w.env);
-    }
     if (!l->read_only)
         reclaim(l);
     return l;

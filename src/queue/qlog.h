@@ -8,10 +8,11 @@
  * Record: a 40-byte header (magic, CRC-32 of everything after the CRC,
  * type, lengths, the 16-character message ID) and its payload (envelope
  * text, then content for QLOG_MSG). Replay at open reads every segment in
- * order; a record that is cut short or fails its checksum ends its
- * segment: in the newest segment that is a write a crash interrupted, and
- * the tail is cut there (logged); in an older one it is damage (logged,
- * the segment is kept as it is and nothing after the damage is used).
+ * order. A record that is cut short or fails its checksum is skipped up
+ * to the next whole record (damage: the disk lost flushed data; logged,
+ * naming the message when its header is readable); with no whole record
+ * after it, its segment ends there, and the newest segment is cut there
+ * (a write a crash interrupted, never acknowledged).
  *
  * A segment is removed once no live message has its content in it and
  * every older segment is gone (so a removal record is never lost while the
@@ -20,7 +21,9 @@
  * pin a whole segment.
  *
  * Threads: one thread appends, syncs and compacts; any thread may call
- * qlog_content_fd and qlog_stats meanwhile.
+ * qlog_content_fd, qlog_has and qlog_stats meanwhile. A failure is logged
+ * here, naming the step and the segment ("queue: fdatasync DIR/<N>.seg
+ * failed: ..."); callers get errno.
  * Must never: report a sync done before fdatasync (and, for a new segment,
  * the directory fsync) returned; make an appended change visible to
  * readers before its sync succeeded; keep using a segment whose fdatasync
@@ -34,7 +37,8 @@
 #include <stdint.h>
 
 #define QLOG_ID_LEN 16
-/* Segments are this big (preallocated), unless one record is bigger. */
+/* A segment takes records up to this size (more only for one record that
+ * is bigger on its own). */
 #define QLOG_SEGMENT_SIZE (64u << 20)
 
 struct qlog;
@@ -44,15 +48,9 @@ struct qlog_options {
     uint64_t segment_size; /* 0: QLOG_SEGMENT_SIZE (tests use small ones) */
 };
 
-/* After replay, once per live message in ID order: its latest envelope
- * (env_len bytes, not NUL-terminated) and its content's length. */
-typedef void qlog_live_fn(void *arg, const char *id, const char *env, size_t env_len,
-                          uint64_t content_len);
-
 /* Opens (creating dir unless read-only) and replays the log. NULL with err
  * when the directory or a segment cannot be read. */
-struct qlog *qlog_open(const char *dir, const struct qlog_options *opt, qlog_live_fn *fn, void *arg,
-                       char *err, size_t errlen);
+struct qlog *qlog_open(const char *dir, const struct qlog_options *opt, char *err, size_t errlen);
 void qlog_close(struct qlog *l);
 
 /*
@@ -78,11 +76,19 @@ int qlog_sync(struct qlog *l);
  * worked, -1 with errno. */
 int qlog_compact(struct qlog *l);
 
-/* A new read-only descriptor of the content of a live message (a copy in
- * an anonymous memory file, positioned at 0). -1 with errno (ENOENT: no
- * such live message). */
-int qlog_content_fd(struct qlog *l, const char *id);
+/* A new read-only descriptor of the content of a live message, or of its
+ * first max octets (a copy in an anonymous memory file, positioned at 0;
+ * QLOG_ALL for all of it). -1 with errno (ENOENT: no such live message). */
+#define QLOG_ALL UINT64_MAX
+int qlog_content_fd(struct qlog *l, const char *id, uint64_t max);
 bool qlog_has(struct qlog *l, const char *id);
+
+/* Once per live message in ID order: its latest envelope (env_len bytes,
+ * not NUL-terminated) and its content's length. Returns how many. Any
+ * thread; the messages are those live when it was called. */
+typedef void qlog_live_fn(void *arg, const char *id, const char *env, size_t env_len,
+                          uint64_t content_len);
+size_t qlog_each(struct qlog *l, qlog_live_fn *fn, void *arg);
 
 struct qlog_stats {
     size_t segments;

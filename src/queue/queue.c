@@ -1,14 +1,15 @@
 /*
  * queue.c — see queue.h for the layout, the commit order and the recovery
  * rules. The loop thread owns struct queue_msg until it calls
- * queue_msg_commit; from then on the committer thread owns it until the
- * completion runs back on the loop.
+ * queue_msg_commit (or queue_update, queue_remove make one); from then on
+ * the committer thread owns it until the completion runs back on the loop.
  */
 #include "queue/queue.h"
-#include "lib/log.h"
 #include "lib/fd_writer.h"
 #include "lib/fsutil.h"
+#include "lib/log.h"
 #include "lib/util.h"
+#include "queue/qlog.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -16,20 +17,14 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/time.h>
 #include <unistd.h>
-
-/* Per-message fsyncs of one batch run on this many threads at once: a
- * disk completes concurrent syncs far faster than the same ones in a row
- * (PERF-ANCHORS.md: ~1,200 serial vs ~2,500 concurrent commits/s here). */
-#define QUEUE_SYNC_THREADS 8
 
 /* Space kept free for envelopes, logs and bounces when a disk fills. */
 #define QUEUE_SPACE_RESERVE (1024 * 1024)
@@ -40,11 +35,9 @@ struct queue_msg {
     struct queue *q;
     enum queue_job job;
     char id[QUEUE_ID_LEN + 1];
-    int fd;
+    int fd; /* spare/<ID>, the content (JOB_COMMIT) */
     int error;
-    bool external;         /* written by another process: size from the file */
-    bool in_spare;         /* reserved, still spare/<ID> (not yet claimed) */
-    unsigned data_dir_gen; /* q->data_dir_failures when data/<ID> was created */
+    bool external; /* written by another process: size from the file */
     uint64_t size;
     struct fd_writer out; /* content written here (not external) */
     /* filled at commit */
@@ -53,24 +46,13 @@ struct queue_msg {
     size_t envlen;
     queue_commit_cb *cb;
     void *cbarg;
-    bool superseded; /* a later update of the same message is in the batch */
     struct queue_msg *next;
 };
 
-/* Threads that run commit_prepare for the messages of one batch. */
-struct sync_pool {
-    pthread_t threads[QUEUE_SYNC_THREADS];
-    size_t nthreads;
-    pthread_mutex_t lock;
-    pthread_cond_t work, done;
-    struct queue_msg **items;
-    size_t nitems, next, finished;
-    bool stop;
-};
-
 struct queue {
-    char *dir, *data_dir, *env_dir, *spare_dir;
-    int data_dirfd, env_dirfd, spare_dirfd;
+    char *dir, *spare_dir, *log_dir;
+    int spare_dirfd;
+    struct qlog *log;
     size_t count;
     uint64_t last_id;
     /* committer thread */
@@ -83,12 +65,6 @@ struct queue {
     struct event *notify;
     queue_commit_hook *hook;
     void *hook_arg;
-    struct sync_pool pool;
-    /* Failed fsyncs of data/ so far. A failed fsync reports its error once
-     * and the next one may succeed without having written what was lost
-     * (fsyncgate): a content file created before a failure has a
-     * directory entry that no later success vouches for. */
-    atomic_uint data_dir_failures;
 };
 
 /* A file name is ours when it is exactly a queue ID (optionally + suffix). */
@@ -146,17 +122,6 @@ free_names(char **names, size_t n)
     free(names);
 }
 
-static bool
-file_exists(const char *dir, const char *name)
-{
-    struct stat st;
-    char *path = xasprintf("%s/%s", dir, name);
-    bool ok = stat(path, &st) == 0;
-
-    free(path);
-    return ok;
-}
-
 static void
 unlink_in(const char *dir, const char *name)
 {
@@ -180,95 +145,107 @@ step_failed(const char *what, const char *dir, const char *name, int e)
     return e;
 }
 
-/*
- * Recovery: an envelope is the commit record. Half-written envelopes (.tmp)
- * and content files without an envelope belong to messages that were never
- * acknowledged, so they are removed; an envelope without content is a
- * damaged message and is set aside rather than deleted.
- */
+/* Files reserved for a writer and never committed hold no acknowledged
+ * message: a restart removes them. */
 static void
-queue_recover(struct queue *q)
+remove_spares(struct queue *q)
 {
-    size_t ntmp, nenv, ndata, nspare, removed = 0;
-    char **tmp = list_ids(q->env_dir, ".tmp", &ntmp);
-    char **spare = list_ids(q->spare_dir, "", &nspare);
-    char **env, **data;
+    size_t n;
+    char **spare = list_ids(q->spare_dir, "", &n);
 
-    for (size_t i = 0; i < ntmp; i++)
-        unlink_in(q->env_dir, tmp[i]);
-    free_names(tmp, ntmp);
-    /* files reserved for a writer and never claimed hold no message */
-    for (size_t i = 0; i < nspare; i++)
+    for (size_t i = 0; i < n; i++)
         unlink_in(q->spare_dir, spare[i]);
-    free_names(spare, nspare);
+    free_names(spare, n);
+}
 
-    env = list_ids(q->env_dir, "", &nenv);
-    data = list_ids(q->data_dir, "", &ndata);
-    for (size_t i = 0; i < ndata; i++) {
-        /* no envelopes: env is NULL, which bsearch must not be given
-         * (UBSan, after a kill -9 with only unacknowledged content) */
-        if (nenv == 0 || !bsearch(&data[i], env, nenv, sizeof(*env), cmp_names)) {
-            unlink_in(q->data_dir, data[i]);
-            removed++;
+/*
+ * A queue of the layout before the log (data/<ID> content, env/<ID> the
+ * commit record) is appended to the log, flushed, and only then removed:
+ * a crash in between leaves both, and the next start finds the log's
+ * copies (the same IDs) and moves nothing twice.
+ */
+static int
+migrate_old_layout(struct queue *q, char *err, size_t errlen)
+{
+    char *env_dir = xasprintf("%s/env", q->dir), *data_dir = xasprintf("%s/data", q->dir);
+    size_t n, moved = 0;
+    char **ids = list_ids(env_dir, "", &n);
+    int rc = 0;
+
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char *env_path = xasprintf("%s/%s", env_dir, ids[i]);
+        char *data_path = xasprintf("%s/%s", data_dir, ids[i]);
+        size_t len;
+        char *text = file_read(env_path, &len);
+        int fd = open(data_path, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+
+        if (text != NULL && fd >= 0 && fstat(fd, &st) == 0 && !qlog_has(q->log, ids[i])) {
+            if (qlog_append_msg(q->log, ids[i], text, len, fd, (uint64_t)st.st_size) < 0)
+                rc = -1;
+            else
+                moved++;
+        } else if (text == NULL || fd < 0) {
+            log_warnx("queue: %s from the earlier layout has no %s; left in place", ids[i],
+                      text == NULL ? "readable envelope" : "content");
         }
+        if (fd >= 0)
+            close(fd);
+        free(text);
+        free(env_path);
+        free(data_path);
     }
-    q->count = 0;
-    for (size_t i = 0; i < nenv; i++) {
-        if (!file_exists(q->data_dir, env[i])) {
-            char *from = xasprintf("%s/%s", q->env_dir, env[i]);
-            char *to = xasprintf("%s/%s.damaged", q->env_dir, env[i]);
-            log_warnx("queue: message %s has an envelope but no content; set aside as %s", env[i],
-                      to);
-            if (rename(from, to) < 0)
-                log_warn("queue: rename %s", from);
-            free(from);
-            free(to);
-            continue;
+    if (rc == 0 && moved > 0 && qlog_sync(q->log) < 0)
+        rc = -1;
+    if (rc < 0) {
+        errorf(err, errlen, "cannot move the queue of the earlier layout into %s/log: %s", q->dir,
+               strerror(errno));
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            if (!qlog_has(q->log, ids[i]))
+                continue;
+            unlink_in(env_dir, ids[i]);
+            unlink_in(data_dir, ids[i]);
         }
-        q->count++;
+        if (moved > 0)
+            log_info("queue: %zu message(s) moved from %s and %s into %s/log", moved, env_dir,
+                     data_dir, q->dir);
     }
-    if (ntmp || removed)
-        log_info("queue: recovery removed %zu unacknowledged message(s) and %zu partial "
-                 "envelope(s)",
-                 removed, ntmp);
-    free_names(env, nenv);
-    free_names(data, ndata);
+    free_names(ids, n);
+    free(env_dir);
+    free(data_dir);
+    return rc;
 }
 
 static void *committer_thread(void *arg);
-static void sync_pool_start(struct queue *q);
-static void sync_pool_stop(struct queue *q);
 static void committer_done_cb(evutil_socket_t fd, short what, void *arg);
 
 struct queue *
 queue_open(const char *queue_dir, struct event_base *base, char *err, size_t errlen)
 {
     struct queue *q = xcalloc(1, sizeof(*q));
+    struct qlog_options opt = {.read_only = base == NULL};
+    struct qlog_stats st;
 
     q->dir = xstrdup(queue_dir);
-    q->data_dir = xasprintf("%s/data", queue_dir);
-    q->env_dir = xasprintf("%s/env", queue_dir);
     q->spare_dir = xasprintf("%s/spare", queue_dir);
-    q->data_dirfd = q->env_dirfd = q->spare_dirfd = -1;
-    if (fs_mkdir(q->dir, 0700) < 0 || fs_mkdir(q->data_dir, 0700) < 0 ||
-        fs_mkdir(q->env_dir, 0700) < 0) {
-        snprintf(err, errlen, "cannot create %s: %s", queue_dir, strerror(errno));
+    q->log_dir = xasprintf("%s/log", queue_dir);
+    q->spare_dirfd = -1;
+    if (base != NULL &&
+        (fs_mkdir(q->dir, 0700) < 0 || fs_mkdir(q->spare_dir, 0700) < 0 ||
+         (q->spare_dirfd = open(q->spare_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)) {
+        snprintf(err, errlen, "cannot create %s: %s", q->spare_dir, strerror(errno));
         goto fail;
     }
-    q->data_dirfd = open(q->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    q->env_dirfd = open(q->env_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (q->data_dirfd < 0 || q->env_dirfd < 0) {
-        snprintf(err, errlen, "cannot open %s: %s", queue_dir, strerror(errno));
+    if ((q->log = qlog_open(q->log_dir, &opt, err, errlen)) == NULL)
         goto fail;
-    }
     if (base == NULL)
         return q;
-    if (fs_mkdir(q->spare_dir, 0700) < 0 ||
-        (q->spare_dirfd = open(q->spare_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-        snprintf(err, errlen, "cannot open %s: %s", q->spare_dir, strerror(errno));
+    remove_spares(q);
+    if (migrate_old_layout(q, err, errlen) < 0)
         goto fail;
-    }
-    queue_recover(q);
+    qlog_stats(q->log, &st);
+    q->count = st.messages;
     pthread_mutex_init(&q->lock, NULL);
     pthread_cond_init(&q->wake, NULL);
     q->notify = event_new(base, -1, 0, committer_done_cb, q);
@@ -277,7 +254,6 @@ queue_open(const char *queue_dir, struct event_base *base, char *err, size_t err
         goto fail;
     }
     q->has_thread = true;
-    sync_pool_start(q);
     return q;
 fail:
     queue_close(q);
@@ -295,7 +271,6 @@ queue_close(struct queue *q)
         pthread_cond_signal(&q->wake);
         pthread_mutex_unlock(&q->lock);
         pthread_join(q->thread, NULL);
-        sync_pool_stop(q);
         /* Completions of the last batch still run, so their sessions hear. */
         committer_done_cb(-1, 0, q);
     }
@@ -304,16 +279,12 @@ queue_close(struct queue *q)
         pthread_cond_destroy(&q->wake);
         pthread_mutex_destroy(&q->lock);
     }
-    if (q->data_dirfd >= 0)
-        close(q->data_dirfd);
-    if (q->env_dirfd >= 0)
-        close(q->env_dirfd);
+    qlog_close(q->log);
     if (q->spare_dirfd >= 0)
         close(q->spare_dirfd);
     free(q->dir);
-    free(q->data_dir);
-    free(q->env_dir);
     free(q->spare_dir);
+    free(q->log_dir);
     free(q);
 }
 
@@ -326,7 +297,7 @@ queue_count(const struct queue *q)
 bool
 queue_has_space(const struct queue *q, uint64_t size)
 {
-    return queue_fd_has_space(q->data_dirfd, size);
+    return queue_fd_has_space(q->spare_dirfd, size);
 }
 
 bool
@@ -338,7 +309,9 @@ queue_fd_has_space(int fd, uint64_t size)
     if (fd < 0 || fstatvfs(fd, &sv) < 0)
         return true; /* cannot tell: the write itself will report ENOSPC */
     avail = (uint64_t)sv.f_bavail * sv.f_frsize;
-    return avail >= size + size / 2 + QUEUE_SPACE_RESERVE && sv.f_favail > 16;
+    /* the content is on the disk twice for a moment: in its spare file and
+     * in the log, until the flush lets the spare file go */
+    return avail >= 2 * size + QUEUE_SPACE_RESERVE && sv.f_favail > 16;
 }
 
 /* IDs are microseconds since the epoch followed by 12 random bits, made
@@ -361,24 +334,23 @@ queue_next_id(struct queue *q, char *id)
     snprintf(id, QUEUE_ID_LEN + 1, "%016" PRIX64, q->last_id);
 }
 
-/* A new content file under a new ID in dirfd (data/ or spare/). */
+/* A new content file spare/<ID> under a new ID. */
 static struct queue_msg *
-msg_create(struct queue *q, int dirfd, const char *dir, char *err, size_t errlen)
+msg_create(struct queue *q, char *err, size_t errlen)
 {
     struct queue_msg *m = xcalloc(1, sizeof(*m));
 
     m->q = q;
-    /* read before the file exists: a failure in between counts against it */
-    m->data_dir_gen = atomic_load(&q->data_dir_failures);
     for (int tries = 0; tries < 8; tries++) {
         queue_next_id(q, m->id);
-        m->fd = openat(dirfd, m->id, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        m->fd = openat(q->spare_dirfd, m->id, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (m->fd >= 0 || errno != EEXIST)
             break;
     }
     if (m->fd < 0) {
         int e = errno;
-        snprintf(err, errlen, "cannot create message file %s/%s: %s", dir, m->id, strerror(e));
+        snprintf(err, errlen, "cannot create message file %s/%s: %s", q->spare_dir, m->id,
+                 strerror(e));
         free(m);
         errno = e;
         return NULL;
@@ -389,7 +361,7 @@ msg_create(struct queue *q, int dirfd, const char *dir, char *err, size_t errlen
 struct queue_msg *
 queue_msg_begin(struct queue *q, char *err, size_t errlen)
 {
-    struct queue_msg *m = msg_create(q, q->data_dirfd, q->data_dir, err, errlen);
+    struct queue_msg *m = msg_create(q, err, errlen);
 
     if (m != NULL)
         fd_writer_start(&m->out, m->fd);
@@ -399,10 +371,10 @@ queue_msg_begin(struct queue *q, char *err, size_t errlen)
 struct queue_msg *
 queue_msg_reserve(struct queue *q, char *err, size_t errlen)
 {
-    struct queue_msg *m = msg_create(q, q->spare_dirfd, q->spare_dir, err, errlen);
+    struct queue_msg *m = msg_create(q, err, errlen);
 
     if (m != NULL)
-        m->external = m->in_spare = true;
+        m->external = true;
     return m;
 }
 
@@ -410,28 +382,6 @@ int
 queue_msg_fd(const struct queue_msg *m)
 {
     return m->fd;
-}
-
-int
-queue_msg_claim(struct queue_msg *m)
-{
-    struct queue *q = m->q;
-
-    if (!m->in_spare) {
-        errno = m->error;
-        return m->error ? -1 : 0;
-    }
-    /* data/<ID> is created now, as far as a failed fsync of data/ goes */
-    m->data_dir_gen = atomic_load(&q->data_dir_failures);
-    if (fs_rename_noreplace(q->spare_dirfd, m->id, q->data_dirfd, m->id) < 0) {
-        m->error = step_failed("rename", q->spare_dir, m->id, errno);
-        if (unlinkat(q->spare_dirfd, m->id, 0) == 0)
-            m->in_spare = false; /* nothing left to remove at abort */
-        errno = m->error;
-        return -1;
-    }
-    m->in_spare = false;
-    return 0;
 }
 
 const char *
@@ -448,7 +398,7 @@ queue_msg_write(struct queue_msg *m, const void *data, size_t len)
     fd_writer_put(&m->out, data, len);
     m->size = m->out.size;
     if (m->out.error)
-        m->error = step_failed("write", m->q->data_dir, m->id, m->out.error);
+        m->error = step_failed("write", m->q->spare_dir, m->id, m->out.error);
 }
 
 int
@@ -467,8 +417,7 @@ void
 queue_msg_set_error(struct queue_msg *m, int error)
 {
     if (m->error == 0 && error != 0)
-        m->error =
-            step_failed("write", m->in_spare ? m->q->spare_dir : m->q->data_dir, m->id, error);
+        m->error = step_failed("write", m->q->spare_dir, m->id, error);
 }
 
 static void
@@ -487,8 +436,7 @@ queue_msg_abort(struct queue_msg *m)
 {
     if (m == NULL)
         return;
-    if (unlinkat(m->in_spare ? m->q->spare_dirfd : m->q->data_dirfd, m->id, 0) < 0 &&
-        errno != ENOENT)
+    if (unlinkat(m->q->spare_dirfd, m->id, 0) < 0 && errno != ENOENT)
         log_warn("queue: cannot remove aborted message %s", m->id);
     queue_msg_free(m);
 }
@@ -510,33 +458,33 @@ queue_set_commit_hook(struct queue *q, queue_commit_hook *hook, void *arg)
     q->hook_arg = arg;
 }
 
-void
-queue_update(struct queue *q, const struct envelope *env, queue_commit_cb *cb, void *arg)
+static struct queue_msg *
+job_new(struct queue *q, enum queue_job job, const char *id, queue_commit_cb *cb, void *arg)
 {
     struct queue_msg *m = xcalloc(1, sizeof(*m));
 
     m->q = q;
-    m->job = JOB_UPDATE;
+    m->job = job;
     m->fd = -1;
-    memcpy(m->id, env->id, sizeof(m->id));
-    m->envtext = envelope_serialize(env, &m->envlen);
+    strlcpy_p(m->id, id, sizeof(m->id));
     m->cb = cb;
     m->cbarg = arg;
+    return m;
+}
+
+void
+queue_update(struct queue *q, const struct envelope *env, queue_commit_cb *cb, void *arg)
+{
+    struct queue_msg *m = job_new(q, JOB_UPDATE, env->id, cb, arg);
+
+    m->envtext = envelope_serialize(env, &m->envlen);
     queue_enqueue_job(q, m);
 }
 
 void
 queue_remove(struct queue *q, const char *id, queue_commit_cb *cb, void *arg)
 {
-    struct queue_msg *m = xcalloc(1, sizeof(*m));
-
-    m->q = q;
-    m->job = JOB_REMOVE;
-    m->fd = -1;
-    strlcpy_p(m->id, id, sizeof(m->id));
-    m->cb = cb;
-    m->cbarg = arg;
-    queue_enqueue_job(q, m);
+    queue_enqueue_job(q, job_new(q, JOB_REMOVE, id, cb, arg));
 }
 
 void
@@ -546,12 +494,12 @@ queue_msg_commit(struct queue_msg *m, struct envelope *env, queue_commit_cb *cb,
     struct stat st;
 
     if (fd_writer_finish(&m->out) != 0 && m->error == 0)
-        m->error = step_failed("write", q->data_dir, m->id, m->out.error);
+        m->error = step_failed("write", q->spare_dir, m->id, m->out.error);
     /* Another process wrote the content (and has finished: it asked for
      * the commit): the file says how much. */
-    if (m->external && queue_msg_claim(m) == 0) {
+    if (m->external && m->error == 0) {
         if (fstat(m->fd, &st) < 0)
-            m->error = step_failed("fstat", q->data_dir, m->id, errno);
+            m->error = step_failed("fstat", q->spare_dir, m->id, errno);
         else
             m->size = (uint64_t)st.st_size;
     }
@@ -564,184 +512,45 @@ queue_msg_commit(struct queue_msg *m, struct envelope *env, queue_commit_cb *cb,
     queue_enqueue_job(q, m);
 }
 
-/* Step 1 for one message: content durable, envelope written as .tmp. */
-static void
-commit_prepare(struct queue *q, struct queue_msg *m)
-{
-    char tmp[QUEUE_ID_LEN + 8];
-    int fd;
-
-    if (m->error || m->job == JOB_REMOVE)
-        return;
-    if (m->job == JOB_COMMIT && fsync(m->fd) < 0) {
-        m->error = step_failed("fsync", q->data_dir, m->id, errno);
-        return;
-    }
-    snprintf(tmp, sizeof(tmp), "%s.tmp", m->id);
-    fd = openat(q->env_dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        m->error = step_failed("create", q->env_dir, tmp, errno);
-        return;
-    }
-    if (fs_write_all(fd, m->envtext, m->envlen) < 0)
-        m->error = step_failed("write", q->env_dir, tmp, errno);
-    else if (fsync(fd) < 0)
-        m->error = step_failed("fsync", q->env_dir, tmp, errno);
-    close(fd);
-}
-
-static void *
-sync_thread(void *arg)
-{
-    struct queue *q = arg;
-    struct sync_pool *p = &q->pool;
-
-    pthread_mutex_lock(&p->lock);
-    for (;;) {
-        while (!p->stop && p->next >= p->nitems)
-            pthread_cond_wait(&p->work, &p->lock);
-        if (p->stop)
-            break;
-        struct queue_msg *m = p->items[p->next++];
-        pthread_mutex_unlock(&p->lock);
-        commit_prepare(q, m);
-        pthread_mutex_lock(&p->lock);
-        if (++p->finished == p->nitems)
-            pthread_cond_signal(&p->done);
-    }
-    pthread_mutex_unlock(&p->lock);
-    return NULL;
-}
-
-static void
-sync_pool_start(struct queue *q)
-{
-    struct sync_pool *p = &q->pool;
-
-    pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->work, NULL);
-    pthread_cond_init(&p->done, NULL);
-    for (p->nthreads = 0; p->nthreads < QUEUE_SYNC_THREADS; p->nthreads++)
-        if (pthread_create(&p->threads[p->nthreads], NULL, sync_thread, q) != 0)
-            break;
-}
-
-static void
-sync_pool_stop(struct queue *q)
-{
-    struct sync_pool *p = &q->pool;
-
-    pthread_mutex_lock(&p->lock);
-    p->stop = true;
-    pthread_cond_broadcast(&p->work);
-    pthread_mutex_unlock(&p->lock);
-    for (size_t i = 0; i < p->nthreads; i++)
-        pthread_join(p->threads[i], NULL);
-    pthread_cond_destroy(&p->work);
-    pthread_cond_destroy(&p->done);
-    pthread_mutex_destroy(&p->lock);
-}
-
-/* Runs commit_prepare for every message of the batch on the pool and waits
- * for all of them (with no pool, in this thread). */
-static void
-sync_pool_run(struct queue *q, struct queue_msg **items, size_t n)
-{
-    struct sync_pool *p = &q->pool;
-
-    if (p->nthreads == 0 || n == 1) {
-        for (size_t i = 0; i < n; i++)
-            commit_prepare(q, items[i]);
-        return;
-    }
-    pthread_mutex_lock(&p->lock);
-    p->items = items;
-    p->nitems = n;
-    p->next = p->finished = 0;
-    pthread_cond_broadcast(&p->work);
-    while (p->finished < p->nitems)
-        pthread_cond_wait(&p->done, &p->lock);
-    p->items = NULL;
-    p->nitems = p->next = p->finished = 0;
-    pthread_mutex_unlock(&p->lock);
-}
-
 /*
- * One batch: everything pending when the thread woke. The per-message
- * fsyncs run in parallel; the two directory fsyncs are shared by the whole
- * batch: that is the group commit.
+ * One batch: everything pending when the thread woke, appended to the log
+ * in arrival order and flushed once: that is the group commit. A record
+ * that cannot be appended fails its own job; a failed flush fails every
+ * job of the batch (qlog drops their changes).
  */
 static void
 commit_batch(struct queue *q, struct queue_msg *batch)
 {
-    struct queue_msg *m, **items;
-    char tmp[QUEUE_ID_LEN + 8];
-    int dir_error = 0;
-    size_t n = 0, i = 0;
+    struct queue_msg *m;
+    size_t appended = 0;
 
     for (m = batch; m; m = m->next) {
-        /* Two updates of one message would share its .tmp name: only the
-         * last one (the newest state) is written. */
-        for (struct queue_msg *later = m->next; later && m->job == JOB_UPDATE; later = later->next)
-            if (later->job == JOB_UPDATE && strcmp(later->id, m->id) == 0)
-                m->superseded = true;
-        n += !m->superseded;
+        int rc;
+        if (m->error)
+            continue;
+        if (m->job == JOB_COMMIT)
+            rc = qlog_append_msg(q->log, m->id, m->envtext, m->envlen, m->fd, m->size);
+        else if (m->job == JOB_UPDATE)
+            rc = qlog_append_env(q->log, m->id, m->envtext, m->envlen);
+        else
+            rc = qlog_append_del(q->log, m->id);
+        /* (qlog logs the step and the file) */
+        if (rc < 0)
+            m->error = errno;
+        else
+            appended++;
     }
-    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
-    items = xcalloc(n ? n : 1, sizeof(*items));
+    if (appended > 0 && qlog_sync(q->log) < 0) {
+        int e = errno;
+        for (m = batch; m; m = m->next)
+            if (m->error == 0)
+                m->error = e;
+    }
+    /* the content is in the log now, or the commit failed: either way its
+     * spare file has served */
     for (m = batch; m; m = m->next)
-        if (!m->superseded)
-            items[i++] = m;
-    sync_pool_run(q, items, n);
-    free(items);
-    /* The content files' directory entries must be durable before any
-     * envelope that points at them becomes visible. */
-    if (fs_fsync_dirfd(q->data_dirfd) < 0) {
-        dir_error = step_failed("fsync", q->data_dir, NULL, errno);
-        atomic_fetch_add(&q->data_dir_failures, 1);
-    }
-    for (m = batch; m; m = m->next) {
-        /* Only new content needs data/ durable: an update or a removal
-         * failed for it would keep a delivered message on disk. */
-        if (m->error == 0 && dir_error && m->job == JOB_COMMIT)
-            m->error = dir_error;
-        /* fsyncgate: data/<ID> existed when an earlier fsync of data/
-         * failed, so this batch's success does not cover its entry. */
-        if (m->error == 0 && m->job == JOB_COMMIT &&
-            m->data_dir_gen != atomic_load(&q->data_dir_failures)) {
-            log_warnx("queue: %s/%s was created before a failed fsync of %s: not acknowledged",
-                      q->data_dir, m->id, q->data_dir);
-            m->error = EIO;
-        }
-        if (m->error || m->superseded)
-            continue;
-        if (m->job == JOB_REMOVE) {
-            /* envelope first: a crash between the two leaves content
-             * without an envelope, which recovery removes */
-            if (unlinkat(q->env_dirfd, m->id, 0) < 0 && errno != ENOENT)
-                m->error = step_failed("unlink", q->env_dir, m->id, errno);
-            else if (unlinkat(q->data_dirfd, m->id, 0) < 0 && errno != ENOENT)
-                m->error = step_failed("unlink", q->data_dir, m->id, errno);
-            continue;
-        }
-        snprintf(tmp, sizeof(tmp), "%s.tmp", m->id);
-        if (renameat(q->env_dirfd, tmp, q->env_dirfd, m->id) < 0)
-            m->error = step_failed("rename", q->env_dir, tmp, errno);
-    }
-    if (fs_fsync_dirfd(q->env_dirfd) < 0) {
-        dir_error = step_failed("fsync", q->env_dir, NULL, errno);
-        /* New envelopes may or may not survive a crash: do not acknowledge,
-         * and take them back so that no unacknowledged message is
-         * delivered. (An update that fails here leaves the old or the new
-         * envelope, both valid.) */
-        for (m = batch; m; m = m->next) {
-            if (m->error == 0 && !m->superseded) {
-                m->error = dir_error;
-                if (m->job == JOB_COMMIT)
-                    unlinkat(q->env_dirfd, m->id, 0);
-            }
-        }
-    }
+        if (m->job == JOB_COMMIT && unlinkat(q->spare_dirfd, m->id, 0) < 0 && errno != ENOENT)
+            log_warn("queue: cannot remove %s/%s", q->spare_dir, m->id);
 }
 
 static void *
@@ -775,6 +584,14 @@ committer_thread(void *arg)
             q->finished = m;
         }
         event_active(q->notify, EV_READ, 0);
+        /* with nothing waiting, long-lived messages may be copied out of a
+         * mostly dead segment (no commit waits for that) */
+        if (q->pending == NULL) {
+            pthread_mutex_unlock(&q->lock);
+            if (qlog_compact(q->log) < 0)
+                log_warnx("queue: copying long-lived messages forward in %s failed", q->log_dir);
+            pthread_mutex_lock(&q->lock);
+        }
     }
     pthread_mutex_unlock(&q->lock);
     return NULL;
@@ -805,20 +622,13 @@ committer_done_cb(evutil_socket_t fd, short what, void *arg)
         queue_commit_cb *cb = m->cb;
         void *cbarg = m->cbarg;
         int error = m->error;
+        struct envelope *env = NULL;
 
         list = m->next;
-        if (error && m->job != JOB_REMOVE) {
-            char tmp[QUEUE_ID_LEN + 8];
-            snprintf(tmp, sizeof(tmp), "%s.tmp", m->id);
-            unlinkat(q->env_dirfd, tmp, 0);
-            if (m->job == JOB_COMMIT)
-                unlinkat(q->data_dirfd, m->id, 0);
-        } else if (!error && m->job == JOB_COMMIT) {
+        if (!error && m->job == JOB_COMMIT)
             q->count++;
-        } else if (!error && m->job == JOB_REMOVE && q->count > 0) {
+        else if (!error && m->job == JOB_REMOVE && q->count > 0)
             q->count--;
-        }
-        struct envelope *env = NULL;
         if (!error && m->job == JOB_COMMIT && q->hook) {
             env = m->env; /* handed to the hook below */
             m->env = NULL;
@@ -831,28 +641,61 @@ committer_done_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+int
+queue_content_fd(struct queue *q, const char *id)
+{
+    return qlog_content_fd(q->log, id, QLOG_ALL);
+}
+
+int
+queue_content_head_fd(struct queue *q, const char *id, uint64_t max)
+{
+    return qlog_content_fd(q->log, id, max);
+}
+
+/* ---- reading every message ---- */
+
+struct queue_reader {
+    struct qlog *log;
+    queue_scan_fn *fn;
+    void *arg;
+};
+
+int
+queue_reader_content(struct queue_reader *r, const char *id, uint64_t max)
+{
+    return qlog_content_fd(r->log, id, max);
+}
+
+static void
+scan_one(void *arg, const char *id, const char *text, size_t len, uint64_t content_len)
+{
+    struct queue_reader *r = arg;
+    char err[128];
+    struct envelope *env = envelope_parse(text, len, err, sizeof(err));
+
+    (void)content_len;
+    r->fn(id, env, r, r->arg);
+    envelope_free(env);
+}
+
+long
+queue_load(struct queue *q, queue_scan_fn *fn, void *arg)
+{
+    struct queue_reader r = {q->log, fn, arg};
+
+    return (long)qlog_each(q->log, scan_one, &r);
+}
+
 long
 queue_scan(const char *queue_dir, queue_scan_fn *fn, void *arg)
 {
-    char *env_dir = xasprintf("%s/env", queue_dir);
-    size_t n;
-    char **ids = list_ids(env_dir, "", &n);
+    struct queue *q = queue_open(queue_dir, NULL, NULL, 0);
+    long n;
 
-    for (size_t i = 0; i < n; i++) {
-        char *env_path = xasprintf("%s/%s", env_dir, ids[i]);
-        char *data_path = xasprintf("%s/data/%s", queue_dir, ids[i]);
-        struct envelope *env = NULL;
-        size_t len;
-        char *text = file_read(env_path, &len), err[128];
-        if (text)
-            env = envelope_parse(text, len, err, sizeof(err));
-        free(text);
-        fn(ids[i], env, data_path, arg);
-        envelope_free(env);
-        free(env_path);
-        free(data_path);
-    }
-    free_names(ids, n);
-    free(env_dir);
-    return (long)n;
+    if (q == NULL)
+        return -1;
+    n = queue_load(q, fn, arg);
+    queue_close(q);
+    return n;
 }

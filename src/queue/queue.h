@@ -2,23 +2,25 @@
  * queue.h — the durable queue (spool) and the only module that writes it.
  *
  * Layout under DIR/queue:
- *   data/<ID>      message content, streamed in while DATA arrives
- *   env/<ID>       the envelope; its presence is what makes a message
- *                  committed (acknowledged)
- *   env/<ID>.tmp   an envelope being written
- *   spare/<ID>     content files made in advance for a writer in another
- *                  process (queue_msg_reserve); moved to data/ when used
+ *   log/<N>.seg    the queue's log (qlog.h): every committed message,
+ *                  envelope and content, every later envelope, every
+ *                  removal; a message is committed (acknowledged) once its
+ *                  record is in the log and flushed
+ *   spare/<ID>     content being received: files made in advance for a
+ *                  writer in another process (queue_msg_reserve) or by
+ *                  this one (queue_msg_begin); copied into the log at
+ *                  commit and removed
  *
- * Commit (queue_msg_commit) runs on a committer thread and shares fsyncs
- * between the messages that are ready at the same time (group commit):
- * fsync each content file, write and fsync each envelope .tmp, fsync data/,
- * rename each .tmp into place, fsync env/. The callback reports success only
- * after all of that, so the caller may then send 250.
- * Recovery (queue_open) deletes .tmp envelopes, spare files and content
- * without an envelope: what was never acknowledged is not kept.
+ * Commit (queue_msg_commit), envelope updates and removals run on a
+ * committer thread, which appends what is ready when it wakes and flushes
+ * it with one fdatasync (group commit). The callback reports success only
+ * after that flush, so the caller may then send 250.
+ * Recovery (queue_open) replays the log (cutting a torn tail) and removes
+ * spare/: what was never acknowledged is not kept. A queue of the earlier
+ * layout (data/<ID>, env/<ID>) is moved into the log first.
  *
- * Must never: report a commit as done before the directory fsync; leave a
- * message half-visible after a crash.
+ * Must never: report a commit as done before the flush; leave a message
+ * half-visible after a crash.
  */
 #ifndef POSTERN_QUEUE_H
 #define POSTERN_QUEUE_H
@@ -47,7 +49,7 @@ bool queue_has_space(const struct queue *q, uint64_t size);
  * when it cannot tell (fd < 0). */
 bool queue_fd_has_space(int fd, uint64_t size);
 
-/* Starts a message: allocates its ID and creates data/<ID>. NULL with err
+/* Starts a message: allocates its ID and creates spare/<ID>. NULL with err
  * set on failure (errno kept). */
 struct queue_msg *queue_msg_begin(struct queue *q, char *err, size_t errlen);
 const char *queue_msg_id(const struct queue_msg *m);
@@ -60,17 +62,12 @@ uint64_t queue_msg_size(const struct queue_msg *m);
 void queue_msg_abort(struct queue_msg *m);
 
 /* A message whose content another process writes (queue/spool_server.c
- * hands the descriptor to the smtp process). It is created in advance as
- * spare/<ID>, which no listing of data/ shows and recovery removes, and
- * becomes data/<ID> with queue_msg_claim when a transaction starts on it.
- * queue_msg_write is not used on it: queue_msg_commit claims it if that
- * was not done yet and takes its size from the file (fstat). */
+ * hands the descriptor to the smtp process), made in advance as
+ * spare/<ID>. queue_msg_write is not used on it: queue_msg_commit takes
+ * its size from the file (fstat). */
 struct queue_msg *queue_msg_reserve(struct queue *q, char *err, size_t errlen);
 /* The content file's descriptor; the message keeps it (dup to hand on). */
 int queue_msg_fd(const struct queue_msg *m);
-/* Moves spare/<ID> to data/<ID> (no-op once done). -1 with errno when it
- * cannot: the message is then only fit for queue_msg_abort. */
-int queue_msg_claim(struct queue_msg *m);
 /* The writer's failure to write the content: becomes the message's error
  * (its commit fails with it) and is logged as the queue's own would be. */
 void queue_msg_set_error(struct queue_msg *m, int error);
@@ -87,20 +84,35 @@ void queue_msg_commit(struct queue_msg *m, struct envelope *env, queue_commit_cb
 typedef void queue_commit_hook(void *arg, struct envelope *env);
 void queue_set_commit_hook(struct queue *q, queue_commit_hook *hook, void *arg);
 
-/* Rewrites the envelope of a committed message (delivery state) durably:
- * env/<ID>.tmp, fsync, rename over env/<ID>, fsync env/. env is serialised
- * during the call; the caller keeps it. cb(arg, error) on the loop. */
+/* Records a new state of a committed message's envelope (delivery
+ * state) durably. env is serialised during the call; the caller keeps it.
+ * cb(arg, error) on the loop. */
 void queue_update(struct queue *q, const struct envelope *env, queue_commit_cb *cb, void *arg);
 
-/* Removes a message whose every recipient is done: envelope, then content,
- * then fsync. cb(arg, error) on the loop. */
+/* Removes a message whose every recipient is done. cb(arg, error) on the
+ * loop. */
 void queue_remove(struct queue *q, const char *id, queue_commit_cb *cb, void *arg);
 
-/* Calls fn for each committed message (envelope parsed from disk, path of
- * its content), in ID order. Unreadable envelopes are reported through
- * fn with env NULL. Returns the number of messages, or -1. */
-typedef void queue_scan_fn(const char *id, const struct envelope *env, const char *data_path,
+/* The content of a committed message as a new read-only descriptor at
+ * offset 0 (the caller closes it), or -1 with errno. Any thread.
+ * queue_content_head_fd: its first max octets only (enough for the header
+ * section, HEADER_SECTION_READ in smtp/header_read.h). */
+int queue_content_fd(struct queue *q, const char *id);
+int queue_content_head_fd(struct queue *q, const char *id, uint64_t max);
+
+/* A queue being read (queue_scan, queue_load): what fn may ask for the
+ * content of the message it is given. */
+struct queue_reader;
+int queue_reader_content(struct queue_reader *r, const char *id, uint64_t max);
+
+/* Calls fn for each committed message (envelope parsed, NULL when it
+ * cannot be), in ID order. queue_scan reads a queue directory without
+ * changing it (cmdlets, with the service stopped); queue_load gives the
+ * open queue's messages (the scheduler at start). Returns the number of
+ * messages, or -1. */
+typedef void queue_scan_fn(const char *id, const struct envelope *env, struct queue_reader *r,
                            void *arg);
 long queue_scan(const char *queue_dir, queue_scan_fn *fn, void *arg);
+long queue_load(struct queue *q, queue_scan_fn *fn, void *arg);
 
 #endif

@@ -158,23 +158,6 @@ on_begin(struct spool_server *ss, const struct ipc_msg *msg)
 }
 
 static void
-on_use(struct spool_server *ss, const struct ipc_msg *msg)
-{
-    struct ipc_rbuf r;
-    const char *id;
-    struct spool_entry *e;
-
-    ipc_rbuf_init(&r, msg->data, msg->len);
-    id = ipc_get_str(&r);
-    if (!ipc_rbuf_done(&r) || (e = find_msg(ss, id)) == NULL) {
-        log_warnx("spool: the smtp process started on a message it was not given");
-        return;
-    }
-    /* A failure stays with the message: its commit reports it. */
-    (void)queue_msg_claim(e->m);
-}
-
-static void
 on_abort(struct spool_server *ss, const struct ipc_msg *msg)
 {
     struct ipc_rbuf r;
@@ -309,9 +292,6 @@ handle(struct ipc_chan *ch, const struct ipc_msg *msg, void *arg)
     switch (msg->type) {
     case MSG_SPOOL_BEGIN:
         on_begin(ss, msg);
-        break;
-    case MSG_SPOOL_USE:
-        on_use(ss, msg);
         break;
     case MSG_SPOOL_COMMIT:
         on_commit(ss, msg);

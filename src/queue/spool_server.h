@@ -2,8 +2,8 @@
  * spool_server.h — the queue process's end of one spool channel to the
  * smtp process (lib/proc.h, MSG_SPOOL_*; the other end is
  * receive/spool.c). It makes content files in advance (queue_msg_reserve)
- * and hands their descriptors over, moves one into data/ when a
- * transaction starts on it, and commits or removes it when asked.
+ * and hands their descriptors over, and commits (into the queue's log) or
+ * removes one when asked.
  *
  * The peer parses the network and is trusted with nothing: each request is
  * checked (a message ID must be one this channel was given and has not

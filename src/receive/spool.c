@@ -200,13 +200,8 @@ top_up(struct spool *sp)
 static void
 hand_out(struct spool *sp, struct spool_msg *m)
 {
-    struct ipc_wbuf w = {0};
-
     fd_writer_start(&m->out, m->fd);
     list_add(&sp->held, m);
-    ipc_put_str(&w, m->id);
-    (void)ipc_send(sp->ch, MSG_SPOOL_USE, 0, -1, w.data, w.len);
-    ipc_wbuf_free(&w);
 }
 
 static bool

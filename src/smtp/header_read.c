@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static bool
 is_wsp(char c)
@@ -35,38 +36,37 @@ header_section_len(const char *s, size_t n)
 }
 
 char *
-header_section_read(const char *path, size_t max, size_t *len)
+header_section_read(int fd, size_t max, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    char *out = NULL, *line = NULL;
-    size_t used = 0, cap = 0;
-    ssize_t n;
+    /* max octets and the empty line after them tell where the section ends
+     * (header_read.h: HEADER_SECTION_READ) */
+    size_t want = max + 3, n = 0, hl;
+    char *buf = xmalloc(want + 1);
 
-    if (f == NULL)
-        return NULL;
-    out = xmalloc(1);
-    while ((n = getline(&line, &cap, f)) > 0) {
-        if ((n == 2 && line[0] == '\r' && line[1] == '\n') || (n == 1 && line[0] == '\n'))
+    while (n < want) {
+        ssize_t r = pread(fd, buf + n, want - n, (off_t)n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            free(buf);
+            errno = e;
+            return NULL;
+        }
+        if (r == 0)
             break;
-        if (used + (size_t)n > max)
-            break;
-        out = xrealloc(out, used + (size_t)n + 1);
-        memcpy(out + used, line, (size_t)n);
-        used += (size_t)n;
+        n += (size_t)r;
     }
-    free(line);
-    if (ferror(f)) {
-        int e = errno;
-        fclose(f);
-        free(out);
-        errno = e;
-        return NULL;
+    hl = header_section_len(buf, n);
+    if (hl > max) {
+        /* cut at the last whole line that fits */
+        const char *eol = memrchr(buf, '\n', max);
+        hl = eol ? (size_t)(eol - buf) + 1 : 0;
     }
-    fclose(f);
-    out[used] = '\0';
+    buf[hl] = '\0';
     if (len != NULL)
-        *len = used;
-    return out;
+        *len = hl;
+    return buf;
 }
 
 /* The end of the line at p (after its LF), or end. */

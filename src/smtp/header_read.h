@@ -13,16 +13,24 @@
 
 #include <stddef.h>
 
+/* What readers take of a header section at most (Get-Message, the
+ * tracking log): a header longer than this is cut at a line. */
+#define HEADER_SECTION_MAX (64 * 1024)
+/* What header_section_read(fd, HEADER_SECTION_MAX, ...) reads at most: a
+ * copy of the message this long is enough for it. */
+#define HEADER_SECTION_READ (HEADER_SECTION_MAX + 3)
+
 /* Octets of the header section at the start of s[0..n): up to and
  * including the line break before the first empty line (CRLF or LF), all
  * of n when there is none, 0 when s starts with the empty line. */
 size_t header_section_len(const char *s, size_t n);
 
-/* The header section of the file at path, without the empty line that
- * ends it, cut at a line boundary before it exceeds max octets;
- * NUL-terminated and malloc'd, *len (may be NULL) its length. NULL with
- * errno set when the file cannot be read. */
-char *header_section_read(const char *path, size_t max, size_t *len);
+/* The header section of the open message fd (read from its start, the
+ * descriptor's offset left alone), without the empty line that ends it,
+ * cut at a line boundary before it exceeds max octets; NUL-terminated and
+ * malloc'd, *len (may be NULL) its length. NULL with errno set when it
+ * cannot be read. */
+char *header_section_read(int fd, size_t max, size_t *len);
 
 /* The value of the first field called name (case-insensitive) in the
  * header section h[0..n), unfolded (RFC 5322 2.2.3: the line breaks before

@@ -33,6 +33,9 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+import qlog_reader  # noqa: E402  (the tests' own reader of the queue's log)
+
 DOMAIN = "crash.test"
 USERS = [f"u{i}@{DOMAIN}" for i in (1, 2, 3)]
 SENDER = "sender@client.test"
@@ -158,14 +161,16 @@ class Daemon:
         return rc
 
     def queue_files(self):
-        out = []
-        for sub in ("env", "data"):
-            out += [f"queue/{sub}/{n}" for n in os.listdir(os.path.join(self.home, "queue", sub))]
-        return sorted(out)
+        """What is still queued (the log's live messages) or being received (a
+        non-empty file in queue/spare; the empty ones are made in advance)."""
+        spare = os.path.join(self.home, "queue", "spare")
+        out = [f"queue/spare/{n}" for n in os.listdir(spare)
+               if os.path.getsize(os.path.join(spare, n)) > 0] if os.path.isdir(spare) else []
+        return sorted(out + [f"queue/log: {qid}" for qid in self.envelopes()])
 
     def envelopes(self):
-        return [n for n in os.listdir(os.path.join(self.home, "queue", "env"))
-                if QUEUE_ID.fullmatch(n)]
+        """The committed messages, read from the queue's log."""
+        return sorted(qlog_reader.live(os.path.join(self.home, "queue")))
 
 
 # ---------------------------------------------------------------------------

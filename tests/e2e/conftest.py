@@ -19,6 +19,8 @@ import time
 
 import pytest
 
+import qlog_reader
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 POSTERN = os.environ.get("POSTERN_BIN", os.path.join(ROOT, "build", "postern"))
 ASAN = os.environ.get("POSTERN_ASAN") == "1"
@@ -181,15 +183,27 @@ class Instance:
 
     # -- queue ----------------------------------------------------------
     def queued_ids(self):
-        env_dir = os.path.join(self.dir, "queue", "env")
-        return sorted(n for n in os.listdir(env_dir) if re.fullmatch(r"[0-9A-F]{16}", n))
+        """The committed messages, read from the queue's log (qlog_reader.py)."""
+        return sorted(qlog_reader.live(os.path.join(self.dir, "queue")))
 
     def queued_content(self, qid):
-        with open(os.path.join(self.dir, "queue", "data", qid), "rb") as f:
-            return f.read()
+        return qlog_reader.live(os.path.join(self.dir, "queue"))[qid][1]
+
+    def queued_envelope(self, qid):
+        return qlog_reader.live(os.path.join(self.dir, "queue"))[qid][0].decode()
 
     def data_files(self):
-        return sorted(os.listdir(os.path.join(self.dir, "queue", "data")))
+        """Every message whose content is on disk: committed, or being received
+        (a non-empty file in queue/spare; the empty ones are made in advance)."""
+        spare = os.path.join(self.dir, "queue", "spare")
+        receiving = set()
+        for n in os.listdir(spare) if os.path.isdir(spare) else ():
+            try:
+                if os.path.getsize(os.path.join(spare, n)) > 0:
+                    receiving.add(n)
+            except FileNotFoundError:
+                pass
+        return sorted(receiving | set(self.queued_ids()))
 
 
 def alive(pid):
@@ -397,8 +411,10 @@ def stored_copies(inst, qid):
     """Every stored copy of the message with queue id qid: its queue data file while it is
     queued, and what delivery made of it (a mailbox copy, or a report quoting its header)
     once it has left the queue. Line ends are normalised to LF."""
-    found = []
-    for top in (os.path.join(inst.dir, "queue", "data"), os.path.join(inst.dir, "mail")):
+    found = [content.replace(b"\r\n", b"\n")
+             for _, content in qlog_reader.live(os.path.join(inst.dir, "queue")).values()
+             if qid.encode() in content]
+    for top in (os.path.join(inst.dir, "mail"),):
         for d, _, names in os.walk(top):
             for n in names:
                 try:

@@ -18,7 +18,8 @@ def test_kill9_after_ack_and_during_data(server):
             acked.append(queue_id_from_reply(reply))
     # a message in the middle of DATA when the service dies
     raw = open_transaction(server.host, server.port, data=True)
-    raw.send(b"Subject: partial\r\n\r\n" + b"half of it\r\n" * 1000)
+    # more than the 64 KiB the smtp process buffers, so that some of it is on disk
+    raw.send(b"Subject: partial\r\n\r\n" + b"half of it\r\n" * 8000)
     wait_for(lambda: len(server.data_files()) == 6, what="partial content on disk")
     server.kill9()
     raw.close()

@@ -4,7 +4,7 @@ for commits in flight so that their clients hear 250 and do not send the
 message again; a second signal stops at once.
 
 A commit is made slow the way a slow disk would: fsync_hold stops the
-daemon's fsync of the message's content file (queue/data/<ID>) until the
+daemon's flush of the queue's log (queue/log/<N>.seg) until the
 test lets it go; the event loop keeps running meanwhile. Must never: leave the daemon's threads held or traced after
 a test (FsyncHold lets go on leaving its block, also when a test fails).
 """
@@ -20,8 +20,8 @@ from peers import connect_refused
 
 
 def DATA(server):
-    """Where content is committed: its fsyncs are the ones a slow disk holds."""
-    return os.path.join(server.dir, "queue", "data") + "/"
+    """Where messages are committed: its flushes are the ones a slow disk holds."""
+    return os.path.join(server.dir, "queue", "log") + "/"
 
 
 GRACE = 10  # seconds, SMTP_STOP_GRACE in src/receive/smtp_process.c
@@ -85,7 +85,7 @@ def test_sigterm_waits_for_the_commit_in_flight(server):
             raise AssertionError("the service stopped without answering the commit in flight")
         assert code == 250, f"the commit in flight was not answered: {code} {text!r}"
         qid = queue_id_from_reply(text)
-        assert held.endswith("/" + qid)
+        assert held.endswith(".seg"), held  # the flush of the log was what waited
         code, text = busy.reply()
         assert code == 421 and b"4.3.2" in text, text
         assert server.proc.wait(timeout=GRACE * SLOW) == 0

@@ -63,7 +63,7 @@ def test_smtp_process_holds_nothing_of_the_configuration_keys_or_envelopes(serve
     inst = os.path.realpath(server.dir)
     for path in held:
         assert not path.startswith(os.path.join(inst, "certs")), path
-        assert not path.startswith(os.path.join(inst, "queue", "env")), path
+        assert not path.startswith(os.path.join(inst, "queue", "log")), path
         assert path != os.path.join(inst, "postern.conf"), path
     # the private keys are nowhere in its memory map either
     with open(f"/proc/{smtp}/maps") as f:
@@ -90,7 +90,7 @@ def test_smtp_process_cannot_open_any_file_of_the_instance(server):
     certs = os.path.join(server.dir, "certs")
     key = next(os.path.join(certs, n) for n in os.listdir(certs) if n.endswith(".key"))
     targets = [os.path.join(server.dir, "postern.conf"), key,
-               os.path.join(server.dir, "queue", "env"), os.path.join(server.dir, "queue"),
+               os.path.join(server.dir, "queue", "log"), os.path.join(server.dir, "queue"),
                os.path.join(server.dir, "logs"), "/etc/passwd"]
     for path in targets:
         answer = control_request(server, f"test-open\t{path}")

@@ -165,8 +165,7 @@ def test_dsn_and_smtputf8_parameters_stored(server):
         code, reply = c.data(message())
         assert code == 250
     qid = queue_id_from_reply(reply)
-    with open(os.path.join(server.dir, "queue", "env", qid)) as f:
-        env = f.read()
+    env = server.queued_envelope(qid)
     assert "envid: QQ+2B1" in env
     assert "smtputf8: 1" in env
     assert re.search(r"rcpt: ready 6 rfc822;alice@a.test alice@a.test", env)

@@ -125,7 +125,7 @@ def test_input_behind_a_slow_commit_is_bounded(instances):
     inst = start_instance(instances)
     before = peak_kib(inst.children()['smtp'])
     raw = open_transaction(inst.host, inst.port, rcpt="postmaster@a.test", data=True)
-    with FsyncHold(inst.children()["queue"], os.path.join(inst.dir, "queue", "data") + "/") as hold:
+    with FsyncHold(inst.children()["queue"], os.path.join(inst.dir, "queue", "log") + "/") as hold:
         raw.send(message(subject="slow commit").encode() + b".\r\n")
         hold.wait_held(timeout=10 * SLOW)
         sent, rest = flood(raw.sock)

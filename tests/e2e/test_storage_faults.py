@@ -137,9 +137,9 @@ def copies(inst, mid):
 
 
 def spool(inst):
-    """Everything in queue/env and queue/data (.tmp, .damaged, orphans too)."""
-    q = os.path.join(inst.dir, "queue")
-    return sorted(f"{d}/{n}" for d in ("env", "data") for n in os.listdir(os.path.join(q, d)))
+    """What the queue holds: committed messages, and content being received
+    (non-empty files in queue/spare; the empty ones are made in advance)."""
+    return inst.data_files()
 
 
 def maildir_tmp(inst):
@@ -159,16 +159,17 @@ COMMIT_FAULTS = [
     # every write under queue/ and mail/ fails: only the prefix keeps the
     # shim off the sockets and the log, which must go on working
     ("content-write", "write", "EIO", 451, "4.3.0", "write"),
-    # the smtp process may write the content file while it is still in
-    # queue/spare/ (the queue process moves it to data/ at its own pace)
-    ("content-write-full", "write:path=*/queue/[ds][pa]*/*", "ENOSPC", 452, "4.3.1", "write"),
-    ("content-fsync", "fsync:path=*/queue/data/*", "EIO", 451, "4.3.0", "fsync"),
-    ("envelope-create", "create:path=*/queue/env/*.tmp", "EIO", 451, "4.3.0", "create"),
-    ("envelope-write", "write:path=*/queue/env/*.tmp", "ENOSPC", 452, "4.3.1", "write"),
-    ("envelope-fsync", "fsync:path=*/queue/env/*.tmp", "EIO", 451, "4.3.0", "fsync"),
-    ("data-dir-fsync", "dirfsync:path=*/queue/data", "EIO", 451, "4.3.0", "fsync"),
-    ("rename", "rename:path=*/queue/env/*.tmp", "EIO", 451, "4.3.0", "rename"),
-    ("env-dir-fsync", "dirfsync:path=*/queue/env", "EIO", 451, "4.3.0", "fsync"),
+    # the content file being received (queue/spare/), on a full disk
+    ("content-write-full", "write:path=*/queue/spare/*", "ENOSPC", 452, "4.3.1", "write"),
+    # the queue's log (queue/log/<N>.seg): its first segment is made by the
+    # first commit, appended to with pwrite, flushed with fdatasync, and its
+    # directory entry made durable with an fsync of queue/log
+    ("segment-create", "create:path=*/queue/log/*", "EIO", 451, "4.3.0", "create"),
+    ("segment-create-full", "create:path=*/queue/log/*", "ENOSPC", 452, "4.3.1", "create"),
+    ("log-write", "pwrite:path=*/queue/log/*", "EIO", 451, "4.3.0", "write"),
+    ("log-write-full", "pwrite:path=*/queue/log/*", "ENOSPC", 452, "4.3.1", "write"),
+    ("log-fdatasync", "fdatasync:path=*/queue/log/*", "EIO", 451, "4.3.0", "fdatasync"),
+    ("log-dir-fsync", "dirfsync:path=*/queue/log", "EIO", 451, "4.3.0", "fsync"),
 ]
 
 
@@ -204,14 +205,8 @@ def test_commit_fault_gives_no_250_and_leaves_nothing(faulty, rule, err, code, s
     assert re.search(r"storage|queue|writing", text, re.I), text
     op, path, what = faulty.faults.wait_fired(rule.split(":")[0])[0]
     assert what == err
-    # the log names the step, the file and the errno; the smtp process may
-    # write a file before the queue process has moved it from spare/ to data/
-    # (its name then): the queue process logs it by the name it has now
-    path = path.replace("/queue/spare/", "/queue/data/")
-    if step == "create" and "/data/" in path:
-        expect = f"cannot create message file {path}: {STRERROR[err]}"
-    else:
-        expect = f"queue: {step} {path} failed: {STRERROR[err]}"
+    # the log names the step, the file and the errno
+    expect = f"queue: {step} {path} failed: {STRERROR[err]}"
     assert expect in faulty.log(), f"no log line {expect!r}"
 
     faulty.faults.lift()
@@ -224,52 +219,53 @@ def test_commit_fault_gives_no_250_and_leaves_nothing(faulty, rule, err, code, s
     assert_clean(faulty)
 
 
-def test_failed_fsync_is_not_retried_into_a_250(faulty):
-    """fsyncgate: the kernel reports a writeback error once, and an fsync
-    after it succeeds although the data may be gone. The shim's fsync fails
-    exactly once: a daemon that tried again would get success and say 250."""
-    faulty.faults.arm("fsync:path=*/queue/data/*:nth=1:count=1:errno=EIO")
+def test_failed_flush_is_not_retried_into_a_250(faulty):
+    """fsyncgate: the kernel reports a writeback error once, and an fdatasync
+    after it succeeds although the data may be gone. The shim's fdatasync
+    fails exactly once: a daemon that tried again would get success and say
+    250. The segment it failed on takes nothing more; the message refused
+    does not come back after a restart, and the resent copy arrives once."""
+    faulty.faults.arm("fdatasync:path=*/queue/log/*:nth=1:count=1:errno=EIO")
     code, text = send(faulty, "once")
-    assert code == 451, f"acknowledged after a failed fsync: {code} {text}"
+    assert code == 451, f"acknowledged after a failed flush: {code} {text}"
+    failed_on = faulty.faults.fired()[0][1]
     assert len(faulty.faults.fired()) == 1
     # the client sends it again, as clients do after a 4xx: that copy arrives
     code, text = send(faulty, "once")
     assert code == 250, text
     wait_for(lambda: copies(faulty, "once"), what="the resent message in the Maildir")
     wait_queue_empty(faulty)
+    assert f"queue: fdatasync {failed_on} failed" in faulty.log()
+    # a new segment took the resent copy: the failed one was retired
+    segments = sorted(os.listdir(os.path.join(faulty.dir, "queue", "log")))
+    assert os.path.basename(failed_on) not in segments[-1:], segments
+    faulty.stop()
+    faulty.start(env=faulty.faults.env())
+    wait_queue_empty(faulty)
     assert len(copies(faulty, "once")) == 1
     assert_clean(faulty)
 
 
-def test_failed_directory_fsync_is_not_covered_by_the_next_one(faulty):
-    """A message in DATA has its content file's directory entry in data/ when
-    an fsync of data/ (another message's commit) fails: that failure was the
-    only report of a lost entry, so this message must not be acknowledged on
-    the strength of a later fsync of data/ that succeeds."""
-    early = RawSMTP(faulty.host, faulty.port)
-    try:
-        early.reply()
-        early.cmd(b"EHLO client.test")
-        assert early.cmd(b"MAIL FROM:<bob@example.org>")[0] == 250
-        assert early.cmd(f"RCPT TO:<{RCPT}>".encode())[0] == 250
-        assert early.cmd(b"DATA")[0] == 354  # data/<ID> exists from here on
-        head, tail = message("early").split("\r\n\r\n", 1)
-        early.send(head.encode() + b"\r\n\r\n")
-        faulty.faults.arm("dirfsync:path=*/queue/data:nth=1:count=1:errno=EIO")
-        code, text = send(faulty, "other")
-        assert code == 451, text
-        early.send(tail.encode() + b".\r\n")
-        code, text = early.reply()
-        assert code == 451, f"acknowledged although data/ failed to sync meanwhile: {text}"
-    finally:
-        early.close()
-    assert "was created before a failed fsync" in faulty.log()
-    for mid in ("early", "other"):
-        assert send(faulty, mid)[0] == 250
-    wait_for(lambda: copies(faulty, "early") and copies(faulty, "other"),
-             what="both resent messages in the Maildir")
+def test_failed_flush_of_a_removal_delivers_nothing_twice(faulty):
+    """A message is delivered while the log cannot be flushed: neither its
+    delivered state nor its removal is durable, so after a restart it is
+    still queued. Delivering it again must not make a second copy (the
+    Maildir file is named after the queue ID), and it then leaves the queue."""
+    faulty.faults.arm("link:path=*/mail/*/new/*:errno=EIO")
+    code, text = send(faulty, "removed")
+    assert code == 250, text
+    faulty.faults.wait_fired("link")
+    faulty.faults.arm("fdatasync:path=*/queue/log/*:errno=EIO")  # link works again
+    wait_for(lambda: copies(faulty, "removed"), timeout=15, what="delivery after the link fault")
+    faulty.faults.wait_fired("fdatasync")
+    wait_for(lambda: "cannot remove finished message" in faulty.log()
+             or "cannot record delivery progress" in faulty.log(),
+             what="the failed removal or update in the log")
+    faulty.stop()
+    faulty.faults.lift()
+    faulty.start(env=faulty.faults.env())
     wait_queue_empty(faulty)
-    assert len(copies(faulty, "early")) == 1 and len(copies(faulty, "other")) == 1
+    assert len(copies(faulty, "removed")) == 1
     assert_clean(faulty)
 
 
@@ -328,21 +324,4 @@ def test_crash_between_link_and_fsync_of_new(faulty):
     traced = [x for x in faulty.faults.fired() if x[2] == "TRACE"]
     assert traced, "the message left the queue without an fsync of new/"
     assert len(copies(faulty, "linked")) == 1
-    assert_clean(faulty)
-
-
-def test_data_dir_fault_does_not_keep_a_delivered_message(faulty):
-    """A failing fsync of data/ concerns new content only: a delivered
-    message's removal in the same batch must still happen, or the message
-    would sit in the queue until the next restart."""
-    faulty.faults.arm("link:path=*/mail/*/new/*:errno=EIO")
-    code, text = send(faulty, "removed")
-    assert code == 250, text
-    faulty.faults.wait_fired("link")
-    faulty.faults.arm("dirfsync:path=*/queue/data:errno=EIO")  # link works again
-    wait_for(lambda: copies(faulty, "removed"), timeout=15, what="delivery after the link fault")
-    faulty.faults.wait_fired("dirfsync")
-    wait_queue_empty(faulty)
-    faulty.faults.lift()
-    assert len(copies(faulty, "removed")) == 1
     assert_clean(faulty)

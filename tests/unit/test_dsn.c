@@ -27,6 +27,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #define MTA "mta.example.net"
@@ -242,13 +244,30 @@ assert_python_parses(const char *dsn, size_t len, const char *third_type, int nr
     free(path);
 }
 
+/* dsn_build with the original at path (-1 when it cannot be opened). */
+static char *
+dsn_build_path(enum dsn_kind kind, const char *mta, const char *postmaster,
+               const struct envelope *env, const struct dsn_rcpt *rcpts, size_t nrcpts,
+               const char *path, size_t max_attach, time_t now, time_t retry_until, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC), e;
+    char *out =
+        dsn_build(kind, mta, postmaster, env, rcpts, nrcpts, fd, max_attach, now, retry_until, len);
+
+    e = errno;
+    if (fd >= 0)
+        close(fd);
+    errno = e;
+    return out;
+}
+
 static void
 test_failure_report(void **state)
 {
     struct envelope *env = sample_envelope();
     size_t len;
-    char *dsn = dsn_build(DSN_FAILURE, MTA, POSTMASTER, env, failed_rcpts, 2, original, 1 << 20,
-                          1764358300, 0, &len);
+    char *dsn = dsn_build_path(DSN_FAILURE, MTA, POSTMASTER, env, failed_rcpts, 2, original,
+                               1 << 20, 1764358300, 0, &len);
     char *boundary, *p1, *p2, *p3;
 
     assert_non_null(dsn);
@@ -340,8 +359,8 @@ test_ret_hdrs(void **state)
     char *dsn;
 
     env->ret = SMTP_RET_HDRS;
-    dsn = dsn_build(DSN_FAILURE, MTA, POSTMASTER, env, failed_rcpts, 2, original, 1 << 20,
-                    1764358300, 0, &len);
+    dsn = dsn_build_path(DSN_FAILURE, MTA, POSTMASTER, env, failed_rcpts, 2, original, 1 << 20,
+                         1764358300, 0, &len);
     assert_non_null(dsn);
     assert_headers_only(dsn, len);
     assert_null(strstr(dsn, "only its header is attached")); /* asked for, not explained */
@@ -357,8 +376,8 @@ test_too_large(void **state)
     char *dsn;
 
     env->ret = SMTP_RET_FULL;
-    dsn = dsn_build(DSN_FAILURE, MTA, POSTMASTER, env, failed_rcpts, 2, original, 200, 1764358300,
-                    0, &len);
+    dsn = dsn_build_path(DSN_FAILURE, MTA, POSTMASTER, env, failed_rcpts, 2, original, 200,
+                         1764358300, 0, &len);
     assert_non_null(dsn);
     assert_headers_only(dsn, len);
     assert_non_null(strstr(dsn, "larger than 200 bytes"));
@@ -377,8 +396,8 @@ test_delay_report(void **state)
                          "smtp; 421 4.4.1 Try again later",
                          1764358200};
     size_t len;
-    char *dsn = dsn_build(DSN_DELAY, MTA, POSTMASTER, env, &r, 1, original, 1 << 20, 1764358300,
-                          1764527400, &len);
+    char *dsn = dsn_build_path(DSN_DELAY, MTA, POSTMASTER, env, &r, 1, original, 1 << 20,
+                               1764358300, 1764527400, &len);
     char *boundary;
 
     assert_non_null(dsn);
@@ -401,8 +420,8 @@ test_success_report(void **state)
     struct dsn_rcpt r = {"bob@example.test",           NULL,      "2.0.0", "dns; mx.example.test",
                          "smtp; 250 2.0.0 Ok: queued", 1764358200};
     size_t len;
-    char *dsn =
-        dsn_build(DSN_SUCCESS, MTA, POSTMASTER, env, &r, 1, original, 1 << 20, 1764358300, 0, &len);
+    char *dsn = dsn_build_path(DSN_SUCCESS, MTA, POSTMASTER, env, &r, 1, original, 1 << 20,
+                               1764358300, 0, &len);
 
     assert_non_null(dsn);
     assert_wire_form(dsn, len);
@@ -416,8 +435,8 @@ test_success_report(void **state)
 
     /* an authenticated sender gets the whole message back */
     env->auth_user = xstrdup("alice");
-    dsn =
-        dsn_build(DSN_SUCCESS, MTA, POSTMASTER, env, &r, 1, original, 1 << 20, 1764358300, 0, &len);
+    dsn = dsn_build_path(DSN_SUCCESS, MTA, POSTMASTER, env, &r, 1, original, 1 << 20, 1764358300, 0,
+                         &len);
     assert_non_null(dsn);
     assert_python_parses(dsn, len, "message/rfc822", 1, "delivered");
     free(dsn);
@@ -435,15 +454,15 @@ test_subjects(void **state)
 
     testlib_write_text(path, "Received: from x\r\nSubject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?= "
                              "\xc3\xa9t\xc3\xa9\r\n\r\nbody\r\n");
-    dsn = dsn_build(DSN_FAILURE, MTA, POSTMASTER, env, failed_rcpts, 1, path, 1 << 20, 1764358300,
-                    0, &len);
+    dsn = dsn_build_path(DSN_FAILURE, MTA, POSTMASTER, env, failed_rcpts, 1, path, 1 << 20,
+                         1764358300, 0, &len);
     assert_non_null(dsn);
     assert_non_null(
         strstr(dsn, "\r\nSubject: Undeliverable: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?= ??t??\r\n"));
     free(dsn);
     env->smtputf8 = true;
-    dsn = dsn_build(DSN_FAILURE, MTA, POSTMASTER, env, failed_rcpts, 1, path, 1 << 20, 1764358300,
-                    0, &len);
+    dsn = dsn_build_path(DSN_FAILURE, MTA, POSTMASTER, env, failed_rcpts, 1, path, 1 << 20,
+                         1764358300, 0, &len);
     assert_non_null(dsn);
     assert_non_null(strstr(
         dsn, "\r\nSubject: Undeliverable: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?= \xc3\xa9t\xc3\xa9\r\n"));
@@ -465,8 +484,8 @@ test_out_of_range_times(void **state)
 
     env->received = (time_t)0x3b00000000000000LL;
     r.last_attempt = (time_t)-0x3b00000000000000LL;
-    dsn = dsn_build(DSN_DELAY, MTA, POSTMASTER, env, &r, 1, original, 1 << 20, 1764358300,
-                    (time_t)0x7fffffffffffffffLL, &len);
+    dsn = dsn_build_path(DSN_DELAY, MTA, POSTMASTER, env, &r, 1, original, 1 << 20, 1764358300,
+                         (time_t)0x7fffffffffffffffLL, &len);
     assert_non_null(dsn);
     assert_wire_form(dsn, len);
     assert_non_null(strstr(dsn, "\r\nArrival-Date: Thu, 1 Jan 1970 00:00:00 +0000\r\n"));
@@ -482,12 +501,12 @@ test_unreadable_or_null_sender(void **state)
     struct envelope *env = sample_envelope();
     size_t len;
 
-    assert_null(dsn_build(DSN_FAILURE, MTA, POSTMASTER, env, failed_rcpts, 2, "/nonexistent/x",
-                          1 << 20, 1764358300, 0, &len));
+    assert_null(dsn_build_path(DSN_FAILURE, MTA, POSTMASTER, env, failed_rcpts, 2, "/nonexistent/x",
+                               1 << 20, 1764358300, 0, &len));
     free(env->from);
     env->from = xstrdup("");
-    assert_null(dsn_build(DSN_FAILURE, MTA, POSTMASTER, env, failed_rcpts, 2, original, 1 << 20,
-                          1764358300, 0, &len));
+    assert_null(dsn_build_path(DSN_FAILURE, MTA, POSTMASTER, env, failed_rcpts, 2, original,
+                               1 << 20, 1764358300, 0, &len));
     envelope_free(env);
 }
 

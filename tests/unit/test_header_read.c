@@ -18,6 +18,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #define STORED                                                                                     \
     "Received: from client.example ([192.0.2.7])\r\n\tby mx.example (postern);"                    \
@@ -65,6 +67,19 @@ test_field_get(void **state)
     assert_null(header_field_get(STORED, n, "Only-Body"));
 }
 
+/* header_section_read of the file at path. */
+static char *
+read_path(const char *path, size_t max, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char *h;
+
+    assert_true(fd >= 0);
+    h = header_section_read(fd, max, len);
+    close(fd);
+    return h;
+}
+
 static void
 test_section_read(void **state)
 {
@@ -72,7 +87,7 @@ test_section_read(void **state)
     size_t len;
 
     testlib_write_text(path, STORED);
-    h = header_section_read(path, 1 << 20, &len);
+    h = read_path(path, 1 << 20, &len);
     assert_non_null(h);
     assert_int_equal(len, header_section_len(STORED, strlen(STORED)));
     assert_int_equal(strlen(h), len);
@@ -83,22 +98,25 @@ test_section_read(void **state)
     free(h);
 
     /* a bound cuts at a line boundary, before the line that crosses it */
-    h = header_section_read(path, 50, &len);
+    h = read_path(path, 50, &len);
     assert_non_null(h);
     assert_string_equal(h, "Received: from client.example ([192.0.2.7])\r\n");
     free(h);
 
     /* a message whose content starts with the empty line has no fields */
     testlib_write_text(path, "\r\nbody\r\n");
-    h = header_section_read(path, 1 << 20, &len);
+    h = read_path(path, 1 << 20, &len);
     assert_string_equal(h, "");
     assert_int_equal(len, 0);
     free(h);
 
-    free(path);
-    path = xasprintf("%s/gone", dir);
-    assert_null(header_section_read(path, 1 << 20, &len));
-    assert_int_equal(errno, ENOENT);
+    /* what cannot be read is NULL with errno */
+    {
+        int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_null(header_section_read(fd, 1 << 20, &len));
+        assert_int_equal(errno, EISDIR);
+        close(fd);
+    }
 
     free(path);
     testlib_rmtree(dir);

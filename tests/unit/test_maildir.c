@@ -20,6 +20,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,10 +131,26 @@ expected_name(const char *key)
     return xasprintf("%s.%s", key, host);
 }
 
+/* maildir_deliver with the content at path; a path that cannot be opened
+ * stands for content that cannot be read (a directory's descriptor). */
+static int
+deliver_path(const char *root, const char *key, const char *path, const char *rp, const char *to,
+             bool *temporary, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+
+    if (fd < 0)
+        fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    rc = maildir_deliver(root, key, fd, rp, to, temporary, err, errlen);
+    close(fd);
+    return rc;
+}
+
 static int
 deliver(const struct fixture *f, const char *key, bool *temporary, char *err, size_t errlen)
 {
-    return maildir_deliver(f->root, key, f->data, RP, TO, temporary, err, errlen);
+    return deliver_path(f->root, key, f->data, RP, TO, temporary, err, errlen);
 }
 
 static void
@@ -257,9 +274,9 @@ test_bad_keys(void **state)
 
     /* Header injection through the addresses is refused as well. */
     temporary = true;
-    assert_int_equal(maildir_deliver(f->root, "k", f->data, "a@b\r\nX-Evil: 1", TO, &temporary, err,
-                                     sizeof(err)),
-                     -1);
+    assert_int_equal(
+        deliver_path(f->root, "k", f->data, "a@b\r\nX-Evil: 1", TO, &temporary, err, sizeof(err)),
+        -1);
     assert_false(temporary);
 
     /* Nothing was created for a refused delivery. */
@@ -314,8 +331,8 @@ test_headers_and_line_endings(void **state)
         testlib_write_file(f->data, buf, big);
         free(buf);
     }
-    assert_int_equal(
-        maildir_deliver(f->root, "Q3.0", f->data, "", TO, &temporary, err, sizeof(err)), 0);
+    assert_int_equal(deliver_path(f->root, "Q3.0", f->data, "", TO, &temporary, err, sizeof(err)),
+                     0);
     path = xasprintf("%s/new/%s", f->root, name);
     content = testlib_read_file(path, NULL);
     {
@@ -335,7 +352,7 @@ test_headers_and_line_endings(void **state)
     testlib_write_file(f->data, message, sizeof(message) - 1);
     name = expected_name("Q3.1");
     assert_int_equal(
-        maildir_deliver(f->root, "Q3.1", f->data, "<" RP ">", TO, &temporary, err, sizeof(err)), 0);
+        deliver_path(f->root, "Q3.1", f->data, "<" RP ">", TO, &temporary, err, sizeof(err)), 0);
     path = xasprintf("%s/new/%s", f->root, name);
     content = testlib_read_file(path, NULL);
     assert_string_equal(content, expected);
@@ -355,16 +372,15 @@ test_root_under_a_file(void **state)
     blocker = xasprintf("%s/blocker", f->dir);
     testlib_write_file(blocker, "x", 1);
     root = xasprintf("%s/bob", blocker);
-    assert_int_equal(maildir_deliver(root, "Q4.0", f->data, RP, TO, &temporary, err, sizeof(err)),
-                     -1);
+    assert_int_equal(deliver_path(root, "Q4.0", f->data, RP, TO, &temporary, err, sizeof(err)), -1);
     assert_false(temporary);
     assert_non_null(strstr(err, root));
     free(root);
 
     /* The root itself is a regular file: permanent too. */
     temporary = true;
-    assert_int_equal(
-        maildir_deliver(blocker, "Q4.0", f->data, RP, TO, &temporary, err, sizeof(err)), -1);
+    assert_int_equal(deliver_path(blocker, "Q4.0", f->data, RP, TO, &temporary, err, sizeof(err)),
+                     -1);
     assert_false(temporary);
 
     /* new/ is a file inside an otherwise good Maildir: permanent. */
@@ -391,17 +407,16 @@ test_temporary_errors(void **state)
     /* A missing data file, and a missing parent of the root: temporary (the
      * queue or an administrator can put things right). */
     missing = xasprintf("%s/no-such-data", f->dir);
-    assert_int_equal(
-        maildir_deliver(f->root, "Q5.0", missing, RP, TO, &temporary, err, sizeof(err)), -1);
+    assert_int_equal(deliver_path(f->root, "Q5.0", missing, RP, TO, &temporary, err, sizeof(err)),
+                     -1);
     assert_true(temporary);
-    assert_non_null(strstr(err, "data file"));
+    assert_non_null(strstr(err, "queued message"));
     assert_int_equal(count(f->root, "tmp"), 0); /* the tmp file was removed */
     assert_int_equal(count(f->root, "new"), 0);
 
     root = xasprintf("%s/nonexistent/bob", f->dir);
     temporary = false;
-    assert_int_equal(maildir_deliver(root, "Q5.0", f->data, RP, TO, &temporary, err, sizeof(err)),
-                     -1);
+    assert_int_equal(deliver_path(root, "Q5.0", f->data, RP, TO, &temporary, err, sizeof(err)), -1);
     assert_true(temporary);
 
     /* Permissions an administrator can fix: temporary. Root bypasses mode

@@ -161,6 +161,20 @@ exists(const char *dir, const char *sub, const char *name)
     return ok;
 }
 
+/* The content of a committed message, through the queue. */
+static char *
+content_of(struct queue *q, const char *id, size_t *len)
+{
+    int fd = queue_content_fd(q, id);
+    char *data;
+
+    if (fd < 0)
+        return NULL;
+    data = fd_read_all(fd, len);
+    close(fd);
+    return data;
+}
+
 static void
 test_queue_commit_and_recover(void **state)
 {
@@ -183,19 +197,20 @@ test_queue_commit_and_recover(void **state)
     assert_int_equal(strlen(id), QUEUE_ID_LEN);
     queue_msg_write(m, "Subject: x\r\n\r\nbody\r\n", 20);
     assert_int_equal(queue_msg_size(m), 20);
+    /* being received: in spare/, not committed */
+    assert_true(exists(dir, "spare", id));
+    assert_int_equal(queue_content_fd(q, id), -1);
 
     p = queue_msg_begin(q, err, sizeof(err));
     assert_non_null(p);
     strlcpy_p(partial, queue_msg_id(p), sizeof(partial));
     assert_true(strcmp(partial, id) > 0); /* IDs increase */
     queue_msg_abort(p);
-    /* A crash in the middle of DATA leaves a content file and no envelope. */
+    assert_false(exists(dir, "spare", partial));
+    /* what a message in the middle of DATA leaves when the service dies */
     {
-        char *path = xasprintf("%s/data/%s", dir, partial);
-        int fd = open(path, O_WRONLY | O_CREAT, 0600);
-        assert_true(fd >= 0);
-        assert_int_equal(write(fd, "partial", 7), 7);
-        close(fd);
+        char *path = xasprintf("%s/spare/%s", dir, partial);
+        testlib_write_text(path, "partial");
         free(path);
     }
 
@@ -205,40 +220,24 @@ test_queue_commit_and_recover(void **state)
     assert_int_equal(r.done, 1);
     assert_int_equal(r.error, 0);
     assert_int_equal(queue_count(q), 1);
-    assert_true(exists(dir, "env", id));
-    assert_true(exists(dir, "data", id));
+    assert_false(exists(dir, "spare", id)); /* the content is in the log now */
+    data = content_of(q, id, &len);
+    assert_non_null(data);
+    assert_int_equal(len, 20);
+    assert_memory_equal(data, "Subject: x\r\n\r\nbody\r\n", 20);
+    free(data);
 
-    /* Simulate a crash: the partial message's file stays behind, plus a
-     * half-written envelope. */
-    {
-        char *tmp = xasprintf("%s/env/%s.tmp", dir, partial);
-        int fd = open(tmp, O_WRONLY | O_CREAT, 0600);
-        assert_true(fd >= 0);
-        assert_int_equal(write(fd, "version: 1\n", 11), 11);
-        close(fd);
-        free(tmp);
-    }
-    assert_true(exists(dir, "data", partial));
-
+    /* "crash": the partial message's file stays behind */
+    assert_true(exists(dir, "spare", partial));
     queue_close(q);
     q = queue_open(dir, base, err, sizeof(err));
     assert_non_null(q);
     assert_int_equal(queue_count(q), 1);
-    assert_true(exists(dir, "data", id));
-    assert_false(exists(dir, "data", partial));
-    {
-        char tmpname[QUEUE_ID_LEN + 8];
-        snprintf(tmpname, sizeof(tmpname), "%s.tmp", partial);
-        assert_false(exists(dir, "env", tmpname));
-    }
-    {
-        char *path = xasprintf("%s/data/%s", dir, id);
-        data = file_read(path, &len);
-        free(path);
-        assert_non_null(data);
-        assert_int_equal(len, 20);
-        free(data);
-    }
+    assert_false(exists(dir, "spare", partial));
+    data = content_of(q, id, &len);
+    assert_non_null(data);
+    assert_int_equal(len, 20);
+    free(data);
     queue_close(q);
     event_base_free(base);
     testlib_rmtree(dir);
@@ -246,41 +245,110 @@ test_queue_commit_and_recover(void **state)
 }
 
 static void
-scan_fn(const char *id, const struct envelope *env, const char *data_path, void *arg)
+scan_fn(const char *id, const struct envelope *env, struct queue_reader *rd, void *arg)
 {
-    int *n = arg;
+    int *n = arg, fd;
+    char *data;
+    size_t len;
 
     assert_non_null(env);
     assert_string_equal(env->id, id);
     assert_int_equal(env->nrcpts, 2);
+    fd = queue_reader_content(rd, id, UINT64_MAX);
+    assert_true(fd >= 0);
+    data = fd_read_all(fd, &len);
+    close(fd);
+    assert_int_equal(len, 3);
+    free(data);
     (*n)++;
 }
 
 static void
-test_queue_abort_and_scan(void **state)
+test_queue_abort_update_remove_and_scan(void **state)
 {
-    char *dir = testlib_mkdtemp("queue"), err[256], id[QUEUE_ID_LEN + 1];
+    char *dir = testlib_mkdtemp("queue"), err[256], id[QUEUE_ID_LEN + 1], ids[3][QUEUE_ID_LEN + 1];
     struct event_base *base = event_base_new();
     struct queue *q = queue_open(dir, base, err, sizeof(err));
     struct commit_result r = {0, -1, base};
     struct queue_msg *m;
+    struct envelope *env;
     int seen = 0;
 
     m = queue_msg_begin(q, err, sizeof(err));
     strlcpy_p(id, queue_msg_id(m), sizeof(id));
     queue_msg_abort(m);
-    assert_false(exists(dir, "data", id));
+    assert_false(exists(dir, "spare", id));
 
     for (int i = 0; i < 3; i++) {
         m = queue_msg_begin(q, err, sizeof(err));
+        strlcpy_p(ids[i], queue_msg_id(m), sizeof(ids[i]));
         queue_msg_write(m, "x\r\n", 3);
         queue_msg_commit(m, sample_envelope(), commit_cb, &r);
         run_loop(base);
         assert_int_equal(r.error, 0);
     }
-    assert_int_equal(queue_scan(dir, scan_fn, &seen), 3);
-    assert_int_equal(seen, 3);
+    /* the second one changes, the third goes */
+    env = sample_envelope();
+    memcpy(env->id, ids[1], sizeof(env->id));
+    env->suspended = true;
+    queue_update(q, env, commit_cb, &r);
+    run_loop(base);
+    assert_int_equal(r.error, 0);
+    envelope_free(env);
+    queue_remove(q, ids[2], commit_cb, &r);
+    run_loop(base);
+    assert_int_equal(r.error, 0);
+    assert_int_equal(queue_count(q), 2);
     queue_close(q);
+    /* what a cmdlet reads with the service stopped */
+    assert_int_equal(queue_scan(dir, scan_fn, &seen), 2);
+    assert_int_equal(seen, 2);
+    event_base_free(base);
+    testlib_rmtree(dir);
+    free(dir);
+}
+
+/* A queue written by postern before the log (data/<ID>, env/<ID>) is
+ * moved into the log at the next start, nothing lost. */
+static void
+test_queue_of_the_earlier_layout_is_moved_in(void **state)
+{
+    char *dir = testlib_mkdtemp("queue"), err[256], *text, *path, *data;
+    struct envelope *env = sample_envelope();
+    struct event_base *base = event_base_new();
+    struct queue *q;
+    size_t len;
+
+    path = xasprintf("%s/env", dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    free(path);
+    path = xasprintf("%s/data", dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    free(path);
+    text = envelope_serialize(env, &len);
+    path = xasprintf("%s/env/%s", dir, env->id);
+    testlib_write_file(path, text, len);
+    free(path);
+    free(text);
+    path = xasprintf("%s/data/%s", dir, env->id);
+    testlib_write_text(path, "Subject: old\r\n\r\nkept\r\n");
+    free(path);
+
+    q = queue_open(dir, base, err, sizeof(err));
+    assert_non_null(q);
+    assert_int_equal(queue_count(q), 1);
+    data = content_of(q, env->id, &len);
+    assert_non_null(data);
+    assert_string_equal(data, "Subject: old\r\n\r\nkept\r\n");
+    free(data);
+    assert_false(exists(dir, "env", env->id));
+    assert_false(exists(dir, "data", env->id));
+    queue_close(q);
+    /* and a second start finds it once */
+    q = queue_open(dir, base, err, sizeof(err));
+    assert_int_equal(queue_count(q), 1);
+    queue_close(q);
+    envelope_free(env);
     event_base_free(base);
     testlib_rmtree(dir);
     free(dir);
@@ -407,7 +475,8 @@ main(void)
         cmocka_unit_test(test_envelope_truncated_refused),
         cmocka_unit_test(test_envelope_bad_version_refused),
         cmocka_unit_test(test_queue_commit_and_recover),
-        cmocka_unit_test(test_queue_abort_and_scan),
+        cmocka_unit_test(test_queue_abort_update_remove_and_scan),
+        cmocka_unit_test(test_queue_of_the_earlier_layout_is_moved_in),
         cmocka_unit_test(test_message_show),
         cmocka_unit_test(test_queue_show),
     };

@@ -119,6 +119,24 @@ exists_in(const struct fix *f, const char *sub, const char *id)
     return stat(path, &st) == 0;
 }
 
+static void
+count_cb(const char *id, const struct envelope *env, struct queue_reader *r, void *arg)
+{
+    (*(size_t *)arg)++;
+}
+
+/* Messages committed to the queue's log, as a cmdlet would read them. */
+static size_t
+committed_count(const struct fix *f)
+{
+    size_t n = 0;
+
+    assert_true(queue_scan(f->qdir, count_cb, &n) >= 0);
+    return n;
+}
+
+static bool committed(const struct fix *f, const char *id);
+
 static bool
 pool_full(struct fix *f, void *arg)
 {
@@ -217,20 +235,25 @@ struct found {
     bool seen;
     uint64_t size;
     char rcpt[64];
-    char data_path[200];
+    char *content; /* malloc'd */
+    size_t content_len;
 };
 
 static void
-find_cb(const char *id, const struct envelope *env, const char *data_path, void *arg)
+find_cb(const char *id, const struct envelope *env, struct queue_reader *r, void *arg)
 {
     struct found *fd = arg;
+    int cfd;
 
     if (strcmp(id, fd->id) != 0 || env == NULL)
         return;
     fd->seen = true;
     fd->size = env->size;
     snprintf(fd->rcpt, sizeof(fd->rcpt), "%s", env->nrcpts ? env->rcpts[0].address : "");
-    snprintf(fd->data_path, sizeof(fd->data_path), "%s", data_path);
+    if ((cfd = queue_reader_content(r, id, UINT64_MAX)) >= 0) {
+        fd->content = fd_read_all(cfd, &fd->content_len);
+        close(cfd);
+    }
 }
 
 static struct found
@@ -242,13 +265,13 @@ scan_for(const struct fix *f, const char *id)
     return fd;
 }
 
-static char *
-read_all(const char *path, size_t *len)
+static bool
+committed(const struct fix *f, const char *id)
 {
-    char *data = file_read(path, len);
+    struct found fd = scan_for(f, id);
 
-    assert_non_null(data);
-    return data;
+    free(fd.content);
+    return fd.seen;
 }
 
 /* Content of message n: distinct, and long enough for some to cross the
@@ -275,8 +298,8 @@ test_commit_is_scanned_whole(void **state)
     struct spool_msg *m = spool_msg_begin(f->sp, NULL, NULL);
     struct done d = {0};
     char id[QUEUE_ID_LEN + 1];
-    size_t len, got_len;
-    char *content = content_of(60, &len), *got; /* > 64 KiB: two writes */
+    size_t len;
+    char *content = content_of(60, &len); /* > 64 KiB: two writes */
     struct found fd;
 
     assert_non_null(m); /* the pool had one */
@@ -294,15 +317,14 @@ test_commit_is_scanned_whole(void **state)
     assert_true(fd.seen);
     assert_int_equal(fd.size, len);
     assert_string_equal(fd.rcpt, "alice@a.test");
-    got = read_all(fd.data_path, &got_len);
-    assert_int_equal(got_len, len);
-    assert_memory_equal(got, content, len);
-    free(got);
+    assert_int_equal(fd.content_len, len);
+    assert_memory_equal(fd.content, content, len);
+    free(fd.content);
     free(content);
-    /* the pool stays out of data/ and is made up again */
+    /* the pool stays in spare/ and is made up again */
     run_until(f, pool_full, NULL);
-    assert_int_equal(count_dir(f, "data"), 1);
-    assert_int_equal(count_dir(f, "env"), 1);
+    assert_int_equal(committed_count(f), 1);
+    assert_int_equal(committed_count(f), 1);
     assert_int_equal(count_dir(f, "spare"), POOL);
 }
 
@@ -311,7 +333,7 @@ gone(struct fix *f, void *arg)
 {
     const char *id = arg;
 
-    return !exists_in(f, "data", id) && !exists_in(f, "spare", id);
+    return !committed(f, id) && !exists_in(f, "spare", id);
 }
 
 static void
@@ -332,14 +354,14 @@ test_abort_and_discard_remove_the_file(void **state)
     m = spool_msg_begin(f->sp, NULL, NULL);
     assert_non_null(m);
     strcpy(id, spool_msg_id(m));
-    run_until(f, pool_full, NULL); /* the server has seen USE: data/<ID> */
-    assert_true(exists_in(f, "data", id));
+    run_until(f, pool_full, NULL);
+    assert_true(exists_in(f, "spare", id)); /* being written */
     spool_msg_discard(m, done_cb, &d);
     run_until(f, is_done, &d);
     assert_int_equal(d.error, 0);
-    assert_false(exists_in(f, "data", id));
+    assert_false(committed(f, id));
     assert_false(exists_in(f, "spare", id));
-    assert_int_equal(count_dir(f, "env"), 0);
+    assert_int_equal(committed_count(f), 0);
 }
 
 /* ---- many messages, begins and commits interleaved ---- */
@@ -433,8 +455,8 @@ test_hundred_interleaved(void **state)
             slot_commit(&slots[i]);
     run_until(f, all_done, NULL);
     for (unsigned i = 0; i < NMANY; i++) {
-        size_t len, got_len;
-        char *content = content_of(i % 50, &len), *got;
+        size_t len;
+        char *content = content_of(i % 50, &len);
         struct found fd = scan_for(f, slots[i].id);
         char rcpt[32];
 
@@ -443,16 +465,14 @@ test_hundred_interleaved(void **state)
         assert_int_equal(fd.size, len);
         snprintf(rcpt, sizeof(rcpt), "u%u@a.test", i);
         assert_string_equal(fd.rcpt, rcpt);
-        got = read_all(fd.data_path, &got_len);
-        assert_int_equal(got_len, len);
-        assert_memory_equal(got, content, len);
-        free(got);
+        assert_int_equal(fd.content_len, len);
+        assert_memory_equal(fd.content, content, len);
+        free(fd.content);
         free(content);
         for (unsigned j = 0; j < i; j++)
             assert_string_not_equal(slots[j].id, slots[i].id);
     }
-    assert_int_equal(count_dir(f, "data"), NMANY);
-    assert_int_equal(count_dir(f, "env"), NMANY);
+    assert_int_equal(committed_count(f), NMANY);
     assert_int_equal(queue_count(f->q), NMANY);
 }
 
@@ -465,16 +485,11 @@ assert_whole_or_absent(struct fix *f, const char *id, const char *content, size_
     struct found fd = scan_for(f, id);
 
     if (fd.seen) {
-        size_t got_len;
-        char *got = read_all(fd.data_path, &got_len);
         assert_int_equal(fd.size, len);
-        assert_int_equal(got_len, len);
-        assert_memory_equal(got, content, len);
-        free(got);
-    } else {
-        assert_false(exists_in(f, "data", id));
-        assert_false(exists_in(f, "env", id));
+        assert_int_equal(fd.content_len, len);
+        assert_memory_equal(fd.content, content, len);
     }
+    free(fd.content);
     assert_false(exists_in(f, "spare", id));
 }
 
@@ -547,9 +562,8 @@ test_server_closes_mid_commit(void **state)
     f->q = NULL;
     for (int i = 0; i < 4; i++)
         assert_whole_or_absent(f, ids[i], content, len);
-    assert_false(exists_in(f, "data", ids[3]));
+    assert_false(committed(f, ids[3]));
     assert_int_equal(count_dir(f, "spare"), 0);
-    assert_int_equal(count_dir(f, "data"), count_dir(f, "env"));
 
     /* a new channel: begins wait for its files, then work as before */
     {
@@ -570,7 +584,7 @@ test_server_closes_mid_commit(void **state)
     spool_msg_commit(late, make_env("alice@a.test"), done_cb, &dl);
     run_until(f, is_done, &dl);
     assert_int_equal(dl.error, 0);
-    assert_true(scan_for(f, ids[0]).seen);
+    assert_true(committed(f, ids[0]));
     free(content);
 }
 
@@ -590,8 +604,8 @@ test_server_closes_before_commit_arrives(void **state)
     f->ss = NULL;
     run_until(f, is_done, &d);
     assert_int_equal(d.error, ENOTCONN);
-    assert_false(exists_in(f, "data", id));
-    assert_false(exists_in(f, "env", id));
+    assert_false(committed(f, id));
+    assert_false(committed(f, id));
     assert_int_equal(count_dir(f, "spare"), 0);
 }
 
@@ -660,11 +674,11 @@ test_client_closes(void **state)
     assert_int_equal(dc.error, ENOTCONN);
     spool_msg_abort(b); /* held across spool_free: only dropped */
     run_until(f, client_gone_seen, NULL);
-    assert_true(scan_for(f, ida).seen);
-    assert_true(scan_for(f, idc).seen); /* durable, its client may not know */
-    assert_false(exists_in(f, "data", idb));
-    assert_int_equal(count_dir(f, "data"), 2);
-    assert_int_equal(count_dir(f, "env"), 2);
+    assert_true(committed(f, ida));
+    assert_true(committed(f, idc)); /* durable, its client may not know */
+    assert_false(committed(f, idb));
+    assert_int_equal(committed_count(f), 2);
+    assert_int_equal(committed_count(f), 2);
     assert_int_equal(count_dir(f, "spare"), 0);
 }
 
@@ -773,7 +787,7 @@ static bool scanned_suspended;
 static int scanned_status;
 
 static void
-state_cb(const char *id, const struct envelope *env, const char *data_path, void *arg)
+state_cb(const char *id, const struct envelope *env, struct queue_reader *r, void *arg)
 {
     if (strcmp(id, arg) != 0 || env == NULL)
         return;
@@ -800,7 +814,6 @@ test_malformed_requests(void **state)
     char *text = env_text();
     struct spool_msg *other;
     struct done dd = {0};
-    struct ipc_wbuf w = {0};
 
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
     (void)new_server(f, sv[1]);
@@ -838,7 +851,7 @@ test_malformed_requests(void **state)
     raw_commit(f, &r, a, 0, 0, "version: 1\nnonsense\n");
     assert_int_equal(r.err, EINVAL);
     assert_false(exists_in(f, "spare", a));
-    assert_false(exists_in(f, "data", a));
+    assert_false(committed(f, a));
     raw_commit(f, &r, a, 0, 0, text); /* gone now */
     assert_int_equal(r.err, ENOENT);
 
@@ -848,37 +861,38 @@ test_malformed_requests(void **state)
     close(fd);
     raw_commit(f, &r, c, 0, 4, text);
     assert_int_equal(r.err, EIO);
-    assert_false(exists_in(f, "spare", c) || exists_in(f, "data", c));
+    assert_false(exists_in(f, "spare", c) || committed(f, c));
 
     /* the writer's own error is honoured */
     raw_begin(f, &r, e, &fd);
     close(fd);
     raw_commit(f, &r, e, ENOSPC, 0, text);
     assert_int_equal(r.err, ENOSPC);
-    assert_false(exists_in(f, "spare", e) || exists_in(f, "data", e));
+    assert_false(exists_in(f, "spare", e) || committed(f, e));
 
     /* unknown types and stray descriptors are ignored: the channel goes on */
     assert_int_equal(ipc_send(r.ch, 999, 1, -1, "??", 2), 0);
-    assert_int_equal(ipc_send(r.ch, MSG_SPOOL_USE, 0, open("/dev/null", O_RDONLY), "", 1), 0);
+    assert_int_equal(ipc_send(r.ch, 999, 0, open("/dev/null", O_RDONLY), "", 1), 0);
 
     /* a good commit, then the same again */
     raw_begin(f, &r, d, &fd);
     assert_int_equal(write(fd, "hi\r\n", 4), 4);
     close(fd);
-    ipc_put_str(&w, d);
-    assert_int_equal(ipc_send(r.ch, MSG_SPOOL_USE, 0, -1, w.data, w.len), 0);
-    ipc_wbuf_free(&w);
     raw_commit(f, &r, d, 0, 4, text);
     assert_int_equal(r.err, 0);
-    assert_true(scan_for(f, d).seen);
-    assert_int_equal(scan_for(f, d).size, 4);
+    {
+        struct found got = scan_for(f, d);
+        assert_true(got.seen);
+        assert_int_equal(got.size, 4);
+        free(got.content);
+    }
     assert_true(queue_scan(f->qdir, state_cb, d) >= 0);
     assert_int_equal(scanned_attempts, 0);
     assert_false(scanned_suspended);
     assert_int_equal(scanned_status, RCPT_READY);
     raw_commit(f, &r, d, 0, 4, text);
     assert_int_equal(r.err, ENOENT);
-    assert_true(scan_for(f, d).seen);
+    assert_true(committed(f, d));
 
     /* a frame no sane peer sends: the channel ends, its files go */
     raw_begin(f, &r, c, &fd);
@@ -892,7 +906,7 @@ test_malformed_requests(void **state)
     ipc_chan_free(r.ch);
     free(text);
     /* the well-behaved client was not disturbed */
-    assert_int_equal(count_dir(f, "env"), 2);
+    assert_int_equal(committed_count(f), 2);
 }
 
 static void
