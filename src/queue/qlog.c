@@ -463,7 +463,7 @@ load_segments(struct qlog *l, char *err, size_t errlen)
 static int
 segment_add(struct qlog *l)
 {
-    uint64_t seq = l->nsegs ? l->segs[l->nsegs - 1].seq + 1 : 1;
+    uint64_t seq = l->nsegs > 0 && l->segs != NULL ? l->segs[l->nsegs - 1].seq + 1 : 1;
     char *name = segment_name(seq);
     int fd = openat(l->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     struct segment *s;
@@ -491,18 +491,16 @@ segment_add(struct qlog *l)
 static struct segment *
 segment_for(struct qlog *l, uint64_t len)
 {
-    struct segment *s = l->nsegs ? &l->segs[l->nsegs - 1] : NULL;
+    const struct segment *last = l->nsegs ? &l->segs[l->nsegs - 1] : NULL;
 
     if (l->read_only) {
         errno = EROFS;
         return NULL;
     }
-    if (s == NULL || s->failed || (s->size > 0 && s->size + len > l->segment_size)) {
-        if (segment_add(l) < 0)
-            return NULL;
-        s = &l->segs[l->nsegs - 1];
-    }
-    return s;
+    if ((last == NULL || last->failed || (last->size > 0 && last->size + len > l->segment_size)) &&
+        segment_add(l) < 0)
+        return NULL;
+    return &l->segs[l->nsegs - 1];
 }
 
 /* ---- appending ---- */
@@ -704,6 +702,7 @@ collect(const void *node, VISIT which, int depth)
 
     (void)depth;
     if ((which == postorder || which == leaf) && e->content.seq == walk_ctx->seq) {
+        // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
         walk_ctx->v = xrealloc(walk_ctx->v, (walk_ctx->n + 1) * sizeof(*walk_ctx->v));
         walk_ctx->v[walk_ctx->n++] = (struct live_msg *)e;
     }
