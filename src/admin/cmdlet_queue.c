@@ -27,7 +27,6 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
 #define SUBMISSION_QUEUE "Submission"
 
@@ -69,7 +68,6 @@ list_message(const char *id, const struct envelope *env, struct queue_reader *r,
     };
     char *headers = NULL, *subject = NULL, *msgid = NULL;
     size_t hlen = 0;
-    int fd;
 
     l->count++;
     if (l->only_id && strcasecmp(l->only_id, id) != 0)
@@ -77,12 +75,9 @@ list_message(const char *id, const struct envelope *env, struct queue_reader *r,
     if (l->shown++)
         fputc('\n', l->ctx->out);
     /* only the header section is read, for Subject and Message-ID */
-    if (env != NULL && (fd = queue_reader_content(r, id, HEADER_SECTION_READ)) >= 0) {
-        if ((headers = header_section_read(fd, HEADER_SECTION_MAX, &hlen)) != NULL) {
-            view.subject = subject = header_field_get(headers, hlen, "Subject");
-            view.message_id = msgid = header_field_get(headers, hlen, "Message-ID");
-        }
-        close(fd);
+    if (env != NULL && (headers = queue_reader_header_section(r, id, &hlen)) != NULL) {
+        view.subject = subject = header_field_get(headers, hlen, "Subject");
+        view.message_id = msgid = header_field_get(headers, hlen, "Message-ID");
     }
     message_show(l->ctx->out, &view);
     free(subject);

@@ -22,7 +22,6 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
 /* The scheduler looks at every queue this often even when nothing happens:
  * retry times, expiry and delay notices are checked on this beat. */
@@ -60,20 +59,16 @@ deliver_kick(struct deliver *d)
 static void
 dmsg_read_headers(struct deliver *d, struct dmsg *m)
 {
-    int fd;
     char *h;
     size_t n;
 
     if (m->message_id || m->subject)
         return;
-    if ((fd = queue_content_head_fd(d->env.queue, m->env->id, HEADER_SECTION_READ)) < 0)
-        return;
-    if ((h = header_section_read(fd, HEADER_SECTION_MAX, &n)) != NULL) {
+    if ((h = queue_header_section(d->env.queue, m->env->id, &n)) != NULL) {
         m->message_id = header_field_get(h, n, "Message-ID");
         m->subject = header_field_get(h, n, "Subject");
         free(h);
     }
-    close(fd);
 }
 
 static void

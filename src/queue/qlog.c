@@ -744,7 +744,7 @@ qlog_compact(struct qlog *l)
 /* ---- reading ---- */
 
 int
-qlog_content_fd(struct qlog *l, const char *id, uint64_t max)
+qlog_content_fd(struct qlog *l, const char *id)
 {
     struct live_msg *e;
     struct segment *s;
@@ -761,7 +761,7 @@ qlog_content_fd(struct qlog *l, const char *id, uint64_t max)
         return -1;
     }
     off = e->content.off;
-    len = e->content.len < max ? e->content.len : max;
+    len = e->content.len;
     /* a descriptor of our own: the segment may be removed meanwhile */
     src = fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
     pthread_mutex_unlock(&l->lock);
@@ -791,6 +791,34 @@ qlog_content_fd(struct qlog *l, const char *id, uint64_t max)
         return -1;
     }
     return mfd;
+}
+
+char *
+qlog_content_head(struct qlog *l, const char *id, size_t max, size_t *len)
+{
+    struct live_msg *e;
+    struct segment *s;
+    char *buf = NULL;
+    size_t n = 0;
+    int error = ENOENT;
+
+    /* a short read, done under the lock: no descriptor, no copy file */
+    pthread_mutex_lock(&l->lock);
+    e = find(l, id);
+    if (e != NULL && (s = segment_of(l, e->content.seq)) != NULL) {
+        n = e->content.len < max ? (size_t)e->content.len : max;
+        buf = xmalloc(n + 1);
+        error = pread_all(s->fd, buf, n, e->content.off) < 0 ? errno : 0;
+    }
+    pthread_mutex_unlock(&l->lock);
+    if (error != 0) {
+        free(buf);
+        errno = error;
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
 }
 
 bool

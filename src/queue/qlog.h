@@ -76,11 +76,13 @@ int qlog_sync(struct qlog *l);
  * worked, -1 with errno. */
 int qlog_compact(struct qlog *l);
 
-/* A new read-only descriptor of the content of a live message, or of its
- * first max octets (a copy in an anonymous memory file, positioned at 0;
- * QLOG_ALL for all of it). -1 with errno (ENOENT: no such live message). */
-#define QLOG_ALL UINT64_MAX
-int qlog_content_fd(struct qlog *l, const char *id, uint64_t max);
+/* A new read-only descriptor of the content of a live message (a copy in
+ * an anonymous memory file, positioned at 0). -1 with errno (ENOENT: no
+ * such live message). */
+int qlog_content_fd(struct qlog *l, const char *id);
+/* Its first max octets (fewer when it is shorter) in a NUL-terminated
+ * malloc'd buffer, *len their number; NULL with errno. For headers. */
+char *qlog_content_head(struct qlog *l, const char *id, size_t max, size_t *len);
 bool qlog_has(struct qlog *l, const char *id);
 
 /* Once per live message in ID order: its latest envelope (env_len bytes,

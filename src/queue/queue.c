@@ -10,6 +10,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "queue/qlog.h"
+#include "smtp/header_read.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -644,13 +645,25 @@ committer_done_cb(evutil_socket_t fd, short what, void *arg)
 int
 queue_content_fd(struct queue *q, const char *id)
 {
-    return qlog_content_fd(q->log, id, QLOG_ALL);
+    return qlog_content_fd(q->log, id);
 }
 
-int
-queue_content_head_fd(struct queue *q, const char *id, uint64_t max)
+static char *
+header_section_of(struct qlog *l, const char *id, size_t *len)
 {
-    return qlog_content_fd(q->log, id, max);
+    char *h = qlog_content_head(l, id, HEADER_SECTION_READ, len);
+
+    if (h != NULL) {
+        *len = header_section_cut(h, *len, HEADER_SECTION_MAX);
+        h[*len] = '\0';
+    }
+    return h;
+}
+
+char *
+queue_header_section(struct queue *q, const char *id, size_t *len)
+{
+    return header_section_of(q->log, id, len);
 }
 
 /* ---- reading every message ---- */
@@ -662,9 +675,15 @@ struct queue_reader {
 };
 
 int
-queue_reader_content(struct queue_reader *r, const char *id, uint64_t max)
+queue_reader_content(struct queue_reader *r, const char *id)
 {
-    return qlog_content_fd(r->log, id, max);
+    return qlog_content_fd(r->log, id);
+}
+
+char *
+queue_reader_header_section(struct queue_reader *r, const char *id, size_t *len)
+{
+    return header_section_of(r->log, id, len);
 }
 
 static void

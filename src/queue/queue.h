@@ -94,16 +94,18 @@ void queue_update(struct queue *q, const struct envelope *env, queue_commit_cb *
 void queue_remove(struct queue *q, const char *id, queue_commit_cb *cb, void *arg);
 
 /* The content of a committed message as a new read-only descriptor at
- * offset 0 (the caller closes it), or -1 with errno. Any thread.
- * queue_content_head_fd: its first max octets only (enough for the header
- * section, HEADER_SECTION_READ in smtp/header_read.h). */
+ * offset 0 (the caller closes it), or -1 with errno. Any thread. */
 int queue_content_fd(struct queue *q, const char *id);
-int queue_content_head_fd(struct queue *q, const char *id, uint64_t max);
+/* Its header section (smtp/header_read.h), at most HEADER_SECTION_MAX
+ * octets, NUL-terminated and malloc'd, *len its length; NULL with errno.
+ * Any thread; reads the head of the message only. */
+char *queue_header_section(struct queue *q, const char *id, size_t *len);
 
 /* A queue being read (queue_scan, queue_load): what fn may ask for the
  * content of the message it is given. */
 struct queue_reader;
-int queue_reader_content(struct queue_reader *r, const char *id, uint64_t max);
+int queue_reader_content(struct queue_reader *r, const char *id);
+char *queue_reader_header_section(struct queue_reader *r, const char *id, size_t *len);
 
 /* Calls fn for each committed message (envelope parsed, NULL when it
  * cannot be), in ID order. queue_scan reads a queue directory without

@@ -35,6 +35,19 @@ header_section_len(const char *s, size_t n)
     return n;
 }
 
+size_t
+header_section_cut(const char *s, size_t n, size_t max)
+{
+    size_t hl = header_section_len(s, n);
+    const char *eol;
+
+    if (hl <= max)
+        return hl;
+    /* cut at the last whole line that fits */
+    eol = memrchr(s, '\n', max);
+    return eol ? (size_t)(eol - s) + 1 : 0;
+}
+
 char *
 header_section_read(int fd, size_t max, size_t *len)
 {
@@ -57,12 +70,7 @@ header_section_read(int fd, size_t max, size_t *len)
             break;
         n += (size_t)r;
     }
-    hl = header_section_len(buf, n);
-    if (hl > max) {
-        /* cut at the last whole line that fits */
-        const char *eol = memrchr(buf, '\n', max);
-        hl = eol ? (size_t)(eol - buf) + 1 : 0;
-    }
+    hl = header_section_cut(buf, n, max);
     buf[hl] = '\0';
     if (len != NULL)
         *len = hl;

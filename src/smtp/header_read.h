@@ -16,14 +16,19 @@
 /* What readers take of a header section at most (Get-Message, the
  * tracking log): a header longer than this is cut at a line. */
 #define HEADER_SECTION_MAX (64 * 1024)
-/* What header_section_read(fd, HEADER_SECTION_MAX, ...) reads at most: a
- * copy of the message this long is enough for it. */
+/* What header_section_read(fd, HEADER_SECTION_MAX, ...) reads at most:
+ * this much of a message's start holds its header section. */
 #define HEADER_SECTION_READ (HEADER_SECTION_MAX + 3)
 
 /* Octets of the header section at the start of s[0..n): up to and
  * including the line break before the first empty line (CRLF or LF), all
  * of n when there is none, 0 when s starts with the empty line. */
 size_t header_section_len(const char *s, size_t n);
+
+/* How much of s[0..n), the start of a message, header_section_read keeps:
+ * the header section (header_section_len), cut at the last line boundary
+ * within max octets when it is longer. */
+size_t header_section_cut(const char *s, size_t n, size_t max);
 
 /* The header section of the open message fd (read from its start, the
  * descriptor's offset left alone), without the empty line that ends it,

@@ -13,7 +13,7 @@ import re
 from conftest import message, wait_for
 from peers import (LoopbackServer, ScriptedSMTP, connect_refused, maildir, queue_failed,
                    queue_named, receive_log, receiver_instance, relay_instance, reports, send_log,
-                   submit, tracking_events, wait_queue_empty)
+                   submit, tracking, tracking_events, wait_queue_empty)
 
 
 def b_instance(instances, auth_user=False):
@@ -56,6 +56,10 @@ def test_relay_through_send_connector_to_maildir_over_tls(instances):
     assert queue_named(a, "Out") is None or queue_named(a, "Out")["MessageCount"] == "0"
     wait_for(lambda: ("SEND", "carol@b.test") in tracking_events(a, qid), what="A's SEND event")
     assert ("RECEIVE", "carol@b.test") in tracking_events(a, qid)
+    # the tracking log reads Subject and Message-ID from the queued message's head
+    rows = [r for r in tracking(a) if r["internal-message-id"] == qid]
+    assert {r["message-subject"] for r in rows} == {"relayed"}, rows
+    assert all(r["message-id"].startswith("<") for r in rows), rows
     wait_for(lambda: ("DELIVER", "carol@b.test") in tracking_events(b), what="B's DELIVER event")
     assert ("RECEIVE", "carol@b.test") in tracking_events(b)
     # A's protocol log shows the STARTTLS it did

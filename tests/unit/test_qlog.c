@@ -78,7 +78,7 @@ reopen(const char *dir, struct seen *seen, uint64_t segment_size)
 static char *
 content_of(struct qlog *l, const char *id)
 {
-    int fd = qlog_content_fd(l, id, QLOG_ALL);
+    int fd = qlog_content_fd(l, id);
     char buf[4096];
     ssize_t n;
 

@@ -254,7 +254,7 @@ scan_fn(const char *id, const struct envelope *env, struct queue_reader *rd, voi
     assert_non_null(env);
     assert_string_equal(env->id, id);
     assert_int_equal(env->nrcpts, 2);
-    fd = queue_reader_content(rd, id, UINT64_MAX);
+    fd = queue_reader_content(rd, id);
     assert_true(fd >= 0);
     data = fd_read_all(fd, &len);
     close(fd);

@@ -250,7 +250,7 @@ find_cb(const char *id, const struct envelope *env, struct queue_reader *r, void
     fd->seen = true;
     fd->size = env->size;
     snprintf(fd->rcpt, sizeof(fd->rcpt), "%s", env->nrcpts ? env->rcpts[0].address : "");
-    if ((cfd = queue_reader_content(r, id, UINT64_MAX)) >= 0) {
+    if ((cfd = queue_reader_content(r, id)) >= 0) {
         fd->content = fd_read_all(cfd, &fd->content_len);
         close(cfd);
     }
