@@ -270,7 +270,9 @@ seq_cmp(const void *a, const void *b)
 }
 
 /* The record at off of a segment of size bytes: 0 with its fields, or -1
- * with why it is not a whole record. buf is CHUNK bytes of scratch. */
+ * with why it is not a whole record (r->total is still set when only the
+ * checksum fails: the header's lengths fit). buf is CHUNK bytes of
+ * scratch. */
 struct record {
     enum rec_type type;
     char id[QLOG_ID_LEN + 1];
@@ -306,6 +308,8 @@ read_record(int fd, uint64_t off, uint64_t size, unsigned char *buf, struct reco
         *why = "a record is cut short";
         return -1;
     }
+    /* the header holds together: its length is where the next record is */
+    r->total = HEADER + payload;
     crc = (uint32_t)crc32(0L, h + 8, HEADER - 8);
     while (done < payload) {
         size_t n = payload - done < CHUNK ? (size_t)(payload - done) : CHUNK;
@@ -318,7 +322,6 @@ read_record(int fd, uint64_t off, uint64_t size, unsigned char *buf, struct reco
         *why = "a record fails its checksum";
         return -1;
     }
-    r->total = HEADER + payload;
     return 0;
 }
 
@@ -361,8 +364,8 @@ replay_segment(struct qlog *l, struct segment *s, bool newest, char *err, size_t
     struct stat st;
     uint64_t off = 0, size;
     unsigned char *buf = xmalloc(CHUNK);
-    const char *why = NULL;
-    struct record r;
+    const char *why = NULL, *why2;
+    struct record r, r2;
 
     if (fstat(s->fd, &st) < 0) {
         free(buf);
@@ -381,7 +384,15 @@ replay_segment(struct qlog *l, struct segment *s, bool newest, char *err, size_t
             off += r.total;
             continue;
         }
-        if ((next = next_record(s->fd, off + 1, size, buf)) == size)
+        /* Only damage to a header needs a search for the next record: a
+         * search may land on a record-like run inside a message's content,
+         * which a sender chooses. When the header holds, its length says
+         * where the next record is. */
+        next = r.total > 0 && (off + r.total == size ||
+                               read_record(s->fd, off + r.total, size, buf, &r2, &why2) == 0)
+                   ? off + r.total
+                   : next_record(s->fd, off + 1, size, buf);
+        if (next == size)
             break; /* nothing whole after it: the end of the segment */
         if (!l->read_only)
             log_warnx("queue: %s/%016llx.seg: %s at offset %llu; %llu bytes skipped to the next "

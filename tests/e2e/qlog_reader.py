@@ -10,7 +10,8 @@ Record: 40-byte header, little-endian:
   u64 content length | 16 bytes queue ID
 then the envelope text and (type 1) the content. A segment's records end at
 the first one that is cut short or fails its checksum, unless a whole record
-follows: damage is skipped up to it, as the daemon does.
+follows: damage is skipped up to it, as the daemon does (by the header's
+lengths when the header is sound, else to the next record found).
 """
 import os
 import re
@@ -42,6 +43,19 @@ def whole_record(data, off):
     return end, kind, qid.decode(), env, data[off + HEADER.size + env_len:end]
 
 
+def header_end(data, off):
+    """Where the record at off ends by its header, when the header is sound
+    (only its checksum may fail), else None."""
+    if off + HEADER.size > len(data):
+        return None
+    magic, _, kind, env_len, content_len, qid = HEADER.unpack_from(data, off)
+    end = off + HEADER.size + env_len + content_len
+    if magic != MAGIC or kind not in (1, 2, 3) or env_len > 1 << 20 or end > len(data) \
+            or not re.fullmatch(rb"[0-9A-F]{16}", qid) or (kind != 1 and content_len):
+        return None
+    return end
+
+
 def records(path, offsets=False):
     """(type, id, envelope bytes, content bytes) of each whole record, damage
     skipped to the next whole record; with offsets, (offset, type, ...)."""
@@ -54,6 +68,12 @@ def records(path, offsets=False):
     while off < len(data):
         rec = whole_record(data, off)
         if rec is None:
+            # a header that holds together says where the next record is;
+            # only a damaged header makes the reader search
+            end = header_end(data, off)
+            if end is not None and (end == len(data) or whole_record(data, end)):
+                off = end
+                continue
             nxt = data.find(struct.pack("<I", MAGIC), off + 1)
             while nxt >= 0 and whole_record(data, nxt) is None:
                 nxt = data.find(struct.pack("<I", MAGIC), nxt + 1)

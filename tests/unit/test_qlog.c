@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define ID1 "0006A1B2C3D4E501"
 #define ID2 "0006A1B2C3D4E502"
@@ -370,6 +371,57 @@ test_damage_is_skipped_and_read_only_changes_nothing(void **state)
     free(dir);
 }
 
+/* A sender chooses a message's content: it may hold bytes shaped like a
+ * record, checksum and all (here: a removal of another message). When the
+ * disk damages that message's record elsewhere, replay must go on after
+ * the record as its header says, not read the forged one. */
+static void
+test_a_record_forged_in_content_is_never_read(void **state)
+{
+    char *dir = testlib_mkdtemp("qlog"), *logdir = xasprintf("%s/log", dir), *s1, *data;
+    struct seen seen;
+    struct qlog *l = reopen(logdir, &seen, 0);
+    unsigned char forged[40] = {0}, content[200];
+    uint32_t crc;
+    size_t len;
+    int fd;
+
+    /* "PQLG", crc, type 3 (removal), lengths 0, the ID of the victim */
+    forged[0] = 'P', forged[1] = 'Q', forged[2] = 'L', forged[3] = 'G';
+    forged[8] = 3;
+    memcpy(forged + 24, ID1, 16);
+    crc = (uint32_t)crc32(0L, forged + 8, 32);
+    for (int i = 0; i < 4; i++)
+        forged[4 + i] = (unsigned char)(crc >> (8 * i));
+    memset(content, 'a', sizeof(content));
+    memcpy(content + 100, forged, sizeof(forged));
+    {
+        char *path = xasprintf("%s/content", dir);
+        testlib_write_file(path, content, sizeof(content));
+        fd = open(path, O_RDONLY);
+        free(path);
+    }
+    assert_int_equal(qlog_append_msg(l, ID1, "victim", 6, fd, 50), 0);
+    assert_int_equal(qlog_append_msg(l, ID2, "attacker", 8, fd, sizeof(content)), 0);
+    assert_int_equal(qlog_append_msg(l, ID3, "after", 5, fd, 50), 0);
+    assert_int_equal(qlog_sync(l), 0);
+    qlog_close(l);
+    /* one bit of the attacker's record changes, before the forged bytes */
+    s1 = seg_path(logdir, 1);
+    data = testlib_read_file(s1, &len);
+    data[40 + 6 + 50 + 40 + 8 + 10] ^= 1;
+    testlib_write_file(s1, data, len);
+    l = reopen(logdir, &seen, 0);
+    assert_string_equal(seen.text, ID1 "=victim(50)\n" ID3 "=after(50)\n");
+    qlog_close(l);
+    free(data);
+    free(s1);
+    close(fd);
+    testlib_rmtree(dir);
+    free(logdir);
+    free(dir);
+}
+
 int
 main(void)
 {
@@ -380,6 +432,7 @@ main(void)
         cmocka_unit_test(test_segments_rotate_and_go_in_order),
         cmocka_unit_test(test_a_long_lived_message_is_copied_forward),
         cmocka_unit_test(test_damage_is_skipped_and_read_only_changes_nothing),
+        cmocka_unit_test(test_a_record_forged_in_content_is_never_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
