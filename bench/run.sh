@@ -32,6 +32,9 @@
 #  recovery            (postern only) MSGS parked messages, postern stopped and
 #                      started: seconds from start until Get-Queue (MessageCount
 #                      summed) shows them all in the scheduler.
+#  crash               (postern only) tests/crash/crashtest.py over CRASH rounds
+#                      (200; QUICK 20): kill -9 at random moments under load; the
+#                      run is ok only if no acknowledged message is lost or doubled.
 # Every run checks itself: every message acknowledged and then present (in the
 # queue, or counted at the sink for relay), or it is marked FAILED and left out.
 # MTA CPU (bench/cpu.py tree, reaped children included) per unit is reported too.
@@ -45,7 +48,7 @@
 # Usage: bench/run.sh [-q] [-w] [-o WORKLOADS]
 #   -q  quick: 1 run each and fewer messages (also QUICK=1 in the environment)
 #   -w  append the table as a dated section to bench/RESULTS.md
-#   -o  only these workloads (space-separated groups: accept relay tls latency idle recovery)
+#   -o  only these workloads (space-separated groups: accept relay tls latency idle recovery crash)
 # Environment: POSTERN_BIN (default build/postern), KEEP_WORK=1, RECOV_MSGS (messages
 # for recovery instead of 100,000 / 10,000).
 # Needs root (postern drops to its service user; Postfix needs root to start).
@@ -58,7 +61,7 @@ BENCH_NAME=run.sh
 POSTERN=${POSTERN_BIN:-$ROOT/build/postern}
 QUICK=${QUICK:-0} WRITE=0
 if [ -n "${MAKELEVEL:-}" ]; then COMMAND="make bench"; else COMMAND="${RECOV_MSGS:+RECOV_MSGS=$RECOV_MSGS }bash bench/run.sh${*:+ $*}"; fi
-ONLY="accept relay tls latency idle recovery"
+ONLY="accept relay tls latency idle recovery crash"
 while getopts "qwo:h" opt; do
     case $opt in
     q) QUICK=1 ;;
@@ -70,9 +73,9 @@ done
 [ "$QUICK" = 0 ] || [ "$QUICK" = 1 ] || QUICK=1
 
 if [ "$QUICK" = 1 ]; then
-    RUNS=1 ACC=600 BIG=100 REL=600 REL_BIG=100 TLS_N=200 TLS_C1=20 LAT=60 IDLE=2000 RECOV=10000
+    RUNS=1 ACC=600 BIG=100 REL=600 REL_BIG=100 TLS_N=200 TLS_C1=20 LAT=60 IDLE=2000 RECOV=10000 CRASH=20
 else
-    RUNS=3 ACC=10000 BIG=1000 REL=5000 REL_BIG=1000 TLS_N=3000 TLS_C1=100 LAT=500 IDLE=15000 RECOV=100000
+    RUNS=3 ACC=10000 BIG=1000 REL=5000 REL_BIG=1000 TLS_N=3000 TLS_C1=100 LAT=500 IDLE=15000 RECOV=100000 CRASH=200
 fi
 RECOV=${RECOV_MSGS:-$RECOV} # e.g. RECOV_MSGS=50000 bench/run.sh -o recovery
 SESSIONS=20
@@ -410,6 +413,17 @@ print(f"{(f(e) - f(s)).total_seconds():.2f}")' 2>/dev/null || echo "?")
     echo "  (postern log, last start: queue process start to \"queue holds\": $QLOAD s)"
 }
 
+# ---- (8) crash rounds --------------------------------------------------------
+# The durability proof under the same build: value = seconds for all rounds.
+crash() {
+    local t0 t1 st=ok
+    t0=$(now)
+    /usr/bin/python3 "$ROOT/tests/crash/crashtest.py" --rounds "$CRASH" "$POSTERN" >"$WORK/crash.out" 2>&1 || st=FAILED
+    t1=$(now)
+    tail -2 "$WORK/crash.out" | sed 's/^/  crash: /'
+    record crash postern 1 "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f\n", b - a }')" "$st" -
+}
+
 # ---- main ------------------------------------------------------------------
 has() { [[ " $ONLY " == *" $1 "* ]]; }
 for run in $(seq "$RUNS"); do
@@ -443,6 +457,7 @@ if has idle; then
 fi
 if has recovery; then recovery; fi
 stop_all
+if has crash; then crash; fi
 LOAD_AFTER=$(loadavg)
 echo "# load after: $LOAD_AFTER"
 
@@ -497,6 +512,7 @@ row() { # workload label decimals [ceiling-mta ceiling-note] [second column labe
     row idle-plain-msg "one message delivered while $IDLE plain sessions are held (ms, connect to QUIT)" 1
     row idle-tls-msg "one message delivered while $IDLE TLS sessions are held (ms)" 1
     row recovery "recovery: $RECOV parked messages, start until Get-Queue shows all (s; Postfix: no equivalent, not run)" 2
+    row crash "crash test: $CRASH rounds of kill -9 under load, every acknowledged message delivered once (s for all rounds; ok only if so)" 0
     fails=$(awk -F'\t' '$5 != "ok"' "$R" | wc -l)
     [ "$fails" = 0 ] || { echo; echo "**$fails run(s) FAILED** and are left out of the medians."; }
     if has recovery; then
