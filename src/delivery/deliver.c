@@ -27,7 +27,7 @@
  * retry times, expiry and delay notices are checked on this beat. */
 #define DELIVER_TICK_SECONDS 1
 
-static void deliver_tick_cb(evutil_socket_t fd, short what, void *arg);
+static void deliver_schedule_cb(evutil_socket_t fd, short what, void *arg);
 
 struct config *
 deliver_config(const struct deliver *d)
@@ -524,6 +524,28 @@ route_message(struct deliver *d, struct dmsg *m, bool skip_in_flight)
     free(failed);
 }
 
+/* When check_timers can next have something to do for m: its expiry, or
+ * its delay notice while none was sent. */
+static time_t
+timers_due_of(struct deliver *d, const struct dmsg *m)
+{
+    const struct transport_config *tc = &deliver_config(d)->transport;
+    time_t due = m->env->received + (time_t)tc->message_expiration_timeout;
+
+    if (!m->env->delay_notified && m->env->received + (time_t)tc->delay_notification_timeout < due)
+        due = m->env->received + (time_t)tc->delay_notification_timeout;
+    return due;
+}
+
+static void
+timers_note(struct deliver *d, const struct dmsg *m)
+{
+    time_t due = timers_due_of(d, m);
+
+    if (d->timers_due && due < d->timers_due)
+        d->timers_due = due;
+}
+
 static struct dmsg *
 dmsg_add(struct deliver *d, struct envelope *env)
 {
@@ -536,6 +558,7 @@ dmsg_add(struct deliver *d, struct envelope *env)
         m->next->prev = m;
     d->msgs = m;
     d->nmsgs++;
+    timers_note(d, m);
     route_message(d, m, false);
     return m;
 }
@@ -570,6 +593,7 @@ deliver_reconfigure(struct deliver *d)
         if (!m->removing)
             route_message(d, m, true); /* recipients in flight stay put */
     queues_prune(d);
+    d->timers_due = 0; /* the timeouts may have changed */
     deliver_kick(d);
 }
 
@@ -657,12 +681,15 @@ check_timers(struct deliver *d, struct dmsg *m, time_t now)
 
 /* ---- the scheduler ---- */
 
+/* How many of q's items could go now, counting no further than limit: the
+ * scheduler only needs to know whether there is work for one connection
+ * more, and a queue with a long backlog must not be walked on every kick. */
 static size_t
-queue_ready_items(const struct dqueue *q, time_t now)
+queue_ready_items(const struct dqueue *q, time_t now, size_t limit)
 {
     size_t n = 0;
 
-    for (const struct ditem *it = q->items; it; it = it->next)
+    for (const struct ditem *it = q->items; it && n < limit; it = it->next)
         if (!it->in_flight && !it->m->removing && !it->m->env->suspended &&
             it->m->env->next_attempt <= now)
             n++;
@@ -673,15 +700,25 @@ static void
 schedule_queue(struct deliver *d, struct dqueue *q, time_t now)
 {
     const struct transport_config *tc = &deliver_config(d)->transport;
-    size_t ready, want;
+    size_t want;
 
     if (q->suspended || q->kind == ROUTE_UNREACHABLE || q->next_retry > now)
         return;
-    ready = queue_ready_items(q, now);
-    want = ready;
+    /* a mailbox queue starts a delivery per ready item, an SMTP queue one
+     * connection a tick (each serves many items) */
+    want = q->kind == ROUTE_MAILBOX ? SIZE_MAX : q->connections + 1;
     if (tc->max_per_domain_outbound_connections != CONFIG_UNLIMITED &&
         want > tc->max_per_domain_outbound_connections)
         want = tc->max_per_domain_outbound_connections;
+    if (want <= q->connections)
+        return;
+    if (tc->max_outbound_connections != CONFIG_UNLIMITED) {
+        if (d->connections >= tc->max_outbound_connections)
+            return;
+        if (want - q->connections > tc->max_outbound_connections - d->connections)
+            want = q->connections + (tc->max_outbound_connections - d->connections);
+    }
+    want = queue_ready_items(q, now, want);
     while (q->connections < want) {
         if (tc->max_outbound_connections != CONFIG_UNLIMITED &&
             d->connections >= tc->max_outbound_connections)
@@ -700,7 +737,26 @@ schedule_queue(struct deliver *d, struct dqueue *q, time_t now)
 }
 
 static void
-deliver_tick_cb(evutil_socket_t fd, short what, void *arg)
+deliver_schedule_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct deliver *d = arg;
+    time_t now = time(NULL);
+
+    (void)fd;
+    (void)what;
+    if (d->stopping)
+        return;
+    for (size_t i = 0; i < d->nqueues; i++)
+        schedule_queue(d, d->queues[i], now);
+    queues_prune(d);
+}
+
+/* The beat: expiry and delay notices, then the scheduler. Kicks come with
+ * every message and every result and skip the timers: a walk over every
+ * message each time would make a long queue quadratic. The beat walks only
+ * once the earliest timer is due. */
+static void
+deliver_beat_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct deliver *d = arg;
     time_t now = time(NULL);
@@ -708,13 +764,20 @@ deliver_tick_cb(evutil_socket_t fd, short what, void *arg)
 
     if (d->stopping)
         return;
-    for (m = d->msgs; m; m = next) {
-        next = m->next;
-        check_timers(d, m, now);
+    if (now >= d->timers_due) {
+        time_t next_due = 0;
+        for (m = d->msgs; m; m = next) {
+            next = m->next;
+            check_timers(d, m, now);
+        }
+        for (m = d->msgs; m; m = m->next) {
+            time_t due = timers_due_of(d, m);
+            if (!m->removing && (!next_due || due < next_due))
+                next_due = due;
+        }
+        d->timers_due = next_due ? next_due : now + DELIVER_TICK_SECONDS;
     }
-    for (size_t i = 0; i < d->nqueues; i++)
-        schedule_queue(d, d->queues[i], now);
-    queues_prune(d);
+    deliver_schedule_cb(fd, what, arg);
 }
 
 static void
@@ -749,8 +812,8 @@ deliver_new(const struct deliver_env *env)
     d->env = *env;
     strlcpy_p(d->server_name, fqdn ? fqdn : "postern", sizeof(d->server_name));
     d->server_name[strcspn(d->server_name, ".")] = '\0';
-    d->tick = event_new(env->base, -1, EV_PERSIST, deliver_tick_cb, d);
-    d->kick = event_new(env->base, -1, 0, deliver_tick_cb, d);
+    d->tick = event_new(env->base, -1, EV_PERSIST, deliver_beat_cb, d);
+    d->kick = event_new(env->base, -1, 0, deliver_schedule_cb, d);
     event_add(d->tick, &beat);
     queue_load(env->queue, load_one, d);
     free(dir);

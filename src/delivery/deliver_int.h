@@ -67,6 +67,9 @@ struct deliver {
     unsigned connections;
     struct event *tick; /* the scheduler's beat */
     struct event *kick; /* run the scheduler now */
+    /* No message's expiry or delay notice falls before this time, so the
+     * beat skips the walk over every message until then (0: walk now). */
+    time_t timers_due;
     bool stopping;
     char server_name[64];
     struct dconn *conns; /* live connections (deliver_smtp.c) */
