@@ -62,6 +62,7 @@ static void session_process_input(struct session *s);
 static void session_close_after_reply(struct session *s, const char *reason);
 static void session_read_cb(struct bufferevent *bev, void *arg);
 static void session_write_cb(struct bufferevent *bev, void *arg);
+static void session_output_drained(struct session *s);
 static void session_event_cb(struct bufferevent *bev, short what, void *arg);
 
 static const char *const session_state_names[] = {
@@ -85,6 +86,41 @@ session_log(struct session *s, char event, const char *data, const char *context
                    data, context);
 }
 
+/*
+ * Clear-text replies are written straight to the socket once the current
+ * turn of the event loop has produced them all (pipelined replies leave in
+ * one write). The bufferevent's own writer would first ask epoll for
+ * writability and then withdraw the request again: two epoll_ctl calls per
+ * reply. Only a client that does not read its replies makes us wait for
+ * writability, through the bufferevent as before. (A TLS bufferevent keeps
+ * its own writer: SSL_write decides what goes on the wire.)
+ */
+static void
+session_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct session *s = arg;
+    struct evbuffer *out;
+    int n;
+
+    (void)fd;
+    (void)what;
+    if (s->bev == NULL || s->tls)
+        return;
+    out = bufferevent_get_output(s->bev);
+    if (evbuffer_get_length(out) == 0)
+        return;
+    /* a socket bufferevent freezes its output's front between its own writes */
+    evbuffer_unfreeze(out, 1);
+    n = evbuffer_write(out, bufferevent_getfd(s->bev));
+    evbuffer_freeze(out, 1);
+    if (n < 0 || evbuffer_get_length(out) > 0) {
+        /* a full socket buffer, or an error the bufferevent reports */
+        bufferevent_enable(s->bev, EV_WRITE);
+        return;
+    }
+    session_output_drained(s);
+}
+
 void
 session_reply(struct session *s, const char *fmt, ...)
 {
@@ -101,6 +137,8 @@ session_reply(struct session *s, const char *fmt, ...)
         n = sizeof(text) - 1;
     evbuffer_add(bufferevent_get_output(s->bev), text, (size_t)n);
     evbuffer_add(bufferevent_get_output(s->bev), "\r\n", 2);
+    if (!s->tls)
+        event_active(s->flush, EV_WRITE, 0);
     /* A client that pipelines without reading its replies would make us
      * hold them all: stop reading until it catches up. */
     if (!s->read_paused &&
@@ -185,6 +223,8 @@ session_free(struct session *s)
     tls_bufferevent_free(s->bev);
     if (s->lifetime_timer)
         event_free(s->lifetime_timer);
+    if (s->flush)
+        event_free(s->flush);
     if (s->prev)
         s->prev->next = s->next;
     else
@@ -930,21 +970,32 @@ session_read_cb(struct bufferevent *bev, void *arg)
     session_process(arg);
 }
 
+/* Everything we had to say has left: close after a final reply, or go on
+ * reading from a client that caught up with its replies. */
+static void
+session_output_drained(struct session *s)
+{
+    if (s->state == SS_QUIT) {
+        session_close(s, s->helo ? s->helo : "closed");
+        return;
+    }
+    if (s->read_paused) {
+        s->read_paused = false;
+        bufferevent_enable(s->bev, EV_READ);
+        session_process(s);
+    }
+}
+
 static void
 session_write_cb(struct bufferevent *bev, void *arg)
 {
     struct session *s = arg;
 
-    if (s->state == SS_QUIT && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
-        session_close(s, s->helo ? s->helo : "closed");
+    if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
         return;
-    }
-    if (s->read_paused && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
-        /* the client caught up with its replies: go on with its input */
-        s->read_paused = false;
-        bufferevent_enable(bev, EV_READ);
-        session_process(s);
-    }
+    if (!s->tls)
+        bufferevent_disable(bev, EV_WRITE); /* back to direct writes */
+    session_output_drained(s);
 }
 
 static void
@@ -1025,7 +1076,8 @@ session_start(struct server *srv, struct config *cfg, const struct receive_conne
     bufferevent_setcb(s->bev, session_read_cb, session_write_cb, session_event_cb, s);
     bufferevent_setwatermark(s->bev, EV_READ, 0, SESSION_INPUT_MAX);
     bufferevent_set_timeouts(s->bev, &idle, NULL);
-    bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+    bufferevent_enable(s->bev, EV_READ); /* writes: session_flush_cb */
+    s->flush = event_new(srv->base, -1, 0, session_flush_cb, s);
     s->lifetime_timer = evtimer_new(srv->base, session_lifetime_cb, s);
     evtimer_add(s->lifetime_timer, &lifetime);
 

@@ -56,6 +56,7 @@ struct session {
     struct bufferevent *bev;           /* NULL during a STARTTLS handshake */
     struct session_starttls *starttls; /* that handshake (session.c) */
     struct event *lifetime_timer;      /* ConnectionTimeout */
+    struct event *flush;               /* writes the replies of this turn (clear text) */
     char local[64], remote[64], remote_ip[48];
     struct sockaddr_storage remote_sa;
     enum session_state state;
