@@ -15,6 +15,15 @@
 #define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
 
 void log_set_debug(int on);
+/* A busy process (the smtp process: lines for every session and message)
+ * collects its info and debug lines and writes them in one write(2) when
+ * log_flush() is called, when 4 KiB are waiting, or before any warning
+ * (which is written at once, after them, so the order holds). wake(arg) is
+ * called, from whichever thread logged, when a line enters an empty batch:
+ * it should have log_flush() run soon (an event loop's next turn). The
+ * batch is flushed at exit too; wake NULL ends batching. */
+void log_batch_lines(void (*wake)(void *), void *arg);
+void log_flush(void);
 void log_debug(const char *fmt, ...) PRINTF_LIKE(1, 2);
 void log_info(const char *fmt, ...) PRINTF_LIKE(1, 2);
 void log_warnx(const char *fmt, ...) PRINTF_LIKE(1, 2);

@@ -56,6 +56,8 @@ struct queue {
     struct qlog *log;
     size_t count;
     uint64_t last_id;
+    uint16_t salts[128]; /* random bits for IDs, refilled with one getrandom */
+    size_t salts_left;
     /* committer thread */
     pthread_t thread;
     bool has_thread;
@@ -328,7 +330,11 @@ queue_next_id(struct queue *q, char *id)
     uint64_t now, salt = 0;
 
     gettimeofday(&tv, NULL);
-    if (getrandom(&salt, sizeof(salt), 0) != sizeof(salt))
+    if (q->salts_left == 0 && getrandom(q->salts, sizeof(q->salts), 0) == (ssize_t)sizeof(q->salts))
+        q->salts_left = sizeof(q->salts) / sizeof(q->salts[0]);
+    if (q->salts_left > 0)
+        salt = q->salts[--q->salts_left];
+    else
         salt = (uint64_t)tv.tv_usec * 2654435761u;
     now = (((uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec) << 12) | (salt & 0xfff);
     q->last_id = now > q->last_id ? now : q->last_id + 1;
@@ -344,7 +350,10 @@ msg_create(struct queue *q, char *err, size_t errlen)
     m->q = q;
     for (int tries = 0; tries < 8; tries++) {
         queue_next_id(q, m->id);
-        m->fd = openat(q->spare_dirfd, m->id, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        /* O_APPEND: whoever writes the content (this process or the smtp
+         * process it is handed to) appends, whatever its file offset */
+        m->fd =
+            openat(q->spare_dirfd, m->id, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (m->fd >= 0 || errno != EEXIST)
             break;
     }

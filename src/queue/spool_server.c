@@ -114,7 +114,7 @@ on_begin(struct spool_server *ss, const struct ipc_msg *msg)
     struct queue_msg *m;
     struct ipc_wbuf w = {0};
     char err[256];
-    int fd, fl;
+    int fd;
 
     if (msg->len != 0) {
         begun_error(ss, msg->id, EINVAL, "malformed request");
@@ -132,10 +132,9 @@ on_begin(struct spool_server *ss, const struct ipc_msg *msg)
         begun_error(ss, msg->id, e ? e : EIO, err);
         return;
     }
-    /* The writer appends, whatever it does with its offset. The flag is
-     * the open file's, which the queue only fsyncs. */
+    /* (the file is open for appending: queue_msg_reserve) */
     fd = fcntl(queue_msg_fd(m), F_DUPFD_CLOEXEC, 0);
-    if (fd < 0 || (fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl | O_APPEND) < 0) {
+    if (fd < 0) {
         int e = errno;
         log_warn("spool: cannot hand on message file %s", queue_msg_id(m));
         if (fd >= 0)

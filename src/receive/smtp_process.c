@@ -58,6 +58,7 @@ struct smtp_process {
     bool stopping;
     time_t stop_deadline;
     struct event *tick;
+    struct event *log_flush; /* writes the batch of log lines (log.h) */
 };
 
 /* Starts accepting once the certificates and the queue are there, so that
@@ -221,6 +222,22 @@ smtp_ctl_closed(struct ipc_chan *ch, const char *reason, void *arg)
 }
 
 static void
+smtp_log_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    log_flush();
+}
+
+/* (any thread: libevent is set up for threads in this process) */
+static void
+smtp_log_wake(void *arg)
+{
+    event_active(arg, EV_TIMEOUT, 0);
+}
+
+static void
 smtp_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct smtp_process *p = arg;
@@ -294,6 +311,9 @@ smtp_process_main(const struct proc_start *st)
     for (uint32_t i = 0; i < PEER_N; i++)
         if (st->peer_fd[i] >= 0)
             smtp_attach(&p, i, st->peer_fd[i]);
+    /* session and message lines leave in one write per turn of the loop */
+    p.log_flush = event_new(p.base, -1, 0, smtp_log_flush_cb, NULL);
+    log_batch_lines(smtp_log_wake, p.log_flush);
     p.tick = event_new(p.base, -1, EV_PERSIST, smtp_tick_cb, &p);
     evtimer_add(p.tick, &tick);
     signal(SIGTERM, SIG_IGN); /* the daemon says when to stop */
@@ -315,6 +335,8 @@ smtp_process_main(const struct proc_start *st)
         close(p.initial[i].fd);
     free(p.initial);
     event_free(p.tick);
+    log_batch_lines(NULL, NULL);
+    event_free(p.log_flush);
     event_base_free(p.base);
     log_client_free(p.logs);
     return 0;
