@@ -93,6 +93,7 @@ server_swap_tls(struct server *srv, struct tls_store *fresh)
 static void
 server_refuse(int fd, const char *reply)
 {
+    log_flush(); /* what the client is told is in the log first (log.h: batches) */
     (void)!send(fd, reply, strlen(reply), MSG_NOSIGNAL | MSG_DONTWAIT);
     close(fd);
 }

@@ -39,9 +39,6 @@
 /* RFC 4954 4: AUTH lines may be up to 12288 octets; other commands are far
  * shorter (RFC 5321 4.5.3.1.4: 512), so one limit covers both. */
 #define SESSION_LINE_MAX 12288
-/* Input held per session: enough for the longest DATA line (64 KiB) with
- * room to spare; beyond it libevent stops reading until we catch up. */
-#define SESSION_INPUT_MAX (256 * 1024)
 /* Replies held for a client that does not read them. */
 #define SESSION_OUTPUT_MAX (256 * 1024)
 
@@ -57,12 +54,10 @@ struct session_starttls {
  * every session. */
 static char session_line[SESSION_LINE_MAX + 1];
 
-static void session_process(struct session *s);
 static void session_process_input(struct session *s);
 static void session_close_after_reply(struct session *s, const char *reason);
 static void session_read_cb(struct bufferevent *bev, void *arg);
 static void session_write_cb(struct bufferevent *bev, void *arg);
-static void session_output_drained(struct session *s);
 static void session_event_cb(struct bufferevent *bev, short what, void *arg);
 
 static const char *const session_state_names[] = {
@@ -86,41 +81,6 @@ session_log(struct session *s, char event, const char *data, const char *context
                    data, context);
 }
 
-/*
- * Clear-text replies are written straight to the socket once the current
- * turn of the event loop has produced them all (pipelined replies leave in
- * one write). The bufferevent's own writer would first ask epoll for
- * writability and then withdraw the request again: two epoll_ctl calls per
- * reply. Only a client that does not read its replies makes us wait for
- * writability, through the bufferevent as before. (A TLS bufferevent keeps
- * its own writer: SSL_write decides what goes on the wire.)
- */
-static void
-session_flush_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct session *s = arg;
-    struct evbuffer *out;
-    int n;
-
-    (void)fd;
-    (void)what;
-    if (s->bev == NULL || s->tls)
-        return;
-    out = bufferevent_get_output(s->bev);
-    if (evbuffer_get_length(out) == 0)
-        return;
-    /* a socket bufferevent freezes its output's front between its own writes */
-    evbuffer_unfreeze(out, 1);
-    n = evbuffer_write(out, bufferevent_getfd(s->bev));
-    evbuffer_freeze(out, 1);
-    if (n < 0 || evbuffer_get_length(out) > 0) {
-        /* a full socket buffer, or an error the bufferevent reports */
-        bufferevent_enable(s->bev, EV_WRITE);
-        return;
-    }
-    session_output_drained(s);
-}
-
 void
 session_reply(struct session *s, const char *fmt, ...)
 {
@@ -137,14 +97,13 @@ session_reply(struct session *s, const char *fmt, ...)
         n = sizeof(text) - 1;
     evbuffer_add(bufferevent_get_output(s->bev), text, (size_t)n);
     evbuffer_add(bufferevent_get_output(s->bev), "\r\n", 2);
-    if (!s->tls)
-        event_active(s->flush, EV_WRITE, 0);
+    session_output_queued(s);
     /* A client that pipelines without reading its replies would make us
      * hold them all: stop reading until it catches up. */
     if (!s->read_paused &&
         evbuffer_get_length(bufferevent_get_output(s->bev)) > SESSION_OUTPUT_MAX) {
         s->read_paused = true;
-        bufferevent_disable(s->bev, EV_READ);
+        session_read_stop(s);
     }
     if (s->logging) {
         /* one log line per reply line */
@@ -220,11 +179,10 @@ session_free(struct session *s)
 
     session_reset_transaction(s);
     session_starttls_abandon(s);
+    session_io_end(s); /* before the bufferevent closes the socket */
     tls_bufferevent_free(s->bev);
     if (s->lifetime_timer)
         event_free(s->lifetime_timer);
-    if (s->flush)
-        event_free(s->flush);
     if (s->prev)
         s->prev->next = s->next;
     else
@@ -258,6 +216,7 @@ session_close(struct session *s, const char *reason)
          * go. */
         s->dead = true;
         session_starttls_abandon(s);
+        session_io_end(s);
         tls_bufferevent_free(s->bev);
         s->bev = NULL;
         return;
@@ -277,7 +236,7 @@ session_close_after_reply(struct session *s, const char *reason)
     session_enter_state(s, SS_QUIT);
     free(s->helo);
     s->helo = xstrdup(reason); /* kept for the disconnect log line */
-    bufferevent_disable(s->bev, EV_READ);
+    session_read_stop(s);
     bufferevent_setcb(s->bev, NULL, session_write_cb, session_event_cb, s);
     if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
         session_close(s, reason);
@@ -736,6 +695,7 @@ cmd_starttls(struct session *s, const struct smtp_command *cmd)
             return;
         }
     }
+    session_io_end(s);
     bufferevent_setfd(s->bev, -1);
     bufferevent_free(s->bev);
     s->bev = NULL;
@@ -899,7 +859,7 @@ session_read_line(struct session *s, char *buf, size_t max, size_t *len, enum li
     return LINE_TOO_LONG;
 }
 
-static void
+void
 session_process(struct session *s)
 {
     s->in_process++;
@@ -909,6 +869,12 @@ session_process(struct session *s)
     if (s->input_closed && !s->busy && !s->dead && !s->read_paused && s->bev != NULL &&
         s->state != SS_QUIT)
         session_close_after_reply(s, "client closed the connection");
+    /* input that filled the buffer has been taken in: read again */
+    if (s->input_full && !s->dead && s->bev != NULL && !s->read_paused && s->state != SS_QUIT &&
+        evbuffer_get_length(bufferevent_get_input(s->bev)) < SESSION_INPUT_MAX) {
+        s->input_full = false;
+        session_read_start(s);
+    }
     /* in_process is still >= 1 above, so session_close only marked s dead
      * (the analyzer forgets the count across the calls). */
     // NOLINTNEXTLINE(clang-analyzer-unix.Malloc): s is freed only here
@@ -970,9 +936,7 @@ session_read_cb(struct bufferevent *bev, void *arg)
     session_process(arg);
 }
 
-/* Everything we had to say has left: close after a final reply, or go on
- * reading from a client that caught up with its replies. */
-static void
+void
 session_output_drained(struct session *s)
 {
     if (s->state == SS_QUIT) {
@@ -981,7 +945,7 @@ session_output_drained(struct session *s)
     }
     if (s->read_paused) {
         s->read_paused = false;
-        bufferevent_enable(s->bev, EV_READ);
+        session_read_start(s);
         session_process(s);
     }
 }
@@ -998,30 +962,43 @@ session_write_cb(struct bufferevent *bev, void *arg)
     session_output_drained(s);
 }
 
+void
+session_idle_timeout(struct session *s)
+{
+    if (s->busy) {
+        /* our own commit or password check is what takes time */
+        session_read_start(s);
+        return;
+    }
+    session_reply(s, "421 4.4.2 %s Connection inactivity timeout; closing", session_fqdn(s));
+    session_close_after_reply(s, "inactivity timeout");
+}
+
+void
+session_input_ended(struct session *s)
+{
+    /* A client may send its last commands and stop sending at once (Exim
+     * writes QUIT right behind the final dot, then shuts its side down):
+     * what it sent is answered first, or a committed message loses its 250
+     * and comes back as a duplicate. A commit in flight resumes the
+     * processing when it is done. */
+    s->input_closed = true;
+    if (!s->busy)
+        session_process(s);
+}
+
 static void
 session_event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct session *s = arg;
 
+    (void)bev;
     if (what & BEV_EVENT_TIMEOUT) {
-        if (s->busy) {
-            /* our own commit or password check is what takes time */
-            bufferevent_enable(bev, EV_READ);
-            return;
-        }
-        session_reply(s, "421 4.4.2 %s Connection inactivity timeout; closing", session_fqdn(s));
-        session_close_after_reply(s, "inactivity timeout");
+        session_idle_timeout(s);
         return;
     }
     if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR)) {
-        /* A client may send its last commands and stop sending at once
-         * (Exim writes QUIT right behind the final dot, then shuts its
-         * side down): what it sent is answered first, or a committed
-         * message loses its 250 and comes back as a duplicate. A commit
-         * in flight resumes the processing when it is done. */
-        s->input_closed = true;
-        if (!s->busy)
-            session_process(s);
+        session_input_ended(s);
         return;
     }
     session_close(s, "connection error");
@@ -1050,7 +1027,6 @@ session_start(struct server *srv, struct config *cfg, const struct receive_conne
 {
     struct session *s = xcalloc(1, sizeof(*s));
     struct timeval lifetime = {(time_t)rc->connection_timeout, 0};
-    struct timeval idle = {(time_t)rc->connection_inactivity_timeout, 0};
     char stamp[64];
     time_t now = time(NULL);
     struct tm tm;
@@ -1072,12 +1048,10 @@ session_start(struct server *srv, struct config *cfg, const struct receive_conne
     srv->sessions = s;
     srv->nsessions++;
 
+    /* reads and writes: session_io.c */
     s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    bufferevent_setcb(s->bev, session_read_cb, session_write_cb, session_event_cb, s);
-    bufferevent_setwatermark(s->bev, EV_READ, 0, SESSION_INPUT_MAX);
-    bufferevent_set_timeouts(s->bev, &idle, NULL);
-    bufferevent_enable(s->bev, EV_READ); /* writes: session_flush_cb */
-    s->flush = event_new(srv->base, -1, 0, session_flush_cb, s);
+    bufferevent_setcb(s->bev, NULL, session_write_cb, session_event_cb, s);
+    session_io_start(s, fd);
     s->lifetime_timer = evtimer_new(srv->base, session_lifetime_cb, s);
     evtimer_add(s->lifetime_timer, &lifetime);
 

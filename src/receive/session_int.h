@@ -56,7 +56,8 @@ struct session {
     struct bufferevent *bev;           /* NULL during a STARTTLS handshake */
     struct session_starttls *starttls; /* that handshake (session.c) */
     struct event *lifetime_timer;      /* ConnectionTimeout */
-    struct event *flush;               /* writes the replies of this turn (clear text) */
+    struct event *flush;               /* clear text: writes this turn's replies */
+    struct event *recv;                /* clear text: reads (session_io.c) */
     char local[64], remote[64], remote_ip[48];
     struct sockaddr_storage remote_sa;
     enum session_state state;
@@ -65,6 +66,7 @@ struct session {
     bool busy;           /* waiting for another thread: read nothing */
     unsigned in_process; /* session_process is on the stack: no free */
     bool read_paused;    /* the client does not read its replies: stop reading */
+    bool input_full;     /* SESSION_INPUT_MAX unprocessed: stop reading */
     bool dead;           /* connection gone while busy: free when the job returns */
     bool input_closed;   /* the client shut down its sending side */
     bool skip_line;      /* discarding the rest of an over-long line */
@@ -84,8 +86,21 @@ struct session {
     struct session_transaction tx; /* from MAIL to the end of DATA */
 };
 
+/* Input held per session: enough for the longest DATA line (64 KiB) with
+ * room to spare; beyond it the session stops reading until it catches up. */
+#define SESSION_INPUT_MAX (256 * 1024)
+
 /* session.c */
 void session_enter_state(struct session *s, enum session_state state);
+/* Handles what is in the input buffer, as far as the session can go. */
+void session_process(struct session *s);
+/* Everything said has left: close after a final reply, or go on reading
+ * from a client that caught up with its replies. */
+void session_output_drained(struct session *s);
+/* The connection was idle for ConnectionInactivityTimeout. */
+void session_idle_timeout(struct session *s);
+/* The client shut its sending side down (EOF). */
+void session_input_ended(struct session *s);
 enum { LINE_OK, LINE_NEED_MORE, LINE_TOO_LONG };
 /* Takes one LF-terminated line of at most max octets from the input into
  * buf (NUL-terminated, line ending kept) and says how it ended. A longer
@@ -104,6 +119,16 @@ void session_resume(struct session *s);
 const char *session_fqdn(const struct session *s);
 uint64_t session_max_message_size(const struct session *s);
 unsigned session_rights(const struct session *s);
+
+/* session_io.c: a clear-text session's reads and writes (a TLS session's
+ * go through its bufferevent; these then act on that) */
+void session_io_start(struct session *s, int fd);
+/* Drops the reader and writer: before the socket is closed or handed on. */
+void session_io_end(struct session *s);
+/* A reply was added to the output: it leaves at the end of this turn. */
+void session_output_queued(struct session *s);
+void session_read_start(struct session *s);
+void session_read_stop(struct session *s);
 
 /* session_data.c */
 void session_data_begin(struct session *s);
