@@ -193,17 +193,19 @@ class Instance:
         return qlog_reader.live(os.path.join(self.dir, "queue"))[qid][0].decode()
 
     def data_files(self):
-        """Every message whose content is on disk: committed, or being received
-        (a non-empty file in queue/spare; the empty ones are made in advance)."""
+        """Every message whose content is on disk: the IDs of those committed,
+        and "spare/NAME" for each being received (a non-empty file in
+        queue/spare: the empty ones are made in advance or kept for reuse, so
+        a name there need not be the ID of the message it holds)."""
         spare = os.path.join(self.dir, "queue", "spare")
-        receiving = set()
+        receiving = []
         for n in os.listdir(spare) if os.path.isdir(spare) else ():
             try:
                 if os.path.getsize(os.path.join(spare, n)) > 0:
-                    receiving.add(n)
+                    receiving.append("spare/" + n)
             except FileNotFoundError:
                 pass
-        return sorted(receiving | set(self.queued_ids()))
+        return sorted(self.queued_ids()) + sorted(receiving)
 
 
 def alive(pid):

@@ -175,18 +175,36 @@ COMMIT_FAULTS = [
 
 def test_content_file_fault_gives_452_once_the_spare_files_are_used(faulty):
     """Content files are made in advance (queue/spare/, handed to the smtp
-    process); when making them fails, the messages that already have one are
-    accepted and the first that finds none is refused with 452 4.3.1: never
-    a 250 for a message whose file could not be made."""
+    process) and a committed message's file is kept, emptied, for a later
+    one. When making files fails, the sessions that get one go on and the
+    first that finds none is refused with 452 4.3.1 at DATA: never a 250 for
+    a message without a file. Sessions are held in DATA so that no commit
+    gives a file back meanwhile."""
     faulty.faults.arm("create:path=*/queue/spare/*:errno=ENOSPC")
-    results = []
-    for i in range(12):  # more than the smtp process keeps in advance
-        results.append(send(faulty, f"spare{i}"))
-        if results[-1][0] != 250:
-            break
-    code, text = results[-1]
-    assert (code, text.split()[0]) == (452, "4.3.1"), results
-    for i, (got, text) in enumerate(results[:-1]):  # accepted: delivered
+    held, refused = [], None
+    try:
+        for i in range(16):  # more than the smtp process keeps in advance
+            c = faulty.smtp()
+            c.ehlo("client.test")
+            assert c.mail("bob@example.org")[0] == 250
+            assert c.rcpt(RCPT)[0] == 250
+            code, text = c.docmd("DATA")
+            if code != 354:
+                refused = (code, text.decode())
+                c.close()
+                break
+            held.append(c)
+        assert refused is not None and (refused[0], refused[1].split()[0]) == (452, "4.3.1"), \
+            (len(held), refused)
+        assert held, "no session had a file"
+        for i, c in enumerate(held):  # those that had a file: accepted, delivered
+            c.send(message(f"spare{i}").replace("\r\n", "\n").replace("\n", "\r\n").encode()
+                   + b"\r\n.\r\n")
+            assert c.getreply()[0] == 250
+    finally:
+        for c in held:
+            c.close()
+    for i in range(len(held)):
         wait_for(lambda: copies(faulty, f"spare{i}"), what=f"spare{i} in the Maildir")
     op, path, what = faulty.faults.wait_fired("create")[0]
     assert what == "ENOSPC"
