@@ -13,6 +13,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "logs/protolog.h"
+#include "smtp/dot_stuff.h"
 #include "smtp/smtp_parse.h"
 #include "tls/tls.h"
 #include "tls/tls_handshake.h"
@@ -650,11 +651,10 @@ static void
 txn_fill_body(struct smtp_client *c)
 {
     struct evbuffer *out = bufferevent_get_output(c->bev);
-    char in[CLIENT_CHUNK], stuffed[CLIENT_CHUNK * 2];
+    char in[CLIENT_CHUNK];
 
     while (evbuffer_get_length(out) < 4 * CLIENT_LOW_WATER) {
         ssize_t n = read(c->data_fd, in, sizeof(in));
-        size_t m = 0;
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
@@ -671,13 +671,7 @@ txn_fill_body(struct smtp_client *c)
             client_enter_state(c, CS_BODY_END);
             return;
         }
-        for (ssize_t i = 0; i < n; i++) {
-            if (c->at_line_start && in[i] == '.')
-                stuffed[m++] = '.';
-            stuffed[m++] = in[i];
-            c->at_line_start = in[i] == '\n';
-        }
-        evbuffer_add(out, stuffed, m);
+        dot_stuff_add(out, in, (size_t)n, &c->at_line_start);
     }
 }
 
