@@ -11,7 +11,7 @@
 #include <string.h>
 
 void
-strbuf_add(struct strbuf *b, const void *data, size_t n)
+strbuf_reserve(struct strbuf *b, size_t n)
 {
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 64;
@@ -20,6 +20,12 @@ strbuf_add(struct strbuf *b, const void *data, size_t n)
         b->s = xrealloc(b->s, cap);
         b->cap = cap;
     }
+}
+
+void
+strbuf_add(struct strbuf *b, const void *data, size_t n)
+{
+    strbuf_reserve(b, n);
     memcpy(b->s + b->len, data, n);
     b->len += n;
     b->s[b->len] = '\0';

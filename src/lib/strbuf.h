@@ -14,6 +14,8 @@ struct strbuf {
     size_t len, cap;
 };
 
+/* Room for at least n more octets (and the NUL), allocated now. */
+void strbuf_reserve(struct strbuf *b, size_t n);
 void strbuf_add(struct strbuf *b, const void *data, size_t n);
 void strbuf_putc(struct strbuf *b, char c);
 void strbuf_puts(struct strbuf *b, const char *s);

@@ -70,20 +70,26 @@ sbuf_escaped(struct strbuf *b, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
 
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
+    while (*s) {
+        /* the octets that need no escape go in whole runs */
+        size_t n = 0;
+        while (s[n] && s[n] != '\\' && s[n] != ' ' && (unsigned char)s[n] >= 0x20 &&
+               (unsigned char)s[n] != 0x7f)
+            n++;
+        if (n > 0) {
+            strbuf_add(b, s, n);
+            s += n;
+            continue;
+        }
+        unsigned char c = (unsigned char)*s++;
         if (c == '\\') {
-            strbuf_puts(b, "\\\\");
+            strbuf_add(b, "\\\\", 2);
         } else if (c == ' ') {
             /* spaces separate fields of a rcpt line */
-            strbuf_puts(b, "\\x20");
-        } else if (c < 0x20 || c == 0x7f) {
-            strbuf_putc(b, '\\');
-            strbuf_putc(b, 'x');
-            strbuf_putc(b, hex[c >> 4]);
-            strbuf_putc(b, hex[c & 15]);
+            strbuf_add(b, "\\x20", 4);
         } else {
-            strbuf_putc(b, (char)c);
+            char esc[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
+            strbuf_add(b, esc, sizeof(esc));
         }
     }
 }
@@ -94,18 +100,30 @@ sbuf_field(struct strbuf *b, const char *key, const char *value)
     if (value == NULL)
         return;
     strbuf_puts(b, key);
-    strbuf_puts(b, ": ");
+    strbuf_add(b, ": ", 2);
     sbuf_escaped(b, value);
-    strbuf_putc(b, '\n');
+    strbuf_add(b, "\n", 1);
+}
+
+/* v in decimal into buf (at least 21 octets); returns where it starts. */
+static const char *
+decimal(uint64_t v, char buf[21])
+{
+    char *p = buf + 20;
+
+    *p = '\0';
+    do
+        *--p = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    return p;
 }
 
 static void
 sbuf_number(struct strbuf *b, const char *key, uint64_t v)
 {
-    char num[32];
+    char num[21];
 
-    snprintf(num, sizeof(num), "%" PRIu64, v);
-    sbuf_field(b, key, num);
+    sbuf_field(b, key, decimal(v, num));
 }
 
 static const char *const rcpt_status_names[] = {"ready", "delivered", "failed"};
@@ -114,8 +132,9 @@ char *
 envelope_serialize(const struct envelope *env, size_t *len)
 {
     struct strbuf b = {0};
-    char num[32];
+    char num[21];
 
+    strbuf_reserve(&b, 512); /* one allocation for the usual envelope */
     sbuf_number(&b, "version", ENVELOPE_VERSION);
     sbuf_field(&b, "id", env->id);
     sbuf_number(&b, "received", (uint64_t)env->received);
@@ -135,8 +154,9 @@ envelope_serialize(const struct envelope *env, size_t *len)
         const struct envelope_rcpt *r = &env->rcpts[i];
         strbuf_puts(&b, "rcpt: ");
         strbuf_puts(&b, rcpt_status_names[r->status]);
-        snprintf(num, sizeof(num), " %u ", r->notify);
-        strbuf_puts(&b, num);
+        strbuf_putc(&b, ' ');
+        strbuf_puts(&b, decimal(r->notify, num));
+        strbuf_putc(&b, ' ');
         if (r->orcpt)
             sbuf_escaped(&b, r->orcpt);
         else
@@ -152,9 +172,9 @@ envelope_serialize(const struct envelope *env, size_t *len)
     for (size_t i = 0; i < env->nrcpts; i++) {
         if (env->rcpts[i].last_error == NULL)
             continue;
-        snprintf(num, sizeof(num), "%zu ", i);
         strbuf_puts(&b, "rcpt-error: ");
-        strbuf_puts(&b, num);
+        strbuf_puts(&b, decimal(i, num));
+        strbuf_putc(&b, ' ');
         sbuf_escaped(&b, env->rcpts[i].last_error);
         strbuf_putc(&b, '\n');
     }
