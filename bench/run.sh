@@ -47,7 +47,7 @@
 #
 # Usage: bench/run.sh [-q] [-w] [-o WORKLOADS]
 #   -q  quick: 1 run each and fewer messages (also QUICK=1 in the environment)
-#   -w  append the table as a dated section to bench/RESULTS.md
+#   -w  write the table as a dated section into bench/RESULTS.md (newest first)
 #   -o  only these workloads (space-separated groups: accept relay tls latency idle recovery crash)
 # Environment: POSTERN_BIN (default build/postern), KEEP_WORK=1, RECOV_MSGS (messages
 # for recovery instead of 100,000 / 10,000).
@@ -523,8 +523,17 @@ row() { # workload label decimals [ceiling-mta ceiling-note] [second column labe
 } >"$WORK/report.md"
 echo
 cat "$WORK/report.md"
+# The newest run goes first: right after the marker line of bench/RESULTS.md
+# (at the end when the file has none).
+MARK='<!-- make bench: newest run below -->'
 if [ "$WRITE" = 1 ]; then
-    { echo; cat "$WORK/report.md"; } >>"$ROOT/bench/RESULTS.md"
-    echo "(appended to bench/RESULTS.md)"
+    if grep -qxF "$MARK" "$ROOT/bench/RESULTS.md"; then
+        awk -v mark="$MARK" -v rep="$WORK/report.md" '
+            { print } $0 == mark && !done { print ""; while ((getline l < rep) > 0) print l; done = 1 }' \
+            "$ROOT/bench/RESULTS.md" >"$WORK/RESULTS.md" && cat "$WORK/RESULTS.md" >"$ROOT/bench/RESULTS.md"
+    else
+        { echo; cat "$WORK/report.md"; } >>"$ROOT/bench/RESULTS.md"
+    fi
+    echo "(written to bench/RESULTS.md)"
 fi
 if awk -F'\t' '$5 != "ok"' "$R" | grep -q .; then exit 1; fi
