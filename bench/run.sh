@@ -19,7 +19,8 @@
 #                      the same RSA-2048 / ECDSA P-256 certificate for both MTAs.
 #                      Ceiling: `openssl s_server` with that certificate and the
 #                      client's `-s direct` (handshake right after connect, then
-#                      close): handshakes/s of one OpenSSL process, no SMTP.
+#                      close), no SMTP: handshakes/s of one s_server per CPU
+#                      added up, and of a single s_server process.
 #  tls-*-c1            the same, one connection at a time: p50 ms of a session.
 #  eod-idle/eod-load   bench/eod_latency.py: end of DATA -> 250, p50 and p99 ms,
 #                      one client alone, then beside smtp-source -s 20 (stopped
@@ -245,7 +246,7 @@ field() { echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 tls_run() { # workload mta run key conns sessions what(rate|p50)
     local w=$1 mta=$2 run=$3 k=$4 c=$5 n=$6 what=$7 rc=0 m0 m1 line got st=ok want
     want=$([ "$k" = rsa ] && echo RSA-2048 || echo EC-256)
-    if [ "$mta" = s_server ]; then
+    if [ "$mta" = s_server ] || [ "$mta" = s_server1 ]; then
         ceiling_run "$@"
         return
     fi
@@ -272,12 +273,15 @@ tls_run() { # workload mta run key conns sessions what(rate|p50)
 
 # The handshake ceiling: one `openssl s_server` per CPU (it is one process), each
 # with its own port and a client doing `-s direct` handshakes (c/nproc
-# connections, n/nproc handshakes); the handshakes/s of all added up.
-ceiling_run() { # workload s_server run key conns sessions
-    local w=$1 run=$3 k=$4 c=$5 n=$6 i cpus ports=() srvs=() clis=() rc=0 total=0 line st=ok want
+# connections, n/nproc handshakes); the handshakes/s of all added up. As
+# s_server1: one s_server process with all c connections (the reference
+# issue 10 names).
+ceiling_run() { # workload s_server|s_server1 run key conns sessions
+    local w=$1 who=$2 run=$3 k=$4 c=$5 n=$6 i cpus ports=() srvs=() clis=() rc=0 total=0 line st=ok want
     want=$([ "$k" = rsa ] && echo RSA-2048 || echo EC-256)
     stop_all
     cpus=$(nproc)
+    [ "$who" = s_server ] || cpus=1
     for i in $(seq "$cpus"); do
         ports[i]=$(free_port)
         openssl s_server -quiet -rev -tls1_3 -cert "$WORK/keys/$k.crt" -key "$WORK/keys/$k.key" \
@@ -309,8 +313,8 @@ ceiling_run() { # workload s_server run key conns sessions
         wait "${srvs[i]}" 2>/dev/null || true
     done
     [ "$rc" = 0 ] || st=FAILED
-    [ "$st" = ok ] || { echo "  $w s_server run $run: $(head -2 "$WORK"/ceiling.*.err)" >&2; }
-    record "$w" s_server "$run" "$total" "$st" -
+    [ "$st" = ok ] || { echo "  $w $who run $run: $(head -2 "$WORK"/ceiling.*.err)" >&2; }
+    record "$w" "$who" "$run" "$total" "$st" -
 }
 
 # ---- (6) end of DATA -> 250 ------------------------------------------------
@@ -440,7 +444,7 @@ for run in $(seq "$RUNS"); do
     fi
     if has tls; then
         for k in rsa ec; do
-            for mta in postern postfix s_server; do tls_run "tls-$k" "$mta" "$run" "$k" 20 "$TLS_N" rate; done
+            for mta in postern postfix s_server s_server1; do tls_run "tls-$k" "$mta" "$run" "$k" 20 "$TLS_N" rate; done
             for mta in postern postfix; do tls_run "tls-$k-c1" "$mta" "$run" "$k" 1 "$TLS_C1" p50; done
         done
     fi
@@ -479,6 +483,8 @@ row() { # workload label decimals [ceiling-mta ceiling-note] [second column labe
         pn="$pn / $pn2" pf="$pf / $pf2"
     fi
     [ -z "$cm" ] || ceil="$(fmt "$(med "$w" "$cm" 4)" "$d") ${5:-}"
+    [ -z "$cm" ] || [ -z "$(awk -F'\t' -v w="$w" -v m="${cm}1" '$1 == w && $2 == m' "$R")" ] ||
+        ceil="$ceil; $(fmt "$(med "$w" "${cm}1" 4)" "$d") (one s_server)"
     cpu="$(fmt "$(med "$w" postern 6)" 2) / $(fmt "$(med "$w" postfix 6)" 2)"
     printf '| %s | %s | %s | %s | %s | %s | %s / %s |\n' "$label" "$pn" "$pf" \
         "$(ratio "$(med "$w" postern 4)" "$(med "$w" postfix 4)")" "$ceil" "$cpu" \
