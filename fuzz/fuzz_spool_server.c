@@ -47,12 +47,16 @@
  * neither committed nor aborted there, the writer reported no error, the
  * envelope parses with recipients and the size is the file's; a committed
  * message is in the queue's log before its answer, at most once, with its
- * delivery state reset; an ABORTED file is gone, as is a refused one; a
- * message being written stays in spare/; the server holds exactly the
- * messages handed out and not finished; when a channel closes, what it had
- * not committed is removed; at the end, spare/ is empty and the log holds
- * only messages each committed by its own channel; no file outside the queue
- * that a path-like ID names is touched; no descriptor leaks.
+ * delivery state reset, and its file is gone or kept empty for a later
+ * message (so a BEGUN's file is empty but may carry an older ID's name); an
+ * ABORTED file is gone, as is a refused one; a message being written stays
+ * in spare/; the server holds exactly the messages handed out and not
+ * finished; when a channel closes, what it had not committed is removed; at
+ * the end, spare/ holds only empty files and the log holds only messages
+ * each committed by its own channel; no file outside the queue that a
+ * path-like ID names is touched; no descriptor leaks. (Whether a file is
+ * still in spare/ is read from the harness's own descriptor of it: its link
+ * count.)
  * Must never: touch anything outside its temporary directory (which it
  * removes at exit; a crash leaves it behind), or wait without a bound.
  */
@@ -118,6 +122,7 @@ struct tracked {
     uint64_t commit_size; /* the size it claimed */
     bool hooked;          /* the queue reported it committed */
     bool committed_ok;    /* its COMMITTED said 0 */
+    bool late_write;      /* written after its COMMIT was sent */
 };
 
 struct request {
@@ -160,14 +165,63 @@ static bool detached; /* a channel closed with a COMMIT unanswered */
 
 /* ---- files ---- */
 
+/* Does the file of t still have its name in spare/ (its only directory)? */
 static bool
-exists_in(const char *sub, const char *name)
+linked(const struct tracked *t)
 {
-    char path[256];
     struct stat st;
 
-    snprintf(path, sizeof(path), "%s/%s/%s", qdir, sub, name);
-    return lstat(path, &st) == 0;
+    return fstat(t->fd, &st) == 0 && st.st_nlink > 0;
+}
+
+/* Are the harness's descriptors of a and b one file? */
+static bool
+same_file(const struct tracked *a, const struct tracked *b)
+{
+    struct stat x, y;
+
+    return fstat(a->fd, &x) == 0 && fstat(b->fd, &y) == 0 && x.st_ino == y.st_ino &&
+           x.st_dev == y.st_dev;
+}
+
+/* Files of earlier inputs written to after their COMMIT, still kept in
+ * spare/ at the end of their input (the queue drops such a file when it
+ * would reuse it). */
+static ino_t late_kept[128]; /* (the queue keeps at most 64) */
+static size_t nlate_kept;
+
+/* Is this the file of a message the harness wrote to after its COMMIT (kept
+ * for reuse meanwhile, it may be another message's now)? */
+static bool
+late_written(ino_t ino)
+{
+    for (size_t i = 0; i < nlate_kept; i++)
+        if (late_kept[i] == ino)
+            return true;
+    for (size_t i = 0; i < ntracked; i++) {
+        struct stat st;
+        if (tracked[i].late_write && fstat(tracked[i].fd, &st) == 0 && st.st_ino == ino)
+            return true;
+    }
+    return false;
+}
+
+/* Is there a file in spare/ with this inode? */
+static bool
+spare_holds_inode(ino_t ino)
+{
+    char path[160];
+    DIR *d;
+    struct dirent *de;
+    bool found = false;
+
+    snprintf(path, sizeof(path), "%s/spare", qdir);
+    if ((d = opendir(path)) == NULL)
+        return false;
+    while (!found && (de = readdir(d)) != NULL)
+        found = de->d_ino == ino;
+    closedir(d);
+    return found;
 }
 
 /* Is id a message of the queue's log (committed)? */
@@ -203,6 +257,24 @@ file_is(const char *path, const char *text)
     n = fread(buf, 1, sizeof(buf), f);
     fclose(f);
     return n == strlen(text) && memcmp(buf, text, n) == 0;
+}
+
+/* Files in spare/. */
+static size_t
+spare_files(void)
+{
+    char path[160];
+    DIR *d;
+    struct dirent *de;
+    size_t n = 0;
+
+    snprintf(path, sizeof(path), "%s/spare", qdir);
+    if ((d = opendir(path)) == NULL)
+        return 0;
+    while ((de = readdir(d)) != NULL)
+        n += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+    closedir(d);
+    return n;
 }
 
 static size_t
@@ -361,13 +433,15 @@ on_begun(struct chan *c, const struct ipc_msg *m)
         CHECK(r->empty); /* BEGIN takes no payload */
         CHECK(ipc_rbuf_done(&rb) && is_queue_id(id));
         CHECK(find_tracked(id) == NULL); /* a fresh ID */
-        /* the descriptor is the file spare/<ID>, empty (unless the server's
-         * end closed after sending this: then the file is gone already) */
-        CHECK(fstat(m->fd, &a) == 0 && S_ISREG(a.st_mode) && a.st_size == 0);
+        /* the descriptor is an empty file in spare/, named spare/<ID> when
+         * made for it (a kept one has an older ID's name), unless the
+         * server's end closed after sending this: then it is gone already */
+        CHECK(fstat(m->fd, &a) == 0 && S_ISREG(a.st_mode));
+        CHECK(a.st_size == 0 || late_written(a.st_ino));
         snprintf(path, sizeof(path), "%s/spare/%s", qdir, id);
         if (c->ss != NULL) {
-            CHECK(stat(path, &b) == 0);
-            CHECK(a.st_ino == b.st_ino && a.st_dev == b.st_dev);
+            CHECK(a.st_nlink == 1 && spare_holds_inode(a.st_ino));
+            CHECK(stat(path, &b) != 0 || (a.st_ino == b.st_ino && a.st_dev == b.st_dev));
         } else {
             CHECK(a.st_nlink == 0);
         }
@@ -413,12 +487,17 @@ on_committed(struct chan *c, const struct ipc_msg *m)
         /* durable before the answer: on disk, and the queue said so */
         CHECK(t->hooked);
         CHECK(committed(t->id));
-        CHECK(!exists_in("spare", t->id));
+        {
+            /* its content has left spare/: the file is gone or kept empty
+             * (unless the harness wrote to it since) */
+            struct stat st;
+            CHECK(fstat(t->fd, &st) == 0 && (st.st_nlink == 0 || st.st_size == 0 || t->late_write));
+        }
         t->committed_ok = true;
     } else if (r->tid >= 0) {
         /* a refused or failed commit removes the file */
         const char *id = tracked[r->tid].id;
-        CHECK(!exists_in("spare", id) && !committed(id));
+        CHECK(!linked(&tracked[r->tid]) && !committed(id));
         CHECK(!tracked[r->tid].hooked);
     }
 }
@@ -434,7 +513,7 @@ on_aborted(struct chan *c, const struct ipc_msg *m)
     c->processed = r->seq > c->processed ? r->seq : c->processed;
     if (r->tid >= 0) { /* the file of that ABORT is gone */
         const char *id = tracked[r->tid].id;
-        CHECK(!exists_in("spare", id) && !committed(id));
+        CHECK(!linked(&tracked[r->tid]) && !committed(id));
     }
 }
 
@@ -533,7 +612,7 @@ sync_chan(struct chan *c)
         if (!live_on(t, c))
             continue;
         live++;
-        CHECK(exists_in("spare", t->id) && !committed(t->id));
+        CHECK(linked(t) && !committed(t->id));
     }
     CHECK(spool_server_commits(c->ss) == 0);
     /* messages sent after the last answered request may be unread yet */
@@ -570,7 +649,7 @@ chan_close(struct chan *c, bool server_side)
         struct tracked *t = &tracked[i];
         if (t->chan != (int)(c - chans) || t->gen != c->gen || t->commit_sent)
             continue;
-        CHECK(!exists_in("spare", t->id) && !committed(t->id));
+        CHECK(!linked(t) && !committed(t->id));
     }
 }
 
@@ -851,11 +930,18 @@ act_write(struct rd *rd)
     n = take(rd, get8(rd), &p);
     if (n > 0)
         CHECK(write(t->fd, p, n) == (ssize_t)n);
-    /* a COMMIT not read yet will see another size than it was sent with */
-    for (int i = 0; i < NCHANS; i++)
-        for (size_t j = 0; j < chans[i].nreqs; j++)
-            if (chans[i].reqs[j].tid == (int)(t - tracked) && !chans[i].reqs[j].answered)
-                chans[i].reqs[j].predict = false;
+    /* A COMMIT not read yet will see another size than it was sent with:
+     * its own, and that of any later message given the same file (a file
+     * is kept for reuse after its commit). */
+    for (size_t k = 0; k < ntracked; k++) {
+        if (!same_file(&tracked[k], t))
+            continue;
+        tracked[k].late_write = tracked[k].late_write || tracked[k].commit_sent;
+        for (int i = 0; i < NCHANS; i++)
+            for (size_t j = 0; j < chans[i].nreqs; j++)
+                if (chans[i].reqs[j].tid == (int)k && !chans[i].reqs[j].answered)
+                    chans[i].reqs[j].predict = false;
+    }
 }
 
 static void
@@ -974,22 +1060,36 @@ removed_cb(void *arg, int error)
     *(size_t *)arg -= 1;
 }
 
-/* After everything: spare/ empty, the log holds exactly the messages the
- * channels committed; then they are removed for the next input. */
+/* After everything: spare/ holds no content (only files kept empty for later
+ * messages), the log holds exactly the messages the channels committed; then
+ * they are removed for the next input. */
 static void
 check_and_clean_queue(void)
 {
     char path[160];
     DIR *d;
     struct dirent *de;
-    size_t n = 0, hooked = 0;
+    size_t n = 0, hooked = 0, nlate = 0;
+    ino_t late[sizeof(late_kept) / sizeof(late_kept[0])];
 
     snprintf(path, sizeof(path), "%s/spare", qdir);
     d = opendir(path);
     CHECK(d != NULL);
-    while ((de = readdir(d)) != NULL) /* no reserved file outlives its channel */
-        CHECK(strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0);
+    while ((de = readdir(d)) != NULL) { /* no reserved file outlives its channel */
+        struct stat st;
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        CHECK(fstatat(dirfd(d), de->d_name, &st, 0) == 0);
+        /* kept for a later message: empty, unless written after its commit */
+        CHECK(st.st_size == 0 || late_written(st.st_ino));
+        if (st.st_size != 0) {
+            CHECK(nlate < sizeof(late) / sizeof(late[0]));
+            late[nlate++] = st.st_ino;
+        }
+    }
     closedir(d);
+    memcpy(late_kept, late, nlate * sizeof(late[0]));
+    nlate_kept = nlate;
     (void)queue_load(q, check_committed, &n);
     for (size_t i = 0; i < ntracked; i++) {
         struct tracked *t = &tracked[i];
@@ -1016,7 +1116,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char path[160];
 
     setup_once();
-    fds_before = count_fds();
+    fds_before = count_fds() - spare_files();
     ntracked = 0;
     detached = false;
     for (int i = 0; i < NCHANS; i++)
@@ -1095,6 +1195,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(file_is(path, VICTIM));
     for (size_t i = 0; i < ntracked; i++)
         close(tracked[i].fd);
-    CHECK(count_fds() == fds_before); /* no descriptor leaks */
+    /* no descriptor leaks (the queue keeps one open for each file it
+     * keeps in spare/ for later messages; no other file is there now) */
+    CHECK(count_fds() - spare_files() == fds_before);
     return 0;
 }

@@ -365,13 +365,28 @@ msg_create(struct queue *q, char *err, size_t errlen)
     struct queue_msg *m = xcalloc(1, sizeof(*m));
 
     m->q = q;
-    pthread_mutex_lock(&q->lock);
-    if (q->nkept > 0) {
-        struct kept_spare *k = &q->kept[--q->nkept];
-        m->fd = k->fd;
-        memcpy(m->spare, k->name, sizeof(m->spare));
+    while (!m->spare[0]) {
+        struct kept_spare k;
+        struct stat st;
+        pthread_mutex_lock(&q->lock);
+        if (q->nkept == 0) {
+            pthread_mutex_unlock(&q->lock);
+            break;
+        }
+        k = q->kept[--q->nkept];
+        pthread_mutex_unlock(&q->lock);
+        /* something wrote to it after its commit (a writer that kept its
+         * descriptor): not for a new message */
+        if (fstat(k.fd, &st) < 0 || st.st_size != 0) {
+            log_warnx("queue: %s/%s was written after its commit; removed", q->spare_dir, k.name);
+            close(k.fd);
+            if (unlinkat(q->spare_dirfd, k.name, 0) < 0 && errno != ENOENT)
+                log_warn("queue: cannot remove %s/%s", q->spare_dir, k.name);
+            continue;
+        }
+        m->fd = k.fd;
+        memcpy(m->spare, k.name, sizeof(m->spare));
     }
-    pthread_mutex_unlock(&q->lock);
     if (m->spare[0]) {
         queue_next_id(q, m->id);
         return m;

@@ -137,8 +137,6 @@ on_begin(struct spool_server *ss, const struct ipc_msg *msg)
     if (fd < 0) {
         int e = errno;
         log_warn("spool: cannot hand on message file %s", queue_msg_id(m));
-        if (fd >= 0)
-            close(fd);
         queue_msg_abort(m);
         begun_error(ss, msg->id, e, "cannot hand on the message file");
         return;

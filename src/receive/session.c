@@ -864,14 +864,15 @@ session_process(struct session *s)
 {
     s->in_process++;
     session_process_input(s);
-    /* everything the client sent before it stopped sending is answered:
-     * now the connection can go (a partial command or message with it) */
     if (s->input_closed && !s->busy && !s->dead && !s->read_paused && s->bev != NULL &&
-        s->state != SS_QUIT)
+        s->state != SS_QUIT) {
+        /* everything the client sent before it stopped sending is answered:
+         * now the connection can go (a partial command or message with it) */
         session_close_after_reply(s, "client closed the connection");
-    /* input that filled the buffer has been taken in: read again */
-    if (s->input_full && !s->dead && s->bev != NULL && !s->read_paused && s->state != SS_QUIT &&
-        evbuffer_get_length(bufferevent_get_input(s->bev)) < SESSION_INPUT_MAX) {
+    } else if (s->input_full && !s->dead && s->bev != NULL && !s->read_paused &&
+               s->state != SS_QUIT &&
+               evbuffer_get_length(bufferevent_get_input(s->bev)) < SESSION_INPUT_MAX) {
+        /* input that filled the buffer has been taken in: read again */
         s->input_full = false;
         session_read_start(s);
     }

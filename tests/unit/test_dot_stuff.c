@@ -68,15 +68,16 @@ test_examples(void **state)
     static const char want[] = "..a\r\nb.\r\n...c\r\n..\r\nd";
     size_t at_dot[] = {4, 8}; /* pieces that start with "b" and with ".." */
     size_t after_lf[] = {3, 4, 13, 14};
+    size_t whole[] = {0}; /* (with ncuts 0: no cut) */
 
     (void)state;
-    assert_stuffed(in, sizeof(in) - 1, NULL, 0, want, sizeof(want) - 1);
+    assert_stuffed(in, sizeof(in) - 1, whole, 0, want, sizeof(want) - 1);
     assert_stuffed(in, sizeof(in) - 1, at_dot, 2, want, sizeof(want) - 1);
     assert_stuffed(in, sizeof(in) - 1, after_lf, 4, want, sizeof(want) - 1);
     /* no dot at a line's start: unchanged; empty pieces change nothing */
     assert_stuffed("a.b\r\nc\r\n", 8, (size_t[]){0, 0, 8}, 3, "a.b\r\nc\r\n", 8);
     /* a dot after a bare CR is not at a line's start */
-    assert_stuffed("a\r.b\n", 5, NULL, 0, "a\r.b\n", 5);
+    assert_stuffed("a\r.b\n", 5, whole, 0, "a\r.b\n", 5);
 }
 
 /* Random content heavy in dots and line ends, cut at random places, against

@@ -258,6 +258,61 @@ test_queue_commit_and_recover(void **state)
     free(dir);
 }
 
+/* A committed message's file is kept, emptied, for a later message: the
+ * next one gets it (no new file), and a file something wrote to after its
+ * commit (a writer that kept its descriptor) goes instead of being reused. */
+static void
+test_queue_reuses_emptied_files_but_not_written_ones(void **state)
+{
+    char *dir = testlib_mkdtemp("queue"), err[256];
+    struct event_base *base = event_base_new();
+    struct queue *q = queue_open(dir, base, err, sizeof(err));
+    struct commit_result r = {0, -1, base};
+    struct queue_msg *m;
+    struct stat first, st;
+    int stale;
+
+    assert_non_null(q);
+    m = queue_msg_reserve(q, err, sizeof(err));
+    assert_non_null(m);
+    assert_int_equal(fstat(queue_msg_fd(m), &first), 0);
+    stale = dup(queue_msg_fd(m)); /* as the smtp process holds it */
+    assert_int_equal(write(stale, "Subject: a\r\n\r\na\r\n", 17), 17);
+    queue_msg_commit(m, sample_envelope(), commit_cb, &r);
+    run_loop(base);
+    assert_int_equal(r.error, 0);
+    assert_int_equal(fstat(stale, &st), 0);
+    assert_int_equal(st.st_size, 0); /* emptied, still in spare/ */
+    assert_int_equal(st.st_nlink, 1);
+
+    /* the next message gets the same file */
+    m = queue_msg_reserve(q, err, sizeof(err));
+    assert_non_null(m);
+    assert_int_equal(fstat(queue_msg_fd(m), &st), 0);
+    assert_true(st.st_ino == first.st_ino && st.st_size == 0);
+    assert_int_equal(write(queue_msg_fd(m), "Subject: b\r\n\r\nb\r\n", 17), 17);
+    r.done = 0;
+    queue_msg_commit(m, sample_envelope(), commit_cb, &r);
+    run_loop(base);
+    assert_int_equal(r.error, 0);
+
+    /* written after that commit: removed, and the next message gets a new file */
+    assert_int_equal(write(stale, "late", 4), 4);
+    m = queue_msg_reserve(q, err, sizeof(err));
+    assert_non_null(m);
+    assert_int_equal(fstat(queue_msg_fd(m), &st), 0);
+    assert_true(st.st_ino != first.st_ino && st.st_size == 0);
+    assert_int_equal(fstat(stale, &st), 0);
+    assert_int_equal(st.st_nlink, 0);
+    queue_msg_abort(m);
+    close(stale);
+    assert_int_equal(queue_count(q), 2);
+    queue_close(q);
+    event_base_free(base);
+    testlib_rmtree(dir);
+    free(dir);
+}
+
 static void
 scan_fn(const char *id, const struct envelope *env, struct queue_reader *rd, void *arg)
 {
@@ -489,6 +544,7 @@ main(void)
         cmocka_unit_test(test_envelope_truncated_refused),
         cmocka_unit_test(test_envelope_bad_version_refused),
         cmocka_unit_test(test_queue_commit_and_recover),
+        cmocka_unit_test(test_queue_reuses_emptied_files_but_not_written_ones),
         cmocka_unit_test(test_queue_abort_update_remove_and_scan),
         cmocka_unit_test(test_queue_of_the_earlier_layout_is_moved_in),
         cmocka_unit_test(test_message_show),
