@@ -736,32 +736,21 @@ schedule_queue(struct deliver *d, struct dqueue *q, time_t now)
     }
 }
 
+/* The scheduler: on each beat, and at once on each kick (new work, a freed
+ * connection). Expiry and delay notices come first, so that no expired
+ * message is handed out (after a long outage, at the first start); the walk
+ * over every message runs only once the earliest of their timers is due,
+ * since kicks come with every message and every result and a walk each
+ * time would make a long queue quadratic. */
 static void
 deliver_schedule_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct deliver *d = arg;
     time_t now = time(NULL);
+    struct dmsg *m, *next;
 
     (void)fd;
     (void)what;
-    if (d->stopping)
-        return;
-    for (size_t i = 0; i < d->nqueues; i++)
-        schedule_queue(d, d->queues[i], now);
-    queues_prune(d);
-}
-
-/* The beat: expiry and delay notices, then the scheduler. Kicks come with
- * every message and every result and skip the timers: a walk over every
- * message each time would make a long queue quadratic. The beat walks only
- * once the earliest timer is due. */
-static void
-deliver_beat_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct deliver *d = arg;
-    time_t now = time(NULL);
-    struct dmsg *m, *next;
-
     if (d->stopping)
         return;
     if (now >= d->timers_due) {
@@ -777,7 +766,9 @@ deliver_beat_cb(evutil_socket_t fd, short what, void *arg)
         }
         d->timers_due = next_due ? next_due : now + DELIVER_TICK_SECONDS;
     }
-    deliver_schedule_cb(fd, what, arg);
+    for (size_t i = 0; i < d->nqueues; i++)
+        schedule_queue(d, d->queues[i], now);
+    queues_prune(d);
 }
 
 static void
@@ -812,7 +803,7 @@ deliver_new(const struct deliver_env *env)
     d->env = *env;
     strlcpy_p(d->server_name, fqdn ? fqdn : "postern", sizeof(d->server_name));
     d->server_name[strcspn(d->server_name, ".")] = '\0';
-    d->tick = event_new(env->base, -1, EV_PERSIST, deliver_beat_cb, d);
+    d->tick = event_new(env->base, -1, EV_PERSIST, deliver_schedule_cb, d);
     d->kick = event_new(env->base, -1, 0, deliver_schedule_cb, d);
     event_add(d->tick, &beat);
     queue_load(env->queue, load_one, d);

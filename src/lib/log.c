@@ -58,6 +58,8 @@ static void
 line_out(const char *line, size_t n, bool may_wait)
 {
     bool was_empty;
+    void (*wake)(void *);
+    void *wake_arg;
 
     pthread_mutex_lock(&batch_lock);
     if (batch_wake == NULL || !may_wait || n > LOG_BATCH_MAX) {
@@ -71,9 +73,11 @@ line_out(const char *line, size_t n, bool may_wait)
     was_empty = batch_len == 0;
     memcpy(batch + batch_len, line, n);
     batch_len += n;
+    wake = batch_wake;
+    wake_arg = batch_wake_arg;
     pthread_mutex_unlock(&batch_lock);
     if (was_empty)
-        batch_wake(batch_wake_arg);
+        wake(wake_arg);
 }
 
 void

@@ -21,9 +21,11 @@ void log_set_debug(int on);
  * (which is written at once, after them, so the order holds). wake(arg) is
  * called, from whichever thread logged, when a line enters an empty batch:
  * it should have log_flush() run soon (an event loop's next turn). The
- * batch is flushed at exit too; wake NULL ends batching. Code that writes
- * to a client calls log_flush() first, so that what a client has read is
- * always in the log. */
+ * batch is flushed at exit too (call log_flush() before _exit); wake NULL
+ * ends batching. Code that writes to a client at once (the clear-text reply
+ * writer, a refusal at accept, the 220 to STARTTLS) calls log_flush() first,
+ * so that what a client has read is always in the log; TLS replies leave on
+ * a later turn, after that turn's flush. */
 void log_batch_lines(void (*wake)(void *), void *arg);
 void log_flush(void);
 void log_debug(const char *fmt, ...) PRINTF_LIKE(1, 2);

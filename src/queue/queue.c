@@ -358,14 +358,18 @@ queue_next_id(struct queue *q, char *id)
     snprintf(id, QUEUE_ID_LEN + 1, "%016" PRIX64, q->last_id);
 }
 
-/* A new content file spare/<ID> under a new ID. */
+/* A content file under a new ID: a kept one when may_reuse, else a new
+ * spare/<ID>. Only files for the smtp process are reused: its commits are
+ * checked against the size it wrote, so an append through a descriptor a
+ * writer kept would show; this process's own messages (reports) have no
+ * such check and always get a new file. */
 static struct queue_msg *
-msg_create(struct queue *q, char *err, size_t errlen)
+msg_create(struct queue *q, bool may_reuse, char *err, size_t errlen)
 {
     struct queue_msg *m = xcalloc(1, sizeof(*m));
 
     m->q = q;
-    while (!m->spare[0]) {
+    while (may_reuse && !m->spare[0]) {
         struct kept_spare k;
         struct stat st;
         pthread_mutex_lock(&q->lock);
@@ -415,7 +419,7 @@ msg_create(struct queue *q, char *err, size_t errlen)
 struct queue_msg *
 queue_msg_begin(struct queue *q, char *err, size_t errlen)
 {
-    struct queue_msg *m = msg_create(q, err, errlen);
+    struct queue_msg *m = msg_create(q, false, err, errlen);
 
     if (m != NULL)
         fd_writer_start(&m->out, m->fd);
@@ -425,7 +429,7 @@ queue_msg_begin(struct queue *q, char *err, size_t errlen)
 struct queue_msg *
 queue_msg_reserve(struct queue *q, char *err, size_t errlen)
 {
-    struct queue_msg *m = msg_create(q, err, errlen);
+    struct queue_msg *m = msg_create(q, true, err, errlen);
 
     if (m != NULL)
         m->external = true;

@@ -9,7 +9,9 @@
  *   spare/<ID>     content being received: files made in advance for a
  *                  writer in another process (queue_msg_reserve) or by
  *                  this one (queue_msg_begin); copied into the log at
- *                  commit and removed
+ *                  commit, then emptied and kept (up to 64, under the name
+ *                  of the message that first used it) for a later
+ *                  queue_msg_reserve, or removed
  *
  * Commit (queue_msg_commit), envelope updates and removals run on a
  * committer thread, which appends what is ready when it wakes and flushes

@@ -688,6 +688,7 @@ cmd_starttls(struct session *s, const struct smtp_command *cmd)
      * the socket, so we thaw it and write what is left (any pipelined
      * replies and the 220) ourselves. */
     evbuffer_unfreeze(out, 1);
+    log_flush(); /* what the client reads is in the log first (log.h) */
     while (evbuffer_get_length(out) > 0) {
         if (evbuffer_write(out, fd) <= 0) {
             tls_ssl_free(ssl);
@@ -1052,6 +1053,7 @@ session_start(struct server *srv, struct config *cfg, const struct receive_conne
     /* reads and writes: session_io.c */
     s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
     bufferevent_setcb(s->bev, NULL, session_write_cb, session_event_cb, s);
+    bufferevent_disable(s->bev, EV_WRITE); /* (enabled from the start) */
     session_io_start(s, fd);
     s->lifetime_timer = evtimer_new(srv->base, session_lifetime_cb, s);
     evtimer_add(s->lifetime_timer, &lifetime);

@@ -28,9 +28,13 @@
 
 /* One read takes at most this much (and never more than the room left),
  * into one buffer for every session (the loop thread's), then into the
- * session's input at its size: reading straight into a 64 KiB chain would
- * keep one per session behind any partial line (a slowloris client's). */
+ * session's input in pieces of SESSION_INPUT_PIECE: libevent keeps a chain
+ * (rounded up to a power of two) as long as one octet of it is unprocessed,
+ * so 64 KiB added at once would leave 128 KiB behind a partial line (a
+ * slowloris client's, per connection); 4 KiB pieces leave at most 8 KiB, as
+ * libevent's own 4 KiB reads did. */
 #define SESSION_READ_MAX (64 * 1024)
+#define SESSION_INPUT_PIECE 4096
 static char session_rbuf[SESSION_READ_MAX];
 
 static void
@@ -40,9 +44,9 @@ session_recv_cb(evutil_socket_t fd, short what, void *arg)
     struct evbuffer *in;
     size_t held, want;
     ssize_t n;
-    int added;
+    int added = 0;
 
-    if (what & EV_TIMEOUT) {
+    if (what == EV_TIMEOUT) { /* (data that came as the time ran out is read) */
         session_idle_timeout(s);
         return;
     }
@@ -60,7 +64,10 @@ session_recv_cb(evutil_socket_t fd, short what, void *arg)
     if (n > 0) {
         /* the socket bufferevent freezes its input's end between its own reads */
         evbuffer_unfreeze(in, 0);
-        added = evbuffer_add(in, session_rbuf, (size_t)n);
+        for (size_t off = 0; off < (size_t)n && added == 0; off += SESSION_INPUT_PIECE)
+            added = evbuffer_add(in, session_rbuf + off,
+                                 (size_t)n - off < SESSION_INPUT_PIECE ? (size_t)n - off
+                                                                       : SESSION_INPUT_PIECE);
         evbuffer_freeze(in, 0);
         if (added < 0)
             session_close(s, "out of memory");

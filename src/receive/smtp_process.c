@@ -128,6 +128,7 @@ smtp_begin_stop(struct smtp_process *p, bool now)
         protolog_flush(p->srv.protolog);
         protolog_flush(p->srv.send_protolog);
         msgtrack_flush(p->srv.track);
+        log_flush(); /* _exit skips atexit */
         _exit(PROC_EXIT_CUT_OFF);
     }
     p->stopping = true;
@@ -218,6 +219,7 @@ smtp_ctl_message(struct ipc_chan *ch, const struct ipc_msg *m, void *arg)
 static void
 smtp_ctl_closed(struct ipc_chan *ch, const char *reason, void *arg)
 {
+    log_flush(); /* _exit skips atexit */
     _exit(1);
 }
 
