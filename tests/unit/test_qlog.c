@@ -45,17 +45,24 @@ on_live(void *arg, const char *id, const char *env, size_t env_len, uint64_t con
     s->n++;
 }
 
+/* DIR/content holding data, open for reading. */
 static int
-content_file(const char *dir, const char *text)
+content_bytes(const char *dir, const void *data, size_t len)
 {
     char *path = xasprintf("%s/content", dir);
     int fd;
 
-    testlib_write_text(path, text);
+    testlib_write_file(path, data, len);
     fd = open(path, O_RDONLY);
     free(path);
     assert_true(fd >= 0);
     return fd;
+}
+
+static int
+content_file(const char *dir, const char *text)
+{
+    return content_bytes(dir, text, strlen(text));
 }
 
 static struct qlog *
@@ -96,6 +103,24 @@ static char *
 seg_path(const char *logdir, unsigned seq)
 {
     return xasprintf("%s/%016x.seg", logdir, seq);
+}
+
+/* Damage on the disk: the octet at off of segment seq (counted from its end
+ * when off is negative) gets the bits of mask flipped. Returns the
+ * segment's length. */
+static size_t
+damage(const char *logdir, unsigned seq, long off, unsigned char mask)
+{
+    char *seg = seg_path(logdir, seq), *data;
+    size_t len;
+
+    data = testlib_read_file(seg, &len);
+    assert_non_null(data);
+    data[off < 0 ? (long)len + off : off] ^= (char)mask;
+    testlib_write_file(seg, data, len);
+    free(data);
+    free(seg);
+    return len;
 }
 
 static void
@@ -191,10 +216,7 @@ test_torn_tail_is_cut(void **state)
     assert_int_equal(qlog_append_msg(l, ID2, "e2", 2, fd, 10), 0);
     assert_int_equal(qlog_sync(l), 0);
     qlog_close(l);
-    free(data);
-    data = testlib_read_file(seg, &len);
-    data[len - 3] ^= 0x20;
-    testlib_write_file(seg, data, len);
+    damage(logdir, 1, -3, 0x20);
     l = reopen(logdir, &seen, 0);
     assert_string_equal(seen.text, ID1 "=e1(10)\n");
     assert_int_equal(stat(seg, &after), 0);
@@ -317,13 +339,12 @@ test_a_long_lived_message_is_copied_forward(void **state)
 static void
 test_damage_is_skipped_and_read_only_changes_nothing(void **state)
 {
-    char *dir = testlib_mkdtemp("qlog"), *logdir = xasprintf("%s/log", dir), *s1, *data;
+    char *dir = testlib_mkdtemp("qlog"), *logdir = xasprintf("%s/log", dir), *s1;
     struct seen seen;
     struct qlog *l = reopen(logdir, &seen, 0);
     struct qlog_options ro = {.read_only = true};
     char body[101], err[256];
     int fd;
-    size_t len;
     struct stat before, after;
     const char *ids[] = {ID1, ID2, ID3};
 
@@ -336,10 +357,7 @@ test_damage_is_skipped_and_read_only_changes_nothing(void **state)
     qlog_close(l);
     /* one byte of the middle record's content changes on the disk */
     s1 = seg_path(logdir, 1);
-    data = testlib_read_file(s1, &len);
-    assert_int_equal(len, 3 * 141);
-    data[141 + 100] ^= 1;
-    testlib_write_file(s1, data, len);
+    assert_int_equal(damage(logdir, 1, 141 + 100, 1), 3 * 141);
     assert_int_equal(stat(s1, &before), 0);
     /* read-only: reports what is whole, changes nothing */
     memset(&seen, 0, sizeof(seen));
@@ -363,7 +381,6 @@ test_damage_is_skipped_and_read_only_changes_nothing(void **state)
     l = reopen(logdir, &seen, 0);
     assert_string_equal(seen.text, ID3 "=e(100)\n");
     qlog_close(l);
-    free(data);
     free(s1);
     close(fd);
     testlib_rmtree(dir);
@@ -378,12 +395,11 @@ test_damage_is_skipped_and_read_only_changes_nothing(void **state)
 static void
 test_a_record_forged_in_content_is_never_read(void **state)
 {
-    char *dir = testlib_mkdtemp("qlog"), *logdir = xasprintf("%s/log", dir), *s1, *data;
+    char *dir = testlib_mkdtemp("qlog"), *logdir = xasprintf("%s/log", dir);
     struct seen seen;
     struct qlog *l = reopen(logdir, &seen, 0);
     unsigned char forged[40] = {0}, content[200];
     uint32_t crc;
-    size_t len;
     int fd;
 
     /* "PQLG", crc, type 3 (removal), lengths 0, the ID of the victim */
@@ -395,27 +411,17 @@ test_a_record_forged_in_content_is_never_read(void **state)
         forged[4 + i] = (unsigned char)(crc >> (8 * i));
     memset(content, 'a', sizeof(content));
     memcpy(content + 100, forged, sizeof(forged));
-    {
-        char *path = xasprintf("%s/content", dir);
-        testlib_write_file(path, content, sizeof(content));
-        fd = open(path, O_RDONLY);
-        free(path);
-    }
+    fd = content_bytes(dir, content, sizeof(content));
     assert_int_equal(qlog_append_msg(l, ID1, "victim", 6, fd, 50), 0);
     assert_int_equal(qlog_append_msg(l, ID2, "attacker", 8, fd, sizeof(content)), 0);
     assert_int_equal(qlog_append_msg(l, ID3, "after", 5, fd, 50), 0);
     assert_int_equal(qlog_sync(l), 0);
     qlog_close(l);
     /* one bit of the attacker's record changes, before the forged bytes */
-    s1 = seg_path(logdir, 1);
-    data = testlib_read_file(s1, &len);
-    data[40 + 6 + 50 + 40 + 8 + 10] ^= 1;
-    testlib_write_file(s1, data, len);
+    damage(logdir, 1, 40 + 6 + 50 + 40 + 8 + 10, 1);
     l = reopen(logdir, &seen, 0);
     assert_string_equal(seen.text, ID1 "=victim(50)\n" ID3 "=after(50)\n");
     qlog_close(l);
-    free(data);
-    free(s1);
     close(fd);
     testlib_rmtree(dir);
     free(logdir);
