@@ -747,22 +747,18 @@ deliver_schedule_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct deliver *d = arg;
     time_t now = time(NULL);
-    struct dmsg *m, *next;
-
     (void)fd;
     (void)what;
     if (d->stopping)
         return;
     if (now >= d->timers_due) {
-        time_t next_due = 0;
-        for (m = d->msgs; m; m = next) {
-            next = m->next;
+        time_t next_due = 0; /* none */
+        /* (a message that check_timers removes is freed later, once its
+         * removal is durable) */
+        for (struct dmsg *m = d->msgs; m; m = m->next) {
             check_timers(d, m, now);
-        }
-        for (m = d->msgs; m; m = m->next) {
-            time_t due = timers_due_of(d, m);
-            if (!m->removing && (!next_due || due < next_due))
-                next_due = due;
+            if (!m->removing && (!next_due || timers_due_of(d, m) < next_due))
+                next_due = timers_due_of(d, m);
         }
         d->timers_due = next_due ? next_due : now + DELIVER_TICK_SECONDS;
     }
