@@ -144,3 +144,60 @@ def test_input_behind_a_slow_commit_is_bounded(instances):
     assert lines[1:noops + 1] == [b"250 2.0.0 OK"] * noops
     assert lines[noops + 1].startswith(b"221 "), lines[noops + 1:noops + 3]
     raw.close()
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_a_burst_ending_in_a_fragment_holds_little(instances):
+    """What a slowloris client would send: 64 KiB of pipelined commands in one
+    go, ending in the start of another, then nothing. The session answers what
+    is whole and keeps only the fragment: the read buffer must not stay
+    behind it (64 KiB added at once made one 128 KiB chain per session)."""
+    inst = instances("a")
+    inst.cmdlet("Set-ReceiveConnector", "Default mail", "-MaxInboundConnectionPerSource",
+                "unlimited")
+    inst.start(env=ASAN_ENV if ASAN else None)
+    warm = RawSMTP(inst.host, inst.port)
+    warm.reply()
+    warm.cmd(b"NOOP")
+    warm.close()
+    smtp = inst.children()["smtp"]
+    n, burst = 100, NOOP * 10922 + b"NOO"  # 65,535 octets
+    before = rss_kib(smtp)
+    socks = []
+    try:
+        for _ in range(n):
+            raw = RawSMTP(inst.host, inst.port)
+            assert raw.reply()[0] == 220
+            raw.sock.sendall(burst)
+            socks.append(raw)
+        # every whole NOOP answered (the replies wait in the socket, unread)
+        deadline = time.monotonic() + 30 * SLOW
+        while inst.log().count("smtp connected") < n + 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.0 * SLOW)
+        grew = rss_kib(smtp) - before
+        per = grew * 1024 // n
+        print(f"\n{n} sessions each holding a fragment after a 64 KiB burst: +{grew} KiB, "
+              f"{per} bytes a session")
+        assert per < (96 << 10 if ASAN else 40 << 10), \
+            f"{per} bytes held per session behind a 3-octet fragment"
+        # the fragment is still a command in waiting: completing it is answered
+        last = socks[-1]
+        last.sock.sendall(b"P\r\nQUIT\r\n")
+        got = b""
+        last.sock.settimeout(10 * SLOW)
+        while b"221 " not in got:
+            chunk = last.sock.recv(1 << 20)
+            assert chunk, "the connection closed before the 221"
+            got += chunk
+        assert got.count(b"250 2.0.0 OK") == 10923
+    finally:
+        for raw in socks:
+            raw.close()
