@@ -90,6 +90,24 @@ static const struct help_param queue_action[] = {
      "The queue, as Get-Queue shows it."},
     END,
 };
+static const struct help_param admin_add[] = {
+    {"Identity", "UserIdParameter", HP_POSITIONAL | HP_MANDATORY,
+     "The mailbox (name or address) that may sign in to the console; it needs a password."},
+    {"Role", "ExchangeAdminRole", HP_MANDATORY,
+     "OrgAdmin (every cmdlet) or ViewOnlyAdmin (Get- cmdlets only)."},
+    END,
+};
+static const struct help_param admin_get[] = {
+    {"Identity", "UserIdParameter", HP_POSITIONAL,
+     "One administrator's mailbox; without it, every administrator."},
+    END,
+};
+static const struct help_param admin_remove[] = {
+    {"Identity", "UserIdParameter", HP_POSITIONAL | HP_MANDATORY,
+     "The administrator's mailbox; the mailbox itself stays."},
+    {"Role", "ExchangeAdminRole", 0, "Only when the mailbox has this role."},
+    END,
+};
 static const struct help_param get_message[] = {
     {"Identity", "MessageIdentity", HP_POSITIONAL,
      "The message: SERVER\\Queue\\ID or its ID, as Get-Message shows it."},
@@ -254,6 +272,11 @@ static const char *const ex_new_mb[] = {
     "New-Mailbox -Name alice -PrimarySmtpAddress alice@contoso.com -Password -",
     NULL,
 };
+static const char *const ex_admin[] = {
+    "Add-ExchangeAdministrator -Identity alice -Role OrgAdmin",
+    "Get-ExchangeAdministrator",
+    NULL,
+};
 static const char *const ex_queue[] = {
     "Get-Queue",
     "Get-Queue | Where-Object {$_.MessageCount -gt 0} | ft Identity,Status,MessageCount",
@@ -356,6 +379,13 @@ static const struct cmdlet_help helps[] = {
          "Changes the organisation-wide transport settings, among them "
          "the partner domains of domain security.",
          HM_SET, CONFIG_TRANSPORT, NULL, ex_set_tc),
+    OTHER("Add-ExchangeAdministrator",
+          "Lets a mailbox sign in to the management console (postern console) with a role.",
+          admin_add, ex_admin),
+    OTHER("Get-ExchangeAdministrator", "Shows who may sign in to the management console.",
+          admin_get, ex_admin),
+    OTHER("Remove-ExchangeAdministrator",
+          "Takes a mailbox's console role away (the mailbox stays).", admin_remove, NULL),
     OTHER("Get-Queue", "Shows the queues of the running service.", queue_id, ex_queue),
     OTHER("Get-Message", "Shows the messages in the queues.", get_message, ex_message),
     OTHER("Retry-Queue", "Tries a queue's next hop again now.", queue_action, NULL),

@@ -139,6 +139,11 @@ int cmdlet_remove_mailbox(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
 int cmdlet_get_transport_config(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
 int cmdlet_set_transport_config(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
 
+/* cmdlet_admin.c: who may sign in to the console */
+int cmdlet_add_exchange_administrator(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
+int cmdlet_get_exchange_administrator(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
+int cmdlet_remove_exchange_administrator(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
+
 /* cmdlet_queue.c */
 int cmdlet_get_queue(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
 int cmdlet_get_message(struct cmdlet_ctx *ctx, struct cmdlet_args *a);

@@ -157,12 +157,20 @@ struct accepted_domain {
                           ("host:port", "[v6]:port" or "/path/to/socket"); NULL: Maildir */
 };
 
+/* Add-ExchangeAdministrator -Role: who may sign in to the console. */
+enum admin_role {
+    ADMIN_ROLE_NONE,
+    ADMIN_ROLE_ORG,       /* OrgAdmin: every cmdlet */
+    ADMIN_ROLE_VIEW_ONLY, /* ViewOnlyAdmin: Get- cmdlets only */
+};
+
 struct mailbox {
     char *name;
     char *primary_smtp_address; /* lower-cased domain */
     char *password_hash;        /* crypt(3) yescrypt string, or NULL: not here (see below) */
     bool password_redacted;     /* there is a hash, held by the keys process only */
     char *lmtp_server;          /* as accepted_domain.lmtp_server; overrides the domain's */
+    enum admin_role admin_role; /* set by Add-/Remove-ExchangeAdministrator only */
 };
 
 struct transport_config {
@@ -177,6 +185,9 @@ struct transport_config {
     enum tls_profile tls_cipher_profile; /* postern's: protocols and suites, both directions */
     char *external_postmaster_address;
     char *service_user; /* unprivileged user the service runs as when started as root */
+    struct binding *console_bindings; /* `postern console` listens here (HTTPS) */
+    size_t nconsole_bindings;
+    uint64_t console_idle_timeout; /* a console session ends after this long unused */
 
     /* DNS (Exchange keeps these on the transport server; one object here).
      * Entries are "IP" or, a postern addition for tests, "IP@port". */

@@ -200,6 +200,9 @@ static const struct config_param transport_params[] = {
     NUM(TC, "MaxPerDomainOutboundConnections", CPT_UINT, max_per_domain_outbound_connections, "20",
         1, I32, CPF_UNLIMITED),
     STR(TC, "ServiceUser", CPT_STRING, service_user, "postern", CPF_REQUIRED),
+    {"ConsoleBindings", NULL, CPT_BINDINGS, offsetof(TC, console_bindings),
+     offsetof(TC, nconsole_bindings), NULL, 0, 0, 0, "127.0.0.1:2580"},
+    NUM(TC, "ConsoleIdleTimeout", CPT_TIMESPAN, console_idle_timeout, "00:15:00", 5, DAY, 0),
 };
 
 static const struct config_param rc_params[] = {
@@ -274,12 +277,23 @@ static const struct config_param ad_params[] = {
     STR(AD, "Default", CPT_BOOL, is_default, "False", CPF_NO_SET),
 };
 
+/* Add-ExchangeAdministrator -Role: Exchange 2007's roles that mean
+ * something for one transport server. */
+static const struct config_enum_name admin_role_names[] = {
+    {"None", ADMIN_ROLE_NONE},
+    {"OrgAdmin", ADMIN_ROLE_ORG},
+    {"ViewOnlyAdmin", ADMIN_ROLE_VIEW_ONLY},
+    {NULL, 0},
+};
+
 static const struct config_param mb_params[] = {
     STR(MB, "Name", CPT_STRING, name, NULL, CPF_NAME | CPF_REQUIRED),
     STR(MB, "PrimarySmtpAddress", CPT_ADDRESS, primary_smtp_address, NULL, CPF_REQUIRED),
     STR(MB, "LmtpServer", CPT_LMTP, lmtp_server, NULL, 0),
     PAIRED(MB, "PasswordHash", CPT_PASSWORD_HASH, password_hash, password_redacted,
            CPF_SECRET | CPF_FILE_ONLY),
+    NAMES(MB, "ExchangeAdministratorRole", NULL, CPT_ENUM, admin_role, admin_role_names, "None",
+          CPF_NO_SET),
 };
 /* clang-format on */
 
