@@ -4,6 +4,7 @@
  *   postern [-D DIR] run [--daemon]
  *   postern [-D DIR] reload
  *   postern [-D DIR] shell [-ErrorAction Continue]
+ *   postern [-D DIR] console
  *   postern [-D DIR] <Cmdlet> [-Param value ...]
  * DIR defaults to $POSTERN_HOME, then /var/lib/postern.
  * Must never: run a cmdlet or the service on a half-parsed command line.
@@ -15,6 +16,7 @@
 #include "admin/secret_args.h"
 #include "admin/setup.h"
 #include "admin/shell.h"
+#include "console/console.h"
 #include "lib/detach.h"
 #include "lib/log.h"
 #include "lib/runas.h"
@@ -41,6 +43,7 @@ usage(FILE *f)
                "       postern [-D DIR] [-d] run [--daemon]\n"
                "       postern [-D DIR] reload\n"
                "       postern [-D DIR] shell [-ErrorAction Continue|SilentlyContinue|Stop]\n"
+               "       postern [-D DIR] console\n"
                "       postern [-D DIR] <Cmdlet> [-Parameter value ...]\n"
                "DIR defaults to $POSTERN_HOME, then " DEFAULT_INSTANCE ".\n");
 }
@@ -206,6 +209,9 @@ main(int argc, char **argv)
     }
     if (strcmp(argv[i], "run") == 0)
         return cmd_run(dir, argc - i - 1, argv + i + 1);
+    /* binds first, then becomes the instance's owner for good */
+    if (strcmp(argv[i], "console") == 0)
+        return console_run(dir);
     if (strcmp(argv[i], "shell") == 0 && shell_options(argc - i - 1, argv + i + 1, &keep_going) < 0)
         return 2;
     /* Everything else works on the instance with its owner's rights. */

@@ -1,0 +1,259 @@
+/*
+ * console_cmdline.c — a console request as the command line the shell
+ * would run: {"cmdlet": "New-SendConnector", "params": {"Name": "x", ...}}
+ * becomes New-SendConnector -Name 'x' ... (docs/console.md lists the value
+ * forms).
+ *
+ * The browser never sends command text: it names one cmdlet of the table
+ * and gives values, and every value becomes a single-quoted PowerShell
+ * literal (a quote inside doubled), so no value can become a parameter, a
+ * pipeline, a statement or a variable. Secrets go to the cmdlet's standard
+ * input ("-" as the value), never into a line.
+ * Must never: put a secret into run or shown, or accept a value with a
+ * control character (a line end would end the statement).
+ */
+#include "admin/cmdlet.h"
+#include "console/console_int.h"
+#include "lib/strbuf.h"
+#include "lib/util.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CONSOLE_UPLOAD_MAX (1024 * 1024)
+
+/* Parameters whose value is a secret, and what the shown line says instead:
+ * the shell's interactive ways of giving them. */
+static const struct {
+    const char *param;
+    const char *shown;
+} secrets[] = {
+    {"Password", "(Read-Host -AsSecureString)"},
+    {"AuthenticationCredential", "(Get-Credential)"},
+};
+
+static const char *
+secret_shown(const char *param)
+{
+    for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+        if (str_ieq(param, secrets[i].param))
+            return secrets[i].shown;
+    return NULL;
+}
+
+static bool
+is_switch(const struct cmdlet *c, const char *param)
+{
+    for (const char *const *s = c->switches; s != NULL && *s != NULL; s++)
+        if (str_ieq(*s, param))
+            return true;
+    /* the common switches every cmdlet takes */
+    return str_ieq(param, "WhatIf") || str_ieq(param, "Confirm") || str_ieq(param, "Force");
+}
+
+static bool
+param_name_ok(const char *name)
+{
+    if (!isalpha((unsigned char)*name) || strlen(name) > 64)
+        return false;
+    for (; *name; name++)
+        if (!isalnum((unsigned char)*name))
+            return false;
+    return true;
+}
+
+/* 'text' with quotes doubled, onto run and (unless NULL) shown. */
+static int
+put_literal(struct strbuf *run, struct strbuf *shown, const char *param, const char *text,
+            char *err, size_t errlen)
+{
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+        if (*p < 0x20 || *p == 0x7f) {
+            errorf(err, errlen, "%s: a value may not hold control characters", param);
+            return -1;
+        }
+    struct strbuf *both[2] = {run, shown};
+    for (int i = 0; i < 2 && both[i] != NULL; i++) {
+        strbuf_putc(both[i], '\'');
+        for (const char *p = text; *p; p++) {
+            if (*p == '\'')
+                strbuf_putc(both[i], '\'');
+            strbuf_putc(both[i], *p);
+        }
+        strbuf_putc(both[i], '\'');
+    }
+    return 0;
+}
+
+/* Standard base64 (RFC 4648, padded, no line breaks) decoded, malloc'd;
+ * NULL when it is not that. */
+static unsigned char *
+base64_decode(const char *text, size_t len, size_t *outlen)
+{
+    unsigned char *out;
+    int n;
+
+    if (len % 4 != 0 || len > INT_MAX)
+        return NULL;
+    out = xmalloc(len / 4 * 3 + 1);
+    if ((n = EVP_DecodeBlock(out, (const unsigned char *)text, (int)len)) < 0) {
+        free(out);
+        return NULL;
+    }
+    /* EVP_DecodeBlock counts the padding as data */
+    for (size_t i = len; i > 0 && text[i - 1] == '='; i--)
+        n--;
+    *outlen = (size_t)n;
+    return out;
+}
+
+static void
+put_both(struct strbuf *run, struct strbuf *shown, const char *text)
+{
+    strbuf_puts(run, text);
+    strbuf_puts(shown, text);
+}
+
+/* {"upload": base64, "name": file name}: the bytes into out, the path into
+ * the run line, the name into the shown one. */
+static int
+put_upload(struct console_cmdline *out, struct strbuf *run, struct strbuf *shown, const char *param,
+           json_t *v, const char *upload_path, char *err, size_t errlen)
+{
+    const char *data = json_string_value(json_object_get(v, "upload"));
+    const char *name = json_string_value(json_object_get(v, "name"));
+    size_t len;
+
+    if (data == NULL || out->upload != NULL) {
+        errorf(err, errlen, "%s: one uploaded file, given as {\"upload\": base64, \"name\"}",
+               param);
+        return -1;
+    }
+    if ((out->upload = (char *)base64_decode(data, strlen(data), &len)) == NULL ||
+        len > CONSOLE_UPLOAD_MAX || len == 0) {
+        errorf(err, errlen, "%s: the file is empty, not base64, or over 1 MiB", param);
+        return -1;
+    }
+    out->upload_len = len;
+    out->upload_param = xstrdup(param);
+    return put_literal(run, NULL, param, upload_path, err, errlen) < 0 ||
+                   put_literal(shown, NULL, param, name ? name : "upload", err, errlen) < 0
+               ? -1
+               : 0;
+}
+
+static int
+put_value(struct console_cmdline *out, const struct cmdlet *c, struct strbuf *run,
+          struct strbuf *shown, const char *param, json_t *v, const char *upload_path, char *err,
+          size_t errlen)
+{
+    const char *shown_secret = secret_shown(param);
+
+    if (shown_secret != NULL) {
+        if (!json_is_string(v) || out->secret != NULL) {
+            errorf(err, errlen, "%s: one secret, as a string", param);
+            return -1;
+        }
+        out->secret = xasprintf("%s\n", json_string_value(v));
+        if (strpbrk(json_string_value(v), "\r\n") != NULL) {
+            errorf(err, errlen, "%s: a line end is not allowed", param);
+            return -1;
+        }
+        strbuf_printf(run, " -%s -", param);
+        strbuf_printf(shown, " -%s %s", param, shown_secret);
+        return 0;
+    }
+    if (json_is_boolean(v) && is_switch(c, param)) {
+        strbuf_printf(run, " -%s%s", param, json_is_true(v) ? "" : ":$false");
+        strbuf_printf(shown, " -%s%s", param, json_is_true(v) ? "" : ":$false");
+        return 0;
+    }
+    strbuf_printf(run, " -%s ", param);
+    strbuf_printf(shown, " -%s ", param);
+    if (json_is_boolean(v)) {
+        put_both(run, shown, json_is_true(v) ? "$true" : "$false");
+    } else if (json_is_null(v) || (json_is_array(v) && json_array_size(v) == 0)) {
+        put_both(run, shown, "$null");
+    } else if (json_is_string(v)) {
+        return put_literal(run, shown, param, json_string_value(v), err, errlen);
+    } else if (json_is_integer(v)) {
+        strbuf_printf(run, "%lld", (long long)json_integer_value(v));
+        strbuf_printf(shown, "%lld", (long long)json_integer_value(v));
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *item;
+        json_array_foreach(v, i, item)
+        {
+            if (!json_is_string(item)) {
+                errorf(err, errlen, "%s: a list holds strings only", param);
+                return -1;
+            }
+            if (i > 0)
+                put_both(run, shown, ",");
+            if (put_literal(run, shown, param, json_string_value(item), err, errlen) < 0)
+                return -1;
+        }
+    } else if (json_is_object(v)) {
+        return put_upload(out, run, shown, param, v, upload_path, err, errlen);
+    } else {
+        errorf(err, errlen, "%s: a string, a boolean, a number, a list or null", param);
+        return -1;
+    }
+    return 0;
+}
+
+int
+console_cmdline_build(json_t *request, const char *upload_path, struct console_cmdline *out,
+                      char *err, size_t errlen)
+{
+    const char *name = json_string_value(json_object_get(request, "cmdlet"));
+    json_t *params = json_object_get(request, "params");
+    const struct cmdlet *c;
+    struct strbuf run = {0}, shown = {0};
+    const char *param;
+    json_t *v;
+
+    memset(out, 0, sizeof(*out));
+    if (name == NULL || (c = cmdlet_find(name)) == NULL) {
+        errorf(err, errlen, "\"cmdlet\": not a cmdlet of postern");
+        return -1;
+    }
+    if (params != NULL && !json_is_object(params)) {
+        errorf(err, errlen, "\"params\": an object of parameter names and values");
+        return -1;
+    }
+    out->read_only = strncmp(c->name, "Get-", 4) == 0;
+    put_both(&run, &shown, c->name);
+    json_object_foreach(params, param, v)
+    {
+        if (!param_name_ok(param)) {
+            errorf(err, errlen, "\"%.64s\": not a parameter name", param);
+            goto fail;
+        }
+        if (put_value(out, c, &run, &shown, param, v, upload_path, err, errlen) < 0)
+            goto fail;
+    }
+    out->run = strbuf_take(&run);
+    out->shown = strbuf_take(&shown);
+    return 0;
+fail:
+    free(strbuf_take(&run));
+    free(strbuf_take(&shown));
+    console_cmdline_free(out);
+    return -1;
+}
+
+void
+console_cmdline_free(struct console_cmdline *cl)
+{
+    free(cl->run);
+    free(cl->shown);
+    str_free_wiped(cl->secret);
+    free(cl->upload);
+    free(cl->upload_param);
+    memset(cl, 0, sizeof(*cl));
+}

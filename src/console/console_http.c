@@ -1,0 +1,199 @@
+/*
+ * console_http.c — the console's HTTP side: which request goes where, the
+ * static files built into the binary, and the headers every answer
+ * carries (a strict Content-Security-Policy: no inline script, no other
+ * origin; no caching of API answers; no framing).
+ * Must never: answer /api (but /api/login) without a session, a POST
+ * without the session's CSRF token, or serve a file that is not built in.
+ */
+#include "console/console_assets.h"
+#include "console/console_int.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CSP                                                                                        \
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "                    \
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+
+static void
+common_headers(struct evhttp_request *req, const char *type, bool cacheable)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+
+    evhttp_add_header(h, "Content-Type", type);
+    evhttp_add_header(h, "Content-Security-Policy", CSP);
+    evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+    evhttp_add_header(h, "X-Frame-Options", "DENY");
+    evhttp_add_header(h, "Referrer-Policy", "no-referrer");
+    evhttp_add_header(h, "Strict-Transport-Security", "max-age=31536000");
+    evhttp_add_header(h, "Cache-Control", cacheable ? "no-cache" : "no-store");
+}
+
+void
+console_reply_json(struct evhttp_request *req, int code, json_t *body)
+{
+    struct evbuffer *out = evbuffer_new();
+    char *text = json_dumps(body ? body : json_object(), JSON_COMPACT | JSON_ENSURE_ASCII);
+
+    common_headers(req, "application/json; charset=utf-8", false);
+    evbuffer_add(out, text, strlen(text));
+    evhttp_send_reply(req, code, NULL, out);
+    evbuffer_free(out);
+    free(text);
+    json_decref(body);
+}
+
+void
+console_reply_error(struct evhttp_request *req, int code, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    console_reply_json(req, code, json_pack("{s:s}", "error", msg));
+}
+
+const char *
+console_client(struct evhttp_request *req, char *buf, size_t len)
+{
+    struct evhttp_connection *conn = evhttp_request_get_connection(req);
+    char *host = NULL;
+    ev_uint16_t port = 0;
+
+    evhttp_connection_get_peer(conn, &host, &port);
+    strlcpy_p(buf, host ? host : "?", len);
+    return buf;
+}
+
+json_t *
+console_body_json(struct evhttp_request *req)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    json_error_t jerr;
+    json_t *v;
+
+    v = json_loadb((const char *)evbuffer_pullup(in, -1), len, JSON_REJECT_DUPLICATES, &jerr);
+    if (v == NULL || !json_is_object(v)) {
+        json_decref(v);
+        console_reply_error(req, 400, "The request is not a JSON object: %s",
+                            v ? "another value" : jerr.text);
+        return NULL;
+    }
+    return v;
+}
+
+json_t *
+console_server_json(const struct console *c)
+{
+    const char *fqdn = c->fqdn ? c->fqdn : "";
+    size_t n = strcspn(fqdn, ".");
+
+    return json_pack("{s:s, s:s%}", "fqdn", fqdn, "name", fqdn, n);
+}
+
+static void
+serve_asset(struct evhttp_request *req, const char *path)
+{
+    const struct console_asset *a =
+        console_asset_find(strcmp(path, "/") == 0 ? "/index.html" : path);
+    struct evbuffer *out;
+
+    if (a == NULL || (strcmp(path, "/") != 0 && strncmp(path, "/static/", 8) != 0)) {
+        console_reply_error(req, 404, "Not found.");
+        return;
+    }
+    out = evbuffer_new();
+    common_headers(req, a->type, true);
+    evbuffer_add_reference(out, a->data, a->len, NULL, NULL);
+    evhttp_send_reply(req, 200, NULL, out);
+    evbuffer_free(out);
+}
+
+static void
+api_session(struct console *c, struct evhttp_request *req, struct console_session *s)
+{
+    console_reply_json(req, 200,
+                       json_pack("{s:s, s:s, s:s, s:o}", "user", s->user, "role",
+                                 s->role == ADMIN_ROLE_ORG ? "OrgAdmin" : "ViewOnlyAdmin", "csrf",
+                                 s->csrf, "server", console_server_json(c)));
+}
+
+static void
+api_logout(struct evhttp_request *req, struct console_session *s)
+{
+    char *cookie = console_session_cookie(NULL);
+
+    log_info("console: %s signed out", s->user);
+    console_session_end(s);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Set-Cookie", cookie);
+    free(cookie);
+    console_reply_json(req, 200, NULL);
+}
+
+/* Everything under /api but the sign-in: a session first, then for a POST
+ * its CSRF token. */
+static void
+api(struct console *c, struct evhttp_request *req, const char *path, bool post)
+{
+    struct console_session *s = console_session_find(c, req);
+
+    if (s == NULL) {
+        console_reply_error(req, 401, "Sign in first (or again: the session has ended).");
+        return;
+    }
+    if (post && !console_session_csrf_ok(s, req)) {
+        char client[64];
+        log_warnx("console: %s from %s: %s without the CSRF token refused", s->user,
+                  console_client(req, client, sizeof(client)), path);
+        console_reply_error(req, 403, "The request lacks this session's CSRF token.");
+        return;
+    }
+    if (!post && strcmp(path, "/api/session") == 0)
+        api_session(c, req, s);
+    else if (!post && strcmp(path, "/api/audit") == 0)
+        console_reply_json(req, 200, console_audit_read(c, 500));
+    else if (post && strcmp(path, "/api/logout") == 0)
+        api_logout(req, s);
+    else if (post && strcmp(path, "/api/cmdlet") == 0)
+        console_run_cmdlet(c, req, s);
+    else
+        console_reply_error(req, 404, "No such API request.");
+}
+
+void
+console_http_request(struct evhttp_request *req, void *arg)
+{
+    struct console *c = arg;
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *path = evhttp_uri_get_path(uri);
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+
+    if (path == NULL || (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_POST)) {
+        console_reply_error(req, 405, "Only GET and POST.");
+        return;
+    }
+    if (strncmp(path, "/api/", 5) != 0) {
+        if (cmd == EVHTTP_REQ_GET)
+            serve_asset(req, path);
+        else
+            console_reply_error(req, 405, "Only GET.");
+    } else if (strcmp(path, "/api/login") == 0) {
+        if (cmd == EVHTTP_REQ_POST)
+            console_login(c, req);
+        else
+            console_reply_error(req, 405, "Sign in with POST.");
+    } else {
+        api(c, req, path, cmd == EVHTTP_REQ_POST);
+    }
+}
