@@ -41,7 +41,11 @@ void
 console_reply_json(struct evhttp_request *req, int code, json_t *body)
 {
     struct evbuffer *out = evbuffer_new();
-    char *text = json_dumps(body ? body : json_object(), JSON_COMPACT | JSON_ENSURE_ASCII);
+    char *text;
+
+    if (body == NULL)
+        body = json_object();
+    text = json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII);
 
     common_headers(req, "application/json; charset=utf-8", false);
     evbuffer_add(out, text, strlen(text));

@@ -32,6 +32,13 @@ struct console_session {
     time_t last_used;
 };
 
+/* Work that outlives its request's callback (a sign-in being checked or
+ * slowed, a cmdlet running): listed so that stopping the console ends it. */
+struct console_pending {
+    struct console_pending *next, *prev;
+    void (*cancel)(struct console_pending *p); /* ends it and frees its owner */
+};
+
 struct console {
     const char *instance_dir;
     char exe[4096]; /* this binary: cmdlets run in a fresh `postern -D DIR ...` */
@@ -41,7 +48,12 @@ struct console {
     uint64_t idle_timeout; /* seconds (ConsoleIdleTimeout) */
     char *fqdn;            /* the server's */
     struct console_session sessions[CONSOLE_MAX_SESSIONS];
+    struct console_pending pending; /* list head */
 };
+
+void console_pending_add(struct console *c, struct console_pending *p,
+                         void (*cancel)(struct console_pending *p));
+void console_pending_remove(struct console_pending *p);
 
 /* console_http.c: every request starts here (arg: the struct console). */
 void console_http_request(struct evhttp_request *req, void *arg);

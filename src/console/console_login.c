@@ -4,9 +4,10 @@
  * Add-ExchangeAdministrator required, and failures slowed.
  *
  * Slowing: each failure for an account or a client address doubles a
- * wait (0.5 s, 1 s, 2 s ... up to 8 s) before the answer; while that wait
- * runs, further attempts for the same account or address are refused
- * outright (429), so parallel guessing gains nothing. A success clears
+ * wait (0.5 s, 1 s, 2 s ... up to 8 s) before the answer; until twice that
+ * wait has passed, further attempts for the same account or address are
+ * refused outright (429), and so are they while a check is under way:
+ * parallel guessing gains nothing. A success clears
  * both; a quiet quarter of an hour forgets them.
  * Must never: keep a password after the check, tell a missing account
  * from a wrong password, or check a password without the slowing.
@@ -23,19 +24,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FAILURES_MAX 256
+#define ATTEMPTS_MAX 256
 #define FAIL_FORGET_SECONDS 900
 #define FAIL_DELAY_MAX_MS 8000
 #define PASSWORD_MAX 1024
 
-struct failures {
-    char key[CONSOLE_USER_MAX + 8]; /* "u:alice" or "c:127.0.0.1" */
-    unsigned count;
+/* What is known of the sign-ins of one account ("u:alice") or one client
+ * address ("c:127.0.0.1"). */
+struct attempts {
+    char key[CONSOLE_USER_MAX + 8];
+    unsigned failures; /* in a row */
+    unsigned checking; /* checks under way */
     time_t last;
-    struct timespec until; /* no attempt before this (monotonic) */
+    double until; /* no new check before this (monotonic seconds) */
 };
 
-static struct failures failures[FAILURES_MAX];
+static struct attempts attempts[ATTEMPTS_MAX];
 
 static double
 mono_now(void)
@@ -46,75 +50,89 @@ mono_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static double
-ts_seconds(struct timespec ts)
+static bool
+attempts_idle(const struct attempts *a, time_t now)
 {
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return a->checking == 0 && (a->failures == 0 || now - a->last > FAIL_FORGET_SECONDS);
 }
 
-/* The entry for key; with create, a new one (reusing the oldest). */
-static struct failures *
-failures_get(const char *key, bool create)
+/* The entry for key; with create, a new one (in a free or idle slot, else
+ * the one least recently used). */
+static struct attempts *
+attempts_get(const char *key, bool create)
 {
-    struct failures *oldest = &failures[0];
+    struct attempts *slot = NULL;
     time_t now = time(NULL);
 
-    for (size_t i = 0; i < FAILURES_MAX; i++) {
-        struct failures *f = &failures[i];
-        if (f->count > 0 && now - f->last > FAIL_FORGET_SECONDS)
-            memset(f, 0, sizeof(*f));
-        if (f->count > 0 && strcmp(f->key, key) == 0)
-            return f;
-        if (f->count == 0 || f->last < oldest->last)
-            oldest = f;
+    for (size_t i = 0; i < ATTEMPTS_MAX; i++) {
+        struct attempts *a = &attempts[i];
+        if (a->key[0] != '\0' && strcmp(a->key, key) == 0) {
+            if (attempts_idle(a, now)) /* forgotten after a quiet while */
+                a->failures = 0;
+            return a;
+        }
+        if (slot == NULL ||
+            (!attempts_idle(slot, now) && (attempts_idle(a, now) || a->last < slot->last)))
+            slot = a;
     }
     if (!create)
         return NULL;
-    memset(oldest, 0, sizeof(*oldest));
-    strlcpy_p(oldest->key, key, sizeof(oldest->key));
-    return oldest;
+    memset(slot, 0, sizeof(*slot));
+    strlcpy_p(slot->key, key, sizeof(slot->key));
+    return slot;
 }
 
-/* Seconds until key may try again (0: now). */
+/* Seconds before key may be checked (0: now; a check under way counts). */
 static double
-failures_wait(const char *key)
+attempts_wait(const char *key)
 {
-    struct failures *f = failures_get(key, false);
-    double left = f ? ts_seconds(f->until) - mono_now() : 0;
+    struct attempts *a = attempts_get(key, false);
+    double left;
 
+    if (a == NULL)
+        return 0;
+    if (a->checking > 0)
+        return 1;
+    left = a->until - mono_now();
     return left > 0 ? left : 0;
 }
 
-/* Records a failure; returns the delay (ms) it earns. */
-static unsigned
-failures_add(const char *key)
+static void
+attempts_begin(const char *key)
 {
-    struct failures *f = failures_get(key, true);
-    unsigned ms = 500;
-    double until;
+    struct attempts *a = attempts_get(key, true);
 
-    f->count++;
-    f->last = time(NULL);
-    for (unsigned i = 1; i < f->count && ms < FAIL_DELAY_MAX_MS; i++)
+    a->checking++;
+    a->last = time(NULL);
+}
+
+/* A check ended. After a failure, returns the delay (ms) before its answer;
+ * no new check for key until twice that has passed. */
+static unsigned
+attempts_end(const char *key, bool ok)
+{
+    struct attempts *a = attempts_get(key, true);
+    unsigned ms = 500;
+
+    if (a->checking > 0)
+        a->checking--;
+    a->last = time(NULL);
+    if (ok) {
+        a->failures = 0;
+        a->until = 0;
+        return 0;
+    }
+    a->failures++;
+    for (unsigned i = 1; i < a->failures && ms < FAIL_DELAY_MAX_MS; i++)
         ms *= 2;
     if (ms > FAIL_DELAY_MAX_MS)
         ms = FAIL_DELAY_MAX_MS;
-    until = mono_now() + ms / 1000.0;
-    f->until.tv_sec = (time_t)until;
-    f->until.tv_nsec = (long)((until - (double)f->until.tv_sec) * 1e9);
+    a->until = mono_now() + 2 * ms / 1000.0;
     return ms;
 }
 
-static void
-failures_clear(const char *key)
-{
-    struct failures *f = failures_get(key, false);
-
-    if (f != NULL)
-        memset(f, 0, sizeof(*f));
-}
-
 struct login_job {
+    struct console_pending pending; /* first: the list's pointer is the job's */
     struct console *c;
     struct evhttp_request *req;
     char user[CONSOLE_USER_MAX]; /* the mailbox's Name */
@@ -156,11 +174,18 @@ verify(void *arg)
 static void
 job_free(struct login_job *j)
 {
+    console_pending_remove(&j->pending);
     str_free_wiped(j->password);
     str_free_wiped(j->hash);
     if (j->delay)
         event_free(j->delay);
     free(j);
+}
+
+static void
+job_cancel(struct console_pending *p)
+{
+    job_free((struct login_job *)p);
 }
 
 static void
@@ -178,9 +203,9 @@ verified(void *arg)
     struct login_job *j = arg;
     struct console *c = j->c;
 
+    unsigned ms = attempts_end(j->ukey, j->ok), ms2 = attempts_end(j->ckey, j->ok);
+
     if (!j->ok) {
-        unsigned ms = failures_add(j->ukey);
-        unsigned ms2 = failures_add(j->ckey);
         struct timeval tv;
         if (ms2 > ms)
             ms = ms2;
@@ -192,8 +217,6 @@ verified(void *arg)
         evtimer_add(j->delay, &tv);
         return;
     }
-    failures_clear(j->ukey);
-    failures_clear(j->ckey);
     if (j->role == ADMIN_ROLE_NONE) {
         log_warnx("console: \"%s\" from %s is not an Exchange administrator", j->user, j->client);
         console_reply_error(j->req, 403,
@@ -235,6 +258,7 @@ console_login(struct console *c, struct evhttp_request *req)
         goto out;
     }
     j = xcalloc(1, sizeof(*j));
+    console_pending_add(c, &j->pending, job_cancel);
     j->c = c;
     j->req = req;
     strlcpy_p(j->typed, user, sizeof(j->typed));
@@ -242,9 +266,9 @@ console_login(struct console *c, struct evhttp_request *req)
     snprintf(j->ukey, sizeof(j->ukey), "u:%s", user);
     str_lower(j->ukey);
     snprintf(j->ckey, sizeof(j->ckey), "c:%s", j->client);
-    wait = failures_wait(j->ukey);
-    if (failures_wait(j->ckey) > wait)
-        wait = failures_wait(j->ckey);
+    wait = attempts_wait(j->ukey);
+    if (attempts_wait(j->ckey) > wait)
+        wait = attempts_wait(j->ckey);
     if (wait > 0) {
         log_warnx("console: sign-in for \"%s\" from %s refused: too many failures", user,
                   j->client);
@@ -270,6 +294,8 @@ console_login(struct console *c, struct evhttp_request *req)
     }
     config_unref(cfg);
     j->password = xstrdup(password);
+    attempts_begin(j->ukey);
+    attempts_begin(j->ckey);
     workq_submit(c->workq, verify, verified, j);
 out:
     /* the body held the password */

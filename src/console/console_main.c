@@ -119,6 +119,25 @@ make_ctx(const char *dir, const struct config *cfg, struct tls_store **store)
     return ctx;
 }
 
+void
+console_pending_add(struct console *c, struct console_pending *p,
+                    void (*cancel)(struct console_pending *p))
+{
+    p->cancel = cancel;
+    p->next = c->pending.next;
+    p->prev = &c->pending;
+    c->pending.next->prev = p;
+    c->pending.next = p;
+}
+
+void
+console_pending_remove(struct console_pending *p)
+{
+    p->prev->next = p->next;
+    p->next->prev = p->prev;
+    p->next = p->prev = p;
+}
+
 int
 console_run(const char *instance_dir)
 {
@@ -136,6 +155,7 @@ console_run(const char *instance_dir)
         fprintf(stderr, "postern: console: %s\n", err);
         return 1;
     }
+    c.pending.next = c.pending.prev = &c.pending;
     c.instance_dir = instance_dir;
     c.idle_timeout = cfg->transport.console_idle_timeout;
     c.fqdn = xstrdup(cfg->transport.fqdn ? cfg->transport.fqdn : "");
@@ -177,7 +197,9 @@ console_run(const char *instance_dir)
     rc = 0;
 out:
     if (c.workq)
-        workq_free(c.workq);
+        workq_free(c.workq); /* runs the callbacks of checks under way */
+    while (c.pending.next != &c.pending)
+        c.pending.next->cancel(c.pending.next);
     for (int i = 0; i < 2; i++)
         if (stop[i])
             event_free(stop[i]);

@@ -35,6 +35,7 @@
 extern char **environ;
 
 struct run {
+    struct console_pending pending; /* first: the list's pointer is the run's */
     struct console *c;
     struct evhttp_request *req;
     char user[CONSOLE_USER_MAX];
@@ -52,6 +53,7 @@ struct run {
 static void
 run_free(struct run *r)
 {
+    console_pending_remove(&r->pending);
     for (int i = 0; i < 2; i++) {
         if (r->ev[i])
             event_free(r->ev[i]);
@@ -69,6 +71,21 @@ run_free(struct run *r)
     }
     console_cmdline_free(&r->cl);
     free(r);
+}
+
+/* The console stops: so does the cmdlet (its transaction leaves
+ * postern.conf as it was, or committed). */
+static void
+run_cancel(struct console_pending *p)
+{
+    struct run *r = (struct run *)p;
+
+    if (r->pid > 0) {
+        kill(r->pid, SIGKILL);
+        while (waitpid(r->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    run_free(r);
 }
 
 /* The child's error lines and WARNING lines, apart. */
@@ -269,6 +286,7 @@ console_run_cmdlet(struct console *c, struct evhttp_request *req, struct console
     if (body == NULL)
         return;
     r = xcalloc(1, sizeof(*r));
+    console_pending_add(c, &r->pending, run_cancel);
     r->c = c;
     r->req = req;
     r->fd[0] = r->fd[1] = -1;
