@@ -105,6 +105,12 @@ static const struct param_help_entry entries[] = {
     {TC, "ServiceUser",
      "postern's own: the unprivileged account the keys, queue and smtp processes run as, and "
      "which owns the instance, when postern starts as root. Read at start; the daemon stays root."},
+    {TC, "ConsoleBindings",
+     "postern's own: where `postern console` serves the management console over HTTPS (with the "
+     "certificate of the server's Fqdn). Loopback by default; read when the console starts."},
+    {TC, "ConsoleIdleTimeout",
+     "postern's own: a console session ends after this long without a request (then the browser "
+     "asks to sign in again)."},
 
     /* ---- ReceiveConnector ---- */
     {RC, "Name",
@@ -282,6 +288,10 @@ static const struct param_help_entry entries[] = {
     {MB, "PasswordHash",
      "The yescrypt hash of the mailbox's SMTP AUTH password: set with -Password on New-Mailbox or "
      "Set-Mailbox, never shown. Without one the mailbox cannot authenticate."},
+    {MB, "ExchangeAdministratorRole",
+     "Who may sign in to the management console: OrgAdmin (every cmdlet) or ViewOnlyAdmin (Get- "
+     "cmdlets), set only with Add-ExchangeAdministrator and Remove-ExchangeAdministrator; None "
+     "for everyone else."},
 };
 
 #undef TC

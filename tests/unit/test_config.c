@@ -1277,8 +1277,9 @@ test_cmdlet_domains_mailboxes(void **state)
     r = testlib_cmdlet(dir, "s3cret pass\n", "New-Mailbox", "-Name", "Alice", "-PrimarySmtpAddress",
                        "Alice@EXAMPLE.test", "-Password", "-", (char *)NULL);
     assert_int_equal(r.rc, 0);
-    assert_has_line(r.out, "Identity           : Alice");
-    assert_has_line(r.out, "PrimarySmtpAddress : Alice@example.test");
+    assert_has_line(r.out, "Identity                  : Alice");
+    assert_has_line(r.out, "PrimarySmtpAddress        : Alice@example.test");
+    assert_has_line(r.out, "ExchangeAdministratorRole : None");
     assert_null(strstr(r.out, "$y$"));
     assert_null(strstr(r.out, "Password"));
     testlib_run_free(&r);
@@ -2432,7 +2433,7 @@ test_cmdlet_send_connectors(void **state)
     r = run(dir, "New-Mailbox", "-PrimarySmtpAddress", "bob@example.test", "-LmtpServer",
             "[::1]:2424");
     assert_int_equal(r.rc, 0);
-    assert_has_line(r.out, "LmtpServer         : [::1]:2424");
+    assert_has_line(r.out, "LmtpServer                : [::1]:2424");
     testlib_run_free(&r);
     assert_run_ok(dir, run(dir, "Set-Mailbox", "bob@example.test", "-LmtpServer", "127.0.0.1:24"));
     r = run(dir, "Set-Mailbox", "bob@example.test", "-LmtpServer", "localhost");
@@ -2441,7 +2442,7 @@ test_cmdlet_send_connectors(void **state)
                                "host:port, [IPv6]:port or /path/to/socket\n");
     testlib_run_free(&r);
     r = run(dir, "Get-Mailbox", "bob@example.test");
-    assert_has_line(r.out, "LmtpServer         : 127.0.0.1:24");
+    assert_has_line(r.out, "LmtpServer                : 127.0.0.1:24");
     testlib_run_free(&r);
 
     /* TransportConfig timers through the cmdlet. */
