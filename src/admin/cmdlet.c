@@ -50,6 +50,7 @@ static const struct cmdlet cmdlets[] = {
     {"Suspend-Message", cmdlet_message_action, NULL, false},
     {"Resume-Message", cmdlet_message_action, NULL, false},
     {"Remove-Message", cmdlet_message_action, NULL, false},
+    {"Get-MessageTrackingLog", cmdlet_get_message_tracking_log, NULL, false},
     {"New-ExchangeCertificate", cmdlet_new_exchange_certificate,
      cmdlet_new_exchange_certificate_switches, false},
     {"Import-ExchangeCertificate", cmdlet_import_exchange_certificate, NULL, false},

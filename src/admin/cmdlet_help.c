@@ -130,6 +130,33 @@ static const struct help_param remove_message[] = {
     END,
 };
 
+static const struct help_param get_tracking[] = {
+    {"Sender", "SmtpAddress", 0,
+     "Only the events of messages from this address (the log's sender-address: the envelope "
+     "sender), compared without regard to case."},
+    {"Recipients", "ProxyAddress[]", 0,
+     "Only the events that name one of these recipients (comma-separated), compared without "
+     "regard to case."},
+    {"MessageId", "String", 0,
+     "Only the events of the message with this Message-ID header, with or without its angle "
+     "brackets."},
+    {"InternalMessageId", "String", 0,
+     "Only the events of the message with this queue ID (as Get-Message and the 250 reply to "
+     "DATA show it)."},
+    {"EventId", "String", 0,
+     "Only events of this kind: RECEIVE, SEND (to another server), DELIVER (to a mailbox), "
+     "DEFER, FAIL or DSN."},
+    {"Start", "DateTime", 0,
+     "Only events at or after this time: 2026-12-06, \"2026-12-06 10:00\" or "
+     "2026-12-06T10:00:00Z (UTC unless a zone such as +01:00 is given, as in the log). Only "
+     "the daily files of the days from -Start to -End are read."},
+    {"End", "DateTime", 0, "Only events before this time (same forms as -Start)."},
+    {"ResultSize", "Unlimited", 0,
+     "At most this many events, the oldest first (default 1000, with a warning when there are "
+     "more), or Unlimited."},
+    END,
+};
+
 static const struct help_param new_cert[] = {
     {"SubjectName", "X500DistinguishedName", 0,
      "The certificate's subject, as \"CN=mail.contoso.com\"."},
@@ -286,6 +313,15 @@ static const char *const ex_message[] = {
     "Get-Message -Queue SERVER\\Submission -IncludeRecipientInfo",
     NULL,
 };
+static const char *const ex_tracking[] = {
+    "Get-MessageTrackingLog -Sender bob@contoso.com -Start \"2026-12-06 08:00\" -End "
+    "\"2026-12-06 17:00\"",
+    "Get-MessageTrackingLog -EventId FAIL -ResultSize Unlimited | ft "
+    "Timestamp,Recipients,RecipientStatus",
+    "Get-MessageTrackingLog -MessageId \"<1234@contoso.com>\" | fl "
+    "EventId,Recipients,SourceContext",
+    NULL,
+};
 static const char *const ex_cert[] = {
     "New-ExchangeCertificate -SubjectName \"CN=mail.contoso.com\" -DomainName mail.contoso.com "
     "-Services SMTP",
@@ -397,6 +433,12 @@ static const struct cmdlet_help helps[] = {
           "Removes a message from the queue, with or without a non-delivery "
           "report.",
           remove_message, NULL),
+    OTHER("Get-MessageTrackingLog",
+          "Searches the message tracking log (DIR/logs/MessageTracking) for what happened to "
+          "messages: each RECEIVE, SEND, DELIVER, DEFER, FAIL and DSN event that matches every "
+          "filter given, oldest first. The service writes the log out on a timer, so an event "
+          "shows here up to about a second after it happened.",
+          get_tracking, ex_tracking),
     OTHER("New-ExchangeCertificate",
           "Makes a key and a self-signed certificate, or a "
           "certificate request for a CA.",

@@ -152,6 +152,9 @@ int cmdlet_queue_action(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
 /* Suspend-Message, Resume-Message, Remove-Message */
 int cmdlet_message_action(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
 
+/* cmdlet_tracking.c: Get-MessageTrackingLog (reads DIR/logs/MessageTracking) */
+int cmdlet_get_message_tracking_log(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
+
 /* cmdlet_cert.c: the certificate cmdlets (store layout in tls/tls_certs.h) */
 int cmdlet_new_exchange_certificate(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
 int cmdlet_import_exchange_certificate(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
