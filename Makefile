@@ -1,6 +1,7 @@
 # postern — the two commands of the README, and the build behind them.
 #   make         build build/postern
-#   make run     set up an instance in ./var on 127.0.0.1:2525 and run it in the foreground
+#   make run     set up an instance in ./var on 127.0.0.1:2525 and run it in the foreground,
+#                with the management console on https://127.0.0.1:2580/
 #   make test    unit and end-to-end tests, then again under ASan+UBSan
 #   make bench   postern against Postfix, every workload, one table (QUICK=1: a short look)
 # Every target first installs missing Debian packages (apt-get), so a fresh
@@ -22,9 +23,10 @@ PYTEST     ?= /usr/bin/python3 -m pytest
 DEB_PACKAGES = gcc libc6-dev pkg-config meson ninja-build libssl-dev libevent-dev \
 	libunbound-dev libcrypt-dev libedit-dev zlib1g-dev libcmocka-dev openssl ca-certificates python3 python3-pytest \
 	swaks libnet-ssleay-perl postfix sasl2-bin libsasl2-modules unbound dovecot-lmtpd clang-format \
-	clang libclang-rt-dev testssl.sh libidn12 cppcheck clang-tidy valgrind man-db groff-base
+	clang libclang-rt-dev testssl.sh libidn12 cppcheck clang-tidy valgrind man-db groff-base \
+	libjansson-dev chromium
 
-.PHONY: all deps build install uninstall asan run test unit e2e test-asan clean format crashtest fuzz mutants lint valgrind bench
+.PHONY: all deps build install uninstall asan run test unit e2e browser test-asan clean format crashtest fuzz mutants lint valgrind bench
 
 all: build
 
@@ -41,6 +43,13 @@ deps:
 	@# The service drops to this user after binding its ports (PRODUCT.md).
 	@if [ "$$(id -u)" = 0 ] && ! getent passwd postern >/dev/null; then \
 		useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin postern; \
+	fi
+	@# Node.js and npm for the browser tests (playwright-core, tests/browser), unless a
+	@# Node.js is already there (nodesource's package ships its own npm).
+	@if ! command -v npm >/dev/null; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends nodejs npm; \
 	fi
 	@# Exim for the interop tests, unpacked beside Postfix, not installed (the packages conflict).
 	@$$( [ "$$(id -u)" = 0 ] || echo sudo ) sh tests/e2e/fetch_exim.sh
@@ -66,18 +75,30 @@ uninstall:
 asan: deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 
+# The console's first administrator: a mailbox "admin" with a random
+# password, kept (0600) in $(INSTANCE)/admin-password so that the URL line
+# can say it; Set-Mailbox admin -Password - changes it (then delete the file).
 run: build
 	@if [ ! -f $(INSTANCE)/postern.conf ]; then \
 		./$(BUILD)/postern -D $(INSTANCE) setup --fqdn $(RUN_FQDN) --bind $(RUN_BIND) || exit 1; \
 		./$(BUILD)/postern -D $(INSTANCE) New-AcceptedDomain -DomainName example.test || exit 1; \
+		(umask 077; head -c 12 /dev/urandom | base64 | tr -d '/+=' > $(INSTANCE)/admin-password) && \
+		./$(BUILD)/postern -D $(INSTANCE) New-Mailbox -Name admin -PrimarySmtpAddress admin@example.test \
+			-Password - < $(INSTANCE)/admin-password >/dev/null && \
+		./$(BUILD)/postern -D $(INSTANCE) Add-ExchangeAdministrator -Identity admin -Role OrgAdmin || exit 1; \
 	fi
 	@echo ""
 	@echo "postern is starting on $(RUN_BIND) (instance in ./$(INSTANCE)). From another terminal:"
 	@echo "  swaks --server $(RUN_BIND) --to postmaster@example.test --from you@example.org -tls"
 	@echo "  ./$(BUILD)/postern -D $(INSTANCE) Get-Queue"
-	@echo "Stop it with Ctrl-C."
+	@echo "The management console (a self-signed certificate: the browser asks once):"
+	@./$(BUILD)/postern -D $(INSTANCE) Get-TransportConfig | sed -n 's/^ConsoleBindings *: {\(.*\)}/  https:\/\/\1\//p' | cut -d, -f1
+	@if [ -f $(INSTANCE)/admin-password ]; then echo "  user admin, password $$(cat $(INSTANCE)/admin-password)"; fi
+	@echo "Stop both with Ctrl-C."
 	@echo ""
-	exec ./$(BUILD)/postern -D $(INSTANCE) run
+	@./$(BUILD)/postern -D $(INSTANCE) console & console=$$!; \
+		trap 'kill $$console 2>/dev/null' EXIT INT TERM; \
+		./$(BUILD)/postern -D $(INSTANCE) run
 
 unit: build
 	meson test -C $(BUILD) --print-errorlogs
@@ -92,7 +113,11 @@ test-asan: asan
 # The standing proofs of issue 7 run in CI too: 50 crash rounds, 30 s of
 # each fuzz target (two at a time), every hand-written mutant killed, and
 # clang-tidy and cppcheck clean.
-test: unit e2e test-asan crashtest
+# The console in Debian's chromium, driven by playwright-core (tests/browser).
+browser: build
+	POSTERN_BIN=$(CURDIR)/$(BUILD)/postern bash tests/browser/run.sh
+
+test: unit e2e browser test-asan crashtest
 	$(MAKE) fuzz FUZZ_JOBS=2
 	$(MAKE) mutants
 	$(MAKE) lint
