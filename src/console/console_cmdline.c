@@ -32,7 +32,7 @@ static const struct {
     const char *param;
     const char *shown;
 } secrets[] = {
-    {"Password", "(Read-Host -AsSecureString)"},
+    {"Password", "-"},
     {"AuthenticationCredential", "(Get-Credential)"},
 };
 
@@ -43,6 +43,16 @@ secret_shown(const char *param)
         if (str_ieq(param, secrets[i].param))
             return secrets[i].shown;
     return NULL;
+}
+
+/* A JSON string's text; NULL for anything else, and for a string with a
+ * NUL in it (the text would end there, unseen). */
+static const char *
+text_of(json_t *v)
+{
+    const char *s = json_string_value(v);
+
+    return s != NULL && strlen(s) == json_string_length(v) ? s : NULL;
 }
 
 static bool
@@ -124,8 +134,8 @@ static int
 put_upload(struct console_cmdline *out, struct strbuf *run, struct strbuf *shown, const char *param,
            json_t *v, const char *upload_path, char *err, size_t errlen)
 {
-    const char *data = json_string_value(json_object_get(v, "upload"));
-    const char *name = json_string_value(json_object_get(v, "name"));
+    const char *data = text_of(json_object_get(v, "upload"));
+    const char *name = text_of(json_object_get(v, "name"));
     size_t len;
 
     if (data == NULL || out->upload != NULL) {
@@ -154,12 +164,12 @@ put_value(struct console_cmdline *out, const struct cmdlet *c, struct strbuf *ru
     const char *shown_secret = secret_shown(param);
 
     if (shown_secret != NULL) {
-        if (!json_is_string(v) || out->secret != NULL) {
+        if (text_of(v) == NULL || out->secret != NULL) {
             errorf(err, errlen, "%s: one secret, as a string", param);
             return -1;
         }
-        out->secret = xasprintf("%s\n", json_string_value(v));
-        if (strpbrk(json_string_value(v), "\r\n") != NULL) {
+        out->secret = xasprintf("%s\n", text_of(v));
+        if (strpbrk(text_of(v), "\r\n") != NULL) {
             errorf(err, errlen, "%s: a line end is not allowed", param);
             return -1;
         }
@@ -179,7 +189,11 @@ put_value(struct console_cmdline *out, const struct cmdlet *c, struct strbuf *ru
     } else if (json_is_null(v) || (json_is_array(v) && json_array_size(v) == 0)) {
         put_both(run, shown, "$null");
     } else if (json_is_string(v)) {
-        return put_literal(run, shown, param, json_string_value(v), err, errlen);
+        if (text_of(v) == NULL) {
+            errorf(err, errlen, "%s: a value may not hold control characters", param);
+            return -1;
+        }
+        return put_literal(run, shown, param, text_of(v), err, errlen);
     } else if (json_is_integer(v)) {
         strbuf_printf(run, "%lld", (long long)json_integer_value(v));
         strbuf_printf(shown, "%lld", (long long)json_integer_value(v));
@@ -188,13 +202,13 @@ put_value(struct console_cmdline *out, const struct cmdlet *c, struct strbuf *ru
         json_t *item;
         json_array_foreach(v, i, item)
         {
-            if (!json_is_string(item)) {
-                errorf(err, errlen, "%s: a list holds strings only", param);
+            if (text_of(item) == NULL) {
+                errorf(err, errlen, "%s: a list holds strings only, without NUL", param);
                 return -1;
             }
             if (i > 0)
                 put_both(run, shown, ",");
-            if (put_literal(run, shown, param, json_string_value(item), err, errlen) < 0)
+            if (put_literal(run, shown, param, text_of(item), err, errlen) < 0)
                 return -1;
         }
     } else if (json_is_object(v)) {
@@ -210,7 +224,7 @@ int
 console_cmdline_build(json_t *request, const char *upload_path, struct console_cmdline *out,
                       char *err, size_t errlen)
 {
-    const char *name = json_string_value(json_object_get(request, "cmdlet"));
+    const char *name = text_of(json_object_get(request, "cmdlet"));
     json_t *params = json_object_get(request, "params");
     const struct cmdlet *c;
     struct strbuf run = {0}, shown = {0};
