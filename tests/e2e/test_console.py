@@ -232,7 +232,15 @@ def test_values_cannot_become_command_text(console):
         status, _, r = console.cmdlet(cookie, csrf, "New-AcceptedDomain", Name=v,
                                       DomainName="h.test")
         assert status == 200, r
-    assert "contoso.test" in console.inst.cmdlet("Get-AcceptedDomain").stdout
+    # quotes that would end the literal early make a second statement of the rest, which
+    # would remove contoso.test after a first one that succeeds
+    status, _, r = console.request("POST", "/api/cmdlet", {"cmdlet": "New-AcceptedDomain", "params": {
+        "DomainName": "inj.test", "Name": "inj'; Remove-AcceptedDomain -Identity 'contoso.test"}},
+        cookie=cookie, csrf=csrf)
+    assert status == 200 and r["ok"], r
+    domains = console.inst.get("Get-AcceptedDomain")
+    assert "contoso.test" in [d["Name"] for d in domains]
+    assert "inj'; Remove-AcceptedDomain -Identity 'contoso.test" in [d["Name"] for d in domains]
     for bad in ({"cmdlet": "Get-AcceptedDomain; Remove-AcceptedDomain contoso.test"},
                 {"cmdlet": "Export-Csv"}, {"cmdlet": "Get-AcceptedDomain", "params": []},
                 {"cmdlet": "Get-AcceptedDomain", "params": {"Identity; x": "a"}},
