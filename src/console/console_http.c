@@ -175,6 +175,21 @@ api(struct console *c, struct evhttp_request *req, const char *path, bool post)
         console_reply_error(req, 404, "No such API request.");
 }
 
+/* A browser names the page a POST comes from (Origin): it must be ours,
+ * https://<the Host it asked for>. Another site's form or script, or a
+ * name rebound to this address, is refused before anything else. */
+static bool
+same_origin(struct evhttp_request *req)
+{
+    struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+    const char *origin = evhttp_find_header(h, "Origin");
+    const char *host = evhttp_find_header(h, "Host");
+
+    if (origin == NULL) /* not a browser, or one that sends no Origin: the token still counts */
+        return true;
+    return host != NULL && strncmp(origin, "https://", 8) == 0 && strcmp(origin + 8, host) == 0;
+}
+
 void
 console_http_request(struct evhttp_request *req, void *arg)
 {
@@ -185,6 +200,14 @@ console_http_request(struct evhttp_request *req, void *arg)
 
     if (path == NULL || (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_POST)) {
         console_reply_error(req, 405, "Only GET and POST.");
+        return;
+    }
+    if (cmd == EVHTTP_REQ_POST && !same_origin(req)) {
+        char client[64];
+        log_warnx("console: a POST from %s with Origin %s refused",
+                  console_client(req, client, sizeof(client)),
+                  evhttp_find_header(evhttp_request_get_input_headers(req), "Origin"));
+        console_reply_error(req, 403, "Requests from another site are refused.");
         return;
     }
     if (strncmp(path, "/api/", 5) != 0) {

@@ -185,6 +185,18 @@ def test_csrf_token_required_for_every_change(console):
     other_cookie, other_csrf = console.session()
     assert console.cmdlet(cookie, other_csrf, "Get-AcceptedDomain")[0] == 403
     assert "without the CSRF token refused" in console.log()
+    # a page of another site (or a name rebound to this address) cannot post, even with
+    # the token and the cookie; the console's own page can
+    for origin in ("https://evil.example", "http://127.0.0.1:%d" % console.port, "null"):
+        status, _, r = console.request("POST", "/api/cmdlet", {"cmdlet": "Get-AcceptedDomain"},
+                                       cookie=cookie, csrf=csrf, headers={"Origin": origin})
+        assert status == 403, (origin, r)
+        assert console.request("POST", "/api/login", {"user": "alice", "password": PASSWORD},
+                               headers={"Origin": origin})[0] == 403
+    status, _, r = console.request("POST", "/api/cmdlet", {"cmdlet": "Get-AcceptedDomain"},
+                                   cookie=cookie, csrf=csrf,
+                                   headers={"Origin": "https://127.0.0.1:%d" % console.port})
+    assert status == 200 and r["ok"]
     # no session at all
     assert console.cmdlet(None, csrf, "Get-AcceptedDomain")[0] == 401
     assert console.cmdlet("postern_session=" + "a" * 64, csrf, "Get-AcceptedDomain")[0] == 401
