@@ -42,9 +42,10 @@ cmdlet_new_accepted_domain(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
     size_t index = t.cfg->naccepted_domains;
     ad = config_object_append(t.cfg, CONFIG_ACCEPTED_DOMAIN);
     ad->is_default = first;
-    if ((status = cmdlet_param_set(ctx, k, ad, "DomainName", domain)) != CMDLET_OK ||
-        (status = cmdlet_param_set(ctx, k, ad, "Name", *name ? name : ad->domain_name)) !=
-            CMDLET_OK ||
+    /* a Name given names the object in the messages about its DomainName */
+    if ((*name && (status = cmdlet_param_set(ctx, k, ad, "Name", name)) != CMDLET_OK) ||
+        (status = cmdlet_param_set(ctx, k, ad, "DomainName", domain)) != CMDLET_OK ||
+        (!*name && (status = cmdlet_param_set(ctx, k, ad, "Name", ad->domain_name)) != CMDLET_OK) ||
         (status = cmdlet_params_apply(ctx, k, ad, a, true)) != CMDLET_OK)
         goto out;
     /* Exchange's default domain is the first Authoritative one (postmaster@

@@ -22,18 +22,18 @@ export async function runChange(name, params) {
   try {
     r = await cmdlet(name, params);
   } catch (e) {
-    if (!reportSignedOut(e)) errorDialog('Microsoft Exchange Error', e.message, null);
+    if (!reportSignedOut(e)) errorDialog('postern: error', e.message, null);
     return null;
   }
   noteCommand(r);
   if (!r.ok) {
-    errorDialog('Microsoft Exchange Error', r.error, r.command);
+    errorDialog('postern: error', r.error, r.command);
     return null;
   }
   const warnings = [].concat(r.warnings || []).filter(Boolean);
   if (warnings.length) {
     openModal({
-      title: 'Microsoft Exchange Warning',
+      title: 'postern: warning',
       body: el('div', { class: 'result' }, el('pre', { class: 'warning-text' }, warnings.join('\n')),
         commandBlock('The following Exchange Management Shell command completed with warnings:', r.command)),
       buttons: [{ label: 'OK', primary: true, onClick: (m) => m.close() }],

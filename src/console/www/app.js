@@ -122,7 +122,7 @@ function start(session) {
     signOut);
 
   const tree = el('nav', { class: 'tree', 'aria-label': 'Console tree' });
-  const treeRoot = el('ul', { role: 'tree' }, el('li', { class: 'tree-root' }, el('span', { class: 'tree-label' }, el('span', { class: 'icon icon-console', 'aria-hidden': 'true' }), 'Microsoft Exchange')));
+  const treeRoot = el('ul', { role: 'tree' }, el('li', { class: 'tree-root' }, el('span', { class: 'tree-label' }, el('span', { class: 'icon icon-console', 'aria-hidden': 'true' }), 'postern')));
   for (const group of TREE) {
     const ul = el('ul', { role: 'group' });
     for (const node of group.nodes) {

@@ -10,11 +10,11 @@ async function open(load, exportName, ctx, identity) {
   try {
     mod = await load();
   } catch (e) {
-    errorDialog('Microsoft Exchange Error', `This wizard is not available in this build of the console (${e.message}).`, null);
+    errorDialog('postern: error', `This wizard is not available in this build of the console (${e.message}).`, null);
     return;
   }
   if (typeof mod[exportName] !== 'function') {
-    errorDialog('Microsoft Exchange Error', `This wizard is not available in this build of the console (${exportName} is missing).`, null);
+    errorDialog('postern: error', `This wizard is not available in this build of the console (${exportName} is missing).`, null);
     return;
   }
   mod[exportName](ctx, identity);

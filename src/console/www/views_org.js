@@ -31,7 +31,7 @@ export function acceptedDomainsView(ctx) {
     rowActions: (o) => [
       { label: 'Make Default', icon: 'default', change: true, disabled: o.Default, run: async () => { if (await runChange('Set-AcceptedDomain', { Identity: o.Identity, MakeDefault: true })) reload(); } },
       { label: 'Remove', icon: 'remove', change: true, run: async () => {
-        if (!(await confirmDialog('Microsoft Exchange', `Are you sure you want to remove the accepted domain '${o.Name}'?`))) return;
+        if (!(await confirmDialog('postern', `Are you sure you want to remove the accepted domain '${o.Name}'?`))) return;
         if (await runChange('Remove-AcceptedDomain', { Identity: o.Identity })) reload();
       } },
       { label: 'Properties', icon: 'properties', run: () => openAcceptedDomainProperties(dctx, o) },
@@ -70,7 +70,7 @@ export function connectorRowActions(noun, o, reload, properties) {
       ? { label: 'Disable', icon: 'disable', change: true, run: async () => { if (await runChange(`Set-${noun}`, { Identity: o.Identity, Enabled: false })) reload(); } }
       : { label: 'Enable', icon: 'enable', change: true, run: async () => { if (await runChange(`Set-${noun}`, { Identity: o.Identity, Enabled: true })) reload(); } },
     { label: 'Remove', icon: 'remove', change: true, run: async () => {
-      if (!(await confirmDialog('Microsoft Exchange', `Are you sure you want to remove the ${kind} '${o.Name}'?`))) return;
+      if (!(await confirmDialog('postern', `Are you sure you want to remove the ${kind} '${o.Name}'?`))) return;
       if (await runChange(`Remove-${noun}`, { Identity: o.Identity })) reload();
     } },
     { label: 'Properties', icon: 'properties', run: properties },

@@ -50,7 +50,7 @@ export function messagesView(ctx) {
   const act = (name, m, extra = {}) => async () => { if (await runChange(name, { Identity: m.Identity, ...extra })) reload(); };
   const remove = (m, withNdr) => async () => {
     const how = withNdr ? 'and send the sender a non-delivery report' : 'without a non-delivery report';
-    if (!(await confirmDialog('Microsoft Exchange', `Are you sure you want to remove the message '${m.Subject || m.Identity}' ${how}?`))) return;
+    if (!(await confirmDialog('postern', `Are you sure you want to remove the message '${m.Subject || m.Identity}' ${how}?`))) return;
     await act('Remove-Message', m, { WithNDR: withNdr })();
   };
   const filterBar = el('div', { class: 'filter-bar' });

@@ -156,7 +156,7 @@ export function certificatesView(ctx) {
     rowActions: (o) => [
       { label: 'Enable Exchange Certificate', icon: 'enable', change: true, disabled: !usable(o) || services(o).includes('SMTP'), run: enableCert(o, reload) },
       { label: 'Remove', icon: 'remove', change: true, run: async () => {
-        if (!(await confirmDialog('Microsoft Exchange', `Are you sure you want to remove the certificate ${o.Subject} (${o.Thumbprint})?`))) return;
+        if (!(await confirmDialog('postern', `Are you sure you want to remove the certificate ${o.Subject} (${o.Thumbprint})?`))) return;
         if (await runChange('Remove-ExchangeCertificate', { Thumbprint: o.Thumbprint })) reload();
       } },
       { label: 'Properties', icon: 'properties', run: () => objectDialog(`${o.Subject || o.Thumbprint} Properties`, o) },
