@@ -93,10 +93,12 @@ cmdlet_new_mailbox(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
     mb = config_object_append(t.cfg, CONFIG_MAILBOX);
     if (has_password)
         mb->password_hash = xstrdup(hash);
-    /* Without -Name, the mailbox is named after its (normalised) address. */
-    if ((status = cmdlet_param_set(ctx, k, mb, "PrimarySmtpAddress", address)) != CMDLET_OK ||
-        (status = cmdlet_param_set(ctx, k, mb, "Name", *name ? name : mb->primary_smtp_address)) !=
-            CMDLET_OK ||
+    /* Without -Name, the mailbox is named after its (normalised) address; a
+     * Name given names it in the messages about that address. */
+    if ((*name && (status = cmdlet_param_set(ctx, k, mb, "Name", name)) != CMDLET_OK) ||
+        (status = cmdlet_param_set(ctx, k, mb, "PrimarySmtpAddress", address)) != CMDLET_OK ||
+        (!*name &&
+         (status = cmdlet_param_set(ctx, k, mb, "Name", mb->primary_smtp_address)) != CMDLET_OK) ||
         (status = cmdlet_params_apply(ctx, k, mb, a, true)) != CMDLET_OK ||
         (status = cmdlet_txn_commit(ctx, &t)) != CMDLET_OK)
         goto out;
