@@ -121,30 +121,30 @@ set_role(struct cmdlet_ctx *ctx, struct config *cfg, size_t index, void *data)
     return CMDLET_OK;
 }
 
-int
-cmdlet_add_exchange_administrator(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
+/* Add- (the role -Role names) or Remove- (None; -Role: only from that role). */
+static int
+change_role(struct cmdlet_ctx *ctx, struct cmdlet_args *a, bool adding)
 {
     struct role_change c = {ADMIN_ROLE_NONE, ADMIN_ROLE_NONE};
     const char *identity = NULL;
     int rc;
 
-    if ((rc = take_role(ctx, a, true, &c.role)) != CMDLET_OK ||
+    if ((rc = take_role(ctx, a, adding, adding ? &c.role : &c.expect)) != CMDLET_OK ||
         (rc = take_identity(ctx, a, &identity)) != CMDLET_OK)
         return rc;
     return cmdlet_set_apply(ctx, a, CONFIG_MAILBOX, identity, set_role, &c);
 }
 
 int
+cmdlet_add_exchange_administrator(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
+{
+    return change_role(ctx, a, true);
+}
+
+int
 cmdlet_remove_exchange_administrator(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
 {
-    struct role_change c = {ADMIN_ROLE_NONE, ADMIN_ROLE_NONE};
-    const char *identity = NULL;
-    int rc;
-
-    if ((rc = take_role(ctx, a, false, &c.expect)) != CMDLET_OK ||
-        (rc = take_identity(ctx, a, &identity)) != CMDLET_OK)
-        return rc;
-    return cmdlet_set_apply(ctx, a, CONFIG_MAILBOX, identity, set_role, &c);
+    return change_role(ctx, a, false);
 }
 
 int

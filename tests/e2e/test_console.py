@@ -321,3 +321,32 @@ def test_uploaded_certificate_is_imported(console, pki_dir):
     status, _, r = console.cmdlet(cookie, csrf, "Import-Certificate",
                                   FilePath={"upload": "not base64!", "name": "x"})
     assert status == 400
+
+
+def test_exchange_administrator_cmdlets(instances):
+    inst = instances("adm", fqdn="mail.contoso.test")
+    inst.cmdlet("New-AcceptedDomain", "-Name", "contoso.test", "-DomainName", "contoso.test")
+    inst.cmdlet("New-Mailbox", "-Name", "carol", "-PrimarySmtpAddress", "carol@contoso.test")
+    # a mailbox without a password could never sign in: no role for it
+    r = inst.cmdlet("Add-ExchangeAdministrator", "-Identity", "carol", "-Role", "OrgAdmin",
+                    check=False)
+    assert r.returncode == 1 and 'Mailbox "carol" has no password' in r.stderr
+    inst.cmdlet("Set-Mailbox", "carol", "-Password", "-", input=PASSWORD + "\n")
+    r = inst.cmdlet("Add-ExchangeAdministrator", "carol", "-Role", "ServerAdmin", check=False)
+    assert r.returncode == 2 and "ServerAdmin has no meaning" in r.stderr
+    assert inst.cmdlet("Add-ExchangeAdministrator", "carol", check=False).returncode == 2
+    inst.cmdlet("Add-ExchangeAdministrator", "-Identity", "carol@contoso.test", "-Role",
+                "ViewOnlyAdmin")
+    assert inst.get("Get-ExchangeAdministrator") == [
+        {"Identity": "carol", "PrimarySmtpAddress": "carol@contoso.test",
+         "Role": "ViewOnlyAdmin"}]
+    # Set-Mailbox cannot grant it: only these cmdlets do
+    r = inst.cmdlet("Set-Mailbox", "carol", "-ExchangeAdministratorRole", "OrgAdmin", check=False)
+    assert r.returncode == 2
+    r = inst.cmdlet("Remove-ExchangeAdministrator", "carol", "-Role", "OrgAdmin", check=False)
+    assert r.returncode == 1 and "has the role ViewOnlyAdmin, not OrgAdmin" in r.stderr
+    inst.cmdlet("Remove-ExchangeAdministrator", "carol")
+    assert inst.cmdlet("Get-ExchangeAdministrator").stdout == ""
+    assert inst.get("Get-Mailbox", "carol")[0]["ExchangeAdministratorRole"] == "None"
+    r = inst.cmdlet("Remove-ExchangeAdministrator", "carol", check=False)
+    assert r.returncode == 1 and "not an Exchange administrator" in r.stderr

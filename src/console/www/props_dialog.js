@@ -130,6 +130,19 @@ export async function openProps(p) {
 }
 
 // Helpers of the connectors' diff functions.
+// The General tab's changes a connector's Set- takes (Name, Enabled,
+// ProtocolLoggingLevel, Fqdn); null when the name is missing.
+export function generalDiff(o, m, reg) {
+  const p = {};
+  const name = m.name.trim();
+  if (!name) { reg.fields.Name.error.set('Type a name for the connector.'); return null; }
+  if (name !== o.name) p.Name = name;
+  if (m.enabled !== o.enabled) p.Enabled = m.enabled;
+  if (m.logging !== o.logging) p.ProtocolLoggingLevel = m.logging;
+  if (m.fqdn.trim() !== o.fqdn) p.Fqdn = m.fqdn.trim() || null;
+  return p;
+}
+
 export const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 
 // '10 MB (10,485,760 bytes)' -> 10240 (KB); 'Unlimited' or null -> null.

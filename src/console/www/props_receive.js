@@ -6,7 +6,7 @@
 // invalid local IP address (dialogs_receive.js refuses it).
 
 import { el } from './dom.js';
-import { openProps, same, sizeKB, flags } from './props_dialog.js';
+import { openProps, same, sizeKB, flags, generalDiff } from './props_dialog.js';
 import { textField, checkField, selectField } from './wizard_form.js';
 import { editList } from './wizard_list.js';
 import { isIntIn } from './wizard_ipcheck.js';
@@ -132,13 +132,8 @@ function permissionTab(m, reg) {
 
 // The Set-ReceiveConnector parameters that changed; null when a field is wrong.
 export function receiveDiff(o, m, reg) {
-  const p = {};
-  const name = m.name.trim();
-  if (!name) { reg.fields.Name.error.set('Type a name for the connector.'); return null; }
-  if (name !== o.name) p.Name = name;
-  if (m.enabled !== o.enabled) p.Enabled = m.enabled;
-  if (m.logging !== o.logging) p.ProtocolLoggingLevel = m.logging;
-  if (m.fqdn.trim() !== o.fqdn) p.Fqdn = m.fqdn.trim() || null;
+  const p = generalDiff(o, m, reg);
+  if (!p) return null;
   if (String(m.sizeKB).trim() !== String(o.sizeKB)) {
     if (!isIntIn(m.sizeKB, 64, 2097151)) {
       reg.fields.MaxMessageSize.error.set('The maximum message size must be a whole number of KB from 64 to 2097151.');

@@ -6,7 +6,7 @@
 // password (Get- shows only the user name), or show a password.
 
 import { el } from './dom.js';
-import { openProps, same, sizeKB } from './props_dialog.js';
+import { openProps, same, sizeKB, generalDiff } from './props_dialog.js';
 import { textField, checkField, radioGroup, selectField, messageSlot } from './wizard_form.js';
 import { editList } from './wizard_list.js';
 import { isIntIn } from './wizard_ipcheck.js';
@@ -101,13 +101,8 @@ function sourceTab(server) {
 
 // The Set-SendConnector parameters that changed; null when a field is wrong.
 export function sendDiff(o, m, reg) {
-  const p = {};
-  const name = m.name.trim();
-  if (!name) { reg.fields.Name.error.set('Type a name for the connector.'); return null; }
-  if (name !== o.name) p.Name = name;
-  if (m.enabled !== o.enabled) p.Enabled = m.enabled;
-  if (m.logging !== o.logging) p.ProtocolLoggingLevel = m.logging;
-  if (m.fqdn.trim() !== o.fqdn) p.Fqdn = m.fqdn.trim() || null;
+  const p = generalDiff(o, m, reg);
+  if (!p) return null;
   if (m.sizeOn && !isIntIn(m.sizeKB, 0, 2097151)) {
     reg.fields.MaxMessageSize.error.set('The maximum message size must be a whole number of KB from 0 to 2097151.');
     return null;
