@@ -90,9 +90,8 @@ continues_on_error(const struct ps_pipeline *p)
     return false;
 }
 
-/* Is name (in full) a switch of c's? */
-static bool
-is_switch(const struct cmdlet *c, const struct cmdlet_help *h, const char *name)
+bool
+ps_is_switch(const struct cmdlet *c, const struct cmdlet_help *h, const char *name)
 {
     if (in_list(c->switches, name) || in_list(common_switches, name))
         return true;
@@ -125,7 +124,7 @@ ps_bind(const struct cmdlet *c, const struct ps_command *cmd, struct cmdlet_args
             return -1;
         /* -Name value: the next element is its value unless -Name is a
          * switch or the next is another parameter */
-        if (name != NULL && v == NULL && !is_switch(c, h, name) && i + 1 < cmd->nelems &&
+        if (name != NULL && v == NULL && !ps_is_switch(c, h, name) && i + 1 < cmd->nelems &&
             cmd->elems[i + 1].name == NULL)
             v = cmd->elems[++i].value;
         if (v != NULL && (text = arg_text(v, err, errlen)) == NULL)

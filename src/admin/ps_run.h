@@ -41,6 +41,11 @@ struct ps_command;
 int ps_bind(const struct cmdlet *c, const struct ps_command *cmd, struct cmdlet_args *a, char *err,
             size_t errlen);
 
+/* Is name (its full name) a switch of c's (h: c's help, may be NULL), one
+ * that takes no value unless attached (-Name:$false)? */
+struct cmdlet_help;
+bool ps_is_switch(const struct cmdlet *c, const struct cmdlet_help *h, const char *name);
+
 /* Runs every statement of s. A failing statement stops the rest unless
  * keep_going or the statement says -ErrorAction Continue (or
  * SilentlyContinue; the error is shown either way); with line_numbers each failure is followed by

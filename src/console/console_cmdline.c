@@ -7,12 +7,16 @@
  * The browser never sends command text: it names one cmdlet of the table
  * and gives values, and every value becomes a single-quoted PowerShell
  * literal (a quote inside doubled), so no value can become a parameter, a
- * pipeline, a statement or a variable. Secrets go to the cmdlet's standard
- * input ("-" as the value), never into a line.
+ * pipeline, a statement or a variable. Parameter names are written in full
+ * (aliases and prefixes resolved as the binder resolves them), so the
+ * checks here see what the cmdlet will. Secrets go to the cmdlet's standard
+ * input ("-" as the value), never into a line; file names only as uploads.
  * Must never: put a secret into run or shown, or accept a value with a
  * control character (a line end would end the statement).
  */
 #include "admin/cmdlet.h"
+#include "admin/cmdlet_help.h"
+#include "admin/ps_run.h"
 #include "console/console_int.h"
 #include "lib/strbuf.h"
 #include "lib/util.h"
@@ -25,7 +29,23 @@
 #include <string.h>
 
 #define CONSOLE_UPLOAD_MAX (1024 * 1024)
+#define CONSOLE_SECRET_MAX 1024
 
+/* Parameters that name a file on the server: from the console, only a file
+ * the browser uploaded (a path typed into a form would let a web session
+ * read any file the console's user can). RequestFile writes one: refused,
+ * the request is offered as a download instead. */
+static const char *const upload_params[] = {"FileName", "Path", "FilePath", NULL};
+static const char *const refused_params[] = {"RequestFile", NULL};
+
+static bool
+in_list(const char *const *list, const char *name)
+{
+    for (; *list; list++)
+        if (str_ieq(*list, name))
+            return true;
+    return false;
+}
 /* Parameters whose value is a secret, and what the shown line says instead:
  * the shell's interactive ways of giving them. */
 static const struct {
@@ -53,16 +73,6 @@ text_of(json_t *v)
     const char *s = json_string_value(v);
 
     return s != NULL && strlen(s) == json_string_length(v) ? s : NULL;
-}
-
-static bool
-is_switch(const struct cmdlet *c, const char *param)
-{
-    for (const char *const *s = c->switches; s != NULL && *s != NULL; s++)
-        if (str_ieq(*s, param))
-            return true;
-    /* the common switches every cmdlet takes */
-    return str_ieq(param, "WhatIf") || str_ieq(param, "Confirm") || str_ieq(param, "Force");
 }
 
 static bool
@@ -156,16 +166,52 @@ put_upload(struct console_cmdline *out, struct strbuf *run, struct strbuf *shown
                : 0;
 }
 
+/* The full name of param as the cmdlet's binder would read it (an alias or
+ * a unique prefix resolved), or NULL with err set when it is none of the
+ * cmdlet's parameters. */
+static const char *
+canonical_param(const struct cmdlet_help *h, const char *cmdlet, const char *param, char *err,
+                size_t errlen)
+{
+    const char *full = h ? cmdlet_help_resolve(h, param, err, errlen) : NULL;
+    struct help_param_view *views;
+    const char *known = NULL;
+    size_t n;
+
+    if (full == NULL) {
+        if (h == NULL)
+            errorf(err, errlen, "%s: %s takes no parameters here", param, cmdlet);
+        return NULL;
+    }
+    views = cmdlet_help_params(h, &n);
+    for (size_t i = 0; i < n && known == NULL; i++)
+        if (str_ieq(views[i].name, full))
+            known = views[i].name; /* static: the tables' */
+    free(views);
+    if (known == NULL)
+        errorf(err, errlen, "%s: not a parameter of %s", param, cmdlet);
+    return known;
+}
+
 static int
-put_value(struct console_cmdline *out, const struct cmdlet *c, struct strbuf *run,
-          struct strbuf *shown, const char *param, json_t *v, const char *upload_path, char *err,
-          size_t errlen)
+put_value(struct console_cmdline *out, const struct cmdlet *c, const struct cmdlet_help *h,
+          struct strbuf *run, struct strbuf *shown, const char *param, json_t *v,
+          const char *upload_path, char *err, size_t errlen)
 {
     const char *shown_secret = secret_shown(param);
 
+    if (in_list(refused_params, param)) {
+        errorf(err, errlen, "%s: not from the console (it writes a file on the server)", param);
+        return -1;
+    }
+    if (in_list(upload_params, param) && !json_is_object(v)) {
+        errorf(err, errlen, "%s: from the console, only a file uploaded with the request", param);
+        return -1;
+    }
     if (shown_secret != NULL) {
-        if (text_of(v) == NULL || out->secret != NULL) {
-            errorf(err, errlen, "%s: one secret, as a string", param);
+        if (text_of(v) == NULL || out->secret != NULL || strlen(text_of(v)) > CONSOLE_SECRET_MAX) {
+            errorf(err, errlen, "%s: one secret, as a string of at most %d octets", param,
+                   CONSOLE_SECRET_MAX);
             return -1;
         }
         out->secret = xasprintf("%s\n", text_of(v));
@@ -177,7 +223,7 @@ put_value(struct console_cmdline *out, const struct cmdlet *c, struct strbuf *ru
         strbuf_printf(shown, " -%s %s", param, shown_secret);
         return 0;
     }
-    if (json_is_boolean(v) && is_switch(c, param)) {
+    if (json_is_boolean(v) && ps_is_switch(c, h, param)) {
         strbuf_printf(run, " -%s%s", param, json_is_true(v) ? "" : ":$false");
         strbuf_printf(shown, " -%s%s", param, json_is_true(v) ? "" : ":$false");
         return 0;
@@ -227,6 +273,7 @@ console_cmdline_build(json_t *request, const char *upload_path, struct console_c
     const char *name = text_of(json_object_get(request, "cmdlet"));
     json_t *params = json_object_get(request, "params");
     const struct cmdlet *c;
+    const struct cmdlet_help *h;
     struct strbuf run = {0}, shown = {0};
     const char *param;
     json_t *v;
@@ -242,13 +289,17 @@ console_cmdline_build(json_t *request, const char *upload_path, struct console_c
     }
     out->read_only = strncmp(c->name, "Get-", 4) == 0;
     put_both(&run, &shown, c->name);
+    h = cmdlet_help_find(c->name);
     json_object_foreach(params, param, v)
     {
+        const char *full;
         if (!param_name_ok(param)) {
             errorf(err, errlen, "\"%.64s\": not a parameter name", param);
             goto fail;
         }
-        if (put_value(out, c, &run, &shown, param, v, upload_path, err, errlen) < 0)
+        /* by its full name, so that what is checked here is what binds */
+        if ((full = canonical_param(h, c->name, param, err, errlen)) == NULL ||
+            put_value(out, c, h, &run, &shown, full, v, upload_path, err, errlen) < 0)
             goto fail;
     }
     out->run = strbuf_take(&run);

@@ -14,10 +14,12 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <arpa/inet.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define CSP                                                                                        \
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "                    \
@@ -129,8 +131,8 @@ api_session(struct console *c, struct evhttp_request *req, struct console_sessio
 {
     console_reply_json(req, 200,
                        json_pack("{s:s, s:s, s:s, s:o}", "user", s->user, "role",
-                                 s->role == ADMIN_ROLE_ORG ? "OrgAdmin" : "ViewOnlyAdmin", "csrf",
-                                 s->csrf, "server", console_server_json(c)));
+                                 console_role_name(s->role), "csrf", s->csrf, "server",
+                                 console_server_json(c)));
 }
 
 static void
@@ -154,6 +156,14 @@ api(struct console *c, struct evhttp_request *req, const char *path, bool post)
 
     if (s == NULL) {
         console_reply_error(req, 401, "Sign in first (or again: the session has ended).");
+        return;
+    }
+    /* the role as postern.conf says now: Remove-ExchangeAdministrator ends
+     * the sessions at their next request, whatever it is */
+    if ((s->role = console_current_role(c, s->user)) == ADMIN_ROLE_NONE) {
+        log_warnx("console: %s is no longer an Exchange administrator: signed out", s->user);
+        console_session_end(s);
+        console_reply_error(req, 401, "You are no longer an Exchange administrator.");
         return;
     }
     if (post && !console_session_csrf_ok(s, req)) {
@@ -190,6 +200,40 @@ same_origin(struct evhttp_request *req)
     return host != NULL && strncmp(origin, "https://", 8) == 0 && strcmp(origin + 8, host) == 0;
 }
 
+/* The name the browser asked for (Host, without its port) must be this
+ * server's: an IP address, localhost, or the server's FQDN or short name.
+ * A page of another site whose name was made to point here (DNS
+ * rebinding) asks by that site's name, and gets nothing. */
+static bool
+known_host(const struct console *c, struct evhttp_request *req)
+{
+    const char *host = evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
+    char name[256];
+    unsigned char addr[16];
+    size_t n;
+
+    if (host == NULL) /* HTTP/1.0 without one: not a browser */
+        return true;
+    if (host[0] == '[') { /* [v6]:port */
+        n = strcspn(host + 1, "]");
+        if (host[1 + n] != ']' || n >= sizeof(name))
+            return false;
+        memcpy(name, host + 1, n);
+        name[n] = '\0';
+        return inet_pton(AF_INET6, name, addr) == 1;
+    }
+    n = strcspn(host, ":");
+    if (n == 0 || n >= sizeof(name))
+        return false;
+    memcpy(name, host, n);
+    name[n] = '\0';
+    if (inet_pton(AF_INET, name, addr) == 1 || str_ieq(name, "localhost") ||
+        (c->fqdn[0] != '\0' && str_ieq(name, c->fqdn)))
+        return true;
+    size_t label = strcspn(c->fqdn, ".");
+    return label > 0 && strlen(name) == label && strncasecmp(name, c->fqdn, label) == 0;
+}
+
 void
 console_http_request(struct evhttp_request *req, void *arg)
 {
@@ -200,6 +244,11 @@ console_http_request(struct evhttp_request *req, void *arg)
 
     if (path == NULL || (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_POST)) {
         console_reply_error(req, 405, "Only GET and POST.");
+        return;
+    }
+    if (!known_host(c, req)) {
+        console_reply_error(req, 421,
+                            "Open the console by this server's address or name, not another's.");
         return;
     }
     if (cmd == EVHTTP_REQ_POST && !same_origin(req)) {

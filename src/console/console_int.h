@@ -19,7 +19,7 @@ struct workq;
 struct json_t;
 
 #define CONSOLE_TOKEN_HEX 64 /* 32 random bytes, hex */
-#define CONSOLE_MAX_SESSIONS 64
+#define CONSOLE_MAX_SESSIONS 256
 #define CONSOLE_USER_MAX 256
 
 struct console_session {
@@ -69,8 +69,14 @@ struct json_t *console_body_json(struct evhttp_request *req);
 struct json_t *console_server_json(const struct console *c);
 
 /* console_session.c */
+/* A new session for user (a user's ninth ends that user's oldest); NULL
+ * when every slot holds another user's live session. */
 struct console_session *console_session_new(struct console *c, const char *user,
                                             enum admin_role role, const char *client);
+/* "OrgAdmin", "ViewOnlyAdmin", "None" */
+const char *console_role_name(enum admin_role role);
+/* The user's role as postern.conf says now (NONE when it cannot be read). */
+enum admin_role console_current_role(const struct console *c, const char *user);
 /* The request's session (cookie), refreshed; NULL when none or expired. */
 struct console_session *console_session_find(struct console *c, struct evhttp_request *req);
 /* Does the request's X-CSRF-Token header carry the session's token? */

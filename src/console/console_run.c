@@ -8,8 +8,8 @@
  * secret reaches the child on its standard input; an uploaded file through
  * a private temporary file removed afterwards.
  * Must never: run a cmdlet for a session whose role no longer allows it
- * (the role is read from postern.conf at each request), or leave a change
- * out of the audit log.
+ * (console_http.c reads the role from postern.conf at each request), or
+ * leave a change out of the audit log.
  */
 #include "console/console_int.h"
 #include "lib/log.h"
@@ -48,6 +48,7 @@ struct run {
     int fd[2];
     int open; /* pipes not yet at their end */
     struct event *timeout;
+    struct event *reap; /* looks for the child's end once its pipes closed */
 };
 
 static void
@@ -63,6 +64,8 @@ run_free(struct run *r)
     }
     if (r->timeout)
         event_free(r->timeout);
+    if (r->reap)
+        event_free(r->reap);
     if (r->upload_dir[0]) {
         char *f = xasprintf("%s/upload", r->upload_dir);
         unlink(f);
@@ -88,6 +91,24 @@ run_cancel(struct console_pending *p)
     run_free(r);
 }
 
+/* Text as a JSON string; bytes that are not UTF-8 become '?' rather than
+ * losing the whole answer. */
+static json_t *
+text_json(const char *text)
+{
+    json_t *v = json_string(text);
+
+    if (v == NULL) {
+        char *copy = xstrdup(text);
+        for (char *p = copy; *p; p++)
+            if ((unsigned char)*p >= 0x80)
+                *p = '?';
+        v = json_string(copy);
+        free(copy);
+    }
+    return v;
+}
+
 /* The child's error lines and WARNING lines, apart. */
 static void
 split_errors(const char *text, json_t **errors, json_t **warnings)
@@ -102,8 +123,8 @@ split_errors(const char *text, json_t **errors, json_t **warnings)
         free(*to);
         *to = joined;
     }
-    *errors = json_string(e);
-    *warnings = json_string(w);
+    *errors = text_json(e);
+    *warnings = text_json(w);
     free(copy);
     free(e);
     free(w);
@@ -120,17 +141,14 @@ buffer_text(struct evbuffer *b)
     return text;
 }
 
+/* The child has ended (status): the answer, the audit line, the end. */
 static void
-finish(struct run *r)
+respond(struct run *r, int status)
 {
-    int status = 0;
     char *out = buffer_text(r->buf[0]), *err = buffer_text(r->buf[1]);
-    json_t *objects = NULL, *errors, *warnings;
-    bool ok;
+    json_t *objects = json_null(), *errors, *warnings;
+    bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 
-    while (waitpid(r->pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     if (!WIFEXITED(status) && *err == '\0') {
         free(err);
         err = xstrdup("The cmdlet did not finish (stopped or timed out).");
@@ -138,13 +156,16 @@ finish(struct run *r)
     if (r->cl.read_only && ok) {
         json_error_t jerr;
         objects = *out ? json_loads(out, 0, &jerr) : json_array();
-        if (objects != NULL && !json_is_array(objects)) {
+        if (objects == NULL) {
+            ok = false;
+            free(err);
+            err = xasprintf("The cmdlet's output is not readable: %s", jerr.text);
+            objects = json_array();
+        } else if (!json_is_array(objects)) {
             json_t *one = objects;
             objects = json_array();
             json_array_append_new(objects, one);
         }
-        if (objects == NULL)
-            objects = json_array();
     }
     split_errors(err, &errors, &warnings);
     if (!r->cl.read_only) {
@@ -152,20 +173,36 @@ finish(struct run *r)
         log_info("console: %s ran %s: %s", r->user, ok ? "successfully" : "with an error",
                  r->cl.shown);
     }
-    if (r->req != NULL)
-        console_reply_json(r->req, 200,
-                           json_pack("{s:b, s:s, s:o, s:s, s:o, s:o}", "ok", ok, "command",
-                                     r->cl.shown, "objects", objects ? objects : json_null(),
-                                     "text", r->cl.read_only ? "" : out, "error", errors,
-                                     "warnings", warnings));
-    else {
-        json_decref(objects);
-        json_decref(errors);
-        json_decref(warnings);
-    }
+    console_reply_json(r->req, 200,
+                       json_pack("{s:b, s:s, s:o, s:o, s:o, s:o}", "ok", ok, "command", r->cl.shown,
+                                 "objects", objects, "text", text_json(r->cl.read_only ? "" : out),
+                                 "error", errors, "warnings", warnings));
     free(out);
     free(err);
+    r->pid = 0;
     run_free(r);
+}
+
+/* Both pipes are at their end: the child is exiting, or closed them and
+ * goes on (then it is looked at again shortly; the time limit still
+ * holds). Never waits on the event loop. */
+static void
+reap(evutil_socket_t fd, short what, void *arg)
+{
+    struct run *r = arg;
+    int status = 0;
+    pid_t pid;
+
+    while ((pid = waitpid(r->pid, &status, WNOHANG)) < 0 && errno == EINTR)
+        ;
+    if (pid == 0) {
+        struct timeval soon = {0, 20 * 1000};
+        if (r->reap == NULL)
+            r->reap = evtimer_new(r->c->base, reap, r);
+        evtimer_add(r->reap, &soon);
+        return;
+    }
+    respond(r, status);
 }
 
 static void
@@ -185,7 +222,7 @@ on_output(evutil_socket_t fd, short what, void *arg)
     if (n > 0) /* too much output: stop it */
         kill(r->pid, SIGKILL);
     if (--r->open == 0)
-        finish(r);
+        reap(-1, 0, r);
 }
 
 static void
@@ -233,10 +270,16 @@ spawn(struct run *r)
     posix_spawn_file_actions_adddup2(&fa, err[1], 2);
     rc = posix_spawn(&r->pid, r->c->exe, &fa, NULL, argv, environ) == 0 ? 0 : -1;
     posix_spawn_file_actions_destroy(&fa);
+    close(in[0]);
+    in[0] = -1;
     if (rc == 0 && r->cl.secret != NULL) {
-        /* one short line: the pipe takes it without blocking */
-        ssize_t n = write(in[1], r->cl.secret, strlen(r->cl.secret));
-        (void)n;
+        /* one line of at most about 1 KiB into an empty pipe: written at
+         * once; non-blocking all the same, and a child that exited first
+         * only makes it fail (EPIPE: SIGPIPE is ignored) */
+        size_t len = strlen(r->cl.secret);
+        fcntl(in[1], F_SETFL, O_NONBLOCK);
+        if (write(in[1], r->cl.secret, len) != (ssize_t)len)
+            log_warnx("console: %s: the secret did not reach the cmdlet", r->cl.shown);
     }
     if (rc == 0) {
         r->fd[0] = out[0];
@@ -254,26 +297,6 @@ out:
     }
     free(line);
     return rc;
-}
-
-/* The session's role, as postern.conf says now. */
-static enum admin_role
-current_role(const struct console *c, const char *user)
-{
-    char *path = xasprintf("%s/postern.conf", c->instance_dir), err[512];
-    struct config *cfg = config_load(path, err, sizeof(err));
-    enum admin_role role = ADMIN_ROLE_NONE;
-
-    free(path);
-    if (cfg == NULL) {
-        log_warnx("console: %s", err);
-        return ADMIN_ROLE_NONE;
-    }
-    const struct mailbox *mb = config_find_mailbox(cfg, user);
-    if (mb != NULL && mb->password_hash != NULL)
-        role = mb->admin_role;
-    config_unref(cfg);
-    return role;
 }
 
 void
@@ -300,13 +323,6 @@ console_run_cmdlet(struct console *c, struct evhttp_request *req, struct console
     snprintf(upload_path, sizeof(upload_path), "%s/upload", r->upload_dir);
     if (console_cmdline_build(body, upload_path, &r->cl, err, sizeof(err)) < 0) {
         console_reply_error(req, 400, "%s", err);
-        goto fail;
-    }
-    s->role = current_role(c, s->user);
-    if (s->role == ADMIN_ROLE_NONE) {
-        log_warnx("console: %s is no longer an Exchange administrator: signed out", s->user);
-        console_session_end(s);
-        console_reply_error(req, 401, "You are no longer an Exchange administrator.");
         goto fail;
     }
     if (s->role != ADMIN_ROLE_ORG && !r->cl.read_only) {

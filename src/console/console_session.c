@@ -7,6 +7,7 @@
  * constant time, or let a request change something without the CSRF token.
  */
 #include "console/console_int.h"
+#include "lib/log.h"
 #include "lib/util.h"
 
 #include <event2/http.h>
@@ -40,22 +41,36 @@ expired(const struct console *c, const struct console_session *s, time_t now)
     return now - s->last_used > (time_t)c->idle_timeout;
 }
 
+/* A user may keep this many sessions (browsers, tabs signed in anew); one
+ * more ends that user's least recently used, never someone else's. */
+#define SESSIONS_PER_USER 8
+
 struct console_session *
 console_session_new(struct console *c, const char *user, enum admin_role role, const char *client)
 {
     time_t now = time(NULL);
-    struct console_session *s = NULL;
+    struct console_session *s = NULL, *oldest_own = NULL;
+    unsigned own = 0;
 
-    /* a free slot, else an expired one, else the least recently used */
     for (size_t i = 0; i < CONSOLE_MAX_SESSIONS; i++) {
         struct console_session *t = &c->sessions[i];
-        if (!t->used || expired(c, t, now)) {
-            s = t;
-            break;
+        if (t->used && expired(c, t, now))
+            console_session_end(t);
+        if (!t->used) {
+            if (s == NULL)
+                s = t;
+            continue;
         }
-        if (s == NULL || t->last_used < s->last_used)
-            s = t;
+        if (strcmp(t->user, user) == 0) {
+            own++;
+            if (oldest_own == NULL || t->last_used < oldest_own->last_used)
+                oldest_own = t;
+        }
     }
+    if (own >= SESSIONS_PER_USER || (s == NULL && oldest_own != NULL))
+        s = oldest_own;
+    if (s == NULL)
+        return NULL; /* every slot is another user's live session */
     memset(s, 0, sizeof(*s));
     s->used = true;
     console_random_hex(s->id, CONSOLE_TOKEN_HEX / 2);
@@ -65,6 +80,33 @@ console_session_new(struct console *c, const char *user, enum admin_role role, c
     s->role = role;
     s->last_used = now;
     return s;
+}
+
+const char *
+console_role_name(enum admin_role role)
+{
+    return role == ADMIN_ROLE_ORG         ? "OrgAdmin"
+           : role == ADMIN_ROLE_VIEW_ONLY ? "ViewOnlyAdmin"
+                                          : "None";
+}
+
+enum admin_role
+console_current_role(const struct console *c, const char *user)
+{
+    char *path = xasprintf("%s/postern.conf", c->instance_dir), err[512];
+    struct config *cfg = config_load(path, err, sizeof(err));
+    enum admin_role role = ADMIN_ROLE_NONE;
+
+    free(path);
+    if (cfg == NULL) {
+        log_warnx("console: %s", err);
+        return ADMIN_ROLE_NONE;
+    }
+    const struct mailbox *mb = config_find_mailbox(cfg, user);
+    if (mb != NULL && mb->password_hash != NULL)
+        role = mb->admin_role;
+    config_unref(cfg);
+    return role;
 }
 
 static bool

@@ -92,7 +92,7 @@ test('a name made of markup shows as text in every list, and no script runs', { 
   await row(XSS).getByText('Enabled').waitFor();
   // Clean up through the console: Remove asks first, then runs the cmdlet.
   await action('Remove').click();
-  await dialog('Microsoft Exchange').getByRole('button', { name: 'Yes' }).click();
+  await dialog('postern').getByRole('button', { name: 'Yes' }).click();
   await waitFor('the connector to go', async () => !(await row(XSS).count()));
   assert.equal(json(['Get-SendConnector']).filter((c) => c.Name === XSS).length, 0);
 });
@@ -275,7 +275,7 @@ test('Certificates: Used by, a request for a CA offered as a download, Remove', 
   await h.shot('views-11-certificates');
   await row('PendingRequest').click();
   await action('Remove').click();
-  await dialog('Microsoft Exchange').getByRole('button', { name: 'Yes' }).click();
+  await dialog('postern').getByRole('button', { name: 'Yes' }).click();
   await waitFor('the request to go', () => !json(['Get-ExchangeCertificate']).some((c) => c.Status === 'PendingRequest'));
 });
 
@@ -304,7 +304,7 @@ test('Queue Viewer: suspend, resume and remove a real queued message', { timeout
   await action('Resume').click();
   await waitFor('the message resumed', () => status() !== 'Suspended');
   await action('Remove (without NDR)').click();
-  await dialog('Microsoft Exchange').getByRole('button', { name: 'Yes' }).click();
+  await dialog('postern').getByRole('button', { name: 'Yes' }).click();
   await waitFor('the message removed', () => status() === undefined);
   await waitFor('the list to empty', async () => !(await row('queued in the viewer').count()));
 });

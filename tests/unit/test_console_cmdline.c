@@ -6,6 +6,7 @@
  */
 #include "admin/ps_parse.h"
 #include "console/console_int.h"
+#include "lib/util.h"
 
 #include <jansson.h>
 #include <setjmp.h>
@@ -69,6 +70,22 @@ test_lines(void **state)
     assert_int_equal(cl.upload_len, 5);
     assert_memory_equal(cl.upload, "hello", 5);
     console_cmdline_free(&cl);
+
+    /* names in full, as the binder reads them: a prefix of a secret's name
+     * is still a secret, an alias is written as the parameter's name */
+    assert_int_equal(build("{\"cmdlet\": \"Set-Mailbox\", \"params\": {\"Identity\": \"a\", "
+                           "\"Passw\": \"hunter22\"}}",
+                           &cl, err, sizeof(err)),
+                     0);
+    assert_string_equal(cl.run, "Set-Mailbox -Identity 'a' -Password -");
+    assert_string_equal(cl.secret, "hunter22\n");
+    console_cmdline_free(&cl);
+    assert_int_equal(build("{\"cmdlet\": \"Set-ReceiveConnector\", \"params\": {\"Identity\": "
+                           "\"a\", \"AuthenticationMechanism\": \"Tls\"}}",
+                           &cl, err, sizeof(err)),
+                     0);
+    assert_string_equal(cl.run, "Set-ReceiveConnector -Identity 'a' -AuthMechanism 'Tls'");
+    console_cmdline_free(&cl);
 }
 
 static void
@@ -90,9 +107,29 @@ test_refusals(void **state)
          "\"AuthenticationCredential\": \"b\"}}"),
         "{\"cmdlet\": \"Import-Certificate\", \"params\": {\"FilePath\": {\"upload\": \"@@\"}}}",
         "{\"cmdlet\": \"Import-Certificate\", \"params\": {\"FilePath\": {\"upload\": \"\"}}}",
+        /* a file on the server only as an upload, by any of its names */
+        "{\"cmdlet\": \"Import-Certificate\", \"params\": {\"FilePath\": \"/etc/shadow\"}}",
+        "{\"cmdlet\": \"Import-ExchangeCertificate\", \"params\": {\"FileN\": \"/etc/shadow\"}}",
+        "{\"cmdlet\": \"Import-ExchangeCertificate\", \"params\": {\"Path\": \"/etc/shadow\"}}",
+        "{\"cmdlet\": \"New-ExchangeCertificate\", \"params\": {\"RequestFile\": \"/tmp/x\"}}",
+        "{\"cmdlet\": \"New-ExchangeCertificate\", \"params\": {\"RequestF\": \"/tmp/x\"}}",
+        /* not a parameter of the cmdlet, or ambiguous */
+        "{\"cmdlet\": \"Get-Queue\", \"params\": {\"Password\": \"x\"}}",
+        "{\"cmdlet\": \"Get-Queue\", \"params\": {\"Nonsense\": \"x\"}}",
+        "{\"cmdlet\": \"Set-ReceiveConnector\", \"params\": {\"Max\": \"x\"}}",
     };
     struct console_cmdline cl;
     char err[256];
+
+    /* a secret over the limit: the cmdlet's standard input is a pipe */
+    char *long_secret = xmalloc(2000 + 100);
+    memset(long_secret, 'a', 2000);
+    long_secret[2000] = '\0';
+    json_t *big = json_pack("{s:s, s:{s:s, s:s}}", "cmdlet", "Set-Mailbox", "params", "Identity",
+                            "a", "Password", long_secret);
+    assert_int_equal(console_cmdline_build(big, "/x", &cl, err, sizeof(err)), -1);
+    json_decref(big);
+    free(long_secret);
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         json_error_t jerr;
