@@ -284,6 +284,7 @@ struct trk_search {
     bool more; /* there was more than the limit */
     struct trk_row *rows;
     size_t nrows, caprows;
+    size_t seq; /* rows met so far: ties in time keep the file's order */
 };
 
 /* "<id@host>" and "id@host" are the same Message-ID. */
@@ -368,6 +369,30 @@ columns_from_header(char *names, int *col, size_t *ncols)
     *ncols = (size_t)n;
 }
 
+static int
+row_cmp(const void *a, const void *b)
+{
+    const struct trk_row *x = a, *y = b;
+
+    if (x->ms != y->ms)
+        return x->ms < y->ms ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* With a limit, a day's rows need not all be held: once twice as many as
+ * could still be shown are kept, the oldest of them stay (the ones after
+ * would never be shown; one more stays, so that "more" is still known). */
+static void
+rows_trim(struct trk_search *s)
+{
+    size_t keep = s->limit - (s->shown < s->limit ? s->shown : s->limit) + 1;
+
+    qsort(s->rows, s->nrows, sizeof(*s->rows), row_cmp);
+    for (size_t i = keep; i < s->nrows; i++)
+        free(s->rows[i].block);
+    s->nrows = keep;
+}
+
 static void
 row_keep(struct trk_search *s, int64_t ms, const char *const *f)
 {
@@ -375,13 +400,16 @@ row_keep(struct trk_search *s, int64_t ms, const char *const *f)
     size_t len = 0;
     char *p;
 
+    if (s->limit > 0 && s->nrows >= 2 * (s->limit + 1) && s->nrows >= 64)
+        rows_trim(s);
     if (s->nrows == s->caprows) {
         s->caprows = s->caprows ? s->caprows * 2 : 64;
         s->rows = xrealloc(s->rows, s->caprows * sizeof(*s->rows));
     }
     r = &s->rows[s->nrows];
     r->ms = ms;
-    r->seq = s->nrows++;
+    r->seq = s->seq++;
+    s->nrows++;
     for (int i = 0; i < NFIELDS; i++)
         len += strlen(f[i]) + 1;
     p = r->block = xmalloc(len);
@@ -399,16 +427,6 @@ rows_free(struct trk_search *s)
     for (size_t i = 0; i < s->nrows; i++)
         free(s->rows[i].block);
     s->nrows = 0;
-}
-
-static int
-row_cmp(const void *a, const void *b)
-{
-    const struct trk_row *x = a, *y = b;
-
-    if (x->ms != y->ms)
-        return x->ms < y->ms ? -1 : 1;
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
 /* A value as one Format-List line can carry it: control characters

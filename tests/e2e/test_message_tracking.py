@@ -274,3 +274,19 @@ def test_daily_files_order_and_default_limit(instances):
     # everything: 3 + 1 + 1 + 1001 + 1
     assert count("-ResultSize", "Unlimited") == (1007, "")
     assert count("-End", "2001-01-04T00:00:00.995Z") == (1000, "")
+
+
+def test_a_small_result_size_keeps_the_oldest_of_a_big_day(instances):
+    """-ResultSize N over a day of many rows, newest first in the file: the N oldest, in
+    order (the search keeps only what it could still show, not the whole day)."""
+    inst = instances("a")
+    d = track_dir(inst)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "MSGTRK20010101-1.log"), "w") as f:
+        f.write("#Software: postern\n#Fields: " + FIELDS + "\n")
+        for i in range(3000, 0, -1):
+            ts = f"2001-01-01T{i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}.000Z"
+            f.write(f"{ts},,,,,,,SMTP,RECEIVE,ID{i},<m{i}@x>,a@a.test,,10,1,,,s{i},s@x,s@x,\n")
+    got = events(inst, "-ResultSize", "3")
+    assert [e["InternalMessageId"] for e in got] == ["ID1", "ID2", "ID3"]
+    assert len(events(inst, "-ResultSize", "Unlimited")) == 3000
