@@ -397,3 +397,35 @@ def test_exchange_administrator_cmdlets(instances):
     assert inst.get("Get-Mailbox", "carol")[0]["ExchangeAdministratorRole"] == "None"
     r = inst.cmdlet("Remove-ExchangeAdministrator", "carol", check=False)
     assert r.returncode == 1 and "not an Exchange administrator" in r.stderr
+
+
+def test_certificate_request_and_the_cas_answer(console, pki_dir):
+    """EMC's certificate request: the request comes back as text to download, the CA's
+    answer is uploaded, and the certificate can then be enabled for SMTP."""
+    cookie, csrf = console.session()
+    status, _, r = console.cmdlet(cookie, csrf, "New-ExchangeCertificate", GenerateRequest=True,
+                                  SubjectName="CN=mail.contoso.test",
+                                  DomainName=["mail.contoso.test"])
+    assert status == 200 and r["ok"], r
+    assert r["text"].startswith("-----BEGIN CERTIFICATE REQUEST-----")
+    csr = os.path.join(pki_dir, "console.csr")
+    with open(csr, "w") as f:
+        f.write(r["text"])
+    ca = TestCA(pki_dir, name="answer-ca")
+    answer = os.path.join(pki_dir, "console-answer.pem")
+    subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", ca.cert, "-CAkey", ca.key,
+                    "-days", "30", "-copy_extensions", "copy", "-out", answer], check=True,
+                   capture_output=True)
+    with open(answer, "rb") as f:
+        data = base64.b64encode(f.read()).decode()
+    status, _, r = console.cmdlet(cookie, csrf, "Import-ExchangeCertificate",
+                                  FileName={"upload": data, "name": "certnew.cer"})
+    assert status == 200 and r["ok"], r
+    assert r["command"] == "Import-ExchangeCertificate -FileName 'certnew.cer'"
+    status, _, r = console.cmdlet(cookie, csrf, "Get-ExchangeCertificate")
+    issued = [c for c in r["objects"] if c["Issuer"].endswith("Postern Test Root CA")]
+    assert len(issued) == 1 and issued[0]["Status"] != "PendingRequest", r["objects"]
+    assert not [c for c in r["objects"] if c["Status"] == "PendingRequest"]
+    status, _, r = console.cmdlet(cookie, csrf, "Enable-ExchangeCertificate",
+                                  Thumbprint=issued[0]["Thumbprint"], Services="SMTP")
+    assert status == 200 and r["ok"], r
