@@ -6,16 +6,18 @@
  *
  * Besides memory errors, leaks and UB it checks what the console promises:
  * an accepted request's line reads back through the shell's own parser as
- * exactly one command, of the cmdlet named, whose every parameter has a
- * name the request gave, and holds no line end; a secret is one line for
+ * exactly one command, of the cmdlet named, whose every parameter is the
+ * full name of one the request gave, and holds no line end; a secret is one line for
  * standard input; a refusal says why.
  * Must never: run a cmdlet, or touch a file.
  */
+#include "admin/cmdlet_help.h"
 #include "admin/ps_parse.h"
 #include "console/console_int.h"
 
 #include <jansson.h>
 #include <stdint.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,10 +38,20 @@ check_line(const char *line, json_t *req)
     const struct ps_command *cmd = &script.pipes[0].cmds[0];
     if (strcasecmp(cmd->name, json_string_value(json_object_get(req, "cmdlet"))) != 0)
         abort();
-    for (size_t i = 0; i < cmd->nelems; i++)
-        if (cmd->elems[i].name != NULL &&
-            json_object_get(json_object_get(req, "params"), cmd->elems[i].name) == NULL)
+    /* each parameter written is the full name of one the request gave */
+    const struct cmdlet_help *h = cmdlet_help_find(cmd->name);
+    for (size_t i = 0; i < cmd->nelems; i++) {
+        const char *given;
+        json_t *v;
+        bool found = cmd->elems[i].name == NULL;
+        json_object_foreach(json_object_get(req, "params"), given, v)
+        {
+            const char *full = cmdlet_help_resolve(h, given, err, sizeof(err));
+            found = found || (full != NULL && strcasecmp(full, cmd->elems[i].name) == 0);
+        }
+        if (!found)
             abort();
+    }
     ps_script_free(&script);
 }
 
