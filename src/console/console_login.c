@@ -12,8 +12,7 @@
  * side, or from the same place, gain nothing. Other places are not
  * refused for the account (so nobody can lock its owner out), only slowed.
  * A sign-in that opens a session clears the three; a quiet quarter of an
- * hour forgets them. The table that keeps them never forgets an entry
- * early: when it is full, new sign-ins wait.
+ * hour forgets them (and a full table, the entry unused longest).
  * Must never: keep a password after the check, tell a missing account, a
  * mailbox without the role or a wrong password apart in its answer, or
  * check a password without the slowing.
@@ -35,7 +34,7 @@
 #define FAIL_FORGET_SECONDS 900
 #define FAIL_DELAY_MAX_MS 8000
 #define PASSWORD_MAX 1024
-#define CHECKS_MAX 4 /* checks under way at once, from everyone */
+#define CHECKS_MAX 64 /* checks under way at once: one per client, from this many */
 
 #define KEY_MAX (2 * CONSOLE_USER_MAX + 80)
 
@@ -68,13 +67,14 @@ attempts_idle(const struct attempts *a, time_t now)
     return a->checking == 0 && (a->failures == 0 || now - a->last > FAIL_FORGET_SECONDS);
 }
 
-/* The entry for key; with create, a new one in a free or idle slot. NULL
- * when there is none (or, with create, when the table is full of entries
- * still remembered). */
+/* The entry for key; with create, a new one in a free or idle slot, else
+ * in the one unused longest that no check holds (a flood of new names can
+ * make the table forget, never refuse a sign-in). NULL when there is none
+ * (without create), or when every slot is held by a check under way. */
 static struct attempts *
 attempts_get(const char *key, bool create)
 {
-    struct attempts *slot = NULL;
+    struct attempts *slot = NULL, *oldest = NULL;
     time_t now = time(NULL);
 
     for (size_t i = 0; i < ATTEMPTS_MAX; i++) {
@@ -86,8 +86,14 @@ attempts_get(const char *key, bool create)
         }
         if (slot == NULL && (a->key[0] == '\0' || attempts_idle(a, now)))
             slot = a;
+        if (a->checking == 0 && (oldest == NULL || a->last < oldest->last))
+            oldest = a;
     }
-    if (!create || slot == NULL)
+    if (!create)
+        return NULL;
+    if (slot == NULL)
+        slot = oldest;
+    if (slot == NULL)
         return NULL;
     memset(slot, 0, sizeof(*slot));
     strlcpy_p(slot->key, key, sizeof(slot->key));
@@ -296,15 +302,18 @@ admit(struct login_job *j, const char *account, const char *client)
                             wait + 0.5);
         return false;
     }
-    for (int k = 0; k < K_N; k++)
-        if ((j->counts[k] = attempts_get(keys[k], true)) == NULL ||
-            checks_under_way >= CHECKS_MAX) {
+    /* each entry is held (checking) as soon as it is found, so that the
+     * next one cannot take its slot */
+    for (int k = 0; k < K_N; k++) {
+        if (checks_under_way >= CHECKS_MAX ||
+            (j->counts[k] = attempts_get(keys[k], true)) == NULL) {
+            while (k-- > 0)
+                j->counts[k]->checking--;
             log_warnx("console: sign-in for \"%s\" from %s refused: too many sign-ins at once",
                       j->typed, client);
             console_reply_error(j->req, 429, "Too many sign-ins at once: try again shortly.");
             return false;
         }
-    for (int k = 0; k < K_N; k++) {
         j->counts[k]->checking++;
         j->counts[k]->last = time(NULL);
     }
@@ -328,6 +337,16 @@ console_login(struct console *c, struct evhttp_request *req)
     if (user == NULL || password == NULL || *user == '\0' || strlen(user) >= CONSOLE_USER_MAX ||
         has_control(user) || strlen(password) > PASSWORD_MAX) {
         console_reply_error(req, 400, "Give a user name and a password.");
+        goto out;
+    }
+    /* a client that must wait is refused before the configuration is read */
+    char where[80], key[KEY_MAX];
+    client_key(console_client(req, client, sizeof(client)), where, sizeof(where));
+    snprintf(key, sizeof(key), "c:%s", where);
+    if (attempts_wait(key) > 0) {
+        log_warnx("console: sign-in for \"%s\" from %s refused: too many failures", user, client);
+        console_reply_error(req, 429, "Too many failed sign-ins: try again in %.0f seconds.",
+                            attempts_wait(key) + 0.5);
         goto out;
     }
     char *path = xasprintf("%s/postern.conf", c->instance_dir);

@@ -19,6 +19,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 #include <event2/thread.h>
 #include <openssl/ssl.h>
 #include <signal.h>
@@ -28,19 +29,57 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define BODY_MAX (2 * 1024 * 1024) /* an upload of 1 MiB in base64, and the rest */
+#define BODY_MAX (1536 * 1024) /* an upload of 1 MiB in base64, and the rest */
 #define HEADERS_MAX (16 * 1024)
 #define REQUEST_SECONDS 60
 
 static SSL_CTX *server_ctx;
+
+/* Connections at once: beyond this the listeners stop accepting (clients
+ * wait in the kernel's backlog), so that bodies being read (up to
+ * BODY_MAX each) cannot grow without bound. Counted from the TLS object
+ * each connection has, freed with it. */
+#define CONNECTIONS_MAX 64
+static unsigned connections;
+static int conn_index = -1;
+static struct evhttp_bound_socket *listeners[16];
+static size_t nlisteners;
+
+static void
+listeners_enable(bool on)
+{
+    for (size_t i = 0; i < nlisteners; i++) {
+        struct evconnlistener *l = evhttp_bound_socket_get_listener(listeners[i]);
+        if (on)
+            evconnlistener_enable(l);
+        else
+            evconnlistener_disable(l);
+    }
+}
+
+/* OpenSSL's ex_data free callback: a connection's SSL is being freed. */
+static void
+connection_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+    if (ptr == NULL)
+        return;
+    if (connections-- == CONNECTIONS_MAX)
+        listeners_enable(true);
+}
 
 static struct bufferevent *
 tls_bufferevent(struct event_base *base, void *arg)
 {
     SSL *ssl = tls_ssl_new(server_ctx);
 
-    if (ssl == NULL)
-        return NULL;
+    /* NULL would make evhttp fall back to clear text: never */
+    if (ssl == NULL) {
+        fprintf(stderr, "postern: console: no memory for a TLS session\n");
+        abort();
+    }
+    SSL_set_ex_data(ssl, conn_index, &connections);
+    if (++connections == CONNECTIONS_MAX)
+        listeners_enable(false);
     return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
                                           BEV_OPT_CLOSE_ON_FREE);
 }
@@ -61,10 +100,13 @@ bind_all(struct evhttp *http, const struct config *cfg)
         char addr[INET6_ADDRSTRLEN], text[80];
         inet_ntop(b->family, b->addr, addr, sizeof(addr));
         binding_format(b, text, sizeof(text));
-        if (evhttp_bind_socket_with_handle(http, addr, b->port) == NULL) {
-            fprintf(stderr, "postern: console: cannot listen on %s: %s\n", text, strerror(errno));
+        struct evhttp_bound_socket *l = evhttp_bind_socket_with_handle(http, addr, b->port);
+        if (l == NULL || nlisteners == sizeof(listeners) / sizeof(listeners[0])) {
+            fprintf(stderr, "postern: console: cannot listen on %s: %s\n", text,
+                    l == NULL ? strerror(errno) : "too many ConsoleBindings");
             return -1;
         }
+        listeners[nlisteners++] = l;
         printf("postern console: https://%s/ (sign in as an Exchange administrator)\n", text);
     }
     fflush(stdout);
@@ -171,6 +213,7 @@ console_run(const char *instance_dir)
     }
     if ((server_ctx = make_ctx(instance_dir, cfg, &store)) == NULL)
         goto out;
+    conn_index = CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL, 0, NULL, NULL, NULL, connection_gone);
     signal(SIGPIPE, SIG_IGN);
     evthread_use_pthreads();
     c.base = event_base_new();
@@ -187,7 +230,7 @@ console_run(const char *instance_dir)
     char *logs = xasprintf("%s/logs", instance_dir);
     (void)mkdir(logs, 0750); /* the audit log's; the service makes it too */
     free(logs);
-    c.workq = workq_new(c.base, 1);
+    c.workq = workq_new(c.base, 2);
     stop[0] = evsignal_new(c.base, SIGTERM, on_stop, c.base);
     stop[1] = evsignal_new(c.base, SIGINT, on_stop, c.base);
     event_add(stop[0], NULL);
@@ -203,6 +246,7 @@ out:
     for (int i = 0; i < 2; i++)
         if (stop[i])
             event_free(stop[i]);
+    nlisteners = 0; /* connections freed now must not touch the listeners */
     if (http)
         evhttp_free(http);
     if (c.base)

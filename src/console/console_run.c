@@ -268,7 +268,10 @@ spawn(struct run *r)
     posix_spawn_file_actions_adddup2(&fa, in[0], 0);
     posix_spawn_file_actions_adddup2(&fa, out[1], 1);
     posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-    rc = posix_spawn(&r->pid, r->c->exe, &fa, NULL, argv, environ) == 0 ? 0 : -1;
+    if ((rc = posix_spawn(&r->pid, r->c->exe, &fa, NULL, argv, environ)) != 0) {
+        errno = rc; /* posix_spawn returns its error */
+        rc = -1;
+    }
     posix_spawn_file_actions_destroy(&fa);
     close(in[0]);
     in[0] = -1;
