@@ -32,15 +32,6 @@
 /* Longest value of any of these (STRING_MAX of config_param.c). */
 #define VALUE_MAX 1024
 
-static bool
-has_control(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return true;
-    return false;
-}
-
 /* The text of an IPv4 or IPv6 literal in canonical form (inet_ntop), or
  * false when s is neither. *v6 tells which. */
 static bool
@@ -227,7 +218,7 @@ config_lmtp_server_check(const char *text, char *err, size_t errlen)
     unsigned port;
     bool v6;
 
-    if (has_control(text) || strlen(text) > VALUE_MAX) {
+    if (str_has_control(text) || strlen(text) > VALUE_MAX) {
         errorf(err, errlen, "not host:port, [IPv6]:port or /path/to/socket");
         return -1;
     }
@@ -284,7 +275,7 @@ config_credential_check(const char *text, char *err, size_t errlen)
 {
     const char *colon = strchr(text, ':');
 
-    if (has_control(text)) {
+    if (str_has_control(text)) {
         errorf(err, errlen, "control characters are not allowed");
         return -1;
     }

@@ -91,11 +91,10 @@ static int
 put_literal(struct strbuf *run, struct strbuf *shown, const char *param, const char *text,
             char *err, size_t errlen)
 {
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
-        if (*p < 0x20 || *p == 0x7f) {
-            errorf(err, errlen, "%s: a value may not hold control characters", param);
-            return -1;
-        }
+    if (str_has_control(text)) {
+        errorf(err, errlen, "%s: a value may not hold control characters", param);
+        return -1;
+    }
     struct strbuf *both[2] = {run, shown};
     for (int i = 0; i < 2 && both[i] != NULL; i++) {
         strbuf_putc(both[i], '\'');

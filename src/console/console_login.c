@@ -269,15 +269,6 @@ client_key(const char *client, char *out, size_t outlen)
     }
 }
 
-static bool
-has_control(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return true;
-    return false;
-}
-
 /* Refuses (answering) when the client or the pair must wait, or when too
  * much is going on; else counts the check in j->counts. */
 static bool
@@ -335,7 +326,7 @@ console_login(struct console *c, struct evhttp_request *req)
     user = json_string_value(json_object_get(body, "user"));
     password = json_string_value(json_object_get(body, "password"));
     if (user == NULL || password == NULL || *user == '\0' || strlen(user) >= CONSOLE_USER_MAX ||
-        has_control(user) || strlen(password) > PASSWORD_MAX) {
+        str_has_control(user) || strlen(password) > PASSWORD_MAX) {
         console_reply_error(req, 400, "Give a user name and a password.");
         goto out;
     }

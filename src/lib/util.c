@@ -176,6 +176,15 @@ file_read(const char *path, size_t *len)
     return buf;
 }
 
+bool
+str_has_control(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return true;
+    return false;
+}
+
 void
 str_free_wiped(char *s)
 {

@@ -28,6 +28,8 @@ void errorf(char *err, size_t errlen, const char *fmt, ...) __attribute__((forma
 
 bool str_ieq(const char *a, const char *b);
 bool str_iprefix(const char *s, const char *prefix);
+/* Does s hold a control character (below 0x20, or DEL)? */
+bool str_has_control(const char *s);
 /* Trims ASCII blanks in place; returns s advanced past leading blanks. */
 char *str_trim(char *s);
 void str_lower(char *s);
