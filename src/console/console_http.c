@@ -57,6 +57,24 @@ console_reply_json(struct evhttp_request *req, int code, json_t *body)
     json_decref(body);
 }
 
+/* Text as a JSON string; bytes that are not UTF-8 become '?' rather than
+ * losing the whole answer. */
+json_t *
+console_json_text(const char *text)
+{
+    json_t *v = json_string(text);
+
+    if (v == NULL) {
+        char *copy = xstrdup(text);
+        for (char *p = copy; *p; p++)
+            if ((unsigned char)*p >= 0x80)
+                *p = '?';
+        v = json_string(copy);
+        free(copy);
+    }
+    return v;
+}
+
 void
 console_reply_error(struct evhttp_request *req, int code, const char *fmt, ...)
 {
@@ -66,7 +84,8 @@ console_reply_error(struct evhttp_request *req, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    console_reply_json(req, code, json_pack("{s:s}", "error", msg));
+    /* a message cut at the buffer's end may end inside a character */
+    console_reply_json(req, code, json_pack("{s:o}", "error", console_json_text(msg)));
 }
 
 const char *

@@ -61,6 +61,9 @@ void console_http_request(struct evhttp_request *req, void *arg);
 void console_reply_json(struct evhttp_request *req, int code, struct json_t *body);
 void console_reply_error(struct evhttp_request *req, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Text as a JSON string; bytes that are not UTF-8 become '?' rather than
+ * losing the whole answer. */
+struct json_t *console_json_text(const char *text);
 /* The peer's address as text. */
 const char *console_client(struct evhttp_request *req, char *buf, size_t len);
 /* The request body parsed as a JSON object, or NULL after answering 400. */

@@ -91,24 +91,6 @@ run_cancel(struct console_pending *p)
     run_free(r);
 }
 
-/* Text as a JSON string; bytes that are not UTF-8 become '?' rather than
- * losing the whole answer. */
-static json_t *
-text_json(const char *text)
-{
-    json_t *v = json_string(text);
-
-    if (v == NULL) {
-        char *copy = xstrdup(text);
-        for (char *p = copy; *p; p++)
-            if ((unsigned char)*p >= 0x80)
-                *p = '?';
-        v = json_string(copy);
-        free(copy);
-    }
-    return v;
-}
-
 /* The child's error lines and WARNING lines, apart. */
 static void
 split_errors(const char *text, json_t **errors, json_t **warnings)
@@ -123,8 +105,8 @@ split_errors(const char *text, json_t **errors, json_t **warnings)
         free(*to);
         *to = joined;
     }
-    *errors = text_json(e);
-    *warnings = text_json(w);
+    *errors = console_json_text(e);
+    *warnings = console_json_text(w);
     free(copy);
     free(e);
     free(w);
@@ -175,8 +157,9 @@ respond(struct run *r, int status)
     }
     console_reply_json(r->req, 200,
                        json_pack("{s:b, s:s, s:o, s:o, s:o, s:o}", "ok", ok, "command", r->cl.shown,
-                                 "objects", objects, "text", text_json(r->cl.read_only ? "" : out),
-                                 "error", errors, "warnings", warnings));
+                                 "objects", objects, "text",
+                                 console_json_text(r->cl.read_only ? "" : out), "error", errors,
+                                 "warnings", warnings));
     free(out);
     free(err);
     r->pid = 0;
