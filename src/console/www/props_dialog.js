@@ -130,6 +130,16 @@ export async function openProps(p) {
 }
 
 // Helpers of the connectors' diff functions.
+// The General tab's fields of a connector, as generalDiff compares them.
+export function generalModel(o) {
+  return {
+    name: o.Name || o.Identity,
+    enabled: o.Enabled !== false,
+    logging: o.ProtocolLoggingLevel || 'None',
+    fqdn: o.Fqdn || '',
+  };
+}
+
 // The General tab's changes a connector's Set- takes (Name, Enabled,
 // ProtocolLoggingLevel, Fqdn); null when the name is missing.
 export function generalDiff(o, m, reg) {

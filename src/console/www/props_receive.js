@@ -6,7 +6,7 @@
 // invalid local IP address (dialogs_receive.js refuses it).
 
 import { el } from './dom.js';
-import { openProps, same, sizeKB, flags, generalDiff } from './props_dialog.js';
+import { openProps, same, sizeKB, flags, generalDiff, generalModel } from './props_dialog.js';
 import { textField, checkField, selectField } from './wizard_form.js';
 import { editList } from './wizard_list.js';
 import { isIntIn } from './wizard_ipcheck.js';
@@ -41,10 +41,7 @@ const LOG_LEVELS = [{ value: 'None', label: 'None' }, { value: 'Verbose', label:
 function toModel(o) {
   const kb = sizeKB(o.MaxMessageSize);
   return {
-    name: o.Name || o.Identity,
-    enabled: o.Enabled !== false,
-    logging: o.ProtocolLoggingLevel || 'None',
-    fqdn: o.Fqdn || '',
+    ...generalModel(o),
     sizeKB: kb === null ? '' : String(kb),
     bindings: [...(o.Bindings || [])],
     remote: [...(o.RemoteIPRanges || [])],

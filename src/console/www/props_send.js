@@ -6,7 +6,7 @@
 // password (Get- shows only the user name), or show a password.
 
 import { el } from './dom.js';
-import { openProps, same, sizeKB, generalDiff } from './props_dialog.js';
+import { openProps, same, sizeKB, generalDiff, generalModel } from './props_dialog.js';
 import { textField, checkField, radioGroup, selectField, messageSlot } from './wizard_form.js';
 import { editList } from './wizard_list.js';
 import { isIntIn } from './wizard_ipcheck.js';
@@ -22,10 +22,7 @@ export const DOMAIN_SECURITY = 'Enable Domain Security (Mutual Auth TLS)';
 function toModel(o) {
   const kb = sizeKB(o.MaxMessageSize);
   return {
-    name: o.Name || o.Identity,
-    enabled: o.Enabled !== false,
-    logging: o.ProtocolLoggingLevel || 'None',
-    fqdn: o.Fqdn || '',
+    ...generalModel(o),
     sizeOn: kb !== null,
     sizeKB: kb === null ? '10240' : String(kb),
     spaces: [...(o.AddressSpaces || [])],
