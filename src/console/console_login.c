@@ -27,6 +27,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -157,20 +158,27 @@ struct login_job {
 };
 
 /* A hash of nothing anyone knows, checked for a missing account so that the
- * answer takes as long as for a wrong password. */
+ * answer takes as long as for a wrong password. Made once, by whichever
+ * worker needs it first (two workers run checks). */
+static char dummy[PASSWORD_HASH_SIZE];
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+
+static void
+dummy_make(void)
+{
+    char secret[33];
+
+    console_random_hex(secret, 16);
+    if (password_hash(secret, dummy, sizeof(dummy)) < 0)
+        dummy[0] = '\0';
+    explicit_bzero(secret, sizeof(secret));
+}
+
 static const char *
 dummy_hash(void)
 {
-    static char hash[PASSWORD_HASH_SIZE];
-
-    if (hash[0] == '\0') {
-        char secret[33];
-        console_random_hex(secret, 16);
-        if (password_hash(secret, hash, sizeof(hash)) < 0)
-            hash[0] = '\0';
-        explicit_bzero(secret, sizeof(secret));
-    }
-    return hash;
+    pthread_once(&dummy_once, dummy_make);
+    return dummy;
 }
 
 static void
