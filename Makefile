@@ -24,7 +24,7 @@ DEB_PACKAGES = gcc libc6-dev pkg-config meson ninja-build libssl-dev libevent-de
 	libunbound-dev libcrypt-dev libedit-dev zlib1g-dev libcmocka-dev openssl ca-certificates python3 python3-pytest \
 	swaks libnet-ssleay-perl postfix sasl2-bin libsasl2-modules unbound dovecot-lmtpd clang-format \
 	clang libclang-rt-dev testssl.sh libidn12 cppcheck clang-tidy valgrind man-db groff-base \
-	libjansson-dev chromium
+	libjansson-dev chromium ldnsutils unbound-host dns-root-data
 
 .PHONY: all deps build install uninstall asan run test unit e2e browser test-asan clean format crashtest fuzz mutants lint valgrind bench
 

@@ -102,6 +102,13 @@ static const struct param_help_entry entries[] = {
     {TC, "MaxPerDomainOutboundConnections",
      "The most deliveries running at once to one next hop: a recipient domain, a smart-host "
      "connector, an LMTP server or the local mailboxes."},
+    {TC, "DnssecTrustAnchorFile",
+     "postern's own: the DNSSEC trust anchors (DS or DNSKEY records) DNS answers are validated "
+     "with; Debian's root key by default. Read when the service starts."},
+    {TC, "DaneEnabled",
+     "postern's own: DANE (RFC 7672). A next hop with DNSSEC-signed TLSA records gets TLS only, "
+     "checked by them; failing mail waits. Not with domain security or a TlsAuthLevel above "
+     "EncryptionOnly."},
     {TC, "ServiceUser",
      "postern's own: the unprivileged account the keys, queue and smtp processes run as, and "
      "which owns the instance, when postern starts as root. Read at start; the daemon stays root."},

@@ -378,8 +378,12 @@ probe_env_new(const char *instance_dir, const struct config *cfg, bool tls, char
         snprintf(err, errlen, "cannot create an event loop");
         goto fail;
     }
-    if ((env->dns = dns_new(env->base, n ? tc->external_dns_servers : NULL, n, err, errlen)) ==
-        NULL)
+    /* a cmdlet reads the anchors itself; without them it says so as the
+     * service does (DANE off), and goes on */
+    if (tc->dane_enabled && tc->dnssec_trust_anchor_file != NULL)
+        (void)dns_trust_anchors_load(tc->dnssec_trust_anchor_file, err, errlen);
+    if ((env->dns = dns_new(env->base, n ? tc->external_dns_servers : NULL, n, tc->dane_enabled,
+                            err, errlen)) == NULL)
         goto fail;
     if (!tls) {
         free(certdir);

@@ -194,6 +194,11 @@ struct transport_config {
     char **external_dns_servers;
     size_t nexternal_dns_servers;
     bool use_external_dns_servers_enabled;
+    /* DNSSEC and DANE (RFC 7672): the trust anchors libunbound validates
+     * with (DS or DNSKEY records, one per line), and whether a next hop's
+     * secure TLSA records make TLS mandatory and authenticated. */
+    char *dnssec_trust_anchor_file;
+    bool dane_enabled;
 
     /* Retry and expiry (EXCHANGE-MODEL.md 6.2), seconds unless noted. */
     uint64_t queue_glitch_retry_count;                   /* 4 */

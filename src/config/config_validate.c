@@ -354,6 +354,20 @@ check_mailboxes(struct vctx *v)
     return 0;
 }
 
+/* A file the smtp process reads at start, from the instance directory or
+ * elsewhere: an absolute path, so that it does not depend on where a
+ * cmdlet ran. */
+static int
+check_transport(struct vctx *v)
+{
+    const char *anchors = v->cfg->transport.dnssec_trust_anchor_file;
+
+    if (anchors != NULL && anchors[0] != '/')
+        return fail(v, CONFIG_TRANSPORT, 0, "DnssecTrustAnchorFile",
+                    "\"%s\" is not an absolute path", anchors);
+    return 0;
+}
+
 int
 config_validate_fault(const struct config *cfg, struct config_fault *fault, char *err,
                       size_t errlen)
@@ -362,8 +376,9 @@ config_validate_fault(const struct config *cfg, struct config_fault *fault, char
 
     /* Required values first: the later checks rely on names and
      * addresses being present. */
-    if (check_required(&v) < 0 || check_unique_names(&v) < 0 || check_connectors(&v) < 0 ||
-        check_send_connectors(&v) < 0 || check_domains(&v) < 0 || check_mailboxes(&v) < 0)
+    if (check_required(&v) < 0 || check_transport(&v) < 0 || check_unique_names(&v) < 0 ||
+        check_connectors(&v) < 0 || check_send_connectors(&v) < 0 || check_domains(&v) < 0 ||
+        check_mailboxes(&v) < 0)
         return -1;
     return 0;
 }

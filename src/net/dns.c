@@ -22,6 +22,7 @@
 #include "net/dns.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "net/dns_name.h"
 #include "net/iprange.h"
 
 #include <arpa/inet.h>
@@ -37,6 +38,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <unbound.h>
 #include <unistd.h>
 
@@ -44,6 +47,7 @@
 #define DNS_TYPE_A 1
 #define DNS_TYPE_MX 15
 #define DNS_TYPE_AAAA 28
+#define DNS_TYPE_TLSA 52 /* RFC 6698 7.1 */
 #define DNS_CLASS_IN 1
 
 /* RFC 1035 4.1.1 response codes we name in errors. */
@@ -64,8 +68,13 @@
 enum dns_phase {
     PHASE_MX,    /* waiting for the MX answer */
     PHASE_ADDR,  /* waiting for AAAA and A answers of the hosts */
+    PHASE_TLSA,  /* waiting for a TLSA answer */
     PHASE_READY, /* q->res is final; q->ev delivers it */
 };
+
+/* The largest TLSA association data kept: a whole certificate (matching
+ * type 0) is a few kilobytes; anything bigger is not one. */
+#define DNS_TLSA_DATA_MAX 8192
 
 /* One ub_resolve_async in flight. Stable in memory while pending, because
  * libunbound holds its address as the callback argument. */
@@ -75,12 +84,13 @@ struct dns_lookup {
     int rrtype;
     int async_id;
     bool pending;
+    bool bogus; /* its answer failed DNSSEC validation */
 };
 
 struct dns_query {
     struct dns *dns;
     struct dns_query *prev, *next; /* in dns->queries */
-    bool is_mx;                    /* dns_resolve_mx, else dns_resolve_host */
+    bool is_mx;                    /* dns_resolve_mx, else dns_resolve_host or _tlsa */
     bool implicit;                 /* no MX records: the domain is its own host */
     bool delivering;               /* inside the user callback */
     enum dns_phase phase;
@@ -90,6 +100,10 @@ struct dns_query {
     struct event *ev; /* the deadline, then the deferred delivery */
     size_t npending;
     struct dns_lookup mx;
+    struct dns_lookup tlsa;
+    char *tlsa_bases[2]; /* TLSA base names in the order to try (canon, host) */
+    size_t tlsa_next;    /* tlsa_bases[tlsa_next - 1] is being asked */
+    unsigned tlsa_port;
     struct dns_lookup *addr; /* two per host: [2i] AAAA, [2i+1] A */
     struct dns_host *hosts;
     size_t nhosts;
@@ -102,7 +116,9 @@ struct dns {
     struct ub_ctx *ctx;
     struct event *ev; /* ub_fd readable → ub_process */
     unsigned timeout_ms;
-    bool broken; /* the resolver thread is gone: every query fails */
+    bool broken;             /* the resolver thread is gone: every query fails */
+    bool validating;         /* DNSSEC: answers are validated from trust anchors */
+    char no_validation[320]; /* asked to validate but cannot: why */
     struct dns_query *queries;
 };
 
@@ -152,6 +168,7 @@ static void
 dns_query_cancel_lookups(struct dns_query *q)
 {
     dns_lookup_cancel(q, &q->mx);
+    dns_lookup_cancel(q, &q->tlsa);
     for (size_t i = 0; q->addr != NULL && i < 2 * q->nhosts; i++)
         dns_lookup_cancel(q, &q->addr[i]);
 }
@@ -161,9 +178,20 @@ dns_hosts_free(struct dns_host *hosts, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         free(hosts[i].name);
+        free(hosts[i].canon);
         free(hosts[i].addrs);
     }
     free(hosts);
+}
+
+static void
+dns_tlsa_free(struct dns_result *res)
+{
+    for (size_t i = 0; i < res->ntlsa; i++)
+        free(res->tlsa[i].data);
+    free(res->tlsa);
+    res->tlsa = NULL;
+    res->ntlsa = 0;
 }
 
 static void
@@ -171,6 +199,9 @@ dns_query_free(struct dns_query *q)
 {
     dns_query_cancel_lookups(q);
     dns_hosts_free(q->hosts, q->nhosts);
+    dns_tlsa_free(&q->res);
+    free(q->tlsa_bases[0]);
+    free(q->tlsa_bases[1]);
     free(q->addr);
     if (q->ev != NULL)
         event_free(q->ev);
@@ -190,6 +221,8 @@ dns_query_errorf(struct dns_query *q, enum dns_status status, const char *fmt, .
     dns_hosts_free(q->hosts, q->nhosts);
     q->hosts = NULL;
     q->nhosts = 0;
+    dns_tlsa_free(&q->res);
+    q->res.secure = false;
     q->res.status = status;
     va_start(ap, fmt);
     vsnprintf(q->res.error, sizeof(q->res.error), fmt, ap);
@@ -273,7 +306,10 @@ dns_query_note_tempfail(struct dns_query *q, const char *name, int err,
 {
     if (q->tempfail[0] != '\0')
         return;
-    if (err != 0)
+    if (err == 0 && result->bogus)
+        snprintf(q->tempfail, sizeof(q->tempfail), "%s (DNSSEC validation failed: %s)", name,
+                 result->why_bogus ? result->why_bogus : "bogus");
+    else if (err != 0)
         snprintf(q->tempfail, sizeof(q->tempfail), "%s (%s)", name, ub_strerror(err));
     else
         snprintf(q->tempfail, sizeof(q->tempfail), "%s (%s)", name, dns_rcode_name(result->rcode));
@@ -350,8 +386,10 @@ dns_query_add_host(struct dns_query *q, const char *name, unsigned pref)
     memset(h, 0, sizeof(*h));
     h->name = xstrdup(name);
     h->pref = pref;
-    /* Until an answer says otherwise, the host has no address. */
+    /* Until an answer says otherwise, the host has no address; and it is
+     * secure until an insecure answer comes. */
     h->status = DNS_NO_DOMAIN;
+    h->secure = true;
 }
 
 static bool
@@ -380,6 +418,14 @@ dns_query_on_mx(struct dns_query *q, int err, const struct ub_result *r)
                          ub_strerror(err));
         return;
     }
+    if (r->bogus) {
+        /* a forged or broken signature: never taken for "no MX" or for
+         * an unsigned answer, which would let an attacker route around
+         * DANE (RFC 7672 2.1.1) */
+        dns_query_errorf(q, DNS_TEMPFAIL, "DNSSEC validation failed for the MX records of %s: %s",
+                         q->name, r->why_bogus ? r->why_bogus : "bogus answer");
+        return;
+    }
     if (r->rcode == DNS_RCODE_NXDOMAIN || r->nxdomain) {
         dns_query_errorf(q, DNS_NO_DOMAIN, "domain %s does not exist (NXDOMAIN)", q->name);
         return;
@@ -391,6 +437,9 @@ dns_query_on_mx(struct dns_query *q, int err, const struct ub_result *r)
                          dns_rcode_name(r->rcode));
         return;
     }
+    /* RFC 7672 2.2.1: the MX hosts (or the domain as its own host) are
+     * trustworthy TLSA base names only when this answer is secure. */
+    q->res.secure = r->secure != 0;
     if (!r->havedata) {
         /* RFC 5321 5.1: no MX records, the domain is an implicit MX of
          * preference 0 (its own A/AAAA records are looked up next). */
@@ -442,25 +491,55 @@ dns_query_on_mx(struct dns_query *q, int err, const struct ub_result *r)
         dns_query_errorf(q, DNS_NO_DOMAIN, "no usable MX records for %s", q->name);
 }
 
+/* The name an address answer was found at after CNAMEs, kept when it is
+ * another name (RFC 7672 2.2.2: TLSA records are looked up there first).
+ * libunbound writes it in text with a final dot; anything that is not a
+ * plain host name is ignored. */
+static void
+dns_host_note_canon(struct dns_host *h, const char *canonname)
+{
+    char name[DNS_NAME_TEXT_MAX];
+    size_t len;
+
+    if (canonname == NULL || h->canon != NULL)
+        return;
+    len = strlen(canonname);
+    if (len > 1 && canonname[len - 1] == '.')
+        len--;
+    if (len == 0 || len >= sizeof(name))
+        return;
+    memcpy(name, canonname, len);
+    name[len] = '\0';
+    if (!str_ieq(name, h->name) && dns_name_valid(name, false))
+        h->canon = xstrdup(name);
+}
+
 /* One AAAA or A answer for q->hosts[l->host]. */
 static void
-dns_query_on_addr(struct dns_query *q, const struct dns_lookup *l, int err,
-                  const struct ub_result *r)
+dns_query_on_addr(struct dns_query *q, struct dns_lookup *l, int err, const struct ub_result *r)
 {
     struct dns_host *h = &q->hosts[l->host];
     bool v6 = l->rrtype == DNS_TYPE_AAAA;
     size_t rlen = v6 ? 16 : 4, nrdata = 0, n = 0;
     struct sockaddr_storage *fresh;
 
-    if (err == UB_SYNTAX)
+    if (err == UB_SYNTAX) {
+        h->secure = false;
         return; /* an unusable name has no address: permanent */
-    if (err != 0 || (r->rcode != 0 && r->rcode != DNS_RCODE_NXDOMAIN)) {
+    }
+    if (err != 0 || r->bogus || (r->rcode != 0 && r->rcode != DNS_RCODE_NXDOMAIN)) {
         dns_query_note_tempfail(q, h->name, err, r);
+        l->bogus = err == 0 && r->bogus;
         h->status = DNS_TEMPFAIL;
+        h->secure = false;
         return;
     }
+    /* Both families must be secure, denials included (RFC 7672 2.2.2). */
+    if (!r->secure)
+        h->secure = false;
     if (!r->havedata)
         return; /* NXDOMAIN or NODATA: no address of this family */
+    dns_host_note_canon(h, r->canonname);
 
     while (r->data[nrdata] != NULL)
         nrdata++;
@@ -495,6 +574,8 @@ dns_query_on_addr(struct dns_query *q, const struct dns_lookup *l, int err,
     free(fresh);
 }
 
+static void dns_query_on_tlsa(struct dns_query *q, int err, const struct ub_result *r);
+
 /* Starts one lookup; on an immediate libunbound error, records it as that
  * lookup's answer (the caller then calls dns_query_step). */
 static void
@@ -513,8 +594,89 @@ dns_lookup_start(struct dns_query *q, struct dns_lookup *l, const char *name, in
     }
     if (rrtype == DNS_TYPE_MX)
         dns_query_on_mx(q, r, NULL);
+    else if (rrtype == DNS_TYPE_TLSA)
+        dns_query_on_tlsa(q, r, NULL);
     else
         dns_query_on_addr(q, l, r, NULL);
+}
+
+/* Asks for the TLSA records at the next base name. */
+static void
+dns_tlsa_next(struct dns_query *q)
+{
+    char owner[DNS_NAME_TEXT_MAX + 16];
+
+    snprintf(owner, sizeof(owner), "_%u._tcp.%s", q->tlsa_port, q->tlsa_bases[q->tlsa_next++]);
+    dns_lookup_start(q, &q->tlsa, owner, DNS_TYPE_TLSA);
+}
+
+/* The records of a secure TLSA answer (RFC 6698 2.1: usage, selector,
+ * matching type, association data). A record too short to hold them, or
+ * with more data than a certificate, is left out: it could match nothing. */
+static void
+dns_tlsa_parse(struct dns_query *q, const struct ub_result *r)
+{
+    size_t nrdata = 0;
+
+    while (r->data[nrdata] != NULL)
+        nrdata++;
+    q->res.tlsa = xcalloc(nrdata, sizeof(*q->res.tlsa));
+    for (size_t i = 0; i < nrdata; i++) {
+        const uint8_t *d = (const uint8_t *)r->data[i];
+        size_t len = r->len[i] > 0 ? (size_t)r->len[i] : 0;
+        struct dns_tlsa *t = &q->res.tlsa[q->res.ntlsa];
+
+        if (len < 4 || len - 3 > DNS_TLSA_DATA_MAX) {
+            log_debug("dns: %s: ignoring a malformed TLSA record", q->name);
+            continue;
+        }
+        t->usage = d[0];
+        t->selector = d[1];
+        t->mtype = d[2];
+        t->len = len - 3;
+        t->data = xmalloc(t->len);
+        memcpy(t->data, d + 3, t->len);
+        q->res.ntlsa++;
+    }
+}
+
+/* A TLSA answer for tlsa_bases[tlsa_next - 1] (RFC 7672 2.2). */
+static void
+dns_query_on_tlsa(struct dns_query *q, int err, const struct ub_result *r)
+{
+    const char *base = q->tlsa_bases[q->tlsa_next - 1];
+
+    if (err != 0) {
+        dns_query_errorf(q, DNS_TEMPFAIL, "TLSA lookup for %s failed (%s)", base, ub_strerror(err));
+        return;
+    }
+    if (r->bogus) {
+        dns_query_errorf(q, DNS_TEMPFAIL, "DNSSEC validation failed for the TLSA records of %s: %s",
+                         base, r->why_bogus ? r->why_bogus : "bogus answer");
+        return;
+    }
+    if (r->rcode != 0 && r->rcode != DNS_RCODE_NXDOMAIN) {
+        /* RFC 7672 2.2: a host whose TLSA records cannot be looked up is
+         * not tried, as if unreachable; the queue retries later. */
+        dns_query_errorf(q, DNS_TEMPFAIL, "DNS server failure for the TLSA records of %s (%s)",
+                         base, dns_rcode_name(r->rcode));
+        return;
+    }
+    q->res.secure = r->secure != 0;
+    if (r->secure && !r->havedata && q->tlsa_next < 2 && q->tlsa_bases[1] != NULL) {
+        /* none at the CNAME-expanded name: the original name's turn */
+        dns_tlsa_next(q);
+        return;
+    }
+    q->res.tlsa_base = base;
+    if (!r->havedata) {
+        dns_query_errorf(q, DNS_NO_DOMAIN, "no TLSA records for %s", base);
+        q->res.secure = r->secure != 0;
+        return;
+    }
+    q->res.status = DNS_OK;
+    if (r->secure)
+        dns_tlsa_parse(q, r);
 }
 
 static void
@@ -529,6 +691,8 @@ dns_on_answer(void *arg, int err, struct ub_result *result)
         err = UB_NOMEM;
     if (l->rrtype == DNS_TYPE_MX)
         dns_query_on_mx(q, err, result);
+    else if (l->rrtype == DNS_TYPE_TLSA)
+        dns_query_on_tlsa(q, err, result);
     else
         dns_query_on_addr(q, l, err, result);
     ub_resolve_free(result);
@@ -560,9 +724,10 @@ dns_query_finish_addrs(struct dns_query *q)
         /* dns_resolve_host: always the one host, its status is the answer. */
         struct dns_host *h = &q->hosts[0];
 
-        if (h->naddrs > 0)
+        if (h->naddrs > 0 && !q->addr[0].bogus && !q->addr[1].bogus)
             h->status = DNS_OK;
         q->res.status = h->status;
+        q->res.secure = h->status == DNS_OK && h->secure;
         if (h->status == DNS_NO_DOMAIN)
             errorf(q->res.error, sizeof(q->res.error), "no address records for %s", q->name);
         else if (h->status == DNS_TEMPFAIL)
@@ -576,9 +741,14 @@ dns_query_finish_addrs(struct dns_query *q)
     for (size_t i = 0; i < q->nhosts; i++) {
         struct dns_host *h = &q->hosts[i];
 
-        if (h->naddrs == 0) {
+        /* A forged answer for one family taints the host: using its other
+         * addresses without DANE is what a forger would want. */
+        bool bogus = q->addr[2 * i].bogus || q->addr[2 * i + 1].bogus;
+
+        if (h->naddrs == 0 || bogus) {
             if (h->status == DNS_TEMPFAIL)
                 tempfail = true;
+            free(h->canon);
             free(h->name);
             free(h->addrs);
             continue;
@@ -611,6 +781,10 @@ dns_query_step(struct dns_query *q)
 {
     if (q->npending > 0 || q->phase == PHASE_READY)
         return;
+    if (q->phase == PHASE_TLSA) {
+        dns_query_ready(q);
+        return;
+    }
     if (q->phase == PHASE_MX) {
         if (q->res.status != DNS_OK || q->nhosts == 0) {
             dns_query_ready(q);
@@ -704,6 +878,7 @@ dns_query_try_literal(struct dns_query *q, const char *text)
     h->addrs[0] = ss;
     h->naddrs = 1;
     h->status = DNS_OK;
+    h->secure = false; /* no DNS, nothing validated: never a TLSA base */
     q->res.status = DNS_OK;
     dns_query_ready(q);
     return true;
@@ -756,6 +931,27 @@ dns_resolve_host(struct dns *dns, const char *host, dns_cb *cb, void *arg)
         return q;
     dns_query_add_host(q, q->name, 0);
     dns_query_start_addrs(q);
+    dns_query_step(q);
+    return q;
+}
+
+struct dns_query *
+dns_resolve_tlsa(struct dns *dns, const char *host, const char *canon, unsigned port, dns_cb *cb,
+                 void *arg)
+{
+    struct dns_query *q = dns_query_new(dns, host, false, cb, arg);
+
+    q->phase = PHASE_TLSA;
+    if (!dns_query_precheck(q))
+        return q;
+    q->tlsa_port = port;
+    if (canon != NULL && canon[0] != '\0' && !str_ieq(canon, q->name)) {
+        q->tlsa_bases[0] = xstrdup(canon);
+        q->tlsa_bases[1] = xstrdup(q->name);
+    } else {
+        q->tlsa_bases[0] = xstrdup(q->name);
+    }
+    dns_tlsa_next(q);
     dns_query_step(q);
     return q;
 }
@@ -955,8 +1151,190 @@ dns_use_system(struct ub_ctx *ctx, char *err, size_t errlen)
     return ok;
 }
 
+/*
+ * DNSSEC trust anchors, read once
+ *
+ * Like the resolver list, the anchors are kept in memory so that a
+ * process without file access can make validating resolvers. One entry a
+ * record, as ub_ctx_add_ta takes it: comments cut at ";" (no ";" can occur
+ * in a DS or DNSKEY record), lines inside parentheses joined, "$" directive
+ * lines and blank lines skipped.
+ */
+
+#define TRUST_ANCHORS_MAX (1024 * 1024)
+
+struct dns_anchors {
+    char **records;
+    size_t nrecords;
+    bool covers_test; /* one of them is for "test." or below it */
+    char error[320];  /* not empty: none usable (why) */
+};
+
+static pthread_mutex_t anchors_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct dns_anchors *anchors_copy;
+
+static void
+dns_anchors_free(struct dns_anchors *a)
+{
+    if (a == NULL)
+        return;
+    for (size_t i = 0; i < a->nrecords; i++)
+        free(a->records[i]);
+    free(a->records);
+    free(a);
+}
+
+/* Adds one record's text, its whitespace squeezed. */
+static void
+dns_anchors_add(struct dns_anchors *a, const char *text, size_t len)
+{
+    char *rec = xmalloc(len + 1), *owner_end;
+    size_t o = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i] == '\t' || text[i] == '\r' ? ' ' : text[i];
+        if (c == ' ' && (o == 0 || rec[o - 1] == ' '))
+            continue;
+        rec[o++] = c;
+    }
+    while (o > 0 && rec[o - 1] == ' ')
+        o--;
+    rec[o] = '\0';
+    if (o == 0) {
+        free(rec);
+        return;
+    }
+    owner_end = strchr(rec, ' ');
+    if (owner_end != NULL) {
+        size_t n = (size_t)(owner_end - rec);
+        if ((n == 5 && strncasecmp(rec, "test.", 5) == 0) ||
+            (n > 5 && strncasecmp(owner_end - 6, ".test.", 6) == 0))
+            a->covers_test = true;
+    }
+    a->records = xrealloc(a->records, (a->nrecords + 1) * sizeof(*a->records));
+    a->records[a->nrecords++] = rec;
+}
+
+static void
+dns_anchors_parse(struct dns_anchors *a, const char *text, size_t len)
+{
+    char *rec = xmalloc(len + 1);
+    size_t o = 0;
+    int depth = 0;
+    bool comment = false;
+
+    for (size_t i = 0; i <= len; i++) {
+        char c = i < len ? text[i] : '\n';
+
+        if (c == '\n') {
+            comment = false;
+            if (depth > 0)
+                c = ' ';
+            else {
+                if (o > 0 && rec[0] != '$')
+                    dns_anchors_add(a, rec, o);
+                o = 0;
+                continue;
+            }
+        }
+        if (comment)
+            continue;
+        if (c == ';') {
+            comment = true;
+            continue;
+        }
+        if (c == '(' || c == ')') {
+            depth += c == '(' ? 1 : (depth > 0 ? -1 : 0);
+            c = ' ';
+        }
+        rec[o++] = c;
+    }
+    free(rec);
+}
+
+int
+dns_trust_anchors_load(const char *path, char *err, size_t errlen)
+{
+    struct dns_anchors *a = xcalloc(1, sizeof(*a)), *old;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    char *buf = NULL;
+    size_t len = 0;
+    struct stat st;
+
+    if (fd < 0 || fstat(fd, &st) < 0)
+        snprintf(a->error, sizeof(a->error), "cannot read the DNSSEC trust anchors \"%s\": %s",
+                 path, strerror(errno));
+    else if (!S_ISREG(st.st_mode) || st.st_size > TRUST_ANCHORS_MAX)
+        snprintf(a->error, sizeof(a->error), "\"%s\" is not a file of DS or DNSKEY records", path);
+    else if ((buf = fd_read_all(fd, &len)) == NULL)
+        snprintf(a->error, sizeof(a->error), "cannot read the DNSSEC trust anchors \"%s\": %s",
+                 path, strerror(errno));
+    else if (memchr(buf, '\0', len) != NULL)
+        snprintf(a->error, sizeof(a->error), "\"%s\" is not a text file of DS or DNSKEY records",
+                 path);
+    else
+        dns_anchors_parse(a, buf, len);
+    free(buf);
+    if (fd >= 0)
+        close(fd);
+    if (a->error[0] == '\0' && a->nrecords == 0)
+        snprintf(a->error, sizeof(a->error), "no DS or DNSKEY record in \"%s\"", path);
+    pthread_mutex_lock(&anchors_lock);
+    old = anchors_copy;
+    anchors_copy = a;
+    pthread_mutex_unlock(&anchors_lock);
+    dns_anchors_free(old);
+    if (a->error[0] != '\0') {
+        errorf(err, errlen, "DNS: %s", a->error);
+        return -1;
+    }
+    return 0;
+}
+
+/* Turns on validation in ctx with the loaded anchors; false with why in
+ * dns->no_validation when there are none (the resolver then validates
+ * nothing: DANE cannot apply) or libunbound refuses one (err too). */
+static bool
+dns_use_anchors(struct dns *dns, char *err, size_t errlen)
+{
+    const struct dns_anchors *a;
+    bool ok = true;
+
+    pthread_mutex_lock(&anchors_lock);
+    a = anchors_copy;
+    if (a == NULL || a->nrecords == 0) {
+        snprintf(dns->no_validation, sizeof(dns->no_validation), "%s",
+                 a != NULL ? a->error : "no DNSSEC trust anchors loaded");
+        pthread_mutex_unlock(&anchors_lock);
+        return true;
+    }
+    ok = dns_ub_check(ub_ctx_set_option(dns->ctx, "module-config:", "validator iterator"),
+                      "option module-config", "validator iterator", err, errlen);
+    for (size_t i = 0; ok && i < a->nrecords; i++)
+        ok = dns_ub_check(ub_ctx_add_ta(dns->ctx, a->records[i]), "bad DNSSEC trust anchor",
+                          a->records[i], err, errlen);
+    /* "test." is private (RFC 6761 6.2): the root proves it absent, so a
+     * private test zone would be bogus under the root's key. It is
+     * validated only from an anchor of its own. */
+    if (ok && !a->covers_test)
+        ok = dns_ub_check(ub_ctx_set_option(dns->ctx, "domain-insecure:", "test."),
+                          "option domain-insecure", "test.", err, errlen);
+    pthread_mutex_unlock(&anchors_lock);
+    dns->validating = ok;
+    return ok;
+}
+
+bool
+dns_validating(const struct dns *dns, char *why, size_t whylen)
+{
+    if (why != NULL && whylen > 0)
+        snprintf(why, whylen, "%s", dns->no_validation);
+    return dns->validating;
+}
+
 struct dns *
-dns_new(struct event_base *base, char *const *servers, size_t nservers, char *err, size_t errlen)
+dns_new(struct event_base *base, char *const *servers, size_t nservers, bool dnssec, char *err,
+        size_t errlen)
 {
     struct dns *dns = xcalloc(1, sizeof(*dns));
     bool ok = true;
@@ -972,9 +1350,13 @@ dns_new(struct event_base *base, char *const *servers, size_t nservers, char *er
     }
     /* Threaded, not forked: see the top of this file. */
     ok = dns_ub_check(ub_ctx_async(dns->ctx, 1), "option", "async", err, errlen);
-    /* No DNSSEC validation yet (DANE will need it): the iterator alone. */
-    ok = ok && dns_ub_check(ub_ctx_set_option(dns->ctx, "module-config:", "iterator"),
-                            "option module-config", "iterator", err, errlen);
+    /* The validator only where DNSSEC is wanted: it costs lookups of
+     * DNSKEY and DS records up to the anchor. */
+    if (ok && dnssec)
+        ok = dns_use_anchors(dns, err, errlen);
+    else
+        ok = ok && dns_ub_check(ub_ctx_set_option(dns->ctx, "module-config:", "iterator"),
+                                "option module-config", "iterator", err, errlen);
     /* libunbound answers some special-use names itself, as a recursive
      * server would. For "test." RFC 6761 6.2 and for "home.arpa." RFC 8375
      * 4 say a resolution library must send them to its configured servers

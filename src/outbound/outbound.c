@@ -2,7 +2,8 @@
  * outbound.c — one outbound connection (see outbound.h):
  *
  *   [credential] → resolve (MX, hosts one by one, or a literal target)
- *     → for each address: smtp_client until one is ready
+ *     → for each address: [its host's TLSA records, once] → smtp_client
+ *       until one is ready
  *     → ready ⇄ transactions → QUIT → finished
  *
  * A failure before the connection is ready moves on to the next address,
@@ -10,6 +11,13 @@
  * which ends the connection at once so that the scheduler fails the
  * hop's mail. finished is always delivered from the loop (a deferred
  * event), so no call into this file ever calls back into its caller.
+ *
+ * DANE (RFC 7672): where the policy allows it, a host whose name (and the
+ * MX answer that named it) and addresses are DNSSEC-secure has its TLSA
+ * records looked up before its first address is tried. Secure records make
+ * TLS mandatory for that host and checked by them; a bogus or failed
+ * lookup makes the host unreachable for this attempt. Neither ever falls
+ * back to clear text or to another host's weaker policy.
  */
 #include "outbound/outbound.h"
 #include "lib/log.h"
@@ -29,7 +37,27 @@
 
 struct target {
     struct sockaddr_storage ss;
-    char *name;
+    size_t host; /* in outbound.hosts */
+};
+
+/* What DANE says of one host (RFC 7672 2.2), found out before its first
+ * address is tried. */
+enum dane_state {
+    DANE_NOT_APPLICABLE, /* insecure DNS, no TLSA records, or DANE off */
+    DANE_TO_LOOK_UP,     /* secure name and addresses: TLSA to be asked */
+    DANE_RECORDS,        /* a secure TLSA RRset: TLS required and checked */
+    DANE_LOOKUP_FAILED,  /* bogus or failed TLSA lookup: not tried */
+};
+
+struct host {
+    char *name;  /* as the MX record or the connector names it */
+    char *canon; /* CNAME-expanded name of its addresses, or NULL */
+    enum dane_state dane;
+    struct dns_tlsa *tlsa; /* DANE_RECORDS */
+    size_t ntlsa;
+    char *names[3]; /* reference identifiers: TLSA base domain, name, canon */
+    size_t nnames;
+    char *error; /* DANE_LOOKUP_FAILED: why */
 };
 
 struct outbound {
@@ -43,6 +71,8 @@ struct outbound {
     bool want_password; /* a credential request is out */
     struct dns_query *dq;
     size_t next_host;
+    struct host *hosts;
+    size_t nhosts;
     struct target *targets;
     size_t ntargets, next_target;
     struct smtp_client *client;
@@ -73,6 +103,19 @@ trace_step(struct outbound *o, enum smtp_step step, const char *detail)
 }
 
 static void
+host_free(struct host *h)
+{
+    free(h->name);
+    free(h->canon);
+    for (size_t i = 0; i < h->ntlsa; i++)
+        free(h->tlsa[i].data);
+    free(h->tlsa);
+    for (size_t i = 0; i < h->nnames; i++)
+        free(h->names[i]);
+    free(h->error);
+}
+
+static void
 outbound_free(struct outbound *o)
 {
     if (o->want_password && o->env->credential_cancel)
@@ -81,8 +124,9 @@ outbound_free(struct outbound *o)
         dns_cancel(o->dq);
     if (o->client)
         smtp_client_abort(o->client);
-    for (size_t i = 0; i < o->ntargets; i++)
-        free(o->targets[i].name);
+    for (size_t i = 0; i < o->nhosts; i++)
+        host_free(&o->hosts[i]);
+    free(o->hosts);
     free(o->targets);
     tls_ctx_unref(o->cp.tls_ctx);
     if (o->password) {
@@ -168,7 +212,7 @@ on_closed(struct smtp_client *client, void *arg, const struct smtp_result *why)
     /* Opportunistic TLS (RFC 7435): a peer whose TLS handshake fails gets
      * the same attempt again in clear text, as Postfix does at its "may"
      * level. Never where TLS is required (RequireTLS, domain security). */
-    if (why->tls_failed && !o->cp.require_tls && !o->cp.ignore_starttls) {
+    if (why->tls_failed && !o->cp.require_tls && !o->cp.dane_required && !o->cp.ignore_starttls) {
         log_info("queue: %s: %s; trying again without TLS", o->p.next_hop, why->text);
         strlcpy_p(o->tls_fallback_reason, why->text, sizeof(o->tls_fallback_reason));
         o->cp.tls_fallback_reason = o->tls_fallback_reason;
@@ -185,33 +229,155 @@ static const struct smtp_client_callbacks client_callbacks = {on_ready, on_done,
 
 /* ---- addresses ---- */
 
+static void lookup_tlsa(struct outbound *o, struct host *h);
+static struct dns *resolver(struct outbound *o);
+
+/* The TLS the next connection to h's address needs: DANE's when h has a
+ * secure TLSA RRset (RFC 7672 2.2), the policy's otherwise. */
+static void
+client_dane_policy(struct outbound *o, const struct host *h)
+{
+    o->cp.dane_required = h->dane == DANE_RECORDS;
+    o->cp.dane_tlsa = h->tlsa;
+    o->cp.dane_ntlsa = h->ntlsa;
+    o->cp.dane_names = (const char *const *)h->names;
+    o->cp.dane_nnames = h->nnames;
+    if (o->cp.dane_required) {
+        /* a clear-text retry after another host's failed handshake does
+         * not carry over to a host that must have TLS */
+        o->cp.ignore_starttls = o->p.ignore_starttls;
+        o->cp.tls_fallback_reason = NULL;
+    }
+}
+
 static void
 connect_next(struct outbound *o)
 {
     struct target *t;
+    struct host *h;
     char addr[80];
 
-    if (o->next_target >= o->ntargets) {
-        finish(o);
-        return;
+    for (;;) {
+        if (o->next_target >= o->ntargets) {
+            finish(o);
+            return;
+        }
+        t = &o->targets[o->next_target];
+        h = &o->hosts[t->host];
+        if (h->dane == DANE_TO_LOOK_UP) {
+            lookup_tlsa(o, h);
+            return;
+        }
+        if (h->dane != DANE_LOOKUP_FAILED)
+            break;
+        /* RFC 7672 2.2: a host whose TLSA records cannot be had is
+         * treated as unreachable, never tried without them */
+        strlcpy_p(o->end.error, h->error, sizeof(o->end.error));
+        o->next_target++;
     }
-    t = &o->targets[o->next_target++];
-    o->cp.peer_name = t->name;
+    o->next_target++;
+    client_dane_policy(o, h);
+    o->cp.peer_name = h->name;
     sockaddr_format((struct sockaddr *)&t->ss, addr, sizeof(addr));
-    snprintf(o->end.relay, sizeof(o->end.relay), "%s[%s]", t->name, addr);
+    snprintf(o->end.relay, sizeof(o->end.relay), "%s[%s]", h->name, addr);
     o->client =
         smtp_client_new(o->env->base, (struct sockaddr *)&t->ss, &o->cp, &client_callbacks, o);
 }
 
+/* ---- DANE: each host's TLSA records ---- */
+
+/* For a probe: what the TLSA lookup found. */
 static void
-add_target(struct outbound *o, const struct sockaddr_storage *ss, const char *name)
+trace_tlsa(struct outbound *o, const struct host *h, const struct dns_result *res)
+{
+    const struct smtp_client_trace *t = o->env->trace;
+    char text[600];
+
+    if (t == NULL || t->line == NULL)
+        return;
+    if (res->status == DNS_OK && res->secure)
+        snprintf(text, sizeof(text), "%zu TLSA record(s) at %s, DNSSEC-secure: TLS required",
+                 res->ntlsa, res->tlsa_base ? res->tlsa_base : h->name);
+    else if (res->status == DNS_TEMPFAIL)
+        snprintf(text, sizeof(text), "%s", res->error);
+    else
+        snprintf(text, sizeof(text), "no secure TLSA records for %s: DANE does not apply", h->name);
+    t->line(t->arg, '*', text, "DANE");
+}
+
+static void
+on_tlsa(void *arg, const struct dns_result *res)
+{
+    struct outbound *o = arg;
+    struct host *h = &o->hosts[o->targets[o->next_target].host];
+
+    o->dq = NULL;
+    trace_tlsa(o, h, res);
+    if (res->status == DNS_TEMPFAIL) {
+        h->dane = DANE_LOOKUP_FAILED;
+        h->error = xasprintf("DANE: %s", res->error);
+        log_info("queue: %s: %s; %s not tried", o->p.next_hop, h->error, h->name);
+    } else if (res->status == DNS_OK && res->secure) {
+        h->dane = DANE_RECORDS;
+        h->tlsa = xcalloc(res->ntlsa ? res->ntlsa : 1, sizeof(*h->tlsa));
+        for (size_t i = 0; i < res->ntlsa; i++) {
+            h->tlsa[i] = res->tlsa[i];
+            h->tlsa[i].data = xmalloc(res->tlsa[i].len);
+            memcpy(h->tlsa[i].data, res->tlsa[i].data, res->tlsa[i].len);
+        }
+        h->ntlsa = res->ntlsa;
+        /* RFC 7672 3.2.2: a DANE-TA certificate names the TLSA base
+         * domain, or the MX host as published */
+        h->names[h->nnames++] = xstrdup(res->tlsa_base ? res->tlsa_base : h->name);
+        h->names[h->nnames++] = xstrdup(h->name);
+        if (h->canon)
+            h->names[h->nnames++] = xstrdup(h->canon);
+    } else {
+        h->dane = DANE_NOT_APPLICABLE;
+    }
+    connect_next(o);
+}
+
+static void
+lookup_tlsa(struct outbound *o, struct host *h)
+{
+    struct dns *dns = resolver(o);
+    char what[400];
+
+    if (dns == NULL)
+        return;
+    snprintf(what, sizeof(what), "TLSA of _%u._tcp.%s", o->p.port, h->canon ? h->canon : h->name);
+    trace_step(o, SMTP_STEP_RESOLVE, what);
+    o->dq = dns_resolve_tlsa(dns, h->name, h->canon, o->p.port, on_tlsa, o);
+}
+
+/* ---- addresses ---- */
+
+/* A host to try, DANE_TO_LOOK_UP when its name and addresses were found
+ * securely (trusted: the MX answer too, for MX hosts) and DANE applies. */
+static size_t
+add_host(struct outbound *o, const char *name, const char *canon, bool trusted)
+{
+    struct host *h;
+
+    o->hosts = xrealloc(o->hosts, (o->nhosts + 1) * sizeof(*o->hosts));
+    h = &o->hosts[o->nhosts];
+    memset(h, 0, sizeof(*h));
+    h->name = xstrdup(name);
+    h->canon = canon ? xstrdup(canon) : NULL;
+    h->dane = o->p.dane && trusted ? DANE_TO_LOOK_UP : DANE_NOT_APPLICABLE;
+    return o->nhosts++;
+}
+
+static void
+add_target(struct outbound *o, const struct sockaddr_storage *ss, size_t host)
 {
     struct target *t;
 
     o->targets = xrealloc(o->targets, (o->ntargets + 1) * sizeof(*o->targets));
     t = &o->targets[o->ntargets++];
     t->ss = *ss;
-    t->name = xstrdup(name);
+    t->host = host;
     if (ss->ss_family == AF_INET)
         ((struct sockaddr_in *)&t->ss)->sin_port = htons(o->p.port);
     else if (ss->ss_family == AF_INET6)
@@ -228,9 +394,17 @@ on_resolved(void *arg, const struct dns_result *res)
     o->dq = NULL;
     trace_resolved(o, res);
     if (res->status == DNS_OK) {
-        for (size_t i = 0; i < res->nhosts; i++)
-            for (size_t j = 0; j < res->hosts[i].naddrs; j++)
-                add_target(o, &res->hosts[i].addrs[j], res->hosts[i].name);
+        /* RFC 7672 2.2.1: MX hosts are TLSA base names only when the MX
+         * answer is secure too; a smart host's own lookup says it all */
+        bool mx_trusted = o->p.dest != ROUTE_DEST_MX || res->secure;
+
+        for (size_t i = 0; i < res->nhosts; i++) {
+            const struct dns_host *dh = &res->hosts[i];
+            size_t h = add_host(o, dh->name, dh->canon, mx_trusted && dh->secure);
+
+            for (size_t j = 0; j < dh->naddrs; j++)
+                add_target(o, &dh->addrs[j], h);
+        }
     } else {
         bool permanent = res->status == DNS_NULL_MX || res->status == DNS_NO_DOMAIN;
         strlcpy_p(o->end.error, res->error, sizeof(o->end.error));
@@ -277,18 +451,20 @@ literal_target(struct outbound *o)
     struct sockaddr_storage ss;
     const char *text = o->p.hosts[0];
 
+    size_t h = add_host(o, o->p.peer_name ? o->p.peer_name : text, NULL, false);
+
     memset(&ss, 0, sizeof(ss));
     if (o->p.dest == ROUTE_DEST_UNIX) {
         struct sockaddr_un *sun = (struct sockaddr_un *)&ss;
         sun->sun_family = AF_UNIX;
         if (strlcpy_p(sun->sun_path, text, sizeof(sun->sun_path)) < sizeof(sun->sun_path))
-            add_target(o, &ss, o->p.peer_name);
+            add_target(o, &ss, h);
     } else if (inet_pton(AF_INET, text, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
         ss.ss_family = AF_INET;
-        add_target(o, &ss, o->p.peer_name);
+        add_target(o, &ss, h);
     } else if (inet_pton(AF_INET6, text, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
         ss.ss_family = AF_INET6;
-        add_target(o, &ss, o->p.peer_name);
+        add_target(o, &ss, h);
     }
     if (o->ntargets == 0)
         snprintf(o->end.error, sizeof(o->end.error), "cannot connect to \"%s\"", text);

@@ -16,6 +16,7 @@
 #include "smtp/dot_stuff.h"
 #include "smtp/smtp_parse.h"
 #include "tls/tls.h"
+#include "tls/tls_dane.h"
 #include "tls/tls_handshake.h"
 #include "tls/tls_shutdown.h"
 
@@ -90,6 +91,7 @@ struct smtp_client {
     char peer[320], local[64], remote[64];
     char *tls_desc;
     bool tls_failed; /* the handshake failed (reported to closed()) */
+    bool dane;       /* the handshake carries TLSA records: tls_dane_check decides */
 
     /* EHLO capabilities */
     bool esmtp, pipelining, starttls, eightbit, smtputf8, dsn, size, auth_plain, auth_login;
@@ -315,6 +317,14 @@ client_after_ehlo(struct smtp_client *c)
         client_send(c, "STARTTLS");
         return;
     }
+    if (!c->tls_desc && c->p->dane_required) {
+        /* RFC 7672 2.2: published TLSA records make TLS mandatory */
+        client_send(c, "QUIT");
+        client_close(c, 0, true, "DANE: %s has TLSA records but %s", c->peer,
+                     c->starttls ? "TLS cannot be started here (no TLS client context)"
+                                 : "does not offer STARTTLS");
+        return;
+    }
     if (!c->tls_desc && c->p->require_tls) {
         client_send(c, "QUIT");
         client_close(c, 0, true, "TLS is required but %s does not offer STARTTLS", c->peer);
@@ -408,6 +418,31 @@ client_tls_done(void *arg, enum tls_handshake_result result, const char *reason)
     client_tls_established(c);
 }
 
+/* Puts the peer's TLSA records on ssl; false when the connection ended. */
+static bool
+client_dane_setup(struct smtp_client *c, struct ssl_st *ssl)
+{
+    char why[512];
+    int n;
+
+    if (!c->p->dane_required)
+        return true;
+    n = tls_dane_enable(ssl, c->p->dane_names, c->p->dane_nnames, c->p->dane_tlsa, c->p->dane_ntlsa,
+                        why, sizeof(why));
+    if (n < 0) {
+        tls_ssl_free(ssl);
+        client_close(c, 0, true, "DANE: %s", why);
+        return false;
+    }
+    c->dane = n > 0;
+    if (n == 0)
+        /* RFC 7672 2.2: a secure RRset with no usable record still means
+         * the server does TLS; it is used without authentication */
+        client_log(c, '*', "no usable TLSA record: TLS without authentication",
+                   "DANE: TLS required");
+    return true;
+}
+
 static void
 client_start_tls(struct smtp_client *c)
 {
@@ -418,6 +453,8 @@ client_start_tls(struct smtp_client *c)
         client_close(c, 0, true, "cannot create a TLS session");
         return;
     }
+    if (!client_dane_setup(c, ssl))
+        return;
     evbuffer_drain(bufferevent_get_input(c->bev),
                    evbuffer_get_length(bufferevent_get_input(c->bev)));
     bufferevent_setfd(c->bev, -1);
@@ -446,8 +483,21 @@ client_tls_established(struct smtp_client *c)
     client_log(c, '*', c->tls_desc, "TLS negotiation succeeded");
     if (c->p->trace && c->p->trace->tls)
         c->p->trace->tls(c->p->trace->arg, ssl);
-    if (c->p->tls_auth_level == TLSAUTH_CERTIFICATE_VALIDATION ||
-        c->p->tls_auth_level == TLSAUTH_DOMAIN_VALIDATION || c->p->ntls_names > 0) {
+    if (c->dane) {
+        enum tls_peer_status st;
+
+        client_step(c, SMTP_STEP_CERTIFICATE, c->peer);
+        st = tls_dane_check(ssl, why, sizeof(why));
+        if (st != TLS_PEER_OK) {
+            client_log(c, '*', why, "DANE verification failed");
+            client_send(c, "QUIT");
+            client_close(c, 0, true, "DANE verification failed for %s (%s): %s", c->peer,
+                         tls_peer_status_name(st), why);
+            return;
+        }
+        client_log(c, '*', why, "DANE verification passed");
+    } else if (c->p->tls_auth_level == TLSAUTH_CERTIFICATE_VALIDATION ||
+               c->p->tls_auth_level == TLSAUTH_DOMAIN_VALIDATION || c->p->ntls_names > 0) {
         size_t nnames =
             c->p->tls_auth_level == TLSAUTH_CERTIFICATE_VALIDATION && c->p->ntls_names == 0
                 ? 0

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 
 #include "config/config.h"
+#include "net/dns.h"
 #include "queue/envelope.h"
 
 struct event_base;
@@ -71,8 +72,17 @@ struct smtp_client_policy {
                                      (DomainValidation, domain security) */
     size_t ntls_names;
     struct ssl_ctx_st *tls_ctx; /* client context; NULL: no STARTTLS */
-    bool auth;                  /* AUTH with user/password */
-    bool auth_require_tls;      /* never AUTH outside TLS */
+    /* DANE (tls/tls_dane.h): the peer has a secure TLSA RRset, so TLS is
+     * required; its usable records (if any) must match the chain, and a
+     * DANE-TA certificate must carry one of dane_names (the TLSA base
+     * domain first). Without usable records TLS is only encrypted. */
+    bool dane_required;
+    const struct dns_tlsa *dane_tlsa;
+    size_t dane_ntlsa;
+    const char *const *dane_names;
+    size_t dane_nnames;
+    bool auth;             /* AUTH with user/password */
+    bool auth_require_tls; /* never AUTH outside TLS */
     const char *auth_user, *auth_password;
     bool auth_failure_temporary;           /* ErrorPolicies DowngradeAuthFailures */
     unsigned timeout;                      /* inactivity timeout, seconds */

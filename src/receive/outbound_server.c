@@ -53,9 +53,15 @@ struct outbound_server {
     struct cred_wait *creds;
 };
 
+/* The DNSSEC trust anchor file read at start: the process cannot read
+ * another one later. */
+static char *preloaded_anchors;
+
 int
-outbound_preload(char *err, size_t errlen)
+outbound_preload(const struct config *cfg, char *err, size_t errlen)
 {
+    const char *anchors = cfg->transport.dnssec_trust_anchor_file;
+
     if (tls_system_trust_load() < 0) {
         snprintf(err, errlen, "cannot read the system's CA certificates");
         return -1;
@@ -63,7 +69,33 @@ outbound_preload(char *err, size_t errlen)
     /* without /etc/resolv.conf only ExternalDNSServers can resolve: the
      * resolver says so when it is made */
     (void)dns_system_load(NULL, err, errlen);
+    /* without trust anchors nothing validates and DANE cannot apply: the
+     * resolver says so when it is made, and mail still goes out */
+    if (anchors != NULL) {
+        (void)dns_trust_anchors_load(anchors, err, errlen);
+        free(preloaded_anchors);
+        preloaded_anchors = xstrdup(anchors);
+    }
+    err[0] = '\0';
     return 0;
+}
+
+/* Says once per resolver when DANE was asked for and cannot apply. */
+static void
+outbound_dns_check(const struct config *cfg, struct dns *dns)
+{
+    const struct transport_config *tc = &cfg->transport;
+    char why[320];
+
+    if (!tc->dane_enabled)
+        return;
+    if (!dns_validating(dns, why, sizeof(why)))
+        log_warnx("outbound: DANE is off, DNS answers are not validated: %s", why);
+    if (tc->dnssec_trust_anchor_file != NULL && preloaded_anchors != NULL &&
+        strcmp(tc->dnssec_trust_anchor_file, preloaded_anchors) != 0)
+        log_warnx("outbound: DnssecTrustAnchorFile \"%s\" takes effect when the service "
+                  "restarts; \"%s\" is in use",
+                  tc->dnssec_trust_anchor_file, preloaded_anchors);
 }
 
 static void
@@ -346,7 +378,10 @@ outbound_server_reconfigure(struct outbound_server *os, const struct config *cfg
 {
     const struct transport_config *tc = &cfg->transport;
     size_t n = tc->use_external_dns_servers_enabled ? tc->nexternal_dns_servers : 0;
-    char *key = xstrdup(""), err[256];
+    /* what the resolver is made of: a change makes a new one */
+    char *key =
+             tc->dane_enabled ? xasprintf("dnssec:%s;", tc->dnssec_trust_anchor_file) : xstrdup(""),
+         err[256];
     struct dns *dns;
 
     for (size_t i = 0; i < n; i++) {
@@ -358,8 +393,8 @@ outbound_server_reconfigure(struct outbound_server *os, const struct config *cfg
         free(key);
         return;
     }
-    if ((dns = dns_new(os->base, n ? tc->external_dns_servers : NULL, n, err, sizeof(err))) ==
-        NULL) {
+    if ((dns = dns_new(os->base, n ? tc->external_dns_servers : NULL, n, tc->dane_enabled, err,
+                       sizeof(err))) == NULL) {
         log_warnx("outbound: cannot set up DNS: %s", err);
         free(key);
         return;
@@ -373,6 +408,7 @@ outbound_server_reconfigure(struct outbound_server *os, const struct config *cfg
     os->dns = dns;
     free(os->dns_servers);
     os->dns_servers = key;
+    outbound_dns_check(cfg, dns);
 }
 
 void

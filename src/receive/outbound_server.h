@@ -25,9 +25,9 @@ struct config;
 struct outbound_server;
 
 /* Reads what the resolver and TLS verification need from files (resolver
- * configuration, the system's CA certificates) while the process still may.
- * Returns 0, or -1 with a reason. */
-int outbound_preload(char *err, size_t errlen);
+ * configuration, cfg's DNSSEC trust anchors, the system's CA certificates)
+ * while the process still may. Returns 0, or -1 with a reason. */
+int outbound_preload(const struct config *cfg, char *err, size_t errlen);
 
 struct outbound_server *outbound_server_new(struct event_base *base, struct server *srv,
                                             struct keys_client *keys);

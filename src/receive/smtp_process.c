@@ -271,7 +271,7 @@ smtp_process_main(const struct proc_start *st)
     /* Everything that reads a file happens before the sandbox: time zone,
      * resolver configuration, the system's CA certificates. */
     tzset();
-    if (outbound_preload(err, sizeof(err)) < 0) {
+    if (outbound_preload(cfg, err, sizeof(err)) < 0) {
         log_warnx("smtp process: %s", err);
         return 1;
     }

@@ -129,6 +129,9 @@ tls_policy(const struct config *cfg, const struct route_hop *hop, const struct s
     } else if (sc->tls_auth_level == TLSAUTH_DOMAIN_VALIDATION) {
         name = sc->tls_domain ? sc->tls_domain : hop->next_hop;
     }
+    p->dane =
+        cfg->transport.dane_enabled && !hop->domain_secure && !p->ignore_starttls &&
+        (sc->tls_auth_level == TLSAUTH_UNSET || sc->tls_auth_level == TLSAUTH_ENCRYPTION_ONLY);
     if (name) {
         p->tls_names = xcalloc(1, sizeof(char *));
         p->tls_names[0] = xstrdup(name);

@@ -71,6 +71,10 @@ struct route_policy {
     bool force_helo;
     bool ignore_starttls; /* never STARTTLS (also LMTP: local, no TLS) */
     bool require_tls;     /* no mail, no AUTH in clear text; no clear-text retry */
+    /* DANE (RFC 7672): a host with secure TLSA records gets TLS only,
+     * verified by them. Where TLS would otherwise be unauthenticated: not
+     * with domain security or a TlsAuthLevel that checks certificates. */
+    bool dane;
     enum tls_auth_level tls_auth_level;
     char **tls_names; /* the peer's certificate must name one of these */
     size_t ntls_names;

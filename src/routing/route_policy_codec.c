@@ -26,7 +26,8 @@ enum {
     PF_PROTOCOL_LOG = 0x10,
     PF_DOWNGRADE_AUTH = 0x20,
     PF_DOWNGRADE_DNS = 0x40,
-    PF_ALL = 0x7f,
+    PF_DANE = 0x80,
+    PF_ALL = 0xff,
 };
 
 static void
@@ -54,7 +55,7 @@ route_policy_encode(const struct route_policy *p, size_t *len)
                      (p->require_tls ? PF_REQUIRE_TLS : 0) |
                      (p->protocol_log ? PF_PROTOCOL_LOG : 0) |
                      (p->downgrade_auth_failures ? PF_DOWNGRADE_AUTH : 0) |
-                     (p->downgrade_dns_failures ? PF_DOWNGRADE_DNS : 0);
+                     (p->downgrade_dns_failures ? PF_DOWNGRADE_DNS : 0) | (p->dane ? PF_DANE : 0);
 
     ipc_put_u32(&w, POLICY_MAGIC);
     ipc_put_u32(&w, (uint32_t)p->status);
@@ -171,6 +172,7 @@ route_policy_decode(const unsigned char *buf, size_t len, struct route_policy *o
     out->protocol_log = flags & PF_PROTOCOL_LOG;
     out->downgrade_auth_failures = flags & PF_DOWNGRADE_AUTH;
     out->downgrade_dns_failures = flags & PF_DOWNGRADE_DNS;
+    out->dane = flags & PF_DANE;
     out->tls_auth_level = (enum tls_auth_level)get_enum(&r, TLSAUTH_DOMAIN_VALIDATION);
     out->tls_names = get_list(&r, &out->ntls_names);
     out->client_cert_fqdn = get_opt(&r);

@@ -173,7 +173,8 @@ enum tls_peer_status {
     TLS_PEER_NOT_YET_VALID,
     TLS_PEER_REVOKED,
     TLS_PEER_NAME_MISMATCH,
-    TLS_PEER_INVALID, /* anything else the chain check refused */
+    TLS_PEER_INVALID,       /* anything else the chain check refused */
+    TLS_PEER_DANE_NO_MATCH, /* no usable TLSA record matches the chain (tls_dane.h) */
 };
 
 /* Checks the peer certificate of a finished handshake (either side): the

@@ -168,8 +168,13 @@ build_client_ctx(const struct tls_store *store, const struct tls_cert *c, char *
     if (ctx == NULL)
         return tls_ctx_fail(NULL, c, "TLS client context", why, whylen);
     /* VERIFY_PEER so that the chain is verified at all; the callback lets
-     * every handshake finish. */
+     * every handshake finish. DANE is ready for connections that want it
+     * (tls_dane.h); the others verify as before. */
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, tls_verify_continue);
+    if (SSL_CTX_dane_enable(ctx) <= 0) {
+        SSL_CTX_free(ctx);
+        return tls_ctx_fail(NULL, c, "TLS client context (DANE)", why, whylen);
+    }
     return ctx;
 }
 
@@ -262,8 +267,8 @@ tls_client_ssl_new(struct ssl_ctx_st *ctx, const char *sni)
 /* The DN as one line, RFC 2253 order ("CN=mx.example,O=Example"), with
  * control characters escaped so a hostile certificate cannot forge log
  * lines; UTF-8 stays readable. */
-static void
-dn_text(const X509_NAME *name, char *out, size_t outlen)
+void
+tls_dn_line(const X509_NAME *name, char *out, size_t outlen)
 {
     BIO *bio = BIO_new(BIO_s_mem());
     char *data = NULL;
@@ -356,11 +361,11 @@ tls_peer_check(struct ssl_st *ssl, const char *const *names, size_t nnames, char
         errorf(why, whylen, "the peer presented no certificate");
         return TLS_PEER_NO_CERTIFICATE;
     }
-    dn_text(X509_get_subject_name(x), subject, sizeof(subject));
+    tls_dn_line(X509_get_subject_name(x), subject, sizeof(subject));
     /* "(issuer ...)" only says something when the issuer is another name. */
     issuer[0] = '\0';
     if (X509_NAME_cmp(X509_get_issuer_name(x), X509_get_subject_name(x)) != 0) {
-        dn_text(X509_get_issuer_name(x), other, sizeof(other));
+        tls_dn_line(X509_get_issuer_name(x), other, sizeof(other));
         snprintf(issuer, sizeof(issuer), " (issuer %s)", other);
     }
 
@@ -386,7 +391,7 @@ tls_peer_check(struct ssl_st *ssl, const char *const *names, size_t nnames, char
                    expired ? "has expired" : "is not yet valid", expired ? "notAfter" : "notBefore",
                    date);
         } else {
-            dn_text(X509_get_subject_name(bad), other, sizeof(other));
+            tls_dn_line(X509_get_subject_name(bad), other, sizeof(other));
             errorf(why, whylen, "certificate %s%s: chain certificate %s %s (%s %s)", subject,
                    issuer, other, expired ? "has expired" : "is not yet valid",
                    expired ? "notAfter" : "notBefore", date);
@@ -450,8 +455,8 @@ tls_peer_chain_text(struct ssl_st *ssl, char *out, size_t outlen)
         X509 *x = sk_X509_value(chain, i);
         char subject[DN_TEXT_MAX], issuer[DN_TEXT_MAX], until[64], thumb[THUMBPRINT_LEN + 1] = "?";
 
-        dn_text(X509_get_subject_name(x), subject, sizeof(subject));
-        dn_text(X509_get_issuer_name(x), issuer, sizeof(issuer));
+        tls_dn_line(X509_get_subject_name(x), subject, sizeof(subject));
+        tls_dn_line(X509_get_issuer_name(x), issuer, sizeof(issuer));
         asn1_time_text(X509_get0_notAfter(x), until, sizeof(until));
         (void)tls_thumbprint_of(x, thumb);
         used += (size_t)snprintf(out + used, outlen - used,
@@ -480,6 +485,8 @@ tls_peer_status_name(enum tls_peer_status st)
         return "NameMismatch";
     case TLS_PEER_INVALID:
         return "Invalid";
+    case TLS_PEER_DANE_NO_MATCH:
+        return "DaneNoMatch";
     }
     return "Invalid";
 }

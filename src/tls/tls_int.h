@@ -179,6 +179,10 @@ int tls_trust_apply(const struct tls_store *store, SSL_CTX *ctx);
  * not count a CA that has no CRL in <certdir>/crl as an error. */
 int tls_verify_continue(int ok, X509_STORE_CTX *xctx);
 
+/* A certificate name on one line, RFC 2253 order ("CN=mx.example,O=Example"),
+ * control characters escaped (a hostile certificate cannot forge log lines). */
+void tls_dn_line(const X509_NAME *name, char *out, size_t outlen);
+
 /* tls_client.c: does verify result vr say that the chain leads to no
  * trusted root (rather than that a certificate is broken)? */
 bool tls_verify_untrusted(long vr);

@@ -158,7 +158,7 @@ dns_for(const char *srv)
     struct dns *dns;
 
     servers[0] = (char *)srv;
-    dns = dns_new(base, servers, 1, err, sizeof(err));
+    dns = dns_new(base, servers, 1, false, err, sizeof(err));
     if (dns == NULL)
         fail_msg("dns_new(%s): %s", srv, err);
     return dns;
@@ -818,12 +818,12 @@ test_new_errors(void **state)
     char *bad[] = {"not-an-address"};
     char err[256] = "";
 
-    assert_null(dns_new(base, bad, 1, err, sizeof(err)));
+    assert_null(dns_new(base, bad, 1, false, err, sizeof(err)));
     assert_true(strstr(err, "not-an-address") != NULL);
     /* The system's resolvers: only creation is checked (no queries). */
     err[0] = '\0';
     if (access("/etc/resolv.conf", R_OK) == 0) {
-        struct dns *dns = dns_new(base, NULL, 0, err, sizeof(err));
+        struct dns *dns = dns_new(base, NULL, 0, false, err, sizeof(err));
 
         if (dns == NULL)
             fail_msg("dns_new with resolv.conf: %s", err);
@@ -845,25 +845,25 @@ test_system_resolvers_copy(void **state)
      * checked (nothing listens there). */
     testlib_write_text(path, "search example.test\noptions ndots:1\n");
     assert_int_equal(dns_system_load(path, err, sizeof(err)), 0);
-    dns = dns_new(base, NULL, 0, err, sizeof(err));
+    dns = dns_new(base, NULL, 0, false, err, sizeof(err));
     if (dns == NULL)
         fail_msg("dns_new: %s", err);
     dns_free(dns);
     /* An address libunbound refuses fails dns_new, naming the file. */
     testlib_write_text(path, "nameserver\tzz.example\n");
     assert_int_equal(dns_system_load(path, err, sizeof(err)), 0);
-    assert_null(dns_new(base, NULL, 0, err, sizeof(err)));
+    assert_null(dns_new(base, NULL, 0, false, err, sizeof(err)));
     snprintf(text, sizeof(text), "DNS: cannot use \"%s\": ", path);
     assert_true(strncmp(err, text, strlen(text)) == 0);
     /* The copy stands: a good file on disk now changes nothing. */
     testlib_write_text(path, "nameserver 127.0.0.1\n");
-    assert_null(dns_new(base, NULL, 0, err, sizeof(err)));
+    assert_null(dns_new(base, NULL, 0, false, err, sizeof(err)));
     /* A missing file: the load fails, and so does dns_new, with that reason. */
     assert_int_equal(unlink(path), 0);
     assert_int_equal(dns_system_load(path, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "No such file or directory"));
     err[0] = '\0';
-    assert_null(dns_new(base, NULL, 0, err, sizeof(err)));
+    assert_null(dns_new(base, NULL, 0, false, err, sizeof(err)));
     assert_non_null(strstr(err, "No such file or directory"));
     /* Explicit servers never needed the file. */
     dns_free(dns_for(server));
@@ -912,7 +912,7 @@ chroot_child(const char *empty, char *msg, size_t msglen)
     if ((base = event_base_new()) == NULL)
         return snprintf(msg, msglen, "event_base_new"), 1;
     for (int round = 0; round < 2; round++) {
-        if ((dns = dns_new(base, NULL, 0, err, sizeof(err))) == NULL)
+        if ((dns = dns_new(base, NULL, 0, false, err, sizeof(err))) == NULL)
             return snprintf(msg, msglen, "dns_new from resolv.conf's copy: %s", err), 1;
         memset(&c, 0, sizeof(c));
         dns_resolve_mx(dns, "multi.test", capture_cb, &c);
@@ -923,7 +923,7 @@ chroot_child(const char *empty, char *msg, size_t msglen)
                             c.calls, c.status, c.error),
                    1;
     }
-    if ((dns = dns_new(base, servers, 1, err, sizeof(err))) == NULL)
+    if ((dns = dns_new(base, servers, 1, false, err, sizeof(err))) == NULL)
         return snprintf(msg, msglen, "dns_new(%s): %s", server, err), 1;
     memset(&c, 0, sizeof(c));
     dns_resolve_host(dns, "ready.test", capture_cb, &c);
@@ -936,7 +936,7 @@ chroot_child(const char *empty, char *msg, size_t msglen)
     /* The control: the chroot itself has no resolv.conf to read. */
     if (dns_system_load(NULL, err, sizeof(err)) == 0)
         return snprintf(msg, msglen, "/etc/resolv.conf is readable in the chroot"), 1;
-    if ((dns = dns_new(base, NULL, 0, err, sizeof(err))) != NULL)
+    if ((dns = dns_new(base, NULL, 0, false, err, sizeof(err))) != NULL)
         return snprintf(msg, msglen, "dns_new without resolv.conf or its copy worked"), 1;
     return 0;
 }
