@@ -97,6 +97,16 @@ static const struct help_param admin_add[] = {
      "OrgAdmin (every cmdlet) or ViewOnlyAdmin (Get- cmdlets only)."},
     END,
 };
+static const struct help_param mtasts_domain[] = {
+    {"Domain", "SmtpDomain", HP_POSITIONAL,
+     "One recipient domain; without it, every domain with a cached policy."},
+    END,
+};
+static const char *const ex_mtasts[] = {
+    "Get-MtaStsPolicy -Domain contoso.com",
+    "Clear-MtaStsCache -Domain contoso.com",
+    NULL,
+};
 static const struct help_param admin_get[] = {
     {"Identity", "UserIdParameter", HP_POSITIONAL,
      "One administrator's mailbox; without it, every administrator."},
@@ -439,6 +449,14 @@ static const struct cmdlet_help helps[] = {
           "filter given, oldest first. The service writes the log out on a timer, so an event "
           "shows here up to about a second after it happened.",
           get_tracking, ex_tracking),
+    OTHER("Get-MtaStsPolicy",
+          "Shows the MTA-STS policies (RFC 8461) fetched for recipient domains and kept in "
+          "DIR/mta-sts: id, mode, MX patterns, when fetched and when they expire.",
+          mtasts_domain, ex_mtasts),
+    OTHER("Clear-MtaStsCache",
+          "Forgets fetched MTA-STS policies, so that the next delivery to the domain fetches its "
+          "policy again.",
+          mtasts_domain, ex_mtasts),
     OTHER("New-ExchangeCertificate",
           "Makes a key and a self-signed certificate, or a "
           "certificate request for a CA.",

@@ -155,6 +155,10 @@ int cmdlet_message_action(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
 /* cmdlet_tracking.c: Get-MessageTrackingLog (reads DIR/logs/MessageTracking) */
 int cmdlet_get_message_tracking_log(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
 
+/* cmdlet_mtasts.c: Get-MtaStsPolicy, Clear-MtaStsCache (DIR/mta-sts) */
+int cmdlet_get_mtasts_policy(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
+int cmdlet_clear_mtasts_cache(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
+
 /* cmdlet_cert.c: the certificate cmdlets (store layout in tls/tls_certs.h) */
 int cmdlet_new_exchange_certificate(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
 int cmdlet_import_exchange_certificate(struct cmdlet_ctx *ctx, struct cmdlet_args *a);

@@ -109,6 +109,10 @@ static const struct param_help_entry entries[] = {
      "postern's own: DANE (RFC 7672). A next hop with DNSSEC-signed TLSA records gets TLS only, "
      "checked by them; failing mail waits. Not with domain security or a TlsAuthLevel above "
      "EncryptionOnly."},
+    {TC, "MtaStsEnabled",
+     "postern's own: MTA-STS (RFC 8461). A recipient domain's published policy in enforce mode "
+     "limits its mail to the MX hosts it names, over TLS with certificates that name them. DANE "
+     "wins where both exist."},
     {TC, "ServiceUser",
      "postern's own: the unprivileged account the keys, queue and smtp processes run as, and "
      "which owns the instance, when postern starts as root. Read at start; the daemon stays root."},

@@ -199,6 +199,7 @@ struct transport_config {
      * secure TLSA records make TLS mandatory and authenticated. */
     char *dnssec_trust_anchor_file;
     bool dane_enabled;
+    bool mta_sts_enabled; /* MTA-STS (RFC 8461) for DNS-routed recipient domains */
 
     /* Retry and expiry (EXCHANGE-MODEL.md 6.2), seconds unless noted. */
     uint64_t queue_glitch_retry_count;                   /* 4 */

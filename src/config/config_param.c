@@ -185,6 +185,7 @@ static const struct config_param transport_params[] = {
     STR(TC, "DnssecTrustAnchorFile", CPT_STRING, dnssec_trust_anchor_file, "/usr/share/dns/root.key",
         CPF_REQUIRED),
     STR(TC, "DaneEnabled", CPT_BOOL, dane_enabled, "True", 0),
+    STR(TC, "MtaStsEnabled", CPT_BOOL, mta_sts_enabled, "True", 0),
     NUM(TC, "QueueGlitchRetryCount", CPT_UINT, queue_glitch_retry_count, "4", 0, 15, 0),
     NUM(TC, "QueueGlitchRetryInterval", CPT_TIMESPAN, queue_glitch_retry_interval, "00:01:00", 1,
         DAY, 0),

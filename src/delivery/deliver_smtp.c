@@ -13,6 +13,7 @@
 #include "delivery/deliver_int.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "delivery/mtasts_cache.h"
 #include "queue/queue.h"
 #include "outbound/outbound.h"
 #include "routing/route_policy.h"
@@ -161,7 +162,21 @@ on_finished(void *arg, const struct outbound_end *end)
     deliver_kick(d);
 }
 
-static const struct outbound_events conn_events = {on_ready, on_done, on_finished};
+/* A connection fetched the recipient domain's MTA-STS policy: keep it
+ * for the next ones, across restarts. The domain is the queue's own, never
+ * taken from the other process. */
+static void
+on_sts_policy(void *arg, const char *policy)
+{
+    struct dconn *c = arg;
+    char err[512];
+
+    if (mtasts_cache_put(c->d->env.instance_dir, c->q->next_hop, policy, err, sizeof(err)) < 0)
+        log_warnx("queue: %s: cannot keep its MTA-STS policy: %s", c->q->next_hop, err);
+}
+
+static const struct outbound_events conn_events = {on_ready, on_done, on_finished,
+                                                   on_sts_policy};
 
 void
 deliver_smtp_start(struct deliver *d, struct dqueue *q)
@@ -183,6 +198,8 @@ deliver_smtp_start(struct deliver *d, struct dqueue *q)
         deliver_kick(d);
         return;
     }
+    if (p.sts)
+        p.sts_cached = mtasts_cache_get(d->env.instance_dir, q->next_hop);
     c = xcalloc(1, sizeof(*c));
     c->d = d;
     c->q = q;

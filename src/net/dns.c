@@ -45,6 +45,7 @@
 
 /* RFC 1035 3.2.2 / RFC 3596: the types and class we ask for. */
 #define DNS_TYPE_A 1
+#define DNS_TYPE_TXT 16
 #define DNS_TYPE_MX 15
 #define DNS_TYPE_AAAA 28
 #define DNS_TYPE_TLSA 52 /* RFC 6698 7.1 */
@@ -68,7 +69,7 @@
 enum dns_phase {
     PHASE_MX,    /* waiting for the MX answer */
     PHASE_ADDR,  /* waiting for AAAA and A answers of the hosts */
-    PHASE_TLSA,  /* waiting for a TLSA answer */
+    PHASE_RRSET, /* waiting for a TLSA or TXT answer */
     PHASE_READY, /* q->res is final; q->ev delivers it */
 };
 
@@ -100,7 +101,7 @@ struct dns_query {
     struct event *ev; /* the deadline, then the deferred delivery */
     size_t npending;
     struct dns_lookup mx;
-    struct dns_lookup tlsa;
+    struct dns_lookup tlsa; /* the one lookup of a TLSA or TXT query */
     char *tlsa_bases[2]; /* TLSA base names in the order to try (canon, host) */
     size_t tlsa_next;    /* tlsa_bases[tlsa_next - 1] is being asked */
     unsigned tlsa_port;
@@ -185,6 +186,16 @@ dns_hosts_free(struct dns_host *hosts, size_t n)
 }
 
 static void
+dns_txt_free(struct dns_result *res)
+{
+    for (size_t i = 0; i < res->ntxt; i++)
+        free(res->txt[i]);
+    free(res->txt);
+    res->txt = NULL;
+    res->ntxt = 0;
+}
+
+static void
 dns_tlsa_free(struct dns_result *res)
 {
     for (size_t i = 0; i < res->ntlsa; i++)
@@ -200,6 +211,7 @@ dns_query_free(struct dns_query *q)
     dns_query_cancel_lookups(q);
     dns_hosts_free(q->hosts, q->nhosts);
     dns_tlsa_free(&q->res);
+    dns_txt_free(&q->res);
     free(q->tlsa_bases[0]);
     free(q->tlsa_bases[1]);
     free(q->addr);
@@ -222,6 +234,7 @@ dns_query_errorf(struct dns_query *q, enum dns_status status, const char *fmt, .
     q->hosts = NULL;
     q->nhosts = 0;
     dns_tlsa_free(&q->res);
+    dns_txt_free(&q->res);
     q->res.secure = false;
     q->res.status = status;
     va_start(ap, fmt);
@@ -575,6 +588,7 @@ dns_query_on_addr(struct dns_query *q, struct dns_lookup *l, int err, const stru
 }
 
 static void dns_query_on_tlsa(struct dns_query *q, int err, const struct ub_result *r);
+static void dns_query_on_txt(struct dns_query *q, int err, const struct ub_result *r);
 
 /* Starts one lookup; on an immediate libunbound error, records it as that
  * lookup's answer (the caller then calls dns_query_step). */
@@ -596,8 +610,56 @@ dns_lookup_start(struct dns_query *q, struct dns_lookup *l, const char *name, in
         dns_query_on_mx(q, r, NULL);
     else if (rrtype == DNS_TYPE_TLSA)
         dns_query_on_tlsa(q, r, NULL);
+    else if (rrtype == DNS_TYPE_TXT)
+        dns_query_on_txt(q, r, NULL);
     else
         dns_query_on_addr(q, l, r, NULL);
+}
+
+/* A TXT answer: each record's character-strings (RFC 1035 3.3.14, a length
+ * octet each) joined into one text. */
+static void
+dns_query_on_txt(struct dns_query *q, int err, const struct ub_result *r)
+{
+    size_t nrdata = 0;
+
+    if (err != 0 || r->bogus || (r->rcode != 0 && r->rcode != DNS_RCODE_NXDOMAIN)) {
+        dns_query_errorf(q, DNS_TEMPFAIL, "TXT lookup for %s failed (%s)", q->name,
+                         err != 0   ? ub_strerror(err)
+                         : r->bogus ? "DNSSEC validation failed"
+                                    : dns_rcode_name(r->rcode));
+        return;
+    }
+    q->res.secure = r->secure != 0;
+    if (!r->havedata) {
+        dns_query_errorf(q, DNS_NO_DOMAIN, "no TXT records for %s", q->name);
+        return;
+    }
+    while (r->data[nrdata] != NULL)
+        nrdata++;
+    q->res.txt = xcalloc(nrdata, sizeof(*q->res.txt));
+    for (size_t i = 0; i < nrdata; i++) {
+        const uint8_t *d = (const uint8_t *)r->data[i];
+        size_t len = r->len[i] > 0 ? (size_t)r->len[i] : 0, pos = 0, o = 0;
+        char *text = xmalloc(len + 1);
+        bool ok = true;
+
+        while (ok && pos < len) {
+            size_t n = d[pos++];
+            if (pos + n > len || memchr(d + pos, '\0', n) != NULL)
+                ok = false;
+            else
+                memcpy(text + o, d + pos, n);
+            o += ok ? n : 0;
+            pos += n;
+        }
+        text[o] = '\0';
+        if (ok)
+            q->res.txt[q->res.ntxt++] = text;
+        else
+            free(text);
+    }
+    q->res.status = DNS_OK;
 }
 
 /* Asks for the TLSA records at the next base name. */
@@ -693,6 +755,8 @@ dns_on_answer(void *arg, int err, struct ub_result *result)
         dns_query_on_mx(q, err, result);
     else if (l->rrtype == DNS_TYPE_TLSA)
         dns_query_on_tlsa(q, err, result);
+    else if (l->rrtype == DNS_TYPE_TXT)
+        dns_query_on_txt(q, err, result);
     else
         dns_query_on_addr(q, l, err, result);
     ub_resolve_free(result);
@@ -781,7 +845,7 @@ dns_query_step(struct dns_query *q)
 {
     if (q->npending > 0 || q->phase == PHASE_READY)
         return;
-    if (q->phase == PHASE_TLSA) {
+    if (q->phase == PHASE_RRSET) {
         dns_query_ready(q);
         return;
     }
@@ -941,7 +1005,7 @@ dns_resolve_tlsa(struct dns *dns, const char *host, const char *canon, unsigned 
 {
     struct dns_query *q = dns_query_new(dns, host, false, cb, arg);
 
-    q->phase = PHASE_TLSA;
+    q->phase = PHASE_RRSET;
     if (!dns_query_precheck(q))
         return q;
     q->tlsa_port = port;
@@ -952,6 +1016,19 @@ dns_resolve_tlsa(struct dns *dns, const char *host, const char *canon, unsigned 
         q->tlsa_bases[0] = xstrdup(q->name);
     }
     dns_tlsa_next(q);
+    dns_query_step(q);
+    return q;
+}
+
+struct dns_query *
+dns_resolve_txt(struct dns *dns, const char *name, dns_cb *cb, void *arg)
+{
+    struct dns_query *q = dns_query_new(dns, name, false, cb, arg);
+
+    q->phase = PHASE_RRSET;
+    if (!dns_query_precheck(q))
+        return q;
+    dns_lookup_start(q, &q->tlsa, q->name, DNS_TYPE_TXT);
     dns_query_step(q);
     return q;
 }

@@ -71,6 +71,10 @@ struct dns_result {
     struct dns_tlsa *tlsa;
     size_t ntlsa;
     const char *tlsa_base;
+    /* dns_resolve_txt: each record's strings joined, NUL-terminated (a
+     * record holding a NUL is left out); DNS_NO_DOMAIN: none exist. */
+    char **txt;
+    size_t ntxt;
     char error[256]; /* why, when status is not DNS_OK */
 };
 
@@ -123,6 +127,10 @@ struct dns_query *dns_resolve_host(struct dns *dns, const char *host, dns_cb *cb
  * DNS_TEMPFAIL. */
 struct dns_query *dns_resolve_tlsa(struct dns *dns, const char *host, const char *canon,
                                    unsigned port, dns_cb *cb, void *arg);
+
+/* The TXT records of name (RFC 1035 3.3.14). A server failure is
+ * DNS_TEMPFAIL; no such name or no TXT record DNS_NO_DOMAIN. */
+struct dns_query *dns_resolve_txt(struct dns *dns, const char *name, dns_cb *cb, void *arg);
 
 void dns_cancel(struct dns_query *q);
 

@@ -24,6 +24,7 @@
 #include "lib/util.h"
 #include "net/dns.h"
 #include "net/iprange.h"
+#include "outbound/mtasts_fetch.h"
 #include "tls/tls.h"
 
 #include <arpa/inet.h>
@@ -52,6 +53,7 @@ enum dane_state {
 struct host {
     char *name;  /* as the MX record or the connector names it */
     char *canon; /* CNAME-expanded name of its addresses, or NULL */
+    bool sts_enforce; /* an MTA-STS policy in enforce mode names it */
     enum dane_state dane;
     struct dns_tlsa *tlsa; /* DANE_RECORDS */
     size_t ntlsa;
@@ -70,6 +72,9 @@ struct outbound {
     char *password;
     bool want_password; /* a credential request is out */
     struct dns_query *dq;
+    struct mtasts_fetch *sts_fetch;
+    struct mtasts_policy sts; /* the recipient domain's, when sts_mode is not NONE */
+    char sts_required_by[400];
     size_t next_host;
     struct host *hosts;
     size_t nhosts;
@@ -122,6 +127,8 @@ outbound_free(struct outbound *o)
         o->env->credential_cancel(o->env->credential_arg, o);
     if (o->dq)
         dns_cancel(o->dq);
+    mtasts_fetch_cancel(o->sts_fetch);
+    mtasts_policy_free(&o->sts);
     if (o->client)
         smtp_client_abort(o->client);
     for (size_t i = 0; i < o->nhosts; i++)
@@ -230,13 +237,27 @@ static const struct smtp_client_callbacks client_callbacks = {on_ready, on_done,
 /* ---- addresses ---- */
 
 static void lookup_tlsa(struct outbound *o, struct host *h);
+static void start_resolve(struct outbound *o);
 static struct dns *resolver(struct outbound *o);
 
 /* The TLS the next connection to h's address needs: DANE's when h has a
- * secure TLSA RRset (RFC 7672 2.2), the policy's otherwise. */
+ * secure TLSA RRset (RFC 7672 2.2), else MTA-STS's when the recipient
+ * domain's policy enforces (RFC 8461 4.2: TLS, and a certificate valid
+ * for the MX host dialled), else the connector's. */
 static void
-client_dane_policy(struct outbound *o, const struct host *h)
+client_host_policy(struct outbound *o, struct host *h)
 {
+    bool sts = h->dane != DANE_RECORDS && h->sts_enforce;
+
+    o->cp.require_tls = o->p.require_tls || sts;
+    o->cp.tls_auth_level = sts ? TLSAUTH_DOMAIN_VALIDATION : o->p.tls_auth_level;
+    o->cp.tls_names = sts ? (const char *const *)&h->name : (const char *const *)o->p.tls_names;
+    o->cp.ntls_names = sts ? 1 : o->p.ntls_names;
+    o->cp.tls_required_by = sts ? o->sts_required_by : NULL;
+    if (sts) {
+        o->cp.ignore_starttls = o->p.ignore_starttls;
+        o->cp.tls_fallback_reason = NULL;
+    }
     o->cp.dane_required = h->dane == DANE_RECORDS;
     o->cp.dane_tlsa = h->tlsa;
     o->cp.dane_ntlsa = h->ntlsa;
@@ -276,7 +297,7 @@ connect_next(struct outbound *o)
         o->next_target++;
     }
     o->next_target++;
-    client_dane_policy(o, h);
+    client_host_policy(o, h);
     o->cp.peer_name = h->name;
     sockaddr_format((struct sockaddr *)&t->ss, addr, sizeof(addr));
     snprintf(o->end.relay, sizeof(o->end.relay), "%s[%s]", h->name, addr);
@@ -397,13 +418,29 @@ on_resolved(void *arg, const struct dns_result *res)
         /* RFC 7672 2.2.1: MX hosts are TLSA base names only when the MX
          * answer is secure too; a smart host's own lookup says it all */
         bool mx_trusted = o->p.dest != ROUTE_DEST_MX || res->secure;
+        bool enforce = o->sts.mode == MTASTS_ENFORCE;
 
         for (size_t i = 0; i < res->nhosts; i++) {
             const struct dns_host *dh = &res->hosts[i];
-            size_t h = add_host(o, dh->name, dh->canon, mx_trusted && dh->secure);
+            bool named = enforce && mtasts_mx_matches(&o->sts, dh->name);
+            size_t h;
 
+            if (enforce && !named) {
+                /* RFC 8461 4.1: never to an MX host the policy leaves out */
+                log_info("queue: %s: %s does not match the MTA-STS policy (id %s); not tried",
+                         o->p.next_hop, dh->name, o->sts.id);
+                continue;
+            }
+            h = add_host(o, dh->name, dh->canon, mx_trusted && dh->secure);
+            o->hosts[h].sts_enforce = named;
             for (size_t j = 0; j < dh->naddrs; j++)
                 add_target(o, &dh->addrs[j], h);
+        }
+        if (enforce && o->nhosts == 0) {
+            fail(o, false, "MTA-STS: no MX host of %s matches its policy (id %s, mx: %s%s)",
+                 o->p.next_hop, o->sts.id, o->sts.nmx ? o->sts.mx[0] : "",
+                 o->sts.nmx > 1 ? ", ..." : "");
+            return;
         }
     } else {
         bool permanent = res->status == DNS_NULL_MX || res->status == DNS_NO_DOMAIN;
@@ -444,6 +481,38 @@ resolve_next_host(struct outbound *o)
     }
 }
 
+/* The recipient domain's MTA-STS policy is known: then its MX hosts. */
+static void
+on_sts(void *arg, const struct mtasts_result *r)
+{
+    struct outbound *o = arg;
+    const struct smtp_client_trace *t = o->env->trace;
+
+    if (t != NULL && t->line != NULL)
+        t->line(t->arg, '*', r->note, "MTA-STS");
+    if (r->outcome == MTASTS_DEFER) {
+        o->sts_fetch = NULL;
+        fail(o, false, "%s", r->note);
+        return;
+    }
+    if (r->fetch_failed || r->outcome == MTASTS_USE_FETCHED)
+        log_info("queue: %s: MTA-STS: %s", o->p.next_hop, r->note);
+    if (r->policy != NULL && r->policy->mode != MTASTS_NONE) {
+        mtasts_policy_copy(&o->sts, r->policy);
+        snprintf(o->sts_required_by, sizeof(o->sts_required_by), "MTA-STS policy of %s (%s)",
+                 o->p.next_hop, mtasts_mode_name(o->sts.mode));
+    }
+    if (r->outcome == MTASTS_USE_FETCHED && o->ev.sts_policy != NULL) {
+        char *text = mtasts_policy_format(r->policy);
+        o->ev.sts_policy(o->arg, text);
+        free(text);
+    }
+    /* o->sts_fetch stays set (it frees itself after this call): the
+     * resolution below must not start another fetch */
+    start_resolve(o);
+    o->sts_fetch = NULL;
+}
+
 /* A target that needs no DNS: an IP address or a Unix socket. */
 static void
 literal_target(struct outbound *o)
@@ -478,6 +547,12 @@ start_resolve(struct outbound *o)
 
     switch (o->p.dest) {
     case ROUTE_DEST_MX:
+        if (o->p.sts && o->sts_fetch == NULL && (dns = resolver(o)) != NULL) {
+            trace_step(o, SMTP_STEP_RESOLVE, "MTA-STS policy");
+            o->sts_fetch = mtasts_fetch_start(o->env->base, dns, o->cp.tls_ctx, o->p.hosts[0],
+                                              o->p.sts_cached, on_sts, o);
+            break;
+        }
         if ((dns = resolver(o)) != NULL) {
             char what[300];
             snprintf(what, sizeof(what), "MX of %s", o->p.hosts[0]);

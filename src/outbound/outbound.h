@@ -49,6 +49,9 @@ struct outbound_events {
     /* The connection is over and freed; nothing more comes. A transaction
      * that got no done() was lost with the connection (end->error). */
     void (*finished)(void *arg, const struct outbound_end *end);
+    /* A new MTA-STS policy of the recipient domain was fetched, in its
+     * cache form (routing/mtasts.h), for the queue to keep. May be NULL. */
+    void (*sts_policy)(void *arg, const char *policy);
 };
 
 /* Answer to a credential request: password NULL when there is none (why). */

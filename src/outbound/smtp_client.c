@@ -305,6 +305,13 @@ client_send_ehlo(struct smtp_client *c)
 
 static void client_after_tls_decision(struct smtp_client *c);
 
+/* Who asked for TLS, to start an error with; "" for the connector. */
+static const char *
+required_by(const struct smtp_client *c)
+{
+    return c->p->tls_required_by ? c->p->tls_required_by : "";
+}
+
 /* After EHLO: STARTTLS when offered and allowed, else the TLS policy
  * decides whether clear text may go on. */
 static void
@@ -327,7 +334,8 @@ client_after_ehlo(struct smtp_client *c)
     }
     if (!c->tls_desc && c->p->require_tls) {
         client_send(c, "QUIT");
-        client_close(c, 0, true, "TLS is required but %s does not offer STARTTLS", c->peer);
+        client_close(c, 0, true, "%s%sTLS is required but %s does not offer STARTTLS",
+                     required_by(c), *required_by(c) ? ": " : "", c->peer);
         return;
     }
     client_after_tls_decision(c);
@@ -400,7 +408,8 @@ client_tls_done(void *arg, enum tls_handshake_result result, const char *reason)
     }
     if (result != TLS_HANDSHAKE_OK) {
         c->tls_failed = true;
-        client_close(c, 0, true, "TLS negotiation with %s failed: %s", c->peer, reason);
+        client_close(c, 0, true, "%s%sTLS negotiation with %s failed: %s", required_by(c),
+                     *required_by(c) ? ": " : "", c->peer, reason);
         return;
     }
     c->bev = bufferevent_openssl_socket_new(c->base, c->hs_fd, c->hs_ssl, BUFFEREVENT_SSL_OPEN,
@@ -508,7 +517,8 @@ client_tls_established(struct smtp_client *c)
         if (st != TLS_PEER_OK) {
             client_log(c, '*', why, "TLS certificate check failed");
             client_send(c, "QUIT");
-            client_close(c, 0, true, "TLS certificate check failed for %s (%s): %s", c->peer,
+            client_close(c, 0, true, "%s%sTLS certificate check failed for %s (%s): %s",
+                         required_by(c), *required_by(c) ? ": " : "", c->peer,
                          tls_peer_status_name(st), why);
             return;
         }

@@ -67,6 +67,9 @@ struct smtp_client_policy {
     bool ignore_starttls;
     const char *tls_fallback_reason; /* clear-text retry: why the handshake failed */
     bool require_tls; /* no STARTTLS, failed TLS or failed check: temporary failure */
+    /* who wants TLS and the check, for the errors ("MTA-STS policy of
+     * example.com"); NULL: the connector */
+    const char *tls_required_by;
     enum tls_auth_level tls_auth_level;
     const char *const *tls_names; /* names one of which the certificate must carry
                                      (DomainValidation, domain security) */

@@ -143,6 +143,13 @@ proxy_message(struct ipc_chan *ch, const struct ipc_msg *m, void *arg)
             conn_finish(c, permanent != 0 && !c->ever_ready, error, relay);
         return;
     }
+    case MSG_OUT_STS: {
+        const char *policy = ipc_get_str(&r);
+        /* the queue checks the text before it keeps it */
+        if (ipc_rbuf_done(&r) && c->ev->sts_policy != NULL)
+            c->ev->sts_policy(c->arg, policy);
+        return;
+    }
     default:
         log_warnx("queue process: unexpected message %u on the outbound channel", m->type);
         return;

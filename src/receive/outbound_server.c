@@ -168,7 +168,17 @@ ev_finished(void *arg, const struct outbound_end *end)
     conn_free(c);
 }
 
-static const struct outbound_events server_events = {ev_ready, ev_done, ev_finished};
+static void
+ev_sts_policy(void *arg, const char *policy)
+{
+    struct out_conn *c = arg;
+
+    if (c->os->ch != NULL)
+        (void)ipc_send(c->os->ch, MSG_OUT_STS, c->id, -1, policy, strlen(policy) + 1);
+}
+
+static const struct outbound_events server_events = {ev_ready, ev_done, ev_finished,
+                                                     ev_sts_policy};
 
 static void
 cred_answer(void *arg, const char *password, const char *why)

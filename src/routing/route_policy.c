@@ -113,6 +113,7 @@ tls_policy(const struct config *cfg, const struct route_hop *hop, const struct s
            struct route_policy *p)
 {
     const char *name = NULL;
+    bool opportunistic;
 
     p->force_helo = sc->force_helo;
     p->ignore_starttls = sc->ignore_starttls;
@@ -129,9 +130,14 @@ tls_policy(const struct config *cfg, const struct route_hop *hop, const struct s
     } else if (sc->tls_auth_level == TLSAUTH_DOMAIN_VALIDATION) {
         name = sc->tls_domain ? sc->tls_domain : hop->next_hop;
     }
-    p->dane =
-        cfg->transport.dane_enabled && !hop->domain_secure && !p->ignore_starttls &&
+    /* DANE and MTA-STS authenticate where nothing else does */
+    opportunistic =
+        !hop->domain_secure && !p->ignore_starttls &&
         (sc->tls_auth_level == TLSAUTH_UNSET || sc->tls_auth_level == TLSAUTH_ENCRYPTION_ONLY);
+    p->dane = cfg->transport.dane_enabled && opportunistic;
+    /* the recipient domain's policy: not through smart hosts, whose
+     * domain is not the recipient's */
+    p->sts = cfg->transport.mta_sts_enabled && opportunistic && hop->kind == ROUTE_DNS;
     if (name) {
         p->tls_names = xcalloc(1, sizeof(char *));
         p->tls_names[0] = xstrdup(name);
@@ -241,6 +247,10 @@ route_policy_free(struct route_policy *p)
     strv_free(p->tls_names, p->ntls_names);
     free(p->client_cert_fqdn);
     free(p->auth_user);
+    if (p->sts_cached != NULL) {
+        mtasts_policy_free(p->sts_cached);
+        free(p->sts_cached);
+    }
     memset(p, 0, sizeof(*p));
 }
 
@@ -257,6 +267,10 @@ route_policy_copy(struct route_policy *dst, const struct route_policy *src)
     dst->tls_names = strv_copy(src->tls_names, src->ntls_names);
     dst->client_cert_fqdn = str_copy(src->client_cert_fqdn);
     dst->auth_user = str_copy(src->auth_user);
+    if (src->sts_cached != NULL) {
+        dst->sts_cached = xcalloc(1, sizeof(*dst->sts_cached));
+        mtasts_policy_copy(dst->sts_cached, src->sts_cached);
+    }
 }
 
 int

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "routing/mtasts.h"
 #include "routing/route.h"
 
 /* A delivery queue's next hop, as the scheduler keeps it (struct dqueue). */
@@ -75,6 +76,11 @@ struct route_policy {
      * verified by them. Where TLS would otherwise be unauthenticated: not
      * with domain security or a TlsAuthLevel that checks certificates. */
     bool dane;
+    /* MTA-STS (RFC 8461): the recipient domain's policy is looked up (DNS
+     * routing without domain security, same TLS settings as DANE);
+     * sts_cached is the queue's copy of it, NULL when it has none. */
+    bool sts;
+    struct mtasts_policy *sts_cached;
     enum tls_auth_level tls_auth_level;
     char **tls_names; /* the peer's certificate must name one of these */
     size_t ntls_names;

@@ -27,7 +27,8 @@ enum {
     PF_DOWNGRADE_AUTH = 0x20,
     PF_DOWNGRADE_DNS = 0x40,
     PF_DANE = 0x80,
-    PF_ALL = 0xff,
+    PF_STS = 0x100,
+    PF_ALL = 0x1ff,
 };
 
 static void
@@ -55,7 +56,9 @@ route_policy_encode(const struct route_policy *p, size_t *len)
                      (p->require_tls ? PF_REQUIRE_TLS : 0) |
                      (p->protocol_log ? PF_PROTOCOL_LOG : 0) |
                      (p->downgrade_auth_failures ? PF_DOWNGRADE_AUTH : 0) |
-                     (p->downgrade_dns_failures ? PF_DOWNGRADE_DNS : 0) | (p->dane ? PF_DANE : 0);
+                     (p->downgrade_dns_failures ? PF_DOWNGRADE_DNS : 0) | (p->dane ? PF_DANE : 0) |
+                     (p->sts ? PF_STS : 0);
+    char *sts = p->sts_cached ? mtasts_policy_format(p->sts_cached) : NULL;
 
     ipc_put_u32(&w, POLICY_MAGIC);
     ipc_put_u32(&w, (uint32_t)p->status);
@@ -75,6 +78,8 @@ route_policy_encode(const struct route_policy *p, size_t *len)
     ipc_put_u32(&w, (uint32_t)p->auth);
     put_opt(&w, p->auth_user);
     ipc_put_u32(&w, p->timeout);
+    put_opt(&w, sts);
+    free(sts);
     *len = w.len;
     return w.data;
 }
@@ -149,6 +154,7 @@ route_policy_decode(const unsigned char *buf, size_t len, struct route_policy *o
 {
     struct ipc_rbuf r;
     uint32_t flags;
+    char *sts;
 
     memset(out, 0, sizeof(*out));
     ipc_rbuf_init(&r, buf, len);
@@ -173,12 +179,19 @@ route_policy_decode(const unsigned char *buf, size_t len, struct route_policy *o
     out->downgrade_auth_failures = flags & PF_DOWNGRADE_AUTH;
     out->downgrade_dns_failures = flags & PF_DOWNGRADE_DNS;
     out->dane = flags & PF_DANE;
+    out->sts = flags & PF_STS;
     out->tls_auth_level = (enum tls_auth_level)get_enum(&r, TLSAUTH_DOMAIN_VALIDATION);
     out->tls_names = get_list(&r, &out->ntls_names);
     out->client_cert_fqdn = get_opt(&r);
     out->auth = (enum route_auth)get_enum(&r, ROUTE_AUTH_BASIC_REQUIRE_TLS);
     out->auth_user = get_opt(&r);
     out->timeout = ipc_get_u32(&r);
+    if ((sts = get_opt(&r)) != NULL) {
+        out->sts_cached = xcalloc(1, sizeof(*out->sts_cached));
+        if (mtasts_policy_load(sts, strlen(sts), out->sts_cached, NULL, 0) < 0)
+            r.err = true;
+        free(sts);
+    }
     if (!ipc_rbuf_done(&r) || (flags & ~(uint32_t)PF_ALL) != 0 || !policy_valid(out)) {
         route_policy_free(out);
         return -1;
