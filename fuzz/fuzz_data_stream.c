@@ -13,7 +13,9 @@
  * - an accepted message is canonical CRLF, its header section (up to the
  *   first empty line) holds only well-formed fields and continuations, no
  *   X-Postern-* field from an untrusted sender, and no more Received:
- *   fields than allowed.
+ *   fields than allowed;
+ * - the message is marked "TLS-Required: No" exactly when a TLS-Required
+ *   field of its header section, unfolded and trimmed, is the word No.
  * Must never: keep state between inputs.
  */
 #include "fuzz_common.h"
@@ -64,12 +66,67 @@ well_formed_field(const char *p, size_t n)
     return i < n && p[i] == ':';
 }
 
+/* The reference reading of RFC 8689 3: a TLS-Required field's value,
+ * unfolded, with the blanks around it removed, is "No" (any case). The
+ * header section of an accepted message fits in the largest limit, so the
+ * value always fits here. */
+struct tls_required_ref {
+    bool open, said_no;
+    size_t len;
+    char value[4200];
+};
+
 static void
-check_accepted(const char *m, size_t n, const struct data_limits *lim)
+tls_required_add(struct tls_required_ref *t, const char *p, size_t n)
 {
+    FUZZ_CHECK(t->len + n <= sizeof(t->value));
+    memcpy(t->value + t->len, p, n);
+    t->len += n;
+}
+
+static void
+tls_required_end(struct tls_required_ref *t)
+{
+    size_t a = 0, b = t->len;
+
+    while (a < b && (t->value[a] == ' ' || t->value[a] == '\t'))
+        a++;
+    while (b > a && (t->value[b - 1] == ' ' || t->value[b - 1] == '\t'))
+        b--;
+    if (t->open && b - a == 2 && strncasecmp(t->value + a, "No", 2) == 0)
+        t->said_no = true;
+    t->open = false;
+    t->len = 0;
+}
+
+/* One line of the header section (CR LF removed, not empty). */
+static void
+tls_required_line(struct tls_required_ref *t, const char *p, size_t n)
+{
+    const char *colon;
+
+    if (p[0] == ' ' || p[0] == '\t') {
+        if (t->open)
+            tls_required_add(t, p, n);
+        return;
+    }
+    tls_required_end(t);
+    if (!field_named(p, n, "TLS-Required", false))
+        return;
+    colon = memchr(p, ':', n);
+    t->open = true;
+    tls_required_add(t, colon + 1, n - (size_t)(colon + 1 - p));
+}
+
+static void
+check_accepted(const char *m, size_t n, const struct data_limits *lim, bool tls_required_no)
+{
+    static struct tls_required_ref tr;
     size_t pos = 0;
     unsigned received = 0;
     bool in_headers = true, first = true;
+
+    memset(&tr, 0, sizeof(tr));
 
     while (pos < n) {
         const char *lf = memchr(m + pos, '\n', n - pos);
@@ -83,7 +140,9 @@ check_accepted(const char *m, size_t n, const struct data_limits *lim)
         if (in_headers) {
             if (len == 0) {
                 in_headers = false;
+                tls_required_end(&tr);
             } else {
+                tls_required_line(&tr, m + pos, len);
                 FUZZ_CHECK(well_formed_field(m + pos, len));
                 FUZZ_CHECK(!(first && (m[pos] == ' ' || m[pos] == '\t')));
                 if (field_named(m + pos, len, "Received", false))
@@ -96,6 +155,8 @@ check_accepted(const char *m, size_t n, const struct data_limits *lim)
         pos += len + 2;
     }
     FUZZ_CHECK(received <= lim->max_hop_count);
+    tls_required_end(&tr);
+    FUZZ_CHECK(tr.said_no == tls_required_no);
 }
 
 int
@@ -128,7 +189,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_CHECK(!fl.too_long && fl.len == 3 && memcmp(in + pos, ".\r\n", 3) == 0);
             FUZZ_CHECK(prev_crlf);
             if (data_stream_finish(&ds) == NULL)
-                check_accepted(stored, stored_len, &lim);
+                check_accepted(stored, stored_len, &lim, ds.tls_required_no);
             free(stored);
             return 0;
         case DATA_STORE:

@@ -32,6 +32,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* the reader stops at a NUL: what it read must end in the marker */
     FUZZ_CHECK(used >= 5 && memcmp(data + used - 5, "\nend\n", 5) == 0);
     FUZZ_CHECK(strlen(env->id) == QUEUE_ID_LEN && env->from != NULL);
+    /* RFC 8689: REQUIRETLS makes a TLS-Required field irrelevant */
+    FUZZ_CHECK(!(env->requiretls && env->tls_required_no));
     for (size_t i = 0; i < env->nrcpts; i++) {
         FUZZ_CHECK(env->rcpts[i].address != NULL);
         FUZZ_CHECK(env->rcpts[i].status <= RCPT_FAILED);
@@ -50,6 +52,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     text2 = envelope_serialize(again, &len2);
     FUZZ_CHECK(len2 == len && memcmp(text, text2, len) == 0);
     FUZZ_CHECK(again->nrcpts == env->nrcpts);
+    FUZZ_CHECK(again->requiretls == env->requiretls &&
+               again->tls_required_no == env->tls_required_no);
 
     free(text);
     free(text2);

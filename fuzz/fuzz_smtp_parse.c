@@ -76,10 +76,11 @@ fuzz_mail(const char *arg)
     FUZZ_CHECK(mp.envid[0] == '\0' || smtp_valid_xtext(mp.envid));
     FUZZ_CHECK(!from.utf8 || mp.smtputf8);
     /* What was accepted (source route dropped) is accepted again as is. */
-    snprintf(line, sizeof(line), "FROM:<%s>%s", from.addr, from.utf8 ? " SMTPUTF8" : "");
+    snprintf(line, sizeof(line), "FROM:<%s>%s%s", from.addr, from.utf8 ? " SMTPUTF8" : "",
+             mp.requiretls ? " REQUIRETLS" : "");
     FUZZ_CHECK(smtp_parse_mail(line, &again, &mp2, &reply) == 0);
     FUZZ_CHECK(strcmp(again.addr, from.addr) == 0 && again.at == from.at &&
-               again.utf8 == from.utf8);
+               again.utf8 == from.utf8 && mp2.requiretls == mp.requiretls);
 }
 
 static void

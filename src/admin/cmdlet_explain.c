@@ -259,6 +259,21 @@ print_addresses(struct cmdlet_ctx *ctx, const struct config *cfg, const struct r
     probe_env_free(env);
 }
 
+/* DANE, MTA-STS or opportunistic, per host, looked up now. */
+static void
+explain_tls_policy(struct cmdlet_ctx *ctx, const struct config *cfg, const struct route_policy *p)
+{
+    char err[256];
+    struct probe_env *env;
+
+    if (p->dest != ROUTE_DEST_MX && p->dest != ROUTE_DEST_HOSTS)
+        return;
+    if ((env = probe_env_new(ctx->instance_dir, cfg, false, err, sizeof(err))) == NULL)
+        return; /* print_addresses said why */
+    probe_tls_explain(env, p, ctx->instance_dir, ctx->out);
+    probe_env_free(env);
+}
+
 int
 cmdlet_test_mail_route(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
 {
@@ -344,8 +359,11 @@ cmdlet_test_mail_route(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
         fprintf(ctx->out, "%-18s : {%s}\n", "Considered", considered);
     }
     if (r.kind == ROUTE_DNS || r.kind == ROUTE_SMART_HOST || r.kind == ROUTE_LMTP) {
-        struct route_hop hop = {r.kind, r.next_hop, r.connector ? r.connector->name : NULL,
-                                r.lmtp_server, r.domain_secure};
+        struct route_hop hop = {.kind = r.kind,
+                                .next_hop = r.next_hop,
+                                .connector = r.connector ? r.connector->name : NULL,
+                                .lmtp_server = r.lmtp_server,
+                                .domain_secure = r.domain_secure};
         struct route_policy p;
         char hosts[1024] = "";
         if (route_policy(cfg, &hop, &p) == 0) {
@@ -358,6 +376,7 @@ cmdlet_test_mail_route(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
             if (p.dest != ROUTE_DEST_UNIX)
                 fprintf(ctx->out, "%-18s : %u\n", "Port", (unsigned)p.port);
             fprintf(ctx->out, "%-18s : %s\n", "Tls", tls);
+            explain_tls_policy(ctx, cfg, &p);
             if (p.ntls_names > 0) {
                 char names[512] = "";
                 for (size_t i = 0; i < p.ntls_names; i++)

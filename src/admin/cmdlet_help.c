@@ -73,6 +73,21 @@ static const struct help_param new_mb[] = {
      "yescrypt hash."},
     END,
 };
+static const struct help_param get_dk[] = {P_IDENTITY("DkimSigningConfig", 0), END};
+static const struct help_param set_dk[] = {P_IDENTITY("DkimSigningConfig", HP_MANDATORY), END};
+static const struct help_param new_dk[] = {
+    {"KeySize", "UInt16", 0,
+     "The size of the RSA keys in bits: 1024 or 2048 (the default). Not with -KeyAlgorithm "
+     "Ed25519."},
+    END,
+};
+static const struct help_param rotate_dk[] = {
+    P_IDENTITY("DkimSigningConfig", HP_MANDATORY),
+    {"KeySize", "UInt16", 0,
+     "The size in bits of the new RSA key for the retired selector: 1024 or 2048 (default: the "
+     "size of the key it replaces)."},
+    END,
+};
 static const struct help_param get_tc[] = {
     {"Identity", "OrganizationIdParameter", HP_POSITIONAL,
      "Accepted and ignored: there is one transport configuration."},
@@ -309,6 +324,17 @@ static const char *const ex_new_mb[] = {
     "New-Mailbox -Name alice -PrimarySmtpAddress alice@contoso.com -Password -",
     NULL,
 };
+static const char *const ex_new_dk[] = {
+    "New-DkimSigningConfig -DomainName contoso.com -Enabled $false",
+    "Get-DkimSigningConfig contoso.com | fl Selector1PublicKey,Selector2PublicKey",
+    "Set-DkimSigningConfig -Identity contoso.com -Enabled $true",
+    NULL,
+};
+static const char *const ex_rotate_dk[] = {
+    "Rotate-DkimSigningConfig -Identity contoso.com -KeySize 2048",
+    "Get-DkimSigningConfig contoso.com | fl SelectorAfterRotateOnDate,RotateOnDate",
+    NULL,
+};
 static const char *const ex_admin[] = {
     "Add-ExchangeAdministrator -Identity alice -Role OrgAdmin",
     "Get-ExchangeAdministrator",
@@ -419,6 +445,24 @@ static const struct cmdlet_help helps[] = {
     KIND("Get-Mailbox", "Shows the mailboxes.", HM_GET, CONFIG_MAILBOX, get_mb, NULL),
     KIND("Remove-Mailbox", "Removes a mailbox (its Maildir is kept).", HM_REMOVE, CONFIG_MAILBOX,
          rm_mb, NULL),
+    KIND("New-DkimSigningConfig",
+         "Makes the two DKIM keys (selector1, selector2) of an accepted domain, to sign the mail "
+         "whose From: is in it as it leaves through Send connectors; disabled unless -Enabled "
+         "$true.",
+         HM_NEW, CONFIG_DKIM_SIGNING, new_dk, ex_new_dk),
+    KIND("Set-DkimSigningConfig",
+         "Turns DKIM signing of a domain on or off, or changes its canonicalization.", HM_SET,
+         CONFIG_DKIM_SIGNING, set_dk, ex_new_dk),
+    KIND("Get-DkimSigningConfig",
+         "Shows the DKIM signing configurations, with the TXT records to publish for both "
+         "selectors.",
+         HM_GET, CONFIG_DKIM_SIGNING, get_dk, ex_new_dk),
+    OTHER("Rotate-DkimSigningConfig",
+          "Switches DKIM signing to the other selector at once and makes a new key for the "
+          "retired one; publish its new TXT record before the next rotation.",
+          rotate_dk, ex_rotate_dk),
+    KIND("Remove-DkimSigningConfig", "Stops DKIM signing of a domain and deletes its keys.",
+         HM_REMOVE, CONFIG_DKIM_SIGNING, set_dk, NULL),
     KIND("Get-TransportConfig", "Shows the organisation-wide transport settings.", HM_GET,
          CONFIG_TRANSPORT, get_tc, NULL),
     KIND("Set-TransportConfig",

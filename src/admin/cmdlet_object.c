@@ -325,12 +325,22 @@ cmdlet_params_apply(struct cmdlet_ctx *ctx, const struct config_kind_info *k, vo
 void
 cmdlet_print_object(FILE *out, const struct config_kind_info *k, const void *obj)
 {
+    cmdlet_print_object_extra(out, k, obj, NULL, NULL, 0);
+}
+
+void
+cmdlet_print_object_extra(FILE *out, const struct config_kind_info *k, const void *obj,
+                          const char *const *names, const char *const *values, size_t n)
+{
     const char *name = config_object_name(k, obj);
     int width = k->singleton ? 0 : (int)strlen("Identity");
 
     for (size_t i = 0; i < k->nparams; i++)
         if (!(k->params[i].flags & CPF_SECRET) && (int)strlen(k->params[i].name) > width)
             width = (int)strlen(k->params[i].name);
+    for (size_t i = 0; i < n; i++)
+        if ((int)strlen(names[i]) > width)
+            width = (int)strlen(names[i]);
     if (!k->singleton)
         fprintf(out, "%-*s : %s\n", width, "Identity", name ? name : "");
     for (size_t i = 0; i < k->nparams; i++) {
@@ -344,6 +354,12 @@ cmdlet_print_object(FILE *out, const struct config_kind_info *k, const void *obj
         else
             fprintf(out, "%-*s :\n", width, p->name);
         free(text);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (values[i] != NULL && *values[i] != '\0')
+            fprintf(out, "%-*s : %s\n", width, names[i], values[i]);
+        else
+            fprintf(out, "%-*s :\n", width, names[i]);
     }
 }
 

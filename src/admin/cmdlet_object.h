@@ -63,6 +63,10 @@ int cmdlet_param_set(struct cmdlet_ctx *ctx, const struct config_kind_info *k, v
 
 /* Format-List: "Name     : value", the Identity first. */
 void cmdlet_print_object(FILE *out, const struct config_kind_info *k, const void *obj);
+/* The same, followed by n rows a cmdlet computes (names[i] : values[i]),
+ * aligned with the others. */
+void cmdlet_print_object_extra(FILE *out, const struct config_kind_info *k, const void *obj,
+                               const char *const *names, const char *const *values, size_t n);
 /* What New- prints once it committed: the object, unless under -WhatIf
  * (nothing was created). */
 void cmdlet_print_created(struct cmdlet_ctx *ctx, const struct config_kind_info *k,
@@ -154,6 +158,14 @@ int cmdlet_message_action(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
 
 /* cmdlet_tracking.c: Get-MessageTrackingLog (reads DIR/logs/MessageTracking) */
 int cmdlet_get_message_tracking_log(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
+
+/* cmdlet_dkim.c: New-, Set-, Get-, Rotate- and Remove-DkimSigningConfig
+ * (keys in DIR/dkim) */
+int cmdlet_new_dkim_signing_config(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
+int cmdlet_set_dkim_signing_config(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
+int cmdlet_get_dkim_signing_config(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
+int cmdlet_rotate_dkim_signing_config(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
+int cmdlet_remove_dkim_signing_config(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
 
 /* cmdlet_mtasts.c: Get-MtaStsPolicy, Clear-MtaStsCache (DIR/mta-sts) */
 int cmdlet_get_mtasts_policy(struct cmdlet_ctx *ctx, struct cmdlet_args *a);

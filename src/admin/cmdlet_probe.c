@@ -179,7 +179,10 @@ cmdlet_test_send_connector(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
     }
     route_via_connector(cfg, sc, lower, &r);
     {
-        struct route_hop hop = {r.kind, r.next_hop, sc->name, NULL, r.domain_secure};
+        struct route_hop hop = {.kind = r.kind,
+                                .next_hop = r.next_hop,
+                                .connector = sc->name,
+                                .domain_secure = r.domain_secure};
         (void)route_policy(cfg, &hop, &p);
     }
     probe_run(env, &p, &res);

@@ -68,9 +68,10 @@ write_conf(FILE *out)
           out);
     para(out, "DIR/postern.conf holds the instance's objects as Exchange names them: one "
               "[TransportConfig] section, then a section per Receive connector, Send connector, "
-              "accepted domain and mailbox (a header such as [ReceiveConnector \"Default mail\"]), "
-              "each with Parameter = value lines. The cmdlets write it (postern(8)); a hand edit "
-              "is kept when it validates. Lists are separated by commas; $null unsets a value.");
+              "accepted domain, mailbox and DKIM signing configuration (a header such as "
+              "[ReceiveConnector \"Default mail\"]), each with Parameter = value lines. The "
+              "cmdlets write it (postern(8)); a hand edit is kept when it validates. Lists are "
+              "separated by commas; $null unsets a value.");
     for (enum config_kind kind = 0; kind < CONFIG_NKINDS; kind++) {
         const struct config_kind_info *k = config_kind(kind);
         fprintf(out, ".SH %s\n", k->name);
@@ -134,7 +135,7 @@ write_admin(FILE *out)
             fputs(".RE\n", out);
         }
     }
-    fputs(".SH FILES\nDIR/postern.conf, DIR/certs, DIR/queue, DIR/mail, DIR/logs, "
+    fputs(".SH FILES\nDIR/postern.conf, DIR/certs, DIR/dkim, DIR/queue, DIR/mail, DIR/logs, "
           "DIR/run/control.sock, DIR/shell_history\n.SH SEE ALSO\npostern.conf(5)\n",
           out);
 }

@@ -27,6 +27,7 @@ struct param_help_entry {
 #define SC "SendConnector"
 #define AD "AcceptedDomain"
 #define MB "Mailbox"
+#define DK "DkimSigningConfig"
 
 /* In the order of the tables. */
 static const struct param_help_entry entries[] = {
@@ -303,6 +304,40 @@ static const struct param_help_entry entries[] = {
      "Who may sign in to the management console: OrgAdmin (every cmdlet) or ViewOnlyAdmin (Get- "
      "cmdlets), set only with Add-ExchangeAdministrator and Remove-ExchangeAdministrator; None "
      "for everyone else."},
+
+    /* ---- DkimSigningConfig ---- */
+    {DK, "Name", "The configuration's identity in the cmdlets: its DomainName."},
+    {DK, "DomainName",
+     "The accepted domain whose mail is signed: mail whose From: address is in exactly this "
+     "domain gets a DKIM-Signature (d=) when it leaves through a Send connector."},
+    {DK, "Enabled",
+     "Whether mail of the domain is signed. New-DkimSigningConfig makes the keys disabled unless "
+     "-Enabled $true: publish the TXT records of both selectors first."},
+    {DK, "KeyAlgorithm",
+     "postern's own: Rsa (a=rsa-sha256, what every verifier knows) or Ed25519 (a=ed25519-sha256, "
+     "RFC 8463), for the keys New- and Rotate-DkimSigningConfig make. Set at creation only."},
+    {DK, "Selector1KeySize", "The size in bits of selector1's key (256 for Ed25519)."},
+    {DK, "Selector2KeySize", "The size in bits of selector2's key (256 for Ed25519)."},
+    {DK, "Selector1PublicKey",
+     "The text of the TXT record to publish at selector1._domainkey.<domain>; postern's stand-in "
+     "for Exchange Online's Selector1CNAME. Its private key is DIR/dkim/<domain>/selector1.key."},
+    {DK, "Selector2PublicKey",
+     "The text of the TXT record to publish at selector2._domainkey.<domain>; postern's stand-in "
+     "for Exchange Online's Selector2CNAME. Its private key is DIR/dkim/<domain>/selector2.key."},
+    {DK, "KeyCreationTime", "When the newest of the two keys was made (UTC)."},
+    {DK, "RotateOnDate",
+     "When Rotate-DkimSigningConfig last switched selectors (UTC); postern switches at once, "
+     "where Exchange Online waits four days."},
+    {DK, "SelectorBeforeRotateOnDate", "The selector that signed before the last rotation."},
+    {DK, "SelectorAfterRotateOnDate",
+     "The selector that signs now (s=); Rotate-DkimSigningConfig switches to the other one and "
+     "makes a new key for the one retired."},
+    {DK, "HeaderCanonicalization",
+     "How header fields are prepared for signing (RFC 6376 3.4): Relaxed survives the "
+     "reformatting relays do; Simple signs them exactly as sent."},
+    {DK, "BodyCanonicalization",
+     "How the body is prepared for signing (RFC 6376 3.4): Relaxed ignores changes in blanks at "
+     "line ends and runs of blanks; Simple signs it exactly as sent."},
 };
 
 #undef TC
@@ -310,6 +345,7 @@ static const struct param_help_entry entries[] = {
 #undef SC
 #undef AD
 #undef MB
+#undef DK
 
 const char *
 param_help(const char *kind, const char *param)

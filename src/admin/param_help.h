@@ -18,8 +18,8 @@
 /* Exchange's meaning of a configuration parameter, as postern implements it: one or two
  * sentences for Get-Help; NULL when the parameter is unknown. kind is the
  * config_kind_info name ("TransportConfig", "ReceiveConnector", "SendConnector",
- * "AcceptedDomain", "Mailbox"), param the parameter's Exchange name (not an alias).
- * Both compare case-insensitively. */
+ * "AcceptedDomain", "Mailbox", "DkimSigningConfig"), param the parameter's Exchange name (not an
+ * alias). Both compare case-insensitively. */
 const char *param_help(const char *kind, const char *param);
 
 /* How many texts there are: one per row of the parameter tables. */

@@ -341,6 +341,20 @@ on_lookup(void *arg, const struct dns_result *res)
     l->done = true;
 }
 
+struct dns *
+probe_env_dns(struct probe_env *env)
+{
+    return env->dns;
+}
+
+void
+probe_env_wait(struct probe_env *env, const bool *done)
+{
+    while (!*done)
+        if (event_base_loop(env->base, EVLOOP_ONCE) < 0)
+            break;
+}
+
 void
 probe_resolve(struct probe_env *env, const struct route_policy *p, char *out, size_t outlen)
 {
@@ -386,6 +400,7 @@ probe_env_new(const char *instance_dir, const struct config *cfg, bool tls, char
     if ((env->dns = dns_new(env->base, n ? tc->external_dns_servers : NULL, n, tc->dane_enabled,
                             err, errlen)) == NULL)
         goto fail;
+
     if (!tls) {
         free(certdir);
         return env;

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "config/config.h"
 #include "outbound/smtp_client.h"
@@ -77,5 +78,17 @@ const char *probe_step_name(enum smtp_step step);
  * (dns_result_text), or the lookup's error; out is "" when p needs no
  * lookup (an address or a socket). */
 void probe_resolve(struct probe_env *env, const struct route_policy *p, char *out, size_t outlen);
+
+/* The resolver of env, and a wait on its loop until *done (each DNS query
+ * ends by its own deadline), for the lookups of probe_tls.c. */
+struct dns *probe_env_dns(struct probe_env *env);
+void probe_env_wait(struct probe_env *env, const bool *done);
+
+/* Test-MailRoute's account of the TLS a DNS-routed or smart-host hop would
+ * get, looked up now: whether DNS answers validate, each host's DANE
+ * records, the recipient domain's MTA-STS policy (cached and published),
+ * and per host which of them decides and why (Format-List lines to out). */
+void probe_tls_explain(struct probe_env *env, const struct route_policy *p,
+                       const char *instance_dir, FILE *out);
 
 #endif

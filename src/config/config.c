@@ -302,6 +302,8 @@ config_object_find(const struct config *cfg, enum config_kind kind, const char *
             alt = ((const struct mailbox *)objs)[i].primary_smtp_address;
         else if (kind == CONFIG_ACCEPTED_DOMAIN)
             alt = ((const struct accepted_domain *)objs)[i].domain_name;
+        else if (kind == CONFIG_DKIM_SIGNING)
+            alt = ((const struct dkim_signing_config *)objs)[i].domain_name;
         if (alt != NULL && str_ieq(alt, identity)) {
             *index = i;
             return true;
@@ -392,6 +394,23 @@ config_find_send_connector(const struct config *cfg, const char *name)
         if (str_ieq(cfg->send_connectors[i].name, name))
             return &cfg->send_connectors[i];
     return NULL;
+}
+
+const struct dkim_signing_config *
+config_find_dkim(const struct config *cfg, const char *domain)
+{
+    for (size_t i = 0; i < cfg->ndkim_signing_configs; i++)
+        if (str_ieq(cfg->dkim_signing_configs[i].domain_name, domain))
+            return &cfg->dkim_signing_configs[i];
+    return NULL;
+}
+
+const char *
+dkim_selector_public_key(const struct dkim_signing_config *d, enum dkim_selector s)
+{
+    return s == DKIM_SELECTOR2   ? d->selector2_public_key
+           : s == DKIM_SELECTOR1 ? d->selector1_public_key
+                                 : NULL;
 }
 
 const struct accepted_domain *

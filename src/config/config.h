@@ -1,7 +1,7 @@
 /*
  * config.h — the configuration object model: one TransportConfig, Receive
- * and Send connectors, accepted domains and mailboxes, under Exchange's
- * own names.
+ * and Send connectors, accepted domains, mailboxes and DKIM signing
+ * configurations, under Exchange's own names.
  *
  * A struct config is immutable once loaded and reference-counted: a running
  * session keeps the config it started with while a reload installs a new
@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "net/iprange.h"
+#include "smtp/dkim.h"
 #include "tls/tls.h"
 
 #define CONFIG_UNLIMITED UINT64_MAX
@@ -157,6 +158,28 @@ struct accepted_domain {
                           ("host:port", "[v6]:port" or "/path/to/socket"); NULL: Maildir */
 };
 
+/* DkimSigningConfig (Exchange Online's): DKIM signing of the mail whose
+ * From: is in one domain, with two selectors so that the next key can be
+ * published before it signs. The private keys are files only the keys
+ * process reads (DIR/dkim/<domain>/selector1.key, selector2.key); the
+ * public halves are here, as the TXT records publish them. Everything but
+ * Enabled and the canonicalizations is set by the DKIM cmdlets. */
+enum dkim_selector { DKIM_SELECTOR1 = 1, DKIM_SELECTOR2 = 2 };
+
+struct dkim_signing_config {
+    char *name;        /* the domain, as Exchange Online names it */
+    char *domain_name; /* lower case */
+    bool enabled;
+    enum dkim_alg key_algorithm; /* postern's: RSA (rsa-sha256) or Ed25519 (RFC 8463) */
+    uint64_t selector1_key_size, selector2_key_size;   /* bits */
+    char *selector1_public_key, *selector2_public_key; /* "v=DKIM1; k=rsa; p=..." */
+    char *key_creation_time; /* UTC, "2026-01-31T12:00:00Z": the newest key's */
+    char *rotate_on_date;    /* UTC: the last rotation; NULL before the first */
+    enum dkim_selector selector_before_rotate_on_date;
+    enum dkim_selector selector_after_rotate_on_date; /* the one that signs */
+    enum dkim_canon header_canonicalization, body_canonicalization;
+};
+
 /* Add-ExchangeAdministrator -Role: who may sign in to the console. */
 enum admin_role {
     ADMIN_ROLE_NONE,
@@ -228,6 +251,8 @@ struct config {
     size_t nmailboxes;
     struct send_connector *send_connectors;
     size_t nsend_connectors;
+    struct dkim_signing_config *dkim_signing_configs;
+    size_t ndkim_signing_configs;
 };
 
 /* Reads and validates a configuration file. NULL with a one-line error
@@ -301,6 +326,11 @@ const char *receive_connector_fqdn(const struct config *cfg, const struct receiv
 const char *send_connector_fqdn(const struct config *cfg, const struct send_connector *sc);
 
 struct send_connector *config_find_send_connector(const struct config *cfg, const char *name);
+
+/* The DkimSigningConfig of exactly domain (case-insensitive), or NULL. */
+const struct dkim_signing_config *config_find_dkim(const struct config *cfg, const char *domain);
+/* The public key (TXT record text) of a config's selector, or NULL. */
+const char *dkim_selector_public_key(const struct dkim_signing_config *d, enum dkim_selector s);
 
 /* Is domain in TLSReceiveDomainSecureList / TLSSendDomainSecureList? (No
  * wildcards there, as in Exchange: exact, case-insensitive.) */

@@ -34,6 +34,9 @@ _Static_assert(sizeof(enum sc_usage) == sizeof(int), "enum sc_usage is not an in
 _Static_assert(sizeof(enum smarthost_auth) == sizeof(int), "enum smarthost_auth is not an int");
 _Static_assert(sizeof(enum tls_auth_level) == sizeof(int), "enum tls_auth_level is not an int");
 _Static_assert(sizeof(enum tls_profile) == sizeof(int), "enum tls_profile is not an int");
+_Static_assert(sizeof(enum dkim_alg) == sizeof(int), "enum dkim_alg is not an int");
+_Static_assert(sizeof(enum dkim_canon) == sizeof(int), "enum dkim_canon is not an int");
+_Static_assert(sizeof(enum dkim_selector) == sizeof(int), "enum dkim_selector is not an int");
 
 /* Longest string value: a Comment in Exchange is at most 1024 characters. */
 #define STRING_MAX 1024
@@ -163,6 +166,7 @@ static const struct config_enum_name perm_names[] = {
 #define SC struct send_connector
 #define AD struct accepted_domain
 #define MB struct mailbox
+#define DK struct dkim_signing_config
 
 /* clang-format off */
 static const struct config_param transport_params[] = {
@@ -299,6 +303,47 @@ static const struct config_param mb_params[] = {
     NAMES(MB, "ExchangeAdministratorRole", NULL, CPT_ENUM, admin_role, admin_role_names, "None",
           CPF_NO_SET),
 };
+
+/* DkimSigningConfig: Exchange Online's names; KeyAlgorithm is postern's
+ * (Exchange Online has RSA only). The keys and their dates are the
+ * cmdlets' to set (New-, Rotate-DkimSigningConfig). */
+static const struct config_enum_name dkim_alg_names[] = {
+    {"Rsa", DKIM_ALG_RSA_SHA256},
+    {"Ed25519", DKIM_ALG_ED25519_SHA256},
+    {NULL, 0},
+};
+static const struct config_enum_name dkim_canon_names[] = {
+    {"Relaxed", DKIM_CANON_RELAXED},
+    {"Simple", DKIM_CANON_SIMPLE},
+    {NULL, 0},
+};
+static const struct config_enum_name dkim_selector_names[] = {
+    {"selector1", DKIM_SELECTOR1},
+    {"selector2", DKIM_SELECTOR2},
+    {NULL, 0},
+};
+
+static const struct config_param dk_params[] = {
+    STR(DK, "Name", CPT_STRING, name, NULL, CPF_NAME | CPF_REQUIRED | CPF_NO_SET),
+    STR(DK, "DomainName", CPT_DOMAIN, domain_name, NULL, CPF_REQUIRED | CPF_NEW_ONLY),
+    STR(DK, "Enabled", CPT_BOOL, enabled, "False", 0),
+    NAMES(DK, "KeyAlgorithm", NULL, CPT_ENUM, key_algorithm, dkim_alg_names, "Rsa",
+          CPF_NEW_ONLY),
+    NUM(DK, "Selector1KeySize", CPT_UINT, selector1_key_size, "0", 0, 16384, CPF_NO_SET),
+    NUM(DK, "Selector2KeySize", CPT_UINT, selector2_key_size, "0", 0, 16384, CPF_NO_SET),
+    STR(DK, "Selector1PublicKey", CPT_STRING, selector1_public_key, NULL, CPF_NO_SET),
+    STR(DK, "Selector2PublicKey", CPT_STRING, selector2_public_key, NULL, CPF_NO_SET),
+    STR(DK, "KeyCreationTime", CPT_STRING, key_creation_time, NULL, CPF_NO_SET),
+    STR(DK, "RotateOnDate", CPT_STRING, rotate_on_date, NULL, CPF_NO_SET),
+    NAMES(DK, "SelectorBeforeRotateOnDate", NULL, CPT_ENUM, selector_before_rotate_on_date,
+          dkim_selector_names, "selector2", CPF_NO_SET),
+    NAMES(DK, "SelectorAfterRotateOnDate", NULL, CPT_ENUM, selector_after_rotate_on_date,
+          dkim_selector_names, "selector1", CPF_NO_SET),
+    NAMES(DK, "HeaderCanonicalization", NULL, CPT_ENUM, header_canonicalization, dkim_canon_names,
+          "Relaxed", 0),
+    NAMES(DK, "BodyCanonicalization", NULL, CPT_ENUM, body_canonicalization, dkim_canon_names,
+          "Relaxed", 0),
+};
 /* clang-format on */
 
 #undef TC
@@ -306,6 +351,7 @@ static const struct config_param mb_params[] = {
 #undef SC
 #undef AD
 #undef MB
+#undef DK
 
 static const struct config_kind_info kinds[CONFIG_NKINDS] = {
     {CONFIG_TRANSPORT, "TransportConfig", transport_params, NELEM(transport_params),
@@ -321,6 +367,9 @@ static const struct config_kind_info kinds[CONFIG_NKINDS] = {
      offsetof(struct config, naccepted_domains)},
     {CONFIG_MAILBOX, "Mailbox", mb_params, NELEM(mb_params), sizeof(struct mailbox), false,
      offsetof(struct config, mailboxes), offsetof(struct config, nmailboxes)},
+    {CONFIG_DKIM_SIGNING, "DkimSigningConfig", dk_params, NELEM(dk_params),
+     sizeof(struct dkim_signing_config), false, offsetof(struct config, dkim_signing_configs),
+     offsetof(struct config, ndkim_signing_configs)},
 };
 
 const struct config_kind_info *

@@ -1,8 +1,8 @@
 /*
  * config_param.h — the parameter tables: one table per object type
  * (TransportConfig, ReceiveConnector, SendConnector, AcceptedDomain,
- * Mailbox) naming each parameter as Exchange does, with its type, field,
- * default and limits.
+ * Mailbox, DkimSigningConfig) naming each parameter as Exchange does,
+ * with its type, field, default and limits.
  *
  * The file reader and writer, the cmdlets and Get- output all go through
  * these tables, so a parameter is spelled, parsed, bounded and printed the
@@ -33,6 +33,7 @@ enum config_kind {
     CONFIG_SEND_CONNECTOR,
     CONFIG_ACCEPTED_DOMAIN,
     CONFIG_MAILBOX,
+    CONFIG_DKIM_SIGNING, /* DkimSigningConfig */
     CONFIG_NKINDS
 };
 

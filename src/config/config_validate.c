@@ -3,7 +3,7 @@
  * on every load and before every cmdlet saves (EXCHANGE-MODEL.md 1.3, 1.5,
  * 2, 5): AuthMechanism combinations, unique names, remote ranges that share
  * a binding, send connector routing and TLS settings, accepted domains and
- * the mailboxes in them.
+ * the mailboxes in them, one DKIM signing configuration per domain.
  *
  * Single values (syntax, bounds) are checked when they are parsed
  * (config_param.c); what is left here needs more than one value.
@@ -354,6 +354,24 @@ check_mailboxes(struct vctx *v)
     return 0;
 }
 
+/* One DkimSigningConfig per domain: two would sign the same mail with
+ * different keys, and the Identity could not tell them apart. */
+static int
+check_dkim(struct vctx *v)
+{
+    const struct config *cfg = v->cfg;
+
+    for (size_t i = 0; i < cfg->ndkim_signing_configs; i++)
+        for (size_t j = 0; j < i; j++)
+            if (str_ieq(cfg->dkim_signing_configs[i].domain_name,
+                        cfg->dkim_signing_configs[j].domain_name))
+                return fail(v, CONFIG_DKIM_SIGNING, i, "DomainName",
+                            "%s already has DkimSigningConfig \"%s\"",
+                            cfg->dkim_signing_configs[i].domain_name,
+                            cfg->dkim_signing_configs[j].name);
+    return 0;
+}
+
 /* A file the smtp process reads at start, from the instance directory or
  * elsewhere: an absolute path, so that it does not depend on where a
  * cmdlet ran. */
@@ -378,7 +396,7 @@ config_validate_fault(const struct config *cfg, struct config_fault *fault, char
      * addresses being present. */
     if (check_required(&v) < 0 || check_transport(&v) < 0 || check_unique_names(&v) < 0 ||
         check_connectors(&v) < 0 || check_send_connectors(&v) < 0 || check_domains(&v) < 0 ||
-        check_mailboxes(&v) < 0)
+        check_mailboxes(&v) < 0 || check_dkim(&v) < 0)
         return -1;
     return 0;
 }

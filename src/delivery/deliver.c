@@ -92,6 +92,20 @@ dmsg_unlink(struct deliver *d, struct dmsg *m)
     d->nmsgs--;
 }
 
+/* The message-info of a message's tracking events: what its envelope says
+ * about how it must travel, as Get-Message names it, joined with ';'; NULL
+ * when it says nothing. */
+static const char *
+track_info(const struct envelope *env, char *buf, size_t len)
+{
+    int n = snprintf(buf, len, "%s%s%s%s", env->domain_secured ? ";DomainSecured=" : "",
+                     env->domain_secured ? env->domain_secured : "",
+                     env->requiretls ? ";RequireTLS=True" : "",
+                     env->tls_required_no ? ";TlsRequiredNo=True" : "");
+
+    return n > 0 ? buf + 1 : NULL;
+}
+
 static void
 track(struct deliver *d, struct dmsg *m, const char *event, const char *source, size_t rcpt,
       const char *status, const char *relay)
@@ -113,14 +127,11 @@ track(struct deliver *d, struct dmsg *m, const char *event, const char *source, 
         .sender = m->env->from,
         .return_path = m->env->from,
     };
-    char info[300];
+    char info[320];
 
     if (d->env.track == NULL)
         return;
-    if (m->env->domain_secured) {
-        snprintf(info, sizeof(info), "DomainSecured=%s", m->env->domain_secured);
-        ev.message_info = info;
-    }
+    ev.message_info = track_info(m->env, info, sizeof(info));
     dmsg_read_headers(d, m);
     ev.message_id = m->message_id;
     ev.subject = m->subject;
@@ -129,8 +140,14 @@ track(struct deliver *d, struct dmsg *m, const char *event, const char *source, 
 
 /* ---- queues ---- */
 
+/* What a message asks of TLS, for the queue its remote recipients wait
+ * in (local delivery has no next hop to ask anything of). */
+struct tls_demand {
+    bool requiretls, tls_not_required;
+};
+
 static struct dqueue *
-queue_find(struct deliver *d, const struct route *r)
+queue_find(struct deliver *d, const struct route *r, struct tls_demand t)
 {
     /* A queue is one next hop reached one way: after a reload changes the
      * connector, domain security or LMTP server of a hop, its waiting mail
@@ -142,16 +159,17 @@ queue_find(struct deliver *d, const struct route *r)
             q->domain_secure == r->domain_secure && (q->connector == NULL) == (connector == NULL) &&
             (connector == NULL || strcmp(q->connector, connector) == 0) &&
             (q->lmtp_server == NULL) == (r->lmtp_server == NULL) &&
-            (r->lmtp_server == NULL || strcmp(q->lmtp_server, r->lmtp_server) == 0))
+            (r->lmtp_server == NULL || strcmp(q->lmtp_server, r->lmtp_server) == 0) &&
+            q->requiretls == t.requiretls && q->tls_not_required == t.tls_not_required)
             return d->queues[i];
     }
     return NULL;
 }
 
 static struct dqueue *
-queue_get(struct deliver *d, const struct route *r)
+queue_get(struct deliver *d, const struct route *r, struct tls_demand t)
 {
-    struct dqueue *q = queue_find(d, r);
+    struct dqueue *q = queue_find(d, r, t);
 
     if (q)
         return q;
@@ -161,6 +179,8 @@ queue_get(struct deliver *d, const struct route *r)
     q->connector = r->connector ? xstrdup(r->connector->name) : NULL;
     q->lmtp_server = r->lmtp_server ? xstrdup(r->lmtp_server) : NULL;
     q->domain_secure = r->domain_secure;
+    q->requiretls = t.requiretls;
+    q->tls_not_required = t.tls_not_required;
     // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
     d->queues = xrealloc(d->queues, (d->nqueues + 1) * sizeof(*d->queues));
     d->queues[d->nqueues++] = q;
@@ -487,6 +507,18 @@ rcpt_in_flight(const struct deliver *d, const struct dmsg *m, size_t rcpt)
     return false;
 }
 
+static struct tls_demand
+tls_demand_of(const struct dmsg *m, const struct route *r)
+{
+    struct tls_demand t = {0};
+
+    if (r->kind == ROUTE_DNS || r->kind == ROUTE_SMART_HOST) {
+        t.requiretls = m->env->requiretls;
+        t.tls_not_required = m->env->tls_required_no && !m->env->requiretls;
+    }
+    return t;
+}
+
 /* Puts m's waiting recipients into their queues; a recipient whose mailbox
  * no longer exists fails with a report. */
 static void
@@ -515,7 +547,7 @@ route_message(struct deliver *d, struct dmsg *m, bool skip_in_flight)
             nfailed++;
             continue;
         }
-        queue_add_rcpt(queue_get(d, &r), m, i);
+        queue_add_rcpt(queue_get(d, &r, tls_demand_of(m, &r)), m, i);
     }
     if (nfailed) {
         apply_results(d, m, failed, nfailed);

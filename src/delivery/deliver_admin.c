@@ -88,6 +88,9 @@ deliver_cmd_get_queue(struct deliver *d, const char *identity, FILE *out)
             .last_error = q->last_error,
             .count = queue_message_count(q),
             .next_retry = q->next_retry > now ? q->next_retry : 0,
+            .tls_requirement = q->requiretls         ? "RequireTLS"
+                               : q->tls_not_required ? "TLS-Required: No"
+                                                     : NULL,
         };
 
         if (shown++)

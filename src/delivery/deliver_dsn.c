@@ -123,6 +123,10 @@ deliver_send_dsn(struct deliver *d, struct dmsg *m, enum dsn_kind kind,
     env->client_helo = xstrdup(fqdn);
     env->body = m->env->body;
     env->smtputf8 = m->env->smtputf8;
+    /* RFC 8689 5: a report about a REQUIRETLS message quotes it, so it
+     * travels under the same promise (and is dropped, never reported on,
+     * if it cannot) */
+    env->requiretls = m->env->requiretls;
     envelope_add_rcpt(env, m->env->from, 0, NULL);
     log_info("queue: %s report about %s to <%s>, queued as %s",
              kind == DSN_FAILURE ? "failure"

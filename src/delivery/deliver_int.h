@@ -48,6 +48,10 @@ struct dqueue {
     char *connector; /* Send connector name (DNS, SMART_HOST) */
     char *lmtp_server;
     bool domain_secure; /* mutual TLS with the partner domain next_hop */
+    /* RFC 8689: REQUIRETLS messages, and messages with "TLS-Required: No",
+     * each wait in a queue of their own beside the hop's other mail, since
+     * their connections obey other rules */
+    bool requiretls, tls_not_required;
     struct ditem *items;
     struct ditem *tail; /* the last of items: appending is O(1) */
     unsigned connections;

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct dconn {
     struct dconn *prev, *next;
@@ -31,6 +32,7 @@ struct dconn {
     void *out;          /* the connection, behind d->env.outbound */
     struct ditem *item; /* handed over, no result yet */
     bool ready_once;
+    bool sts_wanted; /* its policy looks up MTA-STS; a fetched policy may come, once */
 };
 
 static const char *
@@ -169,14 +171,28 @@ static void
 on_sts_policy(void *arg, const char *policy)
 {
     struct dconn *c = arg;
-    char err[512];
+    struct mtasts_policy p;
+    char err[512], *text;
 
-    if (mtasts_cache_put(c->d->env.instance_dir, c->q->next_hop, policy, err, sizeof(err)) < 0)
+    /* the smtp process only reports; the queue decides what it keeps:
+     * only for a connection that looked a policy up, once, a text that
+     * loads, timed by the queue's own clock */
+    if (!c->sts_wanted)
+        return;
+    c->sts_wanted = false;
+    if (mtasts_policy_load(policy, strlen(policy), &p, err, sizeof(err)) < 0) {
+        log_warnx("queue: %s: an MTA-STS policy that does not load: %s", c->q->next_hop, err);
+        return;
+    }
+    p.fetched = time(NULL);
+    text = mtasts_policy_format(&p);
+    if (mtasts_cache_put(c->d->env.instance_dir, c->q->next_hop, text, err, sizeof(err)) < 0)
         log_warnx("queue: %s: cannot keep its MTA-STS policy: %s", c->q->next_hop, err);
+    free(text);
+    mtasts_policy_free(&p);
 }
 
-static const struct outbound_events conn_events = {on_ready, on_done, on_finished,
-                                                   on_sts_policy};
+static const struct outbound_events conn_events = {on_ready, on_done, on_finished, on_sts_policy};
 
 void
 deliver_smtp_start(struct deliver *d, struct dqueue *q)
@@ -187,6 +203,8 @@ deliver_smtp_start(struct deliver *d, struct dqueue *q)
         .connector = q->connector,
         .lmtp_server = q->lmtp_server,
         .domain_secure = q->domain_secure,
+        .requiretls = q->requiretls,
+        .tls_not_required = q->tls_not_required,
     };
     struct route_policy p;
     struct dconn *c;
@@ -203,6 +221,7 @@ deliver_smtp_start(struct deliver *d, struct dqueue *q)
     c = xcalloc(1, sizeof(*c));
     c->d = d;
     c->q = q;
+    c->sts_wanted = p.sts;
     q->connections++;
     d->connections++;
     c->next = d->conns;

@@ -3,6 +3,7 @@
  */
 #include "keys/keys_process.h"
 #include "config/config.h"
+#include "keys/dkim_keyring.h"
 #include "lib/ipc.h"
 #include "lib/ipc_buf.h"
 #include "lib/log.h"
@@ -11,6 +12,7 @@
 #include "lib/util.h"
 #include "lib/workq.h"
 #include "routing/route_policy.h"
+#include "smtp/dkim_key.h"
 #include "tls/tls.h"
 #include "tls/tls_key_ops.h"
 #include "tls/tls_keyring.h"
@@ -42,6 +44,11 @@ struct keys_process {
      * previous certificates, which the smtp process uses until the new
      * ones reach it */
     struct tls_keyring *previous;
+    /* the DKIM keys of the enabled DkimSigningConfigs, and those before the
+     * last reload: the smtp process signs under the configuration it has,
+     * which may still be the previous one */
+    char *dkimdir;
+    struct dkim_keyring *dkim, *dkim_previous;
     struct ipc_chan *ctl, *smtp;
     unsigned smtp_generation; /* which smtp channel an answer belongs to */
     struct workq *workers;
@@ -148,6 +155,50 @@ keys_sign(struct keys_process *kp, struct ipc_chan *ch, const struct ipc_msg *m)
     ipc_wbuf_free(&w);
 }
 
+/* Reads the DKIM keys again for the current configuration. */
+static void
+keys_load_dkim(struct keys_process *kp)
+{
+    dkim_keyring_free(kp->dkim_previous);
+    kp->dkim_previous = kp->dkim;
+    kp->dkim = dkim_keyring_load(kp->dkimdir, kp->cfg);
+}
+
+/* A DKIM signature of a message's header hash (receive/dkim_signer.c
+ * computed it): only with a key an enabled DkimSigningConfig publishes,
+ * only over DKIM_HASH_LEN octets. */
+static void
+keys_dkim_sign(struct keys_process *kp, struct ipc_chan *ch, const struct ipc_msg *m)
+{
+    struct ipc_rbuf r;
+    struct ipc_wbuf w = {0};
+    const char *domain, *selector, *txt;
+    const void *hash;
+    size_t hashlen, siglen = 0;
+    unsigned char sig[DKIM_SIG_MAX];
+    char why[256];
+    int ok = 0;
+
+    ipc_rbuf_init(&r, m->data, m->len);
+    domain = ipc_get_str(&r);
+    selector = ipc_get_str(&r);
+    txt = ipc_get_str(&r);
+    hash = ipc_get_bytes(&r, &hashlen);
+    if (!ipc_rbuf_done(&r))
+        log_warnx("keys process: malformed DKIM signing request");
+    else if (dkim_keyring_sign(kp->dkim, domain, selector, txt, hash, hashlen, sig, &siglen, why,
+                               sizeof(why)) == 0 ||
+             dkim_keyring_sign(kp->dkim_previous, domain, selector, txt, hash, hashlen, sig,
+                               &siglen, why, sizeof(why)) == 0)
+        ok = 1;
+    else
+        log_warnx("keys process: DKIM %.253s %.16s: not signed: %s", domain, selector, why);
+    ipc_put_u32(&w, (uint32_t)ok);
+    ipc_put_bytes(&w, sig, ok ? siglen : 0);
+    (void)ipc_send(ch, MSG_DKIM_SIGNED, m->id, -1, w.data, w.len);
+    ipc_wbuf_free(&w);
+}
+
 static void
 auth_work(void *arg)
 {
@@ -247,6 +298,9 @@ keys_smtp_message(struct ipc_chan *ch, const struct ipc_msg *m, void *arg)
     case MSG_CREDENTIAL:
         keys_credential(kp, ch, m);
         break;
+    case MSG_DKIM_SIGN:
+        keys_dkim_sign(kp, ch, m);
+        break;
     default:
         log_warnx("keys process: unexpected message %u from the smtp process", m->type);
         break;
@@ -284,7 +338,8 @@ keys_apply_config(struct keys_process *kp, const struct ipc_msg *m)
     }
     config_unref(kp->cfg);
     kp->cfg = cfg;
-    keys_load(kp); /* a reload reads the certificates again, as it always did */
+    keys_load(kp);      /* a reload reads the certificates again, as it always did */
+    keys_load_dkim(kp); /* the DKIM cmdlets write the keys before the configuration */
 }
 
 static void
@@ -350,9 +405,11 @@ keys_process_main(const struct proc_start *st)
     signal(SIGINT, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
     kp.certdir = xasprintf("%s/certs", st->instance_dir);
+    kp.dkimdir = xasprintf("%s/dkim", st->instance_dir);
     if (st->config == NULL || (kp.cfg = config_load_text(st->config, st->config_len, "(daemon)",
                                                          err, sizeof(err))) == NULL)
         log_warnx("keys process: no configuration: AUTH and smart-host credentials fail");
+    kp.dkim = dkim_keyring_load(kp.dkimdir, kp.cfg);
     kp.base = event_base_new();
     kp.workers = workq_new(kp.base, KEYS_WORKERS);
     kp.ctl = ipc_chan_new(kp.base, st->ctl_fd, keys_ctl_message, keys_ctl_closed, &kp);
@@ -371,8 +428,11 @@ keys_process_main(const struct proc_start *st)
     event_free(kp.tick);
     tls_keyring_free(kp.keys);
     tls_keyring_free(kp.previous);
+    dkim_keyring_free(kp.dkim);
+    dkim_keyring_free(kp.dkim_previous);
     config_unref(kp.cfg);
     event_base_free(kp.base);
     free(kp.certdir);
+    free(kp.dkimdir);
     return 0;
 }

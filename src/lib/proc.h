@@ -6,8 +6,8 @@
  *   smtp <--spool--> queue                       message files and commits
  *   smtp <--outbound-- queue                     connections to next hops
  *   smtp <--logs---> queue                       log files (blocking calls)
- *   smtp <--keys---> keys                        signatures, password checks,
- *                                                credentials, certificates
+ *   smtp <--keys---> keys                        signatures (TLS, DKIM), password
+ *                                                checks, credentials, certificates
  *
  * Payloads are encoded with lib/ipc_buf.h; each message's comment lists its
  * fields in order. Every receiver checks a payload completely before acting
@@ -124,6 +124,10 @@ enum proc_msg_type {
     MSG_CREDENTIAL,        /* id + str send connector */
     MSG_CREDENTIAL_RESULT, /* id + u32 found, str user, str password */
     MSG_CERTS,             /* keys -> smtp: bytes public certificate bundle (tls) */
+    /* a DKIM signature (keys/dkim_keyring.h): id + str domain, str selector,
+     * str its public key's TXT record text, bytes SHA-256 of the signed data */
+    MSG_DKIM_SIGN = 110,
+    MSG_DKIM_SIGNED, /* id + u32 ok, bytes signature */
 };
 
 #endif

@@ -49,6 +49,7 @@
 #define DNS_TYPE_MX 15
 #define DNS_TYPE_AAAA 28
 #define DNS_TYPE_TLSA 52 /* RFC 6698 7.1 */
+#define DNS_TYPE_DNSKEY 48
 #define DNS_CLASS_IN 1
 
 /* RFC 1035 4.1.1 response codes we name in errors. */
@@ -80,12 +81,16 @@ enum dns_phase {
 /* One ub_resolve_async in flight. Stable in memory while pending, because
  * libunbound holds its address as the callback argument. */
 struct dns_lookup {
-    struct dns_query *q;
-    size_t host; /* index in q->hosts (address lookups only) */
+    struct dns_query *q; /* NULL: the resolver's own validation check */
+    size_t host;         /* index in q->hosts (address lookups only) */
     int rrtype;
     int async_id;
     bool pending;
-    bool bogus; /* its answer failed DNSSEC validation */
+    struct ub_ctx *ctx;           /* where it runs */
+    char *waiting;                /* the name, while it waits for the check */
+    struct dns_lookup *wait_next; /* in dns->waiting */
+    bool bogus;                   /* its answer failed DNSSEC validation */
+    bool failed;                  /* no usable answer: bogus, a server failure, a timeout */
 };
 
 struct dns_query {
@@ -102,8 +107,8 @@ struct dns_query {
     size_t npending;
     struct dns_lookup mx;
     struct dns_lookup tlsa; /* the one lookup of a TLSA or TXT query */
-    char *tlsa_bases[2]; /* TLSA base names in the order to try (canon, host) */
-    size_t tlsa_next;    /* tlsa_bases[tlsa_next - 1] is being asked */
+    char *tlsa_bases[2];    /* TLSA base names in the order to try (canon, host) */
+    size_t tlsa_next;       /* tlsa_bases[tlsa_next - 1] is being asked */
     unsigned tlsa_port;
     struct dns_lookup *addr; /* two per host: [2i] AAAA, [2i+1] A */
     struct dns_host *hosts;
@@ -112,14 +117,36 @@ struct dns_query {
     struct dns_result res;
 };
 
+/* One libunbound context and the event that watches its descriptor. */
+struct dns_ctx {
+    struct dns *dns;
+    struct ub_ctx *ub;
+    struct event *ev; /* ub_fd readable → ub_process */
+    bool broken;      /* its resolver thread is gone: every query fails */
+};
+
+/* Whether DNSSEC validation works through the servers (dns_check_*). */
+enum dns_check {
+    CHECK_NONE,    /* not validating, or found to work */
+    CHECK_PENDING, /* validating; asked at the first lookup */
+    CHECK_RUNNING, /* the check is out; lookups wait for it */
+};
+
 struct dns {
     struct event_base *base;
-    struct ub_ctx *ctx;
-    struct event *ev; /* ub_fd readable → ub_process */
+    struct dns_ctx main;  /* validating when asked to */
+    struct dns_ctx plain; /* made when validation turns out not to work */
+    struct dns_ctx *cur;  /* where new lookups run */
+    char **servers;       /* as given to dns_new, for the plain context */
+    size_t nservers;
     unsigned timeout_ms;
-    bool broken;             /* the resolver thread is gone: every query fails */
-    bool validating;         /* DNSSEC: answers are validated from trust anchors */
-    char no_validation[320]; /* asked to validate but cannot: why */
+    bool validating;                     /* DNSSEC: answers are validated from trust anchors */
+    char anchor_zone[DNS_NAME_TEXT_MAX]; /* the first trust anchor's owner */
+    char no_validation[400];             /* asked to validate but cannot: why */
+    enum dns_check check;
+    struct dns_lookup check_lookup;
+    struct event *check_deadline;
+    struct dns_lookup *waiting; /* lookups held until the check is done */
     struct dns_query *queries;
 };
 
@@ -160,7 +187,18 @@ dns_lookup_cancel(struct dns_query *q, struct dns_lookup *l)
 {
     if (!l->pending)
         return;
-    (void)ub_cancel(q->dns->ctx, l->async_id);
+    if (l->waiting != NULL) {
+        struct dns_lookup **pp = &q->dns->waiting;
+
+        while (*pp != NULL && *pp != l)
+            pp = &(*pp)->wait_next;
+        if (*pp == l)
+            *pp = l->wait_next;
+        free(l->waiting);
+        l->waiting = NULL;
+    } else {
+        (void)ub_cancel(l->ctx, l->async_id);
+    }
     l->pending = false;
     q->npending--;
 }
@@ -541,10 +579,12 @@ dns_query_on_addr(struct dns_query *q, struct dns_lookup *l, int err, const stru
         return; /* an unusable name has no address: permanent */
     }
     if (err != 0 || r->bogus || (r->rcode != 0 && r->rcode != DNS_RCODE_NXDOMAIN)) {
+        /* h->secure stays as the answers that came make it:
+         * dns_host_tainted decides what the failure means */
         dns_query_note_tempfail(q, h->name, err, r);
         l->bogus = err == 0 && r->bogus;
+        l->failed = true;
         h->status = DNS_TEMPFAIL;
-        h->secure = false;
         return;
     }
     /* Both families must be secure, denials included (RFC 7672 2.2.2). */
@@ -589,18 +629,33 @@ dns_query_on_addr(struct dns_query *q, struct dns_lookup *l, int err, const stru
 
 static void dns_query_on_tlsa(struct dns_query *q, int err, const struct ub_result *r);
 static void dns_query_on_txt(struct dns_query *q, int err, const struct ub_result *r);
+static void dns_check_start(struct dns *dns);
 
 /* Starts one lookup; on an immediate libunbound error, records it as that
- * lookup's answer (the caller then calls dns_query_step). */
+ * lookup's answer (the caller then calls dns_query_step). While the
+ * resolver checks that validation works, the lookup waits for the answer
+ * (dns_check_done starts it then). */
 static void
 dns_lookup_start(struct dns_query *q, struct dns_lookup *l, const char *name, int rrtype)
 {
+    struct dns *dns = q->dns;
     int r;
 
     l->q = q;
     l->rrtype = rrtype;
     l->pending = false;
-    r = ub_resolve_async(q->dns->ctx, name, rrtype, DNS_CLASS_IN, l, dns_on_answer, &l->async_id);
+    if (dns->check == CHECK_PENDING)
+        dns_check_start(dns);
+    if (dns->check == CHECK_RUNNING) {
+        l->waiting = xstrdup(name);
+        l->wait_next = dns->waiting;
+        dns->waiting = l;
+        l->pending = true;
+        q->npending++;
+        return;
+    }
+    l->ctx = dns->cur->ub;
+    r = ub_resolve_async(l->ctx, name, rrtype, DNS_CLASS_IN, l, dns_on_answer, &l->async_id);
     if (r == 0) {
         l->pending = true;
         q->npending++;
@@ -725,8 +780,9 @@ dns_query_on_tlsa(struct dns_query *q, int err, const struct ub_result *r)
         return;
     }
     q->res.secure = r->secure != 0;
-    if (r->secure && !r->havedata && q->tlsa_next < 2 && q->tlsa_bases[1] != NULL) {
-        /* none at the CNAME-expanded name: the original name's turn */
+    if ((!r->secure || !r->havedata) && q->tlsa_next < 2 && q->tlsa_bases[1] != NULL) {
+        /* none (or none trustworthy) at the CNAME-expanded name: the
+         * original name's turn (RFC 7672 2.2.2) */
         dns_tlsa_next(q);
         return;
     }
@@ -741,12 +797,19 @@ dns_query_on_tlsa(struct dns_query *q, int err, const struct ub_result *r)
         dns_tlsa_parse(q, r);
 }
 
+static void dns_check_answer(struct dns_lookup *l, int err, const struct ub_result *r);
+
 static void
 dns_on_answer(void *arg, int err, struct ub_result *result)
 {
     struct dns_lookup *l = arg;
     struct dns_query *q = l->q;
 
+    if (q == NULL) {
+        dns_check_answer(l, err, result);
+        ub_resolve_free(result);
+        return;
+    }
     l->pending = false;
     q->npending--;
     if (result == NULL && err == 0)
@@ -777,6 +840,27 @@ dns_query_start_addrs(struct dns_query *q)
     }
 }
 
+/* Must host i be left out although it may have addresses? When one family
+ * is bogus, or (validating, in a signed context) failed outright: RFC 7672
+ * 2.1.1 treats an indeterminate answer as a failure, since dropping one
+ * family's answer would otherwise make the host look unsigned and turn
+ * DANE off. Otherwise a failed family only makes the host insecure. */
+static bool
+dns_host_tainted(struct dns_query *q, size_t i)
+{
+    const struct dns_lookup *l = &q->addr[2 * i];
+    struct dns_host *h = &q->hosts[i];
+    bool failed = l[0].failed || l[1].failed;
+
+    if (l[0].bogus || l[1].bogus)
+        return true;
+    if (failed && q->dns->validating && h->secure && (!q->is_mx || q->res.secure))
+        return true;
+    if (failed)
+        h->secure = false;
+    return false;
+}
+
 /* All address answers are in: keep the hosts that have addresses. */
 static void
 dns_query_finish_addrs(struct dns_query *q)
@@ -788,7 +872,7 @@ dns_query_finish_addrs(struct dns_query *q)
         /* dns_resolve_host: always the one host, its status is the answer. */
         struct dns_host *h = &q->hosts[0];
 
-        if (h->naddrs > 0 && !q->addr[0].bogus && !q->addr[1].bogus)
+        if (h->naddrs > 0 && !dns_host_tainted(q, 0))
             h->status = DNS_OK;
         q->res.status = h->status;
         q->res.secure = h->status == DNS_OK && h->secure;
@@ -805,13 +889,15 @@ dns_query_finish_addrs(struct dns_query *q)
     for (size_t i = 0; i < q->nhosts; i++) {
         struct dns_host *h = &q->hosts[i];
 
-        /* A forged answer for one family taints the host: using its other
-         * addresses without DANE is what a forger would want. */
-        bool bogus = q->addr[2 * i].bogus || q->addr[2 * i + 1].bogus;
+        /* A forged or missing answer for one family taints the host: using
+         * its other addresses without DANE is what a forger would want. */
+        bool tainted = dns_host_tainted(q, i);
 
-        if (h->naddrs == 0 || bogus) {
-            if (h->status == DNS_TEMPFAIL)
+        if (h->naddrs == 0 || tainted) {
+            if (h->status == DNS_TEMPFAIL) {
                 tempfail = true;
+                q->res.nskipped++;
+            }
             free(h->canon);
             free(h->name);
             free(h->addrs);
@@ -956,7 +1042,7 @@ dns_query_precheck(struct dns_query *q)
         dns_query_ready(q);
         return false;
     }
-    if (q->dns->broken) {
+    if (q->dns->cur->broken) {
         dns_query_errorf(q, DNS_TEMPFAIL, "DNS resolver unavailable for %s", q->name);
         dns_query_ready(q);
         return false;
@@ -1055,16 +1141,16 @@ dns_set_timeout(struct dns *dns, unsigned ms)
 static void
 dns_on_readable(evutil_socket_t fd, short what, void *arg)
 {
-    struct dns *dns = arg;
-    int r = ub_process(dns->ctx);
+    struct dns_ctx *c = arg;
+    int r = ub_process(c->ub);
 
     if (r != 0) {
         /* The pipe to the resolver thread is broken: it will stay readable
          * (EOF), so stop watching it; pending queries end at their
          * deadline and new ones fail at once, as temporary failures. */
         log_warnx("dns: resolver failed: %s", ub_strerror(r));
-        event_del(dns->ev);
-        dns->broken = true;
+        event_del(c->ev);
+        c->broken = true;
     }
 }
 
@@ -1372,7 +1458,7 @@ dns_trust_anchors_load(const char *path, char *err, size_t errlen)
  * dns->no_validation when there are none (the resolver then validates
  * nothing: DANE cannot apply) or libunbound refuses one (err too). */
 static bool
-dns_use_anchors(struct dns *dns, char *err, size_t errlen)
+dns_use_anchors(struct dns *dns, struct ub_ctx *ctx, char *err, size_t errlen)
 {
     const struct dns_anchors *a;
     bool ok = true;
@@ -1385,19 +1471,22 @@ dns_use_anchors(struct dns *dns, char *err, size_t errlen)
         pthread_mutex_unlock(&anchors_lock);
         return true;
     }
-    ok = dns_ub_check(ub_ctx_set_option(dns->ctx, "module-config:", "validator iterator"),
+    ok = dns_ub_check(ub_ctx_set_option(ctx, "module-config:", "validator iterator"),
                       "option module-config", "validator iterator", err, errlen);
     for (size_t i = 0; ok && i < a->nrecords; i++)
-        ok = dns_ub_check(ub_ctx_add_ta(dns->ctx, a->records[i]), "bad DNSSEC trust anchor",
+        ok = dns_ub_check(ub_ctx_add_ta(ctx, a->records[i]), "bad DNSSEC trust anchor",
                           a->records[i], err, errlen);
+    snprintf(dns->anchor_zone, sizeof(dns->anchor_zone), "%.*s", (int)strcspn(a->records[0], " "),
+             a->records[0]);
     /* "test." is private (RFC 6761 6.2): the root proves it absent, so a
      * private test zone would be bogus under the root's key. It is
      * validated only from an anchor of its own. */
     if (ok && !a->covers_test)
-        ok = dns_ub_check(ub_ctx_set_option(dns->ctx, "domain-insecure:", "test."),
+        ok = dns_ub_check(ub_ctx_set_option(ctx, "domain-insecure:", "test."),
                           "option domain-insecure", "test.", err, errlen);
     pthread_mutex_unlock(&anchors_lock);
     dns->validating = ok;
+    dns->check = ok ? CHECK_PENDING : CHECK_NONE;
     return ok;
 }
 
@@ -1409,30 +1498,131 @@ dns_validating(const struct dns *dns, char *why, size_t whylen)
     return dns->validating;
 }
 
-struct dns *
-dns_new(struct event_base *base, char *const *servers, size_t nservers, bool dnssec, char *err,
-        size_t errlen)
+/*
+ * The validation check
+ *
+ * Servers that strip DNSSEC records, or refuse the queries for them, make
+ * every signed answer look forged: with validation on, all mail would wait.
+ * So before the first lookup the resolver asks for the DNSKEY records of
+ * the first trust anchor's zone: secure, validation works; anything else,
+ * and the resolver goes on without validating (a second context), as any
+ * MTA behind a resolver without DNSSEC does, and says so (DANE is off).
+ * Lookups wait for the check's answer rather than risk a wrong verdict. A
+ * check without an answer in DNS_CHECK_MS lets them run validating (a
+ * failure then is temporary: mail waits) and is asked again later.
+ */
+
+#define DNS_CHECK_MS 10000
+
+static void dns_check_done(struct dns *dns, bool works, const char *why);
+
+static void
+dns_check_timeout(evutil_socket_t fd, short what, void *arg)
 {
-    struct dns *dns = xcalloc(1, sizeof(*dns));
-    bool ok = true;
+    struct dns *dns = arg;
+
+    (void)ub_cancel(dns->main.ub, dns->check_lookup.async_id);
+    dns->check_lookup.pending = false;
+    dns_check_done(dns, true, NULL);
+    dns->check = CHECK_PENDING; /* ask again at the next lookup */
+}
+
+static void
+dns_check_start(struct dns *dns)
+{
+    struct timeval tv = {DNS_CHECK_MS / 1000, (DNS_CHECK_MS % 1000) * 1000};
+    const char *zone = dns->anchor_zone[0] ? dns->anchor_zone : ".";
+    struct dns_lookup *l = &dns->check_lookup;
+
+    memset(l, 0, sizeof(*l));
+    l->rrtype = DNS_TYPE_DNSKEY;
+    l->ctx = dns->main.ub;
+    if (ub_resolve_async(l->ctx, zone, DNS_TYPE_DNSKEY, DNS_CLASS_IN, l, dns_on_answer,
+                         &l->async_id) != 0)
+        return; /* nothing to wait for: lookups go on validating */
+    l->pending = true;
+    dns->check = CHECK_RUNNING;
+    evtimer_add(dns->check_deadline, &tv);
+}
+
+static void
+dns_check_answer(struct dns_lookup *l, int err, const struct ub_result *r)
+{
+    struct dns *dns = (struct dns *)((char *)l - offsetof(struct dns, check_lookup));
+    char why[300];
+
+    l->pending = false;
+    evtimer_del(dns->check_deadline);
+    if (err != 0)
+        errorf(why, sizeof(why), "the DNSKEY lookup for %s failed (%s)", dns->anchor_zone,
+               ub_strerror(err));
+    else if (r == NULL || r->bogus)
+        errorf(why, sizeof(why), "%s", r && r->why_bogus ? r->why_bogus : "a bogus answer");
+    else if (!r->secure)
+        errorf(why, sizeof(why), "the DNSKEY records of %s come back %s", dns->anchor_zone,
+               r->rcode ? dns_rcode_name(r->rcode) : "unsigned");
+    dns_check_done(dns, err == 0 && r != NULL && r->secure, why);
+}
+
+static bool dns_ctx_init(struct dns *dns, struct dns_ctx *c, bool dnssec, char *err, size_t errlen);
+
+/* The check is over: lookups that waited run now, where new ones go. */
+static void
+dns_check_done(struct dns *dns, bool works, const char *why)
+{
+    struct dns_lookup *waiting = dns->waiting;
+    char err[256];
+
+    dns->check = CHECK_NONE;
+    dns->waiting = NULL;
+    if (!works) {
+        errorf(dns->no_validation, sizeof(dns->no_validation),
+               "DNSSEC validation does not work through the DNS servers: %s", why);
+        log_warnx("dns: %s; going on without validation (DANE is off)", dns->no_validation);
+        if (dns_ctx_init(dns, &dns->plain, false, err, sizeof(err))) {
+            dns->cur = &dns->plain;
+            dns->validating = false;
+        } else {
+            log_warnx("dns: %s", err);
+        }
+    }
+    while (waiting != NULL) {
+        struct dns_lookup *l = waiting;
+        struct dns_query *q = l->q;
+        char *name = l->waiting;
+
+        waiting = l->wait_next;
+        l->waiting = NULL;
+        l->pending = false;
+        q->npending--;
+        dns_lookup_start(q, l, name, l->rrtype);
+        free(name);
+        dns_query_step(q);
+    }
+}
+
+/* A libunbound context for dns's servers, validating or not, watched by
+ * the loop. */
+static bool
+dns_ctx_init(struct dns *dns, struct dns_ctx *c, bool dnssec, char *err, size_t errlen)
+{
+    struct ub_ctx *ctx = ub_ctx_create();
+    bool ok;
     int fd;
 
-    dns->base = base;
-    dns->timeout_ms = DNS_TIMEOUT_MS;
-    dns->ctx = ub_ctx_create();
-    if (dns->ctx == NULL) {
+    c->dns = dns;
+    if (ctx == NULL) {
         errorf(err, errlen, "DNS: cannot create the resolver context");
-        free(dns);
-        return NULL;
+        return false;
     }
     /* Threaded, not forked: see the top of this file. */
-    ok = dns_ub_check(ub_ctx_async(dns->ctx, 1), "option", "async", err, errlen);
+    ok = dns_ub_check(ub_ctx_async(ctx, 1), "option", "async", err, errlen);
     /* The validator only where DNSSEC is wanted: it costs lookups of
      * DNSKEY and DS records up to the anchor. */
     if (ok && dnssec)
-        ok = dns_use_anchors(dns, err, errlen);
+        ok = dns_use_anchors(dns, ctx, err, errlen);
     else
-        ok = ok && dns_ub_check(ub_ctx_set_option(dns->ctx, "module-config:", "iterator"),
+        ok = ok && dns_ub_check(ub_ctx_set_option(ctx, "module-config:", "iterator"),
                                 "option module-config", "iterator", err, errlen);
     /* libunbound answers some special-use names itself, as a recursive
      * server would. For "test." RFC 6761 6.2 and for "home.arpa." RFC 8375
@@ -1441,39 +1631,82 @@ dns_new(struct event_base *base, char *const *servers, size_t nservers, bool dns
      * is mis-parsed by ub_ctx_set_option in 1.17.) "localhost.",
      * "invalid." and "onion." keep their fixed answers (RFC 6761 6.3/6.4,
      * RFC 7686). */
-    ok = ok && dns_ub_check(ub_ctx_set_option(dns->ctx, "local-zone:", "test. transparent"),
+    ok = ok && dns_ub_check(ub_ctx_set_option(ctx, "local-zone:", "test. transparent"),
                             "option local-zone", "test. transparent", err, errlen);
-    ok = ok && dns_ub_check(ub_ctx_set_option(dns->ctx, "local-zone:", "home.arpa. transparent"),
+    ok = ok && dns_ub_check(ub_ctx_set_option(ctx, "local-zone:", "home.arpa. transparent"),
                             "option local-zone", "home.arpa. transparent", err, errlen);
-    if (ok && nservers > 0) {
+    if (ok && dns->nservers > 0) {
         /* Each "IP" or "IP@port" (libunbound's own syntax) becomes a
          * forwarder for the root: all names go to these servers. */
-        for (size_t i = 0; ok && i < nservers; i++)
-            ok = dns_ub_check(ub_ctx_set_fwd(dns->ctx, servers[i]), "invalid server", servers[i],
-                              err, errlen);
+        for (size_t i = 0; ok && i < dns->nservers; i++)
+            ok = dns_ub_check(ub_ctx_set_fwd(ctx, dns->servers[i]), "invalid server",
+                              dns->servers[i], err, errlen);
     } else if (ok) {
         /* The system's resolvers. /etc/hosts is deliberately not read:
          * next hops for mail come from the DNS (RFC 5321 5.1), and a local
          * hosts entry (the machine's own name, "mail" aliases) silently
          * shadowing it would misroute mail. A smart host that is not in the
          * DNS can be given as an IP literal. */
-        ok = dns_use_system(dns->ctx, err, errlen);
+        ok = dns_use_system(ctx, err, errlen);
     }
     if (!ok) {
-        ub_ctx_delete(dns->ctx);
-        free(dns);
-        return NULL;
+        ub_ctx_delete(ctx);
+        return false;
     }
-    fd = ub_fd(dns->ctx);
-    dns->ev = event_new(base, fd, EV_READ | EV_PERSIST, dns_on_readable, dns);
-    if (fd < 0 || dns->ev == NULL || event_add(dns->ev, NULL) != 0) {
+    fd = ub_fd(ctx);
+    c->ev = fd >= 0 ? event_new(dns->base, fd, EV_READ | EV_PERSIST, dns_on_readable, c) : NULL;
+    if (c->ev == NULL || event_add(c->ev, NULL) != 0) {
         errorf(err, errlen, "DNS: cannot watch the resolver's descriptor");
-        if (dns->ev != NULL)
-            event_free(dns->ev);
-        ub_ctx_delete(dns->ctx);
+        if (c->ev != NULL)
+            event_free(c->ev);
+        c->ev = NULL;
+        ub_ctx_delete(ctx);
+        return false;
+    }
+    c->ub = ctx;
+    return true;
+}
+
+static void
+dns_ctx_free(struct dns_ctx *c)
+{
+    if (c->ev != NULL)
+        event_free(c->ev);
+    /* Stops and joins the resolver thread; it answers the stop request
+     * between network events, so this does not wait for slow servers. */
+    if (c->ub != NULL)
+        ub_ctx_delete(c->ub);
+}
+
+static void
+dns_servers_free(struct dns *dns)
+{
+    for (size_t i = 0; i < dns->nservers; i++)
+        free(dns->servers[i]);
+    free(dns->servers);
+}
+
+struct dns *
+dns_new(struct event_base *base, char *const *servers, size_t nservers, bool dnssec, char *err,
+        size_t errlen)
+{
+    struct dns *dns = xcalloc(1, sizeof(*dns));
+
+    dns->base = base;
+    dns->timeout_ms = DNS_TIMEOUT_MS;
+    dns->nservers = nservers;
+    dns->servers = xcalloc(nservers ? nservers : 1, sizeof(*dns->servers));
+    for (size_t i = 0; i < nservers; i++)
+        dns->servers[i] = xstrdup(servers[i]);
+    dns->check_deadline = evtimer_new(base, dns_check_timeout, dns);
+    if (dns->check_deadline == NULL || !dns_ctx_init(dns, &dns->main, dnssec, err, errlen)) {
+        if (dns->check_deadline != NULL)
+            event_free(dns->check_deadline);
+        dns_servers_free(dns);
         free(dns);
         return NULL;
     }
+    dns->cur = &dns->main;
     return dns;
 }
 
@@ -1489,10 +1722,12 @@ dns_free(struct dns *dns)
         dns->queries = q->next;
         dns_query_free(q);
     }
-    event_free(dns->ev);
-    /* Stops and joins the resolver thread; it answers the stop request
-     * between network events, so this does not wait for slow servers. */
-    ub_ctx_delete(dns->ctx);
+    if (dns->check_lookup.pending)
+        (void)ub_cancel(dns->main.ub, dns->check_lookup.async_id);
+    event_free(dns->check_deadline);
+    dns_ctx_free(&dns->main);
+    dns_ctx_free(&dns->plain);
+    dns_servers_free(dns);
     free(dns);
 }
 

@@ -64,6 +64,7 @@ struct dns_result {
     bool secure;
     struct dns_host *hosts; /* in the order to try them */
     size_t nhosts;
+    size_t nskipped; /* MX hosts left out for a temporary failure of their lookup */
     /* dns_resolve_tlsa: DNS_OK when records exist, held here only when
      * secure (an unsigned TLSA RRset means nothing); tlsa_base is the name
      * they were found at, the TLSA base domain of RFC 7672 2.2.2 (without
@@ -104,6 +105,12 @@ struct dns *dns_new(struct event_base *base, char *const *servers, size_t nserve
 /* Does dns validate answers? When it was asked to but cannot, why (the
  * trust anchors are missing) is copied to why. */
 bool dns_validating(const struct dns *dns, char *why, size_t whylen);
+
+/* Can dns validate through its servers at all? Asks for the DNSKEY records
+ * of the first trust anchor's zone: res->secure says yes; otherwise
+ * res->error (or the answer's insecurity) says why: servers that strip or
+ * refuse DNSSEC records make every signed answer look forged. */
+struct dns_query *dns_check_validation(struct dns *dns, dns_cb *cb, void *arg);
 void dns_free(struct dns *dns); /* cancels every pending query (no callbacks) */
 
 /*

@@ -41,8 +41,9 @@ struct https_get {
 
     struct evhttp_connection *conn;
     struct evhttp_request *req;
-    struct event *deliver; /* hands the result over from the loop */
-    bool certificate_ok; /* checked when the response's header came */
+    struct event *deliver;  /* hands the result over from the loop */
+    struct event *deadline; /* the whole fetch, every address together */
+    bool certificate_ok;    /* checked when the response's header came */
     bool ok;
     int status;
     char *content_type, *body;
@@ -69,6 +70,8 @@ get_free(struct https_get *g)
     drop_connection(g);
     if (g->deliver != NULL)
         event_free(g->deliver);
+    if (g->deadline != NULL)
+        event_free(g->deadline);
     free(g->addrs);
     free(g->host);
     free(g->path);
@@ -101,6 +104,21 @@ static void
 finish(struct https_get *g)
 {
     event_active(g->deliver, EV_TIMEOUT, 0);
+}
+
+/* evhttp's timeout is per read or write: a server that trickles a byte
+ * now and then would hold the fetch for ever without this one. */
+static void
+deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct https_get *g = arg;
+
+    drop_connection(g);
+    g->ok = false;
+    g->next = g->naddrs;
+    errorf(g->why, sizeof(g->why), "https://%s%s: no complete answer within %u s", g->host, g->path,
+           g->timeout);
+    finish(g);
 }
 
 static const char *
@@ -158,8 +176,8 @@ on_headers(struct evhttp_request *req, void *arg)
     const char *names[1] = {g->host};
     char why[512];
 
-    if (tls_peer_check(bev ? bufferevent_openssl_get_ssl(bev) : NULL, names, 1, why,
-                       sizeof(why)) != TLS_PEER_OK) {
+    if (tls_peer_check(bev ? bufferevent_openssl_get_ssl(bev) : NULL, names, 1, why, sizeof(why)) !=
+        TLS_PEER_OK) {
         errorf(g->why, sizeof(g->why), "https://%s%s: %s", g->host, g->path, why);
         g->next = g->naddrs; /* another address of the same name is no better */
         return -1;           /* evhttp drops the request */
@@ -220,8 +238,7 @@ try_next(struct https_get *g)
     g->conn = evhttp_connection_base_bufferevent_new(g->base, NULL, bev, ip, g->port);
     g->req = g->conn ? evhttp_request_new(on_response, g) : NULL;
     if (g->req == NULL) {
-        errorf(g->why, sizeof(g->why), "https://%s%s: cannot make the request", g->host,
-                 g->path);
+        errorf(g->why, sizeof(g->why), "https://%s%s: cannot make the request", g->host, g->path);
         finish(g);
         return;
     }
@@ -237,7 +254,7 @@ try_next(struct https_get *g)
     if (evhttp_make_request(g->conn, g->req, EVHTTP_REQ_GET, g->path) != 0) {
         g->req = NULL; /* freed by evhttp on failure */
         errorf(g->why, sizeof(g->why), "https://%s%s: cannot send the request to %s", g->host,
-                 g->path, ip);
+               g->path, ip);
         finish(g);
     }
 }
@@ -263,9 +280,11 @@ https_get_start(struct event_base *base, struct ssl_ctx_st *ctx,
     g->cb = cb;
     g->arg = arg;
     g->deliver = event_new(base, -1, 0, deliver_cb, g);
+    g->deadline = evtimer_new(base, deadline_cb, g);
+    evtimer_add(g->deadline, &(struct timeval){.tv_sec = timeout});
     if (ctx == NULL || naddrs == 0) {
         errorf(g->why, sizeof(g->why), "https://%s%s: %s", host, path,
-                 ctx ? "no address" : "no TLS client context");
+               ctx ? "no address" : "no TLS client context");
         finish(g);
         return g;
     }

@@ -30,7 +30,8 @@ struct https_response {
     size_t len;
 };
 
-/* resp is NULL on failure, with why ("connection refused", "certificate
+/* timeout bounds the whole request (every address), max_body the body.
+ * resp is NULL on failure, with why ("connection refused", "certificate
  * ... does not name mta-sts.example.com", "timeout after 30 s", ...). The
  * request is over and freed after the call. */
 typedef void https_get_cb(void *arg, const struct https_response *resp, const char *why);

@@ -26,6 +26,7 @@
 #include "net/iprange.h"
 #include "outbound/mtasts_fetch.h"
 #include "tls/tls.h"
+#include "tls/tls_dane.h"
 
 #include <arpa/inet.h>
 #include <event2/event.h>
@@ -51,12 +52,13 @@ enum dane_state {
 };
 
 struct host {
-    char *name;  /* as the MX record or the connector names it */
-    char *canon; /* CNAME-expanded name of its addresses, or NULL */
+    char *name;       /* as the MX record or the connector names it */
+    char *canon;      /* CNAME-expanded name of its addresses, or NULL */
     bool sts_enforce; /* an MTA-STS policy in enforce mode names it */
     enum dane_state dane;
     struct dns_tlsa *tlsa; /* DANE_RECORDS */
     size_t ntlsa;
+    size_t nusable; /* of tlsa, usable for SMTP (tls_tlsa_usable) */
     char *names[3]; /* reference identifiers: TLSA base domain, name, canon */
     size_t nnames;
     char *error; /* DANE_LOOKUP_FAILED: why */
@@ -69,6 +71,11 @@ struct outbound {
     void *arg;
     struct smtp_client_policy cp;
     char tls_fallback_reason[256]; /* the handshake failure before a clear-text retry */
+    /* REQUIRETLS: how many peers refused it, and how many failed otherwise */
+    unsigned requiretls_refused, other_failures;
+    /* 1 + the index in targets of the address to try again in clear text
+     * after its handshake failed (RFC 7435); 0: none */
+    size_t cleartext_target;
     char *password;
     bool want_password; /* a credential request is out */
     struct dns_query *dq;
@@ -151,6 +158,16 @@ finish_cb(evutil_socket_t fd, short what, void *arg)
     struct outbound *o = arg;
     struct outbound_end end = o->end;
 
+    if (!end.ever_ready && o->requiretls_refused > 0 && o->other_failures == 0) {
+        /* RFC 8689 5: every host was reached and none can take the
+         * message as REQUIRETLS asks: it goes back to its sender */
+        char why[sizeof(end.error)];
+        snprintf(why, sizeof(why), "%s", end.error);
+        snprintf(end.error, sizeof(end.error), "550 5.7.30 REQUIRETLS support required: %.500s",
+                 why);
+        end.permanent = true;
+    }
+
     if (!end.ever_ready && !end.permanent && end.error[0] == '\0')
         strlcpy_p(end.error, "no address to try", sizeof(end.error));
     o->ev.finished(o->arg, &end);
@@ -211,6 +228,10 @@ on_closed(struct smtp_client *client, void *arg, const struct smtp_result *why)
         finish(o);
         return;
     }
+    if (why->requiretls_refused)
+        o->requiretls_refused++;
+    else
+        o->other_failures++;
     if (!why->temporary) {
         o->end.permanent = true;
         finish(o);
@@ -222,8 +243,7 @@ on_closed(struct smtp_client *client, void *arg, const struct smtp_result *why)
     if (why->tls_failed && !o->cp.require_tls && !o->cp.dane_required && !o->cp.ignore_starttls) {
         log_info("queue: %s: %s; trying again without TLS", o->p.next_hop, why->text);
         strlcpy_p(o->tls_fallback_reason, why->text, sizeof(o->tls_fallback_reason));
-        o->cp.tls_fallback_reason = o->tls_fallback_reason;
-        o->cp.ignore_starttls = true;
+        o->cleartext_target = o->next_target; /* this address again, in clear */
         o->next_target--;
         connect_next(o);
         return;
@@ -245,30 +265,31 @@ static struct dns *resolver(struct outbound *o);
  * domain's policy enforces (RFC 8461 4.2: TLS, and a certificate valid
  * for the MX host dialled), else the connector's. */
 static void
-client_host_policy(struct outbound *o, struct host *h)
+client_host_policy(struct outbound *o, struct host *h, size_t target)
 {
-    bool sts = h->dane != DANE_RECORDS && h->sts_enforce;
+    /* DANE decides where it can authenticate; MTA-STS where it cannot
+     * (RFC 8461 2: DANE first; a TLSA RRset without a usable record
+     * authenticates nothing) */
+    bool dane = h->dane == DANE_RECORDS;
+    bool sts = !(dane && h->nusable > 0) && h->sts_enforce;
+    bool cleartext = target + 1 == o->cleartext_target && !dane && !sts && !o->p.require_tls;
 
+    /* only the one address whose handshake failed is tried again in clear
+     * text; every other host gets STARTTLS as the policy says */
+    o->cp.ignore_starttls = o->p.ignore_starttls || cleartext;
+    o->cp.tls_fallback_reason = cleartext ? o->tls_fallback_reason : NULL;
     o->cp.require_tls = o->p.require_tls || sts;
     o->cp.tls_auth_level = sts ? TLSAUTH_DOMAIN_VALIDATION : o->p.tls_auth_level;
     o->cp.tls_names = sts ? (const char *const *)&h->name : (const char *const *)o->p.tls_names;
     o->cp.ntls_names = sts ? 1 : o->p.ntls_names;
     o->cp.tls_required_by = sts ? o->sts_required_by : NULL;
-    if (sts) {
-        o->cp.ignore_starttls = o->p.ignore_starttls;
-        o->cp.tls_fallback_reason = NULL;
-    }
-    o->cp.dane_required = h->dane == DANE_RECORDS;
+    o->cp.dane_required = dane;
     o->cp.dane_tlsa = h->tlsa;
     o->cp.dane_ntlsa = h->ntlsa;
     o->cp.dane_names = (const char *const *)h->names;
     o->cp.dane_nnames = h->nnames;
-    if (o->cp.dane_required) {
-        /* a clear-text retry after another host's failed handshake does
-         * not carry over to a host that must have TLS */
-        o->cp.ignore_starttls = o->p.ignore_starttls;
-        o->cp.tls_fallback_reason = NULL;
-    }
+    /* RFC 7672 8.1: SNI names the TLSA base domain */
+    o->cp.sni = dane && h->nnames > 0 ? h->names[0] : NULL;
 }
 
 static void
@@ -294,10 +315,10 @@ connect_next(struct outbound *o)
         /* RFC 7672 2.2: a host whose TLSA records cannot be had is
          * treated as unreachable, never tried without them */
         strlcpy_p(o->end.error, h->error, sizeof(o->end.error));
+        o->other_failures++;
         o->next_target++;
     }
-    o->next_target++;
-    client_host_policy(o, h);
+    client_host_policy(o, h, o->next_target++);
     o->cp.peer_name = h->name;
     sockaddr_format((struct sockaddr *)&t->ss, addr, sizeof(addr));
     snprintf(o->end.relay, sizeof(o->end.relay), "%s[%s]", h->name, addr);
@@ -345,6 +366,7 @@ on_tlsa(void *arg, const struct dns_result *res)
             h->tlsa[i] = res->tlsa[i];
             h->tlsa[i].data = xmalloc(res->tlsa[i].len);
             memcpy(h->tlsa[i].data, res->tlsa[i].data, res->tlsa[i].len);
+            h->nusable += tls_tlsa_usable(&res->tlsa[i]);
         }
         h->ntlsa = res->ntlsa;
         /* RFC 7672 3.2.2: a DANE-TA certificate names the TLSA base
@@ -419,6 +441,10 @@ on_resolved(void *arg, const struct dns_result *res)
          * answer is secure too; a smart host's own lookup says it all */
         bool mx_trusted = o->p.dest != ROUTE_DEST_MX || res->secure;
         bool enforce = o->sts.mode == MTASTS_ENFORCE;
+
+        /* hosts left out for a failed lookup: a REQUIRETLS refusal from
+         * the others is not the last word */
+        o->other_failures += (unsigned)res->nskipped;
 
         for (size_t i = 0; i < res->nhosts; i++) {
             const struct dns_host *dh = &res->hosts[i];
@@ -624,6 +650,7 @@ client_policy(struct outbound *o)
     o->cp.force_helo = p->force_helo;
     o->cp.ignore_starttls = p->ignore_starttls;
     o->cp.require_tls = p->require_tls;
+    o->cp.requiretls = p->requiretls;
     o->cp.tls_auth_level = p->tls_auth_level;
     o->cp.tls_names = (const char *const *)p->tls_names;
     o->cp.ntls_names = p->ntls_names;
@@ -674,8 +701,18 @@ void
 outbound_send(struct outbound *o, const struct envelope *env, const size_t *rcpt_index, size_t n,
               int content_fd)
 {
-    struct smtp_transaction t = {
-        .env = env, .rcpt_index = rcpt_index, .nrcpts = n, .data_fd = content_fd};
+    outbound_send_prepend(o, env, rcpt_index, n, content_fd, NULL);
+}
+
+void
+outbound_send_prepend(struct outbound *o, const struct envelope *env, const size_t *rcpt_index,
+                      size_t n, int content_fd, const char *prepend)
+{
+    struct smtp_transaction t = {.env = env,
+                                 .rcpt_index = rcpt_index,
+                                 .nrcpts = n,
+                                 .data_fd = content_fd,
+                                 .prepend = prepend};
 
     if (o->client == NULL) {
         /* not ready: a caller's mistake; the transaction is lost with the

@@ -83,6 +83,11 @@ struct outbound *outbound_open(const struct outbound_env *env, const struct rout
  * belongs to o from here. */
 void outbound_send(struct outbound *o, const struct envelope *env, const size_t *rcpt_index,
                    size_t n, int content_fd);
+/* The same with header text sent before the content (a DKIM-Signature
+ * field: CRLF-terminated lines), which must stay valid until done or
+ * finished; NULL is outbound_send. */
+void outbound_send_prepend(struct outbound *o, const struct envelope *env, const size_t *rcpt_index,
+                           size_t n, int content_fd, const char *prepend);
 /* QUIT, after ready; finished follows. */
 void outbound_quit(struct outbound *o);
 /* Stops now and frees o, without any event. Not from inside o's events. */

@@ -90,8 +90,11 @@ struct smtp_client {
     unsigned log_seq;
     char peer[320], local[64], remote[64];
     char *tls_desc;
-    bool tls_failed; /* the handshake failed (reported to closed()) */
-    bool dane;       /* the handshake carries TLSA records: tls_dane_check decides */
+    bool tls_failed;         /* the handshake failed (reported to closed()) */
+    bool dane;               /* the handshake carries TLSA records: tls_dane_check decides */
+    bool verified;           /* the peer's certificate passed DANE or the policy's check */
+    bool requiretls_offered; /* REQUIRETLS in the EHLO reply */
+    bool requiretls_refused; /* reported to closed() */
 
     /* EHLO capabilities */
     bool esmtp, pipelining, starttls, eightbit, smtputf8, dsn, size, auth_plain, auth_login;
@@ -222,7 +225,10 @@ static void client_close(struct smtp_client *c, int code, bool temporary, const 
 static void
 client_close(struct smtp_client *c, int code, bool temporary, const char *fmt, ...)
 {
-    struct smtp_result why = {.code = code, .temporary = temporary, .tls_failed = c->tls_failed};
+    struct smtp_result why = {.code = code,
+                              .temporary = temporary,
+                              .tls_failed = c->tls_failed,
+                              .requiretls_refused = c->requiretls_refused};
     va_list ap;
 
     va_start(ap, fmt);
@@ -259,7 +265,7 @@ client_parse_ehlo(struct smtp_client *c)
     char *save = NULL, *line;
 
     c->pipelining = c->starttls = c->eightbit = c->smtputf8 = c->dsn = c->size = false;
-    c->auth_plain = c->auth_login = false;
+    c->auth_plain = c->auth_login = c->requiretls_offered = false;
     c->size_max = 0;
     /* the first line is the greeting; the others are keywords */
     strtok_r(c->ehlo_lines, "\n", &save);
@@ -274,6 +280,8 @@ client_parse_ehlo(struct smtp_client *c)
             c->smtputf8 = true;
         else if (strcasecmp(line, "DSN") == 0)
             c->dsn = true;
+        else if (strcasecmp(line, "REQUIRETLS") == 0)
+            c->requiretls_offered = true;
         else if (strncasecmp(line, "SIZE", 4) == 0 && (line[4] == ' ' || line[4] == '\0')) {
             c->size = true;
             c->size_max = strtoull(line + 4, NULL, 10);
@@ -304,6 +312,15 @@ client_send_ehlo(struct smtp_client *c)
 }
 
 static void client_after_tls_decision(struct smtp_client *c);
+
+/* Must this connection have TLS? The connector or a policy says so
+ * (require_tls), or the peer's secure TLSA records do (RFC 7672 2.2).
+ * Every place that could go on without TLS asks this. */
+static bool
+tls_mandatory(const struct smtp_client *c)
+{
+    return c->p->require_tls || c->p->dane_required;
+}
 
 /* Who asked for TLS, to start an error with; "" for the connector. */
 static const char *
@@ -372,6 +389,16 @@ client_auth_start(struct smtp_client *c)
 static void
 client_after_tls_decision(struct smtp_client *c)
 {
+    if (c->p->requiretls && (!c->verified || !c->requiretls_offered)) {
+        /* RFC 8689 4.2.1: such a message goes only over verified TLS to a
+         * server that takes on the same promise */
+        c->requiretls_refused = true;
+        client_send(c, "QUIT");
+        client_close(c, 0, true, "REQUIRETLS: %s %s", c->peer,
+                     !c->verified ? "was not verified by DANE, MTA-STS or a certificate check"
+                                  : "does not offer REQUIRETLS");
+        return;
+    }
     if (c->p->auth) {
         client_step(c, SMTP_STEP_AUTH, c->p->auth_user);
         if (c->p->auth_require_tls && !c->tls_desc) {
@@ -455,7 +482,7 @@ client_dane_setup(struct smtp_client *c, struct ssl_st *ssl)
 static void
 client_start_tls(struct smtp_client *c)
 {
-    struct ssl_st *ssl = tls_client_ssl_new(c->p->tls_ctx, c->p->peer_name);
+    struct ssl_st *ssl = tls_client_ssl_new(c->p->tls_ctx, c->p->sni ? c->p->sni : c->p->peer_name);
     evutil_socket_t fd = bufferevent_getfd(c->bev);
 
     if (ssl == NULL) {
@@ -505,6 +532,7 @@ client_tls_established(struct smtp_client *c)
             return;
         }
         client_log(c, '*', why, "DANE verification passed");
+        c->verified = true;
     } else if (c->p->tls_auth_level == TLSAUTH_CERTIFICATE_VALIDATION ||
                c->p->tls_auth_level == TLSAUTH_DOMAIN_VALIDATION || c->p->ntls_names > 0) {
         size_t nnames =
@@ -523,6 +551,9 @@ client_tls_established(struct smtp_client *c)
             return;
         }
         client_log(c, '*', why[0] ? why : "certificate accepted", "TLS certificate check passed");
+        /* verified for REQUIRETLS only when a name was checked too: a
+         * trusted chain alone fits any host an attacker names */
+        c->verified = nnames > 0;
     }
     /* RFC 3207 4.2: start over with EHLO inside TLS */
     client_send_ehlo(c);
@@ -599,6 +630,13 @@ txn_refuse_all(struct smtp_client *c, int code, bool temporary, const char *text
     event_active(c->deferred, 0, 0);
 }
 
+/* What the transaction sends before its content. */
+static uint64_t
+prepend_len(const struct smtp_transaction *t)
+{
+    return t->prepend ? strlen(t->prepend) : 0;
+}
+
 static char *
 mail_command(struct smtp_client *c)
 {
@@ -607,7 +645,8 @@ mail_command(struct smtp_client *c)
     size_t n = 0;
 
     if (c->size)
-        n += (size_t)snprintf(params + n, sizeof(params) - n, " SIZE=%" PRIu64, env->size);
+        n += (size_t)snprintf(params + n, sizeof(params) - n, " SIZE=%" PRIu64,
+                              env->size + prepend_len(&c->t));
     if (env->body == SMTP_BODY_8BITMIME && c->eightbit)
         n += (size_t)snprintf(params + n, sizeof(params) - n, " BODY=8BITMIME");
     if (env->smtputf8 && c->smtputf8)
@@ -616,7 +655,9 @@ mail_command(struct smtp_client *c)
         n += (size_t)snprintf(params + n, sizeof(params) - n, " RET=%s",
                               env->ret == SMTP_RET_HDRS ? "HDRS" : "FULL");
     if (c->dsn && env->envid)
-        snprintf(params + n, sizeof(params) - n, " ENVID=%s", env->envid);
+        n += (size_t)snprintf(params + n, sizeof(params) - n, " ENVID=%s", env->envid);
+    if (c->p->requiretls)
+        snprintf(params + n, sizeof(params) - n, " REQUIRETLS");
     return xasprintf("MAIL FROM:<%s>%s", env->from, params);
 }
 
@@ -686,11 +727,11 @@ smtp_client_send(struct smtp_client *c, const struct smtp_transaction *t)
                        "553 5.6.7 the message needs SMTPUTF8, and the next hop does not offer it");
         return;
     }
-    if (c->size && c->size_max > 0 && env->size > c->size_max) {
+    if (c->size && c->size_max > 0 && env->size + prepend_len(t) > c->size_max) {
         char text[200];
         snprintf(text, sizeof(text),
                  "552 5.3.4 message of %" PRIu64 " bytes exceeds the next hop's limit of %" PRIu64,
-                 env->size, c->size_max);
+                 env->size + prepend_len(t), c->size_max);
         txn_refuse_all(c, 552, false, text);
         return;
     }
@@ -778,6 +819,10 @@ txn_reply(struct smtp_client *c)
     case CMD_DATA:
         if (!c->txn_failed && c->accepted > 0 && c->reply_code == 354) {
             c->at_line_start = true;
+            if (c->t.prepend != NULL) {
+                evbuffer_add(bufferevent_get_output(c->bev), c->t.prepend, strlen(c->t.prepend));
+                client_log(c, '*', NULL, "a DKIM-Signature field precedes the content");
+            }
             client_enter_state(c, CS_BODY);
             bufferevent_setwatermark(c->bev, EV_WRITE, CLIENT_LOW_WATER, 0);
             txn_fill_body(c);
@@ -874,10 +919,11 @@ client_reply(struct smtp_client *c)
         break;
     case CS_STARTTLS:
         if (code != 220) {
-            if (c->p->require_tls) {
+            if (tls_mandatory(c)) {
                 client_send(c, "QUIT");
-                client_close(c, code, true, "TLS is required but %s refused STARTTLS: %s", c->peer,
-                             c->reply);
+                client_close(c, code, true, "%s%s%sTLS is required but %s refused STARTTLS: %s",
+                             c->p->dane_required ? "DANE: " : "", required_by(c),
+                             *required_by(c) ? ": " : "", c->peer, c->reply);
                 return;
             }
             client_after_tls_decision(c);

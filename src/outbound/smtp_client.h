@@ -62,6 +62,7 @@ struct smtp_client_trace {
 struct smtp_client_policy {
     const char *ehlo_name; /* the connector's Fqdn */
     const char *peer_name; /* host name for SNI, logs and certificate checks */
+    const char *sni;       /* another name for SNI (DANE's TLSA base domain); NULL: peer_name */
     bool lmtp;             /* LHLO, one reply per recipient after DATA */
     bool force_helo;
     bool ignore_starttls;
@@ -70,6 +71,11 @@ struct smtp_client_policy {
     /* who wants TLS and the check, for the errors ("MTA-STS policy of
      * example.com"); NULL: the connector */
     const char *tls_required_by;
+    /* REQUIRETLS (RFC 8689 4.2.1): every transaction is such a message:
+     * TLS verified (DANE, or a certificate check that passed) and a peer
+     * that offers REQUIRETLS, else the connection ends with
+     * smtp_result.requiretls_refused; MAIL carries REQUIRETLS. */
+    bool requiretls;
     enum tls_auth_level tls_auth_level;
     const char *const *tls_names; /* names one of which the certificate must carry
                                      (DomainValidation, domain security) */
@@ -101,6 +107,9 @@ struct smtp_result {
     char text[512];  /* "550 5.1.1 User unknown" or a local reason */
     bool temporary;  /* retry later */
     bool tls_failed; /* the STARTTLS handshake itself failed (closed() only) */
+    /* closed() only: the peer cannot take a REQUIRETLS message (no TLS,
+     * not verified, or no REQUIRETLS in its EHLO reply) */
+    bool requiretls_refused;
 };
 
 struct smtp_transaction {
@@ -108,6 +117,10 @@ struct smtp_transaction {
     const size_t *rcpt_index; /* which recipients of env */
     size_t nrcpts;
     int data_fd; /* the content, read-only; the client owns it from smtp_client_send */
+    /* Sent after DATA's 354, before the content (a DKIM-Signature field):
+     * CRLF-terminated lines, not dot-stuffed (none starts with "."), or
+     * NULL. The caller's until done() or closed(). */
+    const char *prepend;
 };
 
 struct smtp_client_callbacks {

@@ -149,6 +149,12 @@ envelope_serialize(const struct envelope *env, size_t *len)
     sbuf_number(&b, "ret", (uint64_t)env->ret);
     sbuf_number(&b, "body", (uint64_t)env->body);
     sbuf_number(&b, "smtputf8", env->smtputf8);
+    /* Written only when set: an envelope without them reads as false, the
+     * way every envelope written before they existed does. */
+    if (env->requiretls)
+        sbuf_number(&b, "requiretls", 1);
+    if (env->tls_required_no && !env->requiretls)
+        sbuf_number(&b, "tls-required-no", 1);
     sbuf_number(&b, "size", env->size);
     for (size_t i = 0; i < env->nrcpts; i++) {
         const struct envelope_rcpt *r = &env->rcpts[i];
@@ -320,6 +326,10 @@ envelope_set(struct envelope *env, const char *key, char *value)
         env->body = (int)n;
     else if (strcmp(key, "smtputf8") == 0)
         env->smtputf8 = n != 0;
+    else if (strcmp(key, "requiretls") == 0)
+        env->requiretls = n != 0;
+    else if (strcmp(key, "tls-required-no") == 0)
+        env->tls_required_no = n != 0;
     else if (strcmp(key, "size") == 0)
         env->size = n;
     else if (strcmp(key, "attempts") == 0)
@@ -380,6 +390,10 @@ envelope_parse(const char *text, size_t len, char *err, size_t errlen)
         snprintf(err, errlen, "incomplete envelope (no end marker)");
         goto fail;
     }
+    /* RFC 8689: with REQUIRETLS the TLS-Required field is ignored, so a
+     * text that says both (written by hand) still asks for TLS. */
+    if (env->requiretls)
+        env->tls_required_no = false;
     free(copy);
     return env;
 fail:

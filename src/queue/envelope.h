@@ -42,6 +42,15 @@ struct envelope {
     int ret;              /* smtp_ret */
     int body;             /* smtp_body */
     bool smtputf8;
+    /* RFC 8689: MAIL FROM carried REQUIRETLS, so the message may travel on
+     * only as RFC 8689 4.2.1 says (TLS, checked certificate, REQUIRETLS
+     * offered by the next hop): the delivery side's duty. */
+    bool requiretls;
+    /* The top-level header section had "TLS-Required: No" and MAIL FROM no
+     * REQUIRETLS: the sender asks that the recipient domains' TLS policies
+     * (DANE, MTA-STS) be ignored for this message. Never set together with
+     * requiretls. */
+    bool tls_required_no;
     uint64_t size; /* content bytes as stored */
     struct envelope_rcpt *rcpts;
     size_t nrcpts;

@@ -47,6 +47,8 @@ queue_show(FILE *out, const struct queue_view *q)
     field(out, "NextHopConnector", q->connector);
     field(out, "LastError", q->last_error);
     field(out, "NextRetryTime", retry);
+    if (q->tls_requirement)
+        field(out, "TlsRequirement", q->tls_requirement);
 }
 
 static const char *
@@ -94,6 +96,9 @@ message_show(FILE *out, const struct message_view *m)
     field(out, "MessageSourceName", env->connector);
     field(out, "DomainSecured", env->domain_secured ? env->domain_secured : "False");
     field(out, "TlsProtocol", env->tls);
+    /* RFC 8689: REQUIRETLS on MAIL FROM, or a "TLS-Required: No" field */
+    field(out, "RequireTLS", env->requiretls ? "True" : "False");
+    field(out, "TlsRequiredNo", env->tls_required_no ? "True" : "False");
     field(out, "Queue", queue);
     fprintf(out, "%-17s : {", "Recipients");
     for (size_t i = 0; i < n; i++) {

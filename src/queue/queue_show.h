@@ -32,6 +32,9 @@ struct queue_view {
     const char *last_error;    /* or NULL */
     size_t count;
     time_t next_retry; /* 0: not waiting */
+    /* postern's: what the queue's messages ask of TLS (RFC 8689), shown
+     * only when they ask something: "RequireTLS" or "TLS-Required: No" */
+    const char *tls_requirement;
 };
 
 void queue_show(FILE *out, const struct queue_view *q);

@@ -16,12 +16,13 @@
 #include <string.h>
 #include <unistd.h>
 
-/* A password check or credential request waiting for its answer. */
+/* A password check, credential or DKIM request waiting for its answer. */
 struct keys_request {
     struct keys_request *next;
     uint32_t id;
     keys_auth_done_fn *auth_done;
     keys_credential_fn *cred_done;
+    keys_dkim_fn *dkim_done;
     void *arg;
 };
 
@@ -46,6 +47,8 @@ keys_finish(struct keys_request *r, int result, const char *text)
 {
     if (r->auth_done)
         r->auth_done(r->arg, result);
+    else if (r->dkim_done)
+        r->dkim_done(r->arg, NULL, 0); /* a signature comes through keys_message */
     else if (r->cred_done)
         r->cred_done(r->arg, result > 0 ? text : NULL,
                      result > 0   ? NULL
@@ -166,6 +169,20 @@ keys_message(struct ipc_chan *ch, const struct ipc_msg *m, void *arg)
         const char *text = m->type == MSG_CREDENTIAL_RESULT ? ipc_get_str(&r) : "";
         if ((req = keys_take(kc, m->id)) != NULL)
             keys_finish(req, !ipc_rbuf_done(&r) ? -1 : ok != 0, text);
+        break;
+    }
+    case MSG_DKIM_SIGNED: {
+        uint32_t ok = ipc_get_u32(&r);
+        size_t n;
+        const unsigned char *sig = ipc_get_bytes(&r, &n);
+        if ((req = keys_take(kc, m->id)) == NULL)
+            break;
+        if (ipc_rbuf_done(&r) && ok && n > 0 && req->dkim_done) {
+            req->dkim_done(req->arg, sig, n);
+            free(req);
+        } else {
+            keys_finish(req, 0, NULL);
+        }
         break;
     }
     case MSG_CERTS:
@@ -292,6 +309,28 @@ keys_client_credential(struct keys_client *kc, const char *connector, const char
     r = keys_request(kc, MSG_CREDENTIAL, &w, arg);
     ipc_wbuf_free(&w);
     r->cred_done = done;
+    if (kc->pending != r) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+struct keys_request *
+keys_client_dkim_sign(struct keys_client *kc, const char *domain, const char *selector,
+                      const char *txt, const unsigned char *hash, size_t hashlen,
+                      keys_dkim_fn *done, void *arg)
+{
+    struct ipc_wbuf w = {0};
+    struct keys_request *r;
+
+    ipc_put_str(&w, domain);
+    ipc_put_str(&w, selector);
+    ipc_put_str(&w, txt);
+    ipc_put_bytes(&w, hash, hashlen);
+    r = keys_request(kc, MSG_DKIM_SIGN, &w, arg);
+    ipc_wbuf_free(&w);
+    r->dkim_done = done;
     if (kc->pending != r) {
         free(r);
         return NULL;

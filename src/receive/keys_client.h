@@ -1,8 +1,9 @@
 /*
  * keys_client.h — the smtp process's side of its channel to the keys
  * process: private-key operations for TLS (tls_remote_key.h transport),
- * password checks for SMTP AUTH, smart-host credentials, and the public
- * certificate material the keys process sends whenever it changes.
+ * DKIM signatures, password checks for SMTP AUTH, smart-host credentials,
+ * and the public certificate material the keys process sends whenever it
+ * changes.
  *
  * While the keys process is away (restarting), operations fail at once:
  * STARTTLS answers 454 4.7.0 (srv->keys_up is false), AUTH answers 454
@@ -16,6 +17,7 @@
 #define POSTERN_KEYS_CLIENT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct event_base;
 struct server;
@@ -47,7 +49,19 @@ typedef void keys_credential_fn(void *arg, const char *password, const char *why
 struct keys_request;
 struct keys_request *keys_client_credential(struct keys_client *kc, const char *connector,
                                             const char *user, keys_credential_fn *done, void *arg);
-/* Forgets a credential request whose caller went away: done is not called. */
+/* Forgets a credential or DKIM request whose caller went away: done is
+ * not called. */
 void keys_client_cancel(struct keys_client *kc, struct keys_request *req);
+
+/* A DKIM signature of hash (the SHA-256 of a message's signed data,
+ * smtp/dkim.h) with the key of domain's selector whose TXT record text is
+ * txt: done(arg, sig, siglen) on the loop, once; sig NULL when there is no
+ * such key or the keys process went away. sig is valid during the call
+ * only. NULL, and done never called, when the keys process is away now. */
+typedef void keys_dkim_fn(void *arg, const unsigned char *sig, size_t siglen);
+struct keys_request *keys_client_dkim_sign(struct keys_client *kc, const char *domain,
+                                           const char *selector, const char *txt,
+                                           const unsigned char *hash, size_t hashlen,
+                                           keys_dkim_fn *done, void *arg);
 
 #endif

@@ -11,6 +11,7 @@
 #include "net/dns.h"
 #include "outbound/outbound.h"
 #include "queue/envelope.h"
+#include "receive/dkim_signer.h"
 #include "receive/keys_client.h"
 #include "receive/server.h"
 #include "tls/tls.h"
@@ -28,6 +29,10 @@ struct out_conn {
     struct envelope *env; /* of the transaction in flight */
     size_t *rcpts;
     size_t nrcpts;
+    bool lmtp;             /* LMTP: local delivery, never DKIM-signed */
+    struct dkim_job *dkim; /* the transaction's signature being made */
+    int dkim_fd;           /* its content meanwhile, or -1 */
+    char *prepend;         /* its DKIM-Signature field, until done */
 };
 
 /* A credential request on its way to the keys process. */
@@ -51,6 +56,7 @@ struct outbound_server {
     size_t nold_dns;
     struct outbound_env env;
     struct cred_wait *creds;
+    struct dkim_signer *dkim;
 };
 
 /* The DNSSEC trust anchor file read at start: the process cannot read
@@ -80,22 +86,46 @@ outbound_preload(const struct config *cfg, char *err, size_t errlen)
     return 0;
 }
 
-/* Says once per resolver when DANE was asked for and cannot apply. */
-static void
-outbound_dns_check(const struct config *cfg, struct dns *dns)
+/* The resolver cfg asks for; NULL with err. */
+static struct dns *
+outbound_resolver(struct outbound_server *os, const struct config *cfg, bool dnssec, char *err,
+                  size_t errlen)
 {
     const struct transport_config *tc = &cfg->transport;
-    char why[320];
+    size_t n = tc->use_external_dns_servers_enabled ? tc->nexternal_dns_servers : 0;
+
+    return dns_new(os->base, n ? tc->external_dns_servers : NULL, n, dnssec, err, errlen);
+}
+
+static void
+outbound_use_resolver(struct outbound_server *os, struct dns *dns)
+{
+    if (os->dns) {
+        /* connections resolving with the old one finish with it */
+        // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
+        os->old_dns = xrealloc(os->old_dns, (os->nold_dns + 1) * sizeof(*os->old_dns));
+        os->old_dns[os->nold_dns++] = os->dns;
+    }
+    os->dns = dns;
+}
+
+/* Says when DANE was asked for and cannot apply (the resolver itself says
+ * so when its servers turn out not to pass DNSSEC records). */
+static void
+outbound_dns_check(struct outbound_server *os, const struct config *cfg)
+{
+    const struct transport_config *tc = &cfg->transport;
+    char why[400];
 
     if (!tc->dane_enabled)
         return;
-    if (!dns_validating(dns, why, sizeof(why)))
-        log_warnx("outbound: DANE is off, DNS answers are not validated: %s", why);
     if (tc->dnssec_trust_anchor_file != NULL && preloaded_anchors != NULL &&
         strcmp(tc->dnssec_trust_anchor_file, preloaded_anchors) != 0)
         log_warnx("outbound: DnssecTrustAnchorFile \"%s\" takes effect when the service "
                   "restarts; \"%s\" is in use",
                   tc->dnssec_trust_anchor_file, preloaded_anchors);
+    if (!dns_validating(os->dns, why, sizeof(why)))
+        log_warnx("outbound: DANE is off, DNS answers are not validated: %s", why);
 }
 
 static void
@@ -107,6 +137,10 @@ conn_free(struct out_conn *c)
         c->os->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    dkim_signer_cancel(c->dkim);
+    if (c->dkim_fd >= 0)
+        close(c->dkim_fd);
+    free(c->prepend);
     envelope_free(c->env);
     free(c->rcpts);
     free(c);
@@ -150,6 +184,8 @@ ev_done(void *arg, const struct smtp_result *r, size_t n)
     ipc_wbuf_free(&w);
     envelope_free(c->env);
     c->env = NULL;
+    free(c->prepend);
+    c->prepend = NULL;
 }
 
 static void
@@ -177,8 +213,7 @@ ev_sts_policy(void *arg, const char *policy)
         (void)ipc_send(c->os->ch, MSG_OUT_STS, c->id, -1, policy, strlen(policy) + 1);
 }
 
-static const struct outbound_events server_events = {ev_ready, ev_done, ev_finished,
-                                                     ev_sts_policy};
+static const struct outbound_events server_events = {ev_ready, ev_done, ev_finished, ev_sts_policy};
 
 static void
 cred_answer(void *arg, const char *password, const char *why)
@@ -241,12 +276,51 @@ server_open(struct outbound_server *os, const struct ipc_msg *m)
     c = xcalloc(1, sizeof(*c));
     c->os = os;
     c->id = m->id;
+    c->lmtp = p.lmtp;
+    c->dkim_fd = -1;
     c->next = os->conns;
     if (c->next)
         c->next->prev = c;
     os->conns = c;
     c->o = outbound_open(&os->env, &p, &server_events, c);
     route_policy_free(&p);
+}
+
+/* The transaction's signature is made (field) or not (NULL): it goes. */
+/*
+ * Does postern answer for this message's From:? A signature says the
+ * domain's owner sent it, so only mail from an authenticated sender, from
+ * a trusted source (a Receive connector of ExchangeServers or with
+ * ExternalAuthoritative: the organisation's own servers), or made here (a
+ * report) is signed; a message from the internet that a relay domain
+ * passes on keeps whatever From: it forged, unsigned.
+ */
+static bool
+dkim_vouched(const struct config *cfg, const struct envelope *env)
+{
+    const struct receive_connector *rc;
+
+    if (env->auth_user != NULL)
+        return true;
+    if (env->connector == NULL)
+        return false;
+    if (strcmp(env->connector, "DSN") == 0)
+        return true;
+    rc = config_find_receive_connector(cfg, env->connector);
+    return rc != NULL && ((rc->auth_mechanism & AUTHM_EXTERNAL_AUTHORITATIVE) != 0 ||
+                          (rc->permission_groups & PERM_EXCHANGE_SERVERS) != 0);
+}
+
+static void
+dkim_done(void *arg, const char *field)
+{
+    struct out_conn *c = arg;
+    int fd = c->dkim_fd;
+
+    c->dkim = NULL;
+    c->dkim_fd = -1;
+    c->prepend = field ? xstrdup(field) : NULL;
+    outbound_send_prepend(c->o, c->env, c->rcpts, c->nrcpts, fd, c->prepend);
 }
 
 static void
@@ -261,8 +335,8 @@ server_send(struct outbound_server *os, struct out_conn *c, const struct ipc_msg
     ipc_rbuf_init(&r, m->data, m->len);
     text = ipc_get_bytes(&r, &len);
     n = ipc_get_u32(&r);
-    if (!ipc_rbuf_ok(&r) || fd < 0 || c->env != NULL || n == 0 || n > m->len / 4 ||
-        (c->env = envelope_parse(text, len, err, sizeof(err))) == NULL)
+    if (!ipc_rbuf_ok(&r) || fd < 0 || c->env != NULL || c->dkim != NULL || n == 0 ||
+        n > m->len / 4 || (c->env = envelope_parse(text, len, err, sizeof(err))) == NULL)
         goto bad;
     free(c->rcpts);
     c->rcpts = xcalloc(n, sizeof(*c->rcpts));
@@ -274,6 +348,14 @@ server_send(struct outbound_server *os, struct out_conn *c, const struct ipc_msg
     }
     if (!ipc_rbuf_done(&r))
         goto bad;
+    /* mail that leaves through a Send connector is signed where its
+     * author's domain asks for it (LMTP delivers here), and only mail
+     * postern answers for */
+    if (!c->lmtp && dkim_signer_wanted(os->srv->cfg) && dkim_vouched(os->srv->cfg, c->env)) {
+        c->dkim_fd = fd;
+        c->dkim = dkim_signer_start(os->dkim, os->srv->cfg, fd, dkim_done, c);
+        return;
+    }
     outbound_send(c->o, c->env, c->rcpts, n, fd);
     return;
 bad:
@@ -371,6 +453,7 @@ outbound_server_new(struct event_base *base, struct server *srv, struct keys_cli
     os->env.credential = cred_request;
     os->env.credential_cancel = cred_cancel;
     os->env.credential_arg = os;
+    os->dkim = dkim_signer_new(base, keys);
     outbound_server_reconfigure(os, srv->cfg);
     return os;
 }
@@ -388,7 +471,8 @@ outbound_server_reconfigure(struct outbound_server *os, const struct config *cfg
 {
     const struct transport_config *tc = &cfg->transport;
     size_t n = tc->use_external_dns_servers_enabled ? tc->nexternal_dns_servers : 0;
-    /* what the resolver is made of: a change makes a new one */
+    /* what the resolver is made of: a change makes a new one (and the
+     * check of the one before is moot) */
     char *key =
              tc->dane_enabled ? xasprintf("dnssec:%s;", tc->dnssec_trust_anchor_file) : xstrdup(""),
          err[256];
@@ -403,22 +487,15 @@ outbound_server_reconfigure(struct outbound_server *os, const struct config *cfg
         free(key);
         return;
     }
-    if ((dns = dns_new(os->base, n ? tc->external_dns_servers : NULL, n, tc->dane_enabled, err,
-                       sizeof(err))) == NULL) {
+    if ((dns = outbound_resolver(os, cfg, tc->dane_enabled, err, sizeof(err))) == NULL) {
         log_warnx("outbound: cannot set up DNS: %s", err);
         free(key);
         return;
     }
-    if (os->dns) {
-        /* connections resolving with the old one finish with it */
-        // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
-        os->old_dns = xrealloc(os->old_dns, (os->nold_dns + 1) * sizeof(*os->old_dns));
-        os->old_dns[os->nold_dns++] = os->dns;
-    }
-    os->dns = dns;
+    outbound_use_resolver(os, dns);
     free(os->dns_servers);
     os->dns_servers = key;
-    outbound_dns_check(cfg, dns);
+    outbound_dns_check(os, cfg);
 }
 
 void
@@ -439,6 +516,7 @@ outbound_server_free(struct outbound_server *os)
         keys_client_cancel(os->keys, cw->req);
         free(cw);
     }
+    dkim_signer_free(os->dkim);
     ipc_chan_free(os->ch);
     dns_free(os->dns);
     for (size_t i = 0; i < os->nold_dns; i++)

@@ -5,6 +5,10 @@
  * qmgr/outbound_proxy.c is the other end). The resolver lives here: DNS
  * answers are parsed in the process that parses the network.
  *
+ * A transaction through a Send connector (not LMTP) whose author's domain
+ * has an enabled DkimSigningConfig goes out with a DKIM-Signature field
+ * first (receive/dkim_signer.h), or unsigned when that fails.
+ *
  * The queue process is trusted more than the network, not blindly: every
  * request is checked (a policy that decodes, an envelope that parses,
  * recipient indexes inside it, a content descriptor with each transaction,

@@ -314,7 +314,11 @@ cmd_helo(struct session *s, const struct smtp_command *cmd)
     if (!s->tls && server_tls_ctx(s->srv, s->rc) != NULL)
         n += snprintf(ext + n, sizeof(ext) - (size_t)n, "250-STARTTLS\r\n");
     if (session_auth_offered(s))
-        snprintf(ext + n, sizeof(ext) - (size_t)n, "250-AUTH PLAIN LOGIN\r\n");
+        n += snprintf(ext + n, sizeof(ext) - (size_t)n, "250-AUTH PLAIN LOGIN\r\n");
+    /* RFC 8689 2: only a session already inside TLS may offer REQUIRETLS
+     * (after STARTTLS: postern has no implicit-TLS listener). */
+    if (s->tls)
+        snprintf(ext + n, sizeof(ext) - (size_t)n, "250-REQUIRETLS\r\n");
     session_reply(s, "250-%s Hello [%s]\r\n%s250-8BITMIME\r\n250 SMTPUTF8", session_fqdn(s),
                   s->remote_ip, ext);
 }
@@ -370,7 +374,7 @@ static bool
 mail_has_params(const struct smtp_mail_params *p)
 {
     return p->has_size || p->body != SMTP_BODY_UNSPEC || p->smtputf8 || p->ret != SMTP_RET_UNSPEC ||
-           p->envid[0] || p->auth[0];
+           p->envid[0] || p->auth[0] || p->requiretls;
 }
 
 static void
@@ -411,6 +415,14 @@ cmd_mail(struct session *s, const struct smtp_command *cmd)
         session_reply(s, "555 5.5.4 BINARYMIME needs CHUNKING, which is not offered");
         return;
     }
+    /* Not offered outside TLS (cmd_helo), so refused like any parameter
+     * the session did not offer: 555 (RFC 5321 4.1.1.11). Permanent: the
+     * same command on a clear session can never succeed, and the text
+     * tells the client what would. */
+    if (params.requiretls && !s->tls) {
+        session_reply(s, "555 5.5.4 REQUIRETLS is offered only after STARTTLS");
+        return;
+    }
     if (params.has_size && max != CONFIG_UNLIMITED && params.size > max) {
         session_reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
         return;
@@ -433,6 +445,7 @@ cmd_mail(struct session *s, const struct smtp_command *cmd)
     s->tx.env->ret = params.ret;
     s->tx.env->body = params.body;
     s->tx.env->smtputf8 = params.smtputf8;
+    s->tx.env->requiretls = params.requiretls;
     s->tx.env->domain_secured = s->tx.domain_secured ? xstrdup(s->tx.domain_secured) : NULL;
     session_enter_state(s, SS_MAIL);
     session_reply(s, "250 2.1.0 Sender OK");

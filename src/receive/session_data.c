@@ -193,6 +193,8 @@ data_end(struct session *s)
         return;
     }
     strlcpy_p(s->tx.queue_id, spool_msg_id(m), sizeof(s->tx.queue_id));
+    /* RFC 8689 4.1: REQUIRETLS on MAIL FROM makes the field irrelevant. */
+    env->tls_required_no = s->tx.data.tls_required_no && !env->requiretls;
     s->tx.env = NULL;
     spool_msg_commit(m, env, session_commit_done, s);
 }

@@ -270,6 +270,20 @@ mtasts_policy_format(const struct mtasts_policy *p)
     return out;
 }
 
+/* RFC 8461 3.1: 1 to 32 letters and digits. */
+static bool
+id_ok(const char *id)
+{
+    size_t n = strlen(id);
+
+    if (n == 0 || n > MTASTS_ID_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)id[i]))
+            return false;
+    return true;
+}
+
 int
 mtasts_policy_load(const char *text, size_t len, struct mtasts_policy *out, char *why,
                    size_t whylen)
@@ -289,12 +303,13 @@ mtasts_policy_load(const char *text, size_t len, struct mtasts_policy *out, char
         memcpy(line, text + pos, llen);
         line[llen] = '\0';
         pos += llen + 1;
-        if (strncmp(line, "id: ", 4) == 0 && strlen(line + 4) <= MTASTS_ID_MAX)
+        if (strncmp(line, "id: ", 4) == 0 && id_ok(line + 4))
             strlcpy_p(id, line + 4, sizeof(id));
         else if (strncmp(line, "fetched: ", 9) == 0)
             fetched = strtoll(line + 9, NULL, 10);
     }
-    if (id[0] == '\0' || fetched < 0) {
+    /* a time past 2^40 s is no time this cache wrote */
+    if (id[0] == '\0' || fetched < 0 || fetched > (1LL << 40)) {
         memset(out, 0, sizeof(*out));
         errorf(why, whylen, "not a cached MTA-STS policy");
         return -1;

@@ -138,6 +138,18 @@ tls_policy(const struct config *cfg, const struct route_hop *hop, const struct s
     /* the recipient domain's policy: not through smart hosts, whose
      * domain is not the recipient's */
     p->sts = cfg->transport.mta_sts_enabled && opportunistic && hop->kind == ROUTE_DNS;
+    if (hop->tls_not_required) {
+        /* RFC 8689 4: the sender asks that the recipient's published TLS
+         * policies not stop the message; the connector's own stay */
+        p->dane = p->sts = false;
+    }
+    if (hop->requiretls) {
+        /* RFC 8689 4.2.1: only over TLS that DANE, MTA-STS or the
+         * connector's certificate check verified (smtp_client decides) */
+        p->requiretls = true;
+        p->require_tls = true;
+        p->ignore_starttls = false;
+    }
     if (name) {
         p->tls_names = xcalloc(1, sizeof(char *));
         p->tls_names[0] = xstrdup(name);

@@ -31,6 +31,9 @@ struct route_hop {
     const char *connector;   /* the Send connector's name (DNS, SMART_HOST) */
     const char *lmtp_server; /* LMTP: "host:port", "[v6]:port", "ip:port" or "/socket" */
     bool domain_secure;      /* mutual TLS with the partner domain next_hop */
+    /* what the queue's messages ask of TLS (RFC 8689): REQUIRETLS, or
+     * "TLS-Required: No" (DANE and MTA-STS set aside) */
+    bool requiretls, tls_not_required;
 };
 
 enum route_policy_status {
@@ -81,6 +84,9 @@ struct route_policy {
      * sts_cached is the queue's copy of it, NULL when it has none. */
     bool sts;
     struct mtasts_policy *sts_cached;
+    /* The connection carries REQUIRETLS messages only (RFC 8689): TLS
+     * required and verified, the peer must offer REQUIRETLS. */
+    bool requiretls;
     enum tls_auth_level tls_auth_level;
     char **tls_names; /* the peer's certificate must name one of these */
     size_t ntls_names;

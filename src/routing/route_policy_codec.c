@@ -28,7 +28,8 @@ enum {
     PF_DOWNGRADE_DNS = 0x40,
     PF_DANE = 0x80,
     PF_STS = 0x100,
-    PF_ALL = 0x1ff,
+    PF_REQUIRETLS = 0x200,
+    PF_ALL = 0x3ff,
 };
 
 static void
@@ -57,7 +58,7 @@ route_policy_encode(const struct route_policy *p, size_t *len)
                      (p->protocol_log ? PF_PROTOCOL_LOG : 0) |
                      (p->downgrade_auth_failures ? PF_DOWNGRADE_AUTH : 0) |
                      (p->downgrade_dns_failures ? PF_DOWNGRADE_DNS : 0) | (p->dane ? PF_DANE : 0) |
-                     (p->sts ? PF_STS : 0);
+                     (p->sts ? PF_STS : 0) | (p->requiretls ? PF_REQUIRETLS : 0);
     char *sts = p->sts_cached ? mtasts_policy_format(p->sts_cached) : NULL;
 
     ipc_put_u32(&w, POLICY_MAGIC);
@@ -180,6 +181,7 @@ route_policy_decode(const unsigned char *buf, size_t len, struct route_policy *o
     out->downgrade_dns_failures = flags & PF_DOWNGRADE_DNS;
     out->dane = flags & PF_DANE;
     out->sts = flags & PF_STS;
+    out->requiretls = flags & PF_REQUIRETLS;
     out->tls_auth_level = (enum tls_auth_level)get_enum(&r, TLSAUTH_DOMAIN_VALIDATION);
     out->tls_names = get_list(&r, &out->ntls_names);
     out->client_cert_fqdn = get_opt(&r);

@@ -86,6 +86,49 @@ data_header_is(const char *line, size_t len, const char *name, bool prefix)
     return strncasecmp(line, name, want) == 0;
 }
 
+/* RFC 8689 3: the field's whole value is the word "No", with folding
+ * whitespace around it but no comment; postern takes the word
+ * case-insensitively. The value arrives in pieces (the rest of the field's
+ * first line, then each continuation line) and is judged when the field
+ * ends, so a folded "TLS-Required:\r\n No" counts too. */
+static void
+tls_required_value(struct data_stream *ds, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n && !ds->tls_required.bad; i++) {
+        if (is_wsp(p[i])) {
+            ds->tls_required.gap = ds->tls_required.len > 0;
+        } else if (ds->tls_required.gap || ds->tls_required.len == sizeof(ds->tls_required.word)) {
+            ds->tls_required.bad = true;
+        } else {
+            ds->tls_required.word[ds->tls_required.len++] = p[i];
+        }
+    }
+}
+
+/* The field being read has ended (another starts, or the section ends). */
+static void
+tls_required_close(struct data_stream *ds)
+{
+    if (ds->tls_required.open && !ds->tls_required.bad && ds->tls_required.len == 2 &&
+        strncasecmp(ds->tls_required.word, "No", 2) == 0)
+        ds->tls_required_no = true;
+    memset(&ds->tls_required, 0, sizeof(ds->tls_required));
+}
+
+/* A line that starts a field: is it TLS-Required, and what follows the colon. */
+static void
+tls_required_open(struct data_stream *ds, const char *p, size_t n)
+{
+    const char *colon;
+
+    tls_required_close(ds);
+    if (!data_header_is(p, n, "TLS-Required", false))
+        return;
+    colon = memchr(p, ':', n);
+    ds->tls_required.open = true;
+    tls_required_value(ds, colon + 1, n - (size_t)(colon + 1 - p));
+}
+
 /* One line of the header section, terminator excluded. Returns false when
  * the line is removed by the firewall. */
 static bool
@@ -97,6 +140,7 @@ header_line(struct data_stream *ds, const char *p, size_t n, size_t with_termina
     if (n == 0) { /* the empty line that ends the section */
         ds->in_headers = false;
         ds->dropping_field = false;
+        tls_required_close(ds);
         return true;
     }
     ds->header_bytes += with_terminator;
@@ -112,6 +156,8 @@ header_line(struct data_stream *ds, const char *p, size_t n, size_t with_termina
             fail(ds, REPLY_LEADING_FOLD);
             return false;
         }
+        if (ds->tls_required.open)
+            tls_required_value(ds, p, n);
         return !ds->dropping_field;
     }
     ds->dropping_field = false;
@@ -119,6 +165,7 @@ header_line(struct data_stream *ds, const char *p, size_t n, size_t with_termina
         fail(ds, first ? REPLY_NO_HEADER : REPLY_MALFORMED_HEADER);
         return false;
     }
+    tls_required_open(ds, p, n);
     if (data_header_is(p, n, "Received", false))
         ds->received_count++;
     if (!ds->limits.may_set_own_headers && data_header_is(p, n, DATA_OWN_HEADER_PREFIX, true)) {
@@ -170,6 +217,9 @@ data_stream_line(struct data_stream *ds, const char *line, size_t len, enum line
 const char *
 data_stream_finish(struct data_stream *ds)
 {
+    /* a message that is all header section ends inside its last field */
+    if (ds->in_headers)
+        tls_required_close(ds);
     if (ds->received_count > ds->limits.max_hop_count)
         fail(ds, REPLY_HOP_COUNT);
     return ds->error;

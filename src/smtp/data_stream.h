@@ -1,7 +1,8 @@
 /*
  * data_stream.h — the DATA content of one message, line by line: the end
  * of data, dot-unstuffing (RFC 5321 4.5.2), the header section (RFC 5322
- * 2.2) with the header firewall and the hop count, and the size limits.
+ * 2.2) with the header firewall, the hop count and the TLS-Required field
+ * (RFC 8689 3), and the size limits.
  *
  * Pure: no I/O, no allocation. The caller frames lines (each ends at an LF,
  * or is an over-long line whose bytes were discarded) and says how each
@@ -47,6 +48,16 @@ struct data_stream {
     unsigned received_count;
     unsigned fields_removed; /* X-Postern-* fields taken out */
     const char *error;       /* the reply the message gets, or NULL */
+    /* A TLS-Required field of the header section said "No" (RFC 8689 3),
+     * known once the section has ended (final after data_stream_finish). */
+    bool tls_required_no;
+    struct {
+        bool open;    /* the field being read is a TLS-Required field */
+        bool bad;     /* its value cannot be "No" any more */
+        bool gap;     /* whitespace after the first octet of its value */
+        size_t len;   /* octets of its value in word[] */
+        char word[2]; /* those octets (a longer value is bad) */
+    } tls_required;   /* the TLS-Required field being read */
 };
 
 enum data_action {

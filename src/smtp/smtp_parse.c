@@ -587,12 +587,13 @@ param_known(const char **s, struct param *p, const char *const *names, int n, bo
     return 1;
 }
 
-enum mail_kw { MK_SIZE, MK_BODY, MK_SMTPUTF8, MK_RET, MK_ENVID, MK_AUTH, MK_COUNT };
+enum mail_kw { MK_SIZE, MK_BODY, MK_SMTPUTF8, MK_RET, MK_ENVID, MK_AUTH, MK_REQUIRETLS, MK_COUNT };
 
 static const char *
 mail_params(const char *s, struct smtp_mail_params *mp)
 {
-    static const char *const names[MK_COUNT] = {"SIZE", "BODY", "SMTPUTF8", "RET", "ENVID", "AUTH"};
+    static const char *const names[MK_COUNT] = {"SIZE",  "BODY", "SMTPUTF8",  "RET",
+                                                "ENVID", "AUTH", "REQUIRETLS"};
     bool seen[MK_COUNT] = {false};
     const char *err = NULL;
     struct param p;
@@ -632,6 +633,12 @@ mail_params(const char *s, struct smtp_mail_params *mp)
                 !(ascii_ieq_n(p.val, p.vallen, "<>") || xtext_valid_n(p.val, p.vallen)))
                 return "501 5.5.4 Bad AUTH value";
             copy_n(mp->auth, p.val, p.vallen);
+            break;
+        case MK_REQUIRETLS:
+            /* RFC 8689 2: a keyword alone, like SMTPUTF8. */
+            if (p.has_val)
+                return "501 5.5.4 REQUIRETLS takes no value";
+            mp->requiretls = true;
             break;
         }
     }

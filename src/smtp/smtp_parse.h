@@ -1,7 +1,7 @@
 /*
  * smtp_parse.h — the SMTP command grammar (RFC 5321, with the ESMTP
  * parameters of RFC 1870 SIZE, 6152 8BITMIME, 3030 BINARYMIME, 6531
- * SMTPUTF8, 3461 DSN, 4954 AUTH).
+ * SMTPUTF8, 3461 DSN, 4954 AUTH, 8689 REQUIRETLS).
  *
  * Pure functions over one command line (CRLF already removed): no I/O, no
  * allocation, nothing kept between calls. Errors come back as a complete
@@ -72,6 +72,8 @@ struct smtp_mail_params {
     enum smtp_ret ret;
     char envid[SMTP_ENVID_MAX + 1]; /* xtext as received (still encoded), "" if absent */
     char auth[SMTP_PATH_MAX + 3];   /* AUTH=<mailbox> as received, "" if absent */
+    bool requiretls;                /* REQUIRETLS (RFC 8689): the parser only reads it;
+                                       whether the session offered it is the session's call */
 };
 
 #define SMTP_NOTIFY_NEVER 0x1

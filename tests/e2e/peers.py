@@ -268,7 +268,14 @@ class Unbound(ProcessPeer):
                  f'  pidfile: "{os.path.join(self.dir, "unbound.pid")}"',
                  "  access-control: 127.0.0.0/8 allow",
                  "  do-ip6: no",
-                 '  module-config: "iterator"']
+                 '  module-config: "iterator"',
+                 # loopback only: names outside the test zones are refused at
+                 # once (postern's resolver asks for the root's DNSKEY records
+                 # to see whether DNSSEC works), and nothing is ever asked of
+                 # another server
+                 '  local-zone: "." refuse',
+                 "  do-not-query-address: 0.0.0.0/0",
+                 "  outgoing-interface: 127.0.0.1"]
         for zone, kind in self.zones:
             lines.append(f'  local-zone: "{zone}" {kind}')
         for rr in self.local_data:

@@ -16,6 +16,7 @@ whole key (2 1 0, RFC 7671 5.2.2), not its digest. The zone, per destination (TL
   bogusmx.test   MX with a broken signature       held, no host tried
   plain.insecure.test  TLSA in an unsigned zone   ignored: opportunistic TLS, delivered
   notls.test     3 1 1, host 127.0.0.2 offers no STARTTLS: held, nothing sent in clear
+  refusetls.test 3 1 1, host 127.0.0.3 offers STARTTLS and refuses it: held, nothing sent
 """
 import hashlib
 import os
@@ -24,14 +25,15 @@ import ssl
 
 import pytest
 
-from conftest import message, wait_for
+from conftest import client_context, message, wait_for
 from dnssec_zone import SignedDNS, tlsa_rdata
-from peers import (ScriptedSMTP, FAST_TIMERS, maildir, queue_failed, receiver_instance,
-                   send_log, set_timers, submit, wait_queue_empty)
+from peers import (ScriptedSMTP, FAST_TIMERS, maildir, queue_failed, queues, receive_log,
+                   receiver_instance, send_log, set_timers, submit, wait_queue_empty)
 from pki import TestCA, self_signed
 
 DELIVERED = ["ee.test", "ta.test", "unusable.test", "plain.insecure.test"]
-HELD = ["tawrong.test", "bad.test", "bogus.test", "bogusmx.test", "notls.test"]
+HELD = ["tawrong.test", "bad.test", "bogus.test", "bogusmx.test", "notls.test",
+        "refusetls.test"]
 
 
 def mx(domain, host, ip="127.0.0.1"):
@@ -50,7 +52,7 @@ def certs(tmp_path_factory):
 
 
 @pytest.fixture()
-def pair(instances, certs, tmp_path):
+def pair(instances, certs, workdir):
     ca, leaf, other = certs
     b = receiver_instance(instances, "b", DELIVERED + HELD,
                           [f"user@{d}" for d in DELIVERED + HELD], start=False)
@@ -76,11 +78,18 @@ def pair(instances, certs, tmp_path):
                + mx("plain.insecure.test", "mx.plain.insecure.test")
                + [tlsa("mx.plain.insecure.test", tlsa_rdata(other.cert, 3, 1, 1))]
                + mx("notls.test", "mx.notls.test", ip="127.0.0.2")
-               + [tlsa("mx.notls.test", tlsa_rdata(leaf.cert, 3, 1, 1))])
+               + [tlsa("mx.notls.test", tlsa_rdata(leaf.cert, 3, 1, 1))]
+               + mx("refusetls.test", "mx.refusetls.test", ip="127.0.0.3")
+               + [tlsa("mx.refusetls.test", tlsa_rdata(leaf.cert, 3, 1, 1))])
     bogus = [tlsa("mx.bogus.test", tlsa_rdata(leaf.cert, 3, 1, 1)),
              "bogusmx.test. IN MX 10 mx.ee.test."]
-    dns = SignedDNS(str(tmp_path), records, bogus=bogus).start()
+    # under the instances' directory: the cmdlets (Test-MailRoute) read the
+    # trust anchor as the instance owner
+    dns = SignedDNS(workdir, records, bogus=bogus).start()
     clear = ScriptedSMTP(host="127.0.0.2", port=port, extensions=("PIPELINING",)).start()
+    # offers STARTTLS and answers it 502, as an attacker in the path would
+    refusing = ScriptedSMTP(host="127.0.0.3", port=port,
+                            extensions=("PIPELINING", "STARTTLS")).start()
 
     a = instances("a")
     a.cmdlet("New-AcceptedDomain", "-Name", "a.test", "-DomainName", "a.test")
@@ -95,8 +104,9 @@ def pair(instances, certs, tmp_path):
     set_timers(a, **FAST_TIMERS)
     a.start()
     try:
-        yield a, b, dns, clear
+        yield a, b, dns, clear, refusing
     finally:
+        refusing.stop()
         clear.stop()
         dns.stop()
 
@@ -114,7 +124,7 @@ def sessions_of(a, needle):
 
 
 def test_dane_ee_and_ta_deliver_with_verification(pair):
-    a, b, dns, _ = pair
+    a, b, dns, _, _ = pair
     for d in ("ee.test", "ta.test"):
         send(a, d)
     for d in ("ee.test", "ta.test"):
@@ -130,7 +140,7 @@ def test_dane_ee_and_ta_deliver_with_verification(pair):
 
 
 def test_mismatch_and_name_failure_hold_the_mail(pair):
-    a, b, _, _ = pair
+    a, b, _, _, _ = pair
     send(a, "bad.test")
     send(a, "tawrong.test")
     q = queue_failed(a, "bad.test", timeout=20)
@@ -144,7 +154,7 @@ def test_mismatch_and_name_failure_hold_the_mail(pair):
 
 
 def test_unusable_records_still_require_tls(pair):
-    a, b, _, _ = pair
+    a, b, _, _, _ = pair
     send(a, "unusable.test")
     files = wait_for(lambda: maildir(b, "user@unusable.test"), timeout=20, what="delivery")
     # B's Received: field says the hop was encrypted
@@ -154,7 +164,7 @@ def test_unusable_records_still_require_tls(pair):
 
 
 def test_bogus_tlsa_and_bogus_mx_are_temporary_failures(pair):
-    a, b, _, _ = pair
+    a, b, _, _, _ = pair
     send(a, "bogus.test")
     send(a, "bogusmx.test")
     q = queue_failed(a, "bogus.test", timeout=20)
@@ -165,7 +175,7 @@ def test_bogus_tlsa_and_bogus_mx_are_temporary_failures(pair):
 
 
 def test_insecure_zone_falls_back_to_opportunistic_tls(pair):
-    a, b, _, _ = pair
+    a, b, _, _, _ = pair
     send(a, "plain.insecure.test")
     wait_for(lambda: maildir(b, "user@plain.insecure.test"), timeout=20, what="delivery")
     wait_for(lambda: any(r["event"] == "-" for r in send_log(a)), what="A's protocol log")
@@ -173,9 +183,79 @@ def test_insecure_zone_falls_back_to_opportunistic_tls(pair):
 
 
 def test_no_starttls_with_tlsa_is_never_sent_in_clear(pair):
-    a, _, _, clear = pair
+    a, _, _, clear, _ = pair
     send(a, "notls.test")
     q = queue_failed(a, "notls.test", timeout=20)
     assert "DANE" in q["LastError"] and "does not offer STARTTLS" in q["LastError"], q
     assert clear.connections >= 1
     assert not any(line.upper().startswith("MAIL") for line in clear.commands), clear.commands
+
+
+def send_over_tls(a, domain, subject, mail_options=(), header=None):
+    """A message to user@domain over STARTTLS; header: an extra header field line."""
+    rcpt = f"user@{domain}"
+    msg = message(subject=subject, sender="alice@a.test", to=rcpt)
+    if header:
+        msg = msg.replace("\r\nMessage-ID:", f"\r\n{header}\r\nMessage-ID:", 1)
+    with a.smtp() as c:
+        c.ehlo("client.test")
+        assert c.starttls(context=client_context())[0] == 220
+        c.ehlo("client.test")
+        assert c.mail("alice@a.test", list(mail_options))[0] == 250
+        assert c.rcpt(rcpt)[0] == 250
+        assert c.data(msg.encode())[0] == 250
+
+
+def test_requiretls_goes_over_dane(pair):
+    """RFC 8689 4.2.1: DANE verifies the hop, B offers REQUIRETLS: delivered, REQUIRETLS on
+    the hop's MAIL FROM."""
+    a, b, _, _, _ = pair
+    send_over_tls(a, "ee.test", "secret", ["REQUIRETLS"])
+    wait_for(lambda: maildir(b, "user@ee.test"), timeout=20, what="delivery")
+    mails = wait_for(lambda: [r["data"] for r in receive_log(b)
+                              if r["data"].upper().startswith("MAIL FROM:")], what="B's log")
+    assert any(m.upper().endswith(" REQUIRETLS") for m in mails), mails
+
+
+def test_tls_required_no_sets_dane_aside(pair):
+    """RFC 8689 4: "TLS-Required: No" asks that the recipient's DANE records not stop the
+    message: delivered to bad.test (whose TLSA record matches nothing), while ordinary mail
+    to it waits."""
+    a, b, _, _, _ = pair
+    send(a, "bad.test")
+    send_over_tls(a, "bad.test", "anyway", header="TLS-Required: No")
+    files = wait_for(lambda: maildir(b, "user@bad.test"), timeout=20, what="delivery")
+    assert len(files) == 1 and b"Subject: anyway" in files[0][1]
+    held = [q for q in queues(a) if q.get("NextHopDomain") == "bad.test"]
+    assert held and "DANE verification failed" in held[0].get("LastError", ""), held
+
+
+def test_test_mail_route_explains_the_policy(pair):
+    a, _, _, _, _ = pair
+
+    def route(domain):
+        return a.get("Test-MailRoute", "-Recipient", f"user@{domain}")[0]
+
+    r = route("ee.test")
+    assert r["DnssecValidation"] == "Yes", r
+    assert r["TlsPolicy"].startswith("{mx.ee.test: DANE: TLS required, certificate checked by 1 "
+                                     "TLSA record(s) (3 1 1 "), r
+    assert "DANE: TLS required, no usable TLSA record (1 1 1" in route("unusable.test")["TlsPolicy"]
+    assert "not tried (DANE lookup failed: DNSSEC validation failed for the TLSA records" in \
+        route("bogus.test")["TlsPolicy"]
+    assert "opportunistic (the MX answer is not DNSSEC-signed" in \
+        route("plain.insecure.test")["TlsPolicy"]
+    assert "no host found: DNSSEC validation failed for the MX records" in \
+        route("bogusmx.test")["TlsPolicy"]
+
+
+def test_refused_starttls_with_tlsa_is_never_sent_in_clear(pair):
+    """A peer (or an attacker in the path) that offers STARTTLS and then refuses it gets
+    nothing in clear text when its TLSA records are secure (RFC 7672 2.2)."""
+    a, _, _, _, refusing = pair
+    send(a, "refusetls.test")
+    q = queue_failed(a, "refusetls.test", timeout=20)
+    assert "DANE" in q["LastError"] and "refused STARTTLS" in q["LastError"], q
+    assert refusing.connections >= 1
+    assert not any(line.upper().startswith("MAIL") for line in refusing.commands), \
+        refusing.commands

@@ -225,3 +225,19 @@ def test_clear_cache(setup):
     assert not os.path.exists(os.path.join(a.dir, "mta-sts", "sts.test"))
     r = a.cmdlet("Clear-MtaStsCache", "-Domain", "../../etc", check=False)
     assert r.returncode != 0 and "is not a domain name" in r.stderr
+
+
+def test_test_mail_route_explains_the_policy(setup):
+    a, b, _, _ = setup
+    r = a.get("Test-MailRoute", "-Recipient", "user@sts.test")[0]
+    assert r["MtaSts"].startswith("nothing cached; published record: id 1"), r
+    assert "mx.sts.test: opportunistic (" in r["TlsPolicy"] and "no MTA-STS policy cached" in \
+        r["TlsPolicy"], r
+    send(a, "sts.test")
+    delivered(b, "sts.test")
+    r = a.get("Test-MailRoute", "-Recipient", "user@sts.test")[0]
+    assert r["MtaSts"].startswith("cached: enforce (id 1, mx: mx.sts.test, valid until "), r
+    assert r["TlsPolicy"] == "{mx.sts.test: MTA-STS enforce: TLS required, certificate must " \
+                             "name mx.sts.test}", r
+    r = a.get("Test-MailRoute", "-Recipient", "user@elsewhere.test")[0]
+    assert "nothing cached" in r["MtaSts"], r

@@ -1,7 +1,8 @@
 /*
  * test_data_stream.c — unit tests for the DATA content state machine
  * (smtp/data_stream.c): end of data, dot-unstuffing, bare LF/CR, over-long
- * lines, the header section, the header firewall and the hop count.
+ * lines, the header section, the header firewall, the hop count and the
+ * TLS-Required field.
  * Must never: depend on any other postern module, the network or the clock.
  */
 #include <stdarg.h>
@@ -23,6 +24,7 @@ struct result {
     const char *reply;
     char stored[4096];
     size_t stored_len;
+    bool tls_required_no;
 };
 
 static const struct data_limits default_limits = {
@@ -60,6 +62,7 @@ run(const char *input, size_t n, const struct data_limits *limits, struct result
             r->ended = true;
             r->consumed = pos + len;
             r->reply = data_stream_finish(&ds);
+            r->tls_required_no = ds.tls_required_no;
             return;
         case DATA_STORE:
             assert_true(r->stored_len + store_len < sizeof(r->stored));
@@ -262,6 +265,55 @@ test_header_and_message_size(void **state)
     assert_string_equal(r.reply, "552 5.3.4 Message size exceeds fixed maximum message size");
 }
 
+/* Is the message input, which must be accepted, marked TLS-Required: No? */
+static bool
+says_tls_not_required(const char *input)
+{
+    struct result r;
+
+    run_str(input, &r);
+    assert_true(r.ended);
+    if (r.reply != NULL)
+        fail_msg("input %s: refused with %s", input, r.reply);
+    return r.tls_required_no;
+}
+
+static void
+test_tls_required_no(void **state)
+{
+    /* RFC 8689 3: the value "No", any case, whitespace and folding around it */
+    assert_true(says_tls_not_required("TLS-Required: No\r\n\r\nb\r\n.\r\n"));
+    assert_true(says_tls_not_required("tls-required:no\r\n\r\n.\r\n"));
+    assert_true(
+        says_tls_not_required("Subject: a\r\nTLS-REQUIRED :\t nO \t\r\nTo: b\r\n\r\n.\r\n"));
+    assert_true(says_tls_not_required("TLS-Required:\r\n No\r\n \r\nX: y\r\n\r\n.\r\n"));
+    assert_false(says_tls_not_required("TLS-Required: N\r\n\r\n.\r\n"));
+    /* the field ends the message's header (no body, no empty line) */
+    assert_true(says_tls_not_required("Subject: a\r\nTLS-Required: No\r\n.\r\n"));
+    /* dot-stuffed lines are read after unstuffing: ".TLS-Required" is another name */
+    assert_false(says_tls_not_required("Subject: a\r\n..TLS-Required: No\r\n\r\n.\r\n"));
+
+    /* anything else is not the field asking for less */
+    assert_false(says_tls_not_required("Subject: a\r\n\r\nb\r\n.\r\n"));
+    assert_false(says_tls_not_required("TLS-Required: Yes\r\n\r\n.\r\n"));
+    assert_false(says_tls_not_required("TLS-Required: Nope\r\n\r\n.\r\n"));
+    assert_false(says_tls_not_required("TLS-Required: N o\r\n\r\n.\r\n"));
+    assert_false(says_tls_not_required("TLS-Required: No\r\n more\r\n\r\n.\r\n"));
+    assert_false(says_tls_not_required("TLS-Required: No (comment)\r\n\r\n.\r\n"));
+    assert_false(says_tls_not_required("TLS-Required:\r\n\r\n.\r\n"));
+    assert_false(says_tls_not_required("TLS-Required-X: No\r\n\r\n.\r\n"));
+    assert_false(says_tls_not_required("X-TLS-Required: No\r\n\r\n.\r\n"));
+    assert_false(says_tls_not_required("Subject: TLS-Required: No\r\n\r\n.\r\n"));
+    assert_false(says_tls_not_required("Subject: a\r\n TLS-Required: No\r\n\r\n.\r\n"));
+    /* only the top-level header section counts, not the body or a part's */
+    assert_false(says_tls_not_required("Subject: a\r\n\r\nTLS-Required: No\r\n.\r\n"));
+    assert_false(says_tls_not_required("Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n"
+                                       "TLS-Required: No\r\n\r\nb\r\n--x--\r\n.\r\n"));
+    /* one field saying No is enough, wherever it stands */
+    assert_true(says_tls_not_required("TLS-Required: Yes\r\nSubject: a\r\nTLS-Required: No\r\n"
+                                      "\r\n.\r\n"));
+}
+
 int
 main(void)
 {
@@ -278,6 +330,7 @@ main(void)
         cmocka_unit_test(test_leading_fold_refused),
         cmocka_unit_test(test_hop_count_over_whole_section),
         cmocka_unit_test(test_header_and_message_size),
+        cmocka_unit_test(test_tls_required_no),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

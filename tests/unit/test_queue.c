@@ -120,6 +120,106 @@ test_envelope_bad_version_refused(void **state)
     assert_null(envelope_parse(junk, strlen(junk), err, sizeof(err)));
 }
 
+/* Serialises env, parses it back and checks the text is stable. */
+static struct envelope *
+round_trip(const struct envelope *env, char **text_out)
+{
+    size_t len, len2;
+    char *text = envelope_serialize(env, &len), *text2, err[128];
+    struct envelope *back = envelope_parse(text, len, err, sizeof(err));
+
+    assert_non_null(back);
+    text2 = envelope_serialize(back, &len2);
+    assert_int_equal(len, len2);
+    assert_memory_equal(text, text2, len);
+    free(text2);
+    *text_out = text;
+    return back;
+}
+
+static void
+test_envelope_tls_flags_round_trip(void **state)
+{
+    struct envelope *env = sample_envelope(), *back;
+    char *text;
+
+    /* neither flag: neither key is written, as before they existed */
+    back = round_trip(env, &text);
+    assert_false(back->requiretls);
+    assert_false(back->tls_required_no);
+    assert_null(strstr(text, "requiretls"));
+    assert_null(strstr(text, "tls-required-no"));
+    free(text);
+    envelope_free(back);
+
+    env->requiretls = true;
+    back = round_trip(env, &text);
+    assert_true(back->requiretls);
+    assert_false(back->tls_required_no);
+    assert_non_null(strstr(text, "\nrequiretls: 1\n"));
+    free(text);
+    envelope_free(back);
+
+    env->requiretls = false;
+    env->tls_required_no = true;
+    back = round_trip(env, &text);
+    assert_false(back->requiretls);
+    assert_true(back->tls_required_no);
+    assert_non_null(strstr(text, "\ntls-required-no: 1\n"));
+    free(text);
+    envelope_free(back);
+
+    /* RFC 8689: with REQUIRETLS the header is ignored, so only it is kept */
+    env->requiretls = true;
+    back = round_trip(env, &text);
+    assert_true(back->requiretls);
+    assert_false(back->tls_required_no);
+    assert_null(strstr(text, "tls-required-no"));
+    free(text);
+    envelope_free(back);
+    envelope_free(env);
+}
+
+static void
+test_envelope_tls_flags_old_and_odd_text(void **state)
+{
+    /* an envelope written before the flags existed reads as neither */
+    const char *old = "version: 1\nid: 0006A1B2C3D4E5F6\nreceived: 1764358200\n"
+                      "from: a@b\nret: 0\nbody: 0\nsmtputf8: 1\nsize: 10\n"
+                      "rcpt: ready 0 - c@d\nattempts: 0\nnext-attempt: 0\n"
+                      "delay-notified: 0\nsuspended: 0\nend\n";
+    /* written by hand with both: REQUIRETLS wins */
+    const char *both = "version: 1\nid: 0006A1B2C3D4E5F6\nfrom: a@b\n"
+                       "tls-required-no: 1\nrequiretls: 1\nrcpt: ready 0 - c@d\nend\n";
+    const char *zero = "version: 1\nid: 0006A1B2C3D4E5F6\nfrom: a@b\n"
+                       "requiretls: 0\ntls-required-no: 0\nend\n";
+    const char *bad = "version: 1\nid: 0006A1B2C3D4E5F6\nfrom: a@b\nrequiretls: yes\nend\n";
+    struct envelope *env;
+    char err[128];
+
+    env = envelope_parse(old, strlen(old), err, sizeof(err));
+    assert_non_null(env);
+    assert_true(env->smtputf8);
+    assert_false(env->requiretls);
+    assert_false(env->tls_required_no);
+    envelope_free(env);
+
+    env = envelope_parse(both, strlen(both), err, sizeof(err));
+    assert_non_null(env);
+    assert_true(env->requiretls);
+    assert_false(env->tls_required_no);
+    envelope_free(env);
+
+    env = envelope_parse(zero, strlen(zero), err, sizeof(err));
+    assert_non_null(env);
+    assert_false(env->requiretls);
+    assert_false(env->tls_required_no);
+    envelope_free(env);
+
+    assert_null(envelope_parse(bad, strlen(bad), err, sizeof(err)));
+    assert_non_null(strstr(err, "requiretls"));
+}
+
 /* ---- queue ---- */
 
 struct commit_result {
@@ -477,10 +577,24 @@ test_message_show(void **state)
                         "MessageSourceName : Default mail, with comma\n"
                         "DomainSecured     : False\n"
                         "TlsProtocol       : version=TLSv1.3 cipher=TLS_AES_256_GCM_SHA384\n"
+                        "RequireTLS        : False\n"
+                        "TlsRequiredNo     : False\n"
                         "Queue             : mail\\b.test\n"
                         "Recipients        : {bob@example.test (Retry: smtp; 451 4.3.0 busy), "
                         "\"odd local\\\"\"@example.test (Complete)}\n");
     free(text);
+
+    /* the RFC 8689 flags */
+    env->requiretls = true;
+    text = shown_message(&v);
+    assert_non_null(strstr(text, "\nRequireTLS        : True\nTlsRequiredNo     : False\n"));
+    free(text);
+    env->requiretls = false;
+    env->tls_required_no = true;
+    text = shown_message(&v);
+    assert_non_null(strstr(text, "\nRequireTLS        : False\nTlsRequiredNo     : True\n"));
+    free(text);
+    env->tls_required_no = false;
 
     /* only the recipients in this queue; the queue's error comes first */
     v.rcpts = second;
@@ -543,6 +657,8 @@ main(void)
         cmocka_unit_test(test_envelope_null_sender),
         cmocka_unit_test(test_envelope_truncated_refused),
         cmocka_unit_test(test_envelope_bad_version_refused),
+        cmocka_unit_test(test_envelope_tls_flags_round_trip),
+        cmocka_unit_test(test_envelope_tls_flags_old_and_odd_text),
         cmocka_unit_test(test_queue_commit_and_recover),
         cmocka_unit_test(test_queue_reuses_emptied_files_but_not_written_ones),
         cmocka_unit_test(test_queue_abort_update_remove_and_scan),

@@ -53,7 +53,7 @@ policy_for(const struct config *cfg, const char *address, struct route_policy *p
 {
     const char *domain = strchr(address, '@') + 1;
     struct route r;
-    struct route_hop hop;
+    struct route_hop hop = {0};
 
     route_recipient(cfg, address, domain, 100, &r);
     hop.kind = r.kind;
@@ -209,6 +209,41 @@ test_ignore_starttls_and_plain_dns(void **state)
     assert_int_equal(p.tls_auth_level, TLSAUTH_UNSET);
     assert_int_equal(p.ntls_names, 0);
     assert_int_equal(p.port, 25);
+    route_policy_free(&p);
+    config_unref(cfg);
+}
+
+/* RFC 8689: a REQUIRETLS queue requires TLS (and says so to the client);
+ * a "TLS-Required: No" queue sets DANE and MTA-STS aside. */
+static void
+test_tls_demands(void **state)
+{
+    struct config *cfg = testlib_config(conf_text);
+    struct route_hop hop = {
+        .kind = ROUTE_DNS, .next_hop = "anywhere.example", .connector = "Internet"};
+    struct route_policy p;
+    unsigned char *buf;
+    size_t len;
+
+    assert_int_equal(route_policy(cfg, &hop, &p), 0);
+    assert_true(p.dane && p.sts);
+    assert_false(p.requiretls || p.require_tls);
+    route_policy_free(&p);
+
+    hop.requiretls = true;
+    assert_int_equal(route_policy(cfg, &hop, &p), 0);
+    assert_true(p.requiretls && p.require_tls && p.dane && p.sts);
+    buf = route_policy_encode(&p, &len);
+    route_policy_free(&p);
+    assert_int_equal(route_policy_decode(buf, len, &p), 0);
+    assert_true(p.requiretls && p.require_tls);
+    free(buf);
+    route_policy_free(&p);
+
+    hop.requiretls = false;
+    hop.tls_not_required = true;
+    assert_int_equal(route_policy(cfg, &hop, &p), 0);
+    assert_false(p.dane || p.sts || p.require_tls);
     route_policy_free(&p);
     config_unref(cfg);
 }
@@ -607,6 +642,7 @@ main(void)
         cmocka_unit_test(test_domain_security_smart_host),
         cmocka_unit_test(test_domain_validation_without_tls_domain),
         cmocka_unit_test(test_ignore_starttls_and_plain_dns),
+        cmocka_unit_test(test_tls_demands),
         cmocka_unit_test(test_lmtp_forms),
         cmocka_unit_test(test_lmtp_bad),
         cmocka_unit_test(test_connector_removed),

@@ -1,7 +1,7 @@
 /*
  * test_smtp_parse.c — unit tests for the SMTP command grammar (smtp_parse.c):
- * verbs, MAIL/RCPT paths and parameters, limits, SMTPUTF8, HELO, xtext,
- * base64.
+ * verbs, MAIL/RCPT paths and parameters, limits, SMTPUTF8, REQUIRETLS, HELO,
+ * xtext, base64.
  * Must never: depend on any other postern module, the network or the clock.
  */
 #include <stdarg.h>
@@ -521,6 +521,34 @@ test_param_smtputf8(void **state)
 }
 
 static void
+test_param_requiretls(void **state)
+{
+    mail_ok("FROM:<a@b>", "a@b");
+    assert_false(g_mp.requiretls);
+    mail_ok("FROM:<a@b> REQUIRETLS", "a@b");
+    assert_true(g_mp.requiretls);
+    mail_ok("FROM:<a@b> requireTLS", "a@b"); /* keywords are case-insensitive */
+    assert_true(g_mp.requiretls);
+    mail_ok("FROM:<> REQUIRETLS", ""); /* a bounce may carry it too */
+    assert_true(g_mp.requiretls);
+    mail_ok("FROM:<a@b> SIZE=5 REQUIRETLS BODY=8BITMIME", "a@b");
+    assert_true(g_mp.requiretls);
+    assert_int_equal(g_mp.size, 5);
+    assert_int_equal(g_mp.body, SMTP_BODY_8BITMIME);
+
+    mail_err("FROM:<a@b> REQUIRETLS=yes", "501 5.5.4 REQUIRETLS takes no value");
+    mail_err("FROM:<a@b> REQUIRETLS=", "501 5.5.4 REQUIRETLS takes no value");
+    mail_err("FROM:<a@b> REQUIRETLS REQUIRETLS", DUPLICATE);
+    mail_err("FROM:<a@b> REQUIRETLS SIZE=1 requiretls", DUPLICATE);
+    mail_err("FROM:<a@b> REQUIRETLSX", UNSUPPORTED);
+    mail_err("FROM:<a@b> REQUIRE-TLS", UNSUPPORTED);
+    /* a refused command leaves the flag down */
+    assert_false(g_mp.requiretls);
+    /* RCPT has no such parameter */
+    rcpt_err("TO:<a@b> REQUIRETLS", UNSUPPORTED);
+}
+
+static void
 test_param_ret(void **state)
 {
     mail_ok("FROM:<a@b> RET=FULL", "a@b");
@@ -573,8 +601,10 @@ test_param_auth(void **state)
 static void
 test_param_combined(void **state)
 {
-    mail_ok("FROM:<a@b.example> SIZE=10 BODY=8BITMIME SMTPUTF8 RET=HDRS ENVID=x1 AUTH=<>",
+    mail_ok("FROM:<a@b.example> SIZE=10 BODY=8BITMIME SMTPUTF8 RET=HDRS ENVID=x1 AUTH=<> "
+            "REQUIRETLS",
             "a@b.example");
+    assert_true(g_mp.requiretls);
     assert_int_equal(g_mp.size, 10);
     assert_int_equal(g_mp.body, SMTP_BODY_8BITMIME);
     assert_true(g_mp.smtputf8);
@@ -1016,6 +1046,7 @@ main(void)
         cmocka_unit_test(test_param_size),
         cmocka_unit_test(test_param_body),
         cmocka_unit_test(test_param_smtputf8),
+        cmocka_unit_test(test_param_requiretls),
         cmocka_unit_test(test_param_ret),
         cmocka_unit_test(test_param_envid),
         cmocka_unit_test(test_param_auth),
