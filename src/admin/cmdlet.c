@@ -58,6 +58,8 @@ static const struct cmdlet cmdlets[] = {
     {"Get-MessageTrackingLog", cmdlet_get_message_tracking_log, NULL, false},
     {"Get-MtaStsPolicy", cmdlet_get_mtasts_policy, NULL, false},
     {"Clear-MtaStsCache", cmdlet_clear_mtasts_cache, NULL, false},
+    {"Get-TlsReport", cmdlet_get_tls_report, NULL, false},
+    {"Send-TlsReport", cmdlet_send_tls_report, NULL, false},
     {"New-ExchangeCertificate", cmdlet_new_exchange_certificate,
      cmdlet_new_exchange_certificate_switches, false},
     {"Import-ExchangeCertificate", cmdlet_import_exchange_certificate, NULL, false},

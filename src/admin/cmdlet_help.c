@@ -117,6 +117,18 @@ static const struct help_param mtasts_domain[] = {
      "One recipient domain; without it, every domain with a cached policy."},
     END,
 };
+static const struct help_param tlsrpt_params[] = {
+    {"Domain", "SmtpDomain", 0, "One recipient domain; without it, every domain counted."},
+    {"Date", "DateTime", 0,
+     "The UTC day (yyyy-mm-dd): Get-TlsReport's default is today, Send-TlsReport's yesterday."},
+    END,
+};
+static const char *const ex_tlsrpt[] = {
+    "Get-TlsReport -Domain contoso.com",
+    "Get-TlsReport | Where-Object {$_.FailedSessions -gt 0} | ft Domain,PolicyType,Failures",
+    "Send-TlsReport -Date 2026-12-05",
+    NULL,
+};
 static const char *const ex_mtasts[] = {
     "Get-MtaStsPolicy -Domain contoso.com",
     "Clear-MtaStsCache -Domain contoso.com",
@@ -501,6 +513,14 @@ static const struct cmdlet_help helps[] = {
           "Forgets fetched MTA-STS policies, so that the next delivery to the domain fetches its "
           "policy again.",
           mtasts_domain, ex_mtasts),
+    OTHER("Get-TlsReport",
+          "Shows the TLS results of the mail sent to each recipient domain on a day, per policy "
+          "(DANE's TLSA records, MTA-STS, none): what the daily TLS reports (RFC 8460) say.",
+          tlsrpt_params, ex_tlsrpt),
+    OTHER("Send-TlsReport",
+          "Sends a day's TLS reports now, to the domains that publish an _smtp._tls record (the "
+          "service sends each day's once by itself).",
+          tlsrpt_params, ex_tlsrpt),
     OTHER("New-ExchangeCertificate",
           "Makes a key and a self-signed certificate, or a "
           "certificate request for a CA.",

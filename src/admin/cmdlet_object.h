@@ -171,6 +171,10 @@ int cmdlet_remove_dkim_signing_config(struct cmdlet_ctx *ctx, struct cmdlet_args
 int cmdlet_get_mtasts_policy(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
 int cmdlet_clear_mtasts_cache(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
 
+/* cmdlet_tlsrpt.c: Get-TlsReport (DIR/tlsrpt), Send-TlsReport (the service) */
+int cmdlet_get_tls_report(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
+int cmdlet_send_tls_report(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
+
 /* cmdlet_cert.c: the certificate cmdlets (store layout in tls/tls_certs.h) */
 int cmdlet_new_exchange_certificate(struct cmdlet_ctx *ctx, struct cmdlet_args *a);
 int cmdlet_import_exchange_certificate(struct cmdlet_ctx *ctx, struct cmdlet_args *a);

@@ -114,6 +114,15 @@ static const struct param_help_entry entries[] = {
      "postern's own: MTA-STS (RFC 8461). A recipient domain's published policy in enforce mode "
      "limits its mail to the MX hosts it names, over TLS with certificates that name them. DANE "
      "wins where both exist."},
+    {TC, "TlsReportingEnabled",
+     "postern's own: counts the TLS results of DNS-routed deliveries and sends the RFC 8460 "
+     "report once a day to each recipient domain that publishes _smtp._tls (Get-TlsReport "
+     "shows them)."},
+    {TC, "TlsReportingOrganization",
+     "postern's own: organization-name in the TLS reports (RFC 8460 4.4); the Fqdn when unset."},
+    {TC, "TlsReportingContact",
+     "postern's own: contact-info in the TLS reports and their From: address; postmaster of "
+     "the default accepted domain when unset."},
     {TC, "ServiceUser",
      "postern's own: the unprivileged account the keys, queue and smtp processes run as, and "
      "which owns the instance, when postern starts as root. Read at start; the daemon stays root."},

@@ -285,7 +285,7 @@ void
 probe_run(struct probe_env *env, const struct route_policy *p, struct probe_result *out)
 {
     /* a probe keeps no policy it fetched */
-    static const struct outbound_events events = {ev_ready, ev_done, ev_finished, NULL};
+    static const struct outbound_events events = {ev_ready, ev_done, ev_finished, NULL, NULL};
     struct probe pr = {.env = env, .p = p, .out = out};
     struct smtp_client_trace trace = {on_step, on_line, on_tls, &pr};
     struct dns *dns = env->dns;

@@ -223,6 +223,11 @@ struct transport_config {
     char *dnssec_trust_anchor_file;
     bool dane_enabled;
     bool mta_sts_enabled; /* MTA-STS (RFC 8461) for DNS-routed recipient domains */
+    /* TLS reporting (RFC 8460): daily reports of outbound TLS results to
+     * the recipient domains that ask for them */
+    bool tls_reporting_enabled;
+    char *tls_reporting_organization; /* NULL: the Fqdn */
+    char *tls_reporting_contact;      /* NULL: postmaster of the default domain */
 
     /* Retry and expiry (EXCHANGE-MODEL.md 6.2), seconds unless noted. */
     uint64_t queue_glitch_retry_count;                   /* 4 */

@@ -796,6 +796,10 @@ deliver_schedule_cb(evutil_socket_t fd, short what, void *arg)
     }
     for (size_t i = 0; i < d->nqueues; i++)
         schedule_queue(d, d->queues[i], now);
+    if (now >= d->tlsrpt_due) {
+        d->tlsrpt_due = now + 3600; /* the daily reports: looked for hourly */
+        deliver_tls_reports_due(d, now);
+    }
     queues_prune(d);
 }
 

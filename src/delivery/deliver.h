@@ -65,5 +65,9 @@ int deliver_cmd_queue_action(struct deliver *d, const char *action, const char *
                              FILE *out);
 int deliver_cmd_message_action(struct deliver *d, const char *action, const char *identity,
                                bool with_ndr, FILE *out);
+/* Send-TlsReport: the TLS reports of date (yyyymmdd), for one domain or
+ * all; how many were queued, or -1 with the reason written to out. */
+int deliver_send_tls_reports(struct deliver *d, const char *date, const char *only_domain,
+                             FILE *out);
 
 #endif

@@ -70,6 +70,7 @@ struct deliver {
     size_t nqueues;
     unsigned connections;
     struct event *tick; /* the scheduler's beat */
+    time_t tlsrpt_due;  /* when to look for TLS reports to send again */
     struct event *kick; /* run the scheduler now */
     /* No message's expiry or delay notice falls before this time, so the
      * beat skips the walk over every message until then (0: walk now). */
@@ -116,6 +117,10 @@ void deliver_smtp_stop_all(struct deliver *d);
 
 /* deliver_local.c */
 void deliver_local_start(struct deliver *d, struct dqueue *q);
+
+/* deliver_tlsrpt.c: the daily TLS reports of the days before now not sent
+ * yet (called from the scheduler's beat; cheap when there is nothing). */
+void deliver_tls_reports_due(struct deliver *d, time_t now);
 
 /* deliver_dsn.c: a report about some recipients of m (indices rcpts). */
 void deliver_send_dsn(struct deliver *d, struct dmsg *m, enum dsn_kind kind,

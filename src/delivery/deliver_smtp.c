@@ -14,6 +14,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "delivery/mtasts_cache.h"
+#include "delivery/tlsrpt_store.h"
 #include "queue/queue.h"
 #include "outbound/outbound.h"
 #include "routing/route_policy.h"
@@ -192,7 +193,17 @@ on_sts_policy(void *arg, const char *policy)
     mtasts_policy_free(&p);
 }
 
-static const struct outbound_events conn_events = {on_ready, on_done, on_finished, on_sts_policy};
+/* One attempt's TLS result, counted for the recipient domain's report. */
+static void
+on_tls_result(void *arg, const char *json)
+{
+    struct dconn *c = arg;
+
+    tlsrpt_store_add(c->d->env.instance_dir, c->q->next_hop, json);
+}
+
+static const struct outbound_events conn_events = {on_ready, on_done, on_finished, on_sts_policy,
+                                                   on_tls_result};
 
 void
 deliver_smtp_start(struct deliver *d, struct dqueue *q)

@@ -25,6 +25,7 @@
 #include "net/dns.h"
 #include "net/iprange.h"
 #include "outbound/mtasts_fetch.h"
+#include "routing/tlsrpt.h"
 #include "tls/tls.h"
 #include "tls/tls_dane.h"
 
@@ -80,6 +81,9 @@ struct outbound {
     bool want_password; /* a credential request is out */
     struct dns_query *dq;
     struct mtasts_fetch *sts_fetch;
+    struct dns_query *rua_q;  /* _smtp._tls of the recipient domain (TLS reporting) */
+    char rua[TLSRPT_RUA_MAX]; /* its reporting addresses, once known */
+    bool rua_asked;
     struct mtasts_policy sts; /* the recipient domain's, when sts_mode is not NONE */
     char sts_required_by[400];
     size_t next_host;
@@ -135,6 +139,7 @@ outbound_free(struct outbound *o)
     if (o->dq)
         dns_cancel(o->dq);
     mtasts_fetch_cancel(o->sts_fetch);
+    dns_cancel(o->rua_q);
     mtasts_policy_free(&o->sts);
     if (o->client)
         smtp_client_abort(o->client);
@@ -198,11 +203,84 @@ fail(struct outbound *o, bool permanent, const char *fmt, ...)
 
 /* ---- the SMTP client's events ---- */
 
+/* ---- TLS reporting (RFC 8460): each attempt's result ---- */
+
+/* The result of the attempt on the current target, with the policy that
+ * applied to its host: DANE's records, else the MTA-STS policy, else none. */
+static void
+report_tls(struct outbound *o, const char *result)
+{
+    const struct target *t = &o->targets[o->next_target - 1];
+    const struct host *h = &o->hosts[t->host];
+    char **ps = NULL, ip[64] = "", *json;
+    size_t nps = 0;
+    struct tlsrpt_event e = {.result = result, .mx_host = h->name, .ip = ip, .rua = o->rua};
+
+    if (!o->p.tlsrpt || o->ev.tls_result == NULL || result == NULL)
+        return;
+    sockaddr_format_ip((const struct sockaddr *)&t->ss, ip, sizeof(ip));
+    if (h->dane == DANE_RECORDS) {
+        e.policy_type = "tlsa";
+        ps = xcalloc(h->ntlsa + 1, sizeof(*ps));
+        for (size_t i = 0; i < h->ntlsa; i++) {
+            const struct dns_tlsa *r = &h->tlsa[i];
+            char *text = xasprintf("%u %u %u ", r->usage, r->selector, r->mtype), *hex;
+            hex = xmalloc(strlen(text) + 2 * r->len + 1);
+            strcpy(hex, text);
+            for (size_t j = 0; j < r->len; j++)
+                snprintf(hex + strlen(text) + 2 * j, 3, "%02x", r->data[j]);
+            free(text);
+            ps[nps++] = hex;
+        }
+    } else if (o->sts.mode != MTASTS_NONE) {
+        e.policy_type = "sts";
+        ps = xcalloc(o->sts.nmx + 4, sizeof(*ps));
+        ps[nps++] = xstrdup("version: STSv1");
+        ps[nps++] = xasprintf("mode: %s", mtasts_mode_name(o->sts.mode));
+        for (size_t i = 0; i < o->sts.nmx; i++)
+            ps[nps++] = xasprintf("mx: %s", o->sts.mx[i]);
+        ps[nps++] = xasprintf("max_age: %u", o->sts.max_age);
+        e.mx = (const char *const *)o->sts.mx;
+        e.nmx = o->sts.nmx;
+    } else {
+        e.policy_type = "no-policy-found";
+    }
+    e.policy = (const char *const *)ps;
+    e.npolicy = nps;
+    json = tlsrpt_event_json(&e);
+    o->ev.tls_result(o->arg, json);
+    free(json);
+    for (size_t i = 0; i < nps; i++)
+        free(ps[i]);
+    free(ps);
+}
+
+static void
+on_rua(void *arg, const struct dns_result *res)
+{
+    struct outbound *o = arg;
+    char rua[TLSRPT_RUA_MAX];
+    size_t valid = 0;
+
+    o->rua_q = NULL;
+    for (size_t i = 0; res->status == DNS_OK && i < res->ntxt; i++)
+        if (tlsrpt_txt_parse(res->txt[i], rua)) {
+            valid++;
+            strlcpy_p(o->rua, rua, sizeof(o->rua));
+        }
+    if (valid != 1)
+        o->rua[0] = '\0'; /* RFC 8460 3: none, or several, is no request */
+}
+
 static void
 on_ready(struct smtp_client *client, void *arg)
 {
     struct outbound *o = arg;
 
+    if (!o->end.ever_ready) {
+        enum tls_outcome t = smtp_client_tls_outcome(client);
+        report_tls(o, t == TLSO_SUCCESS ? "success" : tls_outcome_name(t));
+    }
     o->end.ever_ready = true;
     o->ev.ready(o->arg);
 }
@@ -232,6 +310,7 @@ on_closed(struct smtp_client *client, void *arg, const struct smtp_result *why)
         o->requiretls_refused++;
     else
         o->other_failures++;
+    report_tls(o, tls_outcome_name(why->tls_outcome));
     if (!why->temporary) {
         o->end.permanent = true;
         finish(o);
@@ -507,6 +586,23 @@ resolve_next_host(struct outbound *o)
     }
 }
 
+/* RFC 8460 4.3.3: a policy that could not be fetched, reported without a
+ * host (no connection was made for it). */
+static void
+report_fetch_failure(struct outbound *o)
+{
+    static const char *const none[] = {NULL};
+    struct tlsrpt_event e = {
+        .policy_type = "sts", .policy = none, .result = "sts-policy-fetch-error", .rua = o->rua};
+    char *json;
+
+    if (!o->p.tlsrpt || o->ev.tls_result == NULL)
+        return;
+    json = tlsrpt_event_json(&e);
+    o->ev.tls_result(o->arg, json);
+    free(json);
+}
+
 /* The recipient domain's MTA-STS policy is known: then its MX hosts. */
 static void
 on_sts(void *arg, const struct mtasts_result *r)
@@ -523,6 +619,8 @@ on_sts(void *arg, const struct mtasts_result *r)
     }
     if (r->fetch_failed || r->outcome == MTASTS_USE_FETCHED)
         log_info("queue: %s: MTA-STS: %s", o->p.next_hop, r->note);
+    if (r->fetch_failed && r->outcome == MTASTS_NO_POLICY)
+        report_fetch_failure(o);
     if (r->policy != NULL && r->policy->mode != MTASTS_NONE) {
         mtasts_policy_copy(&o->sts, r->policy);
         snprintf(o->sts_required_by, sizeof(o->sts_required_by), "MTA-STS policy of %s (%s)",
@@ -573,6 +671,14 @@ start_resolve(struct outbound *o)
 
     switch (o->p.dest) {
     case ROUTE_DEST_MX:
+        /* the domain's TLS reporting request, looked up beside the rest;
+         * a result before its answer goes without it */
+        if (o->p.tlsrpt && !o->rua_asked && (dns = resolver(o)) != NULL) {
+            char name[320];
+            o->rua_asked = true;
+            snprintf(name, sizeof(name), "_smtp._tls.%s", o->p.hosts[0]);
+            o->rua_q = dns_resolve_txt(dns, name, on_rua, o);
+        }
         if (o->p.sts && o->sts_fetch == NULL && (dns = resolver(o)) != NULL) {
             trace_step(o, SMTP_STEP_RESOLVE, "MTA-STS policy");
             o->sts_fetch = mtasts_fetch_start(o->env->base, dns, o->cp.tls_ctx, o->p.hosts[0],

@@ -52,6 +52,9 @@ struct outbound_events {
     /* A new MTA-STS policy of the recipient domain was fetched, in its
      * cache form (routing/mtasts.h), for the queue to keep. May be NULL. */
     void (*sts_policy)(void *arg, const char *policy);
+    /* One attempt's TLS result for TLS reporting (RFC 8460), as a JSON
+     * object (outbound.c tls_result_json). May be NULL. */
+    void (*tls_result)(void *arg, const char *json);
 };
 
 /* Answer to a credential request: password NULL when there is none (why). */

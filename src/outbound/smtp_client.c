@@ -95,6 +95,7 @@ struct smtp_client {
     bool verified;           /* the peer's certificate passed DANE or the policy's check */
     bool requiretls_offered; /* REQUIRETLS in the EHLO reply */
     bool requiretls_refused; /* reported to closed() */
+    enum tls_outcome tls_outcome;
 
     /* EHLO capabilities */
     bool esmtp, pipelining, starttls, eightbit, smtputf8, dsn, size, auth_plain, auth_login;
@@ -228,7 +229,8 @@ client_close(struct smtp_client *c, int code, bool temporary, const char *fmt, .
     struct smtp_result why = {.code = code,
                               .temporary = temporary,
                               .tls_failed = c->tls_failed,
-                              .requiretls_refused = c->requiretls_refused};
+                              .requiretls_refused = c->requiretls_refused,
+                              .tls_outcome = c->tls_outcome};
     va_list ap;
 
     va_start(ap, fmt);
@@ -322,6 +324,8 @@ tls_mandatory(const struct smtp_client *c)
     return c->p->require_tls || c->p->dane_required;
 }
 
+static enum tls_outcome outcome_of(enum tls_peer_status st);
+
 /* Who asked for TLS, to start an error with; "" for the connector. */
 static const char *
 required_by(const struct smtp_client *c)
@@ -341,6 +345,8 @@ client_after_ehlo(struct smtp_client *c)
         client_send(c, "STARTTLS");
         return;
     }
+    if (!c->tls_desc && !c->starttls)
+        c->tls_outcome = TLSO_STARTTLS_NOT_SUPPORTED;
     if (!c->tls_desc && c->p->dane_required) {
         /* RFC 7672 2.2: published TLSA records make TLS mandatory */
         client_send(c, "QUIT");
@@ -435,6 +441,7 @@ client_tls_done(void *arg, enum tls_handshake_result result, const char *reason)
     }
     if (result != TLS_HANDSHAKE_OK) {
         c->tls_failed = true;
+        c->tls_outcome = TLSO_VALIDATION_FAILURE;
         client_close(c, 0, true, "%s%sTLS negotiation with %s failed: %s", required_by(c),
                      *required_by(c) ? ": " : "", c->peer, reason);
         return;
@@ -527,6 +534,7 @@ client_tls_established(struct smtp_client *c)
         if (st != TLS_PEER_OK) {
             client_log(c, '*', why, "DANE verification failed");
             client_send(c, "QUIT");
+            c->tls_outcome = outcome_of(st);
             client_close(c, 0, true, "DANE verification failed for %s (%s): %s", c->peer,
                          tls_peer_status_name(st), why);
             return;
@@ -545,6 +553,7 @@ client_tls_established(struct smtp_client *c)
         if (st != TLS_PEER_OK) {
             client_log(c, '*', why, "TLS certificate check failed");
             client_send(c, "QUIT");
+            c->tls_outcome = outcome_of(st);
             client_close(c, 0, true, "%s%sTLS certificate check failed for %s (%s): %s",
                          required_by(c), *required_by(c) ? ": " : "", c->peer,
                          tls_peer_status_name(st), why);
@@ -555,6 +564,7 @@ client_tls_established(struct smtp_client *c)
          * trusted chain alone fits any host an attacker names */
         c->verified = nnames > 0;
     }
+    c->tls_outcome = TLSO_SUCCESS;
     /* RFC 3207 4.2: start over with EHLO inside TLS */
     client_send_ehlo(c);
 }
@@ -919,6 +929,7 @@ client_reply(struct smtp_client *c)
         break;
     case CS_STARTTLS:
         if (code != 220) {
+            c->tls_outcome = TLSO_STARTTLS_NOT_SUPPORTED;
             if (tls_mandatory(c)) {
                 client_send(c, "QUIT");
                 client_close(c, code, true, "%s%s%sTLS is required but %s refused STARTTLS: %s",
@@ -1167,6 +1178,53 @@ const char *
 smtp_client_tls(const struct smtp_client *c)
 {
     return c->tls_desc;
+}
+
+enum tls_outcome
+smtp_client_tls_outcome(const struct smtp_client *c)
+{
+    return c->tls_outcome;
+}
+
+const char *
+tls_outcome_name(enum tls_outcome o)
+{
+    switch (o) {
+    case TLSO_STARTTLS_NOT_SUPPORTED:
+        return "starttls-not-supported";
+    case TLSO_CERT_HOST_MISMATCH:
+        return "certificate-host-mismatch";
+    case TLSO_CERT_EXPIRED:
+        return "certificate-expired";
+    case TLSO_CERT_NOT_TRUSTED:
+        return "certificate-not-trusted";
+    case TLSO_VALIDATION_FAILURE:
+        return "validation-failure";
+    case TLSO_TLSA_INVALID:
+        return "tlsa-invalid";
+    case TLSO_NONE:
+    case TLSO_SUCCESS:
+        break;
+    }
+    return NULL;
+}
+
+/* A failed certificate check in RFC 8460's words. */
+static enum tls_outcome
+outcome_of(enum tls_peer_status st)
+{
+    switch (st) {
+    case TLS_PEER_NAME_MISMATCH:
+        return TLSO_CERT_HOST_MISMATCH;
+    case TLS_PEER_EXPIRED:
+        return TLSO_CERT_EXPIRED;
+    case TLS_PEER_UNTRUSTED:
+        return TLSO_CERT_NOT_TRUSTED;
+    case TLS_PEER_DANE_NO_MATCH:
+        return TLSO_TLSA_INVALID;
+    default:
+        return TLSO_VALIDATION_FAILURE;
+    }
 }
 
 bool

@@ -101,6 +101,22 @@ struct smtp_client_policy {
     bool rset_before_quit; /* a probe's ending: RSET shows the session still works */
 };
 
+/* How the TLS of a connection went, in RFC 8460 4.3's terms, for TLS
+ * reporting: TLSO_NONE until STARTTLS is decided (a connection that failed
+ * before says nothing about TLS). */
+enum tls_outcome {
+    TLSO_NONE,
+    TLSO_SUCCESS, /* TLS up, and every check the policy asked for passed */
+    TLSO_STARTTLS_NOT_SUPPORTED,
+    TLSO_CERT_HOST_MISMATCH,
+    TLSO_CERT_EXPIRED,
+    TLSO_CERT_NOT_TRUSTED,
+    TLSO_VALIDATION_FAILURE,
+    TLSO_TLSA_INVALID,
+};
+/* "starttls-not-supported", ...; NULL for TLSO_NONE and TLSO_SUCCESS */
+const char *tls_outcome_name(enum tls_outcome o);
+
 /* The outcome of one recipient (or of the whole transaction). */
 struct smtp_result {
     int code;        /* SMTP reply code; 0 when no reply (connection lost) */
@@ -110,6 +126,7 @@ struct smtp_result {
     /* closed() only: the peer cannot take a REQUIRETLS message (no TLS,
      * not verified, or no REQUIRETLS in its EHLO reply) */
     bool requiretls_refused;
+    enum tls_outcome tls_outcome; /* closed() only: how TLS went */
 };
 
 struct smtp_transaction {
@@ -153,8 +170,11 @@ void smtp_client_abort(struct smtp_client *c);
 
 /* What the peer said about itself, for logs and Received headers. */
 const char *smtp_client_peer(const struct smtp_client *c); /* "mx.b.test[192.0.2.1]:25" */
-const char *smtp_client_tls(const struct smtp_client *c);  /* "version=... cipher=..." or NULL */
-bool smtp_client_peer_dsn(const struct smtp_client *c);    /* the peer offered DSN */
+const char *smtp_client_tls(const struct smtp_client *c);
+/* How TLS went so far (TLSO_SUCCESS once ready over TLS that passed). */
+enum tls_outcome
+smtp_client_tls_outcome(const struct smtp_client *c);   /* "version=... cipher=..." or NULL */
+bool smtp_client_peer_dsn(const struct smtp_client *c); /* the peer offered DSN */
 /* False once the connection is ending (done() may then still report the
  * results it had): send nothing more on it. */
 bool smtp_client_usable(const struct smtp_client *c);

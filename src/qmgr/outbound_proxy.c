@@ -150,6 +150,13 @@ proxy_message(struct ipc_chan *ch, const struct ipc_msg *m, void *arg)
             c->ev->sts_policy(c->arg, policy);
         return;
     }
+    case MSG_OUT_TLSRPT: {
+        const char *json = ipc_get_str(&r);
+        /* the queue checks what it counts */
+        if (ipc_rbuf_done(&r) && c->ev->tls_result != NULL)
+            c->ev->tls_result(c->arg, json);
+        return;
+    }
     default:
         log_warnx("queue process: unexpected message %u on the outbound channel", m->type);
         return;

@@ -144,6 +144,8 @@ qmgr_control(struct qmgr *q, const struct ipc_msg *m)
         rc = deliver_cmd_queue_action(q->deliver, argv[1], argv[2], f);
     else if (strcmp(argv[0], "message-action") == 0)
         rc = deliver_cmd_message_action(q->deliver, argv[1], argv[2], argv[3][0] == '1', f);
+    else if (strcmp(argv[0], "send-tlsreport") == 0)
+        rc = deliver_send_tls_reports(q->deliver, argv[1], argv[2], f) < 0 ? -1 : 0;
     else
         fprintf(f, "unknown request\n");
     fclose(f);

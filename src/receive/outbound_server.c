@@ -213,7 +213,17 @@ ev_sts_policy(void *arg, const char *policy)
         (void)ipc_send(c->os->ch, MSG_OUT_STS, c->id, -1, policy, strlen(policy) + 1);
 }
 
-static const struct outbound_events server_events = {ev_ready, ev_done, ev_finished, ev_sts_policy};
+static void
+ev_tls_result(void *arg, const char *json)
+{
+    struct out_conn *c = arg;
+
+    if (c->os->ch != NULL)
+        (void)ipc_send(c->os->ch, MSG_OUT_TLSRPT, c->id, -1, json, strlen(json) + 1);
+}
+
+static const struct outbound_events server_events = {ev_ready, ev_done, ev_finished, ev_sts_policy,
+                                                     ev_tls_result};
 
 static void
 cred_answer(void *arg, const char *password, const char *why)
@@ -304,7 +314,7 @@ dkim_vouched(const struct config *cfg, const struct envelope *env)
         return true;
     if (env->connector == NULL)
         return false;
-    if (strcmp(env->connector, "DSN") == 0)
+    if (strcmp(env->connector, "DSN") == 0 || strcmp(env->connector, "TLSRPT") == 0)
         return true;
     rc = config_find_receive_connector(cfg, env->connector);
     return rc != NULL && ((rc->auth_mechanism & AUTHM_EXTERNAL_AUTHORITATIVE) != 0 ||

@@ -138,6 +138,7 @@ tls_policy(const struct config *cfg, const struct route_hop *hop, const struct s
     /* the recipient domain's policy: not through smart hosts, whose
      * domain is not the recipient's */
     p->sts = cfg->transport.mta_sts_enabled && opportunistic && hop->kind == ROUTE_DNS;
+    p->tlsrpt = cfg->transport.tls_reporting_enabled && opportunistic && hop->kind == ROUTE_DNS;
     if (hop->tls_not_required) {
         /* RFC 8689 4: the sender asks that the recipient's published TLS
          * policies not stop the message; the connector's own stay */

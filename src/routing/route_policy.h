@@ -87,6 +87,9 @@ struct route_policy {
     /* The connection carries REQUIRETLS messages only (RFC 8689): TLS
      * required and verified, the peer must offer REQUIRETLS. */
     bool requiretls;
+    /* TLS reporting (RFC 8460): the connection reports each attempt's TLS
+     * result (outbound_events.tls_result) */
+    bool tlsrpt;
     enum tls_auth_level tls_auth_level;
     char **tls_names; /* the peer's certificate must name one of these */
     size_t ntls_names;

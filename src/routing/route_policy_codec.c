@@ -29,7 +29,8 @@ enum {
     PF_DANE = 0x80,
     PF_STS = 0x100,
     PF_REQUIRETLS = 0x200,
-    PF_ALL = 0x3ff,
+    PF_TLSRPT = 0x400,
+    PF_ALL = 0x7ff,
 };
 
 static void
@@ -52,13 +53,13 @@ unsigned char *
 route_policy_encode(const struct route_policy *p, size_t *len)
 {
     struct ipc_wbuf w = {0};
-    uint32_t flags = (p->lmtp ? PF_LMTP : 0) | (p->force_helo ? PF_FORCE_HELO : 0) |
-                     (p->ignore_starttls ? PF_IGNORE_STARTTLS : 0) |
-                     (p->require_tls ? PF_REQUIRE_TLS : 0) |
-                     (p->protocol_log ? PF_PROTOCOL_LOG : 0) |
-                     (p->downgrade_auth_failures ? PF_DOWNGRADE_AUTH : 0) |
-                     (p->downgrade_dns_failures ? PF_DOWNGRADE_DNS : 0) | (p->dane ? PF_DANE : 0) |
-                     (p->sts ? PF_STS : 0) | (p->requiretls ? PF_REQUIRETLS : 0);
+    uint32_t flags =
+        (p->lmtp ? PF_LMTP : 0) | (p->force_helo ? PF_FORCE_HELO : 0) |
+        (p->ignore_starttls ? PF_IGNORE_STARTTLS : 0) | (p->require_tls ? PF_REQUIRE_TLS : 0) |
+        (p->protocol_log ? PF_PROTOCOL_LOG : 0) |
+        (p->downgrade_auth_failures ? PF_DOWNGRADE_AUTH : 0) |
+        (p->downgrade_dns_failures ? PF_DOWNGRADE_DNS : 0) | (p->dane ? PF_DANE : 0) |
+        (p->sts ? PF_STS : 0) | (p->requiretls ? PF_REQUIRETLS : 0) | (p->tlsrpt ? PF_TLSRPT : 0);
     char *sts = p->sts_cached ? mtasts_policy_format(p->sts_cached) : NULL;
 
     ipc_put_u32(&w, POLICY_MAGIC);
@@ -182,6 +183,7 @@ route_policy_decode(const unsigned char *buf, size_t len, struct route_policy *o
     out->dane = flags & PF_DANE;
     out->sts = flags & PF_STS;
     out->requiretls = flags & PF_REQUIRETLS;
+    out->tlsrpt = flags & PF_TLSRPT;
     out->tls_auth_level = (enum tls_auth_level)get_enum(&r, TLSAUTH_DOMAIN_VALIDATION);
     out->tls_names = get_list(&r, &out->ntls_names);
     out->client_cert_fqdn = get_opt(&r);
