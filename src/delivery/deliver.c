@@ -106,9 +106,23 @@ track_info(const struct envelope *env, char *buf, size_t len)
     return n > 0 ? buf + 1 : NULL;
 }
 
+static void track_tls(struct deliver *d, struct dmsg *m, const char *event, const char *source,
+                      size_t rcpt, const char *status, const char *relay, const char *tls);
+
 static void
 track(struct deliver *d, struct dmsg *m, const char *event, const char *source, size_t rcpt,
       const char *status, const char *relay)
+{
+    track_tls(d, m, event, source, rcpt, status, relay, NULL);
+}
+
+/* An event with, for a delivery over SMTP, how its connection was
+ * protected: the TLS version, the policy that decided and whether the peer
+ * was verified (the transit-security question administrators ask the
+ * tracking log). */
+static void
+track_tls(struct deliver *d, struct dmsg *m, const char *event, const char *source, size_t rcpt,
+          const char *status, const char *relay, const char *tls)
 {
     const char *addr = rcpt == (size_t)-1 ? NULL : m->env->rcpts[rcpt].address;
     struct msgtrack_event ev = {
@@ -127,11 +141,16 @@ track(struct deliver *d, struct dmsg *m, const char *event, const char *source, 
         .sender = m->env->from,
         .return_path = m->env->from,
     };
-    char info[320];
+    char info[320], both[520];
 
     if (d->env.track == NULL)
         return;
     ev.message_info = track_info(m->env, info, sizeof(info));
+    if (tls != NULL && tls[0] != '\0') {
+        snprintf(both, sizeof(both), "%s%s%s", ev.message_info ? ev.message_info : "",
+                 ev.message_info ? ";" : "", tls);
+        ev.message_info = both;
+    }
     dmsg_read_headers(d, m);
     ev.message_id = m->message_id;
     ev.subject = m->subject;
@@ -360,9 +379,10 @@ apply_results(struct deliver *d, struct dmsg *m, const struct drcpt_result *res,
             r->last_error = NULL;
             log_info("queue: delivered id=%s to=<%s> relay=%s reply=\"%s\"", m->env->id, r->address,
                      res[i].relay ? res[i].relay : "", res[i].text);
-            track(d, m, res[i].relay && strcmp(res[i].relay, "Maildir") == 0 ? "DELIVER" : "SEND",
-                  res[i].relay && strcmp(res[i].relay, "Maildir") == 0 ? "STOREDRIVER" : "SMTP",
-                  res[i].rcpt, res[i].text, res[i].relay);
+            track_tls(d, m,
+                      res[i].relay && strcmp(res[i].relay, "Maildir") == 0 ? "DELIVER" : "SEND",
+                      res[i].relay && strcmp(res[i].relay, "Maildir") == 0 ? "STOREDRIVER" : "SMTP",
+                      res[i].rcpt, res[i].text, res[i].relay, res[i].tls);
             if (dsn_wanted(m->env, r, DSN_SUCCESS))
                 delivered[ndelivered++] = res[i];
             continue;

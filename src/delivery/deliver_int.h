@@ -87,6 +87,7 @@ struct drcpt_result {
     bool temporary;
     char text[512];    /* the reply or a local reason */
     const char *relay; /* where it went ("mx.b.test[192.0.2.1]:25", "Maildir") */
+    const char *tls;   /* how the connection was protected (outbound_tls), or NULL */
 };
 
 /* deliver.c */

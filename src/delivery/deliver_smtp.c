@@ -138,6 +138,7 @@ on_done(void *arg, const struct smtp_result *results, size_t n)
         res[i].code = results[i].code ? results[i].code : 451;
         res[i].temporary = results[i].code == 0 || results[i].temporary;
         res[i].relay = conn_relay(c);
+        res[i].tls = c->d->env.outbound->tls ? c->d->env.outbound->tls(c->out) : NULL;
         strlcpy_p(res[i].text, results[i].text, sizeof(res[i].text));
     }
     c->item = NULL;

@@ -107,12 +107,12 @@ enum proc_msg_type {
     MSG_OUT_QUIT,
     MSG_OUT_ABORT,
     /* smtp -> queue */
-    MSG_OUT_READY = 70,
-    MSG_OUT_DONE,     /* u32 n, then per recipient: u32 code, u32 temporary, str text */
-    MSG_OUT_FINISHED, /* see outbound_end_encode */
-    MSG_OUT_RELAY,    /* str: the peer now connected, "host[addr]" */
-    MSG_OUT_STS,      /* str: a fetched MTA-STS policy (routing/mtasts.h cache form) */
-    MSG_OUT_TLSRPT,   /* str: one attempt's TLS result (routing/tlsrpt.h JSON) */
+    MSG_OUT_READY = 70, /* str relay, str TLS summary (outbound_tls) */
+    MSG_OUT_DONE,       /* u32 n, then per recipient: u32 code, u32 temporary, str text */
+    MSG_OUT_FINISHED,   /* see outbound_end_encode */
+    MSG_OUT_RELAY,      /* str: the peer now connected, "host[addr]" */
+    MSG_OUT_STS,        /* str: a fetched MTA-STS policy (routing/mtasts.h cache form) */
+    MSG_OUT_TLSRPT,     /* str: one attempt's TLS result (routing/tlsrpt.h JSON) */
     /* smtp <-> queue: logs */
     MSG_LOG_OPEN = 80, /* id + str subdir, str prefix, str day (yyyymmdd), str #Date */
     MSG_LOG_OPENED,    /* id + u32 errno; with 0, fd (O_WRONLY|O_APPEND) */

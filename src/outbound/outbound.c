@@ -84,6 +84,7 @@ struct outbound {
     struct dns_query *rua_q;  /* _smtp._tls of the recipient domain (TLS reporting) */
     char rua[TLSRPT_RUA_MAX]; /* its reporting addresses, once known */
     bool rua_asked;
+    char tls_summary[160];    /* outbound_tls, set when ready */
     struct mtasts_policy sts; /* the recipient domain's, when sts_mode is not NONE */
     char sts_required_by[400];
     size_t next_host;
@@ -255,6 +256,28 @@ report_tls(struct outbound *o, const char *result)
     free(ps);
 }
 
+/* The tracking log's account of the ready connection's protection. */
+static void
+note_tls(struct outbound *o, const struct smtp_client *client)
+{
+    const struct host *h = &o->hosts[o->targets[o->next_target - 1].host];
+    const char *desc = smtp_client_tls(client), *version = "None", *policy;
+    char v[32] = "";
+
+    if (desc != NULL && strncmp(desc, "version=", 8) == 0) {
+        snprintf(v, sizeof(v), "%.*s", (int)strcspn(desc + 8, " "), desc + 8);
+        version = v;
+    }
+    policy = h->dane == DANE_RECORDS && h->nusable > 0               ? "DANE"
+             : o->cp.tls_required_by != NULL                         ? "MTA-STS"
+             : o->p.client_cert_fqdn != NULL                         ? "DomainSecurity"
+             : o->p.tls_auth_level >= TLSAUTH_CERTIFICATE_VALIDATION ? "Connector"
+             : desc != NULL                                          ? "Opportunistic"
+                                                                     : "None";
+    snprintf(o->tls_summary, sizeof(o->tls_summary), "TLS=%s;TlsPolicy=%s;TlsVerified=%s", version,
+             policy, smtp_client_verified(client) ? "True" : "False");
+}
+
 static void
 on_rua(void *arg, const struct dns_result *res)
 {
@@ -280,6 +303,7 @@ on_ready(struct smtp_client *client, void *arg)
     if (!o->end.ever_ready) {
         enum tls_outcome t = smtp_client_tls_outcome(client);
         report_tls(o, t == TLSO_SUCCESS ? "success" : tls_outcome_name(t));
+        note_tls(o, client);
     }
     o->end.ever_ready = true;
     o->ev.ready(o->arg);
@@ -848,4 +872,10 @@ const char *
 outbound_relay(const struct outbound *o)
 {
     return o->end.relay;
+}
+
+const char *
+outbound_tls(const struct outbound *o)
+{
+    return o->tls_summary;
 }

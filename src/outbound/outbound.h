@@ -97,6 +97,11 @@ void outbound_quit(struct outbound *o);
 void outbound_abort(struct outbound *o);
 /* The current peer, "host[addr]" ("" before the first attempt). */
 const char *outbound_relay(const struct outbound *o);
+/* How the ready connection is protected, for the message tracking log:
+ * "TLS=TLSv1.3;TlsPolicy=DANE;TlsVerified=True" ("" before ready). The
+ * policy is DANE, MTA-STS, DomainSecurity, Connector (its TlsAuthLevel),
+ * Opportunistic or None. */
+const char *outbound_tls(const struct outbound *o);
 
 /*
  * The scheduler's way to its connections (struct deliver_env): the queue
@@ -113,6 +118,7 @@ struct outbound_ops {
     void (*quit)(void *conn);
     void (*abort)(void *conn);
     const char *(*relay)(const void *conn);
+    const char *(*tls)(const void *conn); /* outbound_tls */
 };
 
 #endif

@@ -1180,6 +1180,12 @@ smtp_client_tls(const struct smtp_client *c)
     return c->tls_desc;
 }
 
+bool
+smtp_client_verified(const struct smtp_client *c)
+{
+    return c->verified;
+}
+
 enum tls_outcome
 smtp_client_tls_outcome(const struct smtp_client *c)
 {

@@ -171,6 +171,8 @@ void smtp_client_abort(struct smtp_client *c);
 /* What the peer said about itself, for logs and Received headers. */
 const char *smtp_client_peer(const struct smtp_client *c); /* "mx.b.test[192.0.2.1]:25" */
 const char *smtp_client_tls(const struct smtp_client *c);
+/* Did DANE or a certificate check that named the peer verify it? */
+bool smtp_client_verified(const struct smtp_client *c);
 /* How TLS went so far (TLSO_SUCCESS once ready over TLS that passed). */
 enum tls_outcome
 smtp_client_tls_outcome(const struct smtp_client *c);   /* "version=... cipher=..." or NULL */

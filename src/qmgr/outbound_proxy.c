@@ -20,6 +20,7 @@ struct proxy_conn {
     const struct outbound_events *ev;
     void *arg;
     char relay[400];
+    char tls[160]; /* outbound_tls of the smtp process's connection */
     bool ever_ready;
     size_t in_flight;   /* recipients of the transaction sent, 0: none */
     struct event *lost; /* finishes a connection that had no channel */
@@ -97,12 +98,13 @@ proxy_message(struct ipc_chan *ch, const struct ipc_msg *m, void *arg)
     ipc_rbuf_init(&r, m->data, m->len);
     switch (m->type) {
     case MSG_OUT_READY: {
-        const char *relay = ipc_get_str(&r);
-        if (!ipc_rbuf_done(&r) || c->in_flight) {
+        const char *relay = ipc_get_str(&r), *tls = ipc_get_str(&r);
+        if (!ipc_rbuf_done(&r) || c->in_flight || str_has_control(tls)) {
             conn_finish(c, false, "malformed answer from the smtp process", NULL);
             return;
         }
         strlcpy_p(c->relay, relay, sizeof(c->relay));
+        strlcpy_p(c->tls, tls, sizeof(c->tls));
         c->ever_ready = true;
         c->ev->ready(c->arg);
         return;
@@ -292,10 +294,19 @@ proxy_relay(const void *conn)
     return c->relay;
 }
 
+static const char *
+proxy_tls(const void *conn)
+{
+    const struct proxy_conn *c = conn;
+
+    return c->tls;
+}
+
 const struct outbound_ops outbound_proxy_ops = {
     .open = proxy_open,
     .send = proxy_send,
     .quit = proxy_quit,
     .abort = proxy_abort,
     .relay = proxy_relay,
+    .tls = proxy_tls,
 };

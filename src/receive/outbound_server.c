@@ -160,9 +160,13 @@ ev_ready(void *arg)
 {
     struct out_conn *c = arg;
 
+    struct ipc_wbuf w = {0};
+
+    ipc_put_str(&w, outbound_relay(c->o));
+    ipc_put_str(&w, outbound_tls(c->o));
     if (c->os->ch != NULL)
-        (void)ipc_send(c->os->ch, MSG_OUT_READY, c->id, -1, outbound_relay(c->o),
-                       strlen(outbound_relay(c->o)) + 1);
+        (void)ipc_send(c->os->ch, MSG_OUT_READY, c->id, -1, w.data, w.len);
+    ipc_wbuf_free(&w);
 }
 
 static void

@@ -28,7 +28,7 @@ import pytest
 from conftest import client_context, message, wait_for
 from dnssec_zone import SignedDNS, tlsa_rdata
 from peers import (ScriptedSMTP, FAST_TIMERS, maildir, queue_failed, queues, receive_log,
-                   receiver_instance, send_log, set_timers, submit, wait_queue_empty)
+                   receiver_instance, send_log, set_timers, submit, tracking, wait_queue_empty)
 from pki import TestCA, self_signed
 
 DELIVERED = ["ee.test", "ta.test", "unusable.test", "plain.insecure.test"]
@@ -135,6 +135,11 @@ def test_dane_ee_and_ta_deliver_with_verification(pair):
                         if r["context"] == "DANE verification passed")
     wait_for(lambda: passed().count("matches") == 2, what="two DANE lines in A's protocol log")
     assert "DANE-EE(3) SPKI(1) SHA2-256(1) matches CN=mail.b.test" in passed(), passed()
+    # the tracking log says how each delivery was protected
+    sends = wait_for(lambda: [r for r in tracking(a) if r["event-id"] == "SEND"] or None,
+                     what="SEND events")
+    assert all(r["message-info"].endswith("TlsPolicy=DANE;TlsVerified=True") for r in sends), sends
+    assert all("TLS=TLSv1." in r["message-info"] for r in sends), sends
     assert "DANE-TA(2) SPKI(1) Full(0) matches CN=mail.b.test" in passed(), passed()
     assert dns.stats()["total.num.cachemiss"] == "0"
 

@@ -30,7 +30,7 @@ from conftest import message, wait_for
 from dnssec_zone import SignedDNS
 from https_peer import PolicyServer
 from peers import (FAST_TIMERS, maildir, queue_failed, receiver_instance, send_log, set_timers,
-                   submit, wait_queue_empty)
+                   submit, tracking, wait_queue_empty)
 from pki import TestCA
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="MTA-STS is served on port 443")
@@ -139,6 +139,9 @@ def test_enforce_delivers_to_matching_mx_with_checked_certificate(setup):
     assert p["Status"] == "Valid" and p["MaxAge"] == "86400", p
     wait_for(lambda: any(r["context"] == "TLS certificate check passed" and "mx.sts.test" in
                          r["data"] for r in send_log(a)), what="the certificate check")
+    sends = wait_for(lambda: [r for r in tracking(a) if r["event-id"] == "SEND"] or None,
+                     what="the SEND event")
+    assert sends[0]["message-info"].endswith("TlsPolicy=MTA-STS;TlsVerified=True"), sends
 
 
 def test_enforce_holds_mail_for_unlisted_mx_and_bad_certificate(setup):
