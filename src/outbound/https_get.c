@@ -149,6 +149,9 @@ on_error(enum evhttp_request_error e, void *arg)
     unsigned long ssl_err = bev ? bufferevent_get_openssl_error(bev) : 0;
     char text[200] = "", buf[160];
 
+    g->req = NULL; /* evhttp frees it */
+    if (g->why[0] != '\0')
+        return; /* the header callback refused the certificate and said why */
     if (ssl_err != 0)
         snprintf(text, sizeof(text), " (%s)", tls_error_text(ssl_err, buf, sizeof(buf)));
     /* Before any response header, a server that does not speak TLS and one
@@ -162,7 +165,6 @@ on_error(enum evhttp_request_error e, void *arg)
     else
         errorf(g->why, sizeof(g->why), "https://%s%s: %s%s", g->host, g->path,
                request_error_text(e), text);
-    g->req = NULL; /* evhttp frees it */
 }
 
 /* The response's header is in, the connection still up: the certificate

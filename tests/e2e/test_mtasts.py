@@ -18,6 +18,7 @@ mx.unnamed.test. Domains (all MX at 127.0.0.1):
   huge.test         70 KB policy                       "
   nomx.test         policy without an mx line          "
   plainhttp.test    policy over plain HTTP             "
+  untrusted.test    policy from a server whose certificate A does not trust "
 
 Binding port 443 needs root; without it the module is skipped.
 """
@@ -31,13 +32,13 @@ from dnssec_zone import SignedDNS
 from https_peer import PolicyServer
 from peers import (FAST_TIMERS, maildir, queue_failed, receiver_instance, send_log, set_timers,
                    submit, tracking, wait_queue_empty)
-from pki import TestCA
+from pki import TestCA, self_signed
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="MTA-STS is served on port 443")
 
-WEB, PLAIN = "127.0.2.1", "127.0.2.2"
+WEB, PLAIN, ROGUE = "127.0.2.1", "127.0.2.2", "127.0.2.3"
 DELIVERED = ["sts.test", "testing.test", "redirect.test", "ctype.test", "huge.test",
-             "nomx.test", "plainhttp.test"]
+             "nomx.test", "plainhttp.test", "untrusted.test"]
 HELD = ["elsewhere.test", "wrongcert.test"]
 
 
@@ -53,7 +54,8 @@ def records(ids):
         mx = "mx.unnamed.test" if d in ("wrongcert.test", "testing.test") else "mx.sts.test"
         out.append(f"{d}. IN MX 10 {mx}.")
         out.append(f'_mta-sts.{d}. 1 IN TXT "v=STSv1; id={ids.get(d, "1")};"')
-        out.append(f"mta-sts.{d}. IN A {PLAIN if d == 'plainhttp.test' else WEB}")
+        web = {"plainhttp.test": PLAIN, "untrusted.test": ROGUE}.get(d, WEB)
+        out.append(f"mta-sts.{d}. IN A {web}")
     return out
 
 
@@ -77,6 +79,10 @@ def setup(instances, pki, tmp_path):
 
     web = PolicyServer(WEB, 443, cert=web_cert.cert, key=web_cert.key).start()
     plain = PolicyServer(PLAIN, 443).start()
+    # a certificate that names the host but chains to nothing A trusts
+    rogue_cert = self_signed(str(tmp_path), "mta-sts.untrusted.test")
+    rogue = PolicyServer(ROGUE, 443, cert=rogue_cert.cert, key=rogue_cert.key).start()
+    rogue.answer("mta-sts.untrusted.test", policy("enforce", "mail.other.test"))
     web.answer("mta-sts.sts.test", policy("enforce", "mx.sts.test"))
     web.answer("mta-sts.elsewhere.test", policy("enforce", "mail.other.test", "*.other.test"))
     web.answer("mta-sts.wrongcert.test", policy("enforce", "mx.unnamed.test"))
@@ -107,6 +113,7 @@ def setup(instances, pki, tmp_path):
     try:
         yield a, b, web, dns
     finally:
+        rogue.stop()
         web.stop()
         plain.stop()
         dns.stop()
@@ -174,6 +181,8 @@ def test_testing_mode_delivers_despite_the_failure(setup):
     ("nomx.test", "no mx line"),
     ("plainhttp.test", "https://mta-sts.plainhttp.test/.well-known/mta-sts.txt: no HTTPS "
                        "response (the TLS handshake failed"),
+    ("untrusted.test", "https://mta-sts.untrusted.test/.well-known/mta-sts.txt: certificate "
+                       "CN=mta-sts.untrusted.test is not trusted"),
 ])
 def test_bad_policies_are_not_used(setup, domain, why):
     a, b, _, _ = setup
