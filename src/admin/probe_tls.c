@@ -254,6 +254,9 @@ probe_tls_explain(struct probe_env *env, const struct route_policy *p, const cha
     /* the first lookup told whether validation works through the servers */
     if (!dns_validating(probe_env_dns(env), reason, sizeof(reason)))
         errorf(why, sizeof(why), "No (%s)", reason);
+    else if (dns_validation_problem(probe_env_dns(env)) != NULL)
+        errorf(why, sizeof(why), "Yes, but %s: signed answers fail",
+               dns_validation_problem(probe_env_dns(env)));
     else
         errorf(why, sizeof(why), "Yes");
     fprintf(out, "%-18s : %s\n", "DnssecValidation", why);

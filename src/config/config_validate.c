@@ -135,6 +135,11 @@ check_connector(struct vctx *v, size_t i, const struct receive_connector *rc)
 {
     if (check_auth(v, i, rc) < 0)
         return -1;
+    /* the envelopes of postern's own reports name these as their
+     * connector (and DKIM signs them): no Receive connector may */
+    if (str_ieq(rc->name, "DSN") || str_ieq(rc->name, "TLSRPT"))
+        return fail(v, CONFIG_RECEIVE_CONNECTOR, i, "Name",
+                    "\"%s\" is reserved for postern's own reports", rc->name);
     if (rc->banner != NULL && strncmp(rc->banner, "220 ", 4) != 0)
         return fail(v, CONFIG_RECEIVE_CONNECTOR, i, "Banner", "must start with \"220 \"");
     if (rc->nbindings == 0)

@@ -27,6 +27,7 @@ struct workq;
 struct msgtrack;
 struct deliver;
 struct outbound_ops;
+struct tlsrpt_outbox;
 
 struct deliver_env {
     struct event_base *base;
@@ -39,6 +40,9 @@ struct deliver_env {
      * smtp process that runs them (qmgr/outbound_proxy.h) */
     const struct outbound_ops *outbound;
     void *outbound_arg;
+    /* TLS reports for https: reporting URIs wait here for their POST
+     * (delivery/tlsrpt_outbox.h); NULL: such URIs are skipped */
+    struct tlsrpt_outbox *tls_posts;
 };
 
 /* Loads every committed message (queue_scan) and starts scheduling. */

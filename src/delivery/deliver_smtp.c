@@ -33,7 +33,8 @@ struct dconn {
     void *out;          /* the connection, behind d->env.outbound */
     struct ditem *item; /* handed over, no result yet */
     bool ready_once;
-    bool sts_wanted; /* its policy looks up MTA-STS; a fetched policy may come, once */
+    bool sts_wanted;      /* its policy looks up MTA-STS; a fetched policy may come, once */
+    unsigned tlsrpt_left; /* TLS results it may still report (0: its policy asks none) */
 };
 
 static const char *
@@ -200,6 +201,11 @@ on_tls_result(void *arg, const char *json)
 {
     struct dconn *c = arg;
 
+    /* one per address tried, and only where the policy asked: a result
+     * from anywhere else is not counted */
+    if (c->tlsrpt_left == 0)
+        return;
+    c->tlsrpt_left--;
     tlsrpt_store_add(c->d->env.instance_dir, c->q->next_hop, json);
 }
 
@@ -234,6 +240,7 @@ deliver_smtp_start(struct deliver *d, struct dqueue *q)
     c->d = d;
     c->q = q;
     c->sts_wanted = p.sts;
+    c->tlsrpt_left = p.tlsrpt ? TLSRPT_RESULTS_PER_CONNECTION : 0;
     q->connections++;
     d->connections++;
     c->next = d->conns;

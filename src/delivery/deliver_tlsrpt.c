@@ -3,24 +3,31 @@
  * domain that asked for them (its "_smtp._tls" record, as the connections
  * saw it), the day's counts (tlsrpt_store.h) as the RFC's JSON, gzipped,
  * attached to a multipart/report message (report-type="tlsrpt") and queued
- * like any other message to each mailto: address of the request.
+ * like any other message to each mailto: address of the request, and
+ * handed to the outbox (tlsrpt_outbox.h) for a POST to each https: URI.
  *
  * Reports go out once a day, for the days before today that were not sent
  * yet (a marker file, <yyyymmdd>.sent, says so), and on Send-TlsReport.
- * They carry "TLS-Required: No" (a report about failing TLS must not be
+ * Their Submitter is this server's name (RFC 8460 5.3: a domain), the
+ * organization name goes in the report. They carry "TLS-Required: No" (a
+ * report about failing TLS must not be
  * held by the same failure) and come from TlsReportingContact, so that
  * DKIM signs them where that domain has a key (RFC 8460 3 asks for it).
- * Must never: send a report to an address the domain did not publish, or
- * report a day twice on its own (Send-TlsReport is the administrator's).
+ * Must never: send a report to an address or URI the domain did not
+ * publish, or mark a day sent before its reports are queued.
  */
 #include "delivery/deliver_int.h"
+#include "delivery/tlsrpt_outbox.h"
 #include "delivery/tlsrpt_store.h"
+#include "net/dns_name.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "queue/envelope.h"
 #include "queue/queue.h"
+#include "routing/tlsrpt_uri.h"
 #include "smtp/dkim.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -80,10 +87,11 @@ report_json(const struct tlsrpt_day *day, const char *domain, const char *org, c
     iso(start + 86399, to, sizeof(to));
     for (size_t i = 0; i < day->npolicies; i++) {
         const struct tlsrpt_policy *p = &day->policies[i];
-        json_t *policy, *details = json_array();
+        json_t *policy, *details;
 
         if (strcmp(p->domain, domain) != 0)
             continue;
+        details = json_array();
         policy = json_pack("{s:s, s:o, s:s}", "policy-type", p->type, "policy-string",
                            string_array(p->policy, p->npolicy), "policy-domain", domain);
         if (p->nmx > 0)
@@ -193,7 +201,7 @@ queue_report(struct deliver *d, const struct report_ids *ids, const char *domain
     free(gz);
     /* RFC 8460 5.1: sender!policy-domain!begin!end!id.json.gz */
     snprintf(filename, sizeof(filename), "%s!%s!%lld!%lld!%s.json.gz", ids->fqdn, domain,
-             (long long)start, (long long)(start + 86399), date);
+             (long long)start, (long long)start + 86399, date);
     gmtime_r(&now, &tm);
     strftime(datehdr, sizeof(datehdr), "%a, %d %b %Y %H:%M:%S +0000", &tm);
     text = xasprintf(
@@ -209,8 +217,8 @@ queue_report(struct deliver *d, const struct report_ids *ids, const char *domain
         "--tlsrpt-%s\r\nContent-Type: application/tlsrpt+gzip\r\n"
         "Content-Transfer-Encoding: base64\r\n"
         "Content-Disposition: attachment; filename=\"%s\"\r\n\r\n%s\r\n--tlsrpt-%s--\r\n",
-        ids->contact, to, datehdr, report_id, ids->fqdn, domain, ids->org, report_id, domain,
-        ids->org, date, date, ids->org, domain, date, date + 4, date + 6, date, filename, b64,
+        ids->contact, to, datehdr, report_id, ids->fqdn, domain, ids->fqdn, report_id, domain,
+        ids->fqdn, date, date, ids->org, domain, date, date + 4, date + 6, date, filename, b64,
         date);
     free(b64);
     if ((qm = queue_msg_begin(d->env.queue, err, sizeof(err))) == NULL) {
@@ -235,13 +243,82 @@ queue_report(struct deliver *d, const struct report_ids *ids, const char *domain
     return 0;
 }
 
-/* Sends domain's report of day to every mailto: address it published. */
+/* Hands the report to the outbox for a POST to uri (RFC 8460 5.2), the
+ * n-th reporting URI of the domain. 0, or -1 (said to out and the log). */
+static int
+post_report(struct deliver *d, const char *domain, const char *report_id, unsigned n,
+            const char *uri, const char *json, FILE *out)
+{
+    unsigned char *gz;
+    size_t gzlen;
+    char err[600];
+    int rc;
+
+    if (d->env.tls_posts == NULL) {
+        errorf(err, sizeof(err), "HTTPS reporting is not available here");
+        rc = -1;
+    } else if ((gz = gzip_text(json, &gzlen)) == NULL) {
+        errorf(err, sizeof(err), "cannot compress the report");
+        rc = -1;
+    } else {
+        rc = tlsrpt_outbox_add(d->env.tls_posts, report_id, n, uri, TLSRPT_TYPE_GZIP, gz, gzlen,
+                               err, sizeof(err));
+        free(gz);
+    }
+    if (rc < 0) {
+        log_warnx("queue: TLS report %s to %s: %s; skipped", report_id, uri, err);
+        if (out)
+            fprintf(out, "%s: %s: %s; skipped\n", domain, uri, err);
+        return -1;
+    }
+    if (out)
+        fprintf(out, "%s: report %s queued for POST to %s\n", domain, report_id, uri);
+    return 0;
+}
+
+/* The most reporting URIs of one domain that get a report. */
+#define TLSRPT_URIS_MAX 10
+
+/* The address of a mailto: URI's path (RFC 6068): percent-decoded, without
+ * "?" header fields; a plain local@domain with a host name (no address
+ * literal: a report goes where the domain's DNS says, never to a number
+ * the record names). */
+static bool
+mailto_address(const char *path, char *out, size_t outlen)
+{
+    size_t o = 0, n = strcspn(path, "?");
+    const char *at;
+
+    for (size_t i = 0; i < n; i++) {
+        char c = path[i];
+
+        if (c == '%') {
+            unsigned v;
+            if (i + 2 >= n || !isxdigit((unsigned char)path[i + 1]) ||
+                !isxdigit((unsigned char)path[i + 2]) || sscanf(path + i + 1, "%2x", &v) != 1)
+                return false;
+            c = (char)v;
+            i += 2;
+        }
+        if ((unsigned char)c <= ' ' || c == 0x7f || strchr("<>\"[]\\,;", c) != NULL ||
+            o + 1 >= outlen)
+            return false;
+        out[o++] = c;
+    }
+    out[o] = '\0';
+    at = strchr(out, '@');
+    return at != NULL && at != out && strchr(at + 1, '@') == NULL && at - out <= 64 &&
+           dns_name_valid(at + 1, false);
+}
+
+/* Sends domain's report of day to every address and URI it published. */
 static int
 send_domain(struct deliver *d, const struct report_ids *ids, const struct tlsrpt_day *day,
             const char *domain, FILE *out)
 {
     const char *rua = tlsrpt_day_rua(day, domain);
     char report_id[400], *json, *list, *save = NULL;
+    unsigned n = 0;
     int sent = 0;
 
     if (rua == NULL) {
@@ -253,17 +330,31 @@ send_domain(struct deliver *d, const struct report_ids *ids, const struct tlsrpt
     if ((json = report_json(day, domain, ids->org, ids->contact, report_id)) == NULL)
         return 0;
     list = xstrdup(rua);
-    for (char *uri = strtok_r(list, ",", &save); uri; uri = strtok_r(NULL, ",", &save)) {
-        if (strncasecmp(uri, "mailto:", 7) != 0) {
-            /* RFC 8460 3: https: reports are POSTed; postern sends by mail only */
+    for (char *uri = strtok_r(list, ",", &save); uri; uri = strtok_r(NULL, ",", &save), n++) {
+        char to[320];
+
+        if (n >= TLSRPT_URIS_MAX) {
+            /* a domain asks for a report, not for an amplifier */
             if (out)
-                fprintf(out, "%s: %s: HTTPS reporting is not supported; skipped\n", domain, uri);
+                fprintf(out, "%s: more than %d reporting URIs; the rest skipped\n", domain,
+                        TLSRPT_URIS_MAX);
+            break;
+        }
+        if (strncasecmp(uri, "mailto:", 7) != 0) {
+            /* RFC 8460 3: the only other scheme is https:, POSTed */
+            if (post_report(d, domain, report_id, n, uri, json, out) == 0)
+                sent++;
             continue;
         }
-        if (queue_report(d, ids, domain, day->date, report_id, uri + 7, json) == 0) {
+        if (!mailto_address(uri + 7, to, sizeof(to))) {
+            if (out)
+                fprintf(out, "%s: %s: not a usable mail address; skipped\n", domain, uri);
+            continue;
+        }
+        if (queue_report(d, ids, domain, day->date, report_id, to, json) == 0) {
             sent++;
             if (out)
-                fprintf(out, "%s: report %s queued to %s\n", domain, report_id, uri + 7);
+                fprintf(out, "%s: report %s queued to %s\n", domain, report_id, to);
         }
     }
     free(list);
@@ -299,7 +390,7 @@ deliver_send_tls_reports(struct deliver *d, const char *date, const char *only_d
 
         for (size_t j = 0; j < i; j++)
             seen = seen || strcmp(day.policies[j].domain, domain) == 0;
-        if (seen || (only_domain != NULL && only_domain[0] && strcasecmp(domain, only_domain)))
+        if (seen || (only_domain != NULL && only_domain[0] && strcasecmp(domain, only_domain) != 0))
             continue;
         sent += send_domain(d, &ids, &day, domain, out);
     }
@@ -326,11 +417,14 @@ deliver_tls_reports_due(struct deliver *d, time_t now)
         errorf(marker, sizeof(marker), "%s/%s/%s.sent", d->env.instance_dir, TLSRPT_DIR, date);
         if (stat(counts, &st) < 0 || stat(marker, &st) == 0)
             continue;
-        /* the marker first: a crash in between loses a report rather than
-         * sending it twice */
-        if ((fd = open(marker, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+        if (deliver_send_tls_reports(d, date, NULL, NULL) < 0) {
+            log_warnx("queue: the TLS reports of %s could not be made; trying again in an hour",
+                      date);
             continue;
-        close(fd);
-        (void)deliver_send_tls_reports(d, date, NULL, NULL);
+        }
+        /* the marker after the reports are queued: a crash in between may
+         * send a day twice, never lose one */
+        if ((fd = open(marker, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) >= 0)
+            close(fd);
     }
 }

@@ -22,9 +22,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define EVENT_MAX 16384     /* one event's JSON */
-#define LIST_MAX 64         /* policy strings or patterns in one event */
-#define DAY_MAX (64u << 20) /* a day's file read back */
+#define EVENT_MAX 16384 /* one event's JSON */
+#define LIST_MAX 64     /* policy strings or patterns in one event */
 
 void
 tlsrpt_date(time_t t, char out[9])
@@ -222,13 +221,38 @@ note_rua(struct tlsrpt_day *d, const char *domain, const char *rua)
     d->rua[d->nrua++] = xstrdup(rua);
 }
 
+/* One line of a day's file into out; a torn or foreign line is skipped. */
+static void
+read_line(struct tlsrpt_day *out, const char *line)
+{
+    json_t *e = json_loads(line, 0, NULL);
+    const char *domain = json_string_value(json_object_get(e, "d"));
+    const char *type = json_string_value(json_object_get(e, "pt"));
+    const char *result = json_string_value(json_object_get(e, "r"));
+    const json_t *ps = json_object_get(e, "ps"), *mx = json_object_get(e, "mx");
+
+    if (domain != NULL && type != NULL && result != NULL && list_ok(ps) && list_ok(mx)) {
+        struct tlsrpt_policy *p = policy_find(out, domain, type, ps, mx);
+        if (strcmp(result, "success") == 0)
+            p->successful++;
+        else {
+            p->failed++;
+            count_failure(p, result, str_or_empty(e, "mxh"), str_or_empty(e, "ip"));
+        }
+        if (json_object_get(e, "rua") != NULL)
+            note_rua(out, domain, str_or_empty(e, "rua"));
+    }
+    json_decref(e);
+}
+
 int
 tlsrpt_day_read(const char *instance_dir, const char *date, struct tlsrpt_day *out, char *err,
                 size_t errlen)
 {
-    char path[4096], *text, *line, *save = NULL;
-    size_t len = 0;
-    struct stat st;
+    char path[4096], *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    FILE *f;
 
     memset(out, 0, sizeof(*out));
     if (!date_ok(date)) {
@@ -237,39 +261,27 @@ tlsrpt_day_read(const char *instance_dir, const char *date, struct tlsrpt_day *o
     }
     strlcpy_p(out->date, date, sizeof(out->date));
     snprintf(path, sizeof(path), "%s/%s/%s.jsonl", instance_dir, TLSRPT_DIR, date);
-    if (stat(path, &st) < 0) {
+    /* line by line: a busy day is many megabytes, its counts a few */
+    if ((f = fopen(path, "re")) == NULL) {
         if (errno == ENOENT)
             return 0; /* nothing counted that day */
         errorf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
-    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > DAY_MAX ||
-        (text = file_read(path, &len)) == NULL) {
+    while ((n = getline(&line, &cap, f)) > 0) {
+        if (line[n - 1] == '\n')
+            line[n - 1] = '\0';
+        if ((size_t)n <= EVENT_MAX + 512)
+            read_line(out, line);
+    }
+    free(line);
+    if (ferror(f)) {
         errorf(err, errlen, "cannot read %s", path);
+        fclose(f);
+        tlsrpt_day_free(out);
         return -1;
     }
-    for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        json_t *e = json_loads(line, 0, NULL);
-        const char *domain = json_string_value(json_object_get(e, "d"));
-        const char *type = json_string_value(json_object_get(e, "pt"));
-        const char *result = json_string_value(json_object_get(e, "r"));
-        const json_t *ps = json_object_get(e, "ps"), *mx = json_object_get(e, "mx");
-
-        /* a torn or foreign line is skipped */
-        if (domain != NULL && type != NULL && result != NULL && list_ok(ps) && list_ok(mx)) {
-            struct tlsrpt_policy *p = policy_find(out, domain, type, ps, mx);
-            if (strcmp(result, "success") == 0)
-                p->successful++;
-            else {
-                p->failed++;
-                count_failure(p, result, str_or_empty(e, "mxh"), str_or_empty(e, "ip"));
-            }
-            if (json_object_get(e, "rua") != NULL)
-                note_rua(out, domain, str_or_empty(e, "rua"));
-        }
-        json_decref(e);
-    }
-    free(text);
+    fclose(f);
     return 0;
 }
 

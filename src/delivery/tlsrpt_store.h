@@ -15,6 +15,11 @@
 
 #define TLSRPT_DIR "tlsrpt"
 
+/* A connection tries at most a few MX hosts (net/dns.c DNS_MX_MAX) with a
+ * few addresses each, plus a policy fetch: more results than this from one
+ * connection are not counted. */
+#define TLSRPT_RESULTS_PER_CONNECTION 64
+
 /* One attempt's result for domain (the queue's own next hop), as the smtp
  * process's JSON (routing/tlsrpt.h); a malformed one is dropped with a
  * warning. */

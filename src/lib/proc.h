@@ -106,6 +106,11 @@ enum proc_msg_type {
     MSG_OUT_SEND,      /* fd (content) + str envelope text, u32 n, u32 rcpt index... */
     MSG_OUT_QUIT,
     MSG_OUT_ABORT,
+    /* a TLS report POSTed over HTTPS (RFC 8460 5.2), id = request (their own
+     * numbering): str uri, str content type, bytes body; MSG_OUT_POSTED
+     * answers it */
+    MSG_OUT_POST,
+    MSG_OUT_POST_CANCEL, /* id: that POST's answer is no longer wanted */
     /* smtp -> queue */
     MSG_OUT_READY = 70, /* str relay, str TLS summary (outbound_tls) */
     MSG_OUT_DONE,       /* u32 n, then per recipient: u32 code, u32 temporary, str text */
@@ -113,6 +118,7 @@ enum proc_msg_type {
     MSG_OUT_RELAY,      /* str: the peer now connected, "host[addr]" */
     MSG_OUT_STS,        /* str: a fetched MTA-STS policy (routing/mtasts.h cache form) */
     MSG_OUT_TLSRPT,     /* str: one attempt's TLS result (routing/tlsrpt.h JSON) */
+    MSG_OUT_POSTED,     /* id of a POST + u32 HTTP status (0: no answer), str why */
     /* smtp <-> queue: logs */
     MSG_LOG_OPEN = 80, /* id + str subdir, str prefix, str day (yyyymmdd), str #Date */
     MSG_LOG_OPENED,    /* id + u32 errno; with 0, fd (O_WRONLY|O_APPEND) */

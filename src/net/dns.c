@@ -86,11 +86,8 @@ struct dns_lookup {
     int rrtype;
     int async_id;
     bool pending;
-    struct ub_ctx *ctx;           /* where it runs */
-    char *waiting;                /* the name, while it waits for the check */
-    struct dns_lookup *wait_next; /* in dns->waiting */
-    bool bogus;                   /* its answer failed DNSSEC validation */
-    bool failed;                  /* no usable answer: bogus, a server failure, a timeout */
+    bool bogus;  /* its answer failed DNSSEC validation */
+    bool failed; /* no usable answer: bogus, a server failure, a timeout */
 };
 
 struct dns_query {
@@ -117,36 +114,29 @@ struct dns_query {
     struct dns_result res;
 };
 
-/* One libunbound context and the event that watches its descriptor. */
-struct dns_ctx {
-    struct dns *dns;
-    struct ub_ctx *ub;
-    struct event *ev; /* ub_fd readable → ub_process */
-    bool broken;      /* its resolver thread is gone: every query fails */
-};
-
-/* Whether DNSSEC validation works through the servers (dns_check_*). */
+/* Whether the trust anchor's zone validates through the servers, asked
+ * once, at the first lookup (see dns_check_start). */
 enum dns_check {
-    CHECK_NONE,    /* not validating, or found to work */
-    CHECK_PENDING, /* validating; asked at the first lookup */
-    CHECK_RUNNING, /* the check is out; lookups wait for it */
+    CHECK_NONE,    /* not validating, or asked already */
+    CHECK_PENDING, /* validating; to be asked at the first lookup */
+    CHECK_RUNNING, /* the question is out */
 };
 
 struct dns {
     struct event_base *base;
-    struct dns_ctx main;  /* validating when asked to */
-    struct dns_ctx plain; /* made when validation turns out not to work */
-    struct dns_ctx *cur;  /* where new lookups run */
-    char **servers;       /* as given to dns_new, for the plain context */
+    struct ub_ctx *ctx;
+    struct event *ev; /* ub_fd readable → ub_process */
+    char **servers;   /* as given to dns_new */
     size_t nservers;
     unsigned timeout_ms;
+    bool broken;                         /* the resolver thread is gone: every query fails */
     bool validating;                     /* DNSSEC: answers are validated from trust anchors */
     char anchor_zone[DNS_NAME_TEXT_MAX]; /* the first trust anchor's owner */
     char no_validation[400];             /* asked to validate but cannot: why */
     enum dns_check check;
     struct dns_lookup check_lookup;
     struct event *check_deadline;
-    struct dns_lookup *waiting; /* lookups held until the check is done */
+    char check_problem[400]; /* the anchor's zone did not validate: why */
     struct dns_query *queries;
 };
 
@@ -187,18 +177,7 @@ dns_lookup_cancel(struct dns_query *q, struct dns_lookup *l)
 {
     if (!l->pending)
         return;
-    if (l->waiting != NULL) {
-        struct dns_lookup **pp = &q->dns->waiting;
-
-        while (*pp != NULL && *pp != l)
-            pp = &(*pp)->wait_next;
-        if (*pp == l)
-            *pp = l->wait_next;
-        free(l->waiting);
-        l->waiting = NULL;
-    } else {
-        (void)ub_cancel(l->ctx, l->async_id);
-    }
+    (void)ub_cancel(q->dns->ctx, l->async_id);
     l->pending = false;
     q->npending--;
 }
@@ -632,9 +611,7 @@ static void dns_query_on_txt(struct dns_query *q, int err, const struct ub_resul
 static void dns_check_start(struct dns *dns);
 
 /* Starts one lookup; on an immediate libunbound error, records it as that
- * lookup's answer (the caller then calls dns_query_step). While the
- * resolver checks that validation works, the lookup waits for the answer
- * (dns_check_done starts it then). */
+ * lookup's answer (the caller then calls dns_query_step). */
 static void
 dns_lookup_start(struct dns_query *q, struct dns_lookup *l, const char *name, int rrtype)
 {
@@ -646,16 +623,7 @@ dns_lookup_start(struct dns_query *q, struct dns_lookup *l, const char *name, in
     l->pending = false;
     if (dns->check == CHECK_PENDING)
         dns_check_start(dns);
-    if (dns->check == CHECK_RUNNING) {
-        l->waiting = xstrdup(name);
-        l->wait_next = dns->waiting;
-        dns->waiting = l;
-        l->pending = true;
-        q->npending++;
-        return;
-    }
-    l->ctx = dns->cur->ub;
-    r = ub_resolve_async(l->ctx, name, rrtype, DNS_CLASS_IN, l, dns_on_answer, &l->async_id);
+    r = ub_resolve_async(dns->ctx, name, rrtype, DNS_CLASS_IN, l, dns_on_answer, &l->async_id);
     if (r == 0) {
         l->pending = true;
         q->npending++;
@@ -1042,7 +1010,7 @@ dns_query_precheck(struct dns_query *q)
         dns_query_ready(q);
         return false;
     }
-    if (q->dns->cur->broken) {
+    if (q->dns->broken) {
         dns_query_errorf(q, DNS_TEMPFAIL, "DNS resolver unavailable for %s", q->name);
         dns_query_ready(q);
         return false;
@@ -1141,16 +1109,16 @@ dns_set_timeout(struct dns *dns, unsigned ms)
 static void
 dns_on_readable(evutil_socket_t fd, short what, void *arg)
 {
-    struct dns_ctx *c = arg;
-    int r = ub_process(c->ub);
+    struct dns *dns = arg;
+    int r = ub_process(dns->ctx);
 
     if (r != 0) {
         /* The pipe to the resolver thread is broken: it will stay readable
          * (EOF), so stop watching it; pending queries end at their
          * deadline and new ones fail at once, as temporary failures. */
         log_warnx("dns: resolver failed: %s", ub_strerror(r));
-        event_del(c->ev);
-        c->broken = true;
+        event_del(dns->ev);
+        dns->broken = true;
     }
 }
 
@@ -1501,30 +1469,39 @@ dns_validating(const struct dns *dns, char *why, size_t whylen)
 /*
  * The validation check
  *
- * Servers that strip DNSSEC records, or refuse the queries for them, make
- * every signed answer look forged: with validation on, all mail would wait.
- * So before the first lookup the resolver asks for the DNSKEY records of
- * the first trust anchor's zone: secure, validation works; anything else,
- * and the resolver goes on without validating (a second context), as any
- * MTA behind a resolver without DNSSEC does, and says so (DANE is off).
- * Lookups wait for the check's answer rather than risk a wrong verdict. A
- * check without an answer in DNS_CHECK_MS lets them run validating (a
- * failure then is temporary: mail waits) and is asked again later.
+ * DNS servers that strip DNSSEC records, or refuse the queries for them,
+ * make every signed answer look forged: with validation on, mail to every
+ * domain waits. postern does not then quietly stop validating: an attacker
+ * on the path could fake exactly that to turn DANE off (RFC 7672 2.1.1: a
+ * failed validation is a failure). So at its first lookup the resolver asks
+ * for the DNSKEY records of the first trust anchor's zone and, when they do
+ * not validate, says so loudly with the way out (other servers, or DANE
+ * off). The answer changes nothing else.
  */
 
 #define DNS_CHECK_MS 10000
 
-static void dns_check_done(struct dns *dns, bool works, const char *why);
+static void
+dns_check_report(struct dns *dns, const char *why)
+{
+    errorf(dns->check_problem, sizeof(dns->check_problem),
+           "the DNSKEY records of %s do not validate through the DNS servers: %s",
+           dns->anchor_zone[0] ? dns->anchor_zone : ".", why);
+    log_warnx("dns: %s; signed answers will fail and the mail they route waits. If these "
+              "servers cannot pass DNSSEC records, use others (Set-TransportConfig "
+              "-ExternalDNSServers) or turn DANE off (-DaneEnabled $false)",
+              dns->check_problem);
+}
 
 static void
 dns_check_timeout(evutil_socket_t fd, short what, void *arg)
 {
     struct dns *dns = arg;
 
-    (void)ub_cancel(dns->main.ub, dns->check_lookup.async_id);
+    (void)ub_cancel(dns->ctx, dns->check_lookup.async_id);
     dns->check_lookup.pending = false;
-    dns_check_done(dns, true, NULL);
-    dns->check = CHECK_PENDING; /* ask again at the next lookup */
+    dns->check = CHECK_NONE;
+    dns_check_report(dns, "no answer in 10 s");
 }
 
 static void
@@ -1536,10 +1513,10 @@ dns_check_start(struct dns *dns)
 
     memset(l, 0, sizeof(*l));
     l->rrtype = DNS_TYPE_DNSKEY;
-    l->ctx = dns->main.ub;
-    if (ub_resolve_async(l->ctx, zone, DNS_TYPE_DNSKEY, DNS_CLASS_IN, l, dns_on_answer,
+    dns->check = CHECK_NONE;
+    if (ub_resolve_async(dns->ctx, zone, DNS_TYPE_DNSKEY, DNS_CLASS_IN, l, dns_on_answer,
                          &l->async_id) != 0)
-        return; /* nothing to wait for: lookups go on validating */
+        return;
     l->pending = true;
     dns->check = CHECK_RUNNING;
     evtimer_add(dns->check_deadline, &tv);
@@ -1552,65 +1529,45 @@ dns_check_answer(struct dns_lookup *l, int err, const struct ub_result *r)
     char why[300];
 
     l->pending = false;
+    dns->check = CHECK_NONE;
     evtimer_del(dns->check_deadline);
+    if (err == 0 && r != NULL && r->secure) {
+        log_debug("dns: DNSSEC validation works through the DNS servers");
+        return;
+    }
     if (err != 0)
-        errorf(why, sizeof(why), "the DNSKEY lookup for %s failed (%s)", dns->anchor_zone,
-               ub_strerror(err));
+        errorf(why, sizeof(why), "%s", ub_strerror(err));
     else if (r == NULL || r->bogus)
         errorf(why, sizeof(why), "%s", r && r->why_bogus ? r->why_bogus : "a bogus answer");
-    else if (!r->secure)
-        errorf(why, sizeof(why), "the DNSKEY records of %s come back %s", dns->anchor_zone,
-               r->rcode ? dns_rcode_name(r->rcode) : "unsigned");
-    dns_check_done(dns, err == 0 && r != NULL && r->secure, why);
+    else
+        errorf(why, sizeof(why), "the answer is %s",
+               r->rcode ? dns_rcode_name(r->rcode) : "not signed");
+    dns_check_report(dns, why);
 }
 
-static bool dns_ctx_init(struct dns *dns, struct dns_ctx *c, bool dnssec, char *err, size_t errlen);
-
-/* The check is over: lookups that waited run now, where new ones go. */
-static void
-dns_check_done(struct dns *dns, bool works, const char *why)
+const char *
+dns_validation_problem(const struct dns *dns)
 {
-    struct dns_lookup *waiting = dns->waiting;
-    char err[256];
-
-    dns->check = CHECK_NONE;
-    dns->waiting = NULL;
-    if (!works) {
-        errorf(dns->no_validation, sizeof(dns->no_validation),
-               "DNSSEC validation does not work through the DNS servers: %s", why);
-        log_warnx("dns: %s; going on without validation (DANE is off)", dns->no_validation);
-        if (dns_ctx_init(dns, &dns->plain, false, err, sizeof(err))) {
-            dns->cur = &dns->plain;
-            dns->validating = false;
-        } else {
-            log_warnx("dns: %s", err);
-        }
-    }
-    while (waiting != NULL) {
-        struct dns_lookup *l = waiting;
-        struct dns_query *q = l->q;
-        char *name = l->waiting;
-
-        waiting = l->wait_next;
-        l->waiting = NULL;
-        l->pending = false;
-        q->npending--;
-        dns_lookup_start(q, l, name, l->rrtype);
-        free(name);
-        dns_query_step(q);
-    }
+    return dns->check_problem[0] ? dns->check_problem : NULL;
 }
 
-/* A libunbound context for dns's servers, validating or not, watched by
+static void
+dns_servers_free(struct dns *dns)
+{
+    for (size_t i = 0; i < dns->nservers; i++)
+        free(dns->servers[i]);
+    free(dns->servers);
+}
+
+/* dns's libunbound context for its servers, validating or not, watched by
  * the loop. */
 static bool
-dns_ctx_init(struct dns *dns, struct dns_ctx *c, bool dnssec, char *err, size_t errlen)
+dns_ctx_init(struct dns *dns, bool dnssec, char *err, size_t errlen)
 {
     struct ub_ctx *ctx = ub_ctx_create();
     bool ok;
     int fd;
 
-    c->dns = dns;
     if (ctx == NULL) {
         errorf(err, errlen, "DNS: cannot create the resolver context");
         return false;
@@ -1654,36 +1611,16 @@ dns_ctx_init(struct dns *dns, struct dns_ctx *c, bool dnssec, char *err, size_t 
         return false;
     }
     fd = ub_fd(ctx);
-    c->ev = fd >= 0 ? event_new(dns->base, fd, EV_READ | EV_PERSIST, dns_on_readable, c) : NULL;
-    if (c->ev == NULL || event_add(c->ev, NULL) != 0) {
+    dns->ctx = ctx;
+    dns->ev = fd >= 0 ? event_new(dns->base, fd, EV_READ | EV_PERSIST, dns_on_readable, dns) : NULL;
+    if (dns->ev == NULL || event_add(dns->ev, NULL) != 0) {
         errorf(err, errlen, "DNS: cannot watch the resolver's descriptor");
-        if (c->ev != NULL)
-            event_free(c->ev);
-        c->ev = NULL;
+        if (dns->ev != NULL)
+            event_free(dns->ev);
         ub_ctx_delete(ctx);
         return false;
     }
-    c->ub = ctx;
     return true;
-}
-
-static void
-dns_ctx_free(struct dns_ctx *c)
-{
-    if (c->ev != NULL)
-        event_free(c->ev);
-    /* Stops and joins the resolver thread; it answers the stop request
-     * between network events, so this does not wait for slow servers. */
-    if (c->ub != NULL)
-        ub_ctx_delete(c->ub);
-}
-
-static void
-dns_servers_free(struct dns *dns)
-{
-    for (size_t i = 0; i < dns->nservers; i++)
-        free(dns->servers[i]);
-    free(dns->servers);
 }
 
 struct dns *
@@ -1699,14 +1636,13 @@ dns_new(struct event_base *base, char *const *servers, size_t nservers, bool dns
     for (size_t i = 0; i < nservers; i++)
         dns->servers[i] = xstrdup(servers[i]);
     dns->check_deadline = evtimer_new(base, dns_check_timeout, dns);
-    if (dns->check_deadline == NULL || !dns_ctx_init(dns, &dns->main, dnssec, err, errlen)) {
+    if (dns->check_deadline == NULL || !dns_ctx_init(dns, dnssec, err, errlen)) {
         if (dns->check_deadline != NULL)
             event_free(dns->check_deadline);
         dns_servers_free(dns);
         free(dns);
         return NULL;
     }
-    dns->cur = &dns->main;
     return dns;
 }
 
@@ -1723,10 +1659,12 @@ dns_free(struct dns *dns)
         dns_query_free(q);
     }
     if (dns->check_lookup.pending)
-        (void)ub_cancel(dns->main.ub, dns->check_lookup.async_id);
+        (void)ub_cancel(dns->ctx, dns->check_lookup.async_id);
     event_free(dns->check_deadline);
-    dns_ctx_free(&dns->main);
-    dns_ctx_free(&dns->plain);
+    event_free(dns->ev);
+    /* Stops and joins the resolver thread; it answers the stop request
+     * between network events, so this does not wait for slow servers. */
+    ub_ctx_delete(dns->ctx);
     dns_servers_free(dns);
     free(dns);
 }

@@ -106,11 +106,10 @@ struct dns *dns_new(struct event_base *base, char *const *servers, size_t nserve
  * trust anchors are missing) is copied to why. */
 bool dns_validating(const struct dns *dns, char *why, size_t whylen);
 
-/* Can dns validate through its servers at all? Asks for the DNSKEY records
- * of the first trust anchor's zone: res->secure says yes; otherwise
- * res->error (or the answer's insecurity) says why: servers that strip or
- * refuse DNSSEC records make every signed answer look forged. */
-struct dns_query *dns_check_validation(struct dns *dns, dns_cb *cb, void *arg);
+/* When the trust anchor's zone turned out not to validate through dns's
+ * servers (asked once, at the first lookup; every signed answer then
+ * fails), why; NULL otherwise, or before the answer. */
+const char *dns_validation_problem(const struct dns *dns);
 void dns_free(struct dns *dns); /* cancels every pending query (no callbacks) */
 
 /*

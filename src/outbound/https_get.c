@@ -1,11 +1,13 @@
 /*
- * https_get.c — an HTTPS GET with evhttp over bufferevent_openssl (see
- * https_get.h).
+ * https_get.c — an HTTPS GET or POST with evhttp over bufferevent_openssl
+ * (see https_get.h).
  *
  * Each address is tried in turn until one answers with an HTTP response;
- * the certificate is checked (tls_peer_check: chain to a trusted root, the
- * host name in it) as soon as the response's header arrives, and a bad one
- * ends the request before its body is read. The result is delivered
+ * the handshake itself fails on a certificate that does not chain to a
+ * trusted root or name the host (evhttp writes the request, a POST's body
+ * too, as soon as the handshake is done), and tls_peer_check looks again
+ * as soon as the response's header arrives: a bad one ends the request
+ * before its body is read. The result is delivered
  * from a zero-delay event, after the evhttp connection is freed, because
  * evhttp must not be freed from inside its own request callback.
  */
@@ -34,6 +36,9 @@ struct https_get {
     size_t naddrs, next;
     uint16_t port;
     char *host, *path;
+    char *req_type;          /* a POST's Content-Type; NULL: GET */
+    unsigned char *req_body; /* a POST's body */
+    size_t req_len;
     size_t max_body;
     unsigned timeout;
     https_get_cb *cb;
@@ -49,6 +54,7 @@ struct https_get {
     char *content_type, *body;
     size_t len;
     char why[400];
+    char tls_why[400]; /* why the handshake refused the certificate */
 };
 
 static void try_next(struct https_get *g);
@@ -75,6 +81,8 @@ get_free(struct https_get *g)
     free(g->addrs);
     free(g->host);
     free(g->path);
+    free(g->req_type);
+    free(g->req_body);
     free(g->content_type);
     free(g->body);
     free(g);
@@ -152,6 +160,12 @@ on_error(enum evhttp_request_error e, void *arg)
     g->req = NULL; /* evhttp frees it */
     if (g->why[0] != '\0')
         return; /* the header callback refused the certificate and said why */
+    if (g->tls_why[0] != '\0') {
+        /* the handshake refused the certificate: nothing was sent */
+        errorf(g->why, sizeof(g->why), "https://%s%s: %s", g->host, g->path, g->tls_why);
+        g->next = g->naddrs; /* another address of the same name is no better */
+        return;
+    }
     if (ssl_err != 0)
         snprintf(text, sizeof(text), " (%s)", tls_error_text(ssl_err, buf, sizeof(buf)));
     /* Before any response header, a server that does not speak TLS and one
@@ -198,7 +212,9 @@ on_response(struct evhttp_request *req, void *arg)
 
     g->req = NULL;
     if (req == NULL || evhttp_request_get_response_code(req) == 0 || !g->certificate_ok) {
-        if (g->why[0] == '\0')
+        if (g->why[0] == '\0' && g->tls_why[0] != '\0')
+            errorf(g->why, sizeof(g->why), "https://%s%s: %s", g->host, g->path, g->tls_why);
+        else if (g->why[0] == '\0')
             errorf(g->why, sizeof(g->why), "https://%s%s: no response", g->host, g->path);
         finish(g);
         return;
@@ -224,9 +240,15 @@ try_next(struct https_get *g)
     char ip[64];
 
     g->why[0] = '\0';
+    g->tls_why[0] = '\0';
     g->certificate_ok = false;
     sockaddr_format_ip((const struct sockaddr *)ss, ip, sizeof(ip));
     ssl = tls_client_ssl_new(g->ctx, g->host);
+    if (ssl != NULL &&
+        tls_client_ssl_verify_strict(ssl, g->host, g->tls_why, sizeof(g->tls_why)) < 0) {
+        tls_ssl_free(ssl);
+        ssl = NULL;
+    }
     bev = ssl ? bufferevent_openssl_socket_new(g->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
                                                BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)
               : NULL;
@@ -253,7 +275,13 @@ try_next(struct https_get *g)
     evhttp_add_header(evhttp_request_get_output_headers(g->req), "Host", g->host);
     evhttp_add_header(evhttp_request_get_output_headers(g->req), "Connection", "close");
     evhttp_add_header(evhttp_request_get_output_headers(g->req), "User-Agent", "postern");
-    if (evhttp_make_request(g->conn, g->req, EVHTTP_REQ_GET, g->path) != 0) {
+    if (g->req_type != NULL) {
+        /* evhttp adds Content-Length to a POST */
+        evhttp_add_header(evhttp_request_get_output_headers(g->req), "Content-Type", g->req_type);
+        evbuffer_add(evhttp_request_get_output_buffer(g->req), g->req_body, g->req_len);
+    }
+    if (evhttp_make_request(g->conn, g->req, g->req_type ? EVHTTP_REQ_POST : EVHTTP_REQ_GET,
+                            g->path) != 0) {
         g->req = NULL; /* freed by evhttp on failure */
         errorf(g->why, sizeof(g->why), "https://%s%s: cannot send the request to %s", g->host,
                g->path, ip);
@@ -267,6 +295,16 @@ https_get_start(struct event_base *base, struct ssl_ctx_st *ctx,
                 const char *host, const char *path, size_t max_body, unsigned timeout,
                 https_get_cb *cb, void *arg)
 {
+    return https_request_start(base, ctx, addrs, naddrs, port, host, path, NULL, max_body, timeout,
+                               cb, arg);
+}
+
+struct https_get *
+https_request_start(struct event_base *base, struct ssl_ctx_st *ctx,
+                    const struct sockaddr_storage *addrs, size_t naddrs, uint16_t port,
+                    const char *host, const char *path, const struct https_body *body,
+                    size_t max_body, unsigned timeout, https_get_cb *cb, void *arg)
+{
     struct https_get *g = xcalloc(1, sizeof(*g));
 
     g->base = base;
@@ -277,6 +315,12 @@ https_get_start(struct event_base *base, struct ssl_ctx_st *ctx,
     g->port = port;
     g->host = xstrdup(host);
     g->path = xstrdup(path);
+    if (body != NULL) {
+        g->req_type = xstrdup(body->content_type);
+        g->req_body = xmalloc(body->len ? body->len : 1);
+        memcpy(g->req_body, body->data, body->len);
+        g->req_len = body->len;
+    }
     g->max_body = max_body;
     g->timeout = timeout;
     g->cb = cb;

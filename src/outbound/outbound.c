@@ -56,6 +56,8 @@ struct host {
     char *name;       /* as the MX record or the connector names it */
     char *canon;      /* CNAME-expanded name of its addresses, or NULL */
     bool sts_enforce; /* an MTA-STS policy in enforce mode names it */
+    bool sts_testing; /* a testing-mode policy applies: checked, reported, not enforced */
+    bool sts_listed;  /* the policy's mx patterns name it */
     enum dane_state dane;
     struct dns_tlsa *tlsa; /* DANE_RECORDS */
     size_t ntlsa;
@@ -219,6 +221,11 @@ report_tls(struct outbound *o, const char *result)
 
     if (!o->p.tlsrpt || o->ev.tls_result == NULL || result == NULL)
         return;
+    /* testing mode delivers to hosts its policy leaves out; the report
+     * says what enforce would have done */
+    if (h->sts_testing && !h->sts_listed && h->dane != DANE_RECORDS &&
+        strcmp(result, "success") == 0)
+        result = "validation-failure";
     sockaddr_format_ip((const struct sockaddr *)&t->ss, ip, sizeof(ip));
     if (h->dane == DANE_RECORDS) {
         e.policy_type = "tlsa";
@@ -283,15 +290,18 @@ on_rua(void *arg, const struct dns_result *res)
 {
     struct outbound *o = arg;
     char rua[TLSRPT_RUA_MAX];
-    size_t valid = 0;
+    size_t records = 0;
 
     o->rua_q = NULL;
-    for (size_t i = 0; res->status == DNS_OK && i < res->ntxt; i++)
-        if (tlsrpt_txt_parse(res->txt[i], rua)) {
-            valid++;
+    for (size_t i = 0; res->status == DNS_OK && i < res->ntxt; i++) {
+        const char *t = res->txt[i] + strspn(res->txt[i], " \t");
+        if (strncmp(t, "v=TLSRPTv1", 10) != 0)
+            continue;
+        records++;
+        if (tlsrpt_txt_parse(res->txt[i], rua))
             strlcpy_p(o->rua, rua, sizeof(o->rua));
-        }
-    if (valid != 1)
+    }
+    if (records != 1)
         o->rua[0] = '\0'; /* RFC 8460 3: none, or several, is no request */
 }
 
@@ -334,7 +344,8 @@ on_closed(struct smtp_client *client, void *arg, const struct smtp_result *why)
         o->requiretls_refused++;
     else
         o->other_failures++;
-    report_tls(o, tls_outcome_name(why->tls_outcome));
+    report_tls(o,
+               why->tls_outcome == TLSO_SUCCESS ? "success" : tls_outcome_name(why->tls_outcome));
     if (!why->temporary) {
         o->end.permanent = true;
         finish(o);
@@ -375,6 +386,8 @@ client_host_policy(struct outbound *o, struct host *h, size_t target)
      * authenticates nothing) */
     bool dane = h->dane == DANE_RECORDS;
     bool sts = !(dane && h->nusable > 0) && h->sts_enforce;
+    /* RFC 8461 5: testing mode checks as enforce would, for the reports */
+    bool sts_report = !(dane && h->nusable > 0) && h->sts_testing;
     bool cleartext = target + 1 == o->cleartext_target && !dane && !sts && !o->p.require_tls;
 
     /* only the one address whose handshake failed is tried again in clear
@@ -391,6 +404,8 @@ client_host_policy(struct outbound *o, struct host *h, size_t target)
     o->cp.dane_ntlsa = h->ntlsa;
     o->cp.dane_names = (const char *const *)h->names;
     o->cp.dane_nnames = h->nnames;
+    o->cp.report_names = sts_report ? (const char *const *)&h->name : NULL;
+    o->cp.nreport_names = sts_report ? 1 : 0;
     /* RFC 7672 8.1: SNI names the TLSA base domain */
     o->cp.sni = dane && h->nnames > 0 ? h->names[0] : NULL;
 }
@@ -562,6 +577,9 @@ on_resolved(void *arg, const struct dns_result *res)
             }
             h = add_host(o, dh->name, dh->canon, mx_trusted && dh->secure);
             o->hosts[h].sts_enforce = named;
+            o->hosts[h].sts_testing = o->sts.mode == MTASTS_TESTING;
+            o->hosts[h].sts_listed =
+                o->sts.mode != MTASTS_NONE && mtasts_mx_matches(&o->sts, dh->name);
             for (size_t j = 0; j < dh->naddrs; j++)
                 add_target(o, &dh->addrs[j], h);
         }

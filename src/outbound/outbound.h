@@ -110,6 +110,10 @@ const char *outbound_tls(const struct outbound *o);
  * sits below the queue process in the module order. conn is what open
  * returned.
  */
+/* How a POST ended: the answer's HTTP status (any, 2xx is the caller's
+ * success), or 0 and why when there was none. */
+typedef void outbound_post_cb(void *arg, int status, const char *why);
+
 struct outbound_ops {
     void *(*open)(void *ops_arg, const struct route_policy *p, const struct outbound_events *ev,
                   void *arg);
@@ -119,6 +123,12 @@ struct outbound_ops {
     void (*abort)(void *conn);
     const char *(*relay)(const void *conn);
     const char *(*tls)(const void *conn); /* outbound_tls */
+    /* A TLS report POSTed to an https: reporting URI (outbound/https_post.h,
+     * run by the smtp process). cb runs once, from the loop, unless
+     * post_cancel came first. Both may be NULL: no way to POST. */
+    void *(*post)(void *ops_arg, const char *uri, const char *content_type, const void *body,
+                  size_t len, outbound_post_cb *cb, void *arg);
+    void (*post_cancel)(void *ops_arg, void *post);
 };
 
 #endif

@@ -347,18 +347,17 @@ client_after_ehlo(struct smtp_client *c)
     }
     if (!c->tls_desc && !c->starttls)
         c->tls_outcome = TLSO_STARTTLS_NOT_SUPPORTED;
-    if (!c->tls_desc && c->p->dane_required) {
-        /* RFC 7672 2.2: published TLSA records make TLS mandatory */
+    if (!c->tls_desc && tls_mandatory(c)) {
+        /* RFC 7672 2.2: published TLSA records make TLS mandatory, as the
+         * connector or a policy may */
         client_send(c, "QUIT");
-        client_close(c, 0, true, "DANE: %s has TLSA records but %s", c->peer,
-                     c->starttls ? "TLS cannot be started here (no TLS client context)"
-                                 : "does not offer STARTTLS");
-        return;
-    }
-    if (!c->tls_desc && c->p->require_tls) {
-        client_send(c, "QUIT");
-        client_close(c, 0, true, "%s%sTLS is required but %s does not offer STARTTLS",
-                     required_by(c), *required_by(c) ? ": " : "", c->peer);
+        if (c->p->dane_required)
+            client_close(c, 0, true, "DANE: %s has TLSA records but %s", c->peer,
+                         c->starttls ? "TLS cannot be started here (no TLS client context)"
+                                     : "does not offer STARTTLS");
+        else
+            client_close(c, 0, true, "%s%sTLS is required but %s does not offer STARTTLS",
+                         required_by(c), *required_by(c) ? ": " : "", c->peer);
         return;
     }
     client_after_tls_decision(c);
@@ -563,6 +562,17 @@ client_tls_established(struct smtp_client *c)
         /* verified for REQUIRETLS only when a name was checked too: a
          * trusted chain alone fits any host an attacker names */
         c->verified = nnames > 0;
+    } else if (c->p->nreport_names > 0) {
+        enum tls_peer_status st =
+            tls_peer_check(ssl, c->p->report_names, c->p->nreport_names, why, sizeof(why));
+
+        if (st != TLS_PEER_OK) {
+            /* reported (TLS reporting), not enforced */
+            client_log(c, '*', why, "TLS certificate check failed (testing mode: not enforced)");
+            c->tls_outcome = outcome_of(st);
+            client_send_ehlo(c);
+            return;
+        }
     }
     c->tls_outcome = TLSO_SUCCESS;
     /* RFC 3207 4.2: start over with EHLO inside TLS */

@@ -71,6 +71,10 @@ struct smtp_client_policy {
     /* who wants TLS and the check, for the errors ("MTA-STS policy of
      * example.com"); NULL: the connector */
     const char *tls_required_by;
+    /* names a certificate check is made against only to report how it went
+     * (MTA-STS testing mode); the connection goes on either way */
+    const char *const *report_names;
+    size_t nreport_names;
     /* REQUIRETLS (RFC 8689 4.2.1): every transaction is such a message:
      * TLS verified (DANE, or a certificate check that passed) and a peer
      * that offers REQUIRETLS, else the connection ends with

@@ -2,6 +2,7 @@
  * outbound_proxy.c — see outbound_proxy.h.
  */
 #include "qmgr/outbound_proxy.h"
+#include "qmgr/post_proxy.h"
 #include "lib/ipc.h"
 #include "lib/ipc_buf.h"
 #include "lib/log.h"
@@ -31,6 +32,7 @@ struct outbound_proxy {
     struct ipc_chan *ch;
     struct proxy_conn *conns;
     uint32_t next_id;
+    struct post_proxy *posts; /* TLS reports POSTed (post_proxy.h) */
 };
 
 static void
@@ -93,6 +95,10 @@ proxy_message(struct ipc_chan *ch, const struct ipc_msg *m, void *arg)
 
     if (m->fd >= 0)
         close(m->fd);
+    if (m->type == MSG_OUT_POSTED) {
+        post_proxy_answer(op->posts, m);
+        return;
+    }
     if (c == NULL)
         return; /* aborted meanwhile */
     ipc_rbuf_init(&r, m->data, m->len);
@@ -174,6 +180,7 @@ proxy_closed(struct ipc_chan *ch, const char *reason, void *arg)
 
     ipc_chan_free(op->ch);
     op->ch = NULL;
+    post_proxy_lost(op->posts);
     while (op->conns)
         // NOLINTNEXTLINE(clang-analyzer-unix.Malloc): conn_finish unlinks the head first
         conn_finish(op->conns, false, "lost the smtp process", NULL);
@@ -185,6 +192,7 @@ outbound_proxy_new(struct event_base *base)
     struct outbound_proxy *op = xcalloc(1, sizeof(*op));
 
     op->base = base;
+    op->posts = post_proxy_new(base);
     return op;
 }
 
@@ -209,6 +217,7 @@ outbound_proxy_free(struct outbound_proxy *op)
         conn_unlink(c);
         conn_free(c);
     }
+    post_proxy_free(op->posts);
     ipc_chan_free(op->ch);
     free(op);
 }
@@ -302,6 +311,23 @@ proxy_tls(const void *conn)
     return c->tls;
 }
 
+static void *
+proxy_post(void *ops_arg, const char *uri, const char *content_type, const void *body, size_t len,
+           outbound_post_cb *cb, void *arg)
+{
+    struct outbound_proxy *op = ops_arg;
+
+    return post_proxy_start(op->posts, op->ch, uri, content_type, body, len, cb, arg);
+}
+
+static void
+proxy_post_cancel(void *ops_arg, void *post)
+{
+    struct outbound_proxy *op = ops_arg;
+
+    post_proxy_cancel(op->posts, op->ch, post);
+}
+
 const struct outbound_ops outbound_proxy_ops = {
     .open = proxy_open,
     .send = proxy_send,
@@ -309,4 +335,6 @@ const struct outbound_ops outbound_proxy_ops = {
     .abort = proxy_abort,
     .relay = proxy_relay,
     .tls = proxy_tls,
+    .post = proxy_post,
+    .post_cancel = proxy_post_cancel,
 };

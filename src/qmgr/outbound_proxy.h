@@ -10,7 +10,8 @@
  * a connection that exists. A connection open when the channel is lost
  * (the smtp process died) finishes with a temporary error, so its
  * messages are retried; one opened while there is no channel finishes the
- * same way, from the loop.
+ * same way, from the loop. The POSTs of TLS reports (ops post and
+ * post_cancel) travel the same channel, kept by qmgr/post_proxy.c.
  * Must never: call an event from inside an ops call; report a recipient
  * delivered that the smtp process did not report.
  */

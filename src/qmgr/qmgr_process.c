@@ -4,6 +4,7 @@
 #include "qmgr/qmgr_process.h"
 #include "config/config.h"
 #include "delivery/deliver.h"
+#include "delivery/tlsrpt_outbox.h"
 #include "lib/ipc.h"
 #include "lib/ipc_buf.h"
 #include "lib/log.h"
@@ -42,6 +43,7 @@ struct qmgr {
     struct protolog *send_protolog; /* unused here: outbound logs in the smtp process */
     struct deliver *deliver;
     struct outbound_proxy *outbound;
+    struct tlsrpt_outbox *tls_posts; /* TLS reports waiting for their POST */
     struct spool_server *spool;
     struct log_server *logs;
     struct ipc_chan *ctl;
@@ -292,6 +294,8 @@ qmgr_process_main(const struct proc_start *st)
     free(path);
     q.workers = workq_new(q.base, QMGR_WORKERS);
     q.outbound = outbound_proxy_new(q.base);
+    q.tls_posts =
+        tlsrpt_outbox_new(q.base, q.instance_dir, &q.cfg, &outbound_proxy_ops, q.outbound);
     {
         struct deliver_env denv = {
             .base = q.base,
@@ -302,6 +306,7 @@ qmgr_process_main(const struct proc_start *st)
             .instance_dir = q.instance_dir,
             .outbound = &outbound_proxy_ops,
             .outbound_arg = q.outbound,
+            .tls_posts = q.tls_posts,
         };
         q.deliver = deliver_new(&denv);
         queue_set_commit_hook(q.queue, qmgr_committed, &q);
@@ -328,6 +333,7 @@ out:
         queue_set_commit_hook(q.queue, NULL, NULL);
     queue_close(q.queue);
     deliver_free(q.deliver);
+    tlsrpt_outbox_free(q.tls_posts); /* before the proxy its POSTs run through */
     outbound_proxy_free(q.outbound);
     msgtrack_close(q.track);
     ipc_chan_free(q.ctl);

@@ -12,7 +12,9 @@
 #include "outbound/outbound.h"
 #include "queue/envelope.h"
 #include "receive/dkim_signer.h"
+#include "receive/rcvconn_select.h"
 #include "receive/keys_client.h"
+#include "receive/post_server.h"
 #include "receive/server.h"
 #include "tls/tls.h"
 
@@ -57,6 +59,7 @@ struct outbound_server {
     struct outbound_env env;
     struct cred_wait *creds;
     struct dkim_signer *dkim;
+    struct post_server *posts; /* TLS reports POSTed (post_server.h) */
 };
 
 /* The DNSSEC trust anchor file read at start: the process cannot read
@@ -304,10 +307,11 @@ server_open(struct outbound_server *os, const struct ipc_msg *m)
 /*
  * Does postern answer for this message's From:? A signature says the
  * domain's owner sent it, so only mail from an authenticated sender, from
- * a trusted source (a Receive connector of ExchangeServers or with
- * ExternalAuthoritative: the organisation's own servers), or made here (a
- * report) is signed; a message from the internet that a relay domain
- * passes on keeps whatever From: it forged, unsigned.
+ * the organisation's own servers (a Receive connector trusted as
+ * ExternalAuthoritative ExchangeServers), or made here (a report: the
+ * connector names "DSN" and "TLSRPT" are reserved for those) is signed; a
+ * message from the internet that a relay domain passes on keeps whatever
+ * From: it forged, unsigned.
  */
 static bool
 dkim_vouched(const struct config *cfg, const struct envelope *env)
@@ -320,9 +324,10 @@ dkim_vouched(const struct config *cfg, const struct envelope *env)
         return false;
     if (strcmp(env->connector, "DSN") == 0 || strcmp(env->connector, "TLSRPT") == 0)
         return true;
+    /* the organisation's own servers: the same trust as for postern's
+     * X-Postern-* fields (ExternalAuthoritative with ExchangeServers) */
     rc = config_find_receive_connector(cfg, env->connector);
-    return rc != NULL && ((rc->auth_mechanism & AUTHM_EXTERNAL_AUTHORITATIVE) != 0 ||
-                          (rc->permission_groups & PERM_EXCHANGE_SERVERS) != 0);
+    return rc != NULL && (rcvconn_rights(rc, false, false) & RIGHT_ORG_HEADERS) != 0;
 }
 
 static void
@@ -399,6 +404,12 @@ server_message(struct ipc_chan *ch, const struct ipc_msg *m, void *arg)
         server_open(os, m);
         return;
     }
+    if (m->type == MSG_OUT_POST || m->type == MSG_OUT_POST_CANCEL) {
+        if (m->fd >= 0)
+            close(m->fd);
+        post_server_message(os->posts, m);
+        return;
+    }
     if ((c = conn_find(os, m->id)) == NULL || c->o == NULL) {
         if (m->fd >= 0)
             close(m->fd);
@@ -429,6 +440,7 @@ server_message(struct ipc_chan *ch, const struct ipc_msg *m, void *arg)
 static void
 abort_all(struct outbound_server *os, const char *why)
 {
+    post_server_abort_all(os->posts);
     while (os->conns) {
         struct out_conn *c = os->conns;
         struct outbound_end end = {0};
@@ -468,6 +480,7 @@ outbound_server_new(struct event_base *base, struct server *srv, struct keys_cli
     os->env.credential_cancel = cred_cancel;
     os->env.credential_arg = os;
     os->dkim = dkim_signer_new(base, keys);
+    os->posts = post_server_new(&os->env, &os->ch);
     outbound_server_reconfigure(os, srv->cfg);
     return os;
 }
@@ -531,6 +544,7 @@ outbound_server_free(struct outbound_server *os)
         free(cw);
     }
     dkim_signer_free(os->dkim);
+    post_server_free(os->posts);
     ipc_chan_free(os->ch);
     dns_free(os->dns);
     for (size_t i = 0; i < os->nold_dns; i++)

@@ -7,7 +7,8 @@
  *
  * A transaction through a Send connector (not LMTP) whose author's domain
  * has an enabled DkimSigningConfig goes out with a DKIM-Signature field
- * first (receive/dkim_signer.h), or unsigned when that fails.
+ * first (receive/dkim_signer.h), or unsigned when that fails. The HTTPS
+ * POSTs of TLS reports come on the same channel (receive/post_server.h).
  *
  * The queue process is trusted more than the network, not blindly: every
  * request is checked (a policy that decodes, an envelope that parses,

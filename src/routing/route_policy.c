@@ -143,6 +143,9 @@ tls_policy(const struct config *cfg, const struct route_hop *hop, const struct s
         /* RFC 8689 4: the sender asks that the recipient's published TLS
          * policies not stop the message; the connector's own stay */
         p->dane = p->sts = false;
+        /* and its sessions (TLS reports among them: RFC 8460 3) say
+         * nothing about the domain's policies */
+        p->tlsrpt = false;
     }
     if (hop->requiretls) {
         /* RFC 8689 4.2.1: only over TLS that DANE, MTA-STS or the

@@ -164,6 +164,13 @@ void tls_ctx_unref(struct ssl_ctx_st *ctx);
 
 /* A new client-side SSL with SNI set to sni (skipped for IP literals). */
 struct ssl_st *tls_client_ssl_new(struct ssl_ctx_st *ctx, const char *sni);
+/* For a client that must send nothing to a server whose certificate does
+ * not check out (HTTPS requests, tls_client_strict.c): ssl's handshake
+ * fails unless the peer's chain verifies against the context's trust and
+ * the certificate names host, as tls_peer_check would judge it. The
+ * reason of such a failure is written to why, which must stay valid as
+ * long as ssl. 0, or -1 (host is not a DNS name). */
+int tls_client_ssl_verify_strict(struct ssl_st *ssl, const char *host, char *why, size_t whylen);
 
 enum tls_peer_status {
     TLS_PEER_OK,

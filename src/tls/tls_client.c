@@ -20,7 +20,8 @@
  *
  * The handshake never fails on the peer's certificate: opportunistic TLS
  * must still encrypt. tls_peer_check turns the verify result and the names
- * into a tls_peer_status afterwards, and the caller decides.
+ * into a tls_peer_status afterwards, and the caller decides. (HTTPS
+ * requests ask for the opposite on their own SSL: tls_client_strict.c.)
  *
  * Must never: abort a handshake because of the peer's certificate, treat a
  * certificate as trusted without a verified chain, match a name against

@@ -3,11 +3,13 @@
     with PolicyServer("127.0.2.1", 443, cert=leaf.cert, key=leaf.key) as web:
         web.answer("mta-sts.a.test", body=b"version: STSv1\\r\\n...")
         web.answer("mta-sts.b.test", status=301, headers={"Location": "https://x/"})
-        web.requests   # [(host, method, path, body)] in the order they came
+        web.requests   # [(host, method, path, body, fields)] in the order they came;
+                       # fields: the request's header fields, names in lower case
 
-Used for MTA-STS policies (RFC 8461 3.3: GET /.well-known/mta-sts.txt) and,
-later, TLS reports posted over HTTPS (RFC 8460 3). Without cert it speaks
-plain HTTP on the port (a policy served without TLS must not count).
+Used for MTA-STS policies (RFC 8461 3.3: GET /.well-known/mta-sts.txt) and
+TLS reports POSTed over HTTPS (RFC 8460 5.2, test_tlsrpt_https.py). Without
+cert it speaks plain HTTP on the port (a policy served without TLS must not
+count).
 Answers carry Content-Length and "Connection: close". A host with no
 scripted answer gets 404.
 Must never: listen beyond loopback (LoopbackServer refuses it).
@@ -63,7 +65,7 @@ class PolicyServer(LoopbackServer):
             rest += chunk
         host = fields.get("host", "").lower()
         with self.lock:
-            self.requests.append((host, method, path, rest))
+            self.requests.append((host, method, path, rest, fields))
             status, hdrs, body = self.answers.get(host, (404, {"Content-Type": "text/plain"},
                                                          b"not found\n"))
         reply = [f"HTTP/1.1 {status} X", f"Content-Length: {len(body)}", "Connection: close"]

@@ -264,3 +264,23 @@ def test_refused_starttls_with_tlsa_is_never_sent_in_clear(pair):
     assert refusing.connections >= 1
     assert not any(line.upper().startswith("MAIL") for line in refusing.commands), \
         refusing.commands
+
+
+def test_answers_that_do_not_validate_hold_mail_and_say_why(pair, workdir):
+    """Fail closed (RFC 7672 2.1.1): with a trust anchor the zone's keys do not match
+    (as with DNS servers that strip signatures), signed answers fail and mail waits;
+    the log says why and what to do; nothing goes out without DANE."""
+    a, b, _, _, _ = pair
+    wrong = os.path.join(workdir, "wrong-anchor.ds")
+    with open(wrong, "w") as f:  # a DS for test. that no key of the zone has
+        f.write("test. IN DS 12345 13 2 " + "ab" * 32 + "\n")
+    os.chmod(wrong, 0o644)
+    a.stop()
+    a.cmdlet("Set-TransportConfig", "-DnssecTrustAnchorFile", wrong)
+    a.start()
+    send(a, "ee.test")
+    q = queue_failed(a, "ee.test", timeout=20)
+    assert "DNSSEC validation failed" in q["LastError"], q
+    wait_for(lambda: "do not validate through the DNS servers" in a.log(), what="the warning")
+    assert "-DaneEnabled $false" in a.log()
+    assert not maildir(b, "user@ee.test")

@@ -350,3 +350,27 @@ def test_refused_input(pair):
     assert "not found" in refused("Remove-DkimSigningConfig", "-Identity", "c.test",
                                   "-Confirm:$false")
     assert "Identity: a value is required" in refused("Rotate-DkimSigningConfig", code=2)
+
+
+def test_anonymous_mail_on_an_exchange_servers_connector_is_not_signed(pair):
+    """ExchangeServers without ExternalAuthoritative grants an anonymous client nothing:
+    a forged From: a.test arriving there stays unsigned. And no Receive connector may
+    take the names postern's own reports carry."""
+    a, b = pair
+    a.cmdlet("New-DkimSigningConfig", "-DomainName", "a.test", "-Enabled", "$true")
+    port = free_port()
+    a.cmdlet("New-ReceiveConnector", "-Name", "Front", "-Usage", "Custom", "-Bindings",
+             f"127.0.0.1:{port}", "-RemoteIPRanges", "127.0.0.2", "-PermissionGroups",
+             "AnonymousUsers,ExchangeServers", "-AuthMechanism", "Tls")
+    for name in ("DSN", "tlsrpt"):
+        r = a.cmdlet("New-ReceiveConnector", "-Name", name, "-Usage", "Custom", "-Bindings",
+                     f"127.0.0.1:{free_port()}", "-RemoteIPRanges", "127.0.0.3", check=False)
+        assert r.returncode != 0 and "reserved for postern's own reports" in r.stderr, r.stderr
+    a.start()
+    before = len(maildir(b, CAROL))
+    with smtplib.SMTP("127.0.0.1", port, source_address=("127.0.0.2", 0), timeout=30) as c:
+        c.sendmail("alice@a.test", [CAROL], message(subject="forged", sender="alice@a.test",
+                                                    to=CAROL))
+    files = wait_for(lambda: len(maildir(b, CAROL)) > before and maildir(b, CAROL), timeout=15,
+                     what="the relayed copy")
+    assert unsigned(files[-1][1].replace(b"\n", b"\r\n"))

@@ -172,6 +172,12 @@ def test_testing_mode_delivers_despite_the_failure(setup):
     send(a, "testing.test")
     delivered(b, "testing.test")
     assert cached(a, "testing.test")["Mode"] == "testing"
+    # checked as enforce would, for the TLS report (RFC 8461 5): B's certificate
+    # does not name mx.unnamed.test
+    rows = wait_for(lambda: a.get("Get-TlsReport", "-Domain", "testing.test"),
+                    what="the counted session")
+    assert rows[0]["PolicyType"] == "sts" and rows[0]["SuccessfulSessions"] == "0", rows
+    assert rows[0]["Failures"].startswith("{certificate-host-mismatch mx.unnamed.test "), rows
 
 
 @pytest.mark.parametrize("domain,why", [
