@@ -646,11 +646,12 @@ dns_query_on_txt(struct dns_query *q, int err, const struct ub_result *r)
 {
     size_t nrdata = 0;
 
-    if (err != 0 || r->bogus || (r->rcode != 0 && r->rcode != DNS_RCODE_NXDOMAIN)) {
+    if (err != 0 || r == NULL || r->bogus || (r->rcode != 0 && r->rcode != DNS_RCODE_NXDOMAIN)) {
         dns_query_errorf(q, DNS_TEMPFAIL, "TXT lookup for %s failed (%s)", q->name,
-                         err != 0   ? ub_strerror(err)
-                         : r->bogus ? "DNSSEC validation failed"
-                                    : dns_rcode_name(r->rcode));
+                         err != 0    ? ub_strerror(err)
+                         : r == NULL ? "no answer"
+                         : r->bogus  ? "DNSSEC validation failed"
+                                     : dns_rcode_name(r->rcode));
         return;
     }
     q->res.secure = r->secure != 0;
@@ -731,8 +732,9 @@ dns_query_on_tlsa(struct dns_query *q, int err, const struct ub_result *r)
 {
     const char *base = q->tlsa_bases[q->tlsa_next - 1];
 
-    if (err != 0) {
-        dns_query_errorf(q, DNS_TEMPFAIL, "TLSA lookup for %s failed (%s)", base, ub_strerror(err));
+    if (err != 0 || r == NULL) {
+        dns_query_errorf(q, DNS_TEMPFAIL, "TLSA lookup for %s failed (%s)", base,
+                         ub_strerror(err != 0 ? err : UB_NOMEM));
         return;
     }
     if (r->bogus) {
@@ -1392,12 +1394,11 @@ dns_trust_anchors_load(const char *path, char *err, size_t errlen)
     size_t len = 0;
     struct stat st;
 
-    if (fd < 0 || fstat(fd, &st) < 0)
-        snprintf(a->error, sizeof(a->error), "cannot read the DNSSEC trust anchors \"%s\": %s",
-                 path, strerror(errno));
-    else if (!S_ISREG(st.st_mode) || st.st_size > TRUST_ANCHORS_MAX)
+    bool opened = fd >= 0 && fstat(fd, &st) == 0;
+
+    if (opened && (!S_ISREG(st.st_mode) || st.st_size > TRUST_ANCHORS_MAX))
         snprintf(a->error, sizeof(a->error), "\"%s\" is not a file of DS or DNSKEY records", path);
-    else if ((buf = fd_read_all(fd, &len)) == NULL)
+    else if (!opened || (buf = fd_read_all(fd, &len)) == NULL)
         snprintf(a->error, sizeof(a->error), "cannot read the DNSSEC trust anchors \"%s\": %s",
                  path, strerror(errno));
     else if (memchr(buf, '\0', len) != NULL)

@@ -225,19 +225,19 @@ report_tls(struct outbound *o, const char *result)
      * says what enforce would have done */
     if (h->sts_testing && !h->sts_listed && h->dane != DANE_RECORDS &&
         strcmp(result, "success") == 0)
-        result = "validation-failure";
+        e.result = "validation-failure";
     sockaddr_format_ip((const struct sockaddr *)&t->ss, ip, sizeof(ip));
     if (h->dane == DANE_RECORDS) {
         e.policy_type = "tlsa";
         ps = xcalloc(h->ntlsa + 1, sizeof(*ps));
         for (size_t i = 0; i < h->ntlsa; i++) {
             const struct dns_tlsa *r = &h->tlsa[i];
-            char *text = xasprintf("%u %u %u ", r->usage, r->selector, r->mtype), *hex;
-            hex = xmalloc(strlen(text) + 2 * r->len + 1);
-            strcpy(hex, text);
-            for (size_t j = 0; j < r->len; j++)
-                snprintf(hex + strlen(text) + 2 * j, 3, "%02x", r->data[j]);
-            free(text);
+            size_t cap = 16 + 2 * r->len, o2;
+            char *hex = xmalloc(cap);
+
+            o2 = (size_t)snprintf(hex, cap, "%u %u %u ", r->usage, r->selector, r->mtype);
+            for (size_t j = 0; j < r->len && o2 + 3 <= cap; j++)
+                o2 += (size_t)snprintf(hex + o2, cap - o2, "%02x", r->data[j]);
             ps[nps++] = hex;
         }
     } else if (o->sts.mode != MTASTS_NONE) {
