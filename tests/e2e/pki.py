@@ -146,11 +146,12 @@ def _ext_file(path, sans, eku):
 
 class TestCA:
     """A root CA in base/<name>/ with an `openssl ca` database (index.txt, serial,
-    crlnumber) so that leaves can be backdated and revoked."""
+    crlnumber) so that leaves can be backdated and revoked; with parent, an
+    intermediate CA that parent signed (its leaves' chains hold both)."""
 
     __test__ = False  # not a pytest class
 
-    def __init__(self, base, name="ca", cn="Postern Test Root CA"):
+    def __init__(self, base, name="ca", cn="Postern Test Root CA", parent=None):
         self.dir = os.path.join(base, name)
         os.makedirs(os.path.join(self.dir, "newcerts"))
         self.conf = os.path.join(self.dir, "ca.cnf")
@@ -172,10 +173,20 @@ class TestCA:
         csr = os.path.join(self.dir, "ca.csr")
         openssl("req", "-config", self.conf, "-new", "-key", self.key, "-subj", f"/CN={cn}",
                 "-out", csr)
-        openssl("ca", "-config", self.conf, "-batch", "-selfsign", "-keyfile", self.key,
-                "-in", csr, "-out", self.cert, "-notext", "-extensions", "ca_ext",
-                "-extfile", self.conf, "-startdate", utc_stamp(datetime.timedelta(days=-3650)),
-                "-enddate", utc_stamp(datetime.timedelta(days=3650)), "-subj", f"/CN={cn}")
+        if parent is None:
+            openssl("ca", "-config", self.conf, "-batch", "-selfsign", "-keyfile", self.key,
+                    "-in", csr, "-out", self.cert, "-notext", "-extensions", "ca_ext",
+                    "-extfile", self.conf, "-startdate",
+                    utc_stamp(datetime.timedelta(days=-3650)),
+                    "-enddate", utc_stamp(datetime.timedelta(days=3650)), "-subj", f"/CN={cn}")
+            self.above = []
+        else:
+            with parent._lock:
+                openssl("ca", "-config", parent.conf, "-batch", "-in", csr, "-out", self.cert,
+                        "-notext", "-extensions", "ca_ext", "-extfile", parent.conf,
+                        "-startdate", utc_stamp(datetime.timedelta(days=-365)),
+                        "-enddate", utc_stamp(datetime.timedelta(days=365)), "-subj", f"/CN={cn}")
+            self.above = [parent.cert] + parent.above
         self.count = 0
 
     @property
@@ -207,7 +218,7 @@ class TestCA:
             openssl("ca", "-config", self.conf, "-batch", "-in", csr, "-out", leaf.cert,
                     "-notext", "-extfile", ext, "-extensions", "leaf", "-startdate", startdate,
                     "-enddate", enddate, "-subj", f"/CN={cn}")
-        leaf.chain = [self.cert]
+        leaf.chain = [self.cert] + self.above
         leaf.write_bundle()
         return leaf
 

@@ -3,15 +3,17 @@
 A relays to B (a postern on 127.0.0.1:P) through a Send connector with DNS
 routing and Port P; its resolver forwards to SignedDNS (dnssec_zone.py) and
 validates with that zone's DS as trust anchor. B's certificate comes from a
-test CA and names B and the MX hosts of ee/ta/bad/unusable. B leaves the
-self-signed root out of its chain (tls_chain.c), so DANE-TA uses the root's
-whole key (2 1 0, RFC 7671 5.2.2), not its digest. The zone, per destination (TLSA at _P._tcp.<mx host>):
+test CA's intermediate and names B and the MX hosts of ee/ta/ta1/bad/unusable.
+B sends the intermediate and leaves the self-signed root out of its chain
+(tls_chain.c): DANE-TA matches the intermediate by digest (2 1 1) and the
+absent root by its whole key (2 1 0, RFC 7671 5.2.2). The zone, per destination (TLSA at _P._tcp.<mx host>):
 
   ee.test        3 1 1 of B's key                 delivered, DANE-EE matched
-  ta.test        2 1 0 of the CA                  delivered, DANE-TA matched
+  ta.test        2 1 0 of the root CA             delivered, DANE-TA matched
+  ta1.test       2 1 1 of the intermediate CA     delivered, DANE-TA matched
   tawrong.test   2 1 0 of the CA, MX host not in B's certificate: held (name)
   bad.test       3 1 1 of another key             held, "no TLSA record matches"
-  unusable.test  1 1 1 (PKIX-EE) only             TLS required, not checked: delivered
+  unusable.test  1 1 1 (PKIX-EE) and a malformed 3 1 1 only: TLS required, not checked
   bogus.test     TLSA with a broken signature     held, DNSSEC validation failed
   bogusmx.test   MX with a broken signature       held, no host tried
   plain.insecure.test  TLSA in an unsigned zone   ignored: opportunistic TLS, delivered
@@ -31,7 +33,7 @@ from peers import (ScriptedSMTP, FAST_TIMERS, maildir, queue_failed, queues, rec
                    receiver_instance, send_log, set_timers, submit, tracking, wait_queue_empty)
 from pki import TestCA, self_signed
 
-DELIVERED = ["ee.test", "ta.test", "unusable.test", "plain.insecure.test"]
+DELIVERED = ["ee.test", "ta.test", "ta1.test", "unusable.test", "plain.insecure.test"]
 HELD = ["tawrong.test", "bad.test", "bogus.test", "bogusmx.test", "notls.test",
         "refusetls.test"]
 
@@ -44,16 +46,18 @@ def mx(domain, host, ip="127.0.0.1"):
 def certs(tmp_path_factory):
     base = str(tmp_path_factory.mktemp("dane-pki"))
     ca = TestCA(base)
-    leaf = ca.issue("mail.b.test", sans=["mail.b.test", "mx.ee.test", "mx.ta.test", "mx.bad.test",
-                                         "mx.unusable.test", "mx.plain.insecure.test"])
+    inter = TestCA(base, name="inter", cn="Postern Test Intermediate CA", parent=ca)
+    leaf = inter.issue("mail.b.test", sans=["mail.b.test", "mx.ee.test", "mx.ta.test",
+                                            "mx.ta1.test", "mx.bad.test", "mx.unusable.test",
+                                            "mx.plain.insecure.test"])
     leaf.write_bundle()
     other = self_signed(base, "other.test")
-    return ca, leaf, other
+    return ca, leaf, other, inter
 
 
 @pytest.fixture()
 def pair(instances, certs, workdir):
-    ca, leaf, other = certs
+    ca, leaf, other, inter = certs
     b = receiver_instance(instances, "b", DELIVERED + HELD,
                           [f"user@{d}" for d in DELIVERED + HELD], start=False)
     r = b.cmdlet("Import-ExchangeCertificate", "-FileName", leaf.bundle)
@@ -67,12 +71,16 @@ def pair(instances, certs, workdir):
 
     records = (mx("ee.test", "mx.ee.test") + [tlsa("mx.ee.test", tlsa_rdata(leaf.cert, 3, 1, 1))]
                + mx("ta.test", "mx.ta.test") + [tlsa("mx.ta.test", tlsa_rdata(ca.cert, 2, 1, 0))]
+               + mx("ta1.test", "mx.ta1.test") + [tlsa("mx.ta1.test",
+                                                        tlsa_rdata(inter.cert, 2, 1, 1))]
                + mx("tawrong.test", "mx.tawrong.test")
                + [tlsa("mx.tawrong.test", tlsa_rdata(ca.cert, 2, 1, 0))]
                + mx("bad.test", "mx.bad.test") + [tlsa("mx.bad.test",
                                                         tlsa_rdata(other.cert, 3, 1, 1))]
                + mx("unusable.test", "mx.unusable.test")
-               + [tlsa("mx.unusable.test", tlsa_rdata(leaf.cert, 1, 1, 1))]
+               + [tlsa("mx.unusable.test", tlsa_rdata(leaf.cert, 1, 1, 1)),
+                  # malformed: a SHA-256 digest of three octets matches nothing
+                  tlsa("mx.unusable.test", "3 1 1 abcdef")]
                + mx("bogus.test", "mx.bogus.test")
                + ["bogusmx.test. IN A 127.0.0.1"]
                + mx("plain.insecure.test", "mx.plain.insecure.test")
@@ -125,15 +133,15 @@ def sessions_of(a, needle):
 
 def test_dane_ee_and_ta_deliver_with_verification(pair):
     a, b, dns, _, _ = pair
-    for d in ("ee.test", "ta.test"):
+    for d in ("ee.test", "ta.test", "ta1.test"):
         send(a, d)
-    for d in ("ee.test", "ta.test"):
+    for d in ("ee.test", "ta.test", "ta1.test"):
         wait_for(lambda d=d: maildir(b, f"user@{d}"), timeout=20, what=f"delivery to {d}")
     wait_queue_empty(a)
     def passed():
         return " ".join(r["data"] for r in send_log(a)
                         if r["context"] == "DANE verification passed")
-    wait_for(lambda: passed().count("matches") == 2, what="two DANE lines in A's protocol log")
+    wait_for(lambda: passed().count("matches") == 3, what="three DANE lines in A's protocol log")
     assert "DANE-EE(3) SPKI(1) SHA2-256(1) matches CN=mail.b.test" in passed(), passed()
     # the tracking log says how each delivery was protected
     sends = wait_for(lambda: [r for r in tracking(a) if r["event-id"] == "SEND"] or None,
@@ -141,6 +149,7 @@ def test_dane_ee_and_ta_deliver_with_verification(pair):
     assert all(r["message-info"].endswith("TlsPolicy=DANE;TlsVerified=True") for r in sends), sends
     assert all("TLS=TLSv1." in r["message-info"] for r in sends), sends
     assert "DANE-TA(2) SPKI(1) Full(0) matches CN=mail.b.test" in passed(), passed()
+    assert "DANE-TA(2) SPKI(1) SHA2-256(1) matches CN=mail.b.test" in passed(), passed()
     assert dns.stats()["total.num.cachemiss"] == "0"
 
 
@@ -245,7 +254,8 @@ def test_test_mail_route_explains_the_policy(pair):
     assert r["DnssecValidation"] == "Yes", r
     assert r["TlsPolicy"].startswith("{mx.ee.test: DANE: TLS required, certificate checked by 1 "
                                      "TLSA record(s) (3 1 1 "), r
-    assert "DANE: TLS required, no usable TLSA record (1 1 1" in route("unusable.test")["TlsPolicy"]
+    assert "DANE: TLS required, no usable TLSA record (" in route("unusable.test")["TlsPolicy"]
+    assert "3 1 1 abcdef" in route("unusable.test")["TlsPolicy"]
     assert "not tried (DANE lookup failed: DNSSEC validation failed for the TLSA records" in \
         route("bogus.test")["TlsPolicy"]
     assert "opportunistic (the MX answer is not DNSSEC-signed" in \
