@@ -27,8 +27,7 @@ cache_path(const char *instance_dir, const char *domain, char *out, size_t outle
     if (domain == NULL || !dns_name_without_root(domain, name) || !dns_name_valid(name, false))
         return false;
     str_lower(name);
-    return (size_t)snprintf(out, outlen, "%s/%s/%s", instance_dir, MTASTS_CACHE_DIR, name) <
-           outlen;
+    return (size_t)snprintf(out, outlen, "%s/%s/%s", instance_dir, MTASTS_CACHE_DIR, name) < outlen;
 }
 
 struct mtasts_policy *

@@ -96,8 +96,8 @@ static void
 fetch_failed(struct mtasts_fetch *f, const char *why)
 {
     if (cached_valid(f))
-        end(f, MTASTS_USE_CACHED, true, "policy fetch failed (%s); the cached policy (id %s) applies",
-            why, f->cached.id);
+        end(f, MTASTS_USE_CACHED, true,
+            "policy fetch failed (%s); the cached policy (id %s) applies", why, f->cached.id);
     else
         end(f, MTASTS_NO_POLICY, true, "policy fetch failed: %s", why);
 }
@@ -127,21 +127,21 @@ on_policy(void *arg, const struct https_response *resp, const char *why)
     }
     if (resp->status != 200) {
         errorf(reason, sizeof(reason), "https://%s%s answered HTTP %d%s", f->host, MTASTS_PATH,
-                 resp->status,
-                 resp->status >= 300 && resp->status < 400 ? " (redirects are not followed)" : "");
+               resp->status,
+               resp->status >= 300 && resp->status < 400 ? " (redirects are not followed)" : "");
         fetch_failed(f, reason);
         return;
     }
     if (!is_text_plain(resp->content_type)) {
         errorf(reason, sizeof(reason), "https://%s%s: content type \"%.60s\", not text/plain",
-                 f->host, MTASTS_PATH, resp->content_type);
+               f->host, MTASTS_PATH, resp->content_type);
         fetch_failed(f, reason);
         return;
     }
     if (mtasts_policy_parse(resp->body, resp->len, &f->fetched, reason, sizeof(reason)) < 0) {
         char text[450];
         errorf(text, sizeof(text), "invalid policy at https://%s%s: %s", f->host, MTASTS_PATH,
-                 reason);
+               reason);
         fetch_failed(f, text);
         return;
     }
@@ -163,9 +163,9 @@ on_policy_host(void *arg, const struct dns_result *res)
         fetch_failed(f, why);
         return;
     }
-    f->get = https_get_start(f->base, f->ctx, res->hosts[0].addrs, res->hosts[0].naddrs,
-                             HTTPS_PORT, f->host, MTASTS_PATH, MTASTS_POLICY_MAX,
-                             MTASTS_FETCH_TIMEOUT, on_policy, f);
+    f->get = https_get_start(f->base, f->ctx, res->hosts[0].addrs, res->hosts[0].naddrs, HTTPS_PORT,
+                             f->host, MTASTS_PATH, MTASTS_POLICY_MAX, MTASTS_FETCH_TIMEOUT,
+                             on_policy, f);
 }
 
 static void
@@ -210,8 +210,7 @@ on_txt(void *arg, const struct dns_result *res)
 
 struct mtasts_fetch *
 mtasts_fetch_start(struct event_base *base, struct dns *dns, struct ssl_ctx_st *ctx,
-                   const char *domain, const struct mtasts_policy *cached, mtasts_cb *cb,
-                   void *arg)
+                   const char *domain, const struct mtasts_policy *cached, mtasts_cb *cb, void *arg)
 {
     struct mtasts_fetch *f = xcalloc(1, sizeof(*f));
     char name[320];

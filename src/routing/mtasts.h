@@ -34,9 +34,9 @@ struct mtasts_policy {
     enum mtasts_mode mode;
     char **mx; /* patterns: "mail.example.com" or "*.example.com", lower case */
     size_t nmx;
-    uint32_t max_age;                /* seconds */
-    char id[MTASTS_ID_MAX + 1];      /* the TXT record's id it was fetched under */
-    time_t fetched;                  /* when */
+    uint32_t max_age;           /* seconds */
+    char id[MTASTS_ID_MAX + 1]; /* the TXT record's id it was fetched under */
+    time_t fetched;             /* when */
 };
 
 /*

@@ -82,18 +82,18 @@ test_policy_files(void **state)
     mtasts_policy_free(&p);
 
     static const char *const bad[] = {
-        "mode: enforce\nmx: a.example\nmax_age: 1\n",                         /* no version */
-        "version: STSv2\nmode: enforce\nmx: a.example\nmax_age: 1\n",         /* version */
-        "version: STSv1\nmode: strict\nmx: a.example\nmax_age: 1\n",          /* mode */
-        "version: STSv1\nmx: a.example\nmax_age: 1\n",                        /* no mode */
-        "version: STSv1\nmode: enforce\nmax_age: 86400\n",                    /* no mx */
-        "version: STSv1\nmode: enforce\nmx: a.example\n",                     /* no max_age */
-        "version: STSv1\nmode: enforce\nmx: a.example\nmax_age: -1\n",        /* max_age */
+        "mode: enforce\nmx: a.example\nmax_age: 1\n",                  /* no version */
+        "version: STSv2\nmode: enforce\nmx: a.example\nmax_age: 1\n",  /* version */
+        "version: STSv1\nmode: strict\nmx: a.example\nmax_age: 1\n",   /* mode */
+        "version: STSv1\nmx: a.example\nmax_age: 1\n",                 /* no mode */
+        "version: STSv1\nmode: enforce\nmax_age: 86400\n",             /* no mx */
+        "version: STSv1\nmode: enforce\nmx: a.example\n",              /* no max_age */
+        "version: STSv1\nmode: enforce\nmx: a.example\nmax_age: -1\n", /* max_age */
         "version: STSv1\nmode: enforce\nmx: a.example\nmax_age: 12345678901\n",
-        "version: STSv1\nmode: enforce\nmx: *.*.example\nmax_age: 1\n",       /* pattern */
+        "version: STSv1\nmode: enforce\nmx: *.*.example\nmax_age: 1\n", /* pattern */
         "version: STSv1\nmode: enforce\nmx: a*.example\nmax_age: 1\n",
-        "version: STSv1\nmode: enforce\nmx: a.example\x01\nmax_age: 1\n",     /* control */
-        "<html><body>Not found</body></html>\n",                              /* not a policy */
+        "version: STSv1\nmode: enforce\nmx: a.example\x01\nmax_age: 1\n", /* control */
+        "<html><body>Not found</body></html>\n",                          /* not a policy */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         why[0] = '\0';
