@@ -64,20 +64,6 @@ shown(const struct receive_connector *rc, const char *param)
     return config_param_format(config_param_find(k, param), rc, CONFIG_FORMAT_DISPLAY);
 }
 
-static void append(char *buf, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-append(char *buf, size_t len, const char *fmt, ...)
-{
-    size_t used = strlen(buf);
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(buf + used, len - used, fmt, ap);
-    va_end(ap);
-}
-
 static const char *
 verdict_text(enum rcvconn_verdict v)
 {
@@ -108,9 +94,9 @@ match_text(const struct rcvconn_reason *r, char *buf, size_t len)
         iprange_format(r->range, range, sizeof(range));
     buf[0] = '\0';
     if (r->binding)
-        append(buf, len, "binding %s%s", b, r->binding->any ? " (any local address)" : "");
+        str_appendf(buf, len, "binding %s%s", b, r->binding->any ? " (any local address)" : "");
     if (r->range)
-        append(buf, len, "%srange %s", *buf ? ", " : "", range);
+        str_appendf(buf, len, "%srange %s", *buf ? ", " : "", range);
 }
 
 static const char *
@@ -159,8 +145,9 @@ cmdlet_test_receive_connector(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
     for (size_t i = 0; i < cfg->nreceive_connectors; i++) {
         char m[200];
         match_text(&reasons[i], m, sizeof(m));
-        append(considered, sizeof(considered), "%s%s: %s%s%s%s", i ? "; " : "", reasons[i].rc->name,
-               verdict_text(reasons[i].verdict), *m ? " (" : "", m, *m ? ")" : "");
+        str_appendf(considered, sizeof(considered), "%s%s: %s%s%s%s", i ? "; " : "",
+                    reasons[i].rc->name, verdict_text(reasons[i].verdict), *m ? " (" : "", m,
+                    *m ? ")" : "");
         if (reasons[i].verdict == RCV_CHOSEN)
             snprintf(why, sizeof(why),
                      "%s; a specific local address beats a wildcard one, then "
@@ -230,14 +217,14 @@ tls_text(const struct route_policy *p, char *buf, size_t len)
         snprintf(buf, len, "opportunistic: STARTTLS when offered, else clear text");
         return;
     }
-    append(buf, len, "required");
+    str_appendf(buf, len, "required");
     if (p->tls_auth_level == TLSAUTH_CERTIFICATE_VALIDATION)
-        append(buf, len, ", certificate validated against trusted roots");
+        str_appendf(buf, len, ", certificate validated against trusted roots");
     else if (p->tls_auth_level == TLSAUTH_DOMAIN_VALIDATION)
-        append(buf, len, ", certificate validated and naming the next hop");
+        str_appendf(buf, len, ", certificate validated and naming the next hop");
     if (p->client_cert_fqdn != NULL)
-        append(buf, len, "; mutual TLS (domain security): our certificate for %s is presented",
-               p->client_cert_fqdn);
+        str_appendf(buf, len, "; mutual TLS (domain security): our certificate for %s is presented",
+                    p->client_cert_fqdn);
 }
 
 /* The next hop's addresses in the order delivery would try them, looked
@@ -349,11 +336,11 @@ cmdlet_test_mail_route(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
         cands = xcalloc(cfg->nsend_connectors + 1, sizeof(*cands));
         (void)route_select_explain(cfg, domain, size, cands);
         for (size_t i = 0; i < cfg->nsend_connectors; i++) {
-            append(considered, sizeof(considered), "%s%s: %s", i ? "; " : "", cands[i].sc->name,
-                   route_verdict_text(cands[i].verdict));
+            str_appendf(considered, sizeof(considered), "%s%s: %s", i ? "; " : "",
+                        cands[i].sc->name, route_verdict_text(cands[i].verdict));
             if (cands[i].space)
-                append(considered, sizeof(considered), " (address space %s, cost %u)",
-                       cands[i].space->domain, cands[i].cost);
+                str_appendf(considered, sizeof(considered), " (address space %s, cost %u)",
+                            cands[i].space->domain, cands[i].cost);
         }
         free(cands);
         fprintf(ctx->out, "%-18s : {%s}\n", "Considered", considered);
@@ -368,8 +355,8 @@ cmdlet_test_mail_route(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
         char hosts[1024] = "";
         if (route_policy(cfg, &hop, &p) == 0) {
             for (size_t i = 0; i < p.nhosts; i++)
-                append(hosts, sizeof(hosts), "%s%s%s", i ? ", " : "",
-                       p.dest == ROUTE_DEST_MX ? "MX of " : "", p.hosts[i]);
+                str_appendf(hosts, sizeof(hosts), "%s%s%s", i ? ", " : "",
+                            p.dest == ROUTE_DEST_MX ? "MX of " : "", p.hosts[i]);
             tls_text(&p, tls, sizeof(tls));
             fprintf(ctx->out, "%-18s : %s\n%-18s : {%s}\n", "NextHop", p.next_hop, "Hosts", hosts);
             print_addresses(ctx, cfg, &p);
@@ -380,7 +367,7 @@ cmdlet_test_mail_route(struct cmdlet_ctx *ctx, struct cmdlet_args *a)
             if (p.ntls_names > 0) {
                 char names[512] = "";
                 for (size_t i = 0; i < p.ntls_names; i++)
-                    append(names, sizeof(names), "%s%s", i ? ", " : "", p.tls_names[i]);
+                    str_appendf(names, sizeof(names), "%s%s", i ? ", " : "", p.tls_names[i]);
                 fprintf(ctx->out, "%-18s : {%s}\n", "CertificateNames", names);
             }
             fprintf(ctx->out, "%-18s : %s%s%s\n", "Authentication",

@@ -41,22 +41,6 @@ struct mx_answer {
     size_t nhosts;
 };
 
-static void append(char *buf, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-append(char *buf, size_t len, const char *fmt, ...)
-{
-    size_t used = strlen(buf);
-    va_list ap;
-
-    if (used + 1 >= len)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(buf + used, len - used, fmt, ap);
-    va_end(ap);
-}
-
 static void
 on_hosts(void *arg, const struct dns_result *res)
 {
@@ -94,11 +78,11 @@ on_tlsa(void *arg, const struct dns_result *res)
         for (size_t i = 0; i < res->ntlsa; i++) {
             const struct dns_tlsa *t = &res->tlsa[i];
             h->nusable += tls_tlsa_usable(t);
-            append(h->tlsa_text, sizeof(h->tlsa_text), "%s%u %u %u ", i ? ", " : "", t->usage,
-                   t->selector, t->mtype);
+            str_appendf(h->tlsa_text, sizeof(h->tlsa_text), "%s%u %u %u ", i ? ", " : "", t->usage,
+                        t->selector, t->mtype);
             for (size_t j = 0; j < t->len && j < 6; j++)
-                append(h->tlsa_text, sizeof(h->tlsa_text), "%02x", t->data[j]);
-            append(h->tlsa_text, sizeof(h->tlsa_text), "%s", t->len > 6 ? "..." : "");
+                str_appendf(h->tlsa_text, sizeof(h->tlsa_text), "%02x", t->data[j]);
+            str_appendf(h->tlsa_text, sizeof(h->tlsa_text), "%s", t->len > 6 ? "..." : "");
         }
     } else {
         snprintf(h->tlsa_text, sizeof(h->tlsa_text), "%s", res->error);
@@ -155,16 +139,16 @@ explain_mtasts(struct probe_env *env, const struct route_policy *p, const char *
         dns_cancel(q);
     if (cached != NULL) {
         utc(cached->fetched + (time_t)cached->max_age, when, sizeof(when));
-        append(text, sizeof(text), "cached: %s (id %s, mx:", mtasts_mode_name(cached->mode),
-               cached->id);
+        str_appendf(text, sizeof(text), "cached: %s (id %s, mx:", mtasts_mode_name(cached->mode),
+                    cached->id);
         for (size_t i = 0; i < cached->nmx; i++)
-            append(text, sizeof(text), " %s", cached->mx[i]);
-        append(text, sizeof(text), ", %s %s)",
-               mtasts_expired(cached, time(NULL)) ? "expired" : "valid until", when);
+            str_appendf(text, sizeof(text), " %s", cached->mx[i]);
+        str_appendf(text, sizeof(text), ", %s %s)",
+                    mtasts_expired(cached, time(NULL)) ? "expired" : "valid until", when);
     } else {
-        append(text, sizeof(text), "nothing cached");
+        str_appendf(text, sizeof(text), "nothing cached");
     }
-    append(text, sizeof(text), "; published record: %s", txt.done ? txt.text : "no answer");
+    str_appendf(text, sizeof(text), "; published record: %s", txt.done ? txt.text : "no answer");
     fprintf(out, "%-18s : %s\n", "MtaSts", text);
     if (cached != NULL && mtasts_expired(cached, time(NULL))) {
         mtasts_cache_free(cached);
@@ -179,39 +163,40 @@ verdict(const struct route_policy *p, const struct host_tls *h, bool mx_secure,
         const struct mtasts_policy *sts, char *buf, size_t len)
 {
     if (sts != NULL && sts->mode == MTASTS_ENFORCE && !mtasts_mx_matches(sts, h->name)) {
-        append(buf, len, "not tried: MTA-STS enforce does not list it");
+        str_appendf(buf, len, "not tried: MTA-STS enforce does not list it");
         return;
     }
     if (h->looked_up && h->tlsa_status == DNS_TEMPFAIL) {
-        append(buf, len, "not tried (DANE lookup failed: %s)", h->tlsa_text);
+        str_appendf(buf, len, "not tried (DANE lookup failed: %s)", h->tlsa_text);
         return;
     }
     if (h->looked_up && h->tlsa_status == DNS_OK && h->tlsa_secure &&
         (h->nusable > 0 || sts == NULL || sts->mode != MTASTS_ENFORCE)) {
         if (h->nusable > 0)
-            append(buf, len, "DANE: TLS required, certificate checked by %zu TLSA record(s) (%s)",
-                   h->nusable, h->tlsa_text);
+            str_appendf(buf, len,
+                        "DANE: TLS required, certificate checked by %zu TLSA record(s) (%s)",
+                        h->nusable, h->tlsa_text);
         else
-            append(buf, len, "DANE: TLS required, no usable TLSA record (%s)", h->tlsa_text);
+            str_appendf(buf, len, "DANE: TLS required, no usable TLSA record (%s)", h->tlsa_text);
         return;
     }
     if (sts != NULL && sts->mode == MTASTS_ENFORCE) {
-        append(buf, len, "MTA-STS enforce: TLS required, certificate must name %s", h->name);
+        str_appendf(buf, len, "MTA-STS enforce: TLS required, certificate must name %s", h->name);
         return;
     }
-    append(buf, len, "opportunistic (");
+    str_appendf(buf, len, "opportunistic (");
     if (!p->dane)
-        append(buf, len, "DANE off");
+        str_appendf(buf, len, "DANE off");
     else if (!mx_secure)
-        append(buf, len, "the MX answer is not DNSSEC-signed");
+        str_appendf(buf, len, "the MX answer is not DNSSEC-signed");
     else if (!h->secure)
-        append(buf, len, "its addresses are not DNSSEC-signed");
+        str_appendf(buf, len, "its addresses are not DNSSEC-signed");
     else
-        append(buf, len, "no TLSA records");
-    append(buf, len, "; %s)",
-           !p->sts       ? "no MTA-STS for this hop"
-           : sts == NULL ? "no MTA-STS policy cached"
-                         : "MTA-STS testing or none");
+        str_appendf(buf, len, "no TLSA records");
+    str_appendf(buf, len, "; %s)",
+                !p->sts       ? "no MTA-STS for this hop"
+                : sts == NULL ? "no MTA-STS policy cached"
+                              : "MTA-STS testing or none");
 }
 
 void
@@ -272,11 +257,11 @@ probe_tls_explain(struct probe_env *env, const struct route_policy *p, const cha
             if (!a.done)
                 dns_cancel(q);
         }
-        append(text, sizeof(text), "%s%s: ", i ? "; " : "", h->name);
+        str_appendf(text, sizeof(text), "%s%s: ", i ? "; " : "", h->name);
         verdict(p, h, mx.secure, sts, text, sizeof(text));
     }
     if (mx.nhosts == 0)
-        append(text, sizeof(text), "no host found%s%s", mx.error[0] ? ": " : "", mx.error);
+        str_appendf(text, sizeof(text), "no host found%s%s", mx.error[0] ? ": " : "", mx.error);
     fprintf(out, "%-18s : {%s}\n", "TlsPolicy", text);
     mtasts_cache_free(sts);
     free(mx.hosts);

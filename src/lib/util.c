@@ -186,6 +186,19 @@ str_has_control(const char *s)
 }
 
 void
+str_appendf(char *buf, size_t len, const char *fmt, ...)
+{
+    size_t used = strnlen(buf, len);
+    va_list ap;
+
+    if (used + 1 >= len)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(buf + used, len - used, fmt, ap);
+    va_end(ap);
+}
+
+void
 str_free_wiped(char *s)
 {
     if (s != NULL)

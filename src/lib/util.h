@@ -30,6 +30,8 @@ bool str_ieq(const char *a, const char *b);
 bool str_iprefix(const char *s, const char *prefix);
 /* Does s hold a control character (below 0x20, or DEL)? */
 bool str_has_control(const char *s);
+/* Appends to the NUL-terminated text in buf (len bytes), cut to fit. */
+void str_appendf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Trims ASCII blanks in place; returns s advanced past leading blanks. */
 char *str_trim(char *s);
 void str_lower(char *s);
