@@ -123,6 +123,22 @@ static const struct param_help_entry entries[] = {
     {TC, "TlsReportingContact",
      "postern's own: contact-info in the TLS reports and their From: address; postmaster of "
      "the default accepted domain when unset."},
+    {TC, "LogLevel",
+     "postern's own: which of the service's own log lines are written (to journald under "
+     "systemd, to syslog's mail facility with `run --daemon`, to stderr in the foreground). "
+     "Warning: problems only. Information (the default): also one line per session and message "
+     "event, each with key=value fields (session, id, connector, client) that journalctl can "
+     "match (QUEUE_ID=, SESSION_ID=, CONNECTOR=, CLIENT=). Verbose: also every protocol state "
+     "change. `postern -d` forces Verbose."},
+    {TC, "MessageTrackingLogMaxAge",
+     "How long the daily message tracking log files (logs/MessageTracking) are kept: the queue "
+     "process deletes older ones at start and every hour. 00:00:00 keeps them for ever."},
+    {TC, "ReceiveProtocolLogMaxAge",
+     "How long the daily Receive connector protocol log files (logs/ProtocolLog/SmtpReceive) are "
+     "kept; deleted as MessageTrackingLogMaxAge. 00:00:00 keeps them for ever."},
+    {TC, "SendProtocolLogMaxAge",
+     "How long the daily Send connector protocol log files (logs/ProtocolLog/SmtpSend) are kept; "
+     "deleted as MessageTrackingLogMaxAge. 00:00:00 keeps them for ever."},
     {TC, "ServiceUser",
      "postern's own: the unprivileged account the keys, queue and smtp processes run as, and "
      "which owns the instance, when postern starts as root. Read at start; the daemon stays root."},

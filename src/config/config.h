@@ -35,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/log.h"
 #include "net/iprange.h"
 #include "smtp/dkim.h"
 #include "tls/tls.h"
@@ -228,6 +229,13 @@ struct transport_config {
     bool tls_reporting_enabled;
     char *tls_reporting_organization; /* NULL: the Fqdn */
     char *tls_reporting_contact;      /* NULL: postmaster of the default domain */
+
+    /* The service's own log lines (lib/log.h), and how long the daily
+     * tracking and protocol log files are kept (seconds; 0: for ever). */
+    enum log_level log_level;
+    uint64_t message_tracking_log_max_age;
+    uint64_t receive_protocol_log_max_age;
+    uint64_t send_protocol_log_max_age;
 
     /* Retry and expiry (EXCHANGE-MODEL.md 6.2), seconds unless noted. */
     uint64_t queue_glitch_retry_count;                   /* 4 */

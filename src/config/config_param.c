@@ -101,6 +101,13 @@ static const struct config_enum_name logging_names[] = {
     {NULL, 0},
 };
 
+static const struct config_enum_name log_level_names[] = {
+    {"Warning", LOG_LEVEL_WARNING},
+    {"Information", LOG_LEVEL_INFO},
+    {"Verbose", LOG_LEVEL_DEBUG},
+    {NULL, 0},
+};
+
 static const struct config_enum_name domain_type_names[] = {
     {"Authoritative", DOMAIN_AUTHORITATIVE},
     {"InternalRelay", DOMAIN_INTERNAL_RELAY},
@@ -193,6 +200,13 @@ static const struct config_param transport_params[] = {
     STR(TC, "TlsReportingEnabled", CPT_BOOL, tls_reporting_enabled, "True", 0),
     STR(TC, "TlsReportingOrganization", CPT_STRING, tls_reporting_organization, NULL, 0),
     STR(TC, "TlsReportingContact", CPT_ADDRESS, tls_reporting_contact, NULL, 0),
+    NAMES(TC, "LogLevel", NULL, CPT_ENUM, log_level, log_level_names, "Information", 0),
+    NUM(TC, "MessageTrackingLogMaxAge", CPT_TIMESPAN, message_tracking_log_max_age, "30.00:00:00",
+        0, 3650 * DAY, 0),
+    NUM(TC, "ReceiveProtocolLogMaxAge", CPT_TIMESPAN, receive_protocol_log_max_age, "30.00:00:00",
+        0, 3650 * DAY, 0),
+    NUM(TC, "SendProtocolLogMaxAge", CPT_TIMESPAN, send_protocol_log_max_age, "30.00:00:00", 0,
+        3650 * DAY, 0),
     NUM(TC, "QueueGlitchRetryCount", CPT_UINT, queue_glitch_retry_count, "4", 0, 15, 0),
     NUM(TC, "QueueGlitchRetryInterval", CPT_TIMESPAN, queue_glitch_retry_interval, "00:01:00", 1,
         DAY, 0),

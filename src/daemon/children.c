@@ -4,6 +4,7 @@
 #include "daemon/children.h"
 #include "lib/ipc_buf.h"
 #include "lib/log.h"
+#include "lib/log_sink.h"
 #include "lib/util.h"
 
 #include <dirent.h>
@@ -123,6 +124,7 @@ child_run(struct child *k, struct proc_start *st, pid_t daemon_pid)
         _exit(1); /* the daemon died before the line above */
     snprintf(name, sizeof(name), "postern-%s", proc_role_name(k->role));
     (void)prctl(PR_SET_NAME, name, 0, 0, 0);
+    log_sink_set_process(proc_role_name(k->role));
     if (st->log_fd >= 0) {
         /* run --daemon: nothing of the terminal (or of a pipe the caller
          * waits on) stays open here */
@@ -138,6 +140,8 @@ child_run(struct child *k, struct proc_start *st, pid_t daemon_pid)
     for (size_t p = 0; p < PEER_N; p++)
         if (st->peer_fd[p] >= 0)
             keep[n++] = st->peer_fd[p];
+    if (log_sink_fd() >= 0)
+        keep[n++] = log_sink_fd(); /* journald or syslog: no process may reopen it */
     for (size_t i = 0; i < st->nlisten && n < sizeof(keep) / sizeof(keep[0]); i++)
         keep[n++] = st->listen_fds[i];
     close_all_but(keep, n);

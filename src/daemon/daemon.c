@@ -12,6 +12,7 @@
 #include "lib/ipc_buf.h"
 #include "lib/log.h"
 #include "lib/proc.h"
+#include "lib/log_sink.h"
 #include "lib/runas.h"
 #include "lib/sandbox.h"
 #include "lib/util.h"
@@ -132,6 +133,7 @@ daemon_set_config(struct daemon *d, struct config *cfg)
     config_unref(d->cfg);
     d->cfg = cfg;
     free(d->redacted);
+    log_set_level(cfg->transport.log_level);
     d->redacted = config_format(cfg, &d->redacted_len);
 }
 
@@ -598,8 +600,20 @@ daemon_write_files(struct daemon *d)
         rc = -1;
     }
     free(path);
-    if (rc == 0 && d->detach_fd >= 0 && (d->log_fd = detach_open_log(d->instance_dir)) < 0)
-        rc = -1;
+    if (rc == 0 && d->detach_fd >= 0) {
+        /* run --daemon: syslog's mail facility, or logs/postern.log where
+         * nothing listens on /dev/log; the caller's terminal is told which */
+        if (log_sink_syslog() == 0) {
+            fprintf(stderr, "postern: logging to syslog (mail facility)\n");
+            d->log_fd = open("/dev/null", O_WRONLY | O_CLOEXEC); /* stderr of every process */
+        } else {
+            fprintf(stderr, "postern: no syslog on /dev/log: logging to %s/logs/postern.log\n",
+                    d->instance_dir);
+            d->log_fd = detach_open_log(d->instance_dir);
+        }
+        if (d->log_fd < 0)
+            rc = -1;
+    }
     runas_owner_leave();
     return rc;
 }
@@ -632,6 +646,8 @@ daemon_run(const char *instance_dir, int detach_fd)
     }
     daemon_set_config(&d, cfg);
     config_warnings(cfg, daemon_log_warning, NULL);
+    if (detach_fd < 0)
+        (void)log_sink_journal_if_stream(); /* under systemd: fields journalctl can match */
     if ((d.base = event_base_new()) == NULL) {
         log_warnx("cannot create the event loop");
         goto out;

@@ -338,6 +338,7 @@ keys_apply_config(struct keys_process *kp, const struct ipc_msg *m)
     }
     config_unref(kp->cfg);
     kp->cfg = cfg;
+    log_set_level(cfg->transport.log_level);
     keys_load(kp);      /* a reload reads the certificates again, as it always did */
     keys_load_dkim(kp); /* the DKIM cmdlets write the keys before the configuration */
 }
@@ -409,6 +410,8 @@ keys_process_main(const struct proc_start *st)
     if (st->config == NULL || (kp.cfg = config_load_text(st->config, st->config_len, "(daemon)",
                                                          err, sizeof(err))) == NULL)
         log_warnx("keys process: no configuration: AUTH and smart-host credentials fail");
+    else
+        log_set_level(kp.cfg->transport.log_level);
     kp.dkim = dkim_keyring_load(kp.dkimdir, kp.cfg);
     kp.base = event_base_new();
     kp.workers = workq_new(kp.base, KEYS_WORKERS);

@@ -1,11 +1,14 @@
 /*
  * log.c — see log.h. Writes whole lines with one write(2) so that lines from
- * worker threads never interleave; a batch holds only whole lines.
+ * worker threads never interleave; a batch holds only whole lines. Under
+ * journald or syslog (lib/log_sink.c) each line is one datagram instead.
  */
 #include "lib/log.h"
+#include "lib/log_sink.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static int debug_enabled;
+static _Atomic enum log_level level = LOG_LEVEL_INFO;
+static bool debug_forced; /* -d on the command line: the configuration cannot lower it */
 
 #define LOG_BATCH_MAX 4096
 static pthread_mutex_t batch_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -83,25 +87,45 @@ line_out(const char *line, size_t n, bool may_wait)
 void
 log_set_debug(int on)
 {
-    debug_enabled = on;
+    debug_forced = on;
+    level = on ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO;
 }
 
+void
+log_set_level(enum log_level l)
+{
+    if (!debug_forced)
+        level = l;
+}
+
+bool
+log_enabled(enum log_level l)
+{
+    return l <= level;
+}
+
+/* Formats one line: the time and level (stderr only: journald and syslog
+ * keep both themselves), the message, strerror when asked. */
 static void
-log_line(const char *level, bool may_wait, int with_errno, int saved_errno, const char *fmt,
-         va_list ap)
+log_line(const char *name, int priority, bool may_wait, int with_errno, int saved_errno,
+         const char *fmt, va_list ap)
 {
     char line[2048];
-    struct timeval tv;
-    struct tm tm;
-    size_t n;
+    size_t n = 0, start;
     int r;
+    bool to_sink = log_sink_kind() != LOG_SINK_STDERR;
 
-    gettimeofday(&tv, NULL);
-    gmtime_r(&tv.tv_sec, &tm);
-    n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-    r = snprintf(line + n, sizeof(line) - n, ".%03dZ %s ", (int)(tv.tv_usec / 1000), level);
-    if (r > 0)
-        n += (size_t)r;
+    if (!to_sink) {
+        struct timeval tv;
+        struct tm tm;
+        gettimeofday(&tv, NULL);
+        gmtime_r(&tv.tv_sec, &tm);
+        n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
+        r = snprintf(line + n, sizeof(line) - n, ".%03dZ %s ", (int)(tv.tv_usec / 1000), name);
+        if (r > 0)
+            n += (size_t)r;
+    }
+    start = n;
     r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
     n = r < 0 ? n : (n + (size_t)r >= sizeof(line) - 64 ? sizeof(line) - 64 : n + (size_t)r);
     if (with_errno) {
@@ -109,54 +133,59 @@ log_line(const char *level, bool may_wait, int with_errno, int saved_errno, cons
         if (r > 0)
             n += (size_t)r;
     }
+    if (to_sink && log_sink_send(priority, line + start, n - start) == 0)
+        return;
     line[n++] = '\n';
     line_out(line, n, may_wait);
 }
 
-#define LOG_BODY(level, may_wait, with_errno)                                                      \
+/* priority: syslog's (2 critical, 4 warning, 6 informational, 7 debug) */
+#define LOG_BODY(name, priority, may_wait, with_errno)                                             \
     int saved_errno = errno;                                                                       \
     va_list ap;                                                                                    \
     va_start(ap, fmt);                                                                             \
-    log_line(level, may_wait, with_errno, saved_errno, fmt, ap);                                   \
+    log_line(name, priority, may_wait, with_errno, saved_errno, fmt, ap);                          \
     va_end(ap);                                                                                    \
     errno = saved_errno
 
 void
 log_debug(const char *fmt, ...)
 {
-    if (!debug_enabled)
+    if (!log_enabled(LOG_LEVEL_DEBUG))
         return;
-    LOG_BODY("debug", true, 0);
+    LOG_BODY("debug", 7, true, 0);
 }
 
 void
 log_info(const char *fmt, ...)
 {
-    LOG_BODY("info", true, 0);
+    if (!log_enabled(LOG_LEVEL_INFO))
+        return;
+    LOG_BODY("info", 6, true, 0);
 }
 
 void
 log_warnx(const char *fmt, ...)
 {
-    LOG_BODY("warning", false, 0);
+    LOG_BODY("warning", 4, false, 0);
 }
 
 void
 log_warn(const char *fmt, ...)
 {
-    LOG_BODY("warning", false, 1);
+    LOG_BODY("warning", 4, false, 1);
 }
 
 void
 fatal(const char *fmt, ...)
 {
-    LOG_BODY("fatal", false, 1);
+    LOG_BODY("fatal", 2, false, 1);
     exit(1);
 }
 
 void
 fatalx(const char *fmt, ...)
 {
-    LOG_BODY("fatal", false, 0);
+    LOG_BODY("fatal", 2, false, 0);
     exit(1);
 }

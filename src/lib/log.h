@@ -2,7 +2,10 @@
  * log.h — one-line diagnostics for the service and the command line.
  *
  * Each call writes one line to stderr: a UTC timestamp, the level, then the
- * message (callers put a session id and key=value fields in it). log_warn()
+ * message (callers put a session id and key=value fields in it: "<session>
+ * smtp queued id=... connector=\"...\" client=..."; lib/log_sink.c turns
+ * those into journal fields), or sends it to journald or syslog when the
+ * daemon chose one (log_sink.h). log_warn()
  * appends strerror(errno). fatal()/fatalx() log and exit(1): for startup and
  * programming errors only, never for bad network input.
  * Must never: log passwords or AUTH payloads (callers redact before calling).
@@ -11,9 +14,17 @@
 #define POSTERN_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 
 #define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
 
+/* Warnings are always written; information (one line per session event and
+ * message event: what a busy gateway keeps on) and debug (every state
+ * change) as set (Set-TransportConfig -LogLevel). */
+enum log_level { LOG_LEVEL_WARNING, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
+void log_set_level(enum log_level l);
+bool log_enabled(enum log_level l);
+/* -d: debug whatever the configuration says */
 void log_set_debug(int on);
 /* A busy process (the smtp process: lines for every session and message)
  * collects its info and debug lines and writes them in one write(2) when

@@ -11,6 +11,7 @@
 #include "lib/sandbox.h"
 #include "lib/util.h"
 #include "lib/workq.h"
+#include "logs/log_retention.h"
 #include "logs/log_server.h"
 #include "logs/msgtrack.h"
 #include "logs/protolog.h"
@@ -25,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Maildir writes are the pooled work: two threads on a 2-core machine. */
@@ -48,6 +50,7 @@ struct qmgr {
     struct log_server *logs;
     struct ipc_chan *ctl;
     struct event *tick;
+    time_t logs_swept; /* when log_retention last ran */
     int lock_fd; /* the spool's lock (qmgr_lock_spool), held until exit */
     bool stopping;
 };
@@ -116,6 +119,8 @@ qmgr_apply_config(struct qmgr *q, const struct ipc_msg *m)
     }
     config_unref(q->cfg);
     q->cfg = cfg;
+    log_set_level(cfg->transport.log_level);
+    q->logs_swept = 0; /* a MaxAge may have changed: sweep at the next tick */
     deliver_reconfigure(q->deliver);
 }
 
@@ -224,8 +229,21 @@ static void
 qmgr_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct qmgr *q = arg;
+    time_t now = time(NULL);
 
     msgtrack_flush(q->track);
+    if (now - q->logs_swept >= 3600 || now < q->logs_swept) {
+        const struct transport_config *tc = &q->cfg->transport;
+        char *logs_dir = xasprintf("%s/logs", q->instance_dir);
+
+        q->logs_swept = now;
+        log_retention_sweep(logs_dir, msgtrack_spec(), tc->message_tracking_log_max_age, now);
+        log_retention_sweep(logs_dir, protolog_spec("SmtpReceive"),
+                            tc->receive_protocol_log_max_age, now);
+        log_retention_sweep(logs_dir, protolog_spec("SmtpSend"), tc->send_protocol_log_max_age,
+                            now);
+        free(logs_dir);
+    }
 }
 
 /*
@@ -276,6 +294,7 @@ qmgr_process_main(const struct proc_start *st)
         log_warnx("queue process: %s", err);
         goto out;
     }
+    log_set_level(q.cfg->transport.log_level);
     q.base = event_base_new();
     path = xasprintf("%s/queue", q.instance_dir);
     if ((q.lock_fd = qmgr_lock_spool(path)) == -2) {

@@ -112,6 +112,7 @@ smtp_apply_config(struct smtp_process *p, const struct ipc_msg *m)
         log_warnx("smtp process: configuration refused: %s", err);
         return;
     }
+    log_set_level(cfg->transport.log_level);
     server_set_config(&p->srv, cfg);
     keys_client_reconfigure(p->keys);
     outbound_server_reconfigure(p->out, cfg);
@@ -268,6 +269,7 @@ smtp_process_main(const struct proc_start *st)
         log_warnx("smtp process: %s", err);
         return 1;
     }
+    log_set_level(cfg->transport.log_level);
     /* Everything that reads a file happens before the sandbox: time zone,
      * resolver configuration, the system's CA certificates. */
     tzset();

@@ -1,0 +1,253 @@
+/*
+ * log_sink.c — see log_sink.h. Journald's native protocol (one datagram of
+ * NAME=value fields per line, MESSAGE in the length-prefixed form so that
+ * no byte of it can forge a field) and RFC 3164 lines to /dev/log, both
+ * written by hand: two formats of a few lines each do not need libsystemd,
+ * and glibc's syslog() would reopen /dev/log after an error, which the
+ * sandboxed smtp process cannot.
+ */
+#include "lib/log_sink.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define JOURNAL_SOCKET "/run/systemd/journal/socket"
+#define SYSLOG_SOCKET "/dev/log"
+#define SYSLOG_FACILITY_MAIL 2
+
+static enum log_sink_kind sink_kind = LOG_SINK_STDERR;
+static int sink_fd = -1;
+static const char *process_role = "daemon";
+static atomic_ulong dropped;
+
+static int
+connect_dgram(const char *path)
+{
+    struct sockaddr_un sun;
+    int fd, bufsize = 1 << 20;
+
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+    if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+        return -1;
+    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+        close(fd);
+        return -1;
+    }
+    /* room for a burst while the reader is busy: the lines are dropped,
+     * never waited for, when it is full */
+    (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof(bufsize));
+    return fd;
+}
+
+int
+log_sink_journal_if_stream(void)
+{
+    const char *stream = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+
+    if (stream == NULL || sscanf(stream, "%llu:%llu", &dev, &ino) != 2 ||
+        fstat(STDERR_FILENO, &st) != 0 || (unsigned long long)st.st_dev != dev ||
+        (unsigned long long)st.st_ino != ino)
+        return -1; /* stderr is not (or no longer) the journal */
+    if ((sink_fd = connect_dgram(JOURNAL_SOCKET)) < 0)
+        return -1; /* the stream still reaches journald, without fields */
+    sink_kind = LOG_SINK_JOURNAL;
+    return 0;
+}
+
+int
+log_sink_syslog(void)
+{
+    if ((sink_fd = connect_dgram(SYSLOG_SOCKET)) < 0)
+        return -1;
+    tzset(); /* the time zone file cannot be read later, in a sandbox */
+    sink_kind = LOG_SINK_SYSLOG;
+    return 0;
+}
+
+enum log_sink_kind
+log_sink_kind(void)
+{
+    return sink_kind;
+}
+
+int
+log_sink_fd(void)
+{
+    return sink_fd;
+}
+
+void
+log_sink_set_process(const char *role)
+{
+    process_role = role;
+}
+
+/* Appends "NAME=value\n" to out when value (n bytes) is usable as a field
+ * value: printable, no end of line. */
+static size_t
+field_add(char *out, size_t outlen, size_t at, const char *name, const char *value, size_t n)
+{
+    int r;
+
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f)
+            return at;
+    if (n == 0 || at >= outlen)
+        return at;
+    r = snprintf(out + at, outlen - at, "%s=%.*s\n", name, (int)n, value);
+    return r < 0 || (size_t)r >= outlen - at ? at : at + (size_t)r;
+}
+
+/* The value of " key=" in text: quoted ("..." with \" inside) or up to the
+ * next space. Sets *n; NULL when absent. */
+static const char *
+key_value(const char *text, size_t len, const char *key, size_t *n)
+{
+    size_t klen = strlen(key);
+
+    for (size_t i = 0; i + klen < len; i++) {
+        const char *v;
+        size_t j;
+
+        if ((i > 0 && text[i - 1] != ' ') || memcmp(text + i, key, klen) != 0)
+            continue;
+        v = text + i + klen;
+        if (*v == '"') {
+            for (j = 1; i + klen + j < len && v[j] != '"'; j++)
+                if (v[j] == '\\')
+                    j++;
+            *n = j - 1;
+            return v + 1;
+        }
+        for (j = 0; i + klen + j < len && v[j] != ' '; j++)
+            ;
+        *n = j;
+        return v;
+    }
+    return NULL;
+}
+
+size_t
+log_sink_fields(const char *text, size_t len, char *out, size_t outlen)
+{
+    static const struct {
+        const char *key, *field;
+    } keys[] = {{"id=", "QUEUE_ID"}, {"connector=", "CONNECTOR"}, {"client=", "CLIENT"}};
+    size_t at = 0, hex = 0, n;
+    const char *v;
+
+    if (outlen == 0)
+        return 0;
+    out[0] = '\0';
+    while (hex < len && hex < 16 && strchr("0123456789abcdef", text[hex]) != NULL)
+        hex++;
+    if (hex == 16 && len > 16 && text[16] == ' ')
+        at = field_add(out, outlen, at, "SESSION_ID", text, 16);
+    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+        if ((v = key_value(text, len, keys[k].key, &n)) != NULL)
+            at = field_add(out, outlen, at, keys[k].field, v, n);
+    return at;
+}
+
+static int
+send_journal(int priority, const char *text, size_t len)
+{
+    char head[1024], fields[512];
+    unsigned char le[8]; /* MESSAGE's length, little-endian whatever this machine is */
+    struct iovec iov[6];
+    struct msghdr mh;
+    int n;
+
+    for (int i = 0; i < 8; i++)
+        le[i] = (unsigned char)((uint64_t)len >> (8 * i));
+    n = snprintf(head, sizeof(head),
+                 "PRIORITY=%d\nSYSLOG_FACILITY=%d\nSYSLOG_IDENTIFIER=postern\n"
+                 "POSTERN_PROCESS=%s\n",
+                 priority, SYSLOG_FACILITY_MAIL, process_role);
+    if (n < 0 || (size_t)n >= sizeof(head))
+        return -1;
+    log_sink_fields(text, len, fields, sizeof(fields));
+    iov[0] = (struct iovec){head, (size_t)n};
+    iov[1] = (struct iovec){fields, strlen(fields)};
+    iov[2] = (struct iovec){"MESSAGE\n", 8};
+    iov[3] = (struct iovec){le, 8};
+    iov[4] = (struct iovec){(void *)text, len};
+    iov[5] = (struct iovec){"\n", 1};
+    memset(&mh, 0, sizeof(mh));
+    mh.msg_iov = iov;
+    mh.msg_iovlen = 6;
+    return sendmsg(sink_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
+static int
+send_syslog(int priority, const char *text, size_t len)
+{
+    char head[96];
+    struct tm tm;
+    time_t now = time(NULL);
+    size_t n;
+    int r;
+    struct iovec iov[2];
+    struct msghdr mh;
+
+    localtime_r(&now, &tm);
+    r = snprintf(head, sizeof(head), "<%d>", SYSLOG_FACILITY_MAIL * 8 + priority);
+    n = r < 0 ? 0 : (size_t)r;
+    n += strftime(head + n, sizeof(head) - n, "%b %e %H:%M:%S ", &tm);
+    r = snprintf(head + n, sizeof(head) - n, "postern/%s[%ld]: ", process_role, (long)getpid());
+    if (r < 0 || (size_t)r >= sizeof(head) - n)
+        return -1;
+    n += (size_t)r;
+    iov[0] = (struct iovec){head, n};
+    iov[1] = (struct iovec){(void *)text, len};
+    memset(&mh, 0, sizeof(mh));
+    mh.msg_iov = iov;
+    mh.msg_iovlen = 2;
+    return sendmsg(sink_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
+static int
+send_one(int priority, const char *text, size_t len)
+{
+    return sink_kind == LOG_SINK_JOURNAL ? send_journal(priority, text, len)
+                                         : send_syslog(priority, text, len);
+}
+
+int
+log_sink_send(int priority, const char *text, size_t len)
+{
+    unsigned long lost;
+
+    if (sink_fd < 0)
+        return -1;
+    if ((lost = atomic_exchange(&dropped, 0)) > 0) {
+        char note[96];
+        int n =
+            snprintf(note, sizeof(note), "log: %lu line(s) dropped: the log socket was full", lost);
+        if (n > 0 && send_one(4, note, (size_t)n) < 0) {
+            atomic_fetch_add(&dropped, lost);
+        }
+    }
+    if (send_one(priority, text, len) == 0)
+        return 0;
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+        atomic_fetch_add(&dropped, 1);
+        return 0; /* counted; never waited for */
+    }
+    return -1;
+}
