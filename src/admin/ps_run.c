@@ -16,9 +16,12 @@
 #include "lib/log.h"
 #include "lib/util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #define ERR_MAX 512
 
@@ -450,6 +453,71 @@ run_builtin(enum builtin kind, const char *name, const struct ps_command *cmd,
     return rc;
 }
 
+/* A cmdlet fed many objects by a pipeline (Get-Message | Remove-Message on
+ * thousands) shows how far it got, on a terminal only, a few times a
+ * second; the line is cleared when it ends. */
+struct progress {
+    FILE *tty; /* NULL: nothing to show */
+    const char *name;
+    size_t total;
+    struct timespec last;
+};
+
+#define PROGRESS_MIN_OBJECTS 50
+
+static struct progress
+progress_begin(FILE *err, const char *name, size_t total)
+{
+    struct progress pg = {NULL, name, total, {0, 0}};
+
+    if (total >= PROGRESS_MIN_OBJECTS && isatty(fileno(err)))
+        pg.tty = err; /* last stays 0: the first step shows at once */
+    return pg;
+}
+
+static void
+progress_step(struct progress *pg, size_t done)
+{
+    struct timespec now;
+
+    if (pg->tty == NULL)
+        return;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if ((now.tv_sec - pg->last.tv_sec) * 1000 + (now.tv_nsec - pg->last.tv_nsec) / 1000000 < 200)
+        return;
+    pg->last = now;
+    fprintf(pg->tty, "\r%s: %zu of %zu (%zu%%)", pg->name, done, pg->total,
+            done * 100 / pg->total);
+    fflush(pg->tty);
+}
+
+static void
+progress_end(struct progress *pg)
+{
+    if (pg->tty != NULL)
+        fprintf(pg->tty, "\r\033[K"); /* erase the progress line */
+}
+
+/* "No queues.", "No receive connectors.", "No mailboxes.": the noun of a
+ * Get- cmdlet in words, plural. */
+static void
+say_none_found(FILE *out, const char *noun)
+{
+    char words[128];
+    size_t n = 0;
+
+    for (size_t k = 0; noun[k] != '\0' && n + 2 < sizeof(words); k++) {
+        if (k > 0 && isupper((unsigned char)noun[k]) && !isupper((unsigned char)noun[k - 1]))
+            words[n++] = ' ';
+        words[n++] = (char)tolower((unsigned char)noun[k]);
+    }
+    words[n] = '\0';
+    if (n > 1 && words[n - 1] == 'y' && strchr("aeiou", words[n - 2]) == NULL)
+        fprintf(out, "No %.*sies.\n", (int)(n - 1), words); /* policy: policies */
+    else
+        fprintf(out, "No %s%s.\n", words, n > 0 && strchr("sx", words[n - 1]) ? "es" : "s");
+}
+
 /* Runs one cmdlet: output to out. identity (may be NULL): the object it
  * was given by the pipeline. */
 static int
@@ -515,14 +583,20 @@ run_pipeline(const char *dir, const struct ps_pipeline *p, const struct ps_io *i
         } else {
             char *text = NULL;
             size_t len = 0;
-            FILE *out = last ? io->out : open_memstream(&text, &len);
+            /* a Get- that finds nothing says so to a person at a terminal
+             * (scripts reading the output get nothing, as before) */
+            bool tell_empty = last && i == 0 && strncmp(c->name, "Get-", 4) == 0 &&
+                              isatty(fileno(io->out));
+            FILE *out = last && !tell_empty ? io->out : open_memstream(&text, &len);
             if (out == NULL)
                 fatal("open_memstream");
             if (i == 0) {
                 rc = run_cmdlet(dir, c, cmd, NULL, out, io);
             } else {
+                struct progress pg = progress_begin(io->err, c->name, st.recs.n);
                 for (size_t k = 0; k < st.recs.n && rc == 0; k++) {
                     const char *id = ps_record_identity(&st.recs.v[k]);
+                    progress_step(&pg, k);
                     if (id == NULL || *id == '\0') {
                         fprintf(io->err, "%s: an object from the pipeline has no Identity\n",
                                 c->name);
@@ -531,9 +605,17 @@ run_pipeline(const char *dir, const struct ps_pipeline *p, const struct ps_io *i
                         rc = run_cmdlet(dir, c, cmd, id, out, io);
                     }
                 }
+                progress_end(&pg);
             }
             ps_records_free(&st.recs);
-            if (!last) {
+            if (tell_empty) {
+                fclose(out);
+                if (len > 0)
+                    fwrite(text, 1, len, io->out);
+                else if (rc == 0)
+                    say_none_found(io->out, c->name + 4);
+                free(text);
+            } else if (!last) {
                 fclose(out);
                 /* A test that failed still reports what it found (Test-SendConnector
                  * | ConvertTo-Json): its objects go on, the pipeline fails after. */

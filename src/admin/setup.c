@@ -5,6 +5,7 @@
 #include "config/config.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
+#include "lib/user_reach.h"
 #include "lib/util.h"
 #include "tls/tls.h"
 #include "tls/tls_certs.h"
@@ -53,6 +54,14 @@ setup_instance(const char *dir, const char *fqdn, const struct binding *bindings
         fprintf(stderr, "postern: %s already holds an instance (%s exists)\n", dir, conf);
         goto out;
     }
+    cfg = config_default(fqdn, bindings, nbindings);
+    /* Root makes it for the service user, who must be able to get in. */
+    if (geteuid() == 0 && cfg->transport.service_user &&
+        (pw = getpwnam(cfg->transport.service_user)) != NULL &&
+        user_reach_check(dir, pw->pw_name, pw->pw_uid, pw->pw_gid, false, err, sizeof(err)) < 0) {
+        fprintf(stderr, "postern: %s\n", err);
+        goto out;
+    }
     if (fs_mkdir(dir, 0755) < 0) {
         fprintf(stderr, "postern: cannot create %s: %s\n", dir, strerror(errno));
         goto out;
@@ -66,7 +75,6 @@ setup_instance(const char *dir, const char *fqdn, const struct binding *bindings
             goto out;
         }
     }
-    cfg = config_default(fqdn, bindings, nbindings);
     if (config_validate(cfg, err, sizeof(err)) < 0 ||
         config_save(cfg, conf, err, sizeof(err)) < 0) {
         fprintf(stderr, "postern: %s\n", err);

@@ -16,6 +16,7 @@
 #include "lib/runas.h"
 #include "lib/sandbox.h"
 #include "lib/util.h"
+#include "lib/user_reach.h"
 #include "qmgr/qmgr_process.h"
 #include "receive/smtp_process.h"
 
@@ -107,7 +108,16 @@ daemon_read_config(struct daemon *d, char **full, size_t *full_len, char *err, s
     *full = file_read(d->config_path, full_len);
     runas_owner_leave();
     if (*full == NULL) {
-        snprintf(err, errlen, "cannot read %s: %s", d->config_path, strerror(errno));
+        struct stat st;
+        struct passwd *pw;
+        int saved = errno;
+
+        snprintf(err, errlen, "cannot read %s: %s", d->config_path, strerror(saved));
+        /* root reads as the instance's owner: say which directory stops it */
+        if (saved == EACCES && stat(d->instance_dir, &st) == 0 &&
+            (pw = getpwuid(st.st_uid)) != NULL)
+            (void)user_reach_check(d->instance_dir, pw->pw_name, pw->pw_uid, pw->pw_gid, true,
+                                   err, errlen);
         return NULL;
     }
     if ((cfg = config_load_text(*full, *full_len, d->config_path, err, errlen)) == NULL) {
@@ -539,7 +549,7 @@ daemon_service_user(struct daemon *d)
 {
     const char *user = d->cfg->transport.service_user;
     struct passwd *pw;
-    char err[256];
+    char err[512];
 
     d->uid = geteuid();
     d->gid = getegid();
@@ -564,6 +574,11 @@ daemon_service_user(struct daemon *d)
     }
     if (sandbox_prepare_empty_dir(DAEMON_EMPTY_DIR, err, sizeof(err)) < 0) {
         log_warnx("%s", err);
+    if (user_reach_check(d->instance_dir, user, pw->pw_uid, pw->pw_gid, false, err,
+                         sizeof(err)) < 0) {
+        log_warnx("%s", err);
+        return -1;
+    }
         return -1;
     }
     return 0;

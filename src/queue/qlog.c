@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -433,6 +434,7 @@ load_segments(struct qlog *l, char *err, size_t errlen)
 {
     DIR *d = fdopendir(dup(l->dirfd));
     struct dirent *de;
+    struct timespec said;
 
     if (d == NULL) {
         errorf(err, errlen, "%s: %s", l->dir, strerror(errno));
@@ -464,9 +466,18 @@ load_segments(struct qlog *l, char *err, size_t errlen)
     closedir(d);
     if (l->nsegs > 1)
         qsort(l->segs, l->nsegs, sizeof(*l->segs), seq_cmp);
-    for (size_t i = 0; i < l->nsegs; i++)
+    clock_gettime(CLOCK_MONOTONIC, &said);
+    for (size_t i = 0; i < l->nsegs; i++) {
+        struct timespec now;
         if (replay_segment(l, &l->segs[i], i + 1 == l->nsegs, err, errlen) < 0)
             return -1;
+        /* a big queue after a crash: say how far the reading got */
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (!l->read_only && i + 1 < l->nsegs && now.tv_sec - said.tv_sec >= 2) {
+            log_info("queue: recovering: %zu of %zu segment(s) read", i + 1, l->nsegs);
+            said = now;
+        }
+    }
     return 0;
 }
 
