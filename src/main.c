@@ -1,7 +1,8 @@
 /*
- * main.c — the command line of postern (PRODUCT.md, "Interface contract"):
+ * main.c — the command line of postern (docs/product.md, "The command line"):
  *   postern [-D DIR] setup [--fqdn NAME] [--bind IP:PORT ...]
  *   postern [-D DIR] run [--daemon]
+ *   postern [-D DIR] check
  *   postern [-D DIR] reload
  *   postern [-D DIR] shell [-ErrorAction Continue]
  *   postern [-D DIR] console
@@ -9,6 +10,7 @@
  * DIR defaults to $POSTERN_HOME, then /var/lib/postern.
  * Must never: run a cmdlet or the service on a half-parsed command line.
  */
+#include "admin/check.h"
 #include "admin/cmdlet.h"
 #include "admin/control.h"
 #include "admin/manpage.h"
@@ -41,11 +43,62 @@ usage(FILE *f)
 {
     fprintf(f, "usage: postern [-D DIR] [-d] setup [--fqdn NAME] [--bind IP:PORT ...]\n"
                "       postern [-D DIR] [-d] run [--daemon]\n"
+               "       postern [-D DIR] check\n"
                "       postern [-D DIR] reload\n"
                "       postern [-D DIR] shell [-ErrorAction Continue|SilentlyContinue|Stop]\n"
                "       postern [-D DIR] console\n"
                "       postern [-D DIR] <Cmdlet> [-Parameter value ...]\n"
                "DIR defaults to $POSTERN_HOME, then " DEFAULT_INSTANCE ".\n");
+}
+
+/* `postern SUBCOMMAND -h`: what it does, in a few lines. */
+static const struct subcommand_help {
+    const char *name, *synopsis, *text;
+} subcommand_help[] = {
+    {"setup", "[--fqdn NAME] [--bind IP:PORT ...]",
+     "Creates an instance in DIR: postern.conf with the Receive connector \"Default <host>\" on\n"
+     "each --bind (default 0.0.0.0:25 and [::]:25), a self-signed certificate for NAME\n"
+     "(default: this machine's name) enabled for SMTP, and its directories. Refuses when DIR\n"
+     "holds an instance already, or when the service user could not reach DIR (it says which\n"
+     "directory to open).\n"},
+    {"run", "[--daemon]",
+     "Starts the service: binds the connectors' ports as root, then runs as the ServiceUser.\n"
+     "In the foreground it logs to stderr (to journald, with fields, under systemd); --daemon\n"
+     "returns once it accepts mail and logs to syslog's mail facility (DIR/logs/postern.log\n"
+     "where nothing listens on /dev/log). SIGHUP or `reload` rereads postern.conf; SIGTERM\n"
+     "stops it without losing a message. Without an instance in DIR it runs setup first.\n"},
+    {"check", "",
+     "Reads DIR/postern.conf as run would and says what is wrong with it; exit status 0 when\n"
+     "the service would start with it (the systemd unit's ExecStartPre).\n"},
+    {"reload", "",
+     "Has the running service reread postern.conf; it answers once every process applied it,\n"
+     "or says why it refused it (the previous configuration then stays in force).\n"},
+    {"shell", "[-ErrorAction Continue|SilentlyContinue|Stop]",
+     "The Exchange Management Shell of this instance: cmdlets, pipelines, Get-Help, tab\n"
+     "completion; reads a script from standard input when that is not a terminal.\n"},
+    {"console", "",
+     "Serves the management console over HTTPS on ConsoleBindings (127.0.0.1:2580 by default).\n"},
+};
+
+/* Prints name's help and returns true when name is a subcommand. */
+static bool
+subcommand_usage(const char *name)
+{
+    for (size_t i = 0; i < sizeof(subcommand_help) / sizeof(subcommand_help[0]); i++) {
+        const struct subcommand_help *h = &subcommand_help[i];
+        if (strcmp(h->name, name) == 0) {
+            printf("usage: postern [-D DIR] %s%s%s\n\n%s", h->name, *h->synopsis ? " " : "",
+                   h->synopsis, h->text);
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool
+is_help_flag(const char *arg)
+{
+    return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0 || strcmp(arg, "-?") == 0;
 }
 
 static int
@@ -204,8 +257,16 @@ main(int argc, char **argv)
     if (strcmp(argv[i], "--man") == 0 && i + 1 < argc) /* the build writes the man pages */
         return manpage_write(stdout, atoi(argv[i + 1])) == 0 ? 0 : 2;
     if (strcmp(argv[i], "--version") == 0) {
-        printf("postern 0.1.0\n");
+        printf("postern %s\n", POSTERN_VERSION); /* meson.build's project version */
         return 0;
+    }
+    if (i + 2 == argc && is_help_flag(argv[i + 1])) {
+        /* a cmdlet's help is Get-Help's */
+        char *help[] = {"Get-Help", argv[i]};
+        if (subcommand_usage(argv[i]))
+            return 0;
+        if (cmdlet_find(argv[i]) != NULL)
+            return ps_run_argv(dir, 2, help, stdin, stdout, stderr);
     }
     if (strcmp(argv[i], "run") == 0)
         return cmd_run(dir, argc - i - 1, argv + i + 1);
@@ -225,6 +286,8 @@ main(int argc, char **argv)
         return shell_run(dir, keep_going);
     if (strcmp(argv[i], "reload") == 0)
         return cmd_reload(dir);
+    if (strcmp(argv[i], "check") == 0 && i + 1 == argc) /* systemd's ExecStartPre */
+        return check_instance(dir);
     /* a cmdlet, or a whole command line given as one argument */
     if (strpbrk(argv[i], "- \t|;") != NULL)
         return ps_run_argv(dir, argc - i, argv + i, stdin, stdout, stderr);

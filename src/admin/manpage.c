@@ -97,6 +97,7 @@ write_admin(FILE *out)
           ".SH SYNOPSIS\n"
           ".B postern\n[\\-D DIR] [\\-d] setup [\\-\\-fqdn NAME] [\\-\\-bind IP:PORT ...]\n.br\n"
           ".B postern\n[\\-D DIR] [\\-d] run [\\-\\-daemon]\n.br\n"
+          ".B postern\n[\\-D DIR] check\n.br\n"
           ".B postern\n[\\-D DIR] reload\n.br\n"
           ".B postern\n[\\-D DIR] shell [\\-ErrorAction Continue]\n.br\n"
           ".B postern\n[\\-D DIR] Cmdlet [\\-Parameter value ...] [| Cmdlet ...]\n"
@@ -114,6 +115,10 @@ write_admin(FILE *out)
               "status of that failure (1, or 2 for a usage error). With -ErrorAction Continue "
               "(or SilentlyContinue; alias -ea, also -ErrorAction:Continue) it runs every line, "
               "still naming each failing one, and exits with the status of the first failure.");
+    fputs(".PP\n", out);
+    para(out, "postern check validates DIR/postern.conf as the service reads it at start and "
+              "exits 1 with the file, line and reason when it is not valid (the systemd unit's "
+              "ExecStartPre); postern reload applies it to the running service.");
     fputs(".SH CMDLETS\n", out);
     for (size_t i = 0; i < n; i++) {
         struct help_param_view *v;

@@ -124,12 +124,9 @@ static const struct param_help_entry entries[] = {
      "postern's own: contact-info in the TLS reports and their From: address; postmaster of "
      "the default accepted domain when unset."},
     {TC, "LogLevel",
-     "postern's own: which of the service's own log lines are written (to journald under "
-     "systemd, to syslog's mail facility with `run --daemon`, to stderr in the foreground). "
-     "Warning: problems only. Information (the default): also one line per session and message "
-     "event, each with key=value fields (session, id, connector, client) that journalctl can "
-     "match (QUEUE_ID=, SESSION_ID=, CONNECTOR=, CLIENT=). Verbose: also every protocol state "
-     "change. `postern -d` forces Verbose."},
+     "postern's own: Warning (problems only), Information (the default: also a line per session "
+     "and message event, fields for journalctl QUEUE_ID= SESSION_ID=), Verbose (also every "
+     "protocol state). `postern -d` forces Verbose."},
     {TC, "MessageTrackingLogMaxAge",
      "How long the daily message tracking log files (logs/MessageTracking) are kept: the queue "
      "process deletes older ones at start and every hour. 00:00:00 keeps them for ever."},

@@ -6,6 +6,7 @@
 #include "daemon/bind_set.h"
 #include "daemon/children.h"
 #include "daemon/control_server.h"
+#include "daemon/sd_notify.h"
 #include "keys/keys_process.h"
 #include "lib/detach.h"
 #include "lib/fsutil.h"
@@ -15,8 +16,8 @@
 #include "lib/log_sink.h"
 #include "lib/runas.h"
 #include "lib/sandbox.h"
-#include "lib/util.h"
 #include "lib/user_reach.h"
+#include "lib/util.h"
 #include "qmgr/qmgr_process.h"
 #include "receive/smtp_process.h"
 
@@ -257,6 +258,7 @@ daemon_reload_check(struct daemon *d)
             return;
     if (d->rebind_waiting || d->listeners_waiting)
         return;
+    sd_notify_reloaded(d->reload_error[0] ? d->reload_error : "ready: configuration reloaded");
     daemon_reply(&d->reload_reply, d->reload_error[0] == '\0', d->reload_error);
 }
 
@@ -290,8 +292,11 @@ daemon_reload(struct daemon *d, struct control_reply *reply)
         daemon_reply(&reply, false, "the service is stopping");
         return;
     }
+    if (d->up) /* systemd: reloading until every child applied it */
+        sd_notify_reloading();
     if ((cfg = daemon_read_config(d, &full, &full_len, err, sizeof(err))) == NULL) {
         log_warnx("reload refused: %s", err);
+        sd_notify_reloaded("ready: reload refused, the previous configuration stays in force");
         daemon_reply(&reply, false, err);
         return;
     }
@@ -334,6 +339,7 @@ daemon_check_up(struct daemon *d)
     }
     log_info("postern ready (instance %s, fqdn %s)", d->instance_dir,
              d->cfg->transport.fqdn ? d->cfg->transport.fqdn : "?");
+    sd_notify_ready("ready: accepting mail"); /* the sockets listen since daemon_bind */
 }
 
 static void
@@ -518,6 +524,7 @@ daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
     }
     log_info("signal %d: stopping", (int)sig);
     d->stopping = true;
+    sd_notify_stopping();
     /* no new connection from now on: the smtp process closes its copies of
      * the listening sockets when told to stop, these are the others */
     bind_set_free(d->binds);
@@ -567,6 +574,11 @@ daemon_service_user(struct daemon *d)
     }
     d->uid = pw->pw_uid;
     d->gid = pw->pw_gid;
+    if (user_reach_check(d->instance_dir, user, pw->pw_uid, pw->pw_gid, false, err,
+                         sizeof(err)) < 0) {
+        log_warnx("%s", err);
+        return -1;
+    }
     /* Cmdlets run as root may have left root-owned files behind. */
     if (fs_chown_tree(d->instance_dir, pw->pw_uid, pw->pw_gid) < 0) {
         log_warn("cannot give %s to user %s", d->instance_dir, user);
@@ -574,11 +586,6 @@ daemon_service_user(struct daemon *d)
     }
     if (sandbox_prepare_empty_dir(DAEMON_EMPTY_DIR, err, sizeof(err)) < 0) {
         log_warnx("%s", err);
-    if (user_reach_check(d->instance_dir, user, pw->pw_uid, pw->pw_gid, false, err,
-                         sizeof(err)) < 0) {
-        log_warnx("%s", err);
-        return -1;
-    }
         return -1;
     }
     return 0;
@@ -651,8 +658,11 @@ daemon_run(const char *instance_dir, int detach_fd)
 
     signal(SIGPIPE, SIG_IGN);
     evthread_use_pthreads();
+    (void)sd_notify_init(); /* before any fork: children never talk to systemd */
     d.log_fd = -1;
     d.detach_fd = detach_fd;
+    if (detach_fd < 0)
+        (void)log_sink_journal_if_stream(); /* under systemd: fields journalctl can match */
     d.instance_dir = xstrdup(instance_dir);
     d.config_path = xasprintf("%s/postern.conf", instance_dir);
     if ((cfg = daemon_read_config(&d, &d.keys_text, &d.keys_len, err, sizeof(err))) == NULL) {
@@ -661,8 +671,6 @@ daemon_run(const char *instance_dir, int detach_fd)
     }
     daemon_set_config(&d, cfg);
     config_warnings(cfg, daemon_log_warning, NULL);
-    if (detach_fd < 0)
-        (void)log_sink_journal_if_stream(); /* under systemd: fields journalctl can match */
     if ((d.base = event_base_new()) == NULL) {
         log_warnx("cannot create the event loop");
         goto out;

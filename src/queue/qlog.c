@@ -605,7 +605,8 @@ fail : {
     free(buf);
     /* the next record starts where this one did; after an I/O error (not
      * a full disk) the segment itself is suspect and takes no more */
-    (void)ftruncate(s->fd, (off_t)off);
+    if (ftruncate(s->fd, (off_t)off) < 0)
+        s->failed = true; /* a torn record stays at its end: nothing more goes after it */
     if (e != ENOSPC && e != EDQUOT && strcmp(step, "write") == 0)
         s->failed = true;
     errno = e;
