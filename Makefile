@@ -41,7 +41,7 @@ deps:
 		$$SUDO apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
 	fi
-	@# The service drops to this user after binding its ports (PRODUCT.md).
+	@# The service drops to this user after binding its ports (docs/security.md).
 	@if [ "$$(id -u)" = 0 ] && ! getent passwd postern >/dev/null; then \
 		useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin postern; \
 	fi

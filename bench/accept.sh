@@ -1,7 +1,7 @@
 #!/bin/bash
 # bench/accept.sh — messages/s accepted into a durable queue: postern vs Postfix.
 #
-# Method of /work/shared/docs/PERF-ANCHORS.md 2(c): Postfix's smtp-source sends
+# Method of the first Postfix baseline on this machine: Postfix's smtp-source sends
 # 1 KiB messages over 20 sessions, 10000 messages per run, one connection per
 # message and (-d) reusing connections:
 #   smtp-source -s 20 -l 1024 -m 10000 [-d] -f a@src.test -t b@dst.test 127.0.0.1:PORT
@@ -30,7 +30,7 @@
 #
 # Usage: bench/accept.sh [-m MSGS] [-s SESSIONS] [-l BYTES] [-r RUNS]
 #                        [-o postern|postfix] [-M conn|reuse] [-p] [-R FILE]
-#   -p       pin: the MTA on CPU 1, smtp-source on CPU 0 (PERF-ANCHORS 3)
+#   -p       pin: the MTA on CPU 1, smtp-source on CPU 0
 #   -R FILE  also append the raw results (TSV) to FILE
 # Environment: POSTERN_BIN (default build/postern), SMTP_SOURCE, KEEP_WORK=1.
 # The set-up of both instances is bench/lib.sh's.

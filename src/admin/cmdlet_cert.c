@@ -1,5 +1,5 @@
 /*
- * cmdlet_cert.c — Exchange's certificate cmdlets (EXCHANGE-MODEL.md 4.2):
+ * cmdlet_cert.c — Exchange's certificate cmdlets (docs/exchange-model.md):
  * New-, Import-, Get-, Enable- and Remove-ExchangeCertificate, and the
  * Windows administrator's Import-Certificate for trusted roots and CRLs.
  *

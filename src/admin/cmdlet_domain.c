@@ -1,6 +1,6 @@
 /*
  * cmdlet_domain.c — New-, Set-, Get- and Remove-AcceptedDomain
- * (EXCHANGE-MODEL.md 5).
+ * (docs/exchange-model.md, "Accepted domains").
  *
  * The first accepted domain becomes the default; -MakeDefault moves the
  * default to another. The default can be removed only when it is the last.

@@ -1,7 +1,7 @@
 /*
  * cmdlet_receive.c — New-, Set-, Get- and Remove-ReceiveConnector.
  *
- * New-ReceiveConnector applies the Usage preset of EXCHANGE-MODEL.md 1.2
+ * New-ReceiveConnector applies the Usage preset (docs/exchange-model.md)
  * first (permission groups, authentication, and the binding or remote
  * ranges that usage fixes), then the parameters given, which win.
  * Usage only shapes creation: Set-ReceiveConnector does not take it.

@@ -1,6 +1,6 @@
 /*
  * cmdlet_send.c — New-, Set-, Get- and Remove-SendConnector
- * (EXCHANGE-MODEL.md 2).
+ * (docs/exchange-model.md, "Send connectors").
  *
  * New-SendConnector needs -Name and -AddressSpaces. -Usage X (or one of
  * the switches -Custom -Internet -Internal -Partner) applies a preset

@@ -1,6 +1,6 @@
 /*
  * cmdlet_transport.c — Get-TransportConfig and Set-TransportConfig: the
- * organisation-wide settings (EXCHANGE-MODEL.md 3.1), one object without a
+ * organisation-wide settings (docs/exchange-model.md), one object without a
  * name.
  *
  * -Identity is accepted and ignored, as there is only one TransportConfig.

@@ -237,7 +237,7 @@ struct transport_config {
     uint64_t receive_protocol_log_max_age;
     uint64_t send_protocol_log_max_age;
 
-    /* Retry and expiry (EXCHANGE-MODEL.md 6.2), seconds unless noted. */
+    /* Retry and expiry (docs/exchange-model.md, "Queues"), seconds unless noted. */
     uint64_t queue_glitch_retry_count;                   /* 4 */
     uint64_t queue_glitch_retry_interval;                /* 00:01:00 */
     uint64_t transient_failure_retry_count;              /* 6 */

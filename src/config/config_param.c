@@ -3,7 +3,7 @@
  * parser and one formatter of parameter values (see config_param.h); the
  * value syntaxes themselves are in config_value.c, lists in config_list.c.
  *
- * Defaults are Exchange 2010's (EXCHANGE-MODEL.md 1.1, 3.1, 5), written as
+ * Defaults are Exchange 2010's (docs/exchange-model.md), written as
  * the value text an administrator would type, so they go through the same
  * parser as everything else.
  *
@@ -141,7 +141,7 @@ static const struct config_enum_name perm_names[] = {
 /* One line per parameter. Sizes: MaxReceiveSize/MaxSendSize are 0-2097151
  * KB; receive connector sizes 65536-2147483647 bytes, send connector sizes
  * 0-2147483647 bytes or Unlimited; timeouts 1 s to 1 day. Retry timers:
- * EXCHANGE-MODEL.md 6.2 (Set-TransportServer ranges). */
+ * Exchange's Set-TransportServer ranges (docs/exchange-model.md, "Queues"). */
 #define I32 2147483647u
 #define ORG_SIZE_MAX (2097151ull * 1024)
 #define HOUR 3600u

@@ -1,7 +1,7 @@
 /*
  * config_validate.c — the rules that span parameters or objects, checked
- * on every load and before every cmdlet saves (EXCHANGE-MODEL.md 1.3, 1.5,
- * 2, 5): AuthMechanism combinations, unique names, remote ranges that share
+ * on every load and before every cmdlet saves (docs/exchange-model.md):
+ * AuthMechanism combinations, unique names, remote ranges that share
  * a binding, send connector routing and TLS settings, accepted domains and
  * the mailboxes in them, one DKIM signing configuration per domain.
  *
@@ -103,7 +103,8 @@ binding_same(const struct binding *a, const struct binding *b)
     return a->family == b->family && a->port == b->port && memcmp(a->addr, b->addr, 16) == 0;
 }
 
-/* AuthMechanism, RequireTLS and DomainSecureEnabled (EXCHANGE-MODEL 1.3). */
+/* AuthMechanism, RequireTLS and DomainSecureEnabled (docs/exchange-model.md,
+ * "Authentication mechanisms"). */
 static int
 check_auth(struct vctx *v, size_t i, const struct receive_connector *rc)
 {
@@ -169,7 +170,7 @@ check_connector(struct vctx *v, size_t i, const struct receive_connector *rc)
 
 /* Two enabled connectors that listen on one IP:port must split the remote
  * addresses between them: ranges disjoint, or one nested in the other so
- * that the most specific wins (EXCHANGE-MODEL 1.5). */
+ * that the most specific wins (docs/exchange-model.md, "Receive connectors"). */
 static int
 check_overlap(struct vctx *v, size_t ia, size_t ib)
 {
@@ -221,7 +222,7 @@ check_connectors(struct vctx *v)
     return 0;
 }
 
-/* Routing: MX lookup or smart hosts, never both (EXCHANGE-MODEL.md 2), and
+/* Routing: MX lookup or smart hosts, never both (docs/exchange-model.md), and
  * smart-host authentication only where there are smart hosts. */
 static int
 check_send_routing(struct vctx *v, size_t i, const struct send_connector *sc)
@@ -267,7 +268,7 @@ check_send_routing(struct vctx *v, size_t i, const struct send_connector *sc)
     return 0;
 }
 
-/* STARTTLS, TLS checks and domain security (EXCHANGE-MODEL.md 2, 3.2).
+/* STARTTLS, TLS checks and domain security (docs/exchange-model.md).
  * Unlike Exchange, domain security through smart hosts is allowed. */
 static int
 check_send_tls(struct vctx *v, size_t i, const struct send_connector *sc)

@@ -26,7 +26,7 @@
 #include <string.h>
 #include <sys/un.h>
 
-/* Address-space cost (EXCHANGE-MODEL.md 2). */
+/* Address-space cost (docs/exchange-model.md, "Send connectors"). */
 #define COST_MIN 1
 #define COST_MAX 100
 /* Longest value of any of these (STRING_MAX of config_param.c). */

@@ -7,7 +7,7 @@
  * queues: a domain for DNS routing, a Send connector for smart hosts,
  * mailbox delivery, Unreachable), opens connections within
  * MaxOutboundConnections and MaxPerDomainOutboundConnections, applies
- * Exchange's retry and expiry rules (EXCHANGE-MODEL.md 6.2), writes
+ * Exchange's retry and expiry rules (docs/exchange-model.md, "Queues"), writes
  * per-recipient progress back to the queue, sends RFC 3464 reports and
  * removes a message once every recipient is delivered or failed.
  * Must never: forget a recipient that is not delivered or bounced; bounce a

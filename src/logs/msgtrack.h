@@ -1,5 +1,5 @@
 /*
- * msgtrack.h — the message tracking log (EXCHANGE-MODEL.md 7.2): CSV files
+ * msgtrack.h — the message tracking log (docs/exchange-model.md): CSV files
  * DIR/logs/MessageTracking/MSGTRKyyyymmdd-1.log (UTC days) with #Software,
  * #Version, #Log-type (Message Tracking Log), #Date and #Fields headers and
  * Exchange's fields: date-time, client-ip, client-hostname, server-ip,

@@ -41,7 +41,7 @@ const struct receive_connector *rcvconn_explain(const struct config *cfg,
                                                 const struct sockaddr *remote,
                                                 struct rcvconn_reason *out);
 
-/* Rights a session holds (EXCHANGE-MODEL.md 1.4). */
+/* Rights a session holds (docs/exchange-model.md, "Permission groups"). */
 #define RIGHT_SUBMIT 0x1
 #define RIGHT_RELAY 0x2       /* Accept-Any-Recipient */
 #define RIGHT_ORG_HEADERS 0x4 /* may set postern's own X-Postern-* headers */

@@ -136,7 +136,7 @@ session_max_message_size(const struct session *s)
 }
 
 /*
- * Rights from the connector's permission groups (EXCHANGE-MODEL.md 1.4):
+ * Rights from the connector's permission groups (docs/exchange-model.md):
  * AnonymousUsers may submit to accepted domains; ExchangeUsers (an
  * authenticated session) may also relay; ExchangeServers is granted to
  * every session of an ExternalAuthoritative connector (secured outside
@@ -324,7 +324,7 @@ cmd_helo(struct session *s, const struct smtp_command *cmd)
 }
 
 /*
- * Domain security, receive side (EXCHANGE-MODEL.md 3.2; decided here where
+ * Domain security, receive side (docs/exchange-model.md; decided here where
  * Exchange's behaviour is unconfirmed): on a connector with
  * DomainSecureEnabled, mail from a domain in TLSReceiveDomainSecureList is
  * accepted only inside TLS with a client certificate that chains to a

@@ -12,8 +12,8 @@
 #define UNREACHABLE_QUEUE "Unreachable"
 
 /*
- * Specificity is the number of characters matched (EXCHANGE-MODEL 2.1, "number
- * of characters that match"), plus one for an exact match so that
+ * Specificity is the number of characters matched (Exchange's "number of
+ * characters that match", docs/exchange-model.md), plus one for an exact match so that
  * "contoso.com" beats "*.contoso.com" for contoso.com itself.
  */
 unsigned
@@ -37,7 +37,7 @@ route_space_match(const char *space, const char *domain)
 }
 
 /* SourceTransportServers: empty means this server; else it must be named,
- * by its FQDN or its host name (EXCHANGE-MODEL 2). */
+ * by its FQDN or its host name (docs/exchange-model.md, "Send connectors"). */
 static bool
 connector_serves_us(const struct config *cfg, const struct send_connector *sc)
 {

@@ -1,5 +1,6 @@
 /*
- * route.h — where a recipient goes next (EXCHANGE-MODEL.md 2.2 and 5).
+ * route.h — where a recipient goes next (docs/exchange-model.md, "Send
+ * connectors" and "Accepted domains").
  *
  * A recipient in an Authoritative accepted domain is delivered locally (to
  * its mailbox's Maildir, or over LMTP when the mailbox or domain names an

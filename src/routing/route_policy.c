@@ -120,7 +120,7 @@ tls_policy(const struct config *cfg, const struct route_hop *hop, const struct s
     p->require_tls = sc->require_tls;
     p->tls_auth_level = sc->tls_auth_level;
     if (hop->domain_secure) {
-        /* Domain security (EXCHANGE-MODEL 3.2): TLS is required, our
+        /* Domain security (docs/exchange-model.md): TLS is required, our
          * certificate is presented, and the partner's must chain to a
          * trusted root, pass revocation and name the partner domain. */
         name = hop->next_hop;

@@ -343,7 +343,7 @@ cert_better(const struct tls_cert *a, bool a_smtp, const struct tls_cert *b, boo
     return strcmp(a->thumbprint, b->thumbprint) < 0;
 }
 
-/* EXCHANGE-MODEL 4.3: a certificate our own CRLs revoke is not offered
+/* docs/exchange-model.md: a certificate our own CRLs revoke is not offered
  * (a CA without a CRL in certs/crl is not checked). */
 static bool
 cert_revoked(const struct tls_store *store, const struct tls_cert *c)

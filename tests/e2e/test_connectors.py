@@ -1,7 +1,7 @@
 """Receive connectors: which connector serves a connection (local binding, then the most
 specific RemoteIPRanges entry), the RemoteIPRanges syntaxes, disabled connectors, clients
 that no connector accepts, overlapping ranges, connection limits, Usage presets and
-permission groups (EXCHANGE-MODEL.md 1.2-1.5).
+permission groups (docs/exchange-model.md).
 
 Each connector gets its own Banner ("220 <name> ready"), so the banner a client sees says
 which connector answered; where mail is sent, the Received: header must name it too."""
@@ -67,7 +67,7 @@ def refused(host, port, source=None):
 # ---- selection by remote address ---------------------------------------------------------
 
 def test_most_specific_remote_range_wins(inst):
-    # EXCHANGE-MODEL 1.5 example: all / a /24 / one host on one binding
+    # Exchange's example (docs/exchange-model.md): all / a /24 / one host on one binding
     binding = f"127.0.0.1:{inst.port}"
     new_connector(inst, "Host", binding, "127.0.0.75")
     new_connector(inst, "Net", binding, "127.0.0.0/24")
@@ -154,8 +154,8 @@ def test_specific_binding_beats_wildcard(inst):
 
 
 def test_local_binding_is_matched_before_remote_range(inst):
-    # EXCHANGE-MODEL 1.5 "model: most specific local binding, then most specific remote
-    # range": WildHost's range (one host) is narrower than Spec's, but Spec is bound to
+    # docs/exchange-model.md: the most specific local binding first, then the most specific
+    # remote range: WildHost's range (one host) is narrower than Spec's, but Spec is bound to
     # the very address the client called.
     port = wildcard_and_specific(inst)
     assert served_by("127.0.0.1", port, "127.0.0.7") == "220 Spec ready"

@@ -180,7 +180,7 @@ def test_nxdomain_with_downgrade_dns_failures_is_retried(instances, dns):
 
 def test_unreachable_queue(instances, dns):
     """No Send connector matches unrouted.example: the message waits in
-    Unreachable (EXCHANGE-MODEL 2.2), visible in Get-Queue, not bounced."""
+    Unreachable (docs/exchange-model.md), visible in Get-Queue, not bounced."""
     a, b = setup_pair(instances, dns)
     qid = send_to(a, "user@unrouted.example", "nowhere to go")
     q = wait_for(lambda: queue_named(a, "Unreachable"), timeout=10, what="the Unreachable queue")

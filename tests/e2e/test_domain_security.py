@@ -1,6 +1,6 @@
 """Domain Security (mutual TLS with partner domains), end to end.
 
-EXCHANGE-MODEL.md 3.2 and 4: instance A (mail.a.test, a.test) sends to
+docs/exchange-model.md, domain security: instance A (mail.a.test, a.test) sends to
 instance B (mail.b.test, b.test) over a Send connector with
 DomainSecureEnabled, b.test in A's TLSSendDomainSecureList, a.test in B's
 TLSReceiveDomainSecureList; both have a certificate from a test CA (pki.py)
@@ -722,7 +722,7 @@ def test_send_connector_domain_secure_validation(instances, certs):
 
 
 def test_own_revoked_certificate_is_not_offered(instances, workdir):
-    """EXCHANGE-MODEL 4.3: a certificate that our CRLs revoke is not used for
+    """docs/exchange-model.md: a certificate that our CRLs revoke is not used for
     STARTTLS; the next usable one (Setup's self-signed) takes over."""
     ca = pki.TestCA(workdir)
     inst = instances("b", fqdn="mail.b.test")

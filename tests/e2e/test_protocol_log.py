@@ -1,4 +1,4 @@
-"""Protocol logging on Receive connectors (EXCHANGE-MODEL.md 7.1): Exchange's file names,
+"""Protocol logging on Receive connectors (docs/exchange-model.md): Exchange's file names,
 header and fields, one line per event, flushed promptly, and never a credential."""
 import base64
 import csv

@@ -8,7 +8,7 @@ One daemon serves all the connectors (one port each); one SMTP session per clien
 and connector, with MAIL / RCPT / RSET per recipient. The whole table is built before
 anything is asserted, so a failure prints the entire matrix with the wrong cells marked.
 
-The rules (docs/DESIGN.md "Receive connectors", EXCHANGE-MODEL.md 1.4): AnonymousUsers
+The rules (docs/DESIGN.md "Receive connectors", docs/exchange-model.md): AnonymousUsers
 may submit to accepted domains; ExchangeUsers after AUTH may submit and relay;
 ExchangeServers on an ExternalAuthoritative connector may submit and relay; Partners only
 for domain-secured mail (not exercised here, so Partners grants nothing). Without relay a
@@ -90,7 +90,7 @@ def flags(text):
 
 def effective(usage, extra):
     """(PermissionGroups, AuthMechanism) of a connector as the preset and the given
-    parameters make it (EXCHANGE-MODEL.md 1.2; the given parameters win)."""
+    parameters make it (docs/exchange-model.md; the given parameters win)."""
     preset = {
         "Custom": ("None", "Tls"),
         "Internet": ("AnonymousUsers", "Tls"),

@@ -1576,7 +1576,7 @@ test_transport_timers(void **state)
 
     (void)state;
     config_object_init(config_kind(CONFIG_TRANSPORT), &tc);
-    /* EXCHANGE-MODEL.md 6.2 defaults. */
+    /* Exchange's defaults (docs/exchange-model.md, "Queues"). */
     assert_int_equal(tc.queue_glitch_retry_count, 4);
     assert_int_equal(tc.queue_glitch_retry_interval, 60);
     assert_int_equal(tc.transient_failure_retry_count, 6);
@@ -1751,7 +1751,7 @@ test_send_connector_file(void **state)
 
     sc = config_find_send_connector(cfg, "INTERNET");
     assert_ptr_equal(sc, &cfg->send_connectors[0]);
-    /* Defaults (EXCHANGE-MODEL.md 2). */
+    /* Defaults (docs/exchange-model.md, "Send connectors"). */
     assert_int_equal(sc->usage, SC_USAGE_INTERNET);
     assert_int_equal(sc->naddress_spaces, 1);
     assert_string_equal(sc->address_spaces[0].domain, "*");

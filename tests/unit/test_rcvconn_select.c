@@ -80,7 +80,7 @@ test_most_specific_range_wins(void **state)
 {
     struct config cfg = {.receive_connectors = rcs, .nreceive_connectors = 3};
 
-    /* EXCHANGE-MODEL.md 1.5: all / 192.168.1.0-255 / 192.168.1.75 */
+    /* docs/exchange-model.md: all / 192.168.1.0-255 / 192.168.1.75 */
     connector(0, "all", "0.0.0.0:25", "0.0.0.0-255.255.255.255", NULL);
     connector(1, "lan", "0.0.0.0:25", "192.168.1.0-192.168.1.255", NULL);
     connector(2, "host", "0.0.0.0:25", "192.168.1.75", NULL);

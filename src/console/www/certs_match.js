@@ -1,5 +1,5 @@
 // certs_match.js — which certificate SMTP would present for a name, as
-// Exchange chooses it for STARTTLS (EXCHANGE-MODEL.md §4.3): a certificate
+// Exchange chooses it for STARTTLS (docs/exchange-model.md): a certificate
 // enabled for SMTP whose Subject CN or CertificateDomains name the FQDN,
 // exactly or by a wildcard of one label. Event 12014 is "none does".
 // Must never: change anything (pure functions over Get- objects).
