@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,54 +114,88 @@ field_add(char *out, size_t outlen, size_t at, const char *name, const char *val
     return r < 0 || (size_t)r >= outlen - at ? at : at + (size_t)r;
 }
 
-/* The value of " key=" in text: quoted ("..." with \" inside) or up to the
- * next space. Sets *n; NULL when absent. */
-static const char *
-key_value(const char *text, size_t len, const char *key, size_t *n)
+/* The fields come only from the head of a line, which the service itself
+ * writes: the event words, then id=, connector="...", client= and local=
+ * in any order. The first other key=value ends the head, since what
+ * follows (user=, to=<...>, reply="...") may hold a client's text, which
+ * must not be able to forge a field journalctl matches on. */
+static const struct {
+    const char *key, *field; /* field NULL: allowed in the head, not a field */
+} head_keys[] = {
+    {"id", "QUEUE_ID"}, {"connector", "CONNECTOR"}, {"client", "CLIENT"}, {"local", NULL}};
+
+/* The words before the keys name the event in the code's own words:
+ * lowercase letters and '-' ("smtp", "auth", "failed", "domain-secured"),
+ * and "queue:" first. A digit, a capital, a dot or a colon elsewhere means
+ * a reply, a host name or an error text: no field is read from such a line. */
+static bool
+event_word(const char *w, size_t n, bool first)
 {
-    size_t klen = strlen(key);
-
-    for (size_t i = 0; i + klen < len; i++) {
-        const char *v;
-        size_t j;
-
-        if ((i > 0 && text[i - 1] != ' ') || memcmp(text + i, key, klen) != 0)
-            continue;
-        v = text + i + klen;
-        if (*v == '"') {
-            for (j = 1; i + klen + j < len && v[j] != '"'; j++)
-                if (v[j] == '\\')
-                    j++;
-            *n = j - 1;
-            return v + 1;
-        }
-        for (j = 0; i + klen + j < len && v[j] != ' '; j++)
-            ;
-        *n = j;
-        return v;
-    }
-    return NULL;
+    if (first && n == 6 && memcmp(w, "queue:", 6) == 0)
+        return true;
+    for (size_t i = 0; i < n; i++)
+        if (!((w[i] >= 'a' && w[i] <= 'z') || w[i] == '-'))
+            return false;
+    return n > 0;
 }
 
 size_t
 log_sink_fields(const char *text, size_t len, char *out, size_t outlen)
 {
-    static const struct {
-        const char *key, *field;
-    } keys[] = {{"id=", "QUEUE_ID"}, {"connector=", "CONNECTOR"}, {"client=", "CLIENT"}};
-    size_t at = 0, hex = 0, n;
-    const char *v;
+    size_t at = 0, i = 0, hex = 0, first = 0; /* first: where the words begin */
+    bool seen[sizeof(head_keys) / sizeof(head_keys[0])] = {false};
+    bool in_keys = false;
 
     if (outlen == 0)
         return 0;
     out[0] = '\0';
     while (hex < len && hex < 16 && strchr("0123456789abcdef", text[hex]) != NULL)
         hex++;
-    if (hex == 16 && len > 16 && text[16] == ' ')
+    if (hex == 16 && len > 16 && text[16] == ' ') {
         at = field_add(out, outlen, at, "SESSION_ID", text, 16);
-    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
-        if ((v = key_value(text, len, keys[k].key, &n)) != NULL)
-            at = field_add(out, outlen, at, keys[k].field, v, n);
+        i = first = 17;
+    }
+    while (i < len) {
+        size_t start = i, klen, vstart, vlen, k;
+        const char *eq;
+
+        while (i < len && text[i] != ' ')
+            i++;
+        eq = memchr(text + start, '=', i - start);
+        if (eq == NULL) {
+            if (in_keys || !event_word(text + start, i - start, start == first))
+                break; /* free text, which may quote a client or a peer */
+            i++;
+            continue;
+        }
+        in_keys = true;
+        klen = (size_t)(eq - (text + start));
+        vstart = klen + 1 + start;
+        for (k = 0; k < sizeof(head_keys) / sizeof(head_keys[0]); k++)
+            if (strlen(head_keys[k].key) == klen &&
+                memcmp(text + start, head_keys[k].key, klen) == 0)
+                break;
+        if (k == sizeof(head_keys) / sizeof(head_keys[0]))
+            break; /* any other key: the head ends */
+        if (vstart < len && text[vstart] == '"') {
+            /* only the connector's name is quoted (an administrator's name,
+             * with spaces); its end is the next quote */
+            const char *q = memchr(text + vstart + 1, '"', len - vstart - 1);
+            if (q == NULL)
+                break;
+            i = (size_t)(q - text) + 1;
+            vstart++;
+            vlen = (size_t)(q - text) - vstart;
+        } else {
+            vlen = i - vstart;
+        }
+        if (!seen[k] && head_keys[k].field != NULL)
+            at = field_add(out, outlen, at, head_keys[k].field, text + vstart, vlen);
+        seen[k] = true;
+        if (i < len && text[i] != ' ')
+            break;
+        i++;
+    }
     return at;
 }
 

@@ -22,7 +22,7 @@
 
 /* Deletes the files of spec in logs_dir whose day ended more than max_age
  * seconds before now; max_age 0 keeps every file. Returns how many went. */
-size_t log_retention_sweep(const char *logs_dir, const struct csvlog_spec *spec,
-                           uint64_t max_age, time_t now);
+size_t log_retention_sweep(const char *logs_dir, const struct csvlog_spec *spec, uint64_t max_age,
+                           time_t now);
 
 #endif
