@@ -5,6 +5,7 @@
 #include "admin/check.h"
 #include "config/config.h"
 #include "config/config_warnings.h"
+#include "lib/user_reach.h"
 #include "lib/util.h"
 
 #include <errno.h>
@@ -30,6 +31,17 @@ check_instance(const char *dir)
     const char *user;
     int rc = 1;
 
+    /* root reads as the instance's owner (main() took its effective uid),
+     * who must be able to get in as run checks before it drops: name the
+     * directory that stops it */
+    if (getuid() == 0 && geteuid() != 0) {
+        struct passwd *owner = getpwuid(geteuid());
+        if (owner != NULL && user_reach_check(dir, owner->pw_name, owner->pw_uid, owner->pw_gid,
+                                              false, err, sizeof(err)) < 0) {
+            fprintf(stderr, "postern: %s\n", err);
+            goto out;
+        }
+    }
     /* the common first-run mistake gets the fix, not just ENOENT */
     if (stat(path, &st) != 0 && errno == ENOENT) {
         fprintf(stderr,

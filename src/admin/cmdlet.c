@@ -94,11 +94,35 @@ cmdlet_find(const char *name)
     return NULL;
 }
 
+/* The terminal a progress line is on (ps_run.c draws it over long
+ * pipelines), or NULL. */
+static FILE *progress_tty;
+
+void
+cmdlet_progress_line(FILE *tty, const char *text)
+{
+    if (progress_tty != NULL)
+        fputs("\r\033[K", progress_tty); /* erase it */
+    progress_tty = text != NULL ? tty : NULL;
+    if (text != NULL)
+        fputs(text, tty);
+    fflush(tty);
+}
+
+/* Before anything else goes to the terminal: no text after the progress. */
+static void
+progress_interrupt(FILE *f)
+{
+    if (progress_tty != NULL && progress_tty == f)
+        cmdlet_progress_line(f, NULL);
+}
+
 void
 cmdlet_error(const struct cmdlet_ctx *ctx, const char *fmt, ...)
 {
     va_list ap;
 
+    progress_interrupt(ctx->err);
     fprintf(ctx->err, "%s: ", ctx->name);
     va_start(ap, fmt);
     vfprintf(ctx->err, fmt, ap);
@@ -111,6 +135,7 @@ cmdlet_warning(const struct cmdlet_ctx *ctx, const char *fmt, ...)
 {
     va_list ap;
 
+    progress_interrupt(ctx->err);
     fputs("WARNING: ", ctx->err);
     va_start(ap, fmt);
     vfprintf(ctx->err, fmt, ap);
@@ -151,6 +176,7 @@ confirmed(struct cmdlet_ctx *ctx, const char *identity)
 {
     char answer[16] = "";
 
+    progress_interrupt(ctx->err);
     fprintf(ctx->err,
             "Confirm\nAre you sure you want to perform this action?\n"
             "%s \"%s\".\n[Y] Yes  [N] No  (default is \"Y\"): ",

@@ -62,6 +62,10 @@ const struct cmdlet *cmdlet_table(size_t *n);
 const struct cmdlet *cmdlet_find(const char *name);
 
 /* "Set-ReceiveConnector: <message>" on ctx->err. */
+/* Shows text as the progress line on tty (replacing the one shown), or
+ * erases it (text NULL); errors, warnings and -Confirm's question erase it
+ * before they are written, so nothing runs into it. */
+void cmdlet_progress_line(FILE *tty, const char *text);
 void cmdlet_error(const struct cmdlet_ctx *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* "WARNING: <message>" on ctx->err. */

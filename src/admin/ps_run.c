@@ -454,8 +454,10 @@ run_builtin(enum builtin kind, const char *name, const struct ps_command *cmd,
 }
 
 /* A cmdlet fed many objects by a pipeline (Get-Message | Remove-Message on
- * thousands) shows how far it got, on a terminal only, a few times a
- * second; the line is cleared when it ends. */
+ * thousands) shows how far it got on the terminal, a few times a second;
+ * cmdlet.c erases the line before an error or a question, output to the
+ * terminal is held until the object is done and written below it
+ * (run_cmdlet_below_progress), and the line is erased when the stage ends. */
 struct progress {
     FILE *tty; /* NULL: nothing to show */
     const char *name;
@@ -466,7 +468,7 @@ struct progress {
 #define PROGRESS_MIN_OBJECTS 50
 
 static struct progress
-progress_begin(FILE *err, const char *name, size_t total)
+progress_begin(FILE *err, FILE *out, const char *name, size_t total)
 {
     struct progress pg = {NULL, name, total, {0, 0}};
 
@@ -479,6 +481,7 @@ static void
 progress_step(struct progress *pg, size_t done)
 {
     struct timespec now;
+    char text[160];
 
     if (pg->tty == NULL)
         return;
@@ -486,16 +489,16 @@ progress_step(struct progress *pg, size_t done)
     if ((now.tv_sec - pg->last.tv_sec) * 1000 + (now.tv_nsec - pg->last.tv_nsec) / 1000000 < 200)
         return;
     pg->last = now;
-    fprintf(pg->tty, "\r%s: %zu of %zu (%zu%%)", pg->name, done, pg->total,
-            done * 100 / pg->total);
-    fflush(pg->tty);
+    snprintf(text, sizeof(text), "%s: %zu of %zu (%zu%%)", pg->name, done, pg->total,
+             done * 100 / pg->total);
+    cmdlet_progress_line(pg->tty, text);
 }
 
 static void
 progress_end(struct progress *pg)
 {
     if (pg->tty != NULL)
-        fprintf(pg->tty, "\r\033[K"); /* erase the progress line */
+        cmdlet_progress_line(pg->tty, NULL);
 }
 
 /* "No queues.", "No receive connectors.", "No mailboxes.": the noun of a
@@ -548,6 +551,30 @@ usage:
     return CMDLET_USAGE;
 }
 
+/* run_cmdlet with its output held, then written after the progress line
+ * is erased: the two never share a line. */
+static int
+run_cmdlet_below_progress(const char *dir, const struct cmdlet *c, const struct ps_command *cmd,
+                          const char *identity, FILE *out, const struct ps_io *io)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *held = open_memstream(&text, &len);
+    int rc;
+
+    if (held == NULL)
+        fatal("open_memstream");
+    rc = run_cmdlet(dir, c, cmd, identity, held, io);
+    fclose(held);
+    if (len > 0) {
+        cmdlet_progress_line(io->err, NULL);
+        fwrite(text, 1, len, out);
+        fflush(out);
+    }
+    free(text);
+    return rc;
+}
+
 static int
 run_pipeline(const char *dir, const struct ps_pipeline *p, const struct ps_io *io)
 {
@@ -585,15 +612,15 @@ run_pipeline(const char *dir, const struct ps_pipeline *p, const struct ps_io *i
             size_t len = 0;
             /* a Get- that finds nothing says so to a person at a terminal
              * (scripts reading the output get nothing, as before) */
-            bool tell_empty = last && i == 0 && strncmp(c->name, "Get-", 4) == 0 &&
-                              isatty(fileno(io->out));
+            bool tell_empty =
+                last && i == 0 && strncmp(c->name, "Get-", 4) == 0 && isatty(fileno(io->out));
             FILE *out = last && !tell_empty ? io->out : open_memstream(&text, &len);
             if (out == NULL)
                 fatal("open_memstream");
             if (i == 0) {
                 rc = run_cmdlet(dir, c, cmd, NULL, out, io);
             } else {
-                struct progress pg = progress_begin(io->err, c->name, st.recs.n);
+                struct progress pg = progress_begin(io->err, out, c->name, st.recs.n);
                 for (size_t k = 0; k < st.recs.n && rc == 0; k++) {
                     const char *id = ps_record_identity(&st.recs.v[k]);
                     progress_step(&pg, k);
@@ -601,6 +628,8 @@ run_pipeline(const char *dir, const struct ps_pipeline *p, const struct ps_io *i
                         fprintf(io->err, "%s: an object from the pipeline has no Identity\n",
                                 c->name);
                         rc = CMDLET_USAGE;
+                    } else if (pg.tty != NULL && isatty(fileno(out))) {
+                        rc = run_cmdlet_below_progress(dir, c, cmd, id, out, io);
                     } else {
                         rc = run_cmdlet(dir, c, cmd, id, out, io);
                     }

@@ -624,15 +624,14 @@ daemon_write_files(struct daemon *d)
     free(path);
     if (rc == 0 && d->detach_fd >= 0) {
         /* run --daemon: syslog's mail facility, or logs/postern.log where
-         * nothing listens on /dev/log; the caller's terminal is told which */
-        if (log_sink_syslog() == 0) {
+         * nothing listens on /dev/log (the file also takes the lines a full
+         * syslog queue cannot); the caller's terminal is told which */
+        if (log_sink_syslog() == 0)
             fprintf(stderr, "postern: logging to syslog (mail facility)\n");
-            d->log_fd = open("/dev/null", O_WRONLY | O_CLOEXEC); /* stderr of every process */
-        } else {
+        else
             fprintf(stderr, "postern: no syslog on /dev/log: logging to %s/logs/postern.log\n",
                     d->instance_dir);
-            d->log_fd = detach_open_log(d->instance_dir);
-        }
+        d->log_fd = detach_open_log(d->instance_dir); /* stderr of every process */
         if (d->log_fd < 0)
             rc = -1;
     }

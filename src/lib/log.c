@@ -104,6 +104,40 @@ log_enabled(enum log_level l)
     return l <= level;
 }
 
+/* A peer's text (a reply, a host name) may carry CR, ESC or other control
+ * bytes that would end the line or rewrite a terminal: each becomes \xHH.
+ * text holds n bytes in room for cap; returns the new length (what does
+ * not fit is cut). */
+static size_t
+escape_controls(char *text, size_t n, size_t cap)
+{
+    char copy[2048];
+    size_t out = 0;
+
+    if (n > sizeof(copy))
+        n = sizeof(copy);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
+            goto escape;
+    return n;
+escape:
+    memcpy(copy, text, n);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)copy[i];
+        if (ch >= 0x20 && ch != 0x7f) {
+            if (out + 1 > cap)
+                break;
+            text[out++] = (char)ch;
+        } else {
+            if (out + 4 > cap)
+                break;
+            snprintf(text + out, 5, "\\x%02x", ch);
+            out += 4;
+        }
+    }
+    return out;
+}
+
 /* Formats one line: the time and level (stderr only: journald and syslog
  * keep both themselves), the message, strerror when asked. */
 static void
@@ -128,6 +162,7 @@ log_line(const char *name, int priority, bool may_wait, int with_errno, int save
     start = n;
     r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
     n = r < 0 ? n : (n + (size_t)r >= sizeof(line) - 64 ? sizeof(line) - 64 : n + (size_t)r);
+    n = start + escape_controls(line + start, n - start, sizeof(line) - 64 - start);
     if (with_errno) {
         r = snprintf(line + n, sizeof(line) - n, ": %s", strerror(saved_errno));
         if (r > 0)

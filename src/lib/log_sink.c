@@ -26,11 +26,20 @@
 #define JOURNAL_SOCKET "/run/systemd/journal/socket"
 #define SYSLOG_SOCKET "/dev/log"
 #define SYSLOG_FACILITY_MAIL 2
+#define FIELD_VALUE_MAX 128
 
 static enum log_sink_kind sink_kind = LOG_SINK_STDERR;
 static int sink_fd = -1;
 static const char *process_role = "daemon";
-static atomic_ulong dropped;
+static _Atomic time_t reconnected_at; /* CLOCK_MONOTONIC seconds */
+
+static void
+socket_address(struct sockaddr_un *sun, const char *path)
+{
+    memset(sun, 0, sizeof(*sun));
+    sun->sun_family = AF_UNIX;
+    snprintf(sun->sun_path, sizeof(sun->sun_path), "%s", path);
+}
 
 static int
 connect_dgram(const char *path)
@@ -38,17 +47,15 @@ connect_dgram(const char *path)
     struct sockaddr_un sun;
     int fd, bufsize = 1 << 20;
 
-    memset(&sun, 0, sizeof(sun));
-    sun.sun_family = AF_UNIX;
-    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+    socket_address(&sun, path);
     if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
         return -1;
     if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
         close(fd);
         return -1;
     }
-    /* room for a burst while the reader is busy: the lines are dropped,
-     * never waited for, when it is full */
+    /* room for a burst while the reader is busy; when it is full, the
+     * line goes to stderr instead (without fields), never waited for here */
     (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof(bufsize));
     return fd;
 }
@@ -110,8 +117,14 @@ field_add(char *out, size_t outlen, size_t at, const char *name, const char *val
             return at;
     if (n == 0 || at >= outlen)
         return at;
+    if (n > FIELD_VALUE_MAX)
+        n = FIELD_VALUE_MAX;
     r = snprintf(out + at, outlen - at, "%s=%.*s\n", name, (int)n, value);
-    return r < 0 || (size_t)r >= outlen - at ? at : at + (size_t)r;
+    if (r < 0 || (size_t)r >= outlen - at) {
+        out[at] = '\0'; /* no half field: it would swallow MESSAGE */
+        return at;
+    }
+    return at + (size_t)r;
 }
 
 /* The fields come only from the head of a line, which the service itself
@@ -216,9 +229,8 @@ send_journal(int priority, const char *text, size_t len)
                  priority, SYSLOG_FACILITY_MAIL, process_role);
     if (n < 0 || (size_t)n >= sizeof(head))
         return -1;
-    log_sink_fields(text, len, fields, sizeof(fields));
     iov[0] = (struct iovec){head, (size_t)n};
-    iov[1] = (struct iovec){fields, strlen(fields)};
+    iov[1] = (struct iovec){fields, log_sink_fields(text, len, fields, sizeof(fields))};
     iov[2] = (struct iovec){"MESSAGE\n", 8};
     iov[3] = (struct iovec){le, 8};
     iov[4] = (struct iovec){(void *)text, len};
@@ -266,23 +278,24 @@ send_one(int priority, const char *text, size_t len)
 int
 log_sink_send(int priority, const char *text, size_t len)
 {
-    unsigned long lost;
+    struct timespec now;
 
     if (sink_fd < 0)
         return -1;
-    if ((lost = atomic_exchange(&dropped, 0)) > 0) {
-        char note[96];
-        int n =
-            snprintf(note, sizeof(note), "log: %lu line(s) dropped: the log socket was full", lost);
-        if (n > 0 && send_one(4, note, (size_t)n) < 0) {
-            atomic_fetch_add(&dropped, lost);
-        }
-    }
     if (send_one(priority, text, len) == 0)
         return 0;
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
-        atomic_fetch_add(&dropped, 1);
-        return 0; /* counted; never waited for */
+    if (errno != ECONNREFUSED && errno != ENOTCONN)
+        return -1; /* full (a flood) or refused: the caller's stderr takes the line */
+    /* The listener went away and came back (syslog restarted): connect
+     * the same descriptor again, at most once a second. */
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec != atomic_load(&reconnected_at)) {
+        struct sockaddr_un sun;
+        atomic_store(&reconnected_at, now.tv_sec);
+        socket_address(&sun, sink_kind == LOG_SINK_JOURNAL ? JOURNAL_SOCKET : SYSLOG_SOCKET);
+        if (connect(sink_fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 &&
+            send_one(priority, text, len) == 0)
+            return 0;
     }
     return -1;
 }

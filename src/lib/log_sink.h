@@ -6,9 +6,10 @@
  * The daemon chooses once at start, before its children exist; they
  * inherit the connected socket (children.c keeps log_sink_fd() open), so a
  * sandboxed process that can open no file still logs.
- * Must never: block the caller (a full journal or syslog queue drops the
- * line and counts it; the count is logged when lines flow again), or open a
- * path after the choice.
+ * Must never: block the caller (when the journal's or syslog's queue is
+ * full, the line goes to stderr instead: journald's stream, without
+ * fields, or logs/postern.log), or open a file after the choice (a
+ * restarted syslog is reconnected on the same descriptor).
  */
 #ifndef POSTERN_LOG_SINK_H
 #define POSTERN_LOG_SINK_H
@@ -31,7 +32,7 @@ int log_sink_fd(void);
 void log_sink_set_process(const char *role);
 
 /* Sends one line (without its end of line). priority is syslog's 0..7.
- * Returns -1 when the line could not be sent (the caller writes it to
+ * Returns -1 when the line could not be sent now (the caller writes it to
  * stderr instead). */
 int log_sink_send(int priority, const char *text, size_t len);
 

@@ -101,7 +101,7 @@ def test_long_pipeline_shows_progress_then_clears_it(instances):
     status, shown = on_terminal("-D", a.dir, "Get-Message | Remove-Message -WithNDR $false -Confirm:$false",
                                 timeout=120)
     assert status == 0, shown
-    assert re.search(r"\rRemove-Message: \d+ of 120 \(\d+%\)", shown), shown
+    assert re.search(r"(^|\r\x1b\[K)Remove-Message: \d+ of 120 \(\d+%\)", shown), shown
     assert shown.endswith("\r\x1b[K"), repr(shown[-40:])
     wait_for(lambda: a.cmdlet("Get-Message").stdout == "", timeout=30, what="an empty queue")
 
@@ -130,3 +130,25 @@ def test_help_of_a_cmdlet(instances):
     assert "NAME\n    Get-Queue" in r.stdout and "SYNTAX" in r.stdout
     r = a.cmdlet("Set-TransportConfig", "-?")
     assert "-LogLevel" in r.stdout
+
+
+def test_setup_takes_an_empty_closed_directory_and_sees_through_links(closed_parent):
+    """An empty DIR of mode 0700 (root's) is handed to the service user, as
+    before; a parent reached through a symbolic link is checked as the
+    processes will use it, link and all."""
+    os.chmod(closed_parent, 0o755)
+    empty = os.path.join(closed_parent, "empty")
+    os.mkdir(empty, 0o700)
+    r = subprocess.run([POSTERN, "-D", empty, "setup", "--fqdn", "mail.e.test"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    private = os.path.join(closed_parent, "private")
+    os.mkdir(private, 0o700)
+    public = os.path.join(closed_parent, "public")
+    os.mkdir(public, 0o755)
+    os.symlink(public, os.path.join(private, "link"))
+    inst = os.path.join(private, "link", "inst")
+    r = subprocess.run([POSTERN, "-D", inst, "setup", "--fqdn", "mail.l.test"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0
+    assert f"{private} (mode 0700, owner uid 0) is not searchable" in r.stderr, r.stderr

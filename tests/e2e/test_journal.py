@@ -197,7 +197,9 @@ def test_syslog_mail_facility(journald, instance):
                          timeout=20, what="the queued line in syslog")
         assert lines[0]["SYSLOG_IDENTIFIER"] == "postern/smtp"
         assert lines[0]["PRIORITY"] == "6"
-        assert not os.path.exists(os.path.join(instance.dir, "logs", "postern.log"))
+        # the file takes only what syslog could not
+        with open(os.path.join(instance.dir, "logs", "postern.log")) as f:
+            assert " smtp queued id=" not in f.read()
     finally:
         subprocess.run([POSTERN, "-D", instance.dir, "Stop-Service"], capture_output=True,
                        timeout=60)
@@ -262,3 +264,64 @@ def test_max_age_validated(instance):
     assert r.returncode != 0
     r = instance.cmdlet("Get-TransportConfig")
     assert "MessageTrackingLogMaxAge" in r.stdout and "30.00:00:00" in r.stdout
+
+
+def test_syslog_restart_is_followed(instance, workdir):
+    """A syslog daemon that restarts (its socket made anew) gets the lines
+    again: postern connects its descriptor once more, even in the sandboxed
+    smtp process, and nothing waits on the way."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root for /dev/log")
+    if os.path.exists("/dev/log") and not os.path.islink("/dev/log"):
+        pytest.skip("/dev/log belongs to this machine's syslog")
+    saved = os.readlink("/dev/log") if os.path.islink("/dev/log") else None
+    path = os.path.join(workdir, "syslog.sock")
+
+    def listen():
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        s.bind(path)
+        os.chmod(path, 0o666)
+        s.settimeout(0.2)
+        return s
+
+    def lines(s, want, timeout=20):
+        got = []
+        deadline = time.monotonic() + timeout * SLOW
+        while time.monotonic() < deadline and not any(want in g for g in got):
+            try:
+                got.append(s.recv(65536).decode(errors="replace"))
+            except socket.timeout:
+                pass
+        return got
+
+    if saved is not None:
+        os.unlink("/dev/log")
+    os.symlink(path, "/dev/log")
+    sock = listen()
+    try:
+        r = subprocess.run([POSTERN, "-D", instance.dir, "run", "--daemon"], capture_output=True,
+                           text=True, timeout=60 * SLOW)
+        assert r.returncode == 0, r.stderr
+        send(instance)
+        got = lines(sock, " smtp queued id=")
+        assert any(g.startswith("<22>") and "postern/smtp[" in g and " smtp queued id=" in g
+                   for g in got), got
+        # the syslog daemon restarts: a new socket at the same path
+        sock.close()
+        os.unlink(path)
+        sock = listen()
+        send(instance)  # its first lines may meet the closed socket: postern reconnects
+        time.sleep(1.1)
+        send(instance)
+        got = lines(sock, " smtp queued id=")
+        assert any(" smtp queued id=" in g for g in got), got
+    finally:
+        pid_file = os.path.join(instance.dir, "run", "postern.pid")
+        if os.path.exists(pid_file):
+            pid = int(open(pid_file).read())
+            os.kill(pid, 15)
+            wait_for(lambda: not os.path.exists(f"/proc/{pid}"), timeout=20, what="the stop")
+        sock.close()
+        os.unlink("/dev/log")
+        if saved is not None:
+            os.symlink(saved, "/dev/log")

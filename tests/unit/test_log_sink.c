@@ -11,9 +11,13 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "lib/log.h"
 #include "lib/log_sink.h"
 
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *
 fields(const char *line)
@@ -80,6 +84,27 @@ test_small_buffer(void **state)
     assert_int_equal(log_sink_fields(line, strlen(line), out, 0), 0);
 }
 
+/* A peer's CR, ESC or NUL-less control bytes reach no log as they are. */
+static void
+test_control_bytes_are_escaped(void **state)
+{
+    int fds[2], saved = dup(STDERR_FILENO);
+    char buf[512];
+    ssize_t n;
+
+    assert_int_equal(pipe(fds), 0);
+    dup2(fds[1], STDERR_FILENO);
+    log_info("reply=\"250 ok\r\x1b[31mforged\x7f\"");
+    dup2(saved, STDERR_FILENO);
+    close(fds[1]);
+    n = read(fds[0], buf, sizeof(buf) - 1);
+    close(fds[0]);
+    close(saved);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_non_null(strstr(buf, " info reply=\"250 ok\\x0d\\x1b[31mforged\\x7f\"\n"));
+}
+
 int
 main(void)
 {
@@ -87,6 +112,7 @@ main(void)
         cmocka_unit_test(test_fields_of_the_service_lines),
         cmocka_unit_test(test_client_text_forges_no_field),
         cmocka_unit_test(test_small_buffer),
+        cmocka_unit_test(test_control_bytes_are_escaped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
