@@ -563,7 +563,7 @@ run_cmdlet_below_progress(const char *dir, const struct cmdlet *c, const struct 
     int rc;
 
     if (held == NULL)
-        fatal("open_memstream");
+        return run_cmdlet(dir, c, cmd, identity, out, io); /* unheld, then */
     rc = run_cmdlet(dir, c, cmd, identity, held, io);
     fclose(held);
     if (len > 0) {
