@@ -25,7 +25,8 @@ DEB_PACKAGES = gcc libc6-dev pkg-config meson ninja-build libssl-dev libevent-de
 	libunbound-dev libcrypt-dev libedit-dev zlib1g-dev libcmocka-dev openssl ca-certificates python3 python3-pytest \
 	swaks libnet-ssleay-perl postfix sasl2-bin libsasl2-modules unbound dovecot-lmtpd clang-format \
 	clang libclang-rt-dev testssl.sh libidn12 cppcheck clang-tidy valgrind man-db groff-base \
-	libjansson-dev chromium ldnsutils unbound-host dns-root-data
+	libjansson-dev chromium ldnsutils unbound-host dns-root-data \
+	python3-prometheus-client prometheus
 
 .PHONY: all deps build deb test-package install uninstall asan run test unit e2e browser test-asan clean format crashtest fuzz mutants lint valgrind bench
 
@@ -75,7 +76,6 @@ install: build
 uninstall:
 	ninja -C $(BUILD) uninstall
 
-asan: deps $(ASAN_BUILD)/build.ninja
 # The Debian package (debian/), built from a copy of the tree in
 # $(DEB_BUILD) so that nothing of dpkg-buildpackage lands in the
 # repository but the .deb itself; then lintian, whose warnings fail it.
@@ -120,6 +120,7 @@ test-package: deb
 	fi
 	POSTERN_DEB=$(CURDIR)/$$(ls postern_*.deb) $(PYTEST) -q tests/package
 
+asan: deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 
 # The console's first administrator: a mailbox "admin" with a random
@@ -168,8 +169,8 @@ test: unit e2e browser test-asan crashtest
 	$(MAKE) fuzz FUZZ_JOBS=2
 	$(MAKE) mutants
 	$(MAKE) lint
-
 	$(MAKE) test-package DEB_BUILD_OPTIONS=nocheck
+
 # Each safety guard's mutant must make its tests fail (tests/mutants/).
 mutants: build
 	/usr/bin/python3 tests/mutants/run.py -j $(MUTANT_JOBS)

@@ -142,6 +142,10 @@ static const struct param_help_entry entries[] = {
     {TC, "ConsoleBindings",
      "postern's own: where `postern console` serves the management console over HTTPS (with the "
      "certificate of the server's Fqdn). Loopback by default; read when the console starts."},
+    {TC, "MetricsBindings",
+     "postern's own: where the service answers Prometheus scrapes (GET /metrics, plain HTTP; "
+     "docs/metrics.md). Empty, the default, is off. Use loopback (127.0.0.1:9125): other "
+     "addresses are warned about. A reload applies a change."},
     {TC, "ConsoleIdleTimeout",
      "postern's own: a console session ends after this long without a request (then the browser "
      "asks to sign in again)."},

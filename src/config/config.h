@@ -212,6 +212,9 @@ struct transport_config {
     struct binding *console_bindings; /* `postern console` listens here (HTTPS) */
     size_t nconsole_bindings;
     uint64_t console_idle_timeout; /* a console session ends after this long unused */
+    /* where the smtp process answers Prometheus scrapes (docs/metrics.md); none: off */
+    struct binding *metrics_bindings;
+    size_t nmetrics_bindings;
 
     /* DNS (Exchange keeps these on the transport server; one object here).
      * Entries are "IP" or, a postern addition for tests, "IP@port". */

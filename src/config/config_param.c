@@ -228,6 +228,7 @@ static const struct config_param transport_params[] = {
     {"ConsoleBindings", NULL, CPT_BINDINGS, offsetof(TC, console_bindings),
      offsetof(TC, nconsole_bindings), NULL, 0, 0, 0, "127.0.0.1:2580"},
     NUM(TC, "ConsoleIdleTimeout", CPT_TIMESPAN, console_idle_timeout, "00:15:00", 5, DAY, 0),
+    LIST(TC, "MetricsBindings", CPT_BINDINGS, metrics_bindings, nmetrics_bindings),
 };
 
 static const struct config_param rc_params[] = {

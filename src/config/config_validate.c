@@ -378,6 +378,34 @@ check_dkim(struct vctx *v)
     return 0;
 }
 
+/* A metrics socket cannot share a port with a Receive connector's socket
+ * of the same family when either is a wildcard or both name one address:
+ * the daemon could not bind both. */
+static int
+check_metrics_bindings(struct vctx *v)
+{
+    const struct config *cfg = v->cfg;
+
+    for (size_t i = 0; i < cfg->transport.nmetrics_bindings; i++) {
+        const struct binding *m = &cfg->transport.metrics_bindings[i];
+        for (size_t c = 0; c < cfg->nreceive_connectors; c++) {
+            const struct receive_connector *rc = &cfg->receive_connectors[c];
+            for (size_t j = 0; rc->enabled && j < rc->nbindings; j++) {
+                const struct binding *b = &rc->bindings[j];
+                char text[80];
+                if (b->family != m->family || b->port != m->port ||
+                    !(b->any || m->any || binding_same(b, m)))
+                    continue;
+                binding_format(m, text, sizeof(text));
+                return fail(v, CONFIG_TRANSPORT, 0, "MetricsBindings",
+                            "%s takes the port of ReceiveConnector \"%s\"; choose another port",
+                            text, rc->name);
+            }
+        }
+    }
+    return 0;
+}
+
 /* A file the smtp process reads at start, from the instance directory or
  * elsewhere: an absolute path, so that it does not depend on where a
  * cmdlet ran. */
@@ -389,7 +417,7 @@ check_transport(struct vctx *v)
     if (anchors != NULL && anchors[0] != '/')
         return fail(v, CONFIG_TRANSPORT, 0, "DnssecTrustAnchorFile",
                     "\"%s\" is not an absolute path", anchors);
-    return 0;
+    return check_metrics_bindings(v);
 }
 
 int

@@ -35,9 +35,47 @@ open_to_internet(const struct receive_connector *rc)
     return false;
 }
 
+/* 127.0.0.0/8 or ::1 (IPv4-mapped loopback included): reachable from this
+ * machine only. */
+static bool
+binding_loopback(const struct binding *b)
+{
+    static const uint8_t v6_loopback[16] = {[15] = 1};
+    static const uint8_t v4_mapped[12] = {[10] = 0xff, [11] = 0xff};
+
+    if (b->any)
+        return false;
+    if (b->family == AF_INET)
+        return b->addr[0] == 127;
+    return memcmp(b->addr, v6_loopback, 16) == 0 ||
+           (memcmp(b->addr, v4_mapped, 12) == 0 && b->addr[12] == 127);
+}
+
+/* Metrics name connectors, partner domains and certificates, and their
+ * HTTP has no authentication: meant for a scraper on the same machine. */
+static void
+metrics_warnings(const struct config *cfg, void (*warn)(void *arg, const char *text), void *arg)
+{
+    for (size_t i = 0; i < cfg->transport.nmetrics_bindings; i++) {
+        const struct binding *b = &cfg->transport.metrics_bindings[i];
+        char where[80], text[400];
+
+        if (binding_loopback(b))
+            continue;
+        binding_format(b, where, sizeof(where));
+        snprintf(text, sizeof(text),
+                 "TransportConfig MetricsBindings %s is not a loopback address: anyone who "
+                 "can reach it reads the metrics (connector names, partner domains, "
+                 "certificates) over plain HTTP; prefer 127.0.0.1 or [::1], or filter the port",
+                 where);
+        warn(arg, text);
+    }
+}
+
 void
 config_warnings(const struct config *cfg, void (*warn)(void *arg, const char *text), void *arg)
 {
+    metrics_warnings(cfg, warn, arg);
     for (size_t i = 0; i < cfg->nreceive_connectors; i++) {
         const struct receive_connector *rc = &cfg->receive_connectors[i];
         char text[512];

@@ -12,8 +12,8 @@
 #include "lib/fsutil.h"
 #include "lib/ipc_buf.h"
 #include "lib/log.h"
-#include "lib/proc.h"
 #include "lib/log_sink.h"
+#include "lib/proc.h"
 #include "lib/runas.h"
 #include "lib/sandbox.h"
 #include "lib/user_reach.h"
@@ -143,8 +143,8 @@ daemon_set_config(struct daemon *d, struct config *cfg)
 {
     config_unref(d->cfg);
     d->cfg = cfg;
-    free(d->redacted);
     log_set_level(cfg->transport.log_level);
+    free(d->redacted);
     d->redacted = config_format(cfg, &d->redacted_len);
 }
 
@@ -196,7 +196,7 @@ daemon_prepare_child(void *arg, enum proc_role role, struct proc_start *st)
         d->listen_fds = xcalloc(n + 1, sizeof(*d->listen_fds));
         for (size_t i = 0; i < n; i++) {
             char text[80];
-            binding_format(&socks[i].binding, text, sizeof(text));
+            listen_socket_format(&socks[i], text, sizeof(text));
             d->listen_bindings[i] = xstrdup(text);
             d->listen_fds[i] = socks[i].fd;
         }
@@ -234,7 +234,7 @@ daemon_send_listeners(struct daemon *d, const struct listen_socket *socks, size_
             log_warn("cannot hand on a listening socket");
             continue;
         }
-        binding_format(&socks[i].binding, text, sizeof(text));
+        listen_socket_format(&socks[i], text, sizeof(text));
         (void)children_send(d->kids, PROC_SMTP, MSG_LISTENER, 0, fd, text, strlen(text) + 1);
     }
     d->listeners_waiting = children_send(d->kids, PROC_SMTP, MSG_LISTENERS_END,

@@ -8,6 +8,7 @@
  * connection or worker holds them.
  */
 #include "delivery/deliver_int.h"
+#include "delivery/deliver_metrics.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "logs/msgtrack.h"
@@ -419,6 +420,7 @@ deliver_item_done(struct deliver *d, struct dqueue *q, struct ditem *it,
     size_t kept = 0;
 
     m->env->attempts++;
+    deliver_metrics_results(q, m, res, nres);
     apply_results(d, m, res, nres);
     /* recipients still ready stay in the item for the next attempt */
     for (size_t i = 0; i < it->nrcpt; i++)
@@ -487,6 +489,7 @@ deliver_queue_failed(struct deliver *d, struct dqueue *q, const char *why)
     uint64_t wait;
 
     q->failures++;
+    deliver_metrics_connection_failed(q);
     wait = retry_interval(tc, q->failures);
     q->next_retry = time(NULL) + (time_t)wait;
     free(q->last_error);
@@ -677,6 +680,7 @@ deliver_fail_waiting(struct deliver *d, struct dmsg *m, const char *status_text,
                          last ? "; last error: " : "", last ? last : "");
                 n++;
             }
+            deliver_metrics_failed(q, it->nrcpt);
             item_free(queue_unlink(q, pp));
         }
     }

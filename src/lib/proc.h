@@ -6,6 +6,7 @@
  *   smtp <--spool--> queue                       message files and commits
  *   smtp <--outbound-- queue                     connections to next hops
  *   smtp <--logs---> queue                       log files (blocking calls)
+ *   smtp <--metrics--> queue                     the queue's metrics for a scrape
  *   smtp <--keys---> keys                        signatures (TLS, DKIM), password
  *                                                checks, credentials, certificates
  *
@@ -29,6 +30,8 @@ enum proc_peer {
     PEER_SMTP_OUTBOUND, /* queue <-> smtp: connections to next hops */
     PEER_SMTP_LOGS,     /* smtp <-> queue: log files, synchronous */
     PEER_SMTP_KEYS,     /* smtp <-> keys */
+    PEER_SMTP_METRICS,  /* smtp <-> queue: metrics text (its own channel: a scrape never
+                           waits behind commits, nor commits behind a scrape) */
     PEER_N
 };
 
@@ -80,7 +83,8 @@ enum proc_msg_type {
      * secrets); the child answers with an empty MSG_CONFIG of the same id
      * once it applies it */
     MSG_CONFIG = 1,
-    MSG_LISTENER,      /* fd + str: binding ("0.0.0.0:25"); smtp only */
+    MSG_LISTENER,      /* fd + str: binding ("0.0.0.0:25", "metrics 127.0.0.1:9125"
+                          for MetricsBindings: receive/accept_set.h); smtp only */
     MSG_LISTENERS_END, /* id: the listeners above are the whole set; smtp
                           answers with the same message once it applied it */
     MSG_PEER,          /* fd + u32: enum proc_peer, a new channel after a restart */
@@ -122,6 +126,9 @@ enum proc_msg_type {
     /* smtp <-> queue: logs */
     MSG_LOG_OPEN = 80, /* id + str subdir, str prefix, str day (yyyymmdd), str #Date */
     MSG_LOG_OPENED,    /* id + u32 errno; with 0, fd (O_WRONLY|O_APPEND) */
+    /* smtp <-> queue: metrics (receive/metrics_peer.c, qmgr/metrics_answer.c) */
+    MSG_METRICS_GET = 90, /* smtp -> queue, id = request, no payload */
+    MSG_METRICS_TEXT,     /* queue -> smtp, id + str: its families, text format 0.0.4 */
 
     /* smtp <-> keys */
     MSG_KEY_SIGN = 100,    /* id + str key id, u32 op, u32 padding, bytes input */

@@ -21,7 +21,9 @@
  */
 #include "net/dns.h"
 #include "lib/log.h"
+#include "lib/metrics_catalog.h"
 #include "lib/util.h"
+#include "net/dns_metrics.h"
 #include "net/dns_name.h"
 #include "net/iprange.h"
 
@@ -88,6 +90,8 @@ struct dns_lookup {
     bool pending;
     bool bogus;  /* its answer failed DNSSEC validation */
     bool failed; /* no usable answer: bogus, a server failure, a timeout */
+    /* when it was asked, for its latency (dns_metrics.h) */
+    struct timespec asked;
 };
 
 struct dns_query {
@@ -623,6 +627,7 @@ dns_lookup_start(struct dns_query *q, struct dns_lookup *l, const char *name, in
     l->pending = false;
     if (dns->check == CHECK_PENDING)
         dns_check_start(dns);
+    metric_clock(&l->asked);
     r = ub_resolve_async(dns->ctx, name, rrtype, DNS_CLASS_IN, l, dns_on_answer, &l->async_id);
     if (r == 0) {
         l->pending = true;
@@ -784,6 +789,7 @@ dns_on_answer(void *arg, int err, struct ub_result *result)
     q->npending--;
     if (result == NULL && err == 0)
         err = UB_NOMEM;
+    dns_metrics_answer(l->rrtype, &l->asked, err, result);
     if (l->rrtype == DNS_TYPE_MX)
         dns_query_on_mx(q, err, result);
     else if (l->rrtype == DNS_TYPE_TLSA)

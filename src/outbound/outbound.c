@@ -24,7 +24,9 @@
 #include "lib/util.h"
 #include "net/dns.h"
 #include "net/iprange.h"
+#include "lib/metrics_catalog.h"
 #include "outbound/mtasts_fetch.h"
+#include "outbound/outbound_metrics.h"
 #include "routing/tlsrpt.h"
 #include "tls/tls.h"
 #include "tls/tls_dane.h"
@@ -219,6 +221,11 @@ report_tls(struct outbound *o, const char *result)
     size_t nps = 0;
     struct tlsrpt_event e = {.result = result, .mx_host = h->name, .ip = ip, .rua = o->rua};
 
+    outbound_metrics_attempt(&o->p,
+                             h->dane == DANE_RECORDS      ? "tlsa"
+                             : o->sts.mode != MTASTS_NONE ? "sts"
+                                                          : "no-policy-found",
+                             result);
     if (!o->p.tlsrpt || o->ev.tls_result == NULL || result == NULL)
         return;
     /* testing mode delivers to hosts its policy leaves out; the report
@@ -496,6 +503,9 @@ on_tlsa(void *arg, const struct dns_result *res)
     } else {
         h->dane = DANE_NOT_APPLICABLE;
     }
+    metric_inc(MET_DANE_TLSA_LOOKUPS, METRIC_L(h->dane == DANE_RECORDS         ? "secure_records"
+                                               : h->dane == DANE_LOOKUP_FAILED ? "failed"
+                                                                               : "not_applicable"));
     connect_next(o);
 }
 
@@ -654,6 +664,7 @@ on_sts(void *arg, const struct mtasts_result *r)
 
     if (t != NULL && t->line != NULL)
         t->line(t->arg, '*', r->note, "MTA-STS");
+    outbound_metrics_sts(r);
     if (r->outcome == MTASTS_DEFER) {
         o->sts_fetch = NULL;
         fail(o, false, "%s", r->note);

@@ -11,6 +11,7 @@
  */
 #include "outbound/smtp_client.h"
 #include "lib/log.h"
+#include "lib/metrics_catalog.h"
 #include "lib/util.h"
 #include "logs/protolog.h"
 #include "smtp/dot_stuff.h"
@@ -433,6 +434,10 @@ client_tls_done(void *arg, enum tls_handshake_result result, const char *reason)
     struct timeval tv = {c->p->timeout, 0};
 
     c->hs = NULL;
+    metric_inc(MET_TLS_HANDSHAKES,
+               METRIC_L("outbound",
+                        result == TLS_HANDSHAKE_OK ? tls_ssl_version(c->hs_ssl) : "none",
+                        result == TLS_HANDSHAKE_OK ? "success" : "failure"));
     if (result == TLS_HANDSHAKE_TIMEOUT) {
         client_close(c, 0, true, "timeout talking to %s in state %s", c->peer,
                      client_state_names[c->state]);

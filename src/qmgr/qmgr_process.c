@@ -4,10 +4,12 @@
 #include "qmgr/qmgr_process.h"
 #include "config/config.h"
 #include "delivery/deliver.h"
+#include "delivery/deliver_metrics.h"
 #include "delivery/tlsrpt_outbox.h"
 #include "lib/ipc.h"
 #include "lib/ipc_buf.h"
 #include "lib/log.h"
+#include "lib/metrics_catalog.h"
 #include "lib/sandbox.h"
 #include "lib/util.h"
 #include "lib/workq.h"
@@ -15,6 +17,7 @@
 #include "logs/log_server.h"
 #include "logs/msgtrack.h"
 #include "logs/protolog.h"
+#include "qmgr/metrics_answer.h"
 #include "qmgr/outbound_proxy.h"
 #include "queue/queue.h"
 #include "queue/spool_server.h"
@@ -47,6 +50,7 @@ struct qmgr {
     struct outbound_proxy *outbound;
     struct tlsrpt_outbox *tls_posts; /* TLS reports waiting for their POST */
     struct spool_server *spool;
+    struct metrics_answer *metrics; /* the smtp process's scrapes */
     struct log_server *logs;
     struct ipc_chan *ctl;
     struct event *tick;
@@ -92,10 +96,22 @@ qmgr_attach(struct qmgr *q, uint32_t which, int fd)
     case PEER_SMTP_OUTBOUND:
         outbound_proxy_attach(q->outbound, fd);
         break;
+    case PEER_SMTP_METRICS:
+        metrics_answer_attach(q->metrics, fd);
+        break;
     default:
         close(fd);
         break;
     }
+}
+
+/* Before each metrics answer: the delivery queues as they are now. */
+static void
+qmgr_metrics_collect(void *arg)
+{
+    struct qmgr *q = arg;
+
+    deliver_metrics_collect(q->deliver);
 }
 
 /* Each message the smtp process commits goes straight to delivery. */
@@ -285,6 +301,8 @@ qmgr_process_main(const struct proc_start *st)
         return 1;
     }
     sandbox_private();
+    /* the registry exists before the committer thread observes into it */
+    metrics_process_start(PROC_QUEUE);
     signal(SIGTERM, SIG_IGN); /* the daemon says when to stop */
     signal(SIGINT, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
@@ -330,6 +348,7 @@ qmgr_process_main(const struct proc_start *st)
         q.deliver = deliver_new(&denv);
         queue_set_commit_hook(q.queue, qmgr_committed, &q);
     }
+    q.metrics = metrics_answer_new(q.base, qmgr_metrics_collect, &q);
     q.ctl = ipc_chan_new(q.base, st->ctl_fd, qmgr_ctl_message, qmgr_ctl_closed, &q);
     for (uint32_t p = 0; p < PEER_N; p++)
         if (st->peer_fd[p] >= 0)
@@ -347,6 +366,7 @@ out:
         deliver_stop(q.deliver);
     workq_free(q.workers);
     spool_server_free(q.spool);
+    metrics_answer_free(q.metrics); /* before delivery, which it reads */
     log_server_free(q.logs);
     if (q.queue)
         queue_set_commit_hook(q.queue, NULL, NULL);

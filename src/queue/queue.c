@@ -8,6 +8,7 @@
 #include "lib/fd_writer.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
+#include "lib/metrics_catalog.h"
 #include "lib/util.h"
 #include "queue/qlog.h"
 #include "smtp/header_read.h"
@@ -51,6 +52,7 @@ struct queue_msg {
     size_t envlen;
     queue_commit_cb *cb;
     void *cbarg;
+    struct timespec requested; /* JOB_COMMIT: for its latency (metrics) */
     struct queue_msg *next;
 };
 
@@ -567,6 +569,7 @@ queue_msg_commit(struct queue_msg *m, struct envelope *env, queue_commit_cb *cb,
     m->envtext = envelope_serialize(env, &m->envlen);
     m->cb = cb;
     m->cbarg = arg;
+    metric_clock(&m->requested);
     queue_enqueue_job(q, m);
 }
 
@@ -612,6 +615,8 @@ commit_batch(struct queue *q, struct queue_msg *batch)
     for (m = batch; m; m = m->next) {
         if (m->job != JOB_COMMIT)
             continue;
+        if (m->error == 0) /* durable now (the registry is thread-safe) */
+            metric_observe(MET_QUEUE_COMMIT_SECONDS, NULL, metric_seconds_since(&m->requested));
         if (m->error == 0 && ftruncate(m->fd, 0) == 0) {
             pthread_mutex_lock(&q->lock);
             if (q->nkept < QUEUE_SPARES_KEPT) {

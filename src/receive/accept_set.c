@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <event2/listener.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -180,6 +181,28 @@ accept_set_replace(struct accept_set *as, const struct listen_socket *socks, siz
     free(as->items);
     as->items = next;
     as->n = nnext;
+}
+
+#define LISTEN_METRICS_PREFIX "metrics "
+
+void
+listen_socket_format(const struct listen_socket *ls, char *buf, size_t len)
+{
+    char text[80];
+
+    binding_format(&ls->binding, text, sizeof(text));
+    snprintf(buf, len, "%s%s", ls->metrics ? LISTEN_METRICS_PREFIX : "", text);
+}
+
+int
+listen_socket_parse(const char *text, struct listen_socket *ls, char *err, size_t errlen)
+{
+    size_t n = strlen(LISTEN_METRICS_PREFIX);
+
+    memset(ls, 0, sizeof(*ls));
+    ls->fd = -1;
+    ls->metrics = strncmp(text, LISTEN_METRICS_PREFIX, n) == 0;
+    return binding_parse(ls->metrics ? text + n : text, &ls->binding, err, errlen);
 }
 
 void

@@ -12,6 +12,7 @@
 #ifndef POSTERN_ACCEPT_SET_H
 #define POSTERN_ACCEPT_SET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -24,7 +25,14 @@ struct accept_set;
 struct listen_socket {
     struct binding binding;
     int fd;
+    bool metrics; /* TransportConfig MetricsBindings (receive/metrics_http.h), not SMTP */
 };
+
+/* The text a listener travels with from the daemon (MSG_LISTENER, struct
+ * proc_start): its binding, after "metrics " for a metrics socket. */
+void listen_socket_format(const struct listen_socket *ls, char *buf, size_t len);
+/* Reads that text into ls (fd -1); -1 with err when malformed. */
+int listen_socket_parse(const char *text, struct listen_socket *ls, char *err, size_t errlen);
 
 typedef void accept_fn(void *arg, int fd, const struct sockaddr *remote, int remote_len);
 

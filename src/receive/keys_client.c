@@ -7,6 +7,7 @@
 #include "lib/log.h"
 #include "lib/proc.h"
 #include "lib/util.h"
+#include "receive/receive_metrics.h"
 #include "receive/server.h"
 #include "tls/tls.h"
 #include "tls/tls_remote_key.h"
@@ -112,6 +113,7 @@ keys_build_store(struct keys_client *kc, bool announce)
     }
     tls_store_set_profile(store, kc->srv->cfg->transport.tls_cipher_profile);
     if (server_swap_tls(kc->srv, store) == 0) {
+        receive_metrics_certs(kc->srv->tls);
         if (announce)
             log_info("certificates changed on disk: reloaded");
         server_check_tls(kc->srv);

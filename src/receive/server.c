@@ -3,6 +3,7 @@
  */
 #include "receive/server.h"
 #include "lib/log.h"
+#include "lib/metrics_catalog.h"
 #include "lib/util.h"
 #include "receive/accept_set.h"
 #include "receive/rcvconn_select.h"
@@ -122,6 +123,7 @@ server_accept(void *arg, int fd, const struct sockaddr *remote, int remote_len)
         snprintf(reply, sizeof(reply),
                  "554 5.7.1 %s No receive connector accepts connections from you here\r\n",
                  srv->cfg->transport.fqdn ? srv->cfg->transport.fqdn : "postern");
+        metric_inc(MET_SMTP_SESSIONS, METRIC_L("(none)", "refused_no_connector"));
         server_refuse(fd, reply);
         return;
     }
@@ -142,6 +144,7 @@ server_accept(void *arg, int fd, const struct sockaddr *remote, int remote_len)
                  (unsigned long long)from_source);
         snprintf(reply, sizeof(reply), "421 4.3.2 %s Too many connections; try again later\r\n",
                  receive_connector_fqdn(srv->cfg, rc));
+        metric_inc(MET_SMTP_SESSIONS, METRIC_L(rc->name, "refused_limit"));
         server_refuse(fd, reply);
         return;
     }

@@ -16,7 +16,9 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "receive/spool.h"
+#include "lib/metrics_catalog.h"
 #include "logs/protolog.h"
+#include "receive/receive_metrics.h"
 #include "receive/server.h"
 #include "receive/session_int.h"
 #include "tls/tls.h"
@@ -209,6 +211,7 @@ session_close(struct session *s, const char *reason)
     log_info("%016llx smtp disconnected connector=\"%s\" client=%s reason=\"%s\"",
              (unsigned long long)s->id, s->rc->name, s->remote, reason);
     session_log(s, '-', NULL, reason);
+    receive_metrics_session_end(s->rc->name, reason);
     protolog_flush(s->srv->protolog);
     if (s->busy || s->in_process) {
         /* A worker (or session_process up the stack) still holds a pointer
@@ -353,6 +356,11 @@ session_domain_security(struct session *s, const struct smtp_address *from)
     } else {
         st = tls_peer_check(bufferevent_openssl_get_ssl(s->bev), names, 1, why, sizeof(why));
     }
+    /* domain is in TLSReceiveDomainSecureList: a label of bounded count */
+    metric_inc(MET_DOMAIN_SECURITY, METRIC_L("inbound", domain,
+                                             st == TLS_PEER_OK ? "success"
+                                             : s->tls          ? tls_peer_status_name(st)
+                                                               : "NoTLS"));
     if (st == TLS_PEER_OK) {
         s->tx.domain_secured = xstrdup(domain);
         log_info("%016llx smtp domain-secured connector=\"%s\" client=%s domain=%s",
@@ -595,6 +603,7 @@ session_tls_established(struct session *s)
     struct ssl_st *ssl = bufferevent_openssl_get_ssl(s->bev);
 
     s->tls = true;
+    metric_inc(MET_TLS_HANDSHAKES, METRIC_L("inbound", tls_ssl_version(ssl), "success"));
     free(s->tls_desc);
     s->tls_desc = xasprintf("version=%s cipher=%s group=%s", tls_ssl_version(ssl),
                             tls_ssl_cipher(ssl), tls_ssl_group(ssl));
@@ -620,6 +629,7 @@ session_tls_done(void *arg, enum tls_handshake_result result, const char *reason
     st->hs = NULL;
     if (result != TLS_HANDSHAKE_OK) {
         char text[320];
+        metric_inc(MET_TLS_HANDSHAKES, METRIC_L("inbound", "none", "failure"));
         snprintf(text, sizeof(text), "TLS negotiation failed: %s", reason);
         log_info("%016llx smtp %s client=%s", (unsigned long long)s->id, text, s->remote);
         session_close(s, text);

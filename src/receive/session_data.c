@@ -11,6 +11,7 @@
  * durable, or answer a refused message before its file is gone.
  */
 #include "lib/log.h"
+#include "lib/metrics_catalog.h"
 #include "lib/util.h"
 #include "receive/server.h"
 #include "receive/session_int.h"
@@ -145,6 +146,7 @@ session_commit_done(void *arg, int error)
     } else {
         log_info("%016llx smtp queued id=%s connector=\"%s\" client=%s", (unsigned long long)s->id,
                  s->tx.queue_id, s->rc->name, s->remote_ip);
+        metric_inc(MET_MESSAGES_RECEIVED, METRIC_L(s->rc->name));
         if (!s->dead)
             session_reply(s, "250 2.6.0 %s Queued mail for delivery", s->tx.queue_id);
     }

@@ -6,6 +6,7 @@
 #include "lib/ipc.h"
 #include "lib/ipc_buf.h"
 #include "lib/log.h"
+#include "lib/metrics_catalog.h"
 #include "lib/proc.h"
 #include "lib/sandbox.h"
 #include "lib/util.h"
@@ -14,6 +15,8 @@
 #include "logs/protolog.h"
 #include "receive/accept_set.h"
 #include "receive/keys_client.h"
+#include "receive/metrics_http.h"
+#include "receive/metrics_peer.h"
 #include "receive/outbound_server.h"
 #include "receive/server.h"
 #include "receive/spool.h"
@@ -48,6 +51,8 @@ struct smtp_process {
     struct keys_client *keys;
     struct outbound_server *out;
     struct log_client *logs;
+    struct metrics_peer *metrics_peer; /* the queue process's metrics */
+    struct metrics_http *metrics;      /* GET /metrics on MetricsBindings */
     bool has_spool;
     /* the listener set being received from the daemon */
     struct listen_socket *incoming;
@@ -61,6 +66,39 @@ struct smtp_process {
     struct event *log_flush; /* writes the batch of log lines (log.h) */
 };
 
+/* Accepts on exactly socks from now on: SMTP for the sessions, metrics
+ * sockets for /metrics (each set takes the descriptors of its kind). */
+static void
+smtp_listen(struct smtp_process *p, const struct listen_socket *socks, size_t n)
+{
+    struct listen_socket *smtp = xcalloc(n ? n : 1, sizeof(*smtp));
+    struct listen_socket *metrics = xcalloc(n ? n : 1, sizeof(*metrics));
+    size_t ns = 0, nm = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        if (socks[i].metrics)
+            metrics[nm++] = socks[i];
+        else if (p->srv.accepts != NULL)
+            smtp[ns++] = socks[i];
+        else
+            close(socks[i].fd); /* stopping: no new session */
+    }
+    if (p->srv.accepts != NULL)
+        accept_set_replace(p->srv.accepts, smtp, ns);
+    metrics_http_listen(p->metrics, metrics, nm);
+    free(smtp);
+    free(metrics);
+}
+
+/* The gauges read at each scrape. */
+static void
+smtp_metrics_collect(void *arg)
+{
+    struct smtp_process *p = arg;
+
+    metric_set(MET_SMTP_SESSIONS_ACTIVE, NULL, (double)p->srv.nsessions);
+}
+
 /* Starts accepting once the certificates and the queue are there, so that
  * the first client already sees STARTTLS. */
 static void
@@ -69,7 +107,7 @@ smtp_check_ready(struct smtp_process *p)
     if (p->ready || !keys_client_has_certs(p->keys) || !p->has_spool)
         return;
     p->ready = true;
-    accept_set_replace(p->srv.accepts, p->initial, p->ninitial);
+    smtp_listen(p, p->initial, p->ninitial);
     free(p->initial);
     p->initial = NULL;
     p->ninitial = 0;
@@ -94,6 +132,9 @@ smtp_attach(struct smtp_process *p, uint32_t which, int fd)
         break;
     case PEER_SMTP_KEYS:
         keys_client_attach(p->keys, fd);
+        break;
+    case PEER_SMTP_METRICS:
+        metrics_peer_attach(p->metrics_peer, fd);
         break;
     default:
         close(fd);
@@ -151,21 +192,21 @@ smtp_ctl_message(struct ipc_chan *ch, const struct ipc_msg *m, void *arg)
         (void)ipc_send(ch, MSG_CONFIG, m->id, -1, NULL, 0);
         break;
     case MSG_LISTENER: {
-        struct binding b;
+        struct listen_socket ls;
         char err[128];
         if (m->fd < 0 || m->len == 0 || m->data[m->len - 1] != '\0' ||
-            binding_parse((const char *)m->data, &b, err, sizeof(err)) < 0) {
+            listen_socket_parse((const char *)m->data, &ls, err, sizeof(err)) < 0) {
             log_warnx("smtp process: malformed listener message");
             break;
         }
         p->incoming = xrealloc(p->incoming, (p->nincoming + 1) * sizeof(*p->incoming));
-        p->incoming[p->nincoming].binding = b;
-        p->incoming[p->nincoming++].fd = m->fd;
+        ls.fd = m->fd;
+        p->incoming[p->nincoming++] = ls;
         return; /* the fd is ours now */
     }
     case MSG_LISTENERS_END:
         if (p->ready) {
-            accept_set_replace(p->srv.accepts, p->incoming, p->nincoming);
+            smtp_listen(p, p->incoming, p->nincoming);
         } else { /* before ready: the newest set waits for ready */
             for (size_t i = 0; i < p->ninitial; i++)
                 close(p->initial[i].fd);
@@ -283,6 +324,7 @@ smtp_process_main(const struct proc_start *st)
         return 1;
     }
     sandbox_private();
+    metrics_process_start(PROC_SMTP);
     if (!sandbox_no_files(what, sizeof(what)))
         log_warnx("smtp process: files are not locked away: %s", what);
     else
@@ -303,10 +345,12 @@ smtp_process_main(const struct proc_start *st)
     p.keys = keys_client_new(p.base, &p.srv);
     p.srv.keys = p.keys;
     p.out = outbound_server_new(p.base, &p.srv, p.keys);
+    p.metrics_peer = metrics_peer_new(p.base);
+    p.metrics = metrics_http_new(p.base, p.metrics_peer, smtp_metrics_collect, &p);
     p.initial = xcalloc(st->nlisten ? st->nlisten : 1, sizeof(*p.initial));
     for (size_t i = 0; i < st->nlisten; i++) {
-        if (binding_parse(st->listen_bindings[i], &p.initial[p.ninitial].binding, err,
-                          sizeof(err)) == 0)
+        if (listen_socket_parse(st->listen_bindings[i], &p.initial[p.ninitial], err, sizeof(err)) ==
+            0)
             p.initial[p.ninitial++].fd = st->listen_fds[i];
         else
             close(st->listen_fds[i]);
@@ -326,6 +370,8 @@ smtp_process_main(const struct proc_start *st)
     event_base_dispatch(p.base);
 
     server_close(&p.srv);
+    metrics_http_free(p.metrics);
+    metrics_peer_free(p.metrics_peer);
     outbound_server_free(p.out);
     keys_client_free(p.keys);
     spool_free(p.spool);
