@@ -25,6 +25,7 @@ import subprocess
 import time
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CACHE = os.environ.get("POSTERN_NSPAWN_CACHE", os.path.join(ROOT, "build-nspawn"))
@@ -303,12 +304,22 @@ def test_install_run_remove_purge(box, deb):
     assert "queued" in box.sh(f"journalctl --no-pager QUEUE_ID={qid}").stdout
     main_pid = box.unit("MainPID")["MainPID"]
 
-    # reload: the same process, the new configuration in force
+    # reload: the same process, the new configuration in force (metrics on)
+    box.sh("postern -D /var/lib/postern Set-TransportConfig -MetricsBindings 127.0.0.1:9125")
     box.sh("systemctl reload postern")
     assert box.unit("ActiveState", "SubState", "MainPID") == \
         {"ActiveState": "active", "SubState": "running", "MainPID": main_pid}
     assert "configuration reloaded" in box.sh("journalctl -u postern --no-pager").stdout
     send("after reload")
+    # a scrape of /metrics under the unit's hardening (bash's /dev/tcp: no curl in the box)
+    raw = box.sh(r"""bash -c 'exec 3<>/dev/tcp/127.0.0.1/9125; """
+                 r"""printf "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" >&3; cat <&3'""").stdout
+    head, _, body = raw.replace("\r\n", "\n").partition("\n\n")  # text mode may have kept CR
+    assert head.startswith("HTTP/1.1 200"), head
+    values = {(s.name, tuple(sorted(s.labels.items()))): s.value
+              for f in text_string_to_metric_families(body) for s in f.samples}
+    received = sum(v for (n, _), v in values.items() if n == "postern_messages_received_total")
+    assert received >= 2, body  # "first" and "after reload" since the start
 
     # a crash: systemd starts it again (Restart=on-failure, RestartSec=2s)
     box.sh(f"kill -KILL {main_pid}")
