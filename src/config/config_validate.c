@@ -378,9 +378,16 @@ check_dkim(struct vctx *v)
     return 0;
 }
 
-/* A metrics socket cannot share a port with a Receive connector's socket
- * of the same family when either is a wildcard or both name one address:
- * the daemon could not bind both. */
+/* Two sockets the daemon could not both bind: the same port and family,
+ * and either a wildcard or the same address. */
+static bool
+bindings_collide(const struct binding *a, const struct binding *b)
+{
+    return a->family == b->family && a->port == b->port && (a->any || b->any || binding_same(a, b));
+}
+
+/* A metrics socket cannot take a Receive connector's or the console's
+ * port. */
 static int
 check_metrics_bindings(struct vctx *v)
 {
@@ -388,19 +395,24 @@ check_metrics_bindings(struct vctx *v)
 
     for (size_t i = 0; i < cfg->transport.nmetrics_bindings; i++) {
         const struct binding *m = &cfg->transport.metrics_bindings[i];
-        for (size_t c = 0; c < cfg->nreceive_connectors; c++) {
+        const char *owner = NULL;
+        char text[80], name[160];
+
+        for (size_t c = 0; owner == NULL && c < cfg->nreceive_connectors; c++) {
             const struct receive_connector *rc = &cfg->receive_connectors[c];
-            for (size_t j = 0; rc->enabled && j < rc->nbindings; j++) {
-                const struct binding *b = &rc->bindings[j];
-                char text[80];
-                if (b->family != m->family || b->port != m->port ||
-                    !(b->any || m->any || binding_same(b, m)))
-                    continue;
-                binding_format(m, text, sizeof(text));
-                return fail(v, CONFIG_TRANSPORT, 0, "MetricsBindings",
-                            "%s takes the port of ReceiveConnector \"%s\"; choose another port",
-                            text, rc->name);
-            }
+            for (size_t j = 0; owner == NULL && rc->enabled && j < rc->nbindings; j++)
+                if (bindings_collide(&rc->bindings[j], m)) {
+                    snprintf(name, sizeof(name), "ReceiveConnector \"%s\"", rc->name);
+                    owner = name;
+                }
+        }
+        for (size_t j = 0; owner == NULL && j < cfg->transport.nconsole_bindings; j++)
+            if (bindings_collide(&cfg->transport.console_bindings[j], m))
+                owner = "ConsoleBindings";
+        if (owner != NULL) {
+            binding_format(m, text, sizeof(text));
+            return fail(v, CONFIG_TRANSPORT, 0, "MetricsBindings",
+                        "%s takes the port of %s; choose another port", text, owner);
         }
     }
     return 0;

@@ -212,13 +212,24 @@ log_sink_fields(const char *text, size_t len, char *out, size_t outlen)
     return at;
 }
 
+/* One datagram, never waited for. */
+static int
+send_iov(struct iovec *iov, size_t n)
+{
+    struct msghdr mh;
+
+    memset(&mh, 0, sizeof(mh));
+    mh.msg_iov = iov;
+    mh.msg_iovlen = n;
+    return sendmsg(sink_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
 static int
 send_journal(int priority, const char *text, size_t len)
 {
     char head[1024], fields[512];
     unsigned char le[8]; /* MESSAGE's length, little-endian whatever this machine is */
     struct iovec iov[6];
-    struct msghdr mh;
     int n;
 
     for (int i = 0; i < 8; i++)
@@ -235,10 +246,7 @@ send_journal(int priority, const char *text, size_t len)
     iov[3] = (struct iovec){le, 8};
     iov[4] = (struct iovec){(void *)text, len};
     iov[5] = (struct iovec){"\n", 1};
-    memset(&mh, 0, sizeof(mh));
-    mh.msg_iov = iov;
-    mh.msg_iovlen = 6;
-    return sendmsg(sink_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 ? -1 : 0;
+    return send_iov(iov, 6);
 }
 
 static int
@@ -250,7 +258,6 @@ send_syslog(int priority, const char *text, size_t len)
     size_t n;
     int r;
     struct iovec iov[2];
-    struct msghdr mh;
 
     localtime_r(&now, &tm);
     r = snprintf(head, sizeof(head), "<%d>", SYSLOG_FACILITY_MAIL * 8 + priority);
@@ -262,10 +269,7 @@ send_syslog(int priority, const char *text, size_t len)
     n += (size_t)r;
     iov[0] = (struct iovec){head, n};
     iov[1] = (struct iovec){(void *)text, len};
-    memset(&mh, 0, sizeof(mh));
-    mh.msg_iov = iov;
-    mh.msg_iovlen = 2;
-    return sendmsg(sink_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 ? -1 : 0;
+    return send_iov(iov, 2);
 }
 
 static int

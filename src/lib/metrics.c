@@ -345,13 +345,15 @@ metrics_count(struct metrics *m, size_t family)
 
 /* ---- the text format ---- */
 
-void
-metrics_escape_value(struct strbuf *out, const char *v)
+/* Backslash and newline escaped, and the double quote too in a label value
+ * (the format's rules; HELP text keeps its quotes). */
+static void
+escape(struct strbuf *out, const char *v, bool quote)
 {
     for (; *v; v++) {
         if (*v == '\\')
             strbuf_puts(out, "\\\\");
-        else if (*v == '"')
+        else if (*v == '"' && quote)
             strbuf_puts(out, "\\\"");
         else if (*v == '\n')
             strbuf_puts(out, "\\n");
@@ -360,18 +362,17 @@ metrics_escape_value(struct strbuf *out, const char *v)
     }
 }
 
-/* HELP text: backslash and newline only (the format's rule for it). */
+void
+metrics_escape_value(struct strbuf *out, const char *v)
+{
+    escape(out, v, true);
+}
+
+/* HELP text: backslash and newline only. */
 static void
 escape_help(struct strbuf *out, const char *v)
 {
-    for (; *v; v++) {
-        if (*v == '\\')
-            strbuf_puts(out, "\\\\");
-        else if (*v == '\n')
-            strbuf_puts(out, "\\n");
-        else
-            strbuf_putc(out, *v);
-    }
+    escape(out, v, false);
 }
 
 /* The shortest of %.15g and %.17g that reads back as v; Go's and Python's

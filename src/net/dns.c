@@ -177,22 +177,24 @@ dns_query_unlink(struct dns_query *q)
  * callback run, which cleared pending). Either way no callback follows, so
  * the lookup's memory may be freed afterwards. */
 static void
-dns_lookup_cancel(struct dns_query *q, struct dns_lookup *l)
+dns_lookup_cancel(struct dns_query *q, struct dns_lookup *l, bool timed_out)
 {
     if (!l->pending)
         return;
+    if (timed_out) /* no answer will come: the metrics hear it now */
+        dns_metrics_timeout(l->rrtype, &l->asked);
     (void)ub_cancel(q->dns->ctx, l->async_id);
     l->pending = false;
     q->npending--;
 }
 
 static void
-dns_query_cancel_lookups(struct dns_query *q)
+dns_query_cancel_lookups(struct dns_query *q, bool timed_out)
 {
-    dns_lookup_cancel(q, &q->mx);
-    dns_lookup_cancel(q, &q->tlsa);
+    dns_lookup_cancel(q, &q->mx, timed_out);
+    dns_lookup_cancel(q, &q->tlsa, timed_out);
     for (size_t i = 0; q->addr != NULL && i < 2 * q->nhosts; i++)
-        dns_lookup_cancel(q, &q->addr[i]);
+        dns_lookup_cancel(q, &q->addr[i], timed_out);
 }
 
 static void
@@ -229,7 +231,7 @@ dns_tlsa_free(struct dns_result *res)
 static void
 dns_query_free(struct dns_query *q)
 {
-    dns_query_cancel_lookups(q);
+    dns_query_cancel_lookups(q, false);
     dns_hosts_free(q->hosts, q->nhosts);
     dns_tlsa_free(&q->res);
     dns_txt_free(&q->res);
@@ -270,7 +272,7 @@ dns_query_ready(struct dns_query *q)
 {
     static const struct timeval now = {0, 0};
 
-    dns_query_cancel_lookups(q);
+    dns_query_cancel_lookups(q, false);
     q->phase = PHASE_READY;
     q->res.hosts = q->hosts;
     q->res.nhosts = q->nhosts;
@@ -299,7 +301,7 @@ dns_on_query_event(evutil_socket_t fd, short what, void *arg)
         /* libunbound retries by itself, for longer than a delivery attempt
          * should wait; past the deadline the answer is a temporary failure
          * and the queue retries the whole message later (RFC 5321 4.5.4.1). */
-        dns_query_cancel_lookups(q);
+        dns_query_cancel_lookups(q, true);
         dns_timeout_text(q->dns->timeout_ms, after, sizeof(after));
         dns_query_errorf(q, DNS_TEMPFAIL, "DNS timeout after %s for %s", after, q->name);
         q->res.hosts = NULL;

@@ -51,3 +51,12 @@ dns_metrics_answer(int rrtype, const struct timespec *asked, int err, const stru
     metric_observe(MET_DNS_LOOKUP_SECONDS, METRIC_L(type), metric_seconds_since(asked));
     metric_inc(MET_DNS_LOOKUPS, METRIC_L(type, result_name(err, r)));
 }
+
+void
+dns_metrics_timeout(int rrtype, const struct timespec *asked)
+{
+    const char *type = type_name(rrtype);
+
+    metric_observe(MET_DNS_LOOKUP_SECONDS, METRIC_L(type), metric_seconds_since(asked));
+    metric_inc(MET_DNS_LOOKUPS, METRIC_L(type, "timeout"));
+}

@@ -17,4 +17,8 @@ struct ub_result;
 void dns_metrics_answer(int rrtype, const struct timespec *asked, int err,
                         const struct ub_result *r);
 
+/* A question of rrtype asked at asked that got no answer before the
+ * query's deadline (result "timeout"). */
+void dns_metrics_timeout(int rrtype, const struct timespec *asked);
+
 #endif

@@ -12,6 +12,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 struct metrics_answer {
@@ -19,29 +20,45 @@ struct metrics_answer {
     struct ipc_chan *ch;
     void (*collect)(void *arg);
     void *arg;
+    char *text;         /* rendered last, at rendered_at */
+    time_t rendered_at; /* CLOCK_MONOTONIC seconds */
 };
+
+/* The queue's gauges walk every queued message: a scraper that loops
+ * would keep the queue process busy (and mail waiting). The text is made
+ * at most once a second; scrapes in between get that copy. */
+static const char *
+rendered(struct metrics_answer *ma)
+{
+    struct timespec now;
+    struct strbuf text = {0};
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (ma->text != NULL && now.tv_sec == ma->rendered_at)
+        return ma->text;
+    ma->collect(ma->arg);
+    metrics_process_render(&text);
+    free(ma->text);
+    ma->text = strbuf_take(&text);
+    ma->rendered_at = now.tv_sec;
+    if (strlen(ma->text) > METRICS_QUEUE_TEXT_MAX) {
+        char *cut = memrchr(ma->text, '\n', METRICS_QUEUE_TEXT_MAX);
+        *(cut ? cut + 1 : ma->text) = '\0'; /* whole lines only */
+        log_warnx("queue process: metrics cut to %u bytes", METRICS_QUEUE_TEXT_MAX);
+    }
+    return ma->text;
+}
 
 static void
 answer(struct metrics_answer *ma, uint32_t id)
 {
-    struct strbuf text = {0};
     struct ipc_wbuf w = {0};
-    char *all;
 
     if (ipc_pending_bytes(ma->ch) > METRICS_QUEUE_TEXT_MAX)
         return; /* the peer does not read: it hears nothing more */
-    ma->collect(ma->arg);
-    metrics_process_render(&text);
-    all = strbuf_take(&text);
-    if (strlen(all) > METRICS_QUEUE_TEXT_MAX) {
-        char *cut = memrchr(all, '\n', METRICS_QUEUE_TEXT_MAX);
-        *(cut ? cut + 1 : all) = '\0'; /* whole lines only */
-        log_warnx("queue process: metrics cut to %u bytes", METRICS_QUEUE_TEXT_MAX);
-    }
-    ipc_put_str(&w, all);
+    ipc_put_str(&w, rendered(ma));
     (void)ipc_send(ma->ch, MSG_METRICS_TEXT, id, -1, w.data, w.len);
     ipc_wbuf_free(&w);
-    free(all);
 }
 
 static void
@@ -90,5 +107,6 @@ metrics_answer_free(struct metrics_answer *ma)
     if (ma == NULL)
         return;
     ipc_chan_free(ma->ch);
+    free(ma->text);
     free(ma);
 }

@@ -19,6 +19,7 @@ static const struct {
     {"inactivity timeout", "timeout"},
     {"connection timeout", "timeout"},
     {"too many protocol errors", "protocol_errors"},
+    {"too many failed logons", "logon_failures"},
     {"TLS negotiation failed", "tls_failed"},
     {"service stopping", "shutdown"},
     {"cannot start TLS", "error"},

@@ -265,17 +265,21 @@ def metered(server):
     server.cmdlet("Set-TransportConfig", "-MetricsBindings", f"127.0.0.1:{server.metrics_port}")
     wait_for(lambda: not connect_refused("127.0.0.1", server.metrics_port),
              what="the metrics port to open")
+    # one real scrape, then a pause: the probes above are closed on the
+    # server's side too and hold none of its 8 connection slots
+    assert fetch(server.metrics_port)[0] == 200
+    time.sleep(0.2 * SLOW)
     return server
 
 
 def test_reload_switches_metrics_on_and_off(metered):
     port = metered.metrics_port
-    assert value(scrape(port), "postern_metrics_requests_total", code="200") == 1
+    assert value(scrape(port), "postern_metrics_requests_total", code="200") == 2  # + the fixture's
     # a new port: the old one closes, the new one serves, SMTP never paused
     port2 = free_port()
     metered.cmdlet("Set-TransportConfig", "-MetricsBindings", f"127.0.0.1:{port2}")
     assert connect_refused("127.0.0.1", port)
-    assert value(scrape(port2), "postern_metrics_requests_total", code="200") == 2
+    assert value(scrape(port2), "postern_metrics_requests_total", code="200") == 3
     metered.cmdlet("Set-TransportConfig", "-MetricsBindings", "$null")
     assert connect_refused("127.0.0.1", port2)
     with metered.smtp() as c:
@@ -292,6 +296,9 @@ def test_bindings_are_checked(server):
     r = server.cmdlet("Set-TransportConfig", "-MetricsBindings", f"127.0.0.1:{server.port}",
                       check=False)
     assert r.returncode != 0 and "MetricsBindings" in r.stderr
+    # nor the console's (2580 by default)
+    r = server.cmdlet("Set-TransportConfig", "-MetricsBindings", "127.0.0.1:2580", check=False)
+    assert r.returncode != 0 and "takes the port of ConsoleBindings" in r.stderr
     assert server.get("Get-TransportConfig")[0]["MetricsBindings"].startswith("{[::1]:")
 
 
