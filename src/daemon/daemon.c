@@ -117,8 +117,8 @@ daemon_read_config(struct daemon *d, char **full, size_t *full_len, char *err, s
         /* root reads as the instance's owner: say which directory stops it */
         if (saved == EACCES && stat(d->instance_dir, &st) == 0 &&
             (pw = getpwuid(st.st_uid)) != NULL)
-            (void)user_reach_check(d->instance_dir, pw->pw_name, pw->pw_uid, pw->pw_gid, true,
-                                   err, errlen);
+            (void)user_reach_check(d->instance_dir, pw->pw_name, pw->pw_uid, pw->pw_gid, true, err,
+                                   errlen);
         return NULL;
     }
     if ((cfg = config_load_text(*full, *full_len, d->config_path, err, errlen)) == NULL) {
@@ -574,8 +574,8 @@ daemon_service_user(struct daemon *d)
     }
     d->uid = pw->pw_uid;
     d->gid = pw->pw_gid;
-    if (user_reach_check(d->instance_dir, user, pw->pw_uid, pw->pw_gid, false, err,
-                         sizeof(err)) < 0) {
+    if (user_reach_check(d->instance_dir, user, pw->pw_uid, pw->pw_gid, false, err, sizeof(err)) <
+        0) {
         log_warnx("%s", err);
         return -1;
     }

@@ -55,7 +55,7 @@ struct qmgr {
     struct ipc_chan *ctl;
     struct event *tick;
     time_t logs_swept; /* when log_retention last ran */
-    int lock_fd; /* the spool's lock (qmgr_lock_spool), held until exit */
+    int lock_fd;       /* the spool's lock (qmgr_lock_spool), held until exit */
     bool stopping;
 };
 
