@@ -98,7 +98,7 @@ log_set_level(enum log_level l)
         level = l;
 }
 
-bool
+static bool
 log_enabled(enum log_level l)
 {
     return l <= level;

@@ -23,7 +23,6 @@
  * change) as set (Set-TransportConfig -LogLevel). */
 enum log_level { LOG_LEVEL_WARNING, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
 void log_set_level(enum log_level l);
-bool log_enabled(enum log_level l);
 /* -d: debug whatever the configuration says */
 void log_set_debug(int on);
 /* A busy process (the smtp process: lines for every session and message)
