@@ -26,7 +26,7 @@ DEB_PACKAGES = gcc libc6-dev pkg-config meson ninja-build libssl-dev libevent-de
 	swaks libnet-ssleay-perl postfix sasl2-bin libsasl2-modules unbound dovecot-lmtpd clang-format \
 	clang libclang-rt-dev testssl.sh libidn12 cppcheck clang-tidy valgrind man-db groff-base \
 	libjansson-dev chromium ldnsutils unbound-host dns-root-data \
-	python3-prometheus-client prometheus
+	python3-prometheus-client prometheus python3-dkim
 
 .PHONY: all deps build deb test-package install uninstall asan run test unit e2e browser test-asan clean format crashtest fuzz mutants lint valgrind bench
 
