@@ -94,11 +94,19 @@ def console(instances):
                     "-Password", "-", input=PASSWORD + "\n")
         if role:
             inst.cmdlet("Add-ExchangeAdministrator", "-Identity", name, "-Role", role)
-    port = free_port()
-    inst.cmdlet("Set-TransportConfig", "-ConsoleBindings", f"127.0.0.1:{port}",
-                "-ConsoleIdleTimeout", "00:00:05")
     inst.start()
-    c = Console(inst, port)
+    for attempt in range(5):
+        port = free_port()
+        inst.cmdlet("Set-TransportConfig", "-ConsoleBindings", f"127.0.0.1:{port}",
+                    "-ConsoleIdleTimeout", "00:00:05")
+        try:
+            c = Console(inst, port)
+            break
+        except AssertionError as e:
+            # free_port's port can be taken before the console binds it (the
+            # kernel gives it to another socket): another port, not a failure
+            if "Address already in use" not in str(e) or attempt == 4:
+                raise
     yield c
     assert c.stop() == 0
 
