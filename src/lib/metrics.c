@@ -172,7 +172,7 @@ family_find(struct family *f, char clean[][METRICS_VALUE_MAX + 1], uint32_t hash
 static struct series *
 series_get(struct metrics *m, struct family *f, const char *const *values)
 {
-    char clean[METRICS_MAX_LABELS][METRICS_VALUE_MAX + 1];
+    char clean[METRICS_MAX_LABELS][METRICS_VALUE_MAX + 1] = {{0}}; /* clang-analyzer */
     struct series *s;
     uint32_t hash;
 

@@ -272,7 +272,9 @@ metrics_http_free(struct metrics_http *mh)
     if (mh == NULL)
         return;
     accept_set_free(mh->accepts);
-    while (mh->conns)
-        conn_free(mh->conns);
+    for (struct mconn *c = mh->conns, *next; c != NULL; c = next) {
+        next = c->next; /* c goes */
+        conn_free(c);
+    }
     free(mh);
 }
