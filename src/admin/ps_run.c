@@ -468,7 +468,7 @@ struct progress {
 #define PROGRESS_MIN_OBJECTS 50
 
 static struct progress
-progress_begin(FILE *err, FILE *out, const char *name, size_t total)
+progress_begin(FILE *err, const char *name, size_t total)
 {
     struct progress pg = {NULL, name, total, {0, 0}};
 
@@ -620,7 +620,9 @@ run_pipeline(const char *dir, const struct ps_pipeline *p, const struct ps_io *i
             if (i == 0) {
                 rc = run_cmdlet(dir, c, cmd, NULL, out, io);
             } else {
-                struct progress pg = progress_begin(io->err, out, c->name, st.recs.n);
+                struct progress pg = progress_begin(io->err, c->name, st.recs.n);
+                /* output to the terminal waits below the progress line */
+                bool hold = pg.tty != NULL && isatty(fileno(out));
                 for (size_t k = 0; k < st.recs.n && rc == 0; k++) {
                     const char *id = ps_record_identity(&st.recs.v[k]);
                     progress_step(&pg, k);
@@ -628,7 +630,7 @@ run_pipeline(const char *dir, const struct ps_pipeline *p, const struct ps_io *i
                         fprintf(io->err, "%s: an object from the pipeline has no Identity\n",
                                 c->name);
                         rc = CMDLET_USAGE;
-                    } else if (pg.tty != NULL && isatty(fileno(out))) {
+                    } else if (hold) {
                         rc = run_cmdlet_below_progress(dir, c, cmd, id, out, io);
                     } else {
                         rc = run_cmdlet(dir, c, cmd, id, out, io);
