@@ -169,46 +169,45 @@ family_of(enum metric_id id)
     return registry != NULL && (unsigned)id < MET_N ? slot[id] : -1;
 }
 
-void
-metric_add(enum metric_id id, const char *const *labels, double v)
+/* One of the registry's updates, on id's family where this process has it. */
+static void
+apply(enum metric_id id, void (*update)(struct metrics *, size_t, const char *const *, double),
+      const char *const *labels, double v)
 {
     int f = family_of(id);
 
     if (f >= 0)
-        metrics_add(registry, (size_t)f, labels, v);
+        update(registry, (size_t)f, labels, v);
+}
+
+void
+metric_add(enum metric_id id, const char *const *labels, double v)
+{
+    apply(id, metrics_add, labels, v);
 }
 
 void
 metric_inc(enum metric_id id, const char *const *labels)
 {
-    metric_add(id, labels, 1);
+    apply(id, metrics_add, labels, 1);
 }
 
 void
 metric_set(enum metric_id id, const char *const *labels, double v)
 {
-    int f = family_of(id);
-
-    if (f >= 0)
-        metrics_set(registry, (size_t)f, labels, v);
+    apply(id, metrics_set, labels, v);
 }
 
 void
 metric_max(enum metric_id id, const char *const *labels, double v)
 {
-    int f = family_of(id);
-
-    if (f >= 0)
-        metrics_max(registry, (size_t)f, labels, v);
+    apply(id, metrics_max, labels, v);
 }
 
 void
 metric_observe(enum metric_id id, const char *const *labels, double v)
 {
-    int f = family_of(id);
-
-    if (f >= 0)
-        metrics_observe(registry, (size_t)f, labels, v);
+    apply(id, metrics_observe, labels, v);
 }
 
 void
